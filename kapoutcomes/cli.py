@@ -1,0 +1,132 @@
+"""The ``kapoutcomes`` command.
+
+Each sub-command is one small function; errors a person can act on are printed as one line
+and exit with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kapoutcomes import store as store_mod
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        default=None,
+        help=f"store file (default: ${store_mod.STORE_ENV} or ~/.kapoutcomes/store.duckdb)",
+    )
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from kapoutcomes import sample
+
+    out = Path(args.out)
+    written = sample.write_sample(out, seed=args.seed, patients=args.patients)
+    print(f"wrote {len(written)} files to {out} (seed {args.seed})")
+    if args.store:
+        with store_mod.Store(args.store) as st:
+            st.replace_all(sample.generate(seed=args.seed, patients=args.patients).tables)
+            print(f"loaded the demo cohort into {st.path}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    path = args.store or store_mod.default_path()
+    if not Path(path).exists():
+        raise UserError(f"{path}: no store here yet; run `kapoutcomes import FILE` first")
+    with store_mod.Store(path, read_only=True) as st:
+        info = st.info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"store: {info['store']}")
+    for table, n in info["rows"].items():
+        print(f"  {table:<16} {n:>10,} rows")
+    print(f"  clinics: {info['clinics']}")
+    if info["first_session"]:
+        print(f"  sessions from {info['first_session']} to {info['last_session']}")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+    if not app.exists():
+        raise UserError(f"{app}: dashboards not found; run from a source checkout")
+    env = dict(os.environ)
+    if args.store:
+        env[store_mod.STORE_ENV] = str(args.store)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"serving kapoutcomes on http://{args.host}:{args.port}")
+    return subprocess.call(cmd, env=env)
+
+
+def _build() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kapoutcomes",
+        description="Outcome tracking for ketamine infusion and KAP clinics",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="write the seeded demo cohort and messy example exports")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", default="sample_data")
+    p.add_argument("--patients", type=int, default=360)
+    p.add_argument("--store", default=None, help="also load the demo cohort into this store")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("info", help="what the store holds")
+    _store_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("dashboard", help="serve the dashboards")
+    _store_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=_cmd_dashboard)
+
+    # Further sub-commands (import, report, audit) are added here, one block each.
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"kapoutcomes: {e}", file=sys.stderr)
+        return 2
+    except (store_mod.StoreError, ValueError, KeyError, OSError) as e:
+        print(f"kapoutcomes: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""The embedded store: a DuckDB file holding the canonical tables, the import ledger, the
+quarantine, review conflicts and the audit log. Every write is one transaction; reading back
+yields frames that pass the table models.
+
+Location: ``--store`` flag, else ``$KAPOUTCOMES_STORE``, else ``~/.kapoutcomes/store.duckdb``
+(``$KAPOUTCOMES_HOME`` moves the folder). The file is created readable by the owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from kapoutcomes import privacy, tables
+
+STORE_ENV = "KAPOUTCOMES_STORE"
+CANONICAL = tuple(tables.MODELS)
+
+_DUCK_TYPES = {
+    pl.String: "VARCHAR",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+}
+
+LEDGER_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "file_name": pl.String,
+    "content_sha256": pl.String,
+    "preset": pl.String,
+    "imported_at": pl.Datetime("us"),
+    "rows_read": pl.Int64,
+    "accepted": pl.Int64,
+    "quarantined": pl.Int64,
+    "skipped": pl.Int64,
+    "duplicates": pl.Int64,
+    "conflicts": pl.Int64,
+    "report_json": pl.String,
+}
+
+QUARANTINE_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "file_name": pl.String,
+    "row_number": pl.Int64,
+    "column_name": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+    "raw_row": pl.String,  # the de-identified input row as JSON, for correction
+    "status": pl.String,  # open | corrected
+}
+
+CONFLICT_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "file_name": pl.String,
+    "row_number": pl.Int64,
+    "table_name": pl.String,
+    "natural_key": pl.String,
+    "stored_value": pl.String,
+    "incoming_value": pl.String,
+    "status": pl.String,  # open | resolved
+}
+
+AUDIT_SCHEMA: dict[str, Any] = {
+    "seq": pl.Int64,
+    "at": pl.Datetime("us"),
+    "user_name": pl.String,
+    "role": pl.String,
+    "action": pl.String,
+    "target": pl.String,
+    "detail": pl.String,
+    "prev_hash": pl.String,
+    "entry_hash": pl.String,
+}
+
+BOOKKEEPING: dict[str, dict[str, Any]] = {
+    "import_ledger": LEDGER_SCHEMA,
+    "quarantine": QUARANTINE_SCHEMA,
+    "conflicts": CONFLICT_SCHEMA,
+    "audit_log": AUDIT_SCHEMA,
+}
+
+
+def _duck_type(dtype: Any) -> str:
+    if isinstance(dtype, pl.Datetime) or dtype == pl.Datetime:
+        return "TIMESTAMP"
+    for k, v in _DUCK_TYPES.items():
+        if dtype == k:
+            return v
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def _schema_of(table: str) -> dict[str, Any]:
+    if table in BOOKKEEPING:
+        return BOOKKEEPING[table]
+    return dict(tables.empty(table).schema)
+
+
+def default_path() -> Path:
+    env = os.environ.get(STORE_ENV)
+    return Path(env) if env else privacy.home() / "store.duckdb"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says why and what to do."""
+
+
+class Store:
+    """A kapoutcomes store. ``Store(":memory:")`` gives a throw-away in-memory store."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False):
+        self.path = str(path) if path is not None else str(default_path())
+        self.in_memory = self.path == ":memory:"
+        if not self.in_memory:
+            p = Path(self.path)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            new = not p.exists()
+            if read_only and new:
+                raise StoreError(f"{p}: no store here yet; import data or run `kapoutcomes sample`")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store ({e})") from None
+        if not self.in_memory:
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+        if not read_only:
+            self._create()
+
+    # -- schema -----------------------------------------------------------------------------
+    def _create(self) -> None:
+        for table in (*CANONICAL, *BOOKKEEPING):
+            cols = ", ".join(
+                f'"{name}" {_duck_type(dtype)}' for name, dtype in _schema_of(table).items()
+            )
+            self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: everything inside commits together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def append(self, con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+        """Insert ``frame`` into ``table`` on ``con`` (call inside ``transaction``)."""
+        if frame.height == 0:
+            return 0
+        schema = _schema_of(table)
+        missing = [c for c in schema if c not in frame.columns]
+        if missing:
+            raise StoreError(f"{table}: frame lacks columns {', '.join(missing)}")
+        frame = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+        arrow = frame.to_arrow()  # noqa: F841 - scanned by DuckDB below
+        cols = ", ".join(f'"{c}"' for c in schema)
+        con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM arrow')
+        return frame.height
+
+    def write_tables(
+        self,
+        frames: dict[str, pl.DataFrame],
+        ledger: dict[str, Any] | None = None,
+        quarantine: pl.DataFrame | None = None,
+        conflicts: pl.DataFrame | None = None,
+    ) -> None:
+        """Write canonical frames plus bookkeeping in one transaction."""
+        with self.transaction() as con:
+            for table, frame in frames.items():
+                self.append(con, table, frame)
+            if quarantine is not None:
+                self.append(con, "quarantine", quarantine)
+            if conflicts is not None:
+                self.append(con, "conflicts", conflicts)
+            if ledger is not None:
+                self.append(con, "import_ledger", pl.DataFrame([ledger], schema=LEDGER_SCHEMA))
+
+    def replace_all(self, frames: dict[str, pl.DataFrame]) -> None:
+        """Replace every canonical table with ``frames`` in one transaction (demo loading)."""
+        with self.transaction() as con:
+            for table in CANONICAL:
+                con.execute(f'DELETE FROM "{table}"')
+                if table in frames:
+                    self.append(con, table, frames[table])
+
+    # -- reading ----------------------------------------------------------------------------
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        return self.con.sql(sql, params=params or None).pl()
+
+    def read(self, table: str, validate: bool = True) -> pl.DataFrame:
+        """A canonical or bookkeeping table; canonical tables are checked against the model."""
+        schema = _schema_of(table)
+        frame = self.con.sql(f'SELECT * FROM "{table}"').pl()
+        frame = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+        if validate and table in tables.MODELS and frame.height:
+            v = tables.validate(table, frame)
+            if not v.ok:
+                first = v.failures.row(0, named=True)
+                raise StoreError(
+                    f"{self.path}: table {table} holds {v.failures.height} invalid value(s), "
+                    f"first at row {first['row']}, column {first['column']} = {first['value']!r}: "
+                    f"{first['reason']}"
+                )
+            frame = v.valid
+        return frame
+
+    def read_all(self, validate: bool = True) -> dict[str, pl.DataFrame]:
+        return {t: self.read(t, validate=validate) for t in CANONICAL}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
+            for t in (*CANONICAL, *BOOKKEEPING)
+        }
+
+    def is_empty(self) -> bool:
+        return all(self.counts()[t] == 0 for t in CANONICAL)
+
+    def has_import(self, content_sha256: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM import_ledger WHERE content_sha256 = ?", [content_sha256]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def ledger(self) -> pl.DataFrame:
+        return self.read("import_ledger").sort("imported_at", descending=True)
+
+    def info(self) -> dict[str, Any]:
+        c = self.counts()
+        span = self.con.execute("SELECT min(started_at), max(started_at) FROM sessions").fetchone()
+        clinics = self.con.execute("SELECT count(DISTINCT clinic) FROM patients").fetchone()
+        return {
+            "store": self.path,
+            "rows": c,
+            "clinics": int(clinics[0]) if clinics else 0,
+            "first_session": None if not span or span[0] is None else str(span[0]),
+            "last_session": None if not span or span[1] is None else str(span[1]),
+        }
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, default=str, sort_keys=True)
