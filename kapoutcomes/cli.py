@@ -42,6 +42,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schemas(args: argparse.Namespace) -> int:
+    from kapoutcomes import contracts
+
+    written = contracts.write_contracts(args.out)
+    print(f"wrote {len(written)} contract files to {args.out}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     path = args.store or store_mod.default_path()
     if not Path(path).exists():
@@ -99,6 +107,10 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, default=360)
     p.add_argument("--store", default=None, help="also load the demo cohort into this store")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("schemas", help="write the data contracts (schemas, templates, dictionary)")
+    p.add_argument("--out", default="schemas")
+    p.set_defaults(func=_cmd_schemas)
 
     p = sub.add_parser("info", help="what the store holds")
     _store_arg(p)

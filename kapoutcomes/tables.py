@@ -80,18 +80,6 @@ def _now_limit() -> dt.datetime:
     return dt.datetime.now() + dt.timedelta(days=1)
 
 
-def _meta(unit: str | None = None, meaning: str = "") -> dict[str, str]:
-    return {"unit": unit or "", "meaning": meaning}
-
-
-def _pid() -> object:
-    return pa.Field(
-        str_matches=PATIENT_ID,
-        description="pseudonymous patient id: keyed hash of the clinic MRN (p_ + 16 hex)",
-        metadata=_meta(None, "pseudonymous patient id"),
-    )
-
-
 class Patients(pa.DataFrameModel):
     """One row per patient. No direct identifiers: the id is a keyed hash of the MRN."""
 
