@@ -1,0 +1,54 @@
+"""CSV exports neutralise spreadsheet formula injection (OWASP CSV injection)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kapoutcomes.exports import FORMULA_STARTS, safe_csv
+
+
+def read_back(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_formula_cells_neutralised_text_otherwise_untouched():
+    df = pl.DataFrame(
+        {
+            "note": [
+                '=HYPERLINK("http://x")',
+                "+1+1",
+                "@SUM(A1)",
+                "-2+3",
+                "\tcmd",
+                "\rx",
+                "fine",
+                None,
+            ],
+            "score": [1.0, -3.0, 2.0, 0.0, 5.0, 1.0, 2.0, 3.0],
+        }
+    )
+    rows = read_back(safe_csv(df))
+    assert [r["note"] for r in rows] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1+1",
+        "'@SUM(A1)",
+        "'-2+3",
+        "'\tcmd",
+        "'\rx",
+        "fine",
+        "",
+    ]
+    assert rows[1]["score"] == "'-3.0"
+    assert rows[0]["score"] == "1.0"
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=20))
+def test_no_cell_starts_with_a_formula_character(values):
+    rows = read_back(safe_csv(pl.DataFrame({"v": values})))
+    for r in rows:
+        assert not r["v"].startswith(FORMULA_STARTS)
