@@ -1,0 +1,144 @@
+"""Shared pieces of the Streamlit pages: cached loading, the demo banner, sidebar filters,
+safe downloads. Pages stay thin: they read settings, call library functions and render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from kapoutcomes import exports, filters, sample, settings, store
+
+DEMO_SEED = 7
+SETTINGS_ENV = "KAPOUTCOMES_SETTINGS"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    tables: dict[str, pl.DataFrame]
+    is_demo: bool
+    source: str
+
+
+def store_path() -> str:
+    return str(store.default_path())
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@st.cache_data(show_spinner="Loading the demo cohort…")
+def _demo_tables(seed: int) -> dict[str, pl.DataFrame]:
+    return sample.generate(seed=seed).tables
+
+
+@st.cache_data(show_spinner="Loading the store…")
+def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
+    """The store's tables, or None when the store is missing or empty (mtime keys the cache)."""
+    if mtime < 0:
+        return None
+    with store.Store(path, read_only=True) as s:
+        if s.is_empty():
+            return None
+        return s.read_all()
+
+
+def load() -> Loaded:
+    """The clinic's store; the demo cohort when the store is missing or empty."""
+    path = store_path()
+    try:
+        t = _store_tables(path, _mtime(path))
+    except store.StoreError as e:
+        st.error(f"The store could not be read: {e}")
+        t = None
+    if t is None:
+        return Loaded(_demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})")
+    return Loaded(t, False, path)
+
+
+@st.cache_resource
+def _settings(path: str | None, mtime: float) -> settings.Settings:
+    return settings.load_settings(path)
+
+
+def outcome_settings() -> settings.Settings:
+    path = os.environ.get(SETTINGS_ENV) or None
+    try:
+        return _settings(path, _mtime(path) if path else 0.0)
+    except settings.SettingsError as e:
+        st.error(f"Settings file problem: {e}. Using the cited defaults.")
+        return settings.DEFAULT
+
+
+def demo_banner(loaded: Loaded) -> None:
+    if loaded.is_demo:
+        st.warning(
+            "**Demo data.** These are synthetic patients from the bundled demo cohort, not a "
+            "clinic's records. Import your clinic's export on the Data page to replace them.",
+            icon="🧪",
+        )
+
+
+def sidebar_filters(t: dict[str, pl.DataFrame], key: str) -> filters.CohortFilter:
+    """Sidebar filters; they apply to every figure on the page."""
+    c = filters.choices(t)
+    lo, hi = filters.start_range(t)
+    with st.sidebar:
+        st.subheader("Filters")
+        clinics = st.multiselect("Clinic", c["clinics"], key=f"{key}-clinic")
+        conditions = st.multiselect("Condition", c["conditions"], key=f"{key}-condition")
+        routes = st.multiselect("Route", c["routes"], key=f"{key}-route")
+        care = st.multiselect("Care model", c["care_models"], key=f"{key}-care")
+        clinicians = st.multiselect("Clinician", c["clinicians"], key=f"{key}-clinician")
+        start_from = start_to = None
+        if lo is not None and hi is not None:
+            picked = st.date_input(
+                "Treatment start between",
+                value=(lo, hi),
+                min_value=lo,
+                max_value=hi,
+                key=f"{key}-dates",
+            )
+            if isinstance(picked, tuple | list) and len(picked) == 2:
+                a, b = picked
+                start_from = a if a != lo else None
+                start_to = b if b != hi else None
+    return filters.CohortFilter(
+        clinics=tuple(clinics),
+        conditions=tuple(conditions),
+        routes=tuple(routes),
+        care_models=tuple(care),
+        clinicians=tuple(clinicians),
+        start_from=start_from,
+        start_to=start_to,
+    )
+
+
+def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> None:
+    """A CSV download, safe against spreadsheet formula injection."""
+    st.download_button(
+        f"⬇ {label} (CSV)",
+        data=exports.safe_csv(frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+    )
+
+
+def definitions_expander(s: settings.Settings, names: list[str]) -> None:
+    rows = [d for d in s.describe() if d["setting"] in names]
+    with st.expander("Definitions in force", expanded=False):
+        for d in rows:
+            st.markdown(f"- **{d['setting']} = {d['value']}**: {d['meaning']}  \n  _{d['source']}_")
+
+
+def today() -> dt.date:
+    return dt.date.today()
