@@ -1,0 +1,146 @@
+"""Who may see what: roles, their pages and actions, and the mapping from sign-in identities.
+
+The mapping lives in a TOML file (``$KAPOUTCOMES_ACCESS`` or ``access.toml`` beside the
+store), for example::
+
+    [users]
+    "director@clinic.org" = "medical_director"
+    "dr.lee@clinic.org" = { role = "clinician", clinics = ["Riverside Pain Clinic"] }
+
+    [groups]                      # OIDC "groups" claim -> role
+    "kap-data" = "data_manager"
+
+A person with no mapping gets no access. Without sign-in configured the app runs in local
+single-user mode: one local user with every role's pages, listening on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROLES = ("medical_director", "clinician", "data_manager", "administrator")
+ROLE_LABELS = {
+    "medical_director": "Medical director",
+    "clinician": "Clinician",
+    "data_manager": "Data manager",
+    "administrator": "Administrator",
+}
+
+PAGES = ("cohort", "patient", "safety", "data", "audit", "definitions")
+
+#: Pages each role sees.
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "medical_director": ("cohort", "patient", "safety", "data", "audit", "definitions"),
+    "clinician": ("cohort", "patient", "safety", "definitions"),
+    "data_manager": ("data", "definitions"),
+    "administrator": ("data", "audit", "definitions"),
+}
+
+#: Actions each role may take.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "medical_director": frozenset({"compare_clinics", "export", "view_patient", "read_audit"}),
+    "clinician": frozenset({"export", "view_patient"}),
+    "data_manager": frozenset({"import", "export"}),
+    "administrator": frozenset({"import", "export", "read_audit", "change_settings"}),
+}
+
+LOCAL_USER = "local user"
+ACCESS_ENV = "KAPOUTCOMES_ACCESS"
+
+
+class AccessError(ValueError):
+    """An access file that cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    clinics: tuple[str, ...] = ()  # empty: every clinic
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    users: dict[str, Grant] = field(default_factory=dict)
+    groups: dict[str, Grant] = field(default_factory=dict)
+
+    def grant_for(
+        self, email: str | None, groups: list[str] | tuple[str, ...] = ()
+    ) -> Grant | None:
+        """A user's own entry wins over their groups; among groups the first listed wins."""
+        if email and email.strip().lower() in self.users:
+            return self.users[email.strip().lower()]
+        for g in groups:
+            if g in self.groups:
+                return self.groups[g]
+        return None
+
+
+def _grant(value: object, where: str, origin: str) -> Grant:
+    if isinstance(value, str):
+        value = {"role": value}
+    if not isinstance(value, dict) or "role" not in value:
+        raise AccessError(
+            f"{origin}: {where} must be a role name or {{ role = ..., clinics = [...] }}"
+        )
+    role = value["role"]
+    if role not in ROLES:
+        raise AccessError(f"{origin}: {where} has unknown role {role!r}; roles: {', '.join(ROLES)}")
+    clinics = value.get("clinics", [])
+    if not isinstance(clinics, list) or not all(isinstance(c, str) for c in clinics):
+        raise AccessError(f"{origin}: {where}: clinics must be a list of clinic names")
+    unknown = set(value) - {"role", "clinics"}
+    if unknown:
+        raise AccessError(f"{origin}: {where}: unknown keys {', '.join(sorted(unknown))}")
+    return Grant(role=role, clinics=tuple(clinics))
+
+
+def parse_access(text: str, origin: str = "access file") -> AccessConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise AccessError(f"{origin}: not valid TOML ({e})") from None
+    unknown = set(data) - {"users", "groups"}
+    if unknown:
+        raise AccessError(
+            f"{origin}: unknown sections {', '.join(sorted(unknown))}; use [users] and [groups]"
+        )
+    users = {
+        k.strip().lower(): _grant(v, f"[users] {k}", origin)
+        for k, v in data.get("users", {}).items()
+    }
+    groups = {k: _grant(v, f"[groups] {k}", origin) for k, v in data.get("groups", {}).items()}
+    return AccessConfig(users=users, groups=groups)
+
+
+def load_access(path: str | os.PathLike[str] | None = None) -> AccessConfig:
+    p = Path(path) if path else Path(os.environ.get(ACCESS_ENV, "access.toml"))
+    if not p.exists():
+        return AccessConfig()
+    return parse_access(p.read_text(encoding="utf-8"), str(p))
+
+
+def pages_for(role: str) -> tuple[str, ...]:
+    return ROLE_PAGES.get(role, ())
+
+
+def can(role: str, action: str) -> bool:
+    return action in ROLE_ACTIONS.get(role, frozenset())
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_listen_address(host: str, sign_in_configured: bool) -> None:
+    """Refuse to listen beyond this machine unless sign-in is configured."""
+    if host in LOOPBACK or host.startswith("127."):
+        return
+    if not sign_in_configured:
+        raise AccessError(
+            f"refusing to listen on {host}: sign-in is not configured, so the app runs in local "
+            "single-user mode and listens on 127.0.0.1 only. Configure [auth] in "
+            ".streamlit/secrets.toml and an access file (see docs/access.md) to serve other "
+            "machines."
+        )

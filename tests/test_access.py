@@ -1,0 +1,53 @@
+"""Roles, pages and the access file."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapoutcomes import access
+
+
+def test_roles_see_their_pages_only():
+    assert "data" not in access.pages_for("clinician")
+    assert "patient" not in access.pages_for("data_manager")
+    assert access.can("data_manager", "import") and not access.can("clinician", "import")
+    assert access.can("medical_director", "compare_clinics")
+    assert not access.can("clinician", "compare_clinics")
+    assert access.pages_for("nobody") == ()
+
+
+def test_access_file_users_groups_and_clinics():
+    cfg = access.parse_access(
+        """
+        [users]
+        "Director@Clinic.org" = "medical_director"
+        "dr.lee@clinic.org" = { role = "clinician", clinics = ["Riverside Pain Clinic"] }
+        [groups]
+        "kap-data" = "data_manager"
+        """
+    )
+    assert cfg.grant_for("director@clinic.org").role == "medical_director"
+    assert cfg.grant_for("dr.lee@clinic.org").clinics == ("Riverside Pain Clinic",)
+    assert cfg.grant_for("someone@clinic.org", ["kap-data"]).role == "data_manager"
+    assert cfg.grant_for("stranger@else.org") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[users]\n"a@b.c" = "nurse"', "unknown role 'nurse'"),
+        ('[users]\n"a@b.c" = { role = "clinician", clinics = "X" }', "list of clinic names"),
+        ("[people]\n", "unknown sections people"),
+        ("[users\n", "not valid TOML"),
+    ],
+)
+def test_access_file_errors(text, match):
+    with pytest.raises(access.AccessError, match=match):
+        access.parse_access(text, "access.toml")
+
+
+def test_listen_address_rules():
+    access.check_listen_address("127.0.0.1", sign_in_configured=False)
+    access.check_listen_address("0.0.0.0", sign_in_configured=True)
+    with pytest.raises(access.AccessError, match=r"refusing to listen on 0\.0\.0\.0"):
+        access.check_listen_address("0.0.0.0", sign_in_configured=False)
