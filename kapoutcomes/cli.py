@@ -68,10 +68,29 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def sign_in_configured(root: Path) -> bool:
+    """True when a Streamlit secrets file the app will read has an [auth] section."""
+    import tomllib
+
+    for p in (root / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"):
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        auth = data.get("auth")
+        if isinstance(auth, dict) and auth.get("cookie_secret") and auth.get("redirect_uri"):
+            return True
+    return False
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.exists():
         raise UserError(f"{app}: dashboards not found; run from a source checkout")
+    from kapoutcomes import access
+
+    root = app.parent.parent
+    access.check_listen_address(args.host, sign_in_configured(root))
     env = dict(os.environ)
     if args.store:
         env[store_mod.STORE_ENV] = str(args.store)
@@ -91,7 +110,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "false",
     ]
     print(f"serving kapoutcomes on http://{args.host}:{args.port}")
-    return subprocess.call(cmd, env=env)
+    return subprocess.call(cmd, env=env, cwd=root)
 
 
 def _build() -> argparse.ArgumentParser:
@@ -135,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"kapoutcomes: {e}", file=sys.stderr)
         return 2
-    except (store_mod.StoreError, ValueError, KeyError, OSError) as e:
+    except (store_mod.StoreError, ValueError, KeyError, OSError) as e:  # AccessError too
         print(f"kapoutcomes: {e}", file=sys.stderr)
         return 2
 
