@@ -245,7 +245,7 @@ def _sessions(rng, p, d, ids) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     dbp_a = dbp_b + rng.normal(7, 5, m)
     hr_a = hr_b + rng.normal(7, 7, m)
     spo2_a = spo2_b - rng.choice([0, 0, 0, 1, 1, 2], m) - 4 * (rng.random(m) < 0.015)
-    sbp_b, sbp_a = np.clip(sbp_b, 85, 230).round(), np.clip(sbp_a, 90, 240).round()
+    sbp_b, sbp_a = np.clip(sbp_b, 92, 230).round(), np.clip(sbp_a, 90, 240).round()
     dbp_b = np.minimum(np.clip(dbp_b, 45, 130).round(), sbp_b - 20)
     dbp_a = np.minimum(np.clip(dbp_a, 45, 140).round(), sbp_a - 20)
     no_before = rng.random(m) < 0.02
@@ -281,7 +281,7 @@ def _sessions(rng, p, d, ids) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
         "minute": p["screening"] * _DAY + _clock(rng, n, first=13 * 60 + 30, slots=8),
         "session_type": np.full(n, "screening", dtype=object),
         "weight_kg": p["weight"].round(1),
-        "bp_systolic_before": np.clip(p["sbp0"] + rng.normal(0, 9, n), 85, 230).round(),
+        "bp_systolic_before": np.clip(p["sbp0"] + rng.normal(0, 9, n), 92, 230).round(),
         "heart_rate_before": np.clip(p["hr0"], 45, 140).round(),
         "spo2_before": rng.choice([96, 97, 98, 99], n),
     }
@@ -616,8 +616,12 @@ def _adverse_events(rng, p, d, ids, extra) -> pl.DataFrame:
     pid, start = d["pid"], extra["dose_minute"]
     dur = np.where(extra["infusion_minutes"] > 0, extra["infusion_minutes"], 40)
     parts = []
+    # A serious event ends treatment: it can only happen at a patient's last dose.
+    last_dose = np.r_[pid[1:] != pid[:-1], True] if m else np.zeros(0, bool)
     for event, prob, sev_p, actions, act_p in _AE:
         hit = rng.random(m) < prob
+        if event in tables.SERIOUS_EVENTS:
+            hit = last_dose & (rng.random(m) < prob * 8)
         parts.append((event, np.flatnonzero(hit), sev_p, actions, act_p))
     # Raised BP follows the vitals: a large rise after dosing is usually recorded as an event.
     sbp = extra["sbp_after"]
@@ -631,7 +635,7 @@ def _adverse_events(rng, p, d, ids, extra) -> pl.DataFrame:
             (0.4, 0.3, 0.2, 0.1),
         )
     )
-    crisis = np.flatnonzero((sbp >= 195) | (rng.random(m) < 0.0005))
+    crisis = np.flatnonzero(last_dose & ((sbp >= 190) | (rng.random(m) < 0.004)))
     parts.append(
         (
             "hypertensive_crisis",
