@@ -11,10 +11,11 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from kapoutcomes import exports, filters, sample, settings, store
+from kapoutcomes import exports, filters, sample, settings, store, tables
 
 DEMO_SEED = 7
 SETTINGS_ENV = "KAPOUTCOMES_SETTINGS"
+DEMO_ENV = "KAPOUTCOMES_DEMO"  # "0": an empty store stays empty instead of showing the demo
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,10 @@ class Loaded:
     tables: dict[str, pl.DataFrame]
     is_demo: bool
     source: str
+
+
+def empty_tables() -> dict[str, pl.DataFrame]:
+    return {name: tables.empty(name) for name in tables.MODELS}
 
 
 def store_path() -> str:
@@ -60,6 +65,8 @@ def load() -> Loaded:
         st.error(f"The store could not be read: {e}")
         t = None
     if t is None:
+        if os.environ.get(DEMO_ENV, "1") == "0":
+            return Loaded(empty_tables(), False, f"{path} (empty)")
         return Loaded(_demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})")
     return Loaded(t, False, path)
 
@@ -83,7 +90,7 @@ def demo_banner(loaded: Loaded) -> None:
         st.warning(
             "**Demo data.** These are synthetic patients from the bundled demo cohort, not a "
             "clinic's records. Import your clinic's export on the Data page to replace them.",
-            icon="🧪",
+            icon=":material/science:",
         )
 
 

@@ -1,0 +1,94 @@
+"""AppTest for every page: demo cohort, empty store, one-patient store; filters change figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kapoutcomes import sample
+from kapoutcomes.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboards" / "app.py")
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+PAGES = ["pages/cohort.py"]
+
+
+@pytest.fixture
+def demo_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
+    monkeypatch.delenv("KAPOUTCOMES_DEMO", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def empty_env(demo_env, monkeypatch):
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    Store(demo_env / "store.duckdb").close()
+    return demo_env
+
+
+@pytest.fixture
+def one_patient_env(demo_env, monkeypatch):
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    cohort = sample.generate(seed=7).tables
+    first_dosed = cohort["sessions"].filter(cohort["sessions"]["session_type"] == "induction")[
+        "patient_id"
+    ][0]
+    one = {k: v.filter(v["patient_id"] == first_dosed) for k, v in cohort.items()}
+    with Store(demo_env / "store.duckdb") as st:
+        st.write_tables(one)
+    return demo_env
+
+
+def run(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = (
+        [m.value for m in at.markdown] + [m.body for m in at.warning] + [m.body for m in at.info]
+    )
+    parts += (
+        [m.body for m in at.error]
+        + [str(m.value) for m in at.title]
+        + [m.value for m in at.caption]
+    )
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_on_demo_cohort(demo_env, page):
+    at = run(page)
+    assert not at.exception, at.exception
+    assert "Demo data." in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_on_empty_store(empty_env, page):
+    at = run(page)
+    assert not at.exception, at.exception
+    assert "Demo data." not in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_on_one_patient_store(one_patient_env, page):
+    at = run(page)
+    assert not at.exception, at.exception
+
+
+def test_cohort_filter_changes_figures(demo_env):
+    at = run("pages/cohort.py")
+    before = [m.value for m in at.metric]
+    at.sidebar.multiselect(key="cohort-clinic").select("Summit KAP Institute").run()
+    after = [m.value for m in at.metric]
+    assert before[0] == "360" and after[0] != before[0]
