@@ -135,7 +135,7 @@ def _patients(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     )
     plan = np.where(is_crps, rng.integers(5, 11, n), rng.integers(4, 9, n))
     u = rng.random(n)
-    n_induction = np.where(u < 0.20, 1, np.where(u < 0.48, rng.integers(2, 9, n), plan))
+    n_induction = np.where(u < 0.20, 1, np.where(u < 0.52, rng.integers(2, 9, n), plan))
     n_induction = np.minimum(n_induction, plan)
     completed = n_induction == plan
     n_post = np.select(

@@ -47,7 +47,7 @@ class Entry:
     encoding: str
     delimiter: str
     mess: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int | str] = field(default_factory=dict)
 
 
 def _fixed(col: str, decimals: int) -> pl.Expr:
@@ -235,6 +235,11 @@ EFFECT_WORDS = {
 MISSING = ("N/A", "NA", "--", "declined", "")
 
 
+def hash_mrn(mrn: str) -> int:
+    """A stable small number per MRN (not Python's salted hash)."""
+    return sum(ord(ch) * (i + 1) for i, ch in enumerate(mrn))
+
+
 def _us_date(d) -> str:
     return f"{d.month}/{d.day}/{d.year}"
 
@@ -248,10 +253,8 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         & pl.col("session_type").is_in(("screening", *tables.DOSING_TYPES))
     )
     visits = visits.join(ids, on="patient_id").sort("mrn", "started_at")
-    counts = {
-        "pain_11": 0, "phq9_31": 0, "negative_dose": 0, "date_before_birth_year": 0,
-        "duplicate_rows": 0, "missing_markers": 0, "mrn_case_or_space_variants": 0,
-        "weight_in_kg_not_lb": 0,
+    counts: dict[str, int | str] = {
+        "mrn_case_or_space_variants": 0, "weight_in_kg_not_lb": 0, "duplicate_rows": 0,
     }  # fmt: skip
     rows: list[list[object]] = []
     k_induction: dict[str, int] = {}
@@ -262,7 +265,8 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         if r[0] < 0.04:
             mrn = f" {mrn.lower()} " if r[0] < 0.02 else mrn.replace("-", " - ")
             counts["mrn_case_or_space_variants"] += 1
-        name = f"{v['last']}, {v['first']}" if r[1] < 0.8 else f"{v['first']} {v['last']}"
+        comma_style = (hash_mrn(v["mrn"]) % 5 != 0) != (r[1] < 0.03)  # per patient, mostly
+        name = f"{v['last']}, {v['first']}" if comma_style else f"{v['first']} {v['last']}"
         when = v["started_at"]
         k_induction[pid] = k_induction.get(pid, 0) + (kind == "induction")
         words = VISIT_WORDS[kind][int(r[2] * len(VISIT_WORDS[kind]))]
@@ -285,7 +289,6 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
 
         def score(x, style: float) -> str:
             if x is None:
-                counts["missing_markers"] += 1
                 return MISSING[int(style * 5)]
             x = int(x)
             return (f"{x}/10", f"{x} out of 10", f"{x}")[int(style * 3)]
@@ -319,27 +322,42 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
                 v["clinician"] or "",
             ]
         )  # fmt: skip
-    # Deliberate impossible values, at fixed positions drawn from the seed.
+    # Deliberate impossible values, at positions drawn from the seed; the catalog lists the
+    # 1-based data row numbers (the header is not counted) as they are in the file.
     n = len(rows)
     if n >= 20:
-        picks = rng.choice(n, size=9, replace=False)
+        picks = [int(i) for i in rng.choice(n, size=9, replace=False)]
+        j = picks[8]
+
+        def line(i: int) -> int:
+            return i + 1 + (i > j)
+
         for i in picks[:3]:
             rows[i][12] = "11/10" if i % 2 else "11"
-            counts["pain_11"] += 1
         for i in picks[3:5]:
             rows[i][14] = "31"
-            counts["phq9_31"] += 1
         for i in picks[5:7]:
-            dose = rows[i][10] or "35 mg"
-            rows[i][10] = f"-{dose}"
-            counts["negative_dose"] += 1
-        i = int(picks[7])
-        m, d, y = rows[i][6].split("/")
-        rows[i][6] = f"{m}/{d}/{int(y) - 100}"  # typed 1924 for 2024: before the birth year
-        counts["date_before_birth_year"] += 1
-        j = int(picks[8])
+            rows[i][10] = f"-{rows[i][10] or '35 mg'}"
+        i = picks[7]
+        m, d, y = str(rows[i][6]).split("/")
+        rows[i][6] = f"{m}/{d}/{int(y) - 100}"  # 1924 typed for 2024: before the birth year
         rows.insert(j + 1, list(rows[j]))  # an exact duplicate visit row
-        counts["duplicate_rows"] += 1
+        counts["pain_11"] = 3
+        counts["pain_11 rows"] = ", ".join(str(line(i)) for i in sorted(picks[:3]))
+        counts["phq9_31"] = 2
+        counts["phq9_31 rows"] = ", ".join(str(line(i)) for i in sorted(picks[3:5]))
+        counts["negative_dose"] = 2
+        counts["negative_dose rows"] = ", ".join(str(line(i)) for i in sorted(picks[5:7]))
+        counts["date_before_birth_year"] = 1
+        counts["date_before_birth_year rows"] = str(line(picks[7]))
+        counts["rows_with_impossible_values"] = 8
+        counts["duplicate_rows"] = 1
+        counts["duplicate_rows rows"] = f"{j + 2} repeats {j + 1}"
+    counts["missing_markers"] = sum(r[c] in MISSING[:4] for r in rows for c in (12, 13))
+    counts["blank_pain_before"] = sum(r[12] == "" for r in rows)
+    counts["distinct_visits"] = len(rows) - counts["duplicate_rows"]
+    for kind in ("screening", *tables.DOSING_TYPES):
+        counts[f"{kind}_visits"] = int((visits.get_column("session_type") == kind).sum())
     text = _csv_text(WIDE_HEADER, rows, ";", "\r\n")
     entry = Entry(
         path="exports/riverside_visits.csv",
@@ -370,7 +388,7 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
             "'denies' or blank without any)",
             "charges as '$1,150.00'; blank for a few visits",
             "impossible values: pain 11, PHQ-9 31, negative dose, a visit date before the "
-            "birth year (1924 typed for 2024), one exact duplicate row",
+            "birth year (the year typed 100 years early: 1924 for 2024), one exact duplicate row",
         ],
         counts=counts,
     )

@@ -201,6 +201,17 @@ def test_wide_export_is_semicolon_cp1252_with_identifiers(written: tuple[Path, P
         assert marker in text, marker
     assert any(r[6].endswith("/19" + r[6][-2:]) for r in rows[1:])  # a date before birth
 
+    def listed(key: str) -> list[int]:
+        line = next(x for x in catalog.splitlines() if x.strip().startswith(f"- {key}:"))
+        return [int(n) for n in line.split(":", 1)[1].replace(" repeats", ",").split(",")]
+
+    data = rows[1:]
+    assert all(data[n - 1][12] in ("11", "11/10") for n in listed("pain_11 rows"))
+    assert all(data[n - 1][14] == "31" for n in listed("phq9_31 rows"))
+    assert all(data[n - 1][10].startswith("-") for n in listed("negative_dose rows"))
+    dup, original = listed("duplicate_rows rows")
+    assert data[dup - 1] == data[original - 1]
+
 
 def test_long_export_has_bom_untracked_codes_and_embedded_newline(
     written: tuple[Path, Path],
