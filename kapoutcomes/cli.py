@@ -113,6 +113,52 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env, cwd=root)
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from kapoutcomes import settings as settings_mod
+    from kapoutcomes.ingest import import_files, quarantine_csv
+
+    if args.quarantine_csv:
+        with store_mod.Store(args.store or store_mod.default_path()) as st:
+            data = quarantine_csv(st, import_id=args.import_id)
+        Path(args.quarantine_csv).write_bytes(data)
+        print(f"wrote the open quarantine to {args.quarantine_csv}")
+        return 0
+    if not args.paths:
+        raise UserError("give one or more files or folders to import")
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if done >= total or now - last[0] > 0.5:
+            last[0] = now
+            pct = 100 * done / total if total else 100
+            print(f"\rreading {done:,} of {total:,} bytes ({pct:.0f}%)", end="", file=sys.stderr)
+            if done >= total:
+                print(file=sys.stderr)
+
+    settings = settings_mod.load_settings(args.settings) if args.settings else settings_mod.DEFAULT
+    report = import_files(
+        args.paths,
+        args.store or store_mod.default_path(),
+        preset=args.preset,
+        mapping=args.mapping,
+        settings=settings,
+        dry_run=args.dry_run,
+        on_progress=None if args.json else progress,
+        sheet=args.sheet,
+        clinic=args.clinic,
+        condition=args.condition,
+        day_first=True if args.day_first else None,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(report.text())
+    return 0
+
+
 def _build() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kapoutcomes",
@@ -141,6 +187,27 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=_cmd_dashboard)
+
+    p = sub.add_parser("import", help="import clinic EHR exports (CSV, TSV, Excel)")
+    p.add_argument("paths", nargs="*", help="files or folders to import")
+    _store_arg(p)
+    p.add_argument("--preset", default=None, help="canonical, long, medications, synthea, wide")
+    p.add_argument("--mapping", default=None, help="TOML mapping file for a wide per-visit export")
+    p.add_argument("--sheet", default=None, help="worksheet of an Excel workbook")
+    p.add_argument("--clinic", default=None, help="clinic of patients the export does not describe")
+    p.add_argument("--condition", default="other", help="their primary condition (default other)")
+    p.add_argument("--day-first", action="store_true", help="read 03/04/2024 as 3 April")
+    p.add_argument("--settings", default=None, help="settings TOML (time zone, MME table)")
+    p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--quarantine-csv",
+        default=None,
+        metavar="OUT",
+        help="write the open quarantine as CSV to correct and re-import",
+    )
+    p.add_argument("--import-id", default=None, help="with --quarantine-csv: one import only")
+    p.set_defaults(func=_cmd_import)
 
     # Further sub-commands (import, report, audit) are added here, one block each.
     return parser

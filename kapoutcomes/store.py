@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,11 +173,14 @@ class Store:
     def write_tables(
         self,
         frames: dict[str, pl.DataFrame],
-        ledger: dict[str, Any] | None = None,
+        ledger: dict[str, Any] | list[dict[str, Any]] | None = None,
         quarantine: pl.DataFrame | None = None,
         conflicts: pl.DataFrame | None = None,
+        then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     ) -> None:
-        """Write canonical frames plus bookkeeping in one transaction."""
+        """Write canonical frames plus bookkeeping in one transaction. ``ledger`` may be one
+        entry or a list (one per file); ``then`` runs further statements (e.g. filling session
+        vitals) inside the same transaction."""
         with self.transaction() as con:
             for table, frame in frames.items():
                 self.append(con, table, frame)
@@ -186,7 +189,10 @@ class Store:
             if conflicts is not None:
                 self.append(con, "conflicts", conflicts)
             if ledger is not None:
-                self.append(con, "import_ledger", pl.DataFrame([ledger], schema=LEDGER_SCHEMA))
+                entries = ledger if isinstance(ledger, list) else [ledger]
+                self.append(con, "import_ledger", pl.DataFrame(entries, schema=LEDGER_SCHEMA))
+            if then is not None:
+                then(con)
 
     def replace_all(self, frames: dict[str, pl.DataFrame]) -> None:
         """Replace every canonical table with ``frames`` in one transaction (demo loading)."""
@@ -222,7 +228,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         return {
-            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
+            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # type: ignore[index]
             for t in (*CANONICAL, *BOOKKEEPING)
         }
 
@@ -232,7 +238,7 @@ class Store:
     def has_import(self, content_sha256: str) -> bool:
         row = self.con.execute(
             "SELECT count(*) FROM import_ledger WHERE content_sha256 = ?", [content_sha256]
-        ).fetchone()
+        ).fetchall()[0]
         return bool(row and row[0])
 
     def ledger(self) -> pl.DataFrame:
@@ -240,8 +246,10 @@ class Store:
 
     def info(self) -> dict[str, Any]:
         c = self.counts()
-        span = self.con.execute("SELECT min(started_at), max(started_at) FROM sessions").fetchone()
-        clinics = self.con.execute("SELECT count(DISTINCT clinic) FROM patients").fetchone()
+        span = self.con.execute("SELECT min(started_at), max(started_at) FROM sessions").fetchall()[
+            0
+        ]
+        clinics = self.con.execute("SELECT count(DISTINCT clinic) FROM patients").fetchall()[0]
         return {
             "store": self.path,
             "rows": c,

@@ -1,0 +1,35 @@
+"""Importing clinic EHR exports: read, detect the layout, normalise, de-identify, validate,
+de-duplicate and store - losing nothing. See docs/importing.md.
+
+The API is free of any UI: the dashboard's upload page passes ``(name, bytes)`` pairs.
+"""
+
+from kapoutcomes.ingest.errors import IngestError
+from kapoutcomes.ingest.mapping import Mapping
+from kapoutcomes.ingest.mapping import load as load_mapping
+from kapoutcomes.ingest.pipeline import (
+    QUARANTINE_META,
+    find_patient_id,
+    import_files,
+    neutralise,
+    quarantine_csv,
+    quarantine_frame,
+)
+from kapoutcomes.ingest.presets import PRESETS
+from kapoutcomes.ingest.report import FileReport, ImportReport, ReasonCount
+
+__all__ = [
+    "PRESETS",
+    "QUARANTINE_META",
+    "FileReport",
+    "ImportReport",
+    "IngestError",
+    "Mapping",
+    "ReasonCount",
+    "find_patient_id",
+    "import_files",
+    "load_mapping",
+    "neutralise",
+    "quarantine_csv",
+    "quarantine_frame",
+]

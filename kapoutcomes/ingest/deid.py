@@ -1,0 +1,176 @@
+"""De-identification at the door: which columns are identifiers, MRN -> pseudonym, DOB -> year.
+
+Columns of direct identifiers (names, addresses, phone, e-mail, SSN, licence and passport
+numbers, geographic detail below the state) are dropped as soon as a file is read: they reach
+neither the canonical tables nor the quarantine nor the ledger. Their values are kept in
+memory only to scrub them out of free text in the same row.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from kapoutcomes import privacy
+from kapoutcomes.ingest.side_effects import scrub_names
+
+#: Headers (normalised: lower-case letters and digits) of columns holding the patient's MRN.
+MRN_HEADERS = (
+    "mrn",
+    "patientmrn",
+    "mrnnumber",
+    "medicalrecordnumber",
+    "medicalrecordno",
+    "chartnumber",
+    "chartno",
+    "patientid",
+    "patient",
+    "ptid",
+    "patientnumber",
+    "personid",
+    "subjectid",
+)
+#: Headers of date-of-birth columns: kept only as birth year / age band.
+DOB_HEADERS = ("dob", "birthdate", "dateofbirth", "birthday", "patientdob", "ptdob")
+#: Further identifier headers beyond ``privacy.IDENTIFIER_HEADERS``.
+EXTRA_IDENTIFIER_HEADERS = (
+    "middle",
+    "fips",
+    "deathdate",
+    "dateofdeath",
+    "homephone",
+    "workphone",
+    "cellphone",
+    "mobilephone",
+    "homeaddress",
+    "streetaddress",
+    "mailingaddress",
+    "ptname",
+    "patientfullname",
+    "patientfirstname",
+    "patientlastname",
+    "surname",
+    "givenname",
+    "mothersmaidenname",
+    "nextofkin",
+    "emergencycontact",
+    "guarantor",
+    "dl",
+    "dlnumber",
+    "license",
+    "licence",
+    "driverslicensenumber",
+    "passportno",
+    "ssnlast4",
+    "socialsecurityno",
+    "ipaddress",
+    "accountnumber",
+    "healthplanid",
+    "insurancemember",
+    "medicaidid",
+    "medicareid",
+)
+_ID_WORDS = (
+    "name",
+    "address",
+    "phone",
+    "email",
+    "ssn",
+    "socialsecurity",
+    "passport",
+    "license",
+    "licence",
+    "street",
+    "zip",
+    "postal",
+    "mobile",
+)
+#: Headers that contain an identifier word but name something else.
+SAFE_HEADERS = (
+    "clinic",
+    "clinicname",
+    "instrumentname",
+    "drugname",
+    "medicationname",
+    "testname",
+    "observationname",
+    "codename",
+    "providername",
+    "clinicianname",
+    "staffname",
+    "sitename",
+    "locationname",
+    "measurename",
+    "scalename",
+)
+
+
+def is_identifier(header: str) -> bool:
+    h = privacy.normalise_header(header)
+    if h in SAFE_HEADERS or h in MRN_HEADERS or h in DOB_HEADERS:
+        return False
+    if privacy.is_identifier_header(header) or h in EXTRA_IDENTIFIER_HEADERS:
+        return True
+    return any(w in h for w in _ID_WORDS)
+
+
+def identifier_columns(headers: list[str]) -> list[str]:
+    return [h for h in headers if is_identifier(h)]
+
+
+def pseudonymise(mrn: pl.Series, secret: bytes) -> pl.Series:
+    """Keyed pseudonyms; values that already are pseudonyms (a corrected quarantine file)
+    are kept as they are."""
+    values = mrn.cast(pl.String).str.strip_chars()
+    mapping = {}
+    for v in values.drop_nulls().unique().to_list():
+        if not v:
+            continue
+        mapping[v] = v if privacy.looks_like_patient_id(v) else privacy.pseudonymise(v, secret)
+    return values.replace_strict(mapping, default=None, return_dtype=pl.String).alias(mrn.name)
+
+
+def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
+    """The pseudonymous patient id under which ``mrn`` is stored on this installation."""
+    return privacy.pseudonymise(
+        mrn, secret if secret is not None else privacy.load_or_create_secret()
+    )
+
+
+def raw_rows_json(
+    frame: pl.DataFrame,
+    keep: list[str],
+    mrn_col: str | None,
+    patient_ids: pl.Series | None,
+    dob_col: str | None,
+    identifier_cols: list[str],
+) -> list[str]:
+    """The de-identified input rows as JSON: identifier columns dropped, the MRN replaced by
+    the pseudonym, the birth date by the birth year, identifier patterns and this row's own
+    identifier values scrubbed from every remaining cell."""
+    out = []
+    ident = frame.select(identifier_cols).rows() if identifier_cols else [()] * frame.height
+    rows = frame.select(keep).rows()
+    pids = patient_ids.to_list() if patient_ids is not None else [None] * frame.height
+    for i, row in enumerate(rows):
+        names = tuple(str(v) for v in ident[i] if v)
+        rec: dict[str, str] = {}
+        for col, val in zip(keep, row, strict=True):
+            if val is None:
+                rec[col] = ""
+            elif col == mrn_col:
+                rec[col] = pids[i] or ""
+            elif col == dob_col:
+                rec[col] = _year_only(val)
+            else:
+                rec[col] = scrub_names(str(val), names)
+        out.append(json.dumps(rec, ensure_ascii=False))
+    return out
+
+
+def _year_only(text: str) -> str:
+    import re
+
+    m = re.search(r"(1[89]\d\d|20\d\d)", text or "")
+    return m.group(1) if m else ""

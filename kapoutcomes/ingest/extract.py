@@ -1,0 +1,581 @@
+"""Extractors: one RawTable in a known layout -> candidate rows of the canonical tables.
+
+Every input row is identified by a row key ``_rk`` (file index x 10^9 + line number). An
+extractor returns the candidate rows (each carrying the ``_rk`` of the input row it came
+from), row-level problems (quarantine) and skipped rows with their reasons. Validation,
+relations, de-duplication and the final accounting happen once, in ``pipeline``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from kapoutcomes import instruments, opioids, privacy, tables
+from kapoutcomes.ingest import deid, opioid_text
+from kapoutcomes.ingest import normalise as nm
+from kapoutcomes.ingest.read import LINE, SHAPE, RawTable
+from kapoutcomes.settings import Settings
+
+RK = "_rk"
+PROBLEM_SCHEMA = {RK: pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+SKIP_SCHEMA = {RK: pl.Int64, "reason": pl.String}
+VITAL_SCHEMA = {
+    RK: pl.Int64,
+    "patient_id": pl.String,
+    "at": pl.Datetime("us"),
+    "vital": pl.String,  # systolic | diastolic | heart_rate | spo2 | weight_kg
+    "value": pl.Float64,
+}
+ACTIVITY_SCHEMA = {
+    RK: pl.Int64,
+    "patient_id": pl.String,
+    "at_date": pl.Date,
+    "clinic": pl.String,
+    "primary_condition": pl.String,
+    "sex": pl.String,
+    "birth_date": pl.Date,
+    "comorbid_depression": pl.Boolean,
+}
+
+#: LOINC codes of vital signs and where they land on a session.
+VITAL_LOINC = {
+    "8480-6": "systolic",
+    "8462-4": "diastolic",
+    "8867-4": "heart_rate",
+    "59408-5": "spo2",
+    "2708-6": "spo2",
+    "29463-7": "weight_kg",
+}
+VITAL_NAMES = {
+    "systolic": "systolic",
+    "systolicbloodpressure": "systolic",
+    "sbp": "systolic",
+    "diastolic": "diastolic",
+    "diastolicbloodpressure": "diastolic",
+    "dbp": "diastolic",
+    "heartrate": "heart_rate",
+    "pulse": "heart_rate",
+    "hr": "heart_rate",
+    "spo2": "spo2",
+    "oxygensaturation": "spo2",
+    "oxygensaturationinarterialbloodbypulseoximetry": "spo2",
+    "bodyweight": "weight_kg",
+    "weight": "weight_kg",
+}
+#: Item-level answers the product keeps: PHQ-9 item 9 (clinical reference), LOINC 44260-8.
+ITEM_LOINC = {"44260-8": ("phq9", 9)}
+#: LOINC answer list LL358-3 (PHQ items): text -> points.
+LL358_3 = {
+    "not at all": 0.0,
+    "several days": 1.0,
+    "more than half the days": 2.0,
+    "nearly every day": 3.0,
+}
+INSTRUMENT_LOINC = {i.loinc: i.code for i in instruments.INSTRUMENTS.values() if i.loinc}
+
+
+@dataclass
+class Options:
+    settings: Settings
+    secret: bytes
+    clinic: str | None
+    condition: str
+    day_first: bool
+    assume_frequency: bool = False
+
+
+@dataclass
+class Extract:
+    """Candidates from one file."""
+
+    kind: str
+    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)
+    problems: list[pl.DataFrame] = field(default_factory=list)
+    skipped: list[pl.DataFrame] = field(default_factory=list)
+    vitals: pl.DataFrame | None = None
+    activity: pl.DataFrame | None = None
+    patient_rows: pl.DataFrame | None = None  # explicit patients (+ birth_date, referral null)
+    notes: list[str] = field(default_factory=list)
+    mrn_col: str | None = None
+    dob_col: str | None = None
+    patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
+
+
+class Rows:
+    """The input rows of one file with helpers to record problems and skips."""
+
+    def __init__(self, raw: RawTable, rk_base: int, ex: Extract) -> None:
+        self.f = raw.frame
+        self.rk = (self.f.get_column(LINE) + rk_base).alias(RK)
+        self.ex = ex
+        shape = self.f.get_column(SHAPE)
+        self.bad(
+            shape.is_not_null(), "(row)", pl.Series([None] * len(shape), dtype=pl.String), shape
+        )
+
+    def col(self, header: str | None) -> pl.Series:
+        if not header:
+            return pl.Series("", [None] * self.f.height, dtype=pl.String)
+        return self.f.get_column(header)
+
+    def bad(
+        self,
+        mask: pl.Series,
+        column: str,
+        values: pl.Series,
+        reason: str | pl.Series,
+    ) -> None:
+        mask = mask.fill_null(False)
+        if not mask.any():
+            return
+        why = reason if isinstance(reason, pl.Series) else pl.Series([reason] * len(mask))
+        self.ex.problems.append(
+            pl.DataFrame(
+                {
+                    RK: self.rk.filter(mask),
+                    "column": [column] * int(mask.sum()),
+                    "value": values.cast(pl.String).filter(mask),
+                    "reason": why.cast(pl.String).filter(mask),
+                },
+                schema=PROBLEM_SCHEMA,
+            )
+        )
+
+    def skip(self, mask: pl.Series, reason: str | pl.Series) -> None:
+        mask = mask.fill_null(False)
+        if not mask.any():
+            return
+        why = reason if isinstance(reason, pl.Series) else pl.Series([reason] * len(mask))
+        self.ex.skipped.append(
+            pl.DataFrame(
+                {RK: self.rk.filter(mask), "reason": why.cast(pl.String).filter(mask)},
+                schema=SKIP_SCHEMA,
+            )
+        )
+
+    # -- typed columns with their problems ----------------------------------------------------
+    def patient(self, header: str | None, secret: bytes) -> pl.Series:
+        raw = self.col(header)
+        pid = deid.pseudonymise(nm.clean(raw), secret).alias("patient_id")
+        self.bad(pid.is_null(), header or "MRN", raw, "the patient identifier (MRN) is missing")
+        self.ex.mrn_col = header
+        self.ex.patient_ids = pid
+        return pid
+
+    def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
+        raw = self.col(header)
+        out = nm.parse_datetime(raw, opts.day_first, opts.settings.clinic_timezone)
+        unreadable = nm.present(raw) & out.is_null()
+        if unreadable.any():
+            why = pl.Series(
+                [
+                    nm.date_hint(v, opts.day_first) if b else None
+                    for v, b in zip(raw, unreadable, strict=True)
+                ]
+            )
+            self.bad(unreadable, header or "date", raw, why)
+        if required:
+            self.bad(~nm.present(raw), header or "date", raw, "a date is required")
+        return out
+
+    def number(self, header: str | None, what: str = "a number") -> pl.Series:
+        raw = self.col(header)
+        out = nm.parse_number(raw)
+        self.bad(nm.present(raw) & out.is_null(), header or "", raw, f"expected {what}")
+        return out
+
+    def integer(self, header: str | None, what: str = "a whole number") -> pl.Series:
+        raw = self.col(header)
+        out = nm.parse_int(raw)
+        self.bad(nm.present(raw) & out.is_null(), header or "", raw, f"expected {what}")
+        return out
+
+    def boolean(self, header: str | None) -> pl.Series:
+        raw = self.col(header)
+        out = nm.parse_bool(raw)
+        self.bad(nm.present(raw) & out.is_null(), header or "", raw, "expected yes or no")
+        return out
+
+    def vocab(self, header: str | None, vocabulary: tuple[str, ...], table: dict | None = None):
+        raw = self.col(header)
+        out = nm.translate(raw, table or {}, vocabulary)
+        self.bad(
+            nm.present(raw) & out.is_null(),
+            header or "",
+            raw,
+            f"expected one of {', '.join(vocabulary)}",
+        )
+        return out
+
+    def text(self, header: str | None) -> pl.Series:
+        out = nm.clean(self.col(header))
+        return out.map_elements(privacy.scrub_text, return_dtype=pl.String) if out.len() else out
+
+
+def stable_id(prefix: str, *parts: pl.Series) -> pl.Series:
+    """Deterministic ids (so a repeated import yields the same ids)."""
+    joined = pl.select(
+        pl.concat_str([p.cast(pl.String).fill_null("") for p in parts], separator="|")
+    ).to_series()
+    return joined.map_elements(
+        lambda s: f"{prefix}_{hashlib.sha256(s.encode()).hexdigest()[:16]}", return_dtype=pl.String
+    )
+
+
+def activity(rk: pl.Series, pid: pl.Series, at: pl.Series, **demo: pl.Series) -> pl.DataFrame:
+    n = len(rk)
+    data = {RK: rk, "patient_id": pid, "at_date": at.cast(pl.Date)}
+    for c, t in ACTIVITY_SCHEMA.items():
+        if c not in data:
+            data[c] = demo.get(c, pl.Series(c, [None] * n, dtype=t))
+    return pl.DataFrame(data, schema=ACTIVITY_SCHEMA)
+
+
+# -- long observations ----------------------------------------------------------------------
+def _lookup(s: pl.Series, mapping: dict, dtype) -> pl.Series:
+    return s.replace_strict(mapping, default=None, return_dtype=dtype)
+
+
+def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int) -> Extract:
+    ex = Extract("observations")
+    r = Rows(raw, rk_base, ex)
+    pid = r.patient(roles.get("patient"), opts.secret)
+    at = r.datetime(roles.get("date"), opts)
+    code = nm.clean(r.col(roles.get("code"))).str.strip_chars()
+    name = nm.clean(r.col(roles.get("name")))
+    value_raw = r.col(roles.get("value"))
+    units = nm.clean(r.col(roles.get("units"))).str.to_lowercase()
+    item_raw = r.col(roles.get("item"))
+
+    inst_by_code = _lookup(code, INSTRUMENT_LOINC, pl.String)
+    item_inst = _lookup(code, {k: v[0] for k, v in ITEM_LOINC.items()}, pl.String)
+    item_no = _lookup(code, {k: v[1] for k, v in ITEM_LOINC.items()}, pl.Int32)
+    vital_by_code = _lookup(code, VITAL_LOINC, pl.String)
+    names = name.unique().drop_nulls().to_list()
+    recog = {n: (i.code if (i := instruments.recognise(n)) else None) for n in names}
+    inst_by_name = _lookup(name, recog, pl.String)
+    vital_by_name = _lookup(
+        name.map_elements(privacy.normalise_header, return_dtype=pl.String) if name.len() else name,
+        VITAL_NAMES,
+        pl.String,
+    )
+    instrument = pl.select(pl.coalesce(item_inst, inst_by_code, inst_by_name)).to_series()
+    vital = pl.select(pl.coalesce(vital_by_code, vital_by_name)).to_series()
+    # an explicit item column (e.g. "PHQ-9", item 9)
+    item_col = nm.parse_int(item_raw)
+    r.bad(
+        nm.present(item_raw) & item_col.is_null(),
+        roles.get("item", ""),
+        item_raw,
+        "expected an item number",
+    )
+    item = pl.select(pl.coalesce(item_no, item_col)).to_series().cast(pl.Int32)
+
+    tracked = instrument.is_not_null() | vital.is_not_null()
+    label = pl.select(
+        pl.concat_str(
+            [
+                pl.when(code.is_not_null()).then(pl.lit("code ") + code).otherwise(pl.lit("")),
+                pl.when(name.is_not_null())
+                .then(pl.lit(" (") + name.str.slice(0, 60) + pl.lit(")"))
+                .otherwise(pl.lit("")),
+            ]
+        )
+    ).to_series()
+    r.skip(
+        ~tracked & code.is_null() & name.is_null(),
+        "no code or name: nothing says what was measured",
+    )
+    r.skip(
+        ~tracked & (code.is_not_null() | name.is_not_null()),
+        pl.select(
+            pl.lit("observation not tracked by kapoutcomes: ") + label.str.strip_chars()
+        ).to_series(),
+    )
+    item_other = instrument.is_not_null() & item.is_not_null() & (instrument != "phq9")
+    # values: scores ("7", "7/10"), LL358-3 answer texts for items
+    sc = nm.parse_score(value_raw)
+    answer = _lookup(nm.clean(value_raw).str.to_lowercase(), LL358_3, pl.Float64)
+    score = pl.select(pl.coalesce(sc.get_column("value"), answer)).to_series()
+    maxima = {i.code: float(i.maximum) for i in instruments.INSTRUMENTS.values()}
+    inst_max = _lookup(instrument, maxima, pl.Float64)
+    denom = sc.get_column("denominator")
+    is_inst = instrument.is_not_null()
+    r.skip(
+        tracked & ~nm.present(value_raw),
+        "no value (blank or a missing marker such as N/A, --, declined): nothing to import",
+    )
+    is_inst = is_inst & nm.present(value_raw)
+    r.bad(
+        is_inst & nm.present(value_raw) & score.is_null(),
+        roles.get("value", "value"),
+        value_raw,
+        "expected a score such as 7, 7/10 or 7 out of 10",
+    )
+    r.bad(
+        is_inst & item.is_null() & denom.is_not_null() & (denom != inst_max),
+        roles.get("value", "value"),
+        value_raw,
+        "the score is written out of a different maximum than the instrument's",
+    )
+    r.skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
+    keep_a = is_inst & ~item_other
+    assessments = pl.DataFrame(
+        {
+            RK: r.rk,
+            "patient_id": pid,
+            "assessed_at": at,
+            "instrument": instrument,
+            "item": item,
+            "score": score,
+            "session_id": pl.Series([None] * len(pid), dtype=pl.String),
+            "timing": pl.Series([None] * len(pid), dtype=pl.String),
+        }
+    ).filter(keep_a)
+    ex.outputs["assessments"] = assessments
+    # vitals: numbers (weights in lb converted)
+    v = nm.parse_number(value_raw)
+    lb = units.str.contains(r"lb").fill_null(False)
+    v = pl.select(
+        pl.when(lb & (vital == "weight_kg")).then(v * 0.45359237).otherwise(v)
+    ).to_series()
+    is_vital = vital.is_not_null() & instrument.is_null() & nm.present(value_raw)
+    r.bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
+    ex.vitals = pl.DataFrame(
+        {RK: r.rk, "patient_id": pid, "at": at, "vital": vital, "value": v},
+        schema=VITAL_SCHEMA,
+    ).filter(is_vital)
+    ex.activity = activity(r.rk, pid, at).filter(tracked & nm.present(value_raw))
+    return ex
+
+
+# -- medications ----------------------------------------------------------------------------
+def extract_medications(
+    raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int, kind: str = "medications"
+) -> Extract:
+    ex = Extract(kind)
+    r = Rows(raw, rk_base, ex)
+    pid = r.patient(roles.get("patient"), opts.secret)
+    start = r.datetime(roles.get("start"), opts).cast(pl.Date)
+    stop = r.datetime(roles.get("stop"), opts, required=False).cast(pl.Date)
+    desc = nm.clean(r.col(roles.get("description")))
+    code = nm.clean(r.col(roles.get("code")))
+    pairs = pl.DataFrame({"d": desc, "c": code})
+    cache = {(d, c): opioid_text.parse(d, c) for d, c in pairs.unique().iter_rows()}
+    parsed = [cache[(d, c)] for d, c in pairs.iter_rows()]
+    ingredient = pl.Series([p.ingredient for p in parsed], dtype=pl.String)
+    strength = pl.Series([p.strength for p in parsed], dtype=pl.Float64)
+    unit = pl.Series([p.unit for p in parsed], dtype=pl.String)
+    problem = pl.Series([p.problem for p in parsed], dtype=pl.String)
+    is_op = ingredient.is_not_null()
+    r.skip(
+        ~is_op & (desc.is_not_null() | code.is_not_null()),
+        "not an opioid: kapoutcomes tracks opioid prescriptions only",
+    )
+    r.skip(~is_op & desc.is_null() & code.is_null(), "no medication description or code")
+    where = roles.get("description") or roles.get("code") or "description"
+    r.bad(is_op & problem.is_not_null(), where, desc.fill_null(code), problem)
+    # daily dose: a daily_dose column, else strength x frequency (patches: the mcg/hr)
+    freq_raw = r.col(roles.get("frequency"))
+    freq = pl.Series([opioid_text.parse_frequency(v) for v in nm.clean(freq_raw)], dtype=pl.Float64)
+    r.bad(
+        nm.present(freq_raw) & freq.is_null(),
+        roles.get("frequency", ""),
+        freq_raw,
+        "expected a frequency such as 4, 4/day, QID, q6h or every 6 hours",
+    )
+    patch = unit == "mcg/hr"
+    assumed = pl.Series([opioid_text.assumed_frequency(p) for p in parsed], dtype=pl.Float64)
+    if opts.assume_frequency:
+        n_assumed = int((is_op & ~patch & freq.is_null() & problem.is_null()).sum())
+        if n_assumed:
+            ex.notes.append(
+                f"{n_assumed} opioid prescription(s) had no dosing frequency; assumed "
+                f"{opioid_text.ASSUMED_IR_PER_DAY:g} a day for immediate-release and 24 / hours "
+                "for extended-release products (Synthea exports carry no dosing instructions)"
+            )
+        freq = pl.select(pl.when(freq.is_null() & ~patch).then(assumed).otherwise(freq)).to_series()
+    given = r.number(roles.get("daily_dose"), "a daily dose in mg (or mcg/hr for a patch)")
+    daily = pl.select(
+        pl.coalesce(given, pl.when(patch).then(strength).otherwise(strength * freq))
+    ).to_series()
+    r.bad(
+        is_op & problem.is_null() & daily.is_null(),
+        roles.get("frequency") or where,
+        freq_raw,
+        "no dosing frequency, so no daily dose: add a frequency column (e.g. 4, QID or q6h) "
+        "or a daily_dose column",
+    )
+    frame = pl.DataFrame(
+        {
+            RK: r.rk,
+            "patient_id": pid,
+            "ingredient": ingredient,
+            "strength": strength,
+            "unit": unit,
+            "frequency_per_day": pl.select(pl.when(~patch).then(freq)).to_series(),
+            "daily_dose": daily,
+            "start_date": start,
+            "stop_date": stop,
+            "rxnorm": code,
+            "description": desc.map_elements(privacy.scrub_text, return_dtype=pl.String)
+            if desc.len()
+            else desc,
+        }
+    ).filter(is_op)
+    frame = opioids.add_daily_mme(frame, table=opts.settings.mme_table)
+    bup = int((frame.get_column("ingredient") == "buprenorphine").sum())
+    if bup:
+        ex.notes.append(f"{bup} buprenorphine row(s): {opioids.NO_FACTOR['buprenorphine']}")
+    ex.outputs["opioids"] = frame
+    ex.activity = activity(r.rk, pid, start.cast(pl.Datetime("us"))).filter(is_op)
+    return ex
+
+
+# -- Synthea patients.csv -------------------------------------------------------------------
+def extract_synthea_patients(
+    raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int
+) -> Extract:
+    ex = Extract("patients")
+    r = Rows(raw, rk_base, ex)
+    pid = r.patient(roles.get("patient"), opts.secret)
+    birth = r.datetime(roles.get("birth_date"), opts, required=False).cast(pl.Date)
+    ex.dob_col = roles.get("birth_date")
+    sex = nm.parse_sex(r.col(roles.get("sex")))
+    n = len(pid)
+    ex.patient_rows = pl.DataFrame(
+        {
+            RK: r.rk,
+            "patient_id": pid,
+            "clinic": pl.Series([opts.clinic] * n, dtype=pl.String),
+            "primary_condition": pl.Series([opts.condition] * n, dtype=pl.String),
+            "comorbid_depression": pl.Series([False] * n),
+            "sex": sex.fill_null("unknown"),
+            "birth_date": birth,
+            "referral_date": pl.Series([None] * n, dtype=pl.Date),
+        }
+    )
+    return ex
+
+
+# -- canonical tables -----------------------------------------------------------------------
+def _vocab_for(table: str, column: str) -> tuple[str, ...] | None:
+    return {
+        ("patients", "primary_condition"): tables.CONDITIONS,
+        ("patients", "sex"): tables.SEXES,
+        ("sessions", "session_type"): tables.SESSION_TYPES,
+        ("sessions", "route"): tables.ROUTES,
+        ("sessions", "care_model"): tables.CARE_MODELS,
+        ("assessments", "timing"): tables.TIMINGS,
+        ("adverse_events", "event"): tables.EVENTS,
+        ("adverse_events", "severity"): tables.SEVERITIES,
+        ("adverse_events", "action_taken"): tables.ACTIONS,
+        ("opioids", "unit"): tables.OPIOID_UNITS,
+        ("opioids", "ingredient"): opioids.INGREDIENTS,
+    }.get((table, column))
+
+
+def extract_canonical(
+    raw: RawTable, table: str, roles: dict[str, str], opts: Options, rk_base: int
+) -> Extract:
+    ex = Extract(table)
+    r = Rows(raw, rk_base, ex)
+    schema = tables.empty(table).schema
+    n = raw.height
+    out: dict[str, pl.Series] = {RK: r.rk}
+    for col, dtype in schema.items():
+        h = roles.get(col)
+        if col == "patient_id":
+            out[col] = r.patient(h, opts.secret)
+            continue
+        if h is None:
+            out[col] = pl.Series(col, [None] * n, dtype=dtype)
+            continue
+        vocab = _vocab_for(table, col)
+        if vocab is not None:
+            s = r.vocab(h, vocab)
+        elif col == "instrument":
+            rawc = r.col(h)
+            vals = {
+                v: (i.code if (i := instruments.recognise(v)) else None)
+                for v in nm.clean(rawc).unique().drop_nulls()
+            }
+            s = _lookup(nm.clean(rawc), vals, pl.String)
+            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "not an instrument in the registry")
+        elif col == "score":
+            rawc = r.col(h)
+            s = nm.parse_score(rawc).get_column("value")
+            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
+        elif isinstance(dtype, pl.Datetime):
+            s = r.datetime(h, opts, required=False)
+        elif dtype == pl.Date:
+            s = r.datetime(h, opts, required=False).cast(pl.Date)
+        elif dtype == pl.Boolean:
+            s = r.boolean(h)
+        elif dtype == pl.Float64:
+            s = r.number(h)
+        elif dtype == pl.Int32:
+            s = r.integer(h)
+        elif col in ("event_text", "description", "clinician"):
+            s = r.text(h)
+        else:
+            s = nm.clean(r.col(h))
+        out[col] = s.cast(dtype, strict=False).alias(col)
+    frame = pl.DataFrame(out)
+    if table == "patients":
+        if "clinic" not in roles:
+            frame = frame.with_columns(clinic=pl.lit(opts.clinic, dtype=pl.String))
+            if not opts.clinic:
+                r.bad(
+                    pl.Series([True] * n),
+                    "clinic",
+                    pl.Series([None] * n, dtype=pl.String),
+                    "no clinic column and no clinic given: import with --clinic NAME",
+                )
+        birth_h = roles.get("birth_date")
+        birth = (
+            r.datetime(birth_h, opts, required=False).cast(pl.Date)
+            if birth_h
+            else pl.Series([None] * n, dtype=pl.Date)
+        )
+        ex.dob_col = birth_h
+        frame = frame.with_columns(birth_date=birth)
+        ex.patient_rows = frame
+        return ex
+    if table == "opioids":
+        if "daily_dose" not in roles:
+            frame = frame.with_columns(
+                daily_dose=pl.when(pl.col("unit") == "mcg/hr")
+                .then(pl.col("strength"))
+                .otherwise(pl.col("strength") * pl.col("frequency_per_day"))
+            )
+        frame = opioids.add_daily_mme(
+            frame.drop("mme_factor", "daily_mme", "mme_table"), table=opts.settings.mme_table
+        )
+    if table == "sessions" and "session_id" not in roles:
+        frame = frame.with_columns(
+            session_id=stable_id(
+                "s", frame["patient_id"], frame["started_at"], frame["session_type"]
+            )
+        )
+    if table == "adverse_events" and "event_id" not in roles:
+        frame = frame.with_columns(
+            event_id=stable_id("e", frame["patient_id"], frame["onset_at"], frame["event"])
+        )
+    ex.outputs[table] = frame
+    date_col = {
+        "sessions": "started_at",
+        "assessments": "assessed_at",
+        "opioids": "start_date",
+        "adverse_events": "onset_at",
+    }[table]
+    ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
+    return ex
+
+
+def today() -> dt.date:
+    return dt.date.today()

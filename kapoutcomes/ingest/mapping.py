@@ -1,0 +1,560 @@
+"""The wide per-visit layout, described by a TOML mapping file a clinic can write.
+
+One row per visit -> one session, its assessments (pain before / after, PHQ-9 ...), its side
+effects as adverse events, and the patient's row when the store does not know the patient.
+See docs/importing.md for the format and sample_data/mappings/ for examples.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kapoutcomes import instruments, tables
+from kapoutcomes.ingest import deid, side_effects
+from kapoutcomes.ingest import normalise as nm
+from kapoutcomes.ingest.errors import IngestError
+from kapoutcomes.ingest.extract import RK, Extract, Options, Rows, activity, stable_id
+from kapoutcomes.ingest.presets import Fit
+from kapoutcomes.ingest.read import RawTable
+
+#: Canonical fields a [columns] entry may name, with what each holds.
+FIELDS: dict[str, str] = {
+    "mrn": "the patient's MRN (pseudonymised on import) - required",
+    "started_at": "visit date, or date and time - required",
+    "time": "visit time when it sits in its own column",
+    "session_type": "screening, induction, maintenance, booster, preparation, integration, psychotherapy",
+    "route": "IV, IM, intranasal, sublingual, oral, topical",
+    "dose": "ketamine dose with or without unit: 35, 35 mg, 500 mcg, 0.5 mg/kg",
+    "dose_mg_per_kg": "dose per kg when it has its own column",
+    "weight": "body weight (kg, or lb when written)",
+    "infusion_minutes": "infusion duration in minutes",
+    "care_model": "KAP or infusion_only",
+    "clinician": "clinician code (staff)",
+    "bp_before": "blood pressure before dosing, written 120/80",
+    "bp_after": "blood pressure after dosing, written 120/80",
+    "bp_systolic_before": "systolic BP before dosing",
+    "bp_diastolic_before": "diastolic BP before dosing",
+    "bp_systolic_after": "systolic BP after dosing",
+    "bp_diastolic_after": "diastolic BP after dosing",
+    "heart_rate_before": "heart rate before dosing",
+    "heart_rate_after": "heart rate after dosing",
+    "spo2_before": "SpO2 before dosing",
+    "spo2_after": "SpO2 after dosing",
+    "cost_usd": "charge for the session",
+    "side_effects": "side effects as free text",
+    "side_effect_severity": "severity of the side effects (mild, moderate, severe)",
+    "birth_date": "date of birth (kept only as birth year and age band)",
+    "sex": "sex",
+    "primary_condition": "primary condition",
+    "clinic": "clinic name",
+    "comorbid_depression": "comorbid depression (yes / no)",
+}
+REQUIRED = ("mrn", "started_at")
+FILE_KEYS = {
+    "preset",
+    "name",
+    "description",
+    "day_first",
+    "clinic",
+    "default_condition",
+    "session_type",
+    "route",
+    "care_model",
+    "dose_unit",
+    "weight_unit",
+    "severity_when_unstated",
+    "after_dose_minutes",
+}
+VALUE_FIELDS = {
+    "session_type": tables.SESSION_TYPES,
+    "route": tables.ROUTES,
+    "care_model": tables.CARE_MODELS,
+    "primary_condition": tables.CONDITIONS,
+    "sex": tables.SEXES,
+    "side_effect_severity": tables.SEVERITIES,
+}
+
+
+@dataclass(frozen=True)
+class AssessmentColumn:
+    column: str
+    instrument: str
+    timing: str | None = None
+    minutes_after_start: float | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed, checked mapping file."""
+
+    path: str
+    columns: dict[str, str]
+    assessments: tuple[AssessmentColumn, ...]
+    values: dict[str, dict[str, str]]
+    ignore: tuple[str, ...] = ()
+    day_first: bool | None = None
+    clinic: str | None = None
+    default_condition: str | None = None
+    session_type: str | None = None
+    route: str | None = None
+    care_model: str | None = None
+    dose_unit: str = "mg"
+    weight_unit: str = "kg"
+    severity_when_unstated: str | None = None
+    after_dose_minutes: float = 60.0
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- detection --------------------------------------------------------------------------
+    def mapped_headers(self) -> list[str]:
+        return [*self.columns.values(), *(a.column for a in self.assessments)]
+
+    def fit(self, file: str, headers: list[str]) -> Fit:
+        by_norm = {nm_header(h): h for h in headers}
+        roles: dict[str, str] = {}
+        missing = []
+        for role, h in [
+            *self.columns.items(),
+            *((f"@{a.column}", a.column) for a in self.assessments),
+        ]:
+            real = by_norm.get(nm_header(h))
+            if real is None:
+                missing.append(h)
+            else:
+                roles[role] = real
+        if missing:
+            raise IngestError(
+                file,
+                f"the mapping {Path(self.path).name} names columns the file does not have: "
+                f"{', '.join(missing)}",
+                f"fix the mapping or the export (the file's columns are: {', '.join(headers[:30])})",
+            )
+        return Fit("wide", "visits", roles, (), (), 1.0)
+
+    # -- extraction -------------------------------------------------------------------------
+    def extract(
+        self, raw: RawTable, opts: Options, rk_base: int, identifiers: tuple[str, ...]
+    ) -> Extract:
+        fit = self.fit(raw.name, raw.headers)
+        roles = fit.roles
+        ex = Extract("visits")
+        r = Rows(raw, rk_base, ex)
+        n = raw.height
+        pid = r.patient(roles.get("mrn"), opts.secret)
+        date_raw = r.col(roles.get("started_at"))
+        if "time" in roles:
+            t = nm.clean(r.col(roles["time"]))
+            date_raw = pl.select(
+                pl.when(t.is_not_null() & nm.clean(date_raw).is_not_null())
+                .then(pl.concat_str([nm.clean(date_raw), pl.lit(" "), t]))
+                .otherwise(date_raw)
+            ).to_series()
+            raw_frame = r.f.with_columns(date_raw.alias(roles["started_at"]))
+            r.f = raw_frame
+        started = r.datetime(roles.get("started_at"), opts)
+
+        def vocab(fieldname: str, default: str | None) -> pl.Series:
+            if fieldname in roles:
+                s = r.vocab(roles[fieldname], VALUE_FIELDS[fieldname], self.values.get(fieldname))
+                if default:
+                    s = s.fill_null(default)
+                return s
+            return pl.Series(fieldname, [default] * n, dtype=pl.String)
+
+        session_type = vocab("session_type", self.session_type)
+        r.bad(
+            session_type.is_null(),
+            roles.get("session_type", "session_type"),
+            r.col(roles.get("session_type")),
+            "the visit type is missing",
+        )
+        route = vocab("route", self.route)
+        care_model = vocab("care_model", self.care_model)
+        r.bad(
+            care_model.is_null(),
+            roles.get("care_model", "care_model"),
+            r.col(roles.get("care_model")),
+            "care model (KAP or infusion_only) is missing: set it in the mapping's [file] care_model",
+        )
+        dose = nm.parse_dose(r.col(roles.get("dose")), self.dose_unit)
+        dose_raw = r.col(roles.get("dose"))
+        r.bad(
+            nm.present(dose_raw)
+            & dose.get_column("dose_mg").is_null()
+            & dose.get_column("dose_mg_per_kg").is_null(),
+            roles.get("dose", "dose"),
+            dose_raw,
+            "expected a dose such as 35, 35 mg, 500 mcg or 0.5 mg/kg",
+        )
+        weight_raw = r.col(roles.get("weight"))
+        weight = nm.parse_weight_kg(weight_raw, self.weight_unit)
+        r.bad(
+            nm.present(weight_raw) & weight.is_null(),
+            roles.get("weight", "weight"),
+            weight_raw,
+            "expected a body weight such as 80 kg or 176 lb",
+        )
+        per_kg = pl.select(
+            pl.coalesce(
+                dose.get_column("dose_mg_per_kg"),
+                r.number(roles.get("dose_mg_per_kg"), "a dose in mg/kg"),
+            )
+        ).to_series()
+        dose_mg = pl.select(pl.coalesce(dose.get_column("dose_mg"), per_kg * weight)).to_series()
+        per_kg = (
+            pl.select(pl.coalesce(per_kg, pl.when(weight > 0).then(dose_mg / weight)))
+            .to_series()
+            .round(4)
+        )
+
+        def ints(fieldname: str, what: str) -> pl.Series:
+            return (
+                r.integer(roles.get(fieldname), what)
+                if fieldname in roles
+                else pl.Series([None] * n, dtype=pl.Int32)
+            )
+
+        vit = {}
+        for when in ("before", "after"):
+            bp_h = roles.get(f"bp_{when}")
+            bp = nm.parse_bp(r.col(bp_h))
+            if bp_h:
+                rawb = r.col(bp_h)
+                r.bad(
+                    nm.present(rawb) & bp.get_column("systolic").is_null(),
+                    bp_h,
+                    rawb,
+                    "expected blood pressure written as 120/80",
+                )
+            vit[f"bp_systolic_{when}"] = pl.select(
+                pl.coalesce(
+                    bp.get_column("systolic"), ints(f"bp_systolic_{when}", "a systolic BP in mmHg")
+                )
+            ).to_series()
+            vit[f"bp_diastolic_{when}"] = pl.select(
+                pl.coalesce(
+                    bp.get_column("diastolic"),
+                    ints(f"bp_diastolic_{when}", "a diastolic BP in mmHg"),
+                )
+            ).to_series()
+            vit[f"heart_rate_{when}"] = ints(f"heart_rate_{when}", "a heart rate in beats/min")
+            vit[f"spo2_{when}"] = ints(f"spo2_{when}", "an SpO2 in %")
+        minutes = ints("infusion_minutes", "a duration in minutes")
+        cost = (
+            r.number(roles.get("cost_usd"), "an amount in USD")
+            if "cost_usd" in roles
+            else pl.Series([None] * n, dtype=pl.Float64)
+        )
+        clinician = (
+            r.text(roles.get("clinician"))
+            if "clinician" in roles
+            else pl.Series([None] * n, dtype=pl.String)
+        )
+        session_id = stable_id("s", pid, started, session_type)
+        has_session = started.is_not_null()
+        sessions = pl.DataFrame(
+            {
+                RK: r.rk,
+                "session_id": session_id,
+                "patient_id": pid,
+                "started_at": started,
+                "session_type": session_type,
+                "route": route,
+                "dose_mg": dose_mg,
+                "dose_mg_per_kg": per_kg,
+                "weight_kg": weight,
+                "infusion_minutes": minutes,
+                "care_model": care_model,
+                "clinician": clinician,
+                **vit,
+                "cost_usd": cost,
+            }
+        )
+        ex.outputs["sessions"] = sessions.filter(has_session)
+        # assessments -------------------------------------------------------------------------
+        parts = []
+        for a in self.assessments:
+            h = roles[f"@{a.column}"]
+            rawc = r.col(h)
+            sc = nm.parse_score(rawc)
+            inst = instruments.INSTRUMENTS[a.instrument]
+            value, denom = sc.get_column("value"), sc.get_column("denominator")
+            r.bad(
+                nm.present(rawc) & value.is_null(),
+                h,
+                rawc,
+                "expected a score such as 7, 7/10 or 7 out of 10",
+            )
+            r.bad(
+                denom.is_not_null() & (denom != float(inst.maximum)),
+                h,
+                rawc,
+                f"the score is written out of a different maximum than {inst.code}'s {inst.maximum:g}",
+            )
+            if a.minutes_after_start is not None:
+                offset = pl.Series([a.minutes_after_start] * n, dtype=pl.Float64)
+            elif a.timing == "after_dose":
+                offset = minutes.cast(pl.Float64).fill_null(self.after_dose_minutes)
+            else:
+                offset = pl.Series([0.0] * n)
+            at = pl.select(started + pl.duration(seconds=(offset * 60).cast(pl.Int64))).to_series()
+            parts.append(
+                pl.DataFrame(
+                    {
+                        RK: r.rk,
+                        "patient_id": pid,
+                        "assessed_at": at,
+                        "instrument": [a.instrument] * n,
+                        "item": pl.Series([None] * n, dtype=pl.Int32),
+                        "score": value,
+                        "session_id": session_id,
+                        "timing": pl.Series([a.timing] * n, dtype=pl.String),
+                    }
+                ).filter(value.is_not_null() & has_session)
+            )
+        if parts:
+            ex.outputs["assessments"] = pl.concat(parts)
+        # side effects ----------------------------------------------------------------------
+        if "side_effects" in roles:
+            h = roles["side_effects"]
+            texts = nm.clean(r.col(h)).to_list()
+            sev_col = (
+                vocab("side_effect_severity", None)
+                if "side_effect_severity" in roles
+                else pl.Series([None] * n, dtype=pl.String)
+            )
+            ident_vals = raw.frame.select(list(identifiers)).rows() if identifiers else [()] * n
+            rows = []
+            missing_sev = []
+            for i, text in enumerate(texts):
+                if text is None:
+                    continue
+                names = tuple(str(v) for v in ident_vals[i] if v)
+                for se in side_effects.match(text, names):
+                    sev = se.severity or sev_col[i] or self.severity_when_unstated
+                    if sev is None:
+                        missing_sev.append(i)
+                    rows.append((i, se.event, se.text, sev))
+            if missing_sev:
+                mask = pl.Series([False] * n)
+                mask = mask.scatter(sorted(set(missing_sev)), True)
+                r.bad(
+                    mask,
+                    h,
+                    r.col(h).map_elements(
+                        lambda s: side_effects.scrub_names(s, ()), return_dtype=pl.String
+                    ),
+                    "side effect without a severity: write mild, moderate or severe in the text, map a severity column, or set severity_when_unstated in the mapping",
+                )
+            if rows:
+                idx = pl.Series([x[0] for x in rows], dtype=pl.UInt32)
+                ev = pl.DataFrame(
+                    {
+                        RK: r.rk.gather(idx),
+                        "patient_id": pid.gather(idx),
+                        "session_id": session_id.gather(idx),
+                        "event": [x[1] for x in rows],
+                        "event_text": pl.Series([x[2] for x in rows], dtype=pl.String),
+                        "severity": pl.Series([x[3] for x in rows], dtype=pl.String),
+                        "grade": pl.Series([None] * len(rows), dtype=pl.Int32),
+                        "serious": [x[1] in tables.SERIOUS_EVENTS for x in rows],
+                        "onset_at": started.gather(idx),
+                        "resolved_at": pl.Series([None] * len(rows), dtype=pl.Datetime("us")),
+                        "action_taken": pl.Series([None] * len(rows), dtype=pl.String),
+                    }
+                ).filter(pl.col("onset_at").is_not_null())
+                ev = ev.with_columns(
+                    event_id=stable_id("e", ev["patient_id"], ev["onset_at"], ev["event"])
+                )
+                ex.outputs["adverse_events"] = ev
+        # patient facts for rows the store does not know ------------------------------------
+        demo: dict[str, pl.Series] = {}
+        if "sex" in roles:
+            demo["sex"] = nm.parse_sex(r.col(roles["sex"]))
+            r.bad(
+                demo["sex"].is_null(),
+                roles["sex"],
+                r.col(roles["sex"]),
+                "expected female, male, other or unknown",
+            )
+        if "primary_condition" in roles:
+            demo["primary_condition"] = vocab("primary_condition", None)
+        if "clinic" in roles:
+            demo["clinic"] = nm.clean(r.col(roles["clinic"]))
+        if "comorbid_depression" in roles:
+            demo["comorbid_depression"] = r.boolean(roles["comorbid_depression"])
+        if "birth_date" in roles:
+            ex.dob_col = roles["birth_date"]
+            demo["birth_date"] = birth_dates(r, roles["birth_date"], opts)
+        ex.activity = activity(r.rk, pid, started, **demo)
+        return ex
+
+
+def birth_dates(r: Rows, header: str, opts: Options) -> pl.Series:
+    """Dates of birth; a bare year (as in a downloaded quarantine file) counts as 1 July."""
+    raw = r.col(header)
+    year_only = nm.clean(raw).str.contains(r"^\d{4}$").fill_null(False)
+    fixed = (
+        pl.select(pl.when(year_only).then(nm.clean(raw) + pl.lit("-07-01")).otherwise(raw))
+        .to_series()
+        .alias(header)
+    )
+    r.f = r.f.with_columns(fixed)
+    return r.datetime(header, opts, required=False).cast(pl.Date)
+
+
+def nm_header(h: str) -> str:
+    from kapoutcomes import privacy
+
+    return privacy.normalise_header(h)
+
+
+def _err(
+    path: str, problem: str, action: str = "fix the mapping file (see docs/importing.md)"
+) -> IngestError:
+    return IngestError(path, f"mapping file: {problem}", action)
+
+
+def load(path: str | os.PathLike[str]) -> Mapping:
+    """Read and check a mapping file; every mistake raises IngestError naming it."""
+    p = Path(path)
+    name = str(p)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise _err(name, "no such file", "check the path given to --mapping") from None
+    except tomllib.TOMLDecodeError as e:
+        raise _err(name, f"not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise _err(name, "not a text file", "save the mapping as UTF-8 text") from None
+    return parse(data, name)
+
+
+def parse(data: dict[str, Any], name: str = "mapping") -> Mapping:
+    unknown = set(data) - {"file", "columns", "assessments", "values", "ignore"}
+    if unknown:
+        raise _err(
+            name,
+            f"unknown section(s) {', '.join(sorted(unknown))}; known: [file], [columns], [[assessments]], [values.FIELD], [ignore]",
+        )
+    f = data.get("file", {})
+    if not isinstance(f, dict):
+        raise _err(name, "[file] must be a table")
+    bad = set(f) - FILE_KEYS
+    if bad:
+        raise _err(
+            name,
+            f"unknown key(s) in [file]: {', '.join(sorted(bad))}; known: {', '.join(sorted(FILE_KEYS))}",
+        )
+    if f.get("preset", "wide") != "wide":
+        raise _err(
+            name,
+            f'preset = {f["preset"]!r}: mapping files describe the wide layout (preset = "wide")',
+        )
+    cols = data.get("columns", {})
+    if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
+        raise _err(name, "[columns] must map field names to column headers (text)")
+    badf = set(cols) - set(FIELDS)
+    if badf:
+        raise _err(
+            name,
+            f"unknown field(s) in [columns]: {', '.join(sorted(badf))}; known: {', '.join(FIELDS)}",
+        )
+    for req in REQUIRED:
+        if req not in cols:
+            raise _err(
+                name,
+                f'[columns] needs {req} = "<header of the {FIELDS[req].split(" - ")[0]} column>"',
+            )
+    for fld, header in cols.items():
+        if deid.is_identifier(header) and fld not in ("mrn", "birth_date"):
+            raise _err(
+                name,
+                f"[columns] {fld} = {header!r} looks like a direct identifier column; it is removed at import and cannot be mapped",
+            )
+    assessments = []
+    for i, a in enumerate(data.get("assessments", []), start=1):
+        if not isinstance(a, dict) or "column" not in a or "instrument" not in a:
+            raise _err(name, f"[[assessments]] entry {i} needs column and instrument")
+        extra = set(a) - {"column", "instrument", "timing", "minutes_after_start"}
+        if extra:
+            raise _err(
+                name, f"[[assessments]] entry {i}: unknown key(s) {', '.join(sorted(extra))}"
+            )
+        inst = a["instrument"]
+        code = (
+            inst
+            if inst in instruments.INSTRUMENTS
+            else (i2.code if (i2 := instruments.recognise(inst)) else None)
+        )
+        if code is None:
+            raise _err(
+                name,
+                f"[[assessments]] entry {i}: unknown instrument {inst!r}; known: {', '.join(instruments.INSTRUMENTS)}",
+            )
+        timing = a.get("timing")
+        if timing is not None and timing not in tables.TIMINGS:
+            raise _err(
+                name,
+                f"[[assessments]] entry {i}: timing {timing!r} is not one of {', '.join(tables.TIMINGS)}",
+            )
+        mas = a.get("minutes_after_start")
+        if mas is not None and not isinstance(mas, int | float):
+            raise _err(name, f"[[assessments]] entry {i}: minutes_after_start must be a number")
+        assessments.append(AssessmentColumn(a["column"], code, timing, mas))
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        raise _err(name, "[values] must hold tables such as [values.session_type]")
+    for fld, table in values.items():
+        if fld not in VALUE_FIELDS:
+            raise _err(
+                name, f"[values.{fld}]: values can be translated for {', '.join(VALUE_FIELDS)}"
+            )
+        if not isinstance(table, dict):
+            raise _err(name, f"[values.{fld}] must map export text to a value")
+        for k, v in table.items():
+            if v not in VALUE_FIELDS[fld]:
+                raise _err(
+                    name,
+                    f"[values.{fld}] {k!r} = {v!r}: {v!r} is not one of {', '.join(VALUE_FIELDS[fld])}",
+                )
+    for key, vocab in (
+        ("session_type", tables.SESSION_TYPES),
+        ("route", tables.ROUTES),
+        ("care_model", tables.CARE_MODELS),
+        ("default_condition", tables.CONDITIONS),
+        ("severity_when_unstated", tables.SEVERITIES),
+    ):
+        if key in f and f[key] not in vocab:
+            raise _err(name, f"[file] {key} = {f[key]!r} is not one of {', '.join(vocab)}")
+    if "day_first" in f and not isinstance(f["day_first"], bool):
+        raise _err(name, "[file] day_first must be true or false")
+    ignore = (
+        data.get("ignore", {}).get("columns", [])
+        if isinstance(data.get("ignore", {}), dict)
+        else []
+    )
+    return Mapping(
+        path=name,
+        columns=dict(cols),
+        assessments=tuple(assessments),
+        values={k: dict(v) for k, v in values.items()},
+        ignore=tuple(ignore),
+        day_first=f.get("day_first"),
+        clinic=f.get("clinic"),
+        default_condition=f.get("default_condition"),
+        session_type=f.get("session_type"),
+        route=f.get("route"),
+        care_model=f.get("care_model"),
+        dose_unit=f.get("dose_unit", "mg"),
+        weight_unit=f.get("weight_unit", "kg"),
+        severity_when_unstated=f.get("severity_when_unstated"),
+        after_dose_minutes=float(f.get("after_dose_minutes", 60)),
+        name=f.get("name", ""),
+    )

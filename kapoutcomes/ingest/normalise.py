@@ -1,0 +1,304 @@
+"""Normalising cell text: missing markers, dates and times, scores, doses, weights, BP, flags.
+
+Every parser takes a String Series and returns a typed Series of the same length with null
+where the text is missing *or* unreadable; callers tell the two apart with ``present`` (a
+non-missing input that parses to null is a row-level problem with its reason).
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+#: Text that means "no value" (compared trimmed and lower-cased).
+MISSING_MARKERS = (
+    "",
+    "na",
+    "n/a",
+    "n.a.",
+    "#n/a",
+    "-",
+    "--",
+    "---",
+    "—",
+    "–",
+    "?",
+    ".",
+    "null",
+    "nil",
+    "nan",
+    "none recorded",
+    "not recorded",
+    "not done",
+    "not assessed",
+    "missing",
+    "declined",
+    "refused",
+    "pt declined",
+    "patient declined",
+    "unable",
+    "unknown",
+)
+
+
+def clean(s: pl.Series) -> pl.Series:
+    """Trimmed text with missing markers turned into null."""
+    t = s.cast(pl.String).str.strip_chars()
+    # a cell neutralised against formula injection ('=..., '-3) reads as what follows the quote
+    t = t.str.replace(r"^'([=+\-@\t\r])", "$1")
+    return (
+        pl.select(
+            pl.when(t.str.to_lowercase().is_in(list(MISSING_MARKERS))).then(None).otherwise(t)
+        )
+        .to_series()
+        .alias(s.name)
+    )
+
+
+def present(s: pl.Series) -> pl.Series:
+    return clean(s).is_not_null()
+
+
+# -- dates and times ------------------------------------------------------------------------
+_ISO = [
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d",
+]
+_ZONED = [
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M%z",
+]
+
+
+def _slash_formats(day_first: bool) -> list[str]:
+    d = "%d/%m" if day_first else "%m/%d"
+    out = []
+    for y in ("%Y",):
+        for sep in ("/", "-", "."):
+            dd = d.replace("/", sep)
+            out += [
+                f"{dd}{sep}{y} %H:%M:%S",
+                f"{dd}{sep}{y} %H:%M",
+                f"{dd}{sep}{y} %I:%M:%S %p",
+                f"{dd}{sep}{y} %I:%M %p",
+                f"{dd}{sep}{y} %I:%M%p",
+                f"{dd}{sep}{y}",
+            ]
+    return out
+
+
+_ZONE_SUFFIX = r"(Z|[+-]\d{2}:?\d{2})$"
+
+
+def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
+    """Datetimes in clinic local time (naive). ISO, US m/d/Y (or d/m/Y with ``day_first``),
+    with or without times (12- or 24-hour). Zone-stamped times (``2021-08-23T03:26:50Z``,
+    ``+02:00``) are converted to ``timezone`` before the local date is taken."""
+    ZoneInfo(timezone)  # raises for an unknown zone
+    t = clean(s).str.replace_all(r"\s+", " ").str.replace(r"(?i)\s*(a\.m\.|am)$", " AM")
+    t = t.str.replace(r"(?i)\s*(p\.m\.|pm)$", " PM")
+    # Two-digit years: 00-(this year + 1) are 20xx, the rest 19xx.
+    import datetime as _dt
+
+    pivot = (_dt.date.today().year + 1) % 100
+    m = t.str.extract_groups(r"^(?P<a>\d{1,2}[/.-]\d{1,2}[/.-])(?P<y>\d{2})(?P<r>(?:\s.*)?)$")
+    yy = m.struct.field("y").cast(pl.Int32, strict=False)
+    century = pl.select(pl.when(yy <= pivot).then(pl.lit("20")).otherwise(pl.lit("19"))).to_series()
+    expanded = m.struct.field("a") + century + m.struct.field("y") + m.struct.field("r")
+    t = pl.select(pl.when(yy.is_not_null()).then(expanded).otherwise(t)).to_series()
+    zoned_mask = t.str.contains(_ZONE_SUFFIX).fill_null(False)
+    zt = t.str.replace(r"Z$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
+    zoned = pl.select(
+        pl.coalesce(
+            [zt.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _ZONED]
+        )
+    ).to_series()
+    zoned = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    naive_formats = _ISO + _slash_formats(day_first)
+    naive = pl.select(
+        pl.coalesce([t.str.to_datetime(f, strict=False, time_unit="us") for f in naive_formats])
+    ).to_series()
+    out = pl.select(pl.when(zoned_mask).then(zoned).otherwise(naive)).to_series()
+    return out.alias(s.name)
+
+
+def date_hint(value: str, day_first: bool) -> str:
+    """Why a date could not be read, in words a person can act on."""
+    m = re.fullmatch(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4}).*", value or "")
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        if not day_first and a > 12 and b <= 12:
+            return (
+                f"{value!r} is not a valid month/day/year date; if this file writes the day "
+                "first, import it with the day-first option (--day-first)"
+            )
+        if day_first and b > 12 and a <= 12:
+            return (
+                f"{value!r} is not a valid day/month/year date; this import reads the day "
+                "first: import the file without --day-first"
+            )
+    return (
+        f"{value!r} is not a date this importer reads (use 2024-03-31, 03/31/2024 or "
+        "2024-03-31T14:05:00Z)"
+    )
+
+
+# -- numbers --------------------------------------------------------------------------------
+_NUM = r"[-+]?\d+(?:[.,]\d+)?"
+
+
+def parse_number(s: pl.Series) -> pl.Series:
+    """A plain number ("7", "7.5", "7,5" with a decimal comma, "1,200" with thousands)."""
+    t = clean(s)
+    t = t.str.replace(r"^([-+]?\d{1,3}),(\d{3})$", "$1$2")  # 1,200
+    t = t.str.replace(r"^([-+]?\d+),(\d{1,2})$", "$1.$2")  # 7,5
+    return t.cast(pl.Float64, strict=False).alias(s.name)
+
+
+_SCORE = re.compile(
+    r"^\s*(?P<v>[-+]?\d+(?:[.,]\d+)?)\s*(?:(?:/|out of|of)\s*(?P<d>\d+(?:\.\d+)?))?\s*(?:pts?|points?)?\s*$",
+    re.I,
+)
+
+
+def parse_score(s: pl.Series) -> pl.DataFrame:
+    """Scores written "7", "7/10", "7 / 10", "7 out of 10": value and denominator columns."""
+    t = clean(s)
+    ext = t.str.extract_groups(_SCORE.pattern)
+    value = ext.struct.field("v").str.replace(",", ".").cast(pl.Float64, strict=False)
+    denom = ext.struct.field("d").cast(pl.Float64, strict=False)
+    return pl.DataFrame({"value": value, "denominator": denom})
+
+
+_DOSE = re.compile(
+    r"^\s*(?P<v>\d+(?:[.,]\d+)?)\s*(?P<u>mg/kg|mg per kg|mcg/kg|µg/kg|ug/kg|mg|mcg|µg|ug|g)?\s*$",
+    re.I,
+)
+
+
+def parse_dose(s: pl.Series, default_unit: str = "mg") -> pl.DataFrame:
+    """Ketamine doses: columns ``dose_mg`` (mg) and ``dose_mg_per_kg`` (mg/kg) - one of them
+    filled from text such as "35 mg", "500 mcg", "0.5 mg/kg", "35" (``default_unit``)."""
+    t = clean(s)
+    ext = t.str.extract_groups(_DOSE.pattern)
+    v = ext.struct.field("v").str.replace(",", ".").cast(pl.Float64, strict=False)
+    u = (
+        ext.struct.field("u")
+        .str.to_lowercase()
+        .str.replace_all(r"\s*per\s*", "/")
+        .str.replace("µg", "mcg")
+        .str.replace("ug", "mcg")
+        .fill_null(default_unit.lower())
+    )
+    scale = {"mg": 1.0, "mcg": 0.001, "g": 1000.0, "mg/kg": 1.0, "mcg/kg": 0.001}
+    factor = u.replace_strict(scale, default=None, return_dtype=pl.Float64)
+    per_kg = u.str.ends_with("/kg")
+    val = v * factor
+    return pl.DataFrame(
+        {
+            "dose_mg": pl.select(pl.when(~per_kg).then(val)).to_series(),
+            "dose_mg_per_kg": pl.select(pl.when(per_kg).then(val)).to_series(),
+        }
+    )
+
+
+def parse_weight_kg(s: pl.Series, default_unit: str = "kg") -> pl.Series:
+    """Body weight in kg from "80", "80 kg", "176 lb", "176 lbs"."""
+    t = clean(s)
+    ext = t.str.extract_groups(
+        r"(?i)^\s*(?P<v>\d+(?:[.,]\d+)?)\s*(?P<u>kg|kgs|lb|lbs|pounds?)?\s*$"
+    )
+    v = ext.struct.field("v").str.replace(",", ".").cast(pl.Float64, strict=False)
+    u = ext.struct.field("u").str.to_lowercase().fill_null(default_unit.lower())
+    lb = u.str.starts_with("lb") | u.str.starts_with("pound")
+    return pl.select(pl.when(lb).then(v * 0.45359237).otherwise(v)).to_series().alias(s.name)
+
+
+def parse_bp(s: pl.Series) -> pl.DataFrame:
+    """Blood pressure "120/80" (mmHg) -> systolic and diastolic."""
+    t = clean(s)
+    ext = t.str.extract_groups(r"^\s*(?P<sys>\d{2,3})\s*/\s*(?P<dia>\d{2,3})\s*(?:mm ?hg)?\s*$")
+    return pl.DataFrame(
+        {
+            "systolic": ext.struct.field("sys").cast(pl.Int32, strict=False),
+            "diastolic": ext.struct.field("dia").cast(pl.Int32, strict=False),
+        }
+    )
+
+
+def parse_int(s: pl.Series) -> pl.Series:
+    """A whole number, allowing a unit after it ("72 bpm", "98%", "40 min")."""
+    t = clean(s).str.extract(r"^\s*(\d+(?:\.0+)?)\s*[a-zA-Z%/ ]*$", 1)
+    return t.cast(pl.Float64, strict=False).cast(pl.Int32, strict=False).alias(s.name)
+
+
+_TRUE = ("yes", "y", "true", "t", "1", "x", "positive", "present")
+_FALSE = ("no", "n", "false", "f", "0", "negative", "absent", "none")
+
+
+def parse_bool(s: pl.Series) -> pl.Series:
+    t = clean(s).str.to_lowercase()
+    return (
+        pl.select(
+            pl.when(t.is_in(list(_TRUE)))
+            .then(True)
+            .when(t.is_in(list(_FALSE)))
+            .then(False)
+            .otherwise(None)
+        )
+        .to_series()
+        .alias(s.name)
+    )
+
+
+_SEX = {
+    "f": "female",
+    "female": "female",
+    "woman": "female",
+    "w": "female",
+    "m": "male",
+    "male": "male",
+    "man": "male",
+    "o": "other",
+    "other": "other",
+    "nonbinary": "other",
+    "non-binary": "other",
+    "x": "other",
+    "u": "unknown",
+    "unknown": "unknown",
+}
+
+
+def parse_sex(s: pl.Series) -> pl.Series:
+    """Sex as female / male / other / unknown; missing -> unknown."""
+    t = s.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return (
+        t.replace_strict(_SEX, default=None, return_dtype=pl.String)
+        .fill_null(pl.select(pl.when(clean(s).is_null()).then(pl.lit("unknown"))).to_series())
+        .alias(s.name)
+    )
+
+
+def translate(s: pl.Series, table: dict[str, str], vocabulary: tuple[str, ...]) -> pl.Series:
+    """Map text to a controlled vocabulary: the mapping table first (case-insensitive), then
+    the vocabulary itself (case-insensitive, spaces and dashes as underscores)."""
+    t = clean(s)
+    key = t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    lookup = {re.sub(r"[\s\-]+", "_", k.strip().lower()): v for k, v in table.items()}
+    lookup.update({v.lower(): v for v in vocabulary})
+    return key.replace_strict(lookup, default=None, return_dtype=pl.String).alias(s.name)

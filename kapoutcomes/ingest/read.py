@@ -1,0 +1,379 @@
+"""Reading what a clinic EHR exports: bytes -> a table of text cells with line numbers.
+
+* CSV / TSV with the delimiter detected (comma, semicolon, tab, pipe) and quoted fields that
+  hold newlines;
+* UTF-8 with or without BOM, UTF-16 (BOM or NUL pattern), Windows-1252, Latin-1;
+* Excel workbooks (.xlsx / .xlsm) opened read-only with cached values only: formulas are not
+  evaluated and macros never run (openpyxl ``read_only=True, data_only=True``, no VBA kept).
+
+Row numbers are the line numbers a person sees in a text editor, header = line 1; a quoted
+field with newlines makes a record span several lines and the record is numbered by its first
+line. In a workbook they are the spreadsheet's own row numbers (header row = its row number).
+Blank lines are not rows and are not counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from kapoutcomes.ingest.errors import IngestError
+
+Progress = Callable[[int, int], None] | None
+LINE = "_line"  # 1-based line (or spreadsheet row) where the record starts
+SHAPE = "_shape"  # a problem with the record's shape (too many fields), else null
+
+DELIMITERS = (",", ";", "\t", "|")
+_BINARY_MAGIC = {
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\xd0\xcf\x11\xe0": "an old-style Excel 97-2003 (.xls) or Word file",
+    b"\x1f\x8b": "a gzip archive",
+    b"SQLite format 3": "an SQLite database",
+    b"DUCK": "a DuckDB database",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a file name and its bytes (from a path, or from an upload)."""
+
+    name: str
+    data: bytes
+    path: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class RawTable:
+    """The cells of one file as text, with the line each record starts on."""
+
+    source: Source
+    frame: pl.DataFrame  # one String column per header, plus LINE (Int64) and SHAPE
+    headers: list[str]
+    encoding: str
+    delimiter: str | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+
+def sources(items: Iterable[str | os.PathLike[str] | tuple[str, bytes]]) -> list[Source]:
+    """Paths (a folder means every .csv/.tsv/.txt/.xlsx in it, sorted) or (name, bytes) pairs."""
+    out: list[Source] = []
+    for item in items:
+        if isinstance(item, tuple):
+            name, data = item
+            out.append(Source(name=str(name), data=bytes(data)))
+            continue
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(
+                f
+                for f in p.iterdir()
+                if f.is_file() and f.suffix.lower() in {".csv", ".tsv", ".txt", ".xlsx", ".xlsm"}
+            )
+            if not files:
+                raise IngestError(
+                    str(p), "the folder holds no .csv, .tsv, .txt or .xlsx files", "check the path"
+                )
+            out.extend(Source(name=f.name, data=f.read_bytes(), path=str(f)) for f in files)
+            continue
+        if not p.exists():
+            raise IngestError(str(p), "no such file", "check the path and spelling")
+        out.append(Source(name=p.name, data=p.read_bytes(), path=str(p)))
+    return out
+
+
+# -- decoding -------------------------------------------------------------------------------
+def decode(src: Source) -> tuple[str, str]:
+    """The text of a delimited file and the encoding used."""
+    data = src.data
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    head = data[:4096]
+    if head.count(b"\x00") > len(head) // 4:
+        # UTF-16 without BOM: NULs in every other byte.
+        even = head[0::2].count(b"\x00")
+        odd = head[1::2].count(b"\x00")
+        enc = "utf-16-le" if odd > even else "utf-16-be"
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            raise _not_table(src, "binary data (NUL bytes)") from None
+    if b"\x00" in head:
+        raise _not_table(src, "binary data (NUL bytes)")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Windows-1252 unless it uses one of the five bytes cp1252 leaves undefined.
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _not_table(src: Source, what: str) -> IngestError:
+    return IngestError(
+        src.name,
+        f"this is not a table ({what})",
+        "export the data as CSV, TSV or an Excel .xlsx workbook",
+    )
+
+
+def _check_binary(src: Source) -> None:
+    for magic, what in _BINARY_MAGIC.items():
+        if src.data.startswith(magic):
+            raise _not_table(src, what)
+
+
+# -- delimited text -------------------------------------------------------------------------
+def sniff_delimiter(text: str, suffix: str = "") -> str:
+    """The delimiter that splits the first records into the most, most consistent fields."""
+    sample = text[:65536]
+    best_score: tuple[float, int, int, int] | None = None
+    best = ","
+    for rank, d in enumerate(DELIMITERS):
+        try:
+            rows = [
+                r
+                for r, _ in zip(
+                    csv.reader(io.StringIO(sample), delimiter=d), range(60), strict=False
+                )
+            ]
+        except csv.Error:
+            continue
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        if len(rows) > 2 and len(text) > len(sample):
+            rows = rows[:-1]  # the last sampled record may be cut short
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows) / len(rows)
+        prefer = 1 if (d == "\t" and suffix == ".tsv") else 0
+        score = (round(consistent, 2), prefer, width, -rank)
+        if best_score is None or score > best_score:
+            best_score, best = score, d
+    return best
+
+
+def _dedupe_headers(raw: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(raw):
+        h = re.sub(r"\s+", " ", (h or "").replace("\ufeff", "")).strip() or f"column {i + 1}"
+        key = h.lower()
+        if key in seen:
+            seen[key] += 1
+            h = f"{h} ({seen[key]})"
+        else:
+            seen[key] = 1
+        out.append(h)
+    return out
+
+
+def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, total: int = 0):
+    text, encoding = decode(src)
+    if not text.strip():
+        raise IngestError(src.name, "the file is empty", "export the data again and check it")
+    suffix = Path(src.name).suffix.lower()
+    delim = sniff_delimiter(text, suffix)
+    buf = io.StringIO(text, newline="")
+    reader = csv.reader(buf, delimiter=delim)
+    header: list[str] | None = None
+    header_line = 0
+    prev_line = 0
+    lines: list[int] = []
+    cells: list[list[str]] = []
+    shapes: list[str | None] = []
+    n_chars = max(1, len(text))
+    try:
+        for rec in reader:
+            start = prev_line + 1
+            prev_line = reader.line_num
+            if not rec or not any(c.strip() for c in rec):
+                continue
+            if header is None:
+                header = _dedupe_headers(rec)
+                header_line = start
+                continue
+            width = len(header)
+            shape = None
+            if len(rec) < width:
+                rec = rec + [""] * (width - len(rec))
+            elif len(rec) > width:
+                extra = rec[width:]
+                if any(c.strip() for c in extra):
+                    shape = f"the row has {len(rec)} fields but the header has {width}"
+                rec = rec[:width]
+            cells.append(rec)
+            lines.append(start)
+            shapes.append(shape)
+            if on_progress and len(cells) % 20000 == 0:
+                on_progress(offset + int(len(src.data) * buf.tell() / n_chars), total)
+    except csv.Error as e:
+        raise IngestError(
+            src.name,
+            f"the file cannot be read as {_delim_name(delim)}-separated text at line "
+            f"{prev_line + 1} ({e})",
+            "check for an unclosed quote, or export it again",
+        ) from None
+    if header is None:
+        raise IngestError(src.name, "the file is empty", "export the data again and check it")
+    if len(header) < 2:
+        raise _not_table(src, "only one column was found; no comma, semicolon, tab or pipe")
+    if not cells:
+        raise IngestError(
+            src.name,
+            f"the file has a header (line {header_line}) but no data rows",
+            "export again including the data rows",
+        )
+    frame = _frame(header, cells, lines, shapes)
+    return RawTable(src, frame, header, encoding, delimiter=delim)
+
+
+def _delim_name(d: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[d]
+
+
+def _frame(
+    header: list[str], cells: list[list[str]], lines: list[int], shapes: list[str | None]
+) -> pl.DataFrame:
+    cols = list(zip(*cells, strict=True)) if cells else [() for _ in header]
+    data = {h: pl.Series(h, list(c), dtype=pl.String) for h, c in zip(header, cols, strict=True)}
+    data[LINE] = pl.Series(LINE, lines, dtype=pl.Int64)
+    data[SHAPE] = pl.Series(SHAPE, shapes, dtype=pl.String)
+    return pl.DataFrame(data)
+
+
+# -- Excel ----------------------------------------------------------------------------------
+def _cell_text(v: object) -> str:
+    import datetime as dt
+
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime):
+        return (
+            v.isoformat(sep=" ")
+            if (v.hour, v.minute, v.second) != (0, 0, 0)
+            else v.date().isoformat()
+        )
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def read_excel(src: Source, sheet: str | None = None) -> RawTable:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(
+            io.BytesIO(src.data), read_only=True, data_only=True, keep_vba=False, keep_links=False
+        )
+    except Exception as e:  # corrupt or not really a workbook
+        raise IngestError(
+            src.name,
+            f"the workbook cannot be opened ({type(e).__name__})",
+            "save it again as .xlsx",
+        ) from None
+    try:
+        names = wb.sheetnames
+        if sheet is None:
+            ws = wb[names[0]]
+        else:
+            match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+            if not match:
+                raise IngestError(
+                    src.name,
+                    f"no sheet named {sheet!r}",
+                    f"choose one of: {', '.join(names)}",
+                )
+            ws = wb[match[0]]
+        header: list[str] | None = None
+        cells: list[list[str]] = []
+        lines: list[int] = []
+        shapes: list[str | None] = []
+        for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            texts = [_cell_text(v) for v in row]
+            if not any(t.strip() for t in texts):
+                continue
+            if header is None:
+                while texts and not texts[-1].strip():
+                    texts.pop()
+                header = _dedupe_headers(texts)
+                continue
+            width = len(header)
+            shape = None
+            if len(texts) > width and any(t.strip() for t in texts[width:]):
+                shape = f"the row has values beyond the last header column ({width} columns)"
+            texts = (texts + [""] * width)[:width]
+            cells.append(texts)
+            lines.append(r)
+            shapes.append(shape)
+        title = ws.title
+    finally:
+        wb.close()
+    if header is None:
+        raise IngestError(src.name, f"sheet {title!r} is empty", "choose the sheet with --sheet")
+    if len(header) < 2:
+        raise _not_table(src, f"sheet {title!r} has only one column")
+    if not cells:
+        raise IngestError(
+            src.name,
+            f"sheet {title!r} has a header but no data rows",
+            "export again including the data rows, or choose another sheet with --sheet",
+        )
+    return RawTable(src, _frame(header, cells, lines, shapes), header, "xlsx", sheet=title)
+
+
+def read(
+    src: Source,
+    sheet: str | None = None,
+    on_progress: Progress = None,
+    offset: int = 0,
+    total: int = 0,
+) -> RawTable:
+    """Read one source into a RawTable, or raise IngestError saying what to do."""
+    if len(src.data) == 0 or not src.data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise IngestError(src.name, "the file is empty", "export the data again and check it")
+    if src.data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(src.data)) as z:
+                is_xlsx = "xl/workbook.xml" in z.namelist()
+        except zipfile.BadZipFile:
+            is_xlsx = False
+        if not is_xlsx:
+            raise _not_table(src, "a zip archive that is not an Excel workbook")
+        return read_excel(src, sheet)
+    _check_binary(src)
+    if Path(src.name).suffix.lower() == ".xls":
+        raise _not_table(src, "an .xls file that is not a workbook")
+    return read_delimited(src, on_progress, offset, total)
