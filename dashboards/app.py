@@ -11,11 +11,26 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="kapoutcomes", page_icon="📈", layout="wide")
+from dashboards import access_gate  # noqa: E402
+
+st.set_page_config(page_title="kapoutcomes", page_icon=":material/monitoring:", layout="wide")
+
+viewer = access_gate.gate()
+st.session_state["viewer"] = viewer
 
 HERE = Path(__file__).resolve().parent
+PAGES = {
+    "cohort": ("Cohort review", ":material/bar_chart:"),
+    "patient": ("Patient view", ":material/person:"),
+    "safety": ("Safety", ":material/health_and_safety:"),
+    "data": ("Data", ":material/upload_file:"),
+    "audit": ("Audit trail", ":material/policy:"),
+    "definitions": ("Definitions", ":material/menu_book:"),
+}
 pages = [
-    st.Page(str(HERE / "pages" / "cohort.py"), title="Cohort review", icon="📊", default=True),
+    st.Page(str(HERE / "pages" / f"{key}.py"), title=title, icon=icon, url_path=key)
+    for key, (title, icon) in PAGES.items()
+    if key in viewer.pages and (HERE / "pages" / f"{key}.py").exists()
 ]
 nav = st.navigation(pages)
 nav.run()

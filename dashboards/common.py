@@ -85,6 +85,23 @@ def outcome_settings() -> settings.Settings:
         return settings.DEFAULT
 
 
+def page(title: str) -> tuple[Loaded, object]:
+    """Start a page: who is looking, the data, the demo banner and the title."""
+    from dashboards import access_gate
+
+    viewer = st.session_state.get("viewer") or access_gate.gate()
+    loaded = load()
+    if viewer.clinics:  # a clinician limited to their clinic(s)
+        loaded = Loaded(
+            filters.apply(loaded.tables, filters.CohortFilter(clinics=viewer.clinics)),
+            loaded.is_demo,
+            loaded.source,
+        )
+    demo_banner(loaded)
+    st.title(title)
+    return loaded, viewer
+
+
 def demo_banner(loaded: Loaded) -> None:
     if loaded.is_demo:
         st.warning(

@@ -14,7 +14,7 @@ APP = str(ROOT / "dashboards" / "app.py")
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
-PAGES = ["pages/cohort.py"]
+PAGES = ["pages/cohort.py", "pages/definitions.py", "pages/audit.py"]
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from kapoutcomes import activity, filters
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
-loaded = common.load()
-common.demo_banner(loaded)
-st.title("Cohort review")
+loaded, viewer = common.page("Cohort review")
 flt = common.sidebar_filters(loaded.tables, key="cohort")
 t = filters.apply(loaded.tables, flt)
 st.caption(f"Source: {loaded.source}. Cohort: {flt.describe()}.")

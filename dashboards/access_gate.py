@@ -1,0 +1,98 @@
+"""Sign-in and role gating for the app.
+
+With an [auth] section in the app's secrets, people sign in with the clinic's OpenID Connect
+provider (st.login) and get the pages of the role their e-mail or group maps to in the access
+file. Without it the app runs in local single-user mode: one local user, every page, and it
+refuses to run on any address but this machine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from kapoutcomes import access, audit, privacy, store
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: str
+    role: str  # a role name, or "local" in single-user mode
+    clinics: tuple[str, ...]  # empty: every clinic
+    pages: tuple[str, ...]
+    signed_in: bool
+
+    def can(self, action: str) -> bool:
+        if self.role == "local":
+            return True
+        return access.can(self.role, action)
+
+
+def sign_in_configured() -> bool:
+    try:
+        auth = st.secrets.get("auth")
+    except Exception:  # no secrets file at all
+        return False
+    return bool(auth) and bool(auth.get("cookie_secret")) and bool(auth.get("redirect_uri"))
+
+
+def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> None:
+    """Append to the audit trail; a failure to audit is shown, never hidden."""
+    try:
+        with store.Store(store.default_path()) as s:
+            audit.record(
+                s, privacy.load_or_create_secret(), viewer.user, viewer.role, action, target, detail
+            )
+    except Exception as e:  # the store may be busy with an import in another process
+        st.toast(f"Audit entry could not be written: {type(e).__name__}")
+
+
+def gate() -> Viewer:
+    """Return who is looking, or stop the script with the sign-in page."""
+    if not sign_in_configured():
+        host = str(st.get_option("server.address") or "127.0.0.1")
+        try:
+            access.check_listen_address(host, sign_in_configured=False)
+        except access.AccessError as e:
+            st.error(str(e))
+            st.stop()
+        st.sidebar.caption(
+            ":material/lock: Local single-user mode: listening on 127.0.0.1 only; "
+            "configure sign-in to serve other machines."
+        )
+        return Viewer(access.LOCAL_USER, "local", (), access.PAGES, signed_in=False)
+
+    if not st.user.is_logged_in:
+        st.title("kapoutcomes")
+        st.write("Sign in with your clinic account to continue.")
+        if st.button("Sign in", type="primary"):
+            st.login()
+        st.stop()
+
+    email = str(st.user.get("email") or "")
+    groups = st.user.get("groups") or []
+    grant = access.load_access().grant_for(email, list(groups))
+    if grant is None:
+        viewer = Viewer(email, "none", (), (), signed_in=True)
+        if not st.session_state.get("_denied_logged"):
+            record(viewer, "access_denied", "", "no role in the access file")
+            st.session_state["_denied_logged"] = True
+        st.title("No access yet")
+        st.write(
+            f"You are signed in as {email}, but no role is assigned to this account. "
+            "Ask your kapoutcomes administrator to add you to the access file."
+        )
+        if st.button("Sign out"):
+            st.logout()
+        st.stop()
+    viewer = Viewer(email, grant.role, grant.clinics, access.pages_for(grant.role), signed_in=True)
+    if not st.session_state.get("_signin_logged"):
+        record(viewer, "sign_in")
+        st.session_state["_signin_logged"] = True
+    with st.sidebar:
+        st.caption(f"Signed in as {email} ({access.ROLE_LABELS[grant.role]})")
+        if st.button("Sign out", key="sign-out"):
+            record(viewer, "sign_out")
+            st.logout()
+    return viewer

@@ -1,0 +1,32 @@
+"""Definitions: the outcome settings in force, the instrument registry and MME factors."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboards import common
+from kapoutcomes import instruments, opioids
+
+common.page("Definitions in force")
+s = common.outcome_settings()
+st.write(
+    "Every threshold and window kapoutcomes uses, with its source. Where no published "
+    "standard exists the source says so: those defaults are the project's own choice and can "
+    "be changed in the clinic's settings file (docs/settings.md)."
+)
+defs = pl.DataFrame(s.describe())
+st.dataframe(defs, width="stretch", hide_index=True)
+common.download_csv(defs, "Definitions", "definitions.csv", key="dl-defs")
+
+st.subheader("Outcome instruments")
+reg = instruments.registry_frame()
+st.dataframe(reg, width="stretch", hide_index=True)
+common.download_csv(reg, "Instruments", "instruments.csv", key="dl-instruments")
+
+st.subheader("Morphine milligram equivalents")
+st.caption(opioids.RISK_BANDS_SOURCE + ". MME is a risk measure, not a dose-conversion tool.")
+table = st.selectbox("Factor table", list(opioids.TABLES), index=0)
+mme = opioids.factor_frame(table)
+st.dataframe(mme, width="stretch", hide_index=True)
+common.download_csv(mme, "MME factors", f"mme_factors_{table}.csv", key="dl-mme")
