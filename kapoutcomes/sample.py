@@ -48,6 +48,8 @@ PRICE = {"IV": 550.0, "IM": 400.0, "intranasal": 650.0, "sublingual": 350.0, "or
 PRICE_CRPS_IV = 1150.0
 
 _DAY = 1440  # minutes
+#: Per-patient or per-session draws: name -> array (one element per patient / session).
+Draws = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _clock(rng: np.random.Generator, n: int, first: int = 8 * 60, slots: int = 1
     return first + 30 * rng.integers(0, slots, n)
 
 
-def _patients(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+def _patients(rng: np.random.Generator, n: int) -> Draws:
     clinic = rng.choice(3, size=n, p=CLINIC_SHARE)
     condition = rng.choice(len(tables.CONDITIONS), size=n, p=CONDITION_SHARE)
     is_crps = condition == 0
@@ -178,7 +180,7 @@ def _patients(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     }
 
 
-def _dosing(rng: np.random.Generator, p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _dosing(rng: np.random.Generator, p: Draws) -> Draws:
     """One row per dosing session, sorted by patient then time."""
     n_dose = p["n_induction"] + p["n_post"]
     pid = np.repeat(np.arange(len(n_dose)), n_dose)
@@ -214,7 +216,9 @@ def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).fill_nan(None) for c in floats)
 
 
-def _sessions(rng, p, d, ids) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+def _sessions(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series
+) -> tuple[pl.DataFrame, Draws]:
     """All sessions; returns the frame and, per dosing row, the derived values."""
     n = len(ids)
     m = len(d["pid"])
@@ -330,7 +334,7 @@ def _sessions(rng, p, d, ids) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     int_cols = [c for c in frame.columns if c.startswith(("bp_", "heart", "spo2", "infusion"))]
     codes = np.asarray(CLINIC_CODES)[p["clinic"]]
     frame = frame.with_columns(
-        patient_id=pl.Series(ids[frame.get_column("pid").to_numpy()].tolist()),
+        patient_id=ids.gather(frame.get_column("pid")),
         started_at=_times(frame.get_column("minute").to_numpy()),
         session_id=pl.Series(ordinal).cast(pl.String).str.zfill(3),
         care_model=pl.Series(np.where(p["kap"], "KAP", "infusion_only")[frame["pid"].to_numpy()]),
@@ -364,7 +368,9 @@ def _lookup(frame: pl.DataFrame, size: int) -> np.ndarray:
     return out
 
 
-def _assessments(rng, p, d, ids, extra) -> pl.DataFrame:
+def _assessments(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, extra: Draws
+) -> pl.DataFrame:
     """Pain NRS, PHQ-9 (with item 9 answers) and GAD-7 at baseline, around doses, follow-ups."""
     n, m = len(ids), len(d["pid"])
     pid, j = d["pid"], d["j"]
@@ -534,7 +540,7 @@ def _assessments(rng, p, d, ids, extra) -> pl.DataFrame:
     ).filter(pl.Series(rng.random(q) < 0.5))
     frame = pl.concat([frame, item9], how="vertical_relaxed")
     frame = frame.with_columns(
-        patient_id=pl.Series(ids[frame.get_column("pid").to_numpy()].tolist(), dtype=pl.String),
+        patient_id=ids.gather(frame.get_column("pid")),
         assessed_at=_times(frame.get_column("minute").to_numpy()),
         score=pl.col("score").cast(pl.Float64),
         session_id=pl.col("session_id").cast(pl.String),
@@ -611,7 +617,9 @@ _EVENT_TEXT = {
 }
 
 
-def _adverse_events(rng, p, d, ids, extra) -> pl.DataFrame:
+def _adverse_events(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, extra: Draws
+) -> pl.DataFrame:
     m = len(d["pid"])
     pid, start = d["pid"], extra["dose_minute"]
     dur = np.where(extra["infusion_minutes"] > 0, extra["infusion_minutes"], 40)
@@ -708,7 +716,7 @@ def _adverse_events(rng, p, d, ids, extra) -> pl.DataFrame:
         },
     )
     frame = frame.with_columns(
-        patient_id=pl.Series(ids[frame["pid"].to_numpy()].tolist(), dtype=pl.String),
+        patient_id=ids.gather(frame.get_column("pid")),
         onset_at=_times(frame["onset"].to_numpy()),
         resolved_at=pl.when(pl.col("resolved") >= 0).then(
             _times(np.maximum(frame["resolved"].to_numpy(), 0))
@@ -797,7 +805,9 @@ OPIOID_SHARE = {
 }
 
 
-def _opioids(rng, p, d, ids, referral_day) -> pl.DataFrame:
+def _opioids(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, referral_day: np.ndarray
+) -> pl.DataFrame:
     n = len(ids)
     on = rng.random(n) < 0.42
     who = np.r_[np.flatnonzero(on), np.flatnonzero(on & (rng.random(n) < 0.12))]
@@ -853,7 +863,7 @@ def _opioids(rng, p, d, ids, referral_day) -> pl.DataFrame:
     f_text = np.where(f_fent, fentanyl_text[25.0][1], text[f])
     frame = pl.DataFrame(
         {
-            "patient_id": ids[np.r_[who, who[f]]].tolist(),
+            "patient_id": ids.gather(np.r_[who, who[f]]),
             "ingredient": np.r_[ingredient, ingredient[f]].tolist(),
             "strength": all_strength,
             "unit": np.where(fent, "mcg/hr", "mg").tolist(),
@@ -887,7 +897,9 @@ def _opioids(rng, p, d, ids, referral_day) -> pl.DataFrame:
     )
 
 
-def _patient_frame(p, ids, first_minute) -> tuple[pl.DataFrame, pl.Series]:
+def _patient_frame(
+    p: Draws, ids: pl.Series, first_minute: np.ndarray
+) -> tuple[pl.DataFrame, pl.Series]:
     referral = _dates(p["referral"])
     ref_year = referral.dt.year().to_numpy()
     birth_year = ref_year - p["age"]
@@ -916,7 +928,7 @@ def _patient_frame(p, ids, first_minute) -> tuple[pl.DataFrame, pl.Series]:
     )
     out = pl.DataFrame(
         {
-            "patient_id": ids.tolist(),
+            "patient_id": ids,
             "clinic": np.asarray(CLINICS)[p["clinic"]].tolist(),
             "primary_condition": np.asarray(tables.CONDITIONS)[p["condition"]].tolist(),
             "comorbid_depression": p["depressed"],
@@ -941,7 +953,9 @@ def _patient_frame(p, ids, first_minute) -> tuple[pl.DataFrame, pl.Series]:
     return out.select(tables.columns("patients")).sort("patient_id"), birth
 
 
-def _build(rng, p, d, ids) -> tuple[dict[str, pl.DataFrame], pl.Series]:
+def _build(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series
+) -> tuple[dict[str, pl.DataFrame], pl.Series]:
     sessions, extra = _sessions(rng, p, d, ids)
     n = len(ids)
     first_minute = extra["screening_minute"].copy()
@@ -969,11 +983,13 @@ def generate(seed: int = 7, patients: int = 360) -> SampleCohort:
     p = _patients(rng, patients)
     d = _dosing(rng, p)
     mrn = [f"DEMO-{i + 1:06d}" for i in range(patients)]
-    ids = np.asarray([privacy.pseudonymise(m, privacy.DEMO_SECRET) for m in mrn], dtype=object)
+    ids = pl.Series(
+        "patient_id", [privacy.pseudonymise(m, privacy.DEMO_SECRET) for m in mrn], pl.String
+    )
     built, birth = _build(rng, p, d, ids)
     truth = pl.DataFrame(
         {
-            "patient_id": ids.tolist(),
+            "patient_id": ids,
             "mrn": mrn,
             "birth_date": birth,
             "response_class": np.asarray(RESPONSE_CLASSES)[p["response"]].tolist(),
@@ -987,7 +1003,7 @@ def generate(seed: int = 7, patients: int = 360) -> SampleCohort:
         seed=seed,
         patients=patients,
         tables=built,
-        mrns=dict(zip(ids.tolist(), mrn, strict=True)),
+        mrns=dict(zip(ids.to_list(), mrn, strict=True)),
         truth=truth,
     )
 

@@ -10,6 +10,7 @@ compared with the truth; their deliberate mess is counted in ``CATALOG.md``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from dataclasses import dataclass, field
@@ -240,7 +241,7 @@ def hash_mrn(mrn: str) -> int:
     return sum(ord(ch) * (i + 1) for i, ch in enumerate(mrn))
 
 
-def _us_date(d) -> str:
+def _us_date(d: dt.date) -> str:
     return f"{d.month}/{d.day}/{d.year}"
 
 
@@ -387,6 +388,11 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
             "BP as '142/91'; side effects as free text ('nausea, felt floaty'; 'none', "
             "'denies' or blank without any)",
             "charges as '$1,150.00'; blank for a few visits",
+            "only screening and dosing visits: KAP preparation, integration and psychotherapy "
+            "sessions are not in this export, and there is no care-model column (about 15% of "
+            "these patients are KAP in demo/)",
+            "screening rows carry the baseline pain and PHQ-9 in the 'Pain Before' and 'PHQ-9 "
+            "Score' columns; 'pain after ' is blank on them",
             "impossible values: pain 11, PHQ-9 31, negative dose, a visit date before the "
             "birth year (the year typed 100 years early: 1924 for 2024), one exact duplicate row",
         ],
@@ -856,7 +862,7 @@ def _medlist(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry
         .sort("mrn", "start_date", "ingredient", "daily_dose")
     )
 
-    def day(d) -> str:
+    def day(d: dt.date | None) -> str:
         return "" if d is None else d.strftime("%d-%b-%Y")
 
     rows, counts = [], {"opioid_rows": op.height, "non_opioid_rows": 0, "ongoing_rows": 0}
@@ -995,7 +1001,7 @@ def write_all(out: Path, cohort: sample.SampleCohort) -> list[Path]:
     return written
 
 
-def _table_counts(table: str, frame: pl.DataFrame) -> dict[str, int]:
+def _table_counts(table: str, frame: pl.DataFrame) -> dict[str, int | str]:
     if table == "patients":
         return {
             "patients": frame.height,

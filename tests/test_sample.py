@@ -110,6 +110,13 @@ def test_small_cohorts_always_validate(seed: int, patients: int) -> None:
     assert tables.check_relations(c.tables).height == 0
 
 
+def test_tiny_cohorts_still_write_every_file(tmp_path: Path) -> None:
+    written = sample.write_sample(tmp_path, seed=3, patients=3)
+    assert (tmp_path / "CATALOG.md") in written
+    assert all(p.exists() for p in written)
+    assert len(written) == len(_files(tmp_path))
+
+
 # --- realism (clinical reference) ----------------------------------------------------------
 
 
