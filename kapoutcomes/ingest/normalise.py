@@ -74,6 +74,13 @@ _ISO = [
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
     "%Y%m%d",
+    "%d-%b-%Y %H:%M",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d-%B-%Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
 ]
 _ZONED = [
     "%Y-%m-%dT%H:%M:%S%.f%z",
@@ -102,7 +109,7 @@ def _slash_formats(day_first: bool) -> list[str]:
     return out
 
 
-_ZONE_SUFFIX = r"(Z|[+-]\d{2}:?\d{2})$"
+_ZONE_SUFFIX = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
 
 
 def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
@@ -138,22 +145,23 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
 
 
 def date_hint(value: str, day_first: bool) -> str:
-    """Why a date could not be read, in words a person can act on."""
+    """Why a date could not be read, in words a person can act on (the value itself is
+    reported beside the reason, so reasons group well)."""
     m = re.fullmatch(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4}).*", value or "")
     if m:
         a, b = int(m.group(1)), int(m.group(2))
         if not day_first and a > 12 and b <= 12:
             return (
-                f"{value!r} is not a valid month/day/year date; if this file writes the day "
-                "first, import it with the day-first option (--day-first)"
+                "not a valid month/day/year date; if this file writes the day first, import "
+                "it with the day-first option (--day-first)"
             )
         if day_first and b > 12 and a <= 12:
             return (
-                f"{value!r} is not a valid day/month/year date; this import reads the day "
-                "first: import the file without --day-first"
+                "not a valid day/month/year date; this import reads the day first: import the "
+                "file without --day-first"
             )
     return (
-        f"{value!r} is not a date this importer reads (use 2024-03-31, 03/31/2024 or "
+        "not a date this importer reads (use 2024-03-31, 03/31/2024, 31-Mar-2024 or "
         "2024-03-31T14:05:00Z)"
     )
 
@@ -164,14 +172,18 @@ _NUM = r"[-+]?\d+(?:[.,]\d+)?"
 
 def parse_number(s: pl.Series) -> pl.Series:
     """A plain number ("7", "7.5", "7,5" with a decimal comma, "1,200" with thousands)."""
-    t = clean(s)
-    t = t.str.replace(r"^([-+]?\d{1,3}),(\d{3})$", "$1$2")  # 1,200
+    t = clean(s).str.replace(r"^(?:\$|USD\s*|€|£)\s*", "").str.replace(r"^-\$", "-")
+    t = pl.select(
+        pl.when(t.str.contains(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"))
+        .then(t.str.replace_all(",", ""))
+        .otherwise(t)
+    ).to_series()
     t = t.str.replace(r"^([-+]?\d+),(\d{1,2})$", "$1.$2")  # 7,5
     return t.cast(pl.Float64, strict=False).alias(s.name)
 
 
 _SCORE = re.compile(
-    r"^\s*(?P<v>[-+]?\d+(?:[.,]\d+)?)\s*(?:(?:/|out of|of)\s*(?P<d>\d+(?:\.\d+)?))?\s*(?:pts?|points?)?\s*$",
+    r"(?i)^\s*(?P<v>[-+]?\d+(?:[.,]\d+)?)\s*(?:(?:/|out of|of)\s*(?P<d>\d+(?:\.\d+)?))?\s*(?:pts?|points?)?\s*$",
     re.I,
 )
 
@@ -186,7 +198,7 @@ def parse_score(s: pl.Series) -> pl.DataFrame:
 
 
 _DOSE = re.compile(
-    r"^\s*(?P<v>\d+(?:[.,]\d+)?)\s*(?P<u>mg/kg|mg per kg|mcg/kg|µg/kg|ug/kg|mg|mcg|µg|ug|g)?\s*$",
+    r"(?i)^\s*(?P<v>[-+]?\d+(?:[.,]\d+)?)\s*(?P<u>mg/kg|mg per kg|mcg/kg|µg/kg|ug/kg|mg|mcg|µg|ug|g)?\s*$",
     re.I,
 )
 
@@ -294,11 +306,17 @@ def parse_sex(s: pl.Series) -> pl.Series:
     )
 
 
+def vocab_key(text: str) -> str:
+    """Text compared for translation: case, digits, punctuation and spacing ignored
+    ("Ketamine Infusion - Induction #3" and "ketamine infusion induction" are the same)."""
+    return re.sub(r"[^a-z]+", "_", text.lower()).strip("_")
+
+
 def translate(s: pl.Series, table: dict[str, str], vocabulary: tuple[str, ...]) -> pl.Series:
     """Map text to a controlled vocabulary: the mapping table first (case-insensitive), then
-    the vocabulary itself (case-insensitive, spaces and dashes as underscores)."""
+    the vocabulary itself; both compared with ``vocab_key``."""
     t = clean(s)
-    key = t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
-    lookup = {re.sub(r"[\s\-]+", "_", k.strip().lower()): v for k, v in table.items()}
-    lookup.update({v.lower(): v for v in vocabulary})
+    key = t.str.to_lowercase().str.replace_all(r"[^a-z]+", "_").str.strip_chars("_")
+    lookup = {vocab_key(v): v for v in vocabulary}
+    lookup.update({vocab_key(k): v for k, v in table.items()})
     return key.replace_strict(lookup, default=None, return_dtype=pl.String).alias(s.name)

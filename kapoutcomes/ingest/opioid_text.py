@@ -107,6 +107,12 @@ class Prescription:
     problem: str | None = None  # why no daily dose can be derived from the text
 
     @property
+    def extended_release(self) -> bool:
+        return self.extended_release_hours is not None or self.er_text
+
+    er_text: bool = False
+
+    @property
     def is_opioid(self) -> bool:
         return self.ingredient is not None
 
@@ -177,13 +183,16 @@ def parse(description: str | None, rxnorm: str | None = None) -> Prescription:
             transdermal,
             problem="only transdermal fentanyl (mcg/hr) has an MME factor",
         )
-    return Prescription(ingredient, mg, "mg", er, transdermal)
+    er_text = bool(re.search(r"extended|\b(ER|XR|SR|CR|LA)\b|contin", text, re.I))
+    return Prescription(ingredient, mg, "mg", er, transdermal, er_text=er_text)
 
 
 #: Usual doses per day assumed when an export gives no frequency and the caller allows it
 #: (the Synthea preset does: Synthea's medications.csv has no dosing instructions).
 #: Immediate-release: every 6 hours (4 a day); extended-release: 24 / the hours in the name.
 ASSUMED_IR_PER_DAY = 4.0
+#: Extended-release products without hours in the name (e.g. morphine ER): every 12 hours.
+ASSUMED_ER_PER_DAY = 2.0
 
 
 def assumed_frequency(p: Prescription) -> float | None:
@@ -191,6 +200,8 @@ def assumed_frequency(p: Prescription) -> float | None:
         return None  # a patch: the strength is the daily dose measure
     if p.extended_release_hours:
         return max(1.0, 24.0 / p.extended_release_hours)
+    if p.extended_release:
+        return ASSUMED_ER_PER_DAY
     return ASSUMED_IR_PER_DAY
 
 
@@ -214,20 +225,44 @@ _FREQ_WORDS = {
 }
 
 
+_UNITS_PER_DOSE = re.compile(
+    r"\b(\d+(?:\.\d+)?|one|two|three)\s*(?:x\s*)?(?:tabs?|tablets?|caps?|capsules?|pills?|patch(?:es)?)\b"
+)
+_WORD_NUM = {"one": 1.0, "two": 2.0, "three": 3.0}
+
+
 def parse_frequency(text: str | None) -> float | None:
-    """Doses per day from "2", "2/day", "BID", "q6h", "every 6 hours", "3 times a day"."""
+    """Units per day from a frequency or a sig: "2", "2/day", "BID", "q6h", "every 6 hours",
+    "3 times a day", "1 tab PO q6h prn" (4), "2 tabs PO BID" (4). None when none is found."""
     if text is None:
         return None
     t = text.strip().lower()
     if not t:
         return None
-    t = re.sub(r"\s*(prn|as needed)\s*", " ", t).strip()
+    t = re.sub(r"\s*\b(prn|as needed)\b\s*", " ", t).strip()
     if t in _FREQ_WORDS:
         return _FREQ_WORDS[t]
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:x|times)?\s*(?:/|per|a|an)?\s*(?:day|d|daily)?", t)
     if m:
         return float(m.group(1))
-    m = re.fullmatch(r"(?:every|q)\s*(\d+(?:\.\d+)?)\s*(?:h|hr|hrs|hours?)", t)
+    per_day = None
+    m = re.search(r"\b(?:every|q)\s*(\d+(?:\.\d+)?)\s*(?:h|hr|hrs|hours?)\b", t)
     if m and float(m.group(1)) > 0:
-        return 24.0 / float(m.group(1))
-    return None
+        per_day = 24.0 / float(m.group(1))
+    if per_day is None:
+        m = re.search(r"\b(\d+)\s*(?:x|times)\s*(?:a|per|/)?\s*(?:day|daily)\b", t)
+        if m:
+            per_day = float(m.group(1))
+    if per_day is None:
+        for word, n in sorted(_FREQ_WORDS.items(), key=lambda kv: -len(kv[0])):
+            if re.search(rf"\b{re.escape(word)}\b", t):
+                per_day = n
+                break
+    if per_day is None:
+        return None
+    m = _UNITS_PER_DOSE.search(t)
+    units = 1.0
+    if m:
+        g = m.group(1)
+        units = _WORD_NUM.get(g) or float(g)
+    return per_day * units

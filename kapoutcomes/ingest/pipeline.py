@@ -12,6 +12,7 @@ review, ...).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -36,6 +37,7 @@ from kapoutcomes.ingest.report import FileReport, ImportReport, ReasonCount
 from kapoutcomes.settings import DEFAULT, Settings
 
 RK_BASE = 1_000_000_000
+_UNIQUENESS = ("field_uniqueness", "expected a unique value (duplicate)")
 #: Columns a downloaded quarantine file adds; ignored when it is imported again.
 QUARANTINE_META = ("quarantine_reason", "quarantine_file", "quarantine_row")
 FLAGS = (
@@ -315,7 +317,11 @@ def _finish(files: list[_File], st: store_mod.Store, opts: Options) -> _Result:
     acts = _concat([ex.activity for ex in exs], extract.ACTIVITY_SCHEMA)
     if acts.height == 0:
         acts = pl.DataFrame(schema=extract.ACTIVITY_SCHEMA)
-    first_seen = acts.group_by("patient_id").agg(first_date=pl.col("at_date").min())
+    # first plausible activity (a visit typed as 1924 must not become the referral date)
+    plausible = pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
+    first_seen = (
+        acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
+    )
 
     # explicit patient rows (a patients file); referral date from first activity if absent
     explicit = _concat([ex.patient_rows for ex in exs])
@@ -349,7 +355,8 @@ def _finish(files: list[_File], st: store_mod.Store, opts: Options) -> _Result:
         for pid, rks in need.group_by("patient_id").agg(pl.col(RK)).iter_rows():
             derived_rks[pid] = rks
         agg = (
-            need.sort(RK)
+            need.filter(plausible)
+            .sort(RK)
             .group_by("patient_id", maintain_order=True)
             .agg(
                 referral_date=pl.col("at_date").min(),
@@ -423,9 +430,16 @@ def _finish(files: list[_File], st: store_mod.Store, opts: Options) -> _Result:
             continue
         rk = frame.get_column(RK)
         v = tables.validate(table, frame.select(tables.columns(table)))
+        # repeated ids (the same visit exported twice) are duplicates, settled by _dedupe
+        v = dataclasses.replace(
+            v, failures=v.failures.filter(~pl.col("reason").is_in(list(_UNIQUENESS)))
+        )
         bad_pos = set(v.failures.get_column("row").to_list())
         keep = pl.Series([i not in bad_pos for i in range(frame.height)])
-        valid[table] = v.valid.with_columns(
+        coerced = frame.select(tables.columns(table)).cast(
+            dict(tables.empty(table).schema), strict=False
+        )
+        valid[table] = coerced.filter(keep).with_columns(
             rk.filter(keep).alias(RK), frame.get_column("_owner").filter(keep).alias("_owner")
         )
         if v.failures.height:
@@ -698,6 +712,42 @@ def _dedupe(
             )
         if id_col:
             remap.update(dict(zip(j.get_column(id_col), j.get_column("_first_id"), strict=True)))
+    if id_col:
+        # one id, two different facts (natural keys): keep the first, the other for review
+        clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
+        ids = firsts.get_column(id_col).unique().to_list()
+        in_store = st.query(
+            f'SELECT "{id_col}" AS _sid, {", ".join(f"{chr(34)}{k}{chr(34)} AS {chr(34)}_k_{k}{chr(34)}" for k in key)} '
+            f'FROM "{table}" WHERE "{id_col}" IN (SELECT unnest(?))',
+            [ids],
+        )
+        if in_store.height:
+            cmp_key = firsts.join(
+                in_store.cast({f"_k_{k}": schema[k] for k in key}),
+                left_on=id_col,
+                right_on="_sid",
+                how="inner",
+            )
+            differs = pl.any_horizontal([~pl.col(k).eq_missing(pl.col(f"_k_{k}")) for k in key])
+            clash = pl.concat([clash, cmp_key.filter(differs).select(firsts.columns)])
+        if clash.height:
+            statuses.append(clash.select(RK, status=pl.lit("conflict")))
+            confs.append(
+                pl.DataFrame(
+                    {
+                        RK: clash.get_column(RK),
+                        "table_name": [table] * clash.height,
+                        "natural_key": _json_rows(clash, [id_col]),
+                        "stored_value": [
+                            "another row with this id describes a different " + table[:-1]
+                        ]
+                        * clash.height,
+                        "incoming_value": _json_rows(clash, key),
+                    },
+                    schema=_CONFLICT_SCHEMA,
+                )
+            )
+            firsts = firsts.filter(~pl.col("_pos").is_in(clash.get_column("_pos").implode()))
     # against the store
     pids = firsts.get_column("patient_id").unique().to_list()
     sel = ", ".join(

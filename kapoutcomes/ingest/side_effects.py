@@ -18,7 +18,7 @@ KEYWORDS: tuple[tuple[str, str], ...] = (
     ("hypertensive_crisis", r"hypertensive (crisis|emergency|urgency)"),
     (
         "respiratory_depression",
-        r"respiratory depression|resp(iratory)? dep|apn(o)?ea|desat|hypoventilat|slow breathing",
+        r"respiratory depression|resp(iratory|\.)?\s*dep|apn(o)?ea|desat|hypoventilat|slow breathing",
     ),
     ("psychosis", r"psychos[ie]s|psychotic"),
     ("abuse_misuse", r"misuse|abuse|diversion|craving"),
@@ -37,17 +37,25 @@ KEYWORDS: tuple[tuple[str, str], ...] = (
     ),
     (
         "raised_heart_rate",
-        r"tachycard|palpitation|racing heart|heart racing|(high|raised|elevated|increased)\s+(hr|heart rate|pulse)",
+        r"tachycard|palpitation|racing heart|heart racing|(high|raised|elevated|increased)\s+(hr|heart rate|pulse)"
+        r"|\b(hr|heart rate|pulse)\s+(high|raised|elevated|up)\b",
     ),
     ("headache", r"headache|head ache|migraine"),
     ("anxiety_panic", r"anxi|panic|agitat|nervous|fear"),
-    ("visual_disturbance", r"blurr|double vision|diplopia|visual|nystagmus"),
+    ("visual_disturbance", r"blurr|double vision|diplopia|visual|nystagmus|saw colou?rs|colou?rs"),
     ("memory_effects", r"memory|forget|amnes"),
     ("urinary_symptoms", r"urin|bladder|dysuria|cystitis"),
 )
 _COMPILED = tuple((ev, re.compile(p, re.I)) for ev, p in KEYWORDS)
 NONE_TEXT = re.compile(
     r"^\s*(none|no|nil|nothing|no side effects?|no adverse (events?|effects?)|denies( any)?( side effects?)?|nad|0)\s*\.?\s*$",
+    re.I,
+)
+#: Fragments that say how an effect was managed or when, not a further effect.
+QUALIFIER = re.compile(
+    r"^(settled|resolved|reassur|given|treated|improved|at onset|once|briefly|transient|"
+    r"settled with reassurance|\w+ given|resolved \w+|self-limiting|"
+    r"[a-z]+ \d+(\.\d+)?\s*(mg|mcg|ml)\b)",
     re.I,
 )
 _SEVERITY = re.compile(r"\b(mild|moderate|severe|slight|significant|marked)\b", re.I)
@@ -87,6 +95,8 @@ def match(text: str | None, scrub: tuple[str, ...] = ()) -> list[SideEffect]:
         sm = _SEVERITY.search(frag)
         sev = _SEVERITY_WORD[sm.group(1).lower()] if sm else None
         event = next((ev for ev, pat in _COMPILED if pat.search(frag)), None)
+        if event is None and QUALIFIER.search(frag):
+            continue
         if event is None:
             if sm and not frag[: sm.start()].strip() and not frag[sm.end() :].strip():
                 # a lone severity word ("nausea - mild") qualifies the previous fragment
