@@ -133,7 +133,7 @@ def _patients(rng: np.random.Generator, n: int) -> Draws:
     )
     durability = np.exp(rng.normal(np.log(24), 0.9, n))  # days of full relief after a dose
     dep_effect = np.where(
-        depressed & (rng.random(n) < 0.55), rng.uniform(0.35, 0.75, n), rng.uniform(0, 0.2, n)
+        depressed & (rng.random(n) < 0.65), rng.uniform(0.4, 0.8, n), rng.uniform(0, 0.2, n)
     )
     plan = np.where(is_crps, rng.integers(5, 11, n), rng.integers(4, 9, n))
     u = rng.random(n)
@@ -175,7 +175,7 @@ def _patients(rng: np.random.Generator, n: int) -> Draws:
         "sbp0": rng.normal(121, 11, n) + 10 * flags["cardiovascular_disease"],
         "hr0": rng.normal(74, 9, n),
         "dose_factor": rng.uniform(0.7, 1.5, n),
-        "screening": referral + rng.integers(5, 36, n),
+        "screening": _weekday(referral + rng.integers(5, 36, n)),
         **flags,
     }
 
@@ -188,22 +188,41 @@ def _dosing(rng: np.random.Generator, p: Draws) -> Draws:
     m = len(pid)
     induction = j < p["n_induction"][pid]
     consecutive = (p["condition"][pid] == 0) | (p["n_induction"][pid] > 6)
-    ind_gap = np.where(consecutive, rng.choice([1, 1, 1, 1, 3], m), rng.integers(2, 5, m))
-    # After induction: scheduled maintenance every 4-8 weeks, or an unscheduled booster
+    # Induction on weekdays: daily (CRPS protocols, longer series) or 2-3 times a week.
+    ind_gap = np.where(consecutive, rng.choice([1, 1, 1, 1, 2], m), rng.integers(2, 4, m))
+    # After induction: scheduled maintenance every 3.5-7 weeks, or an unscheduled booster
     # when relief wanes first (durability plus a few days to get an appointment).
     sched = rng.integers(24, 50, m)
     wane = p["durability"][pid] * np.exp(rng.normal(0, 0.3, m)) + rng.integers(3, 15, m)
     booster = ~induction & (wane < sched)
     post_gap = np.where(booster, np.ceil(wane), sched).astype(np.int64)
-    first = p["screening"] + rng.integers(4, 22, len(n_dose))
-    gap = np.where(j == 0, 0, np.where(induction, ind_gap, post_gap))
+    first = _weekday(p["screening"] + rng.integers(4, 22, len(n_dose)))
     start = np.repeat(np.r_[0, np.cumsum(n_dose)[:-1]], n_dose) if m else np.zeros(0, int)
-    cum = np.cumsum(gap)
-    day = first[pid] + cum - (cum[start] - gap[start])
+    ind_day = _weekday(first[pid], _group_cumsum(np.where(induction & (j > 0), ind_gap, 0), start))
+    ind_end = np.full(len(n_dose), -1)
+    np.maximum.at(ind_end, pid[induction], ind_day[induction])
+    post = _group_cumsum(np.where(induction, 0, post_gap), start)
+    day = np.where(induction, ind_day, _weekday(ind_end[pid] + post))
     keep = day <= END_DAY
     kind = np.where(induction, 0, np.where(booster, 2, 1))  # induction, maintenance, booster
     out = {"pid": pid, "j": j, "day": day, "kind": kind, "keep": keep}
     return {k: v[keep] for k, v in out.items()}
+
+
+def _weekday(day: np.ndarray, weekdays: np.ndarray | int = 0) -> np.ndarray:
+    """Day indexes moved off the weekend (Saturday to Friday, Sunday to Monday), then moved on
+    ``weekdays`` weekdays."""
+    dates = np.datetime64(ANCHOR, "D") + np.asarray(day).astype("timedelta64[D]")
+    dow = (dates.astype(np.int64) + 3) % 7  # Monday 0 ... Sunday 6 (1970-01-01 was a Thursday)
+    dates = dates + np.select([dow == 5, dow == 6], [-1, 1], 0).astype("timedelta64[D]")
+    moved = np.busday_offset(dates, weekdays, roll="forward")
+    return (moved - np.datetime64(ANCHOR, "D")).astype(np.int64)
+
+
+def _group_cumsum(steps: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Running sum of ``steps`` restarting at each group (``start``: first row of its group)."""
+    cum = np.cumsum(steps)
+    return cum - (cum[start] - steps[start]) if len(steps) else cum
 
 
 def _decay(since_days: np.ndarray, durability: np.ndarray) -> np.ndarray:
@@ -303,12 +322,13 @@ def _sessions(
     prep_pid = np.repeat(np.arange(n), n_prep)
     span = first[prep_pid] - p["screening"][prep_pid] - 1
     prep_day = p["screening"][prep_pid] + 1 + (rng.random(len(prep_pid)) * span).astype(int)
+    prep_day = np.minimum(_weekday(prep_day), _weekday(first[prep_pid], -1))
     integ = p["kap"][pid] & (rng.random(m) < 0.6)
-    integ_day = d["day"][integ] + rng.integers(1, 4, int(integ.sum()))
+    integ_day = _weekday(d["day"][integ] + rng.integers(1, 4, int(integ.sum())))
     n_psy = np.where(kap_treated, rng.integers(0, 7, n), 0)
     psy_pid = np.repeat(np.arange(n), n_psy)
     psy_span = last[psy_pid] + 60 - first[psy_pid]
-    psy_day = first[psy_pid] + (rng.random(len(psy_pid)) * psy_span).astype(int)
+    psy_day = _weekday(first[psy_pid] + (rng.random(len(psy_pid)) * psy_span).astype(int))
     other_pid = np.r_[prep_pid, pid[integ], psy_pid]
     other_day = np.r_[prep_day, integ_day, psy_day]
     other = {
