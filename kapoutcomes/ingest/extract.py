@@ -204,7 +204,7 @@ class Rows:
         raw = self.col(header)
         out = nm.translate(raw, table or {}, vocabulary)
         self.bad(
-            nm.present(raw) & out.is_null(),
+            nm.clean(raw, keep=tuple(v.lower() for v in vocabulary)).is_not_null() & out.is_null(),
             header or "",
             raw,
             f"expected one of {', '.join(vocabulary)}",
@@ -341,7 +341,7 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     v = nm.parse_number(value_raw)
     lb = units.str.contains(r"lb").fill_null(False)
     v = pl.select(
-        pl.when(lb & (vital == "weight_kg")).then(v * 0.45359237).otherwise(v)
+        pl.when(lb & (vital == "weight_kg")).then((v * 0.45359237).round(1)).otherwise(v)
     ).to_series()
     is_vital = vital.is_not_null() & instrument.is_null() & nm.present(value_raw)
     r.bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")

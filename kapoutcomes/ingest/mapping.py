@@ -276,6 +276,16 @@ class Mapping:
                 "cost_usd": cost,
             }
         )
+        defaulted = [
+            f
+            for f in ("care_model", "route", "session_type")
+            if f not in roles and getattr(self, f)
+        ]
+        sessions = sessions.with_columns(
+            _defaulted=pl.lit(
+                "|" + "|".join(defaulted) + "|" if defaulted else None, dtype=pl.String
+            )
+        )
         ex.outputs["sessions"] = sessions.filter(has_session)
         # assessments -------------------------------------------------------------------------
         parts = []
@@ -314,7 +324,7 @@ class Mapping:
                         "item": pl.Series([None] * n, dtype=pl.Int32),
                         "score": value,
                         "session_id": session_id,
-                        "timing": pl.Series([a.timing] * n, dtype=pl.String),
+                        "timing": timing_for(a.timing, session_type),
                     }
                 ).filter(value.is_not_null() & has_session)
             )
@@ -394,6 +404,20 @@ class Mapping:
             demo["birth_date"] = birth_dates(r, roles["birth_date"], opts)
         ex.activity = activity(r.rk, pid, started, **demo)
         return ex
+
+
+def timing_for(timing: str | None, session_type: pl.Series) -> pl.Series:
+    """before/after-dose timings only apply at dosing visits: at a screening visit the score
+    is the baseline, at other visits without dosing it is a follow-up."""
+    if timing not in ("before_dose", "after_dose"):
+        return pl.Series([timing] * len(session_type), dtype=pl.String)
+    return pl.select(
+        pl.when(session_type.is_in(list(tables.DOSING_TYPES)))
+        .then(pl.lit(timing))
+        .when(session_type == "screening")
+        .then(pl.lit("baseline"))
+        .otherwise(pl.lit("follow_up"))
+    ).to_series()
 
 
 def birth_dates(r: Rows, header: str, opts: Options) -> pl.Series:

@@ -43,14 +43,17 @@ MISSING_MARKERS = (
 )
 
 
-def clean(s: pl.Series) -> pl.Series:
-    """Trimmed text with missing markers turned into null."""
+def clean(s: pl.Series, keep: tuple[str, ...] = ()) -> pl.Series:
+    """Trimmed text with missing markers turned into null (except those in ``keep``, such as
+    "unknown" where it is a value of the vocabulary)."""
     t = s.cast(pl.String).str.strip_chars()
     # a cell neutralised against formula injection ('=..., '-3) reads as what follows the quote
     t = t.str.replace(r"^'([=+\-@\t\r])", "$1")
     return (
         pl.select(
-            pl.when(t.str.to_lowercase().is_in(list(MISSING_MARKERS))).then(None).otherwise(t)
+            pl.when(t.str.to_lowercase().is_in([m for m in MISSING_MARKERS if m not in keep]))
+            .then(None)
+            .otherwise(t)
         )
         .to_series()
         .alias(s.name)
@@ -238,7 +241,11 @@ def parse_weight_kg(s: pl.Series, default_unit: str = "kg") -> pl.Series:
     v = ext.struct.field("v").str.replace(",", ".").cast(pl.Float64, strict=False)
     u = ext.struct.field("u").str.to_lowercase().fill_null(default_unit.lower())
     lb = u.str.starts_with("lb") | u.str.starts_with("pound")
-    return pl.select(pl.when(lb).then(v * 0.45359237).otherwise(v)).to_series().alias(s.name)
+    return (
+        pl.select(pl.when(lb).then((v * 0.45359237).round(1)).otherwise(v))
+        .to_series()
+        .alias(s.name)
+    )
 
 
 def parse_bp(s: pl.Series) -> pl.DataFrame:
@@ -315,7 +322,7 @@ def vocab_key(text: str) -> str:
 def translate(s: pl.Series, table: dict[str, str], vocabulary: tuple[str, ...]) -> pl.Series:
     """Map text to a controlled vocabulary: the mapping table first (case-insensitive), then
     the vocabulary itself; both compared with ``vocab_key``."""
-    t = clean(s)
+    t = clean(s, keep=tuple(v.lower() for v in vocabulary))
     key = t.str.to_lowercase().str.replace_all(r"[^a-z]+", "_").str.strip_chars("_")
     lookup = {vocab_key(v): v for v in vocabulary}
     lookup.update({vocab_key(k): v for k, v in table.items()})

@@ -440,7 +440,7 @@ def _finish(files: list[_File], st: store_mod.Store, opts: Options) -> _Result:
             dict(tables.empty(table).schema), strict=False
         )
         valid[table] = coerced.filter(keep).with_columns(
-            rk.filter(keep).alias(RK), frame.get_column("_owner").filter(keep).alias("_owner")
+            [frame.get_column(c).filter(keep) for c in frame.columns if c.startswith("_")]
         )
         if v.failures.height:
             fails = v.failures.with_columns(
@@ -643,12 +643,25 @@ def _json_rows(frame: pl.DataFrame, cols: Sequence[str]) -> list[str]:
     ]
 
 
-def _same(cols: Sequence[str], schema: dict[str, Any]) -> pl.Expr:
+#: Differences within these limits are the same value written differently (a weight in
+#: whole pounds, a rounded mg/kg); anything larger is a conflict.
+TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
+
+
+def _same(cols: Sequence[str], schema: dict[str, Any], defaulted: bool = False) -> pl.Expr:
     parts = []
     for c in cols:
         a, b = pl.col(c), pl.col(f"{c}__stored")
-        eq = (a - b).abs() <= 1e-6 * (1 + b.abs()) if schema[c] == pl.Float64 else a == b
-        parts.append(eq | a.is_null() | b.is_null())
+        if schema[c] == pl.Float64:
+            limit = TOLERANCE[c] if c in TOLERANCE else 1e-6 * (1 + b.abs())
+            eq = (a - b).abs() <= limit
+        else:
+            eq = a == b
+        part = eq | a.is_null() | b.is_null()
+        if defaulted:
+            # a value the mapping supplied (not the export) never conflicts with the store
+            part = part | pl.col("_defaulted").fill_null("").str.contains(f"|{c}|", literal=True)
+        parts.append(part)
     return pl.all_horizontal(parts) if parts else pl.lit(True)
 
 
@@ -680,7 +693,7 @@ def _dedupe(
             on=key,
             how="left",
             nulls_equal=True,
-        ).with_columns(_same=_same(cmp_cols, schema))
+        ).with_columns(_same=_same(cmp_cols, schema, "_defaulted" in fr.columns))
         statuses.append(
             j.select(
                 RK, status=pl.when("_same").then(pl.lit("duplicate")).otherwise(pl.lit("conflict"))
@@ -780,7 +793,7 @@ def _dedupe(
                 .join(marker, on=key, how="left", nulls_equal=True)
                 .with_columns(_matched=pl.col("_hit").fill_null(False))
             )
-        j = j.with_columns(_same=_same(cmp_cols, schema))
+        j = j.with_columns(_same=_same(cmp_cols, schema, "_defaulted" in fr.columns))
         hit = j.filter(matched)
         statuses.append(
             hit.select(
