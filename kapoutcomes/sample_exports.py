@@ -324,14 +324,14 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
             ]
         )  # fmt: skip
     # Deliberate impossible values, at positions drawn from the seed; the catalog lists the
-    # 1-based data row numbers (the header is not counted) as they are in the file.
+    # row numbers as a spreadsheet shows them (the header is row 1), as they are in the file.
     n = len(rows)
     if n >= 20:
         picks = [int(i) for i in rng.choice(n, size=9, replace=False)]
         j = picks[8]
 
         def line(i: int) -> int:
-            return i + 1 + (i > j)
+            return i + 2 + (i > j)
 
         for i in picks[:3]:
             rows[i][12] = "11/10" if i % 2 else "11"
@@ -353,7 +353,7 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         counts["date_before_birth_year rows"] = str(line(picks[7]))
         counts["rows_with_impossible_values"] = 8
         counts["duplicate_rows"] = 1
-        counts["duplicate_rows rows"] = f"{j + 2} repeats {j + 1}"
+        counts["duplicate_rows rows"] = f"{j + 3} repeats {j + 2}"
     counts["missing_markers"] = sum(r[c] in MISSING[:4] for r in rows for c in (12, 13))
     counts["blank_pain_before"] = sum(r[12] == "" for r in rows)
     counts["distinct_visits"] = len(rows) - counts["duplicate_rows"]
@@ -958,7 +958,7 @@ def _catalog(cohort: sample.SampleCohort, entries: list[Entry]) -> str:
         if e.mess:
             lines += ["- deliberate mess:"] + [f"  - {m}" for m in e.mess]
         if e.counts:
-            lines += ["- expected row accounting:"]
+            lines += ["- expected row accounting (row numbers count the header as row 1):"]
             lines += [f"  - {k}: {v}" for k, v in e.counts.items()]
         lines.append("")
     lines += ["## sample_data/mappings/", "", MAPPINGS_NOTE, ""]

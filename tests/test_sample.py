@@ -212,7 +212,7 @@ def test_wide_export_is_semicolon_cp1252_with_identifiers(written: tuple[Path, P
         line = next(x for x in catalog.splitlines() if x.strip().startswith(f"- {key}:"))
         return [int(n) for n in line.split(":", 1)[1].replace(" repeats", ",").split(",")]
 
-    data = rows[1:]
+    data = rows  # catalog row numbers count the header as row 1, as a spreadsheet does
     assert all(data[n - 1][12] in ("11", "11/10") for n in listed("pain_11 rows"))
     assert all(data[n - 1][14] == "31" for n in listed("phq9_31 rows"))
     assert all(data[n - 1][10].startswith("-") for n in listed("negative_dose rows"))
