@@ -14,7 +14,13 @@ APP = str(ROOT / "dashboards" / "app.py")
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
-PAGES = ["pages/cohort.py", "pages/definitions.py", "pages/audit.py"]
+PAGES = [
+    "pages/cohort.py",
+    "pages/patient.py",
+    "pages/data.py",
+    "pages/definitions.py",
+    "pages/audit.py",
+]
 
 
 @pytest.fixture
@@ -92,3 +98,27 @@ def test_cohort_filter_changes_figures(demo_env):
     at.sidebar.multiselect(key="cohort-clinic").select("Summit KAP Institute").run()
     after = [m.value for m in at.metric]
     assert before[0] == "360" and after[0] != before[0]
+
+
+def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
+    at = run("pages/patient.py")
+    at.text_input(key="patient-query").input("demo-000012").run()
+    assert not at.exception, at.exception
+    assert "Maintenance review" in [h.value for h in at.subheader]
+    assert any("safety flag" in (m.body or "") for m in [*at.error, *at.success])
+    from kapoutcomes import audit, privacy
+    from kapoutcomes.store import Store
+
+    with Store(demo_env / "store.duckdb") as st:
+        log = audit.entries(st)
+        assert log.filter(log["action"] == "view_patient").height == 1
+        assert audit.verify(st, privacy.load_or_create_secret()).ok
+    pid = privacy.pseudonymise("DEMO-000012", privacy.DEMO_SECRET)
+    assert log["target"][0] == pid
+
+
+def test_patient_unknown_mrn_says_so(demo_env):
+    at = run("pages/patient.py")
+    at.text_input(key="patient-query").input("NOT-A-PATIENT").run()
+    assert not at.exception
+    assert any("No patient with that MRN" in w.body for w in at.warning)
