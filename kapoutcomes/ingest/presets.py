@@ -134,6 +134,8 @@ def canonical_required(table: str) -> list[str]:
         req = [c for c in req if c not in ("mme_table", "daily_dose")]
     if table == "patients":
         req = [c for c in req if c != "clinic"]  # may come from the clinic= option
+    # ids are made from the natural key when absent; screening flags default to no
+    req = [c for c in req if c not in ("session_id", "event_id")]
     return req
 
 
