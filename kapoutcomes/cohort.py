@@ -1,0 +1,416 @@
+"""The full cohort summary: one function computing every section.
+
+``cohort_summary(tables, settings)`` runs the per-patient metrics once (baseline, change,
+induction, episodes, MME, cost, safety) and every cohort statistic on them, overall and by
+each comparison dimension (clinic, condition, route, care model, clinician, treatment-start
+period). Everything is vectorised polars; no per-patient Python loops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from kapoutcomes import completeness as completeness_mod
+from kapoutcomes import episodes, outcomes, resources, safety, stats, survival, tables
+from kapoutcomes.settings import Settings
+
+#: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
+SECTIONS = (
+    "attrition",
+    "response",
+    "change",
+    "improvement_by_month",
+    "durability",
+    "opioids",
+    "safety",
+    "cost",
+    "completeness",
+    "comparisons",
+    "funnel",
+)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the summary: tidy frames plus its definition and caveats."""
+
+    key: str
+    title: str
+    definition: str
+    frames: dict[str, pl.DataFrame]
+    caveats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CohortSummary:
+    """Every section of the cohort summary (``SECTIONS``), the metadata (counts, data span,
+    timings) and the definitions in force (``Settings.describe()``)."""
+
+    meta: dict[str, Any]
+    definitions: list[dict[str, str]]
+    sections: dict[str, Section] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Section:
+        return self.sections[key]
+
+
+@dataclass(frozen=True)
+class PatientMetrics:
+    """The per-patient frames the cohort statistics are computed from (each already carrying
+    the comparison dimensions of ``stats.patient_groups``)."""
+
+    groups: pl.DataFrame
+    dosing: pl.DataFrame
+    baselines: pl.DataFrame
+    changes: pl.DataFrame
+    monthly: pl.DataFrame
+    induction: pl.DataFrame
+    end_of_induction: pl.DataFrame
+    episodes: pl.DataFrame
+    stages: pl.DataFrame
+    mme: pl.DataFrame
+    cost: pl.DataFrame
+    excursions: pl.DataFrame
+    itt: pl.DataFrame
+    adverse_events: pl.DataFrame
+    completeness: pl.DataFrame
+
+
+def _table(tabs: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    f = tabs.get(name)
+    return tables.empty(name) if f is None else f
+
+
+@dataclass(frozen=True)
+class IdCodes:
+    """Patient and session ids replaced by 64-bit hash codes (joins and sorts on integers
+    are several times faster than on strings); ``decode`` turns codes back into ids."""
+
+    patient_ids: pl.DataFrame  # code, id
+    session_ids: pl.DataFrame
+
+    def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
+        out = frame
+        for col, m in (("patient_id", self.patient_ids), ("session_id", self.session_ids)):
+            if col in out.columns and out.schema[col] == pl.UInt64:
+                out = (
+                    out.with_row_index("_r")
+                    .join(m.rename({"code": col}), on=col, how="left")
+                    .sort("_r")
+                    .with_columns(pl.col("id").alias(col))
+                    .drop("_r", "id")
+                )
+        return out
+
+
+def encode_ids(tabs: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], IdCodes]:
+    """The canonical tables with patient_id and session_id replaced by UInt64 hash codes
+    (empty session ids stay empty). Raises ValueError in the astronomically unlikely case
+    of two ids of the patients or sessions table sharing a hash."""
+    frames = {name: _table(tabs, name) for name in tables.MODELS}
+    maps = {}
+    for col, primary in (("patient_id", "patients"), ("session_id", "sessions")):
+        m = frames[primary].select(code=pl.col(col).hash(), id=pl.col(col)).unique("id")
+        if m.get_column("code").n_unique() != m.height:
+            raise ValueError(f"{col}: hash collision while encoding ids")
+        maps[col] = m
+    out = {}
+    for name, f in frames.items():
+        cols = [
+            pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()).alias(c)
+            for c in ("patient_id", "session_id")
+            if c in f.columns
+        ]
+        out[name] = f.with_columns(cols)
+    return out, IdCodes(maps["patient_id"], maps["session_id"])
+
+
+def patient_metrics(
+    tabs: dict[str, pl.DataFrame], settings: Settings, as_of: dt.datetime
+) -> PatientMetrics:
+    """Run every per-patient metric once over the canonical tables."""
+    patients = _table(tabs, "patients")
+    sessions = _table(tabs, "sessions")
+    assessments = _table(tabs, "assessments")
+    dos = outcomes.dosing_sessions(sessions)
+    groups = stats.patient_groups(patients, dos)
+    base = outcomes.baselines(assessments, dos, settings)
+    ch = outcomes.changes(assessments, dos, settings, base=base)
+    ind = outcomes.induction_series(dos, settings)
+    eoi = outcomes.end_of_induction(ch, ind, settings)
+    ep = episodes.response_episodes(ch, dos, settings, induction=ind)
+    st = stats.patient_stages(groups, sessions, assessments, ind)
+    contact = outcomes.last_contact(sessions, assessments)
+    mme = outcomes.mme_course(_table(tabs, "opioids"), dos, contact, settings)
+    cost = outcomes.cost_per_patient(sessions)
+    exc = safety.vital_excursions(dos, settings)
+    itt = stats.itt_population(groups, assessments, settings)
+    aes = safety.prepare_adverse_events(_table(tabs, "adverse_events"), dos)
+    comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
+    monthly = stats.monthly_scores(ch)
+
+    def g(f: pl.DataFrame) -> pl.DataFrame:
+        return stats.attach_groups(f, groups)
+
+    return PatientMetrics(
+        groups=groups,
+        dosing=g(dos),
+        baselines=base,
+        changes=ch,
+        monthly=g(monthly),
+        induction=ind,
+        end_of_induction=g(eoi),
+        episodes=g(ep),
+        stages=g(st),
+        mme=g(mme),
+        cost=cost,
+        excursions=g(exc),
+        itt=g(itt),
+        adverse_events=g(aes),
+        completeness=g(comp),
+    )
+
+
+def cohort_summary(
+    tabs: dict[str, pl.DataFrame],
+    settings: Settings | None = None,
+    as_of: dt.datetime | None = None,
+    primary_instrument: str = "pain_nrs",
+    comparisons: tuple[str, ...] = stats.GROUP_DIMENSIONS,
+) -> CohortSummary:
+    """Compute every section of the cohort summary from the canonical tables.
+
+    ``as_of`` defaults to the latest session or assessment in the data (never the wall
+    clock, so the summary is reproducible); ``primary_instrument`` (default the pain NRS) is
+    the instrument for the funnel plot and cost per responder; ``comparisons`` the patient
+    dimensions every statistic is also split by.
+    """
+    settings = settings or Settings()
+    t0 = time.perf_counter()
+    as_of = as_of or episodes.data_end(tabs) or dt.datetime(2000, 1, 1)
+    tabs, codes = encode_ids(tabs)
+    pm = patient_metrics(tabs, settings, as_of)
+    sessions = _table(tabs, "sessions")
+    assessments = _table(tabs, "assessments")
+    aes = _table(tabs, "adverse_events")
+    t_patient = time.perf_counter() - t0
+    loss_def = episodes.loss_definition(settings)
+    responders = pm.end_of_induction.filter(pl.col("instrument") == primary_instrument).select(
+        "patient_id", "responder"
+    )
+
+    def stat_frames(by: str | None) -> dict[str, Any]:
+        dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
+        return {
+            "attrition": stats.attrition(pm.stages, pm.groups, settings, by),
+            "response": stats.response_rates(
+                pm.end_of_induction, pm.itt, pm.baselines, pm.groups, settings, by
+            ),
+            "change": stats.change_from_baseline(pm.end_of_induction, pm.groups, settings, by),
+            "improvement_by_month": stats.improvement_by_month(pm.monthly, pm.groups, settings, by),
+            "durability": dur,
+            "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
+            "adverse_events": safety.adverse_event_rates(
+                pm.adverse_events, pm.dosing, pm.groups, settings, by
+            ),
+            "excursions": safety.excursion_summary(pm.excursions, pm.groups, settings, by),
+            "cost": resources.cost_summary(pm.cost, responders, pm.groups, settings, by),
+            "completeness": completeness_mod.completeness(pm.completeness, pm.groups, settings, by),
+        }
+
+    overall = stat_frames(None)
+    by_dim = {d: stat_frames(d) for d in comparisons}
+    flags = safety.safety_flags(assessments, aes, sessions, settings)
+    flag_counts = (
+        flags.group_by("flag")
+        .agg(
+            occurrences=pl.len().cast(pl.Int64),
+            patients=pl.col("patient_id").n_unique().cast(pl.Int64),
+        )
+        .sort("flag")
+    )
+    flag_counts = (
+        pl.DataFrame(
+            {"flag": list(safety.FLAG_SOURCES), "definition": list(safety.FLAG_SOURCES.values())}
+        )
+        .join(flag_counts, on="flag", how="left")
+        .with_columns(pl.col("occurrences").fill_null(0), pl.col("patients").fill_null(0))
+        .select("flag", "occurrences", "patients", "definition")
+    )
+    dosed = int(pm.groups.get_column("dosed").sum())
+    n_patients = pm.groups.height
+
+    def cav_missing_baseline() -> list[str]:
+        b = pm.baselines.filter(pl.col("instrument") == primary_instrument)
+        if b.height == 0:
+            return [f"no {primary_instrument} scores in the data"]
+        pct = 100.0 * (1 - b.get_column("has_baseline").mean())  # type: ignore[operator]
+        if pct > settings.missing_baseline_caveat_pct:
+            return [f"{pct:.0f}% of dosed patients lack a {primary_instrument} baseline"]
+        return []
+
+    global_caveats = []
+    if dosed < settings.small_n:
+        global_caveats.append(f"small cohort: {dosed} dosed patients (< {settings.small_n})")
+    global_caveats += cav_missing_baseline()
+
+    sections: dict[str, Section] = {}
+    sections["attrition"] = Section(
+        "attrition",
+        "Attrition from referral to maintenance",
+        "patients reaching each stage: "
+        + "; ".join(f"{n} = {d}" for n, d in stats.ATTRITION_STAGES),
+        {"stages": overall["attrition"]},
+    )
+    sections["response"] = Section(
+        "response",
+        "Response and remission at the end of induction",
+        "rates among evaluable patients and intention-to-treat, Wilson intervals ("
+        + stats.WILSON_SOURCE
+        + ")",
+        {"rates": overall["response"]},
+        tuple(global_caveats),
+    )
+    sections["change"] = Section(
+        "change",
+        "Change from baseline at the end of induction",
+        "score - baseline per instrument; negative = improvement",
+        {"end_of_induction": overall["change"]},
+    )
+    sections["improvement_by_month"] = Section(
+        "improvement_by_month",
+        "Improvement by treatment month",
+        "last score in each 30-day month after the first dose",
+        {"months": overall["improvement_by_month"]},
+    )
+    d: survival.Durability = overall["durability"]
+    sections["durability"] = Section(
+        "durability",
+        "Durability: time to loss of response",
+        loss_def + "; " + survival.SOURCE,
+        {"summary": d.summary, "curves": d.curves, "at_risk": d.at_risk},
+    )
+    sections["opioids"] = Section(
+        "opioids",
+        "Opioid use (daily MME)",
+        f"daily MME from the {settings.mme_table} factor table at the first dose and 3 and 6 "
+        "months after; buprenorphine excluded from MME and counted separately",
+        {"timepoints": overall["opioids"]},
+    )
+    item9 = codes.decode(safety.item9_by_patient(assessments))
+    sections["safety"] = Section(
+        "safety",
+        "Safety",
+        "adverse events per 100 dosing sessions and % of patients (exact intervals); vital-sign "
+        "excursions; must-not-miss flags",
+        {
+            "adverse_events": overall["adverse_events"],
+            "serious_events": codes.decode(safety.serious_events(aes)),
+            "excursions": overall["excursions"],
+            "flags": flag_counts,
+            "open_item9": item9,
+        },
+        tuple(
+            [f"{item9.height} patient(s) with a PHQ-9 item 9 answer above 0: see the list"]
+            if item9.height
+            else []
+        ),
+    )
+    costed = int(pm.cost.get_column("costed_sessions").sum()) if pm.cost.height else 0
+    sections["cost"] = Section(
+        "cost",
+        "Cost of care",
+        "exported session charges; per patient treated and per end-of-induction responder "
+        f"({primary_instrument})",
+        {"cost": overall["cost"]},
+        () if costed else ("the export carries no cost",),
+    )
+    sections["completeness"] = Section(
+        "completeness",
+        "Data completeness",
+        "scores recorded at dosing sessions, missing baselines, follow-up coverage",
+        {"completeness": overall["completeness"]},
+    )
+    comp_frames: dict[str, pl.DataFrame] = {}
+    keys = (
+        "attrition",
+        "response",
+        "change",
+        "improvement_by_month",
+        "opioids",
+        "adverse_events",
+        "excursions",
+        "cost",
+        "completeness",
+    )
+    if comparisons:
+        for k in keys:
+            comp_frames[k] = pl.concat(
+                [by_dim[dim][k] for dim in comparisons], how="diagonal_relaxed"
+            )
+        comp_frames["durability"] = pl.concat(
+            [by_dim[dim]["durability"].summary for dim in comparisons], how="diagonal_relaxed"
+        )
+        comp_frames["durability_logrank"] = pl.concat(
+            [by_dim[dim]["durability"].logrank for dim in comparisons], how="diagonal_relaxed"
+        )
+        comp_frames["durability_curves"] = pl.concat(
+            [by_dim[dim]["durability"].curves for dim in comparisons], how="diagonal_relaxed"
+        )
+    sections["comparisons"] = Section(
+        "comparisons",
+        "Comparisons by clinic, condition, route, care model, clinician and start period",
+        "every statistic split by: "
+        + "; ".join(f"{k} = {stats.GROUP_MEANINGS[k]}" for k in comparisons),
+        comp_frames,
+    )
+    fun = pl.DataFrame()
+    if "clinic" in comparisons:
+        r = comp_frames["response"].filter(
+            (pl.col("subgroup") == "clinic")
+            & (pl.col("instrument") == primary_instrument)
+            & (pl.col("measure") == "response")
+        )
+        net = overall["response"].filter(
+            (pl.col("instrument") == primary_instrument) & (pl.col("measure") == "response")
+        )
+        p = net.get_column("rate")[0] if net.height else None
+        if r.height and p is not None:
+            fun = stats.funnel(
+                r.select("level", "n", "denominator", "rate", "definition", "caveats"), p
+            ).rename({"level": "clinic"})
+    sections["funnel"] = Section(
+        "funnel",
+        "Clinic response rates against the network",
+        f"end-of-induction {primary_instrument} response rate of each clinic (evaluable patients) "
+        "against the network rate with 95% and 99.8% binomial limits (Spiegelhalter, Stat Med "
+        "2005;24:1185)",
+        {"clinics": fun},
+    )
+    span = sessions.select(
+        pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b")
+    )
+    meta = {
+        "generated_by": "kapoutcomes",
+        "as_of": as_of,
+        "patients": n_patients,
+        "dosed_patients": dosed,
+        "sessions": sessions.height,
+        "assessments": assessments.height,
+        "adverse_events": aes.height,
+        "first_session": span.item(0, "a") if sessions.height else None,
+        "last_session": span.item(0, "b") if sessions.height else None,
+        "clinics": pm.groups.get_column("clinic").n_unique() if n_patients else 0,
+        "primary_instrument": primary_instrument,
+        "comparisons": list(comparisons),
+        "caveats": global_caveats,
+        "seconds_patient_metrics": round(t_patient, 3),
+        "seconds_total": round(time.perf_counter() - t0, 3),
+        "empty": n_patients == 0,
+    }
+    return CohortSummary(meta=meta, definitions=settings.describe(), sections=sections)

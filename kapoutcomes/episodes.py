@@ -1,0 +1,510 @@
+"""Response episodes, durability and the maintenance picture of each patient.
+
+A *response episode* starts at the first assessment whose reduction from baseline reaches
+the response threshold (``outcomes.response_rules``) while no episode is running. It ends
+(loss of response, the event for durability) at whichever comes first of
+
+* the first of ``settings.loss_consecutive_assessments`` consecutive assessments below the
+  response threshold (the date response was first seen to be lost), or
+* an unscheduled booster infusion (``session_type == "booster"``) given while responding,
+  when ``settings.loss_on_unscheduled_booster`` is set.
+
+Episodes still running at the last assessment are censored there. Time is counted from the
+*origin*: the end of the induction course (start of its last infusion) when the response
+began during or after induction before any later dose, else the dosing session that
+(re)started the response (the latest dose at or before onset); an episode whose origin is a
+booster is ``restored_by_booster``. The whole state machine is written with polars window
+expressions (no per-patient loops): the assessment stream is cut into segments that each
+open with a responding assessment or a booster, and the episode state follows from the
+number of non-responding assessments in each segment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from kapoutcomes import outcomes
+from kapoutcomes.settings import Settings
+
+_EPISODE_SCHEMA = {
+    "patient_id": pl.String,
+    "instrument": pl.String,
+    "episode": pl.Int32,
+    "onset_at": pl.Datetime("us"),
+    "origin_at": pl.Datetime("us"),
+    "origin_session_type": pl.String,
+    "restored_by_booster": pl.Boolean,
+    "end_at": pl.Datetime("us"),
+    "end_reason": pl.String,
+    "event": pl.Boolean,
+    "last_assessed_at": pl.Datetime("us"),
+    "duration_days": pl.Float64,
+}
+
+
+def loss_definition(settings: Settings) -> str:
+    """The loss-of-response rule in force, in words (shown beside durability results)."""
+    rule = (
+        f"response lost on the first of {settings.loss_consecutive_assessments} consecutive "
+        "assessments below the response threshold"
+    )
+    if settings.loss_on_unscheduled_booster:
+        rule += ", or at an unscheduled booster infusion"
+    return (
+        rule + "; time counted from the end of the induction series or from the infusion that "
+        "restored response; still responding at the last assessment = censored there"
+    )
+
+
+def response_episodes(
+    change: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    induction: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Response episodes per patient and instrument (instruments with a response threshold).
+
+    ``change`` is ``outcomes.changes(...)``; ``induction`` (optional) the
+    ``outcomes.induction_series`` already computed from ``sessions``. Columns: patient_id, instrument, episode (1, 2,
+    ...), onset_at, origin_at, origin_session_type, restored_by_booster, end_at (empty when
+    censored), end_reason ("loss" | "booster" | empty), event, last_assessed_at,
+    duration_days (origin to end, or to the last assessment while responding when censored).
+    """
+    k = settings.loss_consecutive_assessments
+    a = change.filter(pl.col("responder").is_not_null()).select(
+        "patient_id",
+        "instrument",
+        t=pl.col("assessed_at"),
+        kind=pl.lit(0, pl.Int8),
+        resp=pl.col("responder"),
+    )
+    if a.height == 0:
+        return pl.DataFrame(schema=_EPISODE_SCHEMA)
+    streams = [a]
+    if settings.loss_on_unscheduled_booster:
+        pi = a.select("patient_id", "instrument").unique()
+        boosters = (
+            sessions.filter(pl.col("session_type") == "booster")
+            .select("patient_id", t=pl.col("started_at"))
+            .join(pi, on="patient_id", how="inner")
+            .select(
+                "patient_id",
+                "instrument",
+                "t",
+                kind=pl.lit(1, pl.Int8),
+                resp=pl.lit(None, pl.Boolean),
+            )
+        )
+        streams.append(boosters)
+    key = ["patient_id", "instrument"]
+    s = pl.concat(streams).sort(*key, "t", "kind")
+    opens = (pl.col("kind") == 1) | pl.col("resp").fill_null(False)
+    s = s.with_columns(seg=opens.cast(pl.Int32).cum_sum().over(key))
+    # a segment = one opening row (responding assessment R or booster B) + following
+    # non-responding assessments N; segment 0 has no opening row.
+    seg = (
+        s.group_by(*key, "seg")
+        .agg(
+            open_kind=pl.when(pl.col("seg").first() == 0)
+            .then(pl.lit(-1, pl.Int8))
+            .otherwise(pl.col("kind").first()),
+            start_t=pl.col("t").first(),
+            n_below=(pl.col("kind") == 0).sum()
+            - (pl.col("resp").fill_null(False)).cast(pl.UInt32).sum(),
+            first_below_t=pl.col("t").filter((pl.col("kind") == 0) & ~pl.col("resp")).first(),
+            last_t=pl.col("t").filter(pl.col("kind") == 0).last(),
+        )
+        .sort(*key, "seg")
+    )
+    is_r = pl.col("open_kind") == 0
+    seg = seg.with_columns(active_end=is_r & (pl.col("n_below") < k)).with_columns(
+        prev_active=pl.col("active_end").shift(1).over(key).fill_null(False)
+    )
+    seg = seg.with_columns(starts=is_r & ~pl.col("prev_active")).with_columns(
+        episode=pl.col("starts").cast(pl.Int32).cum_sum().over(key)
+    )
+    end_t = (
+        pl.when(is_r & (pl.col("n_below") >= k))
+        .then(pl.col("first_below_t"))
+        .when((pl.col("open_kind") == 1) & pl.col("prev_active"))
+        .then(pl.col("start_t"))
+    )
+    end_reason = (
+        pl.when(is_r & (pl.col("n_below") >= k))
+        .then(pl.lit("loss"))
+        .when((pl.col("open_kind") == 1) & pl.col("prev_active"))
+        .then(pl.lit("booster"))
+    )
+    seg = seg.with_columns(end_t=end_t, end_reason=end_reason)
+    in_ep = seg.filter(pl.col("episode") > 0)
+    # rows of an episode run until (and including) its ending segment
+    in_ep = in_ep.with_columns(
+        _ended_before=pl.col("end_t").is_not_null().cast(pl.Int32).cum_sum().over([*key, "episode"])
+        - pl.col("end_t").is_not_null().cast(pl.Int32)
+    ).filter(pl.col("_ended_before") == 0)
+    ep = in_ep.group_by(*key, "episode").agg(
+        onset_at=pl.col("start_t").filter(pl.col("starts")).first(),
+        end_at=pl.col("end_t").drop_nulls().first(),
+        end_reason=pl.col("end_reason").drop_nulls().first(),
+        last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
+    )
+    # origin: the latest dose at or before onset; an induction dose stands for its course end
+    dos = outcomes.dosing_sessions(sessions)
+    ind = induction if induction is not None else outcomes.induction_series(sessions, settings)
+    d_ind = (
+        dos.filter(pl.col("session_type") == "induction")
+        .join_asof(
+            ind.select("patient_id", "induction_start", "induction_end").sort("induction_start"),
+            left_on="started_at",
+            right_on="induction_start",
+            by="patient_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .select("session_id", "induction_end")
+    )
+    dos = (
+        dos.join(d_ind, on="session_id", how="left")
+        .select(
+            "patient_id",
+            dose_at=pl.col("started_at"),
+            origin_at=pl.coalesce("induction_end", "started_at"),
+            origin_session_type=pl.col("session_type"),
+        )
+        .sort("dose_at")
+    )
+    ep = (
+        ep.sort("onset_at")
+        .join_asof(
+            dos,
+            left_on="onset_at",
+            right_on="dose_at",
+            by="patient_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .drop("dose_at")
+    )
+    ep = ep.with_columns(
+        event=pl.col("end_at").is_not_null(),
+        restored_by_booster=(pl.col("origin_session_type") == "booster").fill_null(False),
+    ).with_columns(
+        duration_days=outcomes.days_between(
+            pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at")),
+            pl.col("origin_at"),
+        ).clip(lower_bound=0.0)
+    )
+    return ep.select(
+        [pl.col(c) if c == "patient_id" else pl.col(c).cast(t) for c, t in _EPISODE_SCHEMA.items()]
+    ).sort(*key, "episode")
+
+
+def benefit_durations(
+    episodes: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    """How long benefit lasted after each dose (maintenance and booster infusions, and the
+    last infusion of each induction course), per instrument with episodes.
+
+    benefit_end = the loss of response of the episode running after the dose, or the next
+    dose, whichever comes first. Columns: patient_id, instrument, session_id, dose_at,
+    session_type, next_dose_at, benefit_days, status: "lost" (response lost before the next
+    dose), "booster" (ended by an unscheduled booster), "next dose" (still responding when
+    the next dose was given: at least this long), "ongoing" (still responding at the last
+    assessment: at least this long) or "no response" (no response after this dose;
+    benefit_days empty).
+    """
+    dos = outcomes.dosing_sessions(sessions).with_columns(
+        next_dose_at=pl.col("started_at").shift(-1).over("patient_id"),
+        next_type=pl.col("session_type").shift(-1).over("patient_id"),
+    )
+    dos = dos.filter(
+        (pl.col("session_type") != "induction")
+        | (pl.col("next_type") != "induction").fill_null(True)
+        | (
+            outcomes.days_between(pl.col("next_dose_at"), pl.col("started_at"))
+            > settings.induction_max_gap_days
+        )
+    ).select(
+        "patient_id",
+        "session_id",
+        "session_type",
+        dose_at=pl.col("started_at"),
+        next_dose_at=pl.col("next_dose_at"),
+    )
+    far = dt.datetime(9999, 1, 1)
+    d = (
+        dos.join(episodes.select("patient_id", "instrument").unique(), on="patient_id")
+        .with_columns(_lookup=pl.col("next_dose_at").fill_null(far))
+        .sort("_lookup")
+    )
+    e = episodes.select(
+        "patient_id",
+        "instrument",
+        "onset_at",
+        "end_at",
+        "end_reason",
+        "event",
+        "last_assessed_at",
+    ).sort("onset_at")
+    # the latest episode that began before the next dose
+    j = d.join_asof(
+        e,
+        left_on="_lookup",
+        right_on="onset_at",
+        by=["patient_id", "instrument"],
+        strategy="backward",
+        check_sortedness=False,
+        allow_exact_matches=False,
+    )
+    stop = pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at"))
+    responding = pl.col("onset_at").is_not_null() & (stop > pl.col("dose_at")).fill_null(False)
+    lost_first = pl.col("event") & (
+        pl.col("next_dose_at").is_null() | (pl.col("end_at") < pl.col("next_dose_at"))
+    )
+    booster_end = pl.col("event") & (pl.col("end_reason") == "booster")
+    end = (
+        pl.when(lost_first | booster_end)
+        .then(pl.col("end_at"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.col("next_dose_at"))
+        .otherwise(pl.col("last_assessed_at"))
+    )
+    status = (
+        pl.when(~responding)
+        .then(pl.lit("no response"))
+        .when(booster_end)
+        .then(pl.lit("booster"))
+        .when(lost_first)
+        .then(pl.lit("lost"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.lit("next dose"))
+        .otherwise(pl.lit("ongoing"))
+    )
+    j = j.with_columns(status=status, _end=end).with_columns(
+        benefit_days=pl.when(pl.col("status") != "no response").then(
+            outcomes.days_between(pl.col("_end"), pl.col("dose_at")).clip(lower_bound=0.0)
+        )
+    )
+    return j.select(
+        "patient_id",
+        "instrument",
+        "session_id",
+        "dose_at",
+        "session_type",
+        "next_dose_at",
+        "benefit_days",
+        "status",
+    ).sort("patient_id", "instrument", "dose_at")
+
+
+def recent_trend(change: pl.DataFrame, settings: Settings, min_points: int = 3) -> pl.DataFrame:
+    """Least-squares slope of scores over the last ``settings.trend_weeks`` weeks up to each
+    patient's last assessment of the instrument, in points per week (positive = rising).
+
+    Columns: patient_id, instrument, last_assessed_at, last_score, points, slope_per_week
+    (empty with fewer than ``min_points`` assessments in the window; a project default).
+    """
+    w = change.with_columns(_last=pl.col("assessed_at").max().over("patient_id", "instrument"))
+    w = w.filter(
+        pl.col("assessed_at") >= pl.col("_last") - pl.duration(weeks=settings.trend_weeks)
+    ).with_columns(_x=outcomes.days_between(pl.col("assessed_at"), pl.col("_last")) / 7.0)
+    x, y = pl.col("_x"), pl.col("score")
+    g = (
+        w.sort("patient_id", "instrument", "assessed_at")
+        .group_by("patient_id", "instrument")
+        .agg(
+            last_assessed_at=pl.col("assessed_at").last(),
+            last_score=y.last(),
+            points=pl.len(),
+            _sxy=((x - x.mean()) * (y - y.mean())).sum(),
+            _sxx=((x - x.mean()) ** 2).sum(),
+        )
+    )
+    return (
+        g.with_columns(
+            slope_per_week=pl.when((pl.col("points") >= min_points) & (pl.col("_sxx") > 0)).then(
+                pl.col("_sxy") / pl.col("_sxx")
+            )
+        )
+        .drop("_sxy", "_sxx")
+        .sort("patient_id", "instrument")
+    )
+
+
+def maintenance_intervals(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Days between consecutive maintenance / booster infusions (after induction).
+
+    Columns: patient_id, from_at, to_at, to_type, interval_days."""
+    m = (
+        sessions.filter(pl.col("session_type").is_in(["maintenance", "booster"]))
+        .sort("patient_id", "started_at")
+        .with_columns(from_at=pl.col("started_at").shift(1).over("patient_id"))
+        .filter(pl.col("from_at").is_not_null())
+    )
+    return m.select(
+        "patient_id",
+        "from_at",
+        to_at=pl.col("started_at"),
+        to_type=pl.col("session_type"),
+        interval_days=outcomes.days_between(pl.col("started_at"), pl.col("from_at")),
+    )
+
+
+def days_since_last_infusion(sessions: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
+    """patient_id, last_dose_at, last_dose_type, days_since_last_dose at ``as_of``."""
+    d = outcomes.dosing_sessions(sessions)
+    return (
+        d.group_by("patient_id")
+        .agg(last_dose_at=pl.col("started_at").last(), last_dose_type=pl.col("session_type").last())
+        .with_columns(
+            days_since_last_dose=outcomes.days_between(pl.lit(as_of), pl.col("last_dose_at"))
+        )
+        .sort("patient_id")
+    )
+
+
+def data_end(tables_: dict[str, pl.DataFrame]) -> dt.datetime | None:
+    """The latest session or assessment time in the tables (the default 'as of')."""
+    times = []
+    s = tables_.get("sessions")
+    a = tables_.get("assessments")
+    if s is not None and s.height:
+        times.append(s.get_column("started_at").max())
+    if a is not None and a.height:
+        times.append(a.get_column("assessed_at").max())
+    return max(times) if times else None  # type: ignore[type-var,return-value]
+
+
+# -- one patient: the maintenance review -----------------------------------------------------
+@dataclass(frozen=True)
+class PatientFacts:
+    """The facts a clinician's maintenance review states for one patient and instrument.
+
+    Decision support: facts with their definitions, never a verdict."""
+
+    patient_id: str
+    instrument: str
+    as_of: dt.datetime
+    baseline: float | None
+    baseline_status: str
+    latest_score: float | None
+    latest_at: dt.datetime | None
+    reduction_pct: float | None  # % below baseline (positive = better)
+    responding: bool | None
+    response_threshold_pct: float | None
+    recent_benefit_days: tuple[float, ...]  # completed benefit spells after recent doses
+    benefit_statuses: tuple[str, ...]
+    days_since_last_dose: float | None
+    last_dose_type: str | None
+    slope_per_week: float | None
+    trend_weeks: int
+    episodes: int
+    induction_infusions: int | None
+    induction_completed: bool | None
+    definition: str
+
+
+def patient_facts(
+    tables_: dict[str, pl.DataFrame],
+    patient_id: str,
+    settings: Settings,
+    instrument: str = "pain_nrs",
+    as_of: dt.datetime | None = None,
+    recent_doses: int = 3,
+) -> PatientFacts:
+    """The maintenance-review facts for one patient (``recent_doses`` = how many of the
+    latest completed benefit spells to report; a project default)."""
+    sessions = tables_["sessions"].filter(pl.col("patient_id") == patient_id)
+    assess = tables_["assessments"].filter(pl.col("patient_id") == patient_id)
+    # the RCI needs a cohort SD; it plays no part in these facts, so the patient alone is fine
+    as_of = as_of or data_end(tables_) or dt.datetime(2000, 1, 1)
+    base = outcomes.baselines(assess, sessions, settings).filter(pl.col("instrument") == instrument)
+    ch = outcomes.changes(assess, sessions, settings, base=base).filter(
+        (pl.col("instrument") == instrument) & (pl.col("assessed_at") <= as_of)
+    )
+    rules = outcomes.response_rules(settings).filter(pl.col("instrument") == instrument)
+    threshold = rules.get_column("response_pct")[0] if rules.height else None
+    ep = response_episodes(ch, sessions, settings)
+    ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
+    done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
+    recent = done.tail(recent_doses)
+    tr = recent_trend(ch, settings)
+    last = ch.tail(1)
+    ds = days_since_last_infusion(sessions, as_of)
+    ind = outcomes.induction_series(sessions, settings).filter(pl.col("course") == 1)
+    b = base.row(0, named=True) if base.height else None
+
+    def one(frame: pl.DataFrame, col: str):
+        return frame.get_column(col)[0] if frame.height else None
+
+    return PatientFacts(
+        patient_id=patient_id,
+        instrument=instrument,
+        as_of=as_of,
+        baseline=None if b is None else b["baseline_score"],
+        baseline_status="no dosing session" if b is None else b["baseline_status"],
+        latest_score=one(last, "score"),
+        latest_at=one(last, "assessed_at"),
+        reduction_pct=one(last, "reduction_pct"),
+        responding=one(last, "responder"),
+        response_threshold_pct=threshold,
+        recent_benefit_days=tuple(recent.get_column("benefit_days").to_list()),
+        benefit_statuses=tuple(recent.get_column("status").to_list()),
+        days_since_last_dose=one(ds, "days_since_last_dose"),
+        last_dose_type=one(ds, "last_dose_type"),
+        slope_per_week=one(tr, "slope_per_week"),
+        trend_weeks=settings.trend_weeks,
+        episodes=ep.height,
+        induction_infusions=one(ind, "infusions"),
+        induction_completed=one(ind, "completed"),
+        definition=loss_definition(settings),
+    )
+
+
+def describe_patient(facts: PatientFacts) -> str:
+    """The facts in plain words, e.g. "pain 5.5, 31% below baseline; benefit after the last
+    three infusions lasted 24-31 days; day 26 now; pain rising 0.4 points a week".
+
+    Decision support for the clinician: it states facts, never a recommendation."""
+    from kapoutcomes import instruments
+
+    inst = instruments.INSTRUMENTS.get(facts.instrument)
+    word = (
+        "pain"
+        if inst is not None and inst.domain == "pain"
+        else (inst.name if inst is not None else facts.instrument)
+    )
+    parts: list[str] = []
+    if facts.latest_score is None:
+        parts.append(f"no {word} score after the first dose")
+    else:
+        s = f"{word} {facts.latest_score:g}"
+        if facts.baseline is None:
+            s += f" (no baseline: {facts.baseline_status.removeprefix('missing: ')})"
+        elif facts.reduction_pct is not None:
+            r = facts.reduction_pct
+            if abs(r) < 0.5:
+                s += ", same as baseline"
+            else:
+                s += f", {abs(r):.0f}% {'below' if r > 0 else 'above'} baseline"
+            s += f" ({facts.baseline:g})"
+        parts.append(s)
+    n = len(facts.recent_benefit_days)
+    if n:
+        lo, hi = min(facts.recent_benefit_days), max(facts.recent_benefit_days)
+        span = f"{lo:.0f} days" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f} days"
+        which = {1: "the last infusion", 2: "the last two infusions", 3: "the last three infusions"}
+        parts.append(f"benefit after {which.get(n, f'the last {n} infusions')} lasted {span}")
+    if facts.days_since_last_dose is not None:
+        parts.append(f"day {facts.days_since_last_dose:.0f} now")
+    if facts.slope_per_week is not None:
+        sl = facts.slope_per_week
+        if abs(sl) < 0.05:
+            parts.append(f"{word} steady over {facts.trend_weeks} weeks")
+        else:
+            trend = "rising" if sl > 0 else "falling"
+            parts.append(f"{word} {trend} {abs(sl):.1f} points a week")
+    return "; ".join(parts)

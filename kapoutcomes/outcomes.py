@@ -1,0 +1,597 @@
+"""Per-patient outcome metrics: baseline, change from baseline, the induction series and the
+end-of-induction response, opioid use (daily MME) and cost of care.
+
+Every function is pure: canonical tables in (long format, see ``kapoutcomes.tables``), tidy
+polars frames out, thresholds and windows from a :class:`~kapoutcomes.settings.Settings`.
+Nothing here loops over patients; the cohort statistics build on these frames.
+
+Conventions used throughout
+---------------------------
+* A *dosing session* is a session whose type is induction, maintenance (scheduled) or
+  booster (unscheduled) (``tables.DOSING_TYPES``). The *first dose* is the earliest one.
+* Scores are *totals* (``item`` empty). Scores recorded *after dosing* in the same session
+  (``timing == "after_dose"``) reflect the acute drug effect and are left out of change,
+  response and episodes unless ``include_after_dose=True`` (project choice, documented in
+  ``AFTER_DOSE_NOTE``).
+* ``reduction_pct`` is the improvement in % of baseline, positive when the patient is
+  better (for every instrument in the registry higher scores are worse).
+* Days are floating-point days between timestamps; treatment month ``m`` covers days
+  ``[30(m-1), 30m)`` after the first dose.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kapoutcomes import instruments, opioids, tables
+from kapoutcomes.settings import Settings
+
+DAY_S = 86_400.0
+MONTH_DAYS = 30
+AFTER_DOSE_NOTE = (
+    "scores recorded after dosing in the same session (acute drug effect) are not used for "
+    "change, response or episodes (kapoutcomes default)"
+)
+MME_MONTHS_DAYS = {"3 months": 91, "6 months": 183}
+
+
+def days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    """(later - earlier) in floating-point days."""
+    return (later - earlier).dt.total_seconds(fractional=True) / DAY_S
+
+
+# -- definitions -----------------------------------------------------------------------------
+def response_rules(settings: Settings) -> pl.DataFrame:
+    """One row per instrument: the response, substantial, minimal, remission, MCID and
+    reliability figures in force, with the definition in words.
+
+    Pain instruments take ``settings.pain_response_pct`` / ``pain_substantial_pct``;
+    depression instruments with a published response threshold take
+    ``settings.depression_response_pct``; PHQ-9 remission takes
+    ``settings.phq9_remission_below``; everything else comes from the instrument registry.
+    """
+    rows = []
+    for inst in instruments.INSTRUMENTS.values():
+        response = inst.response_pct
+        substantial = inst.substantial_pct
+        if inst.domain == "pain" and response is not None:
+            response = settings.pain_response_pct
+            substantial = settings.pain_substantial_pct
+        elif inst.domain == "depression" and response is not None:
+            response = settings.depression_response_pct
+        rem_below = inst.remission_below
+        if inst.code == "phq9":
+            rem_below = settings.phq9_remission_below
+        parts = []
+        if response is not None:
+            parts.append(f"response: reduction from baseline >= {response:g}%")
+        if substantial is not None:
+            parts.append(f"substantial: >= {substantial:g}%")
+        if inst.minimal_pct is not None:
+            parts.append(f"minimal: >= {inst.minimal_pct:g}%")
+        if rem_below is not None:
+            parts.append(f"remission: score < {rem_below:g}")
+        if inst.remission_at_or_below is not None:
+            parts.append(f"remission: score <= {inst.remission_at_or_below:g}")
+        if inst.mcid is not None:
+            parts.append(f"MCID: improvement >= {inst.mcid:g} points")
+        if inst.reliability is not None:
+            parts.append(
+                f"reliable change: |RCI| > {instruments.RCI_CRITERION} (r = {inst.reliability:g})"
+            )
+        rows.append(
+            {
+                "instrument": inst.code,
+                "domain": inst.domain,
+                "higher_is_worse": inst.higher_is_worse,
+                "response_pct": response,
+                "substantial_pct": substantial,
+                "minimal_pct": inst.minimal_pct,
+                "remission_below": rem_below,
+                "remission_at_or_below": inst.remission_at_or_below,
+                "mcid": inst.mcid,
+                "reliability": inst.reliability,
+                "definition": "; ".join(parts) or "no published response threshold",
+                "source": inst.source,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "instrument": pl.String,
+            "domain": pl.String,
+            "higher_is_worse": pl.Boolean,
+            "response_pct": pl.Float64,
+            "substantial_pct": pl.Float64,
+            "minimal_pct": pl.Float64,
+            "remission_below": pl.Float64,
+            "remission_at_or_below": pl.Float64,
+            "mcid": pl.Float64,
+            "reliability": pl.Float64,
+            "definition": pl.String,
+            "source": pl.String,
+        },
+    )
+
+
+def bands_frame() -> pl.DataFrame:
+    """instrument, band, low: severity bands of every instrument (for vectorised banding)."""
+    rows = [
+        {"instrument": i.code, "band": b.label, "low": float(b.low)}
+        for i in instruments.INSTRUMENTS.values()
+        for b in i.bands
+    ]
+    return pl.DataFrame(
+        rows, schema={"instrument": pl.String, "band": pl.String, "low": pl.Float64}
+    )
+
+
+def band_expr(score: str = "score", instrument: str = "instrument") -> pl.Expr:
+    """The severity band of ``score`` for its instrument (the band with the greatest ``low``
+    not above the score; empty for instruments without bands), as one vectorised
+    expression."""
+    expr = pl.lit(None, pl.String)
+    for inst in instruments.INSTRUMENTS.values():
+        for b in sorted(inst.bands, key=lambda x: x.low):
+            expr = (
+                pl.when((pl.col(instrument) == inst.code) & (pl.col(score) >= b.low))
+                .then(pl.lit(b.label))
+                .otherwise(expr)
+            )
+    return expr
+
+
+def add_band(frame: pl.DataFrame, score: str = "score", out: str = "band") -> pl.DataFrame:
+    """Add the severity band of ``score`` as column ``out``."""
+    return frame.with_columns(band_expr(score).alias(out))
+
+
+# -- dosing ----------------------------------------------------------------------------------
+def dosing_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Dosing sessions only, sorted by patient and time, numbered per patient (``dose_no``).
+
+    A frame that already went through this function (it has ``dose_no``) is returned as is,
+    so callers may pass either the sessions table or its dosing sessions."""
+    if "dose_no" in sessions.columns:
+        return sessions
+    return (
+        sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
+        .sort("patient_id", "started_at", "session_id")
+        .with_columns(dose_no=pl.col("started_at").cum_count().over("patient_id"))
+    )
+
+
+def first_doses(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Per dosed patient: first and last dose, number of dosing sessions, and the route, care
+    model and clinician of the first dose."""
+    d = dosing_sessions(sessions)
+    return (
+        d.group_by("patient_id")
+        .agg(
+            first_dose_at=pl.col("started_at").first(),
+            first_session_id=pl.col("session_id").first(),
+            last_dose_at=pl.col("started_at").last(),
+            doses=pl.len(),
+            route=pl.col("route").first(),
+            care_model=pl.col("care_model").first(),
+            clinician=pl.col("clinician").first(),
+        )
+        .sort("patient_id")
+    )
+
+
+def totals(assessments: pl.DataFrame, include_after_dose: bool = False) -> pl.DataFrame:
+    """Total scores (no item answers), optionally without after-dose scores."""
+    t = assessments.filter(pl.col("item").is_null())
+    if not include_after_dose:
+        t = t.filter((pl.col("timing") != "after_dose").fill_null(True))
+    return t
+
+
+# -- baseline --------------------------------------------------------------------------------
+def baselines(
+    assessments: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    """Baseline per dosed patient and instrument: the last total score within
+    ``settings.baseline_window_days`` before the first dose (a score recorded before dosing in
+    the first dosing session counts). Missing baselines are stated, never imputed.
+
+    One row per (dosed patient, instrument recorded anywhere in ``assessments``):
+    patient_id, instrument, first_dose_at, baseline_score, baseline_at,
+    baseline_days_before, has_baseline, baseline_status.
+    """
+    fd = first_doses(sessions).select("patient_id", "first_dose_at", "first_session_id")
+    inst = totals(assessments).select("instrument").unique().sort("instrument")
+    grid = fd.join(inst, how="cross")
+    t = totals(assessments).join(fd, on="patient_id", how="inner")
+    before = (pl.col("assessed_at") <= pl.col("first_dose_at")) | (
+        (pl.col("session_id") == pl.col("first_session_id"))
+        & pl.col("timing").is_in(["baseline", "before_dose"])
+    ).fill_null(False)
+    cand = t.filter(before)
+    in_window = cand.filter(
+        pl.col("assessed_at")
+        >= pl.col("first_dose_at") - pl.duration(days=settings.baseline_window_days)
+    )
+    last = (
+        in_window.sort("patient_id", "instrument", "assessed_at")
+        .group_by("patient_id", "instrument")
+        .agg(
+            baseline_score=pl.col("score").last(),
+            baseline_at=pl.col("assessed_at").last(),
+        )
+    )
+    any_before = cand.group_by("patient_id", "instrument").agg(_older=pl.len())
+    out = (
+        grid.join(last, on=["patient_id", "instrument"], how="left")
+        .join(any_before, on=["patient_id", "instrument"], how="left")
+        .with_columns(
+            baseline_days_before=days_between(pl.col("first_dose_at"), pl.col("baseline_at")),
+            has_baseline=pl.col("baseline_score").is_not_null(),
+        )
+        .with_columns(
+            baseline_status=pl.when(pl.col("has_baseline"))
+            .then(pl.lit("recorded"))
+            .when(pl.col("_older").is_not_null())
+            .then(
+                pl.lit(
+                    f"missing: last score before the first dose is more than "
+                    f"{settings.baseline_window_days} days earlier"
+                )
+            )
+            .otherwise(pl.lit("missing: no score before the first dose"))
+        )
+        .drop("_older", "first_session_id")
+        .sort("patient_id", "instrument")
+    )
+    return out
+
+
+# -- change from baseline --------------------------------------------------------------------
+def changes(
+    assessments: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    base: pl.DataFrame | None = None,
+    include_after_dose: bool = False,
+) -> pl.DataFrame:
+    """Change from baseline at every assessment after the first dose, with its category.
+
+    Columns: patient_id, instrument, assessed_at, session_id, timing, score, baseline_score,
+    days_from_first_dose, treatment_month, change (score - baseline), pct_change (signed,
+    % of baseline), reduction_pct (improvement in %, positive = better), responder,
+    substantial, remission, mcid_improved, rci, reliable_improvement, reliable_deterioration,
+    band, category.
+
+    ``rci`` (Jacobson & Truax) uses SEM = SD(baselines of this cohort) * sqrt(1 - r) with the
+    registry reliability r; it is empty for instruments without a registry reliability.
+    Categories: pain instruments use the IMMPACT bands (substantial / moderate / minimal /
+    no improvement / worse); other instruments remission / response / MCID improvement /
+    no improvement / worse, as far as the instrument defines them. Rows without a baseline
+    keep their score and empty change columns.
+    """
+    base = base if base is not None else baselines(assessments, sessions, settings)
+    rules = response_rules(settings)
+    sd = (
+        base.filter(pl.col("has_baseline"))
+        .group_by("instrument")
+        .agg(_baseline_sd=pl.col("baseline_score").std())
+    )
+    t = (
+        totals(assessments, include_after_dose)
+        .join(
+            base.select(
+                "patient_id", "instrument", "first_dose_at", "baseline_score", "baseline_at"
+            ),
+            on=["patient_id", "instrument"],
+            how="inner",
+        )
+        .filter(
+            (pl.col("assessed_at") > pl.col("first_dose_at"))
+            & (pl.col("assessed_at") != pl.col("baseline_at")).fill_null(True)
+        )
+        .join(rules, on="instrument", how="left")
+        .join(sd, on="instrument", how="left")
+    )
+    direction = pl.when(pl.col("higher_is_worse")).then(1.0).otherwise(-1.0)
+    days = days_between(pl.col("assessed_at"), pl.col("first_dose_at"))
+    b = pl.col("baseline_score")
+    t = t.with_columns(
+        days_from_first_dose=days,
+        treatment_month=(days // MONTH_DAYS).cast(pl.Int32) + 1,
+        change=pl.col("score") - b,
+        pct_change=pl.when(b != 0).then((pl.col("score") - b) / b * 100.0),
+    ).with_columns(
+        improvement=-direction * pl.col("change"),
+        reduction_pct=-direction * pl.col("pct_change"),
+        _sem=pl.col("_baseline_sd") * (1.0 - pl.col("reliability")).sqrt(),
+    )
+    red = pl.col("reduction_pct")
+    t = t.with_columns(
+        responder=pl.when(pl.col("response_pct").is_not_null() & b.is_not_null()).then(
+            (red >= pl.col("response_pct")).fill_null(False)
+        ),
+        substantial=pl.when(pl.col("substantial_pct").is_not_null() & b.is_not_null()).then(
+            (red >= pl.col("substantial_pct")).fill_null(False)
+        ),
+        remission=pl.when(pl.col("remission_below").is_not_null())
+        .then(pl.col("score") < pl.col("remission_below"))
+        .when(pl.col("remission_at_or_below").is_not_null())
+        .then(pl.col("score") <= pl.col("remission_at_or_below")),
+        mcid_improved=pl.when(pl.col("mcid").is_not_null() & b.is_not_null()).then(
+            pl.col("improvement") >= pl.col("mcid")
+        ),
+        rci=pl.when(pl.col("_sem") > 0).then(
+            pl.col("change") / (pl.lit(2.0).sqrt() * pl.col("_sem"))
+        ),
+    ).with_columns(
+        reliable_improvement=-direction * pl.col("rci") > instruments.RCI_CRITERION,
+        reliable_deterioration=direction * pl.col("rci") > instruments.RCI_CRITERION,
+    )
+    pain = pl.col("domain") == "pain"
+    worse = pl.col("improvement") < 0
+    category = (
+        pl.when(b.is_null())
+        .then(pl.lit("no baseline"))
+        .when(pain & (red >= pl.col("substantial_pct")))
+        .then(pl.lit("substantial"))
+        .when(pain & (red >= pl.col("response_pct")))
+        .then(pl.lit("moderate"))
+        .when(pain & (red >= pl.col("minimal_pct")))
+        .then(pl.lit("minimal"))
+        .when(pain & worse)
+        .then(pl.lit("worse"))
+        .when(pain)
+        .then(pl.lit("no improvement"))
+        .when(pl.col("remission").fill_null(False))
+        .then(pl.lit("remission"))
+        .when(pl.col("responder").fill_null(False))
+        .then(pl.lit("response"))
+        .when(pl.col("mcid_improved").fill_null(False))
+        .then(pl.lit("MCID improvement"))
+        .when(pl.col("reliable_improvement").fill_null(False))
+        .then(pl.lit("reliable improvement"))
+        .when(worse)
+        .then(pl.lit("worse"))
+        .otherwise(pl.lit("no improvement"))
+    )
+    t = t.with_columns(category=category)
+    t = add_band(t)
+    return t.select(
+        "patient_id",
+        "instrument",
+        "assessed_at",
+        "session_id",
+        "timing",
+        "score",
+        "baseline_score",
+        "days_from_first_dose",
+        "treatment_month",
+        "change",
+        "pct_change",
+        "improvement",
+        "reduction_pct",
+        "responder",
+        "substantial",
+        "remission",
+        "mcid_improved",
+        "rci",
+        "reliable_improvement",
+        "reliable_deterioration",
+        "band",
+        "category",
+    ).sort("patient_id", "instrument", "assessed_at")
+
+
+# -- induction -------------------------------------------------------------------------------
+def induction_series(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Induction courses per patient: an induction infusion more than
+    ``settings.induction_max_gap_days`` after the previous one starts a new course.
+
+    Columns: patient_id, course (1, 2, ...), induction_start, induction_end (start of the last
+    infusion), last_session_id, infusions, completed (infusions >=
+    ``settings.induction_complete_infusions``), span_days.
+    """
+    ind = sessions.filter(pl.col("session_type") == "induction").sort(
+        "patient_id", "started_at", "session_id"
+    )
+    gap = days_between(pl.col("started_at"), pl.col("started_at").shift(1).over("patient_id"))
+    ind = ind.with_columns(
+        course=(gap.fill_null(float("inf")) > settings.induction_max_gap_days)
+        .cast(pl.Int32)
+        .cum_sum()
+        .over("patient_id")
+    )
+    out = ind.group_by("patient_id", "course").agg(
+        induction_start=pl.col("started_at").first(),
+        induction_end=pl.col("started_at").last(),
+        last_session_id=pl.col("session_id").last(),
+        infusions=pl.len().cast(pl.Int32),
+    )
+    return out.with_columns(
+        completed=pl.col("infusions") >= settings.induction_complete_infusions,
+        span_days=days_between(pl.col("induction_end"), pl.col("induction_start")),
+    ).sort("patient_id", "course")
+
+
+def end_of_induction(
+    change: pl.DataFrame, induction: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    """End-of-induction response per patient and instrument: the first assessment after the
+    last infusion of the first induction course (not in that session) and at most
+    ``settings.end_of_induction_window_days`` days after it.
+
+    Columns: patient_id, instrument, induction_end, completed, plus the ``changes`` columns
+    of that assessment (no row when there is none: the patient is not evaluable).
+    """
+    first = induction.filter(pl.col("course") == 1).select(
+        "patient_id", "induction_end", "last_session_id", "completed"
+    )
+    c = change.join(first, on="patient_id", how="inner").filter(
+        (pl.col("assessed_at") > pl.col("induction_end"))
+        & (pl.col("session_id") != pl.col("last_session_id")).fill_null(True)
+        & (
+            pl.col("assessed_at")
+            <= pl.col("induction_end") + pl.duration(days=settings.end_of_induction_window_days)
+        )
+    )
+    return (
+        c.sort("patient_id", "instrument", "assessed_at")
+        .group_by("patient_id", "instrument")
+        .agg(pl.all().first())
+        .drop("last_session_id")
+        .sort("patient_id", "instrument")
+    )
+
+
+# -- opioids ---------------------------------------------------------------------------------
+def with_mme(opioid_rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The opioid rows with daily MME recomputed from ``settings.mme_table`` (buprenorphine
+    and any ingredient without a factor get an empty MME and ``no_factor = True``)."""
+    o = opioids.add_daily_mme(
+        opioid_rows.drop("mme_factor", "daily_mme", "mme_table", strict=False), settings.mme_table
+    )
+    return o.with_columns(no_factor=pl.col("mme_factor").is_null())
+
+
+def mme_on(opioid_rows: pl.DataFrame, when: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Daily MME on given dates. ``when``: patient_id, date (pl.Date) plus any other columns.
+
+    Adds daily_mme (sum over prescriptions active that day, 0 when none; buprenorphine
+    excluded), on_opioids (any MME-counted opioid active) and buprenorphine (active that day).
+    """
+    o = with_mme(opioid_rows, settings).select(
+        "patient_id", "ingredient", "daily_mme", "start_date", "stop_date"
+    )
+    keyed = when.with_row_index("_w")
+    active = (
+        keyed.select("_w", "patient_id", "date")
+        .join(o, on="patient_id", how="inner")
+        .filter(
+            (pl.col("start_date") <= pl.col("date"))
+            & ((pl.col("stop_date") >= pl.col("date")) | pl.col("stop_date").is_null())
+        )
+        .group_by("_w")
+        .agg(
+            daily_mme=pl.col("daily_mme").sum(),
+            on_opioids=pl.col("daily_mme").is_not_null().any(),
+            buprenorphine=(pl.col("ingredient") == "buprenorphine").any(),
+        )
+    )
+    return (
+        keyed.join(active, on="_w", how="left")
+        .with_columns(
+            pl.col("daily_mme").fill_null(0.0),
+            pl.col("on_opioids").fill_null(False),
+            pl.col("buprenorphine").fill_null(False),
+        )
+        .sort("_w")
+        .drop("_w")
+    )
+
+
+def mme_timeline(opioid_rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Daily MME over time as a step function: patient_id, date, daily_mme (total from that
+    date on, buprenorphine excluded). A stop date is the last day of use."""
+    o = with_mme(opioid_rows, settings).filter(pl.col("daily_mme").is_not_null())
+    starts = o.select("patient_id", date=pl.col("start_date"), delta=pl.col("daily_mme"))
+    stops = o.filter(pl.col("stop_date").is_not_null()).select(
+        "patient_id",
+        date=pl.col("stop_date") + pl.duration(days=1),
+        delta=-pl.col("daily_mme"),
+    )
+    return (
+        pl.concat([starts, stops])
+        .group_by("patient_id", "date")
+        .agg(pl.col("delta").sum())
+        .sort("patient_id", "date")
+        .with_columns(daily_mme=pl.col("delta").cum_sum().over("patient_id").round(6))
+        .drop("delta")
+    )
+
+
+def mme_course(
+    opioid_rows: pl.DataFrame,
+    sessions: pl.DataFrame,
+    follow_up: pl.DataFrame | None = None,
+    settings: Settings | None = None,
+    timepoints: dict[str, int] | None = None,
+) -> pl.DataFrame:
+    """Daily MME per dosed patient at the first dose (baseline) and at fixed times after it
+    (default 3 months = day 91 and 6 months = day 183, ``MME_MONTHS_DAYS``).
+
+    ``follow_up``: patient_id, last_contact_at (datetime); a timepoint after the patient's
+    last contact is unknown (empty), not zero. Without it every timepoint is used.
+    Columns: patient_id, timepoint ("baseline", "3 months", ...), day, date, daily_mme,
+    on_opioids, buprenorphine, observed, baseline_mme, change_mme, reduction_pct.
+    """
+    settings = settings or Settings()
+    points = {"baseline": 0, **(timepoints or MME_MONTHS_DAYS)}
+    fd = first_doses(sessions).select("patient_id", "first_dose_at")
+    tp = pl.DataFrame(
+        {"timepoint": list(points), "day": list(points.values())},
+        schema={"timepoint": pl.String, "day": pl.Int64},
+    )
+    grid = fd.join(tp, how="cross").with_columns(
+        date=(pl.col("first_dose_at") + pl.duration(days=pl.col("day"))).dt.date()
+    )
+    if follow_up is not None:
+        grid = (
+            grid.join(follow_up, on="patient_id", how="left")
+            .with_columns(
+                observed=(pl.col("day") == 0)
+                | (pl.col("last_contact_at").dt.date() >= pl.col("date")).fill_null(False)
+            )
+            .drop("last_contact_at")
+        )
+    else:
+        grid = grid.with_columns(observed=pl.lit(True))
+    m = mme_on(opioid_rows, grid, settings)
+    m = m.with_columns(
+        pl.when(pl.col("observed")).then(pl.col(c)).alias(c)
+        for c in ("daily_mme", "on_opioids", "buprenorphine")
+    )
+    base = m.filter(pl.col("day") == 0).select("patient_id", baseline_mme=pl.col("daily_mme"))
+    return (
+        m.join(base, on="patient_id", how="left")
+        .with_columns(change_mme=pl.col("daily_mme") - pl.col("baseline_mme"))
+        .with_columns(
+            reduction_pct=pl.when(pl.col("baseline_mme") > 0).then(
+                -pl.col("change_mme") / pl.col("baseline_mme") * 100.0
+            )
+        )
+        .drop("first_dose_at")
+        .sort("patient_id", "day")
+    )
+
+
+# -- contact, burden and cost ----------------------------------------------------------------
+def last_contact(sessions: pl.DataFrame, assessments: pl.DataFrame) -> pl.DataFrame:
+    """patient_id, last_contact_at: the latest session or assessment of each patient."""
+    return (
+        pl.concat(
+            [
+                sessions.select("patient_id", at=pl.col("started_at")),
+                assessments.select("patient_id", at=pl.col("assessed_at")),
+            ]
+        )
+        .group_by("patient_id")
+        .agg(last_contact_at=pl.col("at").max())
+        .sort("patient_id")
+    )
+
+
+def cost_per_patient(sessions: pl.DataFrame) -> pl.DataFrame:
+    """patient_id, cost_usd (sum of exported session charges), sessions, costed_sessions.
+
+    Patients whose export carries no cost at all get an empty cost_usd (unknown, not 0)."""
+    return (
+        sessions.group_by("patient_id")
+        .agg(
+            cost_usd=pl.col("cost_usd").sum(),
+            sessions=pl.len(),
+            costed_sessions=pl.col("cost_usd").is_not_null().sum(),
+        )
+        .with_columns(cost_usd=pl.when(pl.col("costed_sessions") > 0).then(pl.col("cost_usd")))
+        .sort("patient_id")
+    )
