@@ -236,7 +236,7 @@ def test_no_direct_identifiers_reach_the_store_file(tmp_path):
             fr = st.query(f'SELECT * FROM "{table}"')
             for c, t in fr.schema.items():
                 if t == pl.String:
-                    blobs += [v for v in fr.get_column(c).drop_nulls().to_list()]
+                    blobs += fr.get_column(c).drop_nulls().to_list()
         big = "\n".join(blobs)
         assert st.read("quarantine", validate=False).height > 0
     for s in strings:
