@@ -23,18 +23,18 @@ def test_empty_file(tmp_path):
 
 
 def test_binary_or_non_tabular_file(tmp_path):
-    with pytest.raises(IngestError, match="not a table .*PNG"):
+    with pytest.raises(IngestError, match=r"not a table .*PNG"):
         _import(tmp_path, "scan.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    with pytest.raises(IngestError, match="not a table .*PDF"):
+    with pytest.raises(IngestError, match=r"not a table .*PDF"):
         _import(tmp_path, "letter.pdf", b"%PDF-1.7\n...")
-    with pytest.raises(IngestError, match="not a table .*one column"):
+    with pytest.raises(IngestError, match=r"not a table .*one column"):
         _import(tmp_path, "notes.txt", b"Dear doctor\nthe patient came in\n")
-    with pytest.raises(IngestError, match="not a table .*zip"):
+    with pytest.raises(IngestError, match=r"not a table .*zip"):
         _import(tmp_path, "x.zip", b"PK\x03\x04garbage")
 
 
 def test_header_only(tmp_path):
-    with pytest.raises(IngestError, match="header .*no data rows"):
+    with pytest.raises(IngestError, match=r"header .*no data rows"):
         _import(tmp_path, "h.csv", b"MRN,Date,LOINC,Value\n")
 
 
@@ -48,7 +48,7 @@ def test_missing_required_columns_names_closest_preset(tmp_path):
 
 
 def test_unknown_preset(tmp_path):
-    with pytest.raises(IngestError, match="unknown preset 'fhir'.*canonical, long"):
+    with pytest.raises(IngestError, match=r"unknown preset 'fhir'.*canonical, long"):
         _import(tmp_path, "a.csv", b"a,b\n1,2\n", preset="fhir")
 
 
@@ -59,7 +59,7 @@ def test_mapping_file_with_a_mistake(tmp_path):
         load_mapping(bad_toml)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text('[columns]\nmrn = "MRN"\nstarted_at = "Date"\npain = "Pain"\n')
-    with pytest.raises(IngestError, match="unknown field.*pain"):
+    with pytest.raises(IngestError, match=r"unknown field.*pain"):
         load_mapping(unknown)
     vocab = tmp_path / "vocab.toml"
     vocab.write_text(
