@@ -1,0 +1,148 @@
+"""Unit tests of reading and normalising: delimiters, encodings, dates, scores, doses, opioids,
+side effects, identifier columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from kapoutcomes.ingest import deid, opioid_text, side_effects
+from kapoutcomes.ingest import normalise as nm
+from kapoutcomes.ingest import read as rd
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+@pytest.mark.parametrize("enc", ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"])
+def test_delimiter_and_encoding_are_detected(delim, enc):
+    text = delim.join(["MRN", " Patient Name ", "Note"]) + "\r\n"
+    text += delim.join(["M1", '"Müller, Zoë"', '"two\nlines; with | all, delimiters"']) + "\r\n"
+    data = text.encode(enc)
+    t = rd.read(rd.Source("x.csv", data))
+    assert t.delimiter == delim
+    assert t.headers == ["MRN", "Patient Name", "Note"]
+    assert t.frame.item(0, "Patient Name") == "Müller, Zoë"
+    assert t.frame.item(0, "Note") == "two\nlines; with | all, delimiters"
+    assert t.frame.item(0, rd.LINE) == 2
+
+
+def test_line_numbers_count_embedded_newlines_and_skip_blank_lines():
+    data = b'a,b\n1,"x\ny"\n\n2,z\n3,"p\n\nq"\n4,w\n'
+    t = rd.read(rd.Source("x.csv", data))
+    assert t.frame.get_column(rd.LINE).to_list() == [2, 5, 6, 9]
+
+
+def test_dates_iso_us_times_and_zones():
+    s = pl.Series(
+        [
+            "2024-03-31",
+            "03/31/2024",
+            "3/31/24 2:05 PM",
+            "2021-08-23T03:26:50Z",
+            "31-Mar-2024",
+            "2024-03-31T14:05:00+02:00",
+            "N/A",
+            "13/01/2024",
+        ]
+    )
+    got = nm.parse_datetime(s, day_first=False, timezone="America/New_York").to_list()
+    assert got[:6] == [
+        dt.datetime(2024, 3, 31),
+        dt.datetime(2024, 3, 31),
+        dt.datetime(2024, 3, 31, 14, 5),
+        dt.datetime(2021, 8, 22, 23, 26, 50),
+        dt.datetime(2024, 3, 31),
+        dt.datetime(2024, 3, 31, 8, 5),
+    ]
+    assert got[6] is None and got[7] is None  # 13/01 is no month/day date: not guessed
+    assert "--day-first" in nm.date_hint("13/01/2024", day_first=False)
+    assert nm.parse_datetime(pl.Series(["13/01/2024"]), True, "UTC").item() == dt.datetime(
+        2024, 1, 13
+    )
+
+
+def test_scores_doses_weights_and_missing_markers():
+    sc = nm.parse_score(pl.Series(["7/10", "7 out of 10", "7", "N/A", "--", "declined", "x"]))
+    assert sc.get_column("value").to_list() == [7.0, 7.0, 7.0, None, None, None, None]
+    assert sc.get_column("denominator").to_list()[:2] == [10.0, 10.0]
+    d = nm.parse_dose(pl.Series(["35 mg", "35MG", "500 mcg", "0.5 mg/kg", "35"]))
+    assert d.get_column("dose_mg").to_list() == [35.0, 35.0, 0.5, None, 35.0]
+    assert d.get_column("dose_mg_per_kg").to_list()[3] == 0.5
+    assert nm.parse_weight_kg(pl.Series(["176 lbs", "80 kg", "80"])).to_list() == [79.8, 80.0, 80.0]
+    assert nm.parse_number(pl.Series(["$1,150.00", "7,5", "12"])).to_list() == [1150.0, 7.5, 12.0]
+    bp = nm.parse_bp(pl.Series(["142/91", "nope"]))
+    assert bp.row(0) == (142, 91) and bp.row(1) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "ingredient", "strength", "unit"),
+    [
+        ("Acetaminophen 325 MG / Oxycodone Hydrochloride 10 MG Oral Tablet", "oxycodone", 10, "mg"),
+        ("72 HR Fentanyl 0.025 MG/HR Transdermal System", "fentanyl", 25, "mcg/hr"),
+        (
+            "12 HR Hydrocodone Bitartrate 10 MG Extended Release Oral Capsule",
+            "hydrocodone",
+            10,
+            "mg",
+        ),
+        ("tramadol hydrochloride 50 MG Oral Tablet", "tramadol", 50, "mg"),
+        ("Percocet 5 mg", "oxycodone", 5, "mg"),
+    ],
+)
+def test_opioid_descriptions(text, ingredient, strength, unit):
+    p = opioid_text.parse(text)
+    assert (p.ingredient, p.strength, p.unit, p.problem) == (ingredient, strength, unit, None)
+
+
+def test_opioid_codes_non_opioids_and_sigs():
+    assert opioid_text.parse(None, "245134").strength == 25.0
+    assert opioid_text.parse("Ibuprofen 200 MG Oral Tablet").ingredient is None
+    assert opioid_text.parse("oxycodone hydrochloride 1 MG/ML Oral Solution").problem
+    assert opioid_text.parse_frequency("1 tab PO q6h prn") == 4
+    assert opioid_text.parse_frequency("2 tabs PO TID prn") == 6
+    assert opioid_text.parse_frequency("BID") == 2
+    assert opioid_text.parse_frequency("whenever") is None
+
+
+def test_side_effect_text_to_vocabulary():
+    got = side_effects.match("nausea, mild dissociation; BP up", scrub=("Ann Smith",))
+    assert [(e.event, e.severity) for e in got] == [
+        ("nausea_vomiting", None),
+        ("dissociation", "mild"),
+        ("raised_blood_pressure", None),
+    ]
+    assert side_effects.match("none") == [] and side_effects.match("denies") == []
+    other = side_effects.match("itchy ears, told Ann Smith 555-123-4567")
+    assert other[0].event == "other"
+    assert "555-123-4567" not in other[0].text
+    scrubbed = side_effects.match("tingling, Ann Smith called", scrub=("Ann Smith",))
+    assert "Ann Smith" not in scrubbed[0].text
+
+
+def test_identifier_columns():
+    heads = [
+        "MRN",
+        "Patient Name ",
+        "DOB",
+        "Home Phone",
+        "E-mail",
+        "SSN",
+        "DRIVERS",
+        "PASSPORT",
+        "Address",
+        "ZIP",
+        "Clinic Name",
+        "Pain",
+        "Provider",
+    ]
+    assert deid.identifier_columns(heads) == [
+        "Patient Name ",
+        "Home Phone",
+        "E-mail",
+        "SSN",
+        "DRIVERS",
+        "PASSPORT",
+        "Address",
+        "ZIP",
+    ]
