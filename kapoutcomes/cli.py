@@ -159,6 +159,40 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from kapoutcomes import cohort, report
+    from kapoutcomes import settings as settings_mod
+
+    settings = settings_mod.load_settings(args.settings) if args.settings else None
+    if args.demo:
+        from kapoutcomes import sample
+
+        tabs = sample.generate(seed=7).tables
+    else:
+        path = Path(args.store or store_mod.default_path())
+        if not path.exists():
+            raise UserError(
+                f"{path}: no store here yet; import exports with `kapoutcomes import FILE`, "
+                "or run `kapoutcomes report --demo` on the demo cohort"
+            )
+        with store_mod.Store(path, read_only=True) as st:
+            if st.is_empty():
+                raise UserError(
+                    f"{path}: the store holds no patients yet; import exports with "
+                    "`kapoutcomes import FILE`, or run `kapoutcomes report --demo`"
+                )
+            tabs = st.read_all()
+    summary = cohort.cohort_summary(tabs, settings)
+    if args.html:
+        out = report.write_html(summary, args.html)
+        print(f"wrote the HTML report to {out}", file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(report.to_json(summary))
+    elif not args.html:
+        print(report.to_text(summary))
+    return 0
+
+
 def _build() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kapoutcomes",
@@ -208,6 +242,14 @@ def _build() -> argparse.ArgumentParser:
     )
     p.add_argument("--import-id", default=None, help="with --quarantine-csv: one import only")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")
+    _store_arg(p)
+    p.add_argument("--settings", default=None, help="settings TOML with outcome definitions")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML file")
+    p.add_argument("--demo", action="store_true", help="report on the seeded demo cohort")
+    p.set_defaults(func=_cmd_report)
 
     # Further sub-commands (import, report, audit) are added here, one block each.
     return parser
