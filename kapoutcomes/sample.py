@@ -278,12 +278,11 @@ def _sessions(
     price = np.where(crps_iv, PRICE_CRPS_IV, price)
     price = np.where((d["kind"] != 0) & (route == "IV") & ~crps_iv, 475.0, price)
     cost = np.where(np.asarray(CLINIC_HAS_COST)[clinic] & (rng.random(m) > 0.03), price, np.nan)
-    kinds = np.asarray(["induction", "maintenance", "booster"], dtype=object)
     dosing = {
         "pid": pid,
         "minute": d["day"] * _DAY + dose_clock,
-        "session_type": kinds[d["kind"]],
-        "route": route,
+        "stype": d["kind"] + 1,  # index into tables.SESSION_TYPES: induction, maintenance, booster
+        "route_code": p["route"][pid],
         "dose_mg": dose,
         "dose_mg_per_kg": np.round(dose / weight, 3),
         "weight_kg": weight,
@@ -302,7 +301,7 @@ def _sessions(
     screening = {
         "pid": np.arange(n),
         "minute": p["screening"] * _DAY + _clock(rng, n, first=13 * 60 + 30, slots=8),
-        "session_type": np.full(n, "screening", dtype=object),
+        "stype": np.zeros(n, dtype=np.int64),
         "weight_kg": p["weight"].round(1),
         "bp_systolic_before": np.clip(p["sbp0"] + rng.normal(0, 9, n), 92, 230).round(),
         "heart_rate_before": np.clip(p["hr0"], 45, 140).round(),
@@ -334,31 +333,39 @@ def _sessions(
     other = {
         "pid": other_pid,
         "minute": other_day * _DAY + _clock(rng, len(other_pid), first=13 * 60 + 30, slots=8),
-        "session_type": np.asarray(
-            ["preparation"] * len(prep_pid)
-            + ["integration"] * int(integ.sum())
-            + ["psychotherapy"] * len(psy_pid),
-            dtype=object,
-        ),
+        "stype": np.r_[  # preparation, integration, psychotherapy
+            np.full(len(prep_pid), 4), np.full(int(integ.sum()), 5), np.full(len(psy_pid), 6)
+        ].astype(np.int64),
     }
     parts = []
     for src, part in enumerate((screening, dosing, other)):
-        cols = {k: v.tolist() if v.dtype == object else v for k, v in part.items()}
+        cols = dict(part)
         cols["_src"] = np.full(len(part["pid"]), src)
         cols["_idx"] = np.arange(len(part["pid"]))
         parts.append(pl.DataFrame(cols, strict=False))
     frame = pl.concat(parts, how="diagonal_relaxed")
-    frame = frame.filter(pl.col("minute") < (END_DAY + 1) * _DAY).sort("pid", "minute", "_src")
-    frame = frame.unique(["pid", "minute", "session_type"], keep="first", maintain_order=True)
+    frame = frame.filter(pl.col("minute") < (END_DAY + 1) * _DAY)
+    frame = _first_of_each_key(
+        frame.sort("pid", "minute", "_src", "stype"), ["pid", "minute", "stype"]
+    )
     ordinal = _group_ordinal(frame.get_column("pid").to_numpy()) + 1
     int_cols = [c for c in frame.columns if c.startswith(("bp_", "heart", "spo2", "infusion"))]
-    codes = np.asarray(CLINIC_CODES)[p["clinic"]]
     frame = frame.with_columns(
         patient_id=ids.gather(frame.get_column("pid")),
         started_at=_times(frame.get_column("minute").to_numpy()),
         session_id=pl.Series(ordinal).cast(pl.String).str.zfill(3),
-        care_model=pl.Series(np.where(p["kap"], "KAP", "infusion_only")[frame["pid"].to_numpy()]),
-        _code=pl.Series(codes[frame["pid"].to_numpy()].tolist()),
+        care_model=pl.when(pl.Series(p["kap"][frame["pid"].to_numpy()]))
+        .then(pl.lit("KAP"))
+        .otherwise(pl.lit("infusion_only")),
+        _code=pl.Series(p["clinic"][frame["pid"].to_numpy()]).replace_strict(
+            dict(enumerate(CLINIC_CODES)), return_dtype=pl.String
+        ),
+        session_type=pl.col("stype").replace_strict(
+            dict(enumerate(tables.SESSION_TYPES)), return_dtype=pl.String
+        ),
+        route=pl.col("route_code").replace_strict(
+            dict(enumerate(tables.ROUTES)), default=None, return_dtype=pl.String
+        ),
         _k=pl.Series(rng.integers(1, 5, frame.height)),
         _r=pl.Series(rng.random(frame.height)),
         **{c: pl.when(pl.col(c) >= 0).then(pl.col(c)).cast(pl.Int32) for c in int_cols},
@@ -382,10 +389,29 @@ def _sessions(
     return frame.select(tables.columns("sessions")), extra
 
 
-def _lookup(frame: pl.DataFrame, size: int) -> np.ndarray:
-    out = np.full(size, None, dtype=object)
-    out[frame.get_column("_idx").to_numpy()] = np.asarray(frame["session_id"].to_list(), object)
-    return out
+def _lookup(frame: pl.DataFrame, size: int) -> pl.Series:
+    """Session ids by source row (``_idx``), null where a row was dropped."""
+    rows = pl.DataFrame({"_idx": np.arange(size)})
+    joined = rows.join(frame, on="_idx", how="left", maintain_order="left")
+    return joined.get_column("session_id")
+
+
+def _first_of_each_key(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """A frame sorted by ``keys`` without the rows repeating the previous row's key."""
+    if frame.height == 0:
+        return frame
+    differs = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+    return frame.filter(differs.fill_null(True) | (pl.int_range(pl.len()) == 0))
+
+
+def _gather_or_null(values: pl.Series, index: np.ndarray) -> pl.Series:
+    """``values[index]``, null where index is negative."""
+    got = (
+        values.gather(np.maximum(index, 0))
+        if len(values)
+        else pl.repeat(None, len(index), dtype=values.dtype, eager=True)
+    )
+    return pl.select(pl.when(pl.Series(index) >= 0).then(got)).to_series().alias(values.name)
 
 
 def _assessments(
@@ -402,18 +428,20 @@ def _assessments(
     since = t - t[prev]
     r_before = np.where(j == 0, 0.0, r_after[prev] * _decay(since, dur))
     dep_before = np.where(j == 0, 0.0, dep_after[prev] * _decay(since, 1.5 * dur))
-    rows: list[dict[str, np.ndarray]] = []
+    rows: list[pl.DataFrame] = []
+    # Session of each assessment as an index into the screening then the dosing session ids.
+    session_ids = pl.concat([extra["screening_session"], extra["dosing_session"]])
 
     def add(who, minute, inst, score, session, timing, keep) -> None:
         rows.append(
-            {
-                "pid": who[keep],
-                "minute": minute[keep],
-                "instrument": [inst] * int(keep.sum()),
-                "score": score[keep],
-                "session_id": session[keep].tolist(),
-                "timing": [timing] * int(keep.sum()),
-            }
+            pl.DataFrame(
+                {
+                    "pid": who[keep].astype(np.int64),
+                    "minute": minute[keep].astype(np.int64),
+                    "score": score[keep].astype(np.float64),
+                    "sidx": session[keep].astype(np.int64),
+                }
+            ).with_columns(instrument=pl.lit(inst), timing=pl.lit(timing))
         )
 
     def pain(level: np.ndarray) -> np.ndarray:
@@ -434,7 +462,7 @@ def _assessments(
     allp = np.arange(n)
     zero = np.zeros(n)
     base_t = extra["screening_minute"] + 20
-    s_sess = extra["screening_session"]
+    s_sess = np.arange(n)
     has_base = ~p["no_baseline"]
     add(
         allp,
@@ -464,7 +492,7 @@ def _assessments(
         p["gad_tracked"] & has_base,
     )
     # Around each dose.
-    d_sess = extra["dosing_session"]
+    d_sess = n + np.arange(m)
     before_t = extra["dose_minute"] - 10
     after_t = (
         extra["dose_minute"]
@@ -527,7 +555,7 @@ def _assessments(
     f_relief = r_after[idx] * _decay(fsince, fdur)
     f_dep = dep_after[idx] * _decay(fsince, 1.5 * fdur)
     k = len(fp)
-    none = np.full(k, None, dtype=object)
+    none = np.full(k, -1)
     add(
         fp,
         ft,
@@ -547,7 +575,7 @@ def _assessments(
         "follow_up",
         p["gad_tracked"][fp] & (rng.random(k) < 0.6),
     )
-    frame = pl.concat([pl.DataFrame(r, strict=False) for r in rows], how="vertical_relaxed")
+    frame = pl.concat(rows, how="vertical_relaxed")
     frame = frame.with_columns(item=pl.lit(None, dtype=pl.Int32))
     # PHQ-9 item 9 beside half the PHQ-9 totals; answers above 0 are rare and track severity.
     phq_rows = frame.filter(pl.col("instrument") == "phq9")
@@ -559,18 +587,14 @@ def _assessments(
         item=pl.lit(9, dtype=pl.Int32), score=pl.Series(answer.astype(float))
     ).filter(pl.Series(rng.random(q) < 0.5))
     frame = pl.concat([frame, item9], how="vertical_relaxed")
+    keys = ["pid", "minute", "instrument", "item"]
+    frame = _first_of_each_key(frame.sort(keys, nulls_last=False, maintain_order=True), keys)
     frame = frame.with_columns(
         patient_id=ids.gather(frame.get_column("pid")),
         assessed_at=_times(frame.get_column("minute").to_numpy()),
-        score=pl.col("score").cast(pl.Float64),
-        session_id=pl.col("session_id").cast(pl.String),
+        session_id=_gather_or_null(session_ids, frame.get_column("sidx").to_numpy()),
     )
-    frame = frame.unique(
-        ["patient_id", "assessed_at", "instrument", "item"], keep="first", maintain_order=True
-    )
-    return frame.select(tables.columns("assessments")).sort(
-        "patient_id", "assessed_at", "instrument", "item", nulls_last=False
-    )
+    return frame.select(tables.columns("assessments"))
 
 
 #: Per dosing session: event, probability, severity weights (mild, moderate, severe),
@@ -718,7 +742,12 @@ def _adverse_events(
     frame = pl.DataFrame(
         {
             "pid": np.r_[pid[row], misuse],
-            "session_id": extra["dosing_session"][row].tolist() + [None] * len(misuse),
+            "session_id": pl.concat(
+                [
+                    extra["dosing_session"].gather(row),
+                    pl.Series([None] * len(misuse), dtype=pl.String),
+                ]
+            ),
             "event": event.tolist() + ["abuse_misuse"] * len(misuse),
             "event_text": text.tolist() + ["early refill request, lost lozenges"] * len(misuse),
             "severity": severity.tolist() + ["severe"] * len(misuse),
@@ -742,8 +771,9 @@ def _adverse_events(
             _times(np.maximum(frame["resolved"].to_numpy(), 0))
         ),
         grade=pl.when(pl.col("grade") > 0).then(pl.col("grade")).cast(pl.Int32),
-    ).sort("patient_id", "onset_at", "event")
-    frame = frame.unique(["patient_id", "onset_at", "event"], keep="first", maintain_order=True)
+    )
+    keys = ["pid", "onset", "event"]
+    frame = _first_of_each_key(frame.sort(keys, maintain_order=True), keys)
     ordinal = _group_ordinal(frame["pid"].to_numpy()) + 1
     frame = frame.with_columns(
         event_id=pl.format("{}-ae{}", "patient_id", pl.Series(ordinal).cast(pl.String).str.zfill(3))
@@ -883,6 +913,7 @@ def _opioids(
     f_text = np.where(f_fent, fentanyl_text[25.0][1], text[f])
     frame = pl.DataFrame(
         {
+            "pid": np.r_[who, who[f]],
             "patient_id": ids.gather(np.r_[who, who[f]]),
             "ingredient": np.r_[ingredient, ingredient[f]].tolist(),
             "strength": all_strength,
@@ -909,12 +940,9 @@ def _opioids(
         ),
     )
     frame = opioids.add_daily_mme(frame).with_columns(pl.col("daily_mme").round(4))
-    frame = frame.unique(
-        ["patient_id", "ingredient", "start_date", "daily_dose"], keep="first", maintain_order=True
-    )
-    return frame.select(tables.columns("opioids")).sort(
-        "patient_id", "start_date", "ingredient", "daily_dose"
-    )
+    keys = ["pid", "start_date", "ingredient", "daily_dose"]
+    frame = _first_of_each_key(frame.sort(keys, maintain_order=True), keys)
+    return frame.select(tables.columns("opioids"))
 
 
 def _patient_frame(
@@ -970,7 +998,7 @@ def _patient_frame(
     ).with_columns(
         birth_year=pl.when(pl.col("birth_year") > 0).then(pl.col("birth_year")).cast(pl.Int32)
     )
-    return out.select(tables.columns("patients")).sort("patient_id"), birth
+    return out.select(tables.columns("patients")), birth
 
 
 def _build(
@@ -987,7 +1015,7 @@ def _build(
     patients, birth = _patient_frame(p, ids, first_minute)
     built = {
         "patients": patients,
-        "sessions": sessions.sort("patient_id", "started_at", "session_type"),
+        "sessions": sessions,
         "assessments": _assessments(rng, p, d, ids, extra),
         "opioids": _opioids(rng, p, d, ids, p["referral"]),
         "adverse_events": _adverse_events(rng, p, d, ids, extra),
@@ -1018,7 +1046,7 @@ def generate(seed: int = 7, patients: int = 360) -> SampleCohort:
             "depression_effect": p["dep_effect"].round(3),
             "screen_fail": p["screen_fail"],
         }
-    ).sort("patient_id")
+    )
     return SampleCohort(
         seed=seed,
         patients=patients,
