@@ -599,7 +599,7 @@ def _assessments(
 
 #: Per dosing session: event, probability, severity weights (mild, moderate, severe),
 #: actions and their weights, share left unresolved.
-_AE = (
+ADVERSE_EVENT_RATES = (
     (
         "dissociation",
         0.22,
@@ -670,7 +670,7 @@ def _adverse_events(
     parts = []
     # A serious event ends treatment: it can only happen at a patient's last dose.
     last_dose = np.r_[pid[1:] != pid[:-1], True] if m else np.zeros(0, bool)
-    for event, prob, sev_p, actions, act_p in _AE:
+    for event, prob, sev_p, actions, act_p in ADVERSE_EVENT_RATES:
         hit = rng.random(m) < prob
         if event in tables.SERIOUS_EVENTS:
             hit = last_dose & (rng.random(m) < prob * 8)

@@ -961,8 +961,56 @@ def _catalog(cohort: sample.SampleCohort, entries: list[Entry]) -> str:
             lines += ["- expected row accounting (row numbers count the header as row 1):"]
             lines += [f"  - {k}: {v}" for k, v in e.counts.items()]
         lines.append("")
+    lines += ["## How the cohort is simulated", ""] + [f"- {m}" for m in _model(cohort)] + [""]
     lines += ["## sample_data/mappings/", "", MAPPINGS_NOTE, ""]
     return "\n".join(lines)
+
+
+def _model(cohort: sample.SampleCohort) -> list[str]:
+    """What the generator assumes, in words, with the truth it drew (for checking analytics)."""
+    truth = cohort.truth
+    classes = ", ".join(
+        f"{c} {int((truth.get_column('response_class') == c).sum())}"
+        for c in sample.RESPONSE_CLASSES
+    )
+    dur = truth.get_column("durability_days").median()
+    return [
+        f"referrals from {sample.ANCHOR.isoformat()} over {sample.REFERRAL_DAYS} days; nothing "
+        f"dated after day {sample.END_DAY} ({sample.ANCHOR + dt.timedelta(days=sample.END_DAY)})"
+        "; clinic visits on weekdays, follow-up questionnaires any day",
+        "clinics: "
+        + "; ".join(
+            f"{c} ({share:.0%} of patients, KAP {kap:.0%}, cost {'exported' if cost else 'not exported'})"
+            for c, share, kap, cost in zip(
+                sample.CLINICS,
+                sample.CLINIC_SHARE,
+                sample.KAP_SHARE,
+                sample.CLINIC_HAS_COST,
+                strict=True,
+            )
+        ),
+        "induction: 4-8 infusions (CRPS 5-10, 2-4 h IV) on weekdays, daily or 2-3 a week; "
+        "about 20% stop after the first infusion and about half never reach six (Osmind "
+        "real-world data); screen failures (psychosis, raised intracranial pressure, some "
+        "cardiovascular disease) get no dose",
+        f"hidden response class per patient (truth): {classes}; maximum pain relief 38-75% "
+        "(responder), 15-32% (partial), 0-10% (non-responder), reached over the induction series",
+        f"relief holds for a per-patient durability (median {dur:.0f} days, log-normal; Murrough "
+        "2013: median 18 days to relapse) and then fades (14-day time constant); after "
+        "induction a scheduled maintenance infusion every 24-49 days, or an unscheduled "
+        "booster when relief wanes first",
+        "PHQ-9 follows part of the pain relief plus a depression effect of its own (larger in "
+        "about two thirds of the depressed), so it moves with and without pain; PHQ-9 item 9 "
+        "beside about half the totals, above 0 rarely and more often at high totals",
+        "adverse events per dosing session: "
+        + ", ".join(f"{e[0]} {e[1]:.1%}" for e in sample.ADVERSE_EVENT_RATES[:6])
+        + " ...; raised BP recorded after large rises; serious events only at a patient's "
+        "last dose (they end treatment)",
+        "opioids: about 42% on an opioid at referral (12% on two); tapering after induction in "
+        "about 45% of responders; buprenorphine for about 0.4% of patients (at least one)",
+        "the exact draws: `kapoutcomes.sample.generate(seed, patients).truth` (one row per "
+        "patient: response class, maximum relief, durability, depression effect)",
+    ]
 
 
 def write_all(out: Path, cohort: sample.SampleCohort) -> list[Path]:
