@@ -447,6 +447,13 @@ def extract_synthea_patients(
     ex.dob_col = roles.get("birth_date")
     sex = nm.parse_sex(r.col(roles.get("sex")))
     n = len(pid)
+    if not opts.clinic:
+        r.bad(
+            pl.Series([True] * n),
+            "clinic",
+            pl.Series([None] * n, dtype=pl.String),
+            "Synthea exports name no clinic: import with --clinic NAME (clinic= in Python)",
+        )
     ex.patient_rows = pl.DataFrame(
         {
             RK: r.rk,

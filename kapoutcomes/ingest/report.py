@@ -113,7 +113,8 @@ class ImportReport:
                 f"   (duplicates {f.duplicates:,}, conflicts {f.conflicts:,})"
             )
             if f.written:
-                out.append("  written: " + ", ".join(f"{t} {n:,}" for t, n in f.written))
+                verb = "would write" if self.dry_run else "written"
+                out.append(f"  {verb}: " + ", ".join(f"{t} {n:,}" for t, n in f.written))
             if f.removed_identifier_columns:
                 out.append(
                     "  identifier columns removed: " + ", ".join(f.removed_identifier_columns)
