@@ -537,7 +537,7 @@ def _long(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         sid: f"LKC-E{i + 1:07d}"
         for i, sid in enumerate(obs.get_column("session_id").drop_nulls().unique().sort().to_list())
     }
-    counts = {
+    counts: dict[str, int | str] = {
         "untracked_code_rows": 0,
         "blank_value_rows": 0,
         "embedded_newline_rows": 0,
@@ -579,6 +579,10 @@ def _long(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
                 note,
             ]
         )
+    for code in LOINC:
+        k = sum(r[3] == code for r in rows)
+        if k:
+            counts[f"rows with code {code}"] = k
     text = _csv_text(LONG_HEADER, rows, ",", "\n")
     entry = Entry(
         path="exports/lakeshore_observations.csv",
@@ -673,7 +677,10 @@ def _synthea(cohort: sample.SampleCohort, ids: pl.DataFrame) -> list[tuple[str, 
     obs = _utc(obs, "at", "DATE")
     sessions = obs.get_column("session_id").drop_nulls().unique().sort().to_list()
     enc = {s: _uuid(rng) for s in sessions}
-    orow, counts = [], {"untracked_code_rows": 0, "item9_text_answers": 0, "phq2_rows": 0}
+    orow: list[list[object]] = []
+    counts: dict[str, int | str] = {
+        "untracked_code_rows": 0, "item9_text_answers": 0, "phq2_rows": 0,
+    }  # fmt: skip
     obs = obs.with_columns(uuid=pl.col("patient_id").replace_strict(uid)).sort(
         "uuid", "DATE", "code", "value"
     )
@@ -729,6 +736,10 @@ def _synthea(cohort: sample.SampleCohort, ids: pl.DataFrame) -> list[tuple[str, 
                 ]
             )
             counts["phq2_rows"] += 1
+    for code in LOINC:
+        k = sum(r[4] == code for r in orow)
+        if k:
+            counts[f"rows with code {code}"] = k
     # medications.csv: opioids from the canonical table plus non-opioids to skip.
     op = (
         cohort.tables["opioids"]
