@@ -181,7 +181,7 @@ def _session_scores(cohort: sample.SampleCohort) -> pl.DataFrame:
     ae = (
         cohort.tables["adverse_events"]
         .filter(pl.col("session_id").is_not_null())
-        .sort("onset_at", "event")
+        .sort("onset_at", "event", maintain_order=True)
         .group_by("session_id", maintain_order=True)
         .agg(events=pl.col("event"), texts=pl.col("event_text"))
     )
@@ -191,7 +191,7 @@ def _session_scores(cohort: sample.SampleCohort) -> pl.DataFrame:
         .join(pain_after, on="session_id", how="left")
         .join(phq, on="session_id", how="left")
         .join(ae, on="session_id", how="left")
-        .sort("patient_id", "started_at")
+        .sort("patient_id", "started_at", maintain_order=True)
     )
 
 
@@ -253,7 +253,7 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         pl.col("patient_id").is_in(pts)
         & pl.col("session_type").is_in(("screening", *tables.DOSING_TYPES))
     )
-    visits = visits.join(ids, on="patient_id").sort("mrn", "started_at")
+    visits = visits.join(ids, on="patient_id").sort("mrn", "started_at", maintain_order=True)
     counts: dict[str, int | str] = {
         "mrn_case_or_space_variants": 0, "weight_in_kg_not_lb": 0, "duplicate_rows": 0,
     }  # fmt: skip
@@ -523,7 +523,7 @@ def _observations(cohort: sample.SampleCohort, pts: list[str], seed_stream: int)
         )
     )  # fmt: skip
     return pl.concat([a, *vit, *extra], how="vertical_relaxed").sort(
-        "patient_id", "at", "code", "value"
+        "patient_id", "at", "code", "value", maintain_order=True
     )
 
 
@@ -532,7 +532,9 @@ def _long(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     clinic = sample.CLINICS[1]
     pts = _clinic_patients(cohort, clinic)
     obs = _observations(cohort, pts, 103).join(ids.select("patient_id", "mrn"), on="patient_id")
-    obs = _utc(obs, "at", "observed_at").sort("mrn", "observed_at", "code", "value")
+    obs = _utc(obs, "at", "observed_at").sort(
+        "mrn", "observed_at", "code", "value", maintain_order=True
+    )
     enc = {
         sid: f"LKC-E{i + 1:07d}"
         for i, sid in enumerate(obs.get_column("session_id").drop_nulls().unique().sort().to_list())
@@ -682,7 +684,7 @@ def _synthea(cohort: sample.SampleCohort, ids: pl.DataFrame) -> list[tuple[str, 
         "untracked_code_rows": 0, "item9_text_answers": 0, "phq2_rows": 0,
     }  # fmt: skip
     obs = obs.with_columns(uuid=pl.col("patient_id").replace_strict(uid)).sort(
-        "uuid", "DATE", "code", "value"
+        "uuid", "DATE", "code", "value", maintain_order=True
     )
     follow_enc: dict[tuple[str, str], str] = {}
     for v in obs.iter_rows(named=True):
@@ -744,7 +746,7 @@ def _synthea(cohort: sample.SampleCohort, ids: pl.DataFrame) -> list[tuple[str, 
     op = (
         cohort.tables["opioids"]
         .filter(pl.col("patient_id").is_in(pts))
-        .sort("patient_id", "start_date", "ingredient")
+        .sort("patient_id", "start_date", "ingredient", maintain_order=True)
     )
     mrow = []
     pay_names = list(payer)
@@ -870,7 +872,7 @@ def _medlist(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry
         cohort.tables["opioids"]
         .filter(pl.col("patient_id").is_in(pts))
         .join(ids.select("patient_id", "mrn"), on="patient_id")
-        .sort("mrn", "start_date", "ingredient", "daily_dose")
+        .sort("mrn", "start_date", "ingredient", "daily_dose", maintain_order=True)
     )
 
     def day(d: dt.date | None) -> str:
