@@ -5,17 +5,12 @@ The API is free of any UI: the dashboard's upload page passes ``(name, bytes)`` 
 """
 
 from kapoutcomes.ingest.errors import IngestError
+from kapoutcomes.ingest.frames import QUARANTINE_META
 from kapoutcomes.ingest.mapping import Mapping
 from kapoutcomes.ingest.mapping import load as load_mapping
-from kapoutcomes.ingest.pipeline import (
-    QUARANTINE_META,
-    find_patient_id,
-    import_files,
-    neutralise,
-    quarantine_csv,
-    quarantine_frame,
-)
+from kapoutcomes.ingest.pipeline import find_patient_id, import_files
 from kapoutcomes.ingest.presets import PRESETS
+from kapoutcomes.ingest.quarantine import neutralise, quarantine_csv, quarantine_frame
 from kapoutcomes.ingest.report import FileReport, ImportReport, ReasonCount
 
 __all__ = [

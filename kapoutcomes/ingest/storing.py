@@ -1,0 +1,154 @@
+"""Writing one import: canonical rows, quarantine, conflicts, ledger and vital-sign updates in
+one transaction, then a CHECKPOINT."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from kapoutcomes import privacy, tables
+from kapoutcomes import store as store_mod
+from kapoutcomes.ingest import deid
+from kapoutcomes.ingest import read as rd
+from kapoutcomes.ingest.extract import RK
+from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
+from kapoutcomes.ingest.report import ImportReport
+
+
+def write(
+    st: store_mod.Store, files: list[ImportFile], result: Resolved, report: ImportReport
+) -> None:
+    by_index = {f.index: f for f in files}
+    rep_by_name = {r.import_id: r for r in report.files}
+    frames = {}
+    for table, fr in result.frames.items():
+        if fr.height:
+            frames[table] = fr.select(tables.columns(table))
+    # quarantine: one record per (row, column, reason) with the de-identified row
+    q_parts, c_parts, ledger = [], [], []
+    now = dt.datetime.now()
+    for f in files:
+        lo, hi = f.index * RK_BASE, (f.index + 1) * RK_BASE - 1
+        rep = rep_by_name[f.import_id]
+        probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
+        name = privacy.scrub_text(f.src.name)
+        if probs.height:
+            q_parts.append(quarantine_records(f, probs, name))
+        conf = result.conflicts.filter(pl.col(RK).is_between(lo, hi))
+        if conf.height:
+            c_parts.append(
+                conf.select(
+                    import_id=pl.lit(f.import_id),
+                    file_name=pl.lit(name),
+                    row_number=pl.col(RK) % RK_BASE,
+                    table_name="table_name",
+                    natural_key="natural_key",
+                    stored_value="stored_value",
+                    incoming_value="incoming_value",
+                    status=pl.lit("open"),
+                )
+            )
+        ledger.append(
+            {
+                "import_id": f.import_id,
+                "file_name": name,
+                "content_sha256": f.src.sha256,
+                "preset": f"{rep.preset}:{rep.kind}",
+                "imported_at": now,
+                "rows_read": rep.rows_read,
+                "accepted": rep.accepted,
+                "quarantined": rep.quarantined,
+                "skipped": rep.skipped,
+                "duplicates": rep.duplicates,
+                "conflicts": rep.conflicts,
+                "report_json": store_mod.to_json(rep.to_dict()),
+            }
+        )
+    del by_index
+    corrected = corrected_rows(files, result)
+    updates = result.vital_updates
+
+    def then(con: duckdb.DuckDBPyConnection) -> None:
+        for column in updates.get_column("column").unique().to_list() if updates.height else []:
+            part = updates.filter(pl.col("column") == column).select("session_id", "value")
+            arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
+            con.execute(
+                f'UPDATE sessions SET "{column}" = CAST(round(u.value, 3) AS '
+                f"{'DOUBLE' if column == 'weight_kg' else 'INTEGER'}) "
+                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL'
+            )
+        if corrected.height:
+            arrow_c = corrected.to_arrow()  # noqa: F841
+            con.execute(
+                "UPDATE quarantine SET status = 'corrected' FROM arrow_c c "
+                "WHERE quarantine.file_name = c.file_name AND quarantine.row_number = c.row_number"
+            )
+
+    st.write_tables(
+        frames,
+        ledger=ledger,
+        quarantine=concat(q_parts) if q_parts else None,
+        conflicts=concat(c_parts) if c_parts else None,
+        then=then,
+    )
+    st.con.execute("CHECKPOINT")
+
+
+def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:
+    raw = f.raw
+    ex = f.ex
+    assert raw is not None and ex is not None
+    fr = raw.frame.with_columns((pl.col(rd.LINE) + f.index * RK_BASE).alias(RK))
+    if ex.patient_ids is not None:
+        fr = fr.with_columns(ex.patient_ids.alias("_pid"))
+    else:
+        fr = fr.with_columns(_pid=pl.lit(None, dtype=pl.String))
+    rows = fr.filter(pl.col(RK).is_in(probs.get_column(RK).unique().implode()))
+    ident = [h for h in f.identifiers if h in rows.columns]
+    keep = [
+        h
+        for h in raw.headers
+        if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
+    ]
+    js = deid.raw_rows_json(rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident)
+    rows = rows.select(RK).with_columns(raw_row=pl.Series(js, dtype=pl.String))
+    # the value of the failing cell, scrubbed; the MRN never appears (its pseudonym does)
+    out = probs.join(rows, on=RK, how="left").with_columns(
+        value=pl.when(pl.col("column") == (ex.mrn_col or "\x00"))
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("value"))
+        .map_elements(privacy.scrub_text, return_dtype=pl.String)
+    )
+    return out.select(
+        import_id=pl.lit(f.import_id),
+        file_name=pl.lit(name),
+        row_number=pl.col(RK) % RK_BASE,
+        column_name="column",
+        value="value",
+        reason="reason",
+        raw_row="raw_row",
+        status=pl.lit("open"),
+    )
+
+
+def corrected_rows(files: list[ImportFile], result: Resolved) -> pl.DataFrame:
+    """Rows of a downloaded quarantine file that are now accepted: their originals are
+    marked corrected."""
+    parts = []
+    accepted = result.status.filter(pl.col("status") == "new").get_column(RK).unique()
+    for f in files:
+        raw = f.raw
+        if raw is None or not {"quarantine_file", "quarantine_row"} <= set(raw.headers):
+            continue
+        fr = raw.frame.with_columns((pl.col(rd.LINE) + f.index * RK_BASE).alias(RK)).filter(
+            pl.col(RK).is_in(accepted.implode())
+        )
+        parts.append(
+            fr.select(
+                file_name=pl.col("quarantine_file"),
+                row_number=pl.col("quarantine_row").cast(pl.Int64, strict=False),
+            )
+        )
+    return concat(parts, {"file_name": pl.String, "row_number": pl.Int64})
