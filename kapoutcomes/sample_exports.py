@@ -187,11 +187,11 @@ def _session_scores(cohort: sample.SampleCohort) -> pl.DataFrame:
     )
     s = cohort.tables["sessions"]
     return (
-        s.join(pain_before, on="session_id", how="left")
-        .join(pain_after, on="session_id", how="left")
-        .join(phq, on="session_id", how="left")
-        .join(ae, on="session_id", how="left")
-        .sort("patient_id", "started_at", maintain_order=True)
+        s.join(pain_before, on="session_id", how="left", maintain_order="left")
+        .join(pain_after, on="session_id", how="left", maintain_order="left")
+        .join(phq, on="session_id", how="left", maintain_order="left")
+        .join(ae, on="session_id", how="left", maintain_order="left")
+        .sort("patient_id", "started_at", "session_id", maintain_order=True)
     )
 
 
@@ -253,7 +253,8 @@ def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         pl.col("patient_id").is_in(pts)
         & pl.col("session_type").is_in(("screening", *tables.DOSING_TYPES))
     )
-    visits = visits.join(ids, on="patient_id").sort("mrn", "started_at", maintain_order=True)
+    visits = visits.join(ids, on="patient_id", maintain_order="left")
+    visits = visits.sort("mrn", "started_at", "session_id", maintain_order=True)
     counts: dict[str, int | str] = {
         "mrn_case_or_space_variants": 0, "weight_in_kg_not_lb": 0, "duplicate_rows": 0,
     }  # fmt: skip
