@@ -372,3 +372,35 @@ def test_find_patient_id_is_the_keyed_pseudonym():
     assert find_patient_id(" demo-000004 ", privacy.DEMO_SECRET) == privacy.pseudonymise(
         "DEMO-000004", privacy.DEMO_SECRET
     )
+
+
+def test_upload_bytes_with_mapping_bytes(tmp_path):
+    """The dashboard's upload page passes file and mapping as (name, bytes) pairs."""
+    mapping = (
+        b'[file]\nclinic = "C"\ncare_model = "KAP"\nsession_type = "induction"\nroute = "IV"\n'
+        b'[columns]\nmrn = "Chart #"\nstarted_at = "Seen"\ndose = "Ketamine"\n'
+        b'side_effects = "AE"\nside_effect_severity = "AE grade"\n'
+        b'[[assessments]]\ncolumn = "NRS pre"\ninstrument = "pain"\ntiming = "before_dose"\n'
+    )
+    visits = (
+        "Chart #|Seen|Ketamine|AE|AE grade|NRS pre|Name\r\n"
+        "c-1|2024-05-01 09:00|0.5 mg/kg|nausea|moderate|8/10|Ann Example\r\n"
+        "c-1|2024-05-02 09:00|40 mg|itchy; felt floaty||7|Ann Example\r\n"
+    ).encode("cp1252")
+    rep = import_files(
+        [("visits.txt", visits)],
+        tmp_path / "s.duckdb",
+        mapping=("m.toml", mapping),
+        secret=SECRET,
+    )
+    f = rep.files[0]
+    assert f.preset == "wide" and f.delimiter == "|"
+    # the second visit has side effects without a severity and no default: quarantined
+    assert (f.accepted, f.quarantined) == (1, 1)
+    assert "without a severity" in f.quarantine_reasons[0].reason
+    with Store(tmp_path / "s.duckdb") as st:
+        s = st.read("sessions")
+        assert s.item(0, "dose_mg_per_kg") == 0.5 and s.item(0, "dose_mg") is None
+        ev = st.read("adverse_events")
+        assert ev.rows(named=True)[0]["severity"] == "moderate"
+        assert st.read("assessments").item(0, "score") == 8.0

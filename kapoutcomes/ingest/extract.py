@@ -290,11 +290,15 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
         ~tracked & code.is_null() & name.is_null(),
         "no code or name: nothing says what was measured",
     )
+    label = label.str.strip_chars()
+    label = label.replace_strict(
+        {v: privacy.scrub_text(v) for v in label.unique().drop_nulls().to_list()},
+        default=None,
+        return_dtype=pl.String,
+    )
     r.skip(
         ~tracked & (code.is_not_null() | name.is_not_null()),
-        pl.select(
-            pl.lit("observation not tracked by kapoutcomes: ") + label.str.strip_chars()
-        ).to_series(),
+        pl.select(pl.lit("observation not tracked by kapoutcomes: ") + label).to_series(),
     )
     item_other = instrument.is_not_null() & item.is_not_null() & (instrument != "phq9")
     # values: scores ("7", "7/10"), LL358-3 answer texts for items

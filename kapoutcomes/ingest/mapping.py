@@ -445,12 +445,17 @@ def _err(
     return IngestError(path, f"mapping file: {problem}", action)
 
 
-def load(path: str | os.PathLike[str]) -> Mapping:
-    """Read and check a mapping file; every mistake raises IngestError naming it."""
-    p = Path(path)
-    name = str(p)
+def load(path: str | os.PathLike[str] | tuple[str, bytes]) -> Mapping:
+    """Read and check a mapping file (a path, or a ``(name, bytes)`` pair from an upload);
+    every mistake raises IngestError naming it."""
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+        if isinstance(path, tuple):
+            name, raw = str(path[0]), bytes(path[1])
+            text = raw.decode("utf-8-sig")
+        else:
+            name = str(Path(path))
+            text = Path(path).read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise _err(name, "no such file", "check the path given to --mapping") from None
     except tomllib.TOMLDecodeError as e:

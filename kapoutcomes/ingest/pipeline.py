@@ -43,7 +43,7 @@ def import_files(
     paths: str | os.PathLike[str] | tuple[str, bytes] | Iterable[Any],
     store: store_mod.Store | str | os.PathLike[str],
     preset: str | None = None,
-    mapping: str | os.PathLike[str] | mapping_mod.Mapping | None = None,
+    mapping: str | os.PathLike[str] | tuple[str, bytes] | mapping_mod.Mapping | None = None,
     settings: Settings = DEFAULT,
     dry_run: bool = False,
     on_progress: Progress = None,
@@ -57,7 +57,7 @@ def import_files(
     """Import clinic exports into ``store``; see docs/importing.md.
 
     ``paths``: file paths, folders, or ``(name, bytes)`` pairs (uploads). ``preset``: one of
-    ``presets.PRESETS`` or None to detect. ``mapping``: a TOML mapping file (wide layout).
+    ``presets.PRESETS`` or None to detect. ``mapping``: a TOML mapping file (wide layout): path, ``(name, bytes)`` or ``Mapping``.
     ``clinic`` / ``condition``: used for patient rows the export does not describe.
     ``day_first``: read 03/04/2024 as 3 April (default: the mapping's or the settings').
     ``on_progress(done, total)``: called while reading (bytes) and at the end.
