@@ -177,6 +177,10 @@ def test_synthea_folder_with_synthea_preset(tmp_path):
         a = st.read("assessments")
         inst = set(a.get_column("instrument").to_list())
         assert {"pain_nrs", "phq9", "gad7", "phq2"} <= inst
+        # scores join the session of that visit with their timing
+        pain = a.filter(pl.col("instrument") == "pain_nrs")
+        assert pain.get_column("session_id").is_not_null().mean() > 0.5
+        assert {"before_dose", "after_dose"} <= set(pain.get_column("timing").to_list())
         item9 = a.filter(pl.col("item") == 9)
         assert (
             item9.height == int(cat_o["item9_text_answers"])

@@ -421,3 +421,63 @@ def attach_vitals(vitals, sessions_new, st, bad):
         concat(updates, no_updates.schema),
         sessions_new,
     )
+
+
+def link_to_sessions(
+    fr: pl.DataFrame, sessions_new: pl.DataFrame, st: store_mod.Store
+) -> pl.DataFrame:
+    """Scores that arrive without a session or timing (observation layouts) join the nearest
+    session of the patient on the same day: at a dosing session a score up to 5 minutes after
+    the start is ``before_dose``, a later one ``after_dose``; at a screening it is the
+    ``baseline``, at other sessions a ``follow_up``. Scores on days without a session stay
+    unlinked."""
+    free = fr.filter(pl.col("session_id").is_null() & pl.col("timing").is_null())
+    if free.height == 0:
+        return fr
+    pids = free.get_column("patient_id").unique().to_list()
+    cols = ("session_id", "patient_id", "started_at", "session_type")
+    stored = st.query(
+        "SELECT session_id, patient_id, started_at, session_type FROM sessions "
+        "WHERE patient_id IN (SELECT unnest(?))",
+        [pids],
+    )
+    parts = [
+        f.select(
+            pl.col("session_id").cast(pl.String),
+            pl.col("patient_id").cast(pl.String),
+            pl.col("started_at").cast(pl.Datetime("us")),
+            pl.col("session_type").cast(pl.String),
+        )
+        for f in (stored, sessions_new.select(cols))
+    ]
+    sess = pl.concat(parts).with_columns(_day=pl.col("started_at").dt.date())
+    if sess.height == 0:
+        return fr
+    before = pl.col("assessed_at") <= pl.col("started_at") + pl.duration(
+        minutes=BEFORE_GRACE_MINUTES
+    )
+    links = (
+        free.select(RK, "patient_id", "assessed_at")
+        .with_columns(_day=pl.col("assessed_at").dt.date())
+        .join(sess, on=["patient_id", "_day"], how="inner")
+        .with_columns(_gap=(pl.col("assessed_at") - pl.col("started_at")).abs())
+        .sort(RK, "_gap", "session_id")
+        .unique(RK, keep="first", maintain_order=True)
+        .select(
+            RK,
+            _sid=pl.col("session_id"),
+            _timing=pl.when(pl.col("session_type").is_in(list(tables.DOSING_TYPES)))
+            .then(pl.when(before).then(pl.lit("before_dose")).otherwise(pl.lit("after_dose")))
+            .when(pl.col("session_type") == "screening")
+            .then(pl.lit("baseline"))
+            .otherwise(pl.lit("follow_up")),
+        )
+    )
+    return (
+        fr.join(links, on=RK, how="left", maintain_order="left")
+        .with_columns(
+            session_id=pl.coalesce("session_id", "_sid"),
+            timing=pl.coalesce("timing", "_timing"),
+        )
+        .drop("_sid", "_timing")
+    )

@@ -12,7 +12,7 @@ import polars as pl
 from kapoutcomes import privacy, tables
 from kapoutcomes import store as store_mod
 from kapoutcomes.ingest import extract
-from kapoutcomes.ingest.dedupe import attach_vitals, dedupe
+from kapoutcomes.ingest.dedupe import attach_vitals, dedupe, link_to_sessions
 from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA, Options
 from kapoutcomes.ingest.frames import CONFLICT_SCHEMA, UNIQUENESS, ImportFile, Resolved, concat
 
@@ -243,6 +243,8 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         fr = valid[table]
         if remap and "session_id" in fr.columns and table != "sessions" and fr.height:
             fr = fr.with_columns(pl.col("session_id").replace(remap))
+        if table == "assessments" and fr.height:
+            fr = link_to_sessions(fr, new["sessions"], st)
         if table in ("assessments", "adverse_events") and fr.height:
             # session links must exist (store or this import)
             sids = set(
