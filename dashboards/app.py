@@ -13,7 +13,11 @@ import streamlit as st  # noqa: E402
 
 from dashboards import access_gate  # noqa: E402
 
-st.set_page_config(page_title="kapoutcomes", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(
+    page_title="kapoutcomes",
+    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+    layout="wide",
+)
 
 viewer = access_gate.gate()
 st.session_state["viewer"] = viewer
@@ -28,9 +32,9 @@ PAGES = {
     "definitions": ("Definitions", ":material/menu_book:"),
 }
 pages = [
-    st.Page(str(HERE / "pages" / f"{key}.py"), title=title, icon=icon, url_path=key)
+    st.Page(str(HERE / "views" / f"{key}.py"), title=title, icon=icon, url_path=key)
     for key, (title, icon) in PAGES.items()
-    if key in viewer.pages and (HERE / "pages" / f"{key}.py").exists()
+    if key in viewer.pages and (HERE / "views" / f"{key}.py").exists()
 ]
 nav = st.navigation(pages)
 nav.run()

@@ -3,6 +3,8 @@ MME, blood pressure and side effects on one shared time axis (a pure plotly buil
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -64,6 +66,7 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
         b = base.filter(pl.col("instrument") == instrument)
         return None if b.height == 0 else b.get_column("baseline_score")[0]
 
+    # the time window: the treatment period (sessions, scores, side effects), with a margin
     x0 = sessions.get_column("started_at").min() if sessions.height else None
     x1 = sessions.get_column("started_at").max() if sessions.height else None
     for f in (totals, events):
@@ -72,6 +75,10 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
             lo, hi = f.get_column(col).min(), f.get_column(col).max()
             x0 = lo if x0 is None or lo < x0 else x0  # type: ignore[operator]
             x1 = hi if x1 is None or hi > x1 else x1  # type: ignore[operator]
+
+    if x0 is not None and x1 is not None:
+        x0 = x0 - dt.timedelta(days=7)
+        x1 = x1 + dt.timedelta(days=7)
 
     def hline(y: float, row: int, text: str, colour: str, dash: str) -> None:
         if x0 is None or x1 is None:
@@ -198,12 +205,16 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
 
     # Row 3: daily MME as a step line.
     mme = outcomes.mme_timeline(opioid_rows, settings)
-    if mme.height:
-        xs = mme["date"].to_list()
-        ys = mme["daily_mme"].to_list()
-        if x1 is not None and xs and xs[-1] < x1.date():
-            xs = [*xs, x1.date()]
-            ys = [*ys, ys[-1]]
+    if mme.height and x0 is not None and x1 is not None:
+        # clip the step line to the treatment period shown (prescriptions often start years
+        # before the first infusion): carry the value in force at the start of the window
+        start, end = x0.date(), x1.date()
+        before = mme.filter(pl.col("date") <= start)
+        inside = mme.filter((pl.col("date") > start) & (pl.col("date") <= end))
+        xs = [start, *inside["date"].to_list(), end]
+        first = before["daily_mme"][-1] if before.height else 0.0
+        ys = [first, *inside["daily_mme"].to_list()]
+        ys.append(ys[-1])
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -289,6 +300,8 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
         )
     fig.update_yaxes(title_text="Event", row=5, col=1)
     fig.update_xaxes(title_text="Date", row=5, col=1)
+    if x0 is not None and x1 is not None:
+        fig.update_xaxes(range=[x0, x1])
     fig.update_layout(
         title={"text": "Patient timeline"},
         height=1100,

@@ -6,7 +6,7 @@ Screenshots are kept in test-artifacts/browser/ as test artifacts (not committed
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM_ARGS, chromium_path, serve_app
+from browser_support import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -61,4 +61,68 @@ def test_app_opens_on_demo_cohort(page, app_url):
     page.get_by_text("Cohort review").first.wait_for()
     page.get_by_text("Patients dosed").first.wait_for()
     shot(page, "cohort-demo")
+    assert page.console_errors == []
+
+
+def goto(page, app_url: str, title: str) -> None:
+    """Open the app and go to a page through the sidebar navigation, as a person would."""
+    page.goto(app_url)
+    wait_ready(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    wait_ready(page)
+
+
+def test_patient_view_by_mrn(page, app_url):
+    goto(page, app_url, "Patient view")
+    box = page.get_by_test_id("stTextInputField").first
+    box.fill("DEMO-000012")
+    box.press("Enter")
+    page.get_by_text("Maintenance review").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    wait_ready(page)
+    shot(page, "patient-view")
+    assert page.console_errors == []
+
+
+def test_download_csv(page, app_url):
+    goto(page, app_url, "Cohort review")
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Sessions per month (CSV)").first.click()
+    path = dl.value.path()
+    text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115
+    assert text.splitlines()[0] == "month,session_type,sessions"
+    assert page.console_errors == []
+
+
+def test_upload_messy_export_and_read_report(page, app_url):
+    goto(page, app_url, "Data")
+    page.get_by_text("Upload exports").first.wait_for()
+    page.get_by_test_id("stTextInputField").first.fill("Lakeshore Ketamine Center")
+    page.locator('input[type="file"]').first.set_input_files(
+        str(ROOT / "sample_data" / "exports" / "lakeshore_observations.csv")
+    )
+    button = page.get_by_role("button", name="Import", exact=True)
+    sync_api.expect(button).to_be_enabled(timeout=30_000)
+    button.click()
+    page.get_by_text("Import report").first.wait_for(timeout=180_000)
+    page.get_by_text("Every row is accounted for.").first.wait_for(timeout=60_000)
+    wait_ready(page)
+    shot(page, "data-import-report")
+    assert page.console_errors == []
+    assert page.get_by_text("quarantined").count() > 0
+
+
+def test_after_import_cohort_and_patient_show_clinic_data(page, app_url):
+    # runs after the upload: the store now holds the imported patients, no demo banner
+    goto(page, app_url, "Cohort review")
+    page.get_by_text("Patients dosed").first.wait_for(timeout=60_000)
+    assert page.get_by_text("Demo data.").count() == 0
+    shot(page, "cohort-after-import")
+    goto(page, app_url, "Patient view")
+    box = page.get_by_test_id("stTextInputField").first
+    box.fill("DEMO-000001")  # an MRN from the imported export, hashed with this installation's key
+    box.press("Enter")
+    page.get_by_text("Maintenance review").first.wait_for(timeout=60_000)
+    wait_ready(page)
+    shot(page, "patient-after-import")
     assert page.console_errors == []

@@ -88,19 +88,22 @@ facts = {
 }
 pain = facts["pain_nrs"]
 m1, m2, m3, m4 = st.columns(4)
+delta = None
+if pain.reduction_pct is not None and abs(pain.reduction_pct) >= 0.5:
+    delta = f"{-pain.reduction_pct:.0f}% vs baseline"
 m1.metric(
-    "Pain now",
+    "Pain now (0-10)",
     "—" if pain.latest_score is None else f"{pain.latest_score:g}",
-    None if pain.reduction_pct is None else f"{-pain.reduction_pct:.0f}% vs baseline",
+    delta,
     delta_color="inverse",
 )
 m2.metric(
-    "Response status",
+    f"Responding (≥{s.pain_response_pct:g}% below baseline)",
     "no baseline"
     if pain.baseline is None
-    else ("responding" if pain.responding else "not responding")
-    if pain.responding is not None
-    else "—",
+    else "—"
+    if pain.responding is None
+    else ("Yes" if pain.responding else "No"),
 )
 m3.metric(
     "Days since last infusion",
