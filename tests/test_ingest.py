@@ -319,6 +319,40 @@ def test_quarantine_download_correct_and_reimport(tmp_path):
         assert sorted(st.read("assessments").get_column("score").to_list()) == [12.0, 21.0]
         q = st.read("quarantine", validate=False)
         assert set(q.get_column("status").to_list()) == {"corrected"}
+        assert quarantine_frame(st).height == 0  # nothing left open
+
+
+@needs_exports
+def test_wide_quarantine_round_trip_with_the_same_mapping(tmp_path):
+    db = tmp_path / "s.duckdb"
+    import_files([EXPORTS / "riverside_visits.csv"], db, mapping=MAPPING, secret=SECRET)
+    with Store(db) as st:
+        first = quarantine_frame(st)
+        text = quarantine_csv(st).decode("utf-8-sig")
+    cat = catalog("riverside_visits.csv")
+    n_bad, n_pain = int(cat["rows_with_impossible_values"]), len(_lines(cat["pain_11 rows"]))
+    assert first.height == n_bad
+    assert "'-" in text  # negative doses neutralised against formula injection
+    fixed = pl.read_csv(io.StringIO(text), infer_schema=False).with_columns(
+        pl.when(pl.col("Pain Before") == "11")
+        .then(pl.lit("10"))
+        .otherwise("Pain Before")
+        .alias("Pain Before")
+    )
+    rep = import_files(
+        [("corrected.csv", fixed.write_csv().encode())], db, mapping=MAPPING, secret=SECRET
+    )
+    f = rep.files[0]
+    assert f.preset == "wide" and f.reconciles and f.rows_read == n_bad
+    assert f.accepted == n_pain and f.quarantined == n_bad - n_pain
+    with Store(db) as st:
+        q = st.read("quarantine", validate=False)
+        by = dict(q.group_by("status").agg(pl.col("row_number").n_unique()).iter_rows())
+        left = n_bad - n_pain
+        assert by == {"corrected": n_pain, "resubmitted": left, "open": left}
+        again = quarantine_frame(st)
+    assert again.height == left
+    assert set(again.get_column("quarantine_file").to_list()) == {"corrected.csv"}
 
 
 def test_excel_workbook_with_chosen_sheet(tmp_path):

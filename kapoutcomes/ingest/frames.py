@@ -18,7 +18,7 @@ RK_BASE = 1_000_000_000
 UNIQUENESS = ("field_uniqueness", "expected a unique value (duplicate)")
 
 #: Columns a downloaded quarantine file adds; ignored when it is imported again.
-QUARANTINE_META = ("quarantine_reason", "quarantine_file", "quarantine_row")
+QUARANTINE_META = ("quarantine_reason", "quarantine_file", "quarantine_row", "quarantine_import")
 
 
 Progress = Callable[[int, int], None] | None

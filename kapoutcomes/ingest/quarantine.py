@@ -38,8 +38,8 @@ def quarantine_frame(
     if q.height == 0:
         return pl.DataFrame(schema=dict.fromkeys(QUARANTINE_META, pl.String))
     g = (
-        q.sort("file_name", "row_number")
-        .group_by("file_name", "row_number", maintain_order=True)
+        q.sort("file_name", "import_id", "row_number")
+        .group_by("import_id", "file_name", "row_number", maintain_order=True)
         .agg(
             raw_row=pl.col("raw_row").first(),
             reasons=pl.concat_str([pl.col("column_name"), pl.lit(": "), pl.col("reason")])
@@ -53,6 +53,7 @@ def quarantine_frame(
         d["quarantine_reason"] = r["reasons"]
         d["quarantine_file"] = r["file_name"]
         d["quarantine_row"] = str(r["row_number"])
+        d["quarantine_import"] = r["import_id"]
         recs.append(d)
     cols = list(dict.fromkeys(k for d in recs for k in d))
     cols = [c for c in cols if c not in QUARANTINE_META] + list(QUARANTINE_META)

@@ -82,8 +82,10 @@ def write(
         if corrected.height:
             arrow_c = corrected.to_arrow()  # noqa: F841
             con.execute(
-                "UPDATE quarantine SET status = 'corrected' FROM arrow_c c "
-                "WHERE quarantine.file_name = c.file_name AND quarantine.row_number = c.row_number"
+                "UPDATE quarantine SET status = c.status FROM arrow_c c "
+                "WHERE quarantine.status = 'open' AND quarantine.row_number = c.row_number "
+                "AND (quarantine.import_id = c.import_id "
+                "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
             )
 
     st.write_tables(
@@ -134,21 +136,31 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
 
 
 def corrected_rows(files: list[ImportFile], result: Resolved) -> pl.DataFrame:
-    """Rows of a downloaded quarantine file that are now accepted: their originals are
-    marked corrected."""
+    """Rows of a downloaded quarantine file imported again: their original quarantine entries
+    become ``corrected`` (the row is now accepted or needs nothing more) or ``resubmitted``
+    (quarantined again: the new entry, under the new file, is the open one)."""
     parts = []
-    accepted = result.status.filter(pl.col("status") == "new").get_column(RK).unique()
+    bad = result.problems.get_column(RK).unique()
     for f in files:
         raw = f.raw
         if raw is None or not {"quarantine_file", "quarantine_row"} <= set(raw.headers):
             continue
-        fr = raw.frame.with_columns((pl.col(rd.LINE) + f.index * RK_BASE).alias(RK)).filter(
-            pl.col(RK).is_in(accepted.implode())
-        )
+        fr = raw.frame.with_columns((pl.col(rd.LINE) + f.index * RK_BASE).alias(RK))
+        imp = pl.col("quarantine_import") if "quarantine_import" in raw.headers else pl.lit("")
         parts.append(
             fr.select(
+                import_id=imp.fill_null(""),
                 file_name=pl.col("quarantine_file"),
                 row_number=pl.col("quarantine_row").cast(pl.Int64, strict=False),
+                status=pl.when(pl.col(RK).is_in(bad.implode()))
+                .then(pl.lit("resubmitted"))
+                .otherwise(pl.lit("corrected")),
             )
         )
-    return concat(parts, {"file_name": pl.String, "row_number": pl.Int64})
+    schema = {
+        "import_id": pl.String,
+        "file_name": pl.String,
+        "row_number": pl.Int64,
+        "status": pl.String,
+    }
+    return concat(parts, schema)
