@@ -52,7 +52,7 @@ def import_report(report: ingest.ImportReport) -> None:
         with st.expander(
             f"{f.file}: {f.accepted:,} accepted, {f.quarantined:,} quarantined, "
             f"{f.skipped:,} skipped",
-            expanded=f.quarantined > 0,
+            expanded=i == 0 or f.quarantined > 0,
         ):
             if f.already_imported:
                 st.info("Already imported (same content): nothing added.")

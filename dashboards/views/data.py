@@ -114,6 +114,8 @@ with tab_upload:
                 )
                 st.cache_data.clear()
             st.session_state["last_report"] = report
+            if not dry_run:
+                st.rerun()  # the rest of the app now reads the store, not the demo cohort
 
         report = st.session_state.get("last_report")
         if report is not None:
