@@ -442,3 +442,15 @@ def test_upload_bytes_with_mapping_bytes(tmp_path):
         ev = st.read("adverse_events")
         assert ev.rows(named=True)[0]["severity"] == "moderate"
         assert st.read("assessments").item(0, "score") == 8.0
+
+
+@needs_exports
+def test_folder_with_mapping_reads_other_layouts_by_preset(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("riverside_visits.csv", "riverside_medications.tsv"):
+        (folder / name).write_bytes((EXPORTS / name).read_bytes())
+    rep = import_files([folder], tmp_path / "s.duckdb", mapping=MAPPING, secret=SECRET)
+    kinds = {f.file: f.preset for f in rep.files}
+    assert kinds == {"riverside_visits.csv": "wide", "riverside_medications.tsv": "medications"}
+    assert rep.reconciles

@@ -177,7 +177,17 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
     headers = [h for h in raw.headers if h not in QUARANTINE_META]
     f.identifiers = tuple(deid.identifier_columns(headers))
     if mp is not None and preset in (None, "wide"):
-        f.fit = mp.fit(raw.name, headers)
+        try:
+            f.fit = mp.fit(raw.name, headers)
+        except IngestError:
+            # a folder may hold other layouts beside the mapped export: use a preset that
+            # fits completely, else report what the mapping misses
+            other, _ = presets.best(headers, None)
+            if preset == "wide" or other is None:
+                raise
+            f.fit = other
+            f.ignored = tuple(c for c in other.unrecognised if c not in QUARANTINE_META)
+            return
         f.ignored = tuple(
             h for h in headers if h not in set(f.fit.roles.values()) and h not in f.identifiers
         )
