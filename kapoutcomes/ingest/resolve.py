@@ -290,6 +290,12 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
     skipped.append(vit_skip)
     problems.append(vit_prob)
     conflicts.append(vit_conf)
+    # problems found late (a missing session link, a vital sign out of range) still take the
+    # whole input row out: nothing of a quarantined row is written
+    bad = list(bad_set())
+    for table, fr in new.items():
+        if fr.height:
+            new[table] = fr.filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(bad))
 
     return Resolved(
         frames=new,
