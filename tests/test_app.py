@@ -15,11 +15,11 @@ APP = str(ROOT / "dashboards" / "app.py")
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 PAGES = [
-    "pages/cohort.py",
-    "pages/patient.py",
-    "pages/data.py",
-    "pages/definitions.py",
-    "pages/audit.py",
+    "views/cohort.py",
+    "views/patient.py",
+    "views/data.py",
+    "views/definitions.py",
+    "views/audit.py",
 ]
 
 
@@ -93,7 +93,7 @@ def test_page_runs_on_one_patient_store(one_patient_env, page):
 
 
 def test_cohort_filter_changes_figures(demo_env):
-    at = run("pages/cohort.py")
+    at = run("views/cohort.py")
     before = [m.value for m in at.metric]
     at.sidebar.multiselect(key="cohort-clinic").select("Summit KAP Institute").run()
     after = [m.value for m in at.metric]
@@ -101,7 +101,7 @@ def test_cohort_filter_changes_figures(demo_env):
 
 
 def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
-    at = run("pages/patient.py")
+    at = run("views/patient.py")
     at.text_input(key="patient-query").input("demo-000012").run()
     assert not at.exception, at.exception
     assert "Maintenance review" in [h.value for h in at.subheader]
@@ -118,7 +118,7 @@ def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
 
 
 def test_patient_unknown_mrn_says_so(demo_env):
-    at = run("pages/patient.py")
+    at = run("views/patient.py")
     at.text_input(key="patient-query").input("NOT-A-PATIENT").run()
     assert not at.exception
     assert any("No patient with that MRN" in w.body for w in at.warning)
