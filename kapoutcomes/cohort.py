@@ -77,7 +77,8 @@ class PatientMetrics:
     cost: pl.DataFrame
     excursions: pl.DataFrame
     itt: pl.DataFrame
-    adverse_events: pl.DataFrame
+    adverse_events: safety.AdverseEventCounts
+    excursion_counts: pl.DataFrame
     completeness: pl.DataFrame
 
 
@@ -150,7 +151,7 @@ def patient_metrics(
     cost = outcomes.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
     itt = stats.itt_population(groups, assessments, settings)
-    aes = safety.prepare_adverse_events(_table(tabs, "adverse_events"), dos)
+    aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
     monthly = stats.monthly_scores(ch)
 
@@ -159,7 +160,7 @@ def patient_metrics(
 
     return PatientMetrics(
         groups=groups,
-        dosing=g(dos),
+        dosing=dos,
         baselines=base,
         changes=ch,
         monthly=g(monthly),
@@ -169,9 +170,10 @@ def patient_metrics(
         stages=g(st),
         mme=g(mme),
         cost=cost,
-        excursions=g(exc),
+        excursions=exc,
         itt=g(itt),
-        adverse_events=g(aes),
+        adverse_events=safety.AdverseEventCounts(g(aes.events), g(aes.exposure)),
+        excursion_counts=g(safety.excursion_counts(exc)),
         completeness=g(comp),
     )
 
@@ -216,16 +218,16 @@ def cohort_summary(
             "durability": dur,
             "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
             "adverse_events": safety.adverse_event_rates(
-                pm.adverse_events, pm.dosing, pm.groups, settings, by
+                None, None, pm.groups, settings, by, counts=pm.adverse_events
             ),
-            "excursions": safety.excursion_summary(pm.excursions, pm.groups, settings, by),
+            "excursions": safety.excursion_summary(pm.excursion_counts, pm.groups, settings, by),
             "cost": resources.cost_summary(pm.cost, responders, pm.groups, settings, by),
             "completeness": completeness_mod.completeness(pm.completeness, pm.groups, settings, by),
         }
 
     overall = stat_frames(None)
     by_dim = {d: stat_frames(d) for d in comparisons}
-    flags = safety.safety_flags(assessments, aes, sessions, settings)
+    flags = safety.safety_flags(assessments, aes, pm.dosing, settings, excursions=pm.excursions)
     flag_counts = (
         flags.group_by("flag")
         .agg(

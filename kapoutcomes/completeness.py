@@ -42,15 +42,21 @@ def completeness_items(
     instruments_: Sequence[str] = ("pain_nrs", "phq9"),
     follow_up_days: Sequence[int] = FOLLOW_UP_DAYS,
 ) -> pl.DataFrame:
-    """One row per item that could be complete: patient_id, instrument, measure, complete,
-    definition.
+    """Per patient, instrument and measure: n (items complete) and denominator (items).
 
-    * ``sessions_with_score``: each dosing session, complete when a total of the instrument
-      is linked to it or recorded the same day for the patient;
-    * ``no_baseline``: each dosed patient, "complete" (counted) when the baseline is missing;
-    * ``follow_up_day_{d}``: each dosed patient whose first dose is at least d days before
-      ``as_of``, complete with a score on or after day d.
+    * ``sessions_with_score``: the patient's dosing sessions, complete when a total of the
+      instrument is linked to the session or recorded the same day;
+    * ``no_baseline``: the dosed patient (1 item), counted when the baseline is missing;
+    * ``follow_up_day_{d}``: dosed patients whose first dose is at least d days before
+      ``as_of`` (1 item), complete with a score on or after day d.
     """
+    schema = {
+        "patient_id": groups.schema.get("patient_id", pl.String),
+        "instrument": pl.String,
+        "measure": pl.String,
+        "n": pl.Int64,
+        "denominator": pl.Int64,
+    }
     dos = outcomes.dosing_sessions(sessions).select(
         "patient_id", "session_id", day=pl.col("started_at").dt.date()
     )
@@ -58,85 +64,92 @@ def completeness_items(
         pl.col("instrument").is_in(list(instruments_))
     )
     present = sorted(t.get_column("instrument").unique().to_list())
-    pieces = []
-    if not present:
-        return pl.DataFrame(
-            schema={
-                "patient_id": pl.String,
-                "instrument": pl.String,
-                "measure": pl.String,
-                "complete": pl.Boolean,
-                "definition": pl.String,
-            }
-        )
-    inst = pl.DataFrame({"instrument": present})
-    by_sid = (
-        t.select("session_id", "instrument").drop_nulls().unique().with_columns(_a=pl.lit(True))
-    )
-    by_day = (
-        t.select("patient_id", "instrument", day=pl.col("assessed_at").dt.date())
-        .unique()
-        .with_columns(_b=pl.lit(True))
-    )
-    s = (
-        dos.join(inst, how="cross")
-        .join(by_sid, on=["session_id", "instrument"], how="left")
-        .join(by_day, on=["patient_id", "instrument", "day"], how="left")
-    )
-    pieces.append(
-        s.select(
-            "patient_id",
-            "instrument",
-            measure=pl.lit("sessions_with_score"),
-            complete=pl.col("_a").fill_null(False) | pl.col("_b").fill_null(False),
-            definition=pl.format(
-                "dosing sessions with a {} total linked to the session or on the same day",
-                pl.col("instrument"),
-            ),
-        )
-    )
-    b = base.filter(pl.col("instrument").is_in(present))
-    pieces.append(
-        b.select(
-            "patient_id",
-            "instrument",
-            measure=pl.lit("no_baseline"),
-            complete=~pl.col("has_baseline"),
-            definition=pl.format(
-                "dosed patients without a {} baseline within {} days before the first dose",
-                pl.col("instrument"),
-                pl.lit(settings.baseline_window_days),
-            ),
-        )
-    )
     fd = groups.filter(pl.col("dosed")).select("patient_id", "first_dose_at")
-    last = (
-        t.join(fd, on="patient_id", how="inner")
-        .group_by("patient_id", "instrument")
-        .agg(_maxd=outcomes.days_between(pl.col("assessed_at"), pl.col("first_dose_at")).max())
-    )
-    g2 = (
-        fd.join(inst, how="cross")
-        .join(last, on=["patient_id", "instrument"], how="left")
-        .with_columns(_avail=outcomes.days_between(pl.lit(as_of), pl.col("first_dose_at")))
-    )
-    for d in follow_up_days:
-        pieces.append(
-            g2.filter(pl.col("_avail") >= d).select(
-                "patient_id",
-                "instrument",
-                measure=pl.lit(f"follow_up_day_{d}"),
-                complete=(pl.col("_maxd") >= d).fill_null(False),
-                definition=pl.format(
-                    "a {} score on or after day {} after the first dose, among patients whose "
-                    "first dose was at least {} days before the data end",
-                    pl.col("instrument"),
-                    pl.lit(d),
-                    pl.lit(d),
-                ),
+    avail = fd.with_columns(_avail=outcomes.days_between(pl.lit(as_of), pl.col("first_dose_at")))
+    pieces = []
+    for inst in present:
+        ti = t.filter(pl.col("instrument") == inst)
+        by_sid = ti.select("session_id").drop_nulls().unique().with_columns(_a=pl.lit(True))
+        by_day = (
+            ti.select("patient_id", day=pl.col("assessed_at").dt.date())
+            .unique()
+            .with_columns(_b=pl.lit(True))
+        )
+        sess = (
+            dos.join(by_sid, on="session_id", how="left")
+            .join(by_day, on=["patient_id", "day"], how="left")
+            .group_by("patient_id")
+            .agg(
+                n=(pl.col("_a").fill_null(False) | pl.col("_b").fill_null(False)).sum(),
+                denominator=pl.len(),
             )
         )
-    return pl.concat(pieces)
+        pieces.append(
+            sess.select(
+                "patient_id",
+                instrument=pl.lit(inst),
+                measure=pl.lit("sessions_with_score"),
+                n="n",
+                denominator="denominator",
+            )
+        )
+        b = base.filter(pl.col("instrument") == inst)
+        pieces.append(
+            b.select(
+                "patient_id",
+                instrument=pl.lit(inst),
+                measure=pl.lit("no_baseline"),
+                n=(~pl.col("has_baseline")).cast(pl.Int64),
+                denominator=pl.lit(1, pl.Int64),
+            )
+        )
+        last = (
+            ti.join(fd, on="patient_id", how="inner")
+            .group_by("patient_id")
+            .agg(_maxd=outcomes.days_between(pl.col("assessed_at"), pl.col("first_dose_at")).max())
+        )
+        g2 = avail.join(last, on="patient_id", how="left")
+        for d in follow_up_days:
+            pieces.append(
+                g2.filter(pl.col("_avail") >= d).select(
+                    "patient_id",
+                    instrument=pl.lit(inst),
+                    measure=pl.lit(f"follow_up_day_{d}"),
+                    n=(pl.col("_maxd") >= d).fill_null(False).cast(pl.Int64),
+                    denominator=pl.lit(1, pl.Int64),
+                )
+            )
+    if not pieces:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([p.select([pl.col(c).cast(tp) for c, tp in schema.items()]) for p in pieces])
+
+
+def _definition(settings: Settings) -> pl.Expr:
+    m, i = pl.col("measure"), pl.col("instrument")
+    day = m.str.extract(r"follow_up_day_(\d+)")
+    return (
+        pl.when(m == "sessions_with_score")
+        .then(
+            pl.format("dosing sessions with a {} total linked to the session or on the same day", i)
+        )
+        .when(m == "no_baseline")
+        .then(
+            pl.format(
+                "dosed patients without a {} baseline within {} days before the first dose",
+                i,
+                pl.lit(settings.baseline_window_days),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "a {} score on or after day {} after the first dose, among patients whose first "
+                "dose was at least {} days before the data end",
+                i,
+                day,
+                day,
+            )
+        )
+    )
 
 
 def completeness(
@@ -154,10 +167,10 @@ def completeness(
     out = (
         x.group_by("subgroup", "level", "measure", "instrument")
         .agg(
-            n=pl.col("complete").sum().cast(pl.Int64),
-            denominator=pl.len().cast(pl.Int64),
-            definition=pl.col("definition").first(),
+            n=pl.col("n").sum().cast(pl.Int64),
+            denominator=pl.col("denominator").sum().cast(pl.Int64),
         )
+        .with_columns(definition=_definition(settings))
         .sort("subgroup", "level", "instrument", "measure")
     )
     out = stats.with_proportion(out, "n", "denominator", settings.confidence_level)

@@ -101,55 +101,83 @@ def response_episodes(
         streams.append(boosters)
     key = ["patient_id", "instrument"]
     s = pl.concat(streams).sort(*key, "t", "kind")
+    # The stream is sorted by patient, instrument and time, so cumulative sums with resets at
+    # each new (patient, instrument) replace window functions. A segment = one opening row
+    # (responding assessment R or booster B) + the non-responding assessments N after it; a
+    # key's first segment may have no opening row (kind -1).
+    new_key = (
+        (pl.col("patient_id") != pl.col("patient_id").shift(1))
+        | (pl.col("instrument") != pl.col("instrument").shift(1))
+    ).fill_null(True)
     opens = (pl.col("kind") == 1) | pl.col("resp").fill_null(False)
-    s = s.with_columns(seg=opens.cast(pl.Int32).cum_sum().over(key))
-    # a segment = one opening row (responding assessment R or booster B) + following
-    # non-responding assessments N; segment 0 has no opening row.
+    s = s.with_columns(_key_start=new_key, _sg=(opens | new_key).cast(pl.UInt32).cum_sum())
+    is_n = (pl.col("kind") == 0) & ~pl.col("resp").fill_null(False)
     seg = (
-        s.group_by(*key, "seg")
+        s.group_by("_sg")
         .agg(
-            open_kind=pl.when(pl.col("seg").first() == 0)
-            .then(pl.lit(-1, pl.Int8))
-            .otherwise(pl.col("kind").first()),
+            pl.col("patient_id").first(),
+            pl.col("instrument").first(),
+            key_start=pl.col("_key_start").first(),
+            open_kind=pl.when(pl.col("kind").first() == 1)
+            .then(pl.lit(1, pl.Int8))
+            .when(pl.col("resp").first().fill_null(False))
+            .then(pl.lit(0, pl.Int8))
+            .otherwise(pl.lit(-1, pl.Int8)),
             start_t=pl.col("t").first(),
-            n_below=(pl.col("kind") == 0).sum()
-            - (pl.col("resp").fill_null(False)).cast(pl.UInt32).sum(),
-            first_below_t=pl.col("t").filter((pl.col("kind") == 0) & ~pl.col("resp")).first(),
+            n_below=is_n.sum(),
+            first_below_t=pl.col("t").filter(is_n).first(),
             last_t=pl.col("t").filter(pl.col("kind") == 0).last(),
         )
-        .sort(*key, "seg")
+        .sort("_sg")
     )
     is_r = pl.col("open_kind") == 0
     seg = seg.with_columns(active_end=is_r & (pl.col("n_below") < k)).with_columns(
-        prev_active=pl.col("active_end").shift(1).over(key).fill_null(False)
+        prev_active=pl.when(pl.col("key_start"))
+        .then(False)
+        .otherwise(pl.col("active_end").shift(1))
+        .fill_null(False)
     )
-    seg = seg.with_columns(starts=is_r & ~pl.col("prev_active")).with_columns(
-        episode=pl.col("starts").cast(pl.Int32).cum_sum().over(key)
-    )
-    end_t = (
-        pl.when(is_r & (pl.col("n_below") >= k))
+    seg = seg.with_columns(starts=is_r & ~pl.col("prev_active"))
+    ends_loss = is_r & (pl.col("n_below") >= k)
+    ends_booster = (pl.col("open_kind") == 1) & pl.col("prev_active")
+    seg = seg.with_columns(
+        end_t=pl.when(ends_loss)
         .then(pl.col("first_below_t"))
-        .when((pl.col("open_kind") == 1) & pl.col("prev_active"))
-        .then(pl.col("start_t"))
-    )
-    end_reason = (
-        pl.when(is_r & (pl.col("n_below") >= k))
+        .when(ends_booster)
+        .then(pl.col("start_t")),
+        end_reason=pl.when(ends_loss)
         .then(pl.lit("loss"))
-        .when((pl.col("open_kind") == 1) & pl.col("prev_active"))
-        .then(pl.lit("booster"))
+        .when(ends_booster)
+        .then(pl.lit("booster")),
+        _eg=pl.col("starts").cast(pl.UInt32).cum_sum(),
     )
-    seg = seg.with_columns(end_t=end_t, end_reason=end_reason)
-    in_ep = seg.filter(pl.col("episode") > 0)
-    # rows of an episode run until (and including) its ending segment
-    in_ep = in_ep.with_columns(
-        _ended_before=pl.col("end_t").is_not_null().cast(pl.Int32).cum_sum().over([*key, "episode"])
-        - pl.col("end_t").is_not_null().cast(pl.Int32)
-    ).filter(pl.col("_ended_before") == 0)
-    ep = in_ep.group_by(*key, "episode").agg(
-        onset_at=pl.col("start_t").filter(pl.col("starts")).first(),
-        end_at=pl.col("end_t").drop_nulls().first(),
-        end_reason=pl.col("end_reason").drop_nulls().first(),
-        last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
+    has_end = pl.col("end_t").is_not_null().cast(pl.UInt32)
+    seg = seg.with_columns(
+        # episodes counted before this key: forward-filled from the key's first segment
+        _eg_base=pl.when(pl.col("key_start"))
+        .then(pl.col("_eg") - pl.col("starts").cast(pl.UInt32))
+        .forward_fill(),
+        _end_cum=has_end.cum_sum(),
+    ).with_columns(
+        _end_base=pl.when(pl.col("starts")).then(pl.col("_end_cum") - has_end).forward_fill(),
+    )
+    # keep the segments of each episode up to and including the one that ends it
+    in_ep = seg.filter(
+        (pl.col("_eg") > pl.col("_eg_base"))
+        & ((pl.col("_end_cum") - has_end - pl.col("_end_base")) == 0)
+    )
+    ep = (
+        in_ep.group_by("_eg")
+        .agg(
+            pl.col("patient_id").first(),
+            pl.col("instrument").first(),
+            episode=(pl.col("_eg").first() - pl.col("_eg_base").first()).cast(pl.Int32),
+            onset_at=pl.col("start_t").first(),
+            end_at=pl.col("end_t").drop_nulls().first(),
+            end_reason=pl.col("end_reason").drop_nulls().first(),
+            last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
+        )
+        .drop("_eg")
     )
     # origin: the latest dose at or before onset; an induction dose stands for its course end
     dos = outcomes.dosing_sessions(sessions)

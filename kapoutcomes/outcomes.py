@@ -126,12 +126,16 @@ def bands_frame() -> pl.DataFrame:
     )
 
 
-def band_expr(score: str = "score", instrument: str = "instrument") -> pl.Expr:
+def band_expr(
+    score: str = "score", instrument: str = "instrument", codes: list[str] | None = None
+) -> pl.Expr:
     """The severity band of ``score`` for its instrument (the band with the greatest ``low``
     not above the score; empty for instruments without bands), as one vectorised
-    expression."""
+    expression (for the instruments in ``codes``, default all)."""
     expr = pl.lit(None, pl.String)
     for inst in instruments.INSTRUMENTS.values():
+        if codes is not None and inst.code not in codes:
+            continue
         for b in sorted(inst.bands, key=lambda x: x.low):
             expr = (
                 pl.when((pl.col(instrument) == inst.code) & (pl.col(score) >= b.low))
@@ -143,7 +147,8 @@ def band_expr(score: str = "score", instrument: str = "instrument") -> pl.Expr:
 
 def add_band(frame: pl.DataFrame, score: str = "score", out: str = "band") -> pl.DataFrame:
     """Add the severity band of ``score`` as column ``out``."""
-    return frame.with_columns(band_expr(score).alias(out))
+    present = frame.get_column("instrument").unique().to_list()
+    return frame.with_columns(band_expr(score, codes=present).alias(out))
 
 
 # -- dosing ----------------------------------------------------------------------------------
@@ -392,26 +397,36 @@ def induction_series(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame
     infusion), last_session_id, infusions, completed (infusions >=
     ``settings.induction_complete_infusions``), span_days.
     """
-    ind = sessions.filter(pl.col("session_type") == "induction").sort(
-        "patient_id", "started_at", "session_id"
-    )
-    gap = days_between(pl.col("started_at"), pl.col("started_at").shift(1).over("patient_id"))
-    ind = ind.with_columns(
-        course=(gap.fill_null(float("inf")) > settings.induction_max_gap_days)
-        .cast(pl.Int32)
-        .cum_sum()
-        .over("patient_id")
-    )
-    out = ind.group_by("patient_id", "course").agg(
-        induction_start=pl.col("started_at").first(),
-        induction_end=pl.col("started_at").last(),
-        last_session_id=pl.col("session_id").last(),
-        infusions=pl.len().cast(pl.Int32),
+    ind = dosing_sessions(sessions).filter(pl.col("session_type") == "induction")
+    # sorted by patient and time: new patient or a long gap starts a course (no window
+    # functions needed on sorted input)
+    new_patient = (pl.col("patient_id") != pl.col("patient_id").shift(1)).fill_null(True)
+    gap = days_between(pl.col("started_at"), pl.col("started_at").shift(1))
+    new_course = new_patient | (gap > settings.induction_max_gap_days).fill_null(True)
+    ind = ind.select(
+        "patient_id",
+        "started_at",
+        "session_id",
+        _new_patient=new_patient,
+        _cg=new_course.cast(pl.UInt32).cum_sum(),
+    ).with_columns(_first_cg=pl.when(pl.col("_new_patient")).then(pl.col("_cg")).forward_fill())
+    out = (
+        ind.group_by("_cg")
+        .agg(
+            patient_id=pl.col("patient_id").first(),
+            course=(pl.col("_cg").first() - pl.col("_first_cg").first() + 1).cast(pl.Int32),
+            induction_start=pl.col("started_at").first(),
+            induction_end=pl.col("started_at").last(),
+            last_session_id=pl.col("session_id").last(),
+            infusions=pl.len().cast(pl.Int32),
+        )
+        .sort("_cg")
+        .drop("_cg")
     )
     return out.with_columns(
         completed=pl.col("infusions") >= settings.induction_complete_infusions,
         span_days=days_between(pl.col("induction_end"), pl.col("induction_start")),
-    ).sort("patient_id", "course")
+    )
 
 
 def end_of_induction(

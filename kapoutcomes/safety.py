@@ -15,6 +15,8 @@ Poisson) interval, % of patients with the Clopper-Pearson interval.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from kapoutcomes import instruments, outcomes, stats, tables
@@ -72,8 +74,10 @@ def safety_flags(
     adverse_events: pl.DataFrame,
     sessions: pl.DataFrame,
     settings: Settings,
+    excursions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Every must-not-miss safety flag, one row per occurrence, newest first.
+    """Every must-not-miss safety flag, one row per occurrence, newest first
+    (``excursions``: the ``vital_excursions`` of ``sessions`` when already computed).
 
     Columns: patient_id, at, flag (phq9_item9 | serious_adverse_event |
     hypertensive_before_dosing), value, detail, session_id, source."""
@@ -106,7 +110,7 @@ def safety_flags(
         ),
         session_id=pl.col("session_id"),
     )
-    v = vital_excursions(sessions, settings)
+    v = excursions if excursions is not None else vital_excursions(sessions, settings)
     htn = v.filter(pl.col("hypertensive_before").fill_null(False)).select(
         "patient_id",
         at=pl.col("started_at"),
@@ -202,66 +206,91 @@ def prepare_adverse_events(adverse_events: pl.DataFrame, sessions: pl.DataFrame)
     )
 
 
+@dataclass(frozen=True)
+class AdverseEventCounts:
+    """Per-patient counts behind the adverse-event rates (computed once, then summed per
+    comparison level). ``events``: patient_id, dimension, category, events. ``exposure``:
+    patient_id, route ("*" = all routes), sessions (dosing sessions)."""
+
+    events: pl.DataFrame
+    exposure: pl.DataFrame
+
+
+_AE_DIMS = {
+    "overall": "overall",
+    "event": "event",
+    "severity": "severity_",
+    "seriousness": "seriousness",
+    "route": "route_",
+}
+
+
+def adverse_event_counts(
+    adverse_events: pl.DataFrame, sessions: pl.DataFrame
+) -> AdverseEventCounts:
+    """Count adverse events per patient, dimension and category, and dosing sessions per
+    patient (overall and per route)."""
+    ae = prepare_adverse_events(adverse_events, sessions)
+    events = pl.concat(
+        [
+            ae.group_by("patient_id", category=pl.col(col).cast(pl.String))
+            .agg(events=pl.len().cast(pl.Int64))
+            .with_columns(dimension=pl.lit(dim))
+            for dim, col in _AE_DIMS.items()
+        ]
+    )
+    dos = outcomes.dosing_sessions(sessions)
+    by_route = dos.group_by("patient_id", route=pl.col("route").fill_null("unknown")).agg(
+        sessions=pl.len().cast(pl.Int64)
+    )
+    total = (
+        by_route.group_by("patient_id")
+        .agg(pl.col("sessions").sum())
+        .with_columns(route=pl.lit("*"))
+    )
+    return AdverseEventCounts(events, pl.concat([by_route, total.select(by_route.columns)]))
+
+
 def adverse_event_rates(
-    adverse_events: pl.DataFrame,
-    sessions: pl.DataFrame,
+    adverse_events: pl.DataFrame | None,
+    sessions: pl.DataFrame | None,
     groups: pl.DataFrame,
     settings: Settings,
     by: str | None = None,
+    counts: AdverseEventCounts | None = None,
 ) -> pl.DataFrame:
     """Adverse events per 100 dosing sessions (exact Poisson interval) and % of dosed
     patients with the event (Clopper-Pearson), overall and by event, severity, seriousness
     and route (of the session the event followed; "unknown" when not linked).
 
-    Columns: subgroup, level, dimension, category, events, sessions, per_100_sessions,
-    per_100_lower, per_100_upper, n (patients with it), denominator (dosed patients),
-    rate, lower, upper, definition, caveats."""
+    Pass ``counts`` (``adverse_event_counts``) to reuse the per-patient counts across calls;
+    the frames are then not read. Columns: subgroup, level, dimension, category, events,
+    sessions, per_100_sessions, per_100_lower, per_100_upper, n (patients with it),
+    denominator (dosed patients), rate, lower, upper, definition, caveats."""
+    if counts is None:
+        assert adverse_events is not None and sessions is not None
+        counts = adverse_event_counts(adverse_events, sessions)
     lvl = stats.level_columns(by)
-    dos = stats.attach_groups(outcomes.dosing_sessions(sessions), groups).with_columns(lvl)
-    ae = stats.attach_groups(prepare_adverse_events(adverse_events, sessions), groups).with_columns(
-        lvl
+    ev = stats.attach_groups(counts.events, groups).with_columns(lvl)
+    ex = stats.attach_groups(counts.exposure, groups).with_columns(lvl)
+    expo = ex.group_by("subgroup", "level", "route").agg(
+        sessions=pl.col("sessions").sum(), denominator=pl.len().cast(pl.Int64)
     )
-    dims = {
-        "overall": "overall",
-        "event": "event",
-        "severity": "severity_",
-        "seriousness": "seriousness",
-        "route": "route_",
-    }
-    n_sessions = dos.group_by("subgroup", "level").agg(sessions=pl.len())
-    n_patients = dos.group_by("subgroup", "level").agg(denominator=pl.col("patient_id").n_unique())
-    route_sessions = dos.group_by(
-        "subgroup", "level", category=pl.col("route").fill_null("unknown")
-    ).agg(_rs=pl.len(), _rp=pl.col("patient_id").n_unique())
-    pieces = []
-    for dim, col in dims.items():
-        g = (
-            ae.group_by("subgroup", "level", category=pl.col(col).cast(pl.String))
-            .agg(events=pl.len(), n=pl.col("patient_id").n_unique())
-            .with_columns(dimension=pl.lit(dim))
-        )
-        pieces.append(g)
-    out = (
-        pl.concat(pieces)
-        .join(n_sessions, on=["subgroup", "level"], how="left")
-        .join(n_patients, on=["subgroup", "level"], how="left")
-        .join(route_sessions, on=["subgroup", "level", "category"], how="left")
+    g = ev.group_by("subgroup", "level", "dimension", "category").agg(
+        events=pl.col("events").sum(), n=pl.len().cast(pl.Int64)
     )
-    is_route = pl.col("dimension") == "route"
+    g = g.with_columns(
+        route=pl.when(pl.col("dimension") == "route")
+        .then(pl.col("category"))
+        .otherwise(pl.lit("*"))
+    )
     out = (
-        out.with_columns(
-            sessions=pl.when(is_route)
-            .then(pl.col("_rs").fill_null(0))
-            .otherwise(pl.col("sessions"))
-            .cast(pl.Int64),
-            denominator=pl.when(is_route)
-            .then(pl.col("_rp").fill_null(0))
-            .otherwise(pl.col("denominator"))
-            .cast(pl.Int64),
-            events=pl.col("events").cast(pl.Int64),
-            n=pl.col("n").cast(pl.Int64),
+        g.join(expo, on=["subgroup", "level", "route"], how="left")
+        .drop("route")
+        .with_columns(
+            pl.col("sessions").fill_null(0).cast(pl.Int64),
+            pl.col("denominator").fill_null(0).cast(pl.Int64),
         )
-        .drop("_rs", "_rp")
         .sort("subgroup", "level", "dimension", "category")
     )
     rate, lo, hi = stats.poisson_rate_ci(
@@ -325,6 +354,32 @@ def serious_events(adverse_events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+EXCURSIONS = ("hypertensive_before", "bp_rise", "desaturation")
+
+
+def excursion_counts(excursions: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and excursion: n (sessions with it) and denominator (sessions with the
+    reading), from ``vital_excursions``."""
+    agg = []
+    for name in EXCURSIONS:
+        agg += [
+            pl.col(name).sum().cast(pl.Int64).alias(f"{name}|n"),
+            pl.col(name).is_not_null().sum().cast(pl.Int64).alias(f"{name}|d"),
+        ]
+    wide = excursions.group_by("patient_id").agg(agg)
+    return pl.concat(
+        [
+            wide.select(
+                "patient_id",
+                excursion=pl.lit(name),
+                n=pl.col(f"{name}|n"),
+                denominator=pl.col(f"{name}|d"),
+            )
+            for name in EXCURSIONS
+        ]
+    ).filter(pl.col("denominator") > 0)
+
+
 def excursion_summary(
     excursions: pl.DataFrame,
     groups: pl.DataFrame,
@@ -334,38 +389,31 @@ def excursion_summary(
     """Vital-sign excursions: per flag, n sessions with it, denominator = dosing sessions
     with the reading, rate with Clopper-Pearson interval, patients affected.
 
-    Columns: subgroup, level, excursion, n, denominator, rate, lower, upper, patients,
-    definition, caveats."""
+    ``excursions``: ``vital_excursions`` rows or their ``excursion_counts`` (faster when
+    called for several ``by``). Columns: subgroup, level, excursion, n, denominator, rate,
+    lower, upper, patients, definition, caveats."""
+    if "excursion" not in excursions.columns:
+        excursions = excursion_counts(excursions)
     x = stats.attach_groups(excursions, groups).with_columns(stats.level_columns(by))
-    defs = {
-        "hypertensive_before": (
-            "bp_recorded",
-            f"BP above {settings.bp_systolic_limit}/{settings.bp_diastolic_limit} mmHg before dosing",
-        ),
-        "bp_rise": (
-            "bp_recorded",
-            f"systolic BP rise of at least {settings.bp_rise_mmhg} mmHg after dosing",
-        ),
-        "desaturation": (
-            "spo2_recorded",
-            f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
-        ),
+    words = {
+        "hypertensive_before": f"BP above {settings.bp_systolic_limit}/"
+        f"{settings.bp_diastolic_limit} mmHg before dosing",
+        "bp_rise": f"systolic BP rise of at least {settings.bp_rise_mmhg} mmHg after dosing",
+        "desaturation": f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
     }
-    pieces = []
-    for name, (_rec, words) in defs.items():
-        pieces.append(
-            x.filter(pl.col(name).is_not_null())
-            .group_by("subgroup", "level")
-            .agg(
-                n=pl.col(name).sum().cast(pl.Int64),
-                denominator=pl.len().cast(pl.Int64),
-                patients=pl.col("patient_id").filter(pl.col(name)).n_unique().cast(pl.Int64),
-            )
-            .with_columns(
-                excursion=pl.lit(name), definition=pl.lit(words + " (sessions with the reading)")
-            )
+    out = (
+        x.group_by("subgroup", "level", "excursion")
+        .agg(
+            n=pl.col("n").sum(),
+            denominator=pl.col("denominator").sum(),
+            patients=(pl.col("n") > 0).sum().cast(pl.Int64),
         )
-    out = pl.concat(pieces).sort("subgroup", "level", "excursion")
+        .with_columns(
+            definition=pl.col("excursion").replace_strict(words, return_dtype=pl.String)
+            + " (sessions with the reading)"
+        )
+        .sort("subgroup", "level", "excursion")
+    )
     out = stats.with_proportion(out, "n", "denominator", settings.confidence_level, method="exact")
     return out.with_columns(caveats=stats.caveat_expr(pl.col("denominator"), settings)).select(
         "subgroup",

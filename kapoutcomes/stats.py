@@ -339,16 +339,27 @@ def response_rates(
     rules = outcomes.response_rules(settings)
     col = {"response": "responder"}
     e = attach_groups(eoi, groups).with_columns(level_columns(by))
-    pieces = []
+    agg = []
     for m in MEASURES:
-        c = col.get(m, m)
-        pieces.append(
-            e.filter(pl.col(c).is_not_null())
-            .group_by("subgroup", "level", "instrument")
-            .agg(n=pl.col(c).sum().cast(pl.Int64), denominator=pl.len().cast(pl.Int64))
-            .with_columns(measure=pl.lit(m))
-        )
-    r = pl.concat(pieces)
+        c = pl.col(col.get(m, m))
+        agg += [
+            c.sum().cast(pl.Int64).alias(f"{m}|n"),
+            c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
+        ]
+    wide = e.group_by("subgroup", "level", "instrument").agg(agg)
+    r = pl.concat(
+        [
+            wide.select(
+                "subgroup",
+                "level",
+                "instrument",
+                n=pl.col(f"{m}|n"),
+                denominator=pl.col(f"{m}|d"),
+                measure=pl.lit(m),
+            )
+            for m in MEASURES
+        ]
+    ).filter(pl.col("denominator") > 0)
     i = (
         attach_groups(itt, groups)
         .join(
