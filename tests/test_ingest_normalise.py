@@ -146,3 +146,11 @@ def test_identifier_columns():
         "Address",
         "ZIP",
     ]
+
+
+def test_title_lines_above_the_header_are_not_rows():
+    data = b"Observation export\nGenerated 2024-05-01\n\nMRN,Date,LOINC,Value\nM1,2024-01-01,72514-3,5\n"
+    t = rd.read(rd.Source("x.csv", data))
+    assert t.headers == ["MRN", "Date", "LOINC", "Value"]
+    assert t.frame.get_column(rd.LINE).to_list() == [5]
+    assert "line 1, 2" in t.notes[0]

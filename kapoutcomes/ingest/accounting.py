@@ -146,7 +146,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
             )
             continue
         c = classify(f, result)
-        notes = list(result.notes.get(f.index, []))
+        notes = list(f.raw.notes) + list(result.notes.get(f.index, []))
         out.append(
             FileReport(
                 file=privacy.scrub_text(f.src.name),

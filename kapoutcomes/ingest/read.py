@@ -206,6 +206,7 @@ def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, t
     reader = csv.reader(buf, delimiter=delim)
     header: list[str] | None = None
     header_line = 0
+    preamble: list[int] = []
     prev_line = 0
     lines: list[int] = []
     cells: list[list[str]] = []
@@ -218,6 +219,9 @@ def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, t
             if not rec or not any(c.strip() for c in rec):
                 continue
             if header is None:
+                if sum(1 for c in rec if c.strip()) < 2 and len(preamble) < 10:
+                    preamble.append(start)  # a title line above the header ("Report ...")
+                    continue
                 header = _dedupe_headers(rec)
                 header_line = start
                 continue
@@ -242,6 +246,8 @@ def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, t
             f"{prev_line + 1} ({e})",
             "check for an unclosed quote, or export it again",
         ) from None
+    if header is None and preamble:
+        raise _not_table(src, "only one column was found; no comma, semicolon, tab or pipe")
     if header is None:
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
     if len(header) < 2:
@@ -253,7 +259,13 @@ def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, t
             "export again including the data rows",
         )
     frame = _frame(header, cells, lines, shapes)
-    return RawTable(src, frame, header, encoding, delimiter=delim)
+    notes = []
+    if preamble:
+        where = ", ".join(str(x) for x in preamble)
+        notes.append(
+            f"title line(s) above the header ignored (line {where}); header on line {header_line}"
+        )
+    return RawTable(src, frame, header, encoding, delimiter=delim, notes=notes)
 
 
 def _delim_name(d: str) -> str:
