@@ -124,6 +124,7 @@ h3{font-size:1.05rem;margin-top:1.4rem}
 table{border-collapse:collapse;width:100%;font-size:.82rem;margin:.5rem 0 1rem}
 th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top}
 th{background:#eef4fa}td.num{text-align:right;white-space:nowrap}
+td.txt{font-size:.74rem;color:#333;min-width:14rem}.wrap{overflow-x:auto}
 .def{color:#444;font-size:.85rem}.cav{color:#8a3b00;font-size:.85rem}
 .meta td{border:none;padding:.1rem .6rem .1rem 0}.kpi{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}
 .kpi div{border:1px solid #ccc;border-radius:6px;padding:.6rem .9rem;min-width:12rem}
@@ -177,6 +178,8 @@ def _table(frame: pl.DataFrame, columns: list[str] | None = None, limit: int = 2
         for c in cols:
             v = row[c]
             cls = " class='num'" if isinstance(v, int | float) and not isinstance(v, bool) else ""
+            if c in ("definition", "caveats"):
+                cls = " class='txt'"
             cells.append(f"<td{cls}>{_e(_fmt(v, c))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (
@@ -184,7 +187,10 @@ def _table(frame: pl.DataFrame, columns: list[str] | None = None, limit: int = 2
         if frame.height > limit
         else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+    return (
+        f"<div class='wrap'><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
+    )
 
 
 class _Figs:
@@ -221,6 +227,23 @@ _RATE_COLS = [
     "definition",
     "caveats",
 ]
+
+
+_COMMON = "; end of induction = "
+
+
+def _short_definitions(f: pl.DataFrame) -> pl.DataFrame:
+    """The per-row part of response definitions (the shared part is printed once)."""
+    if "definition" not in f.columns:
+        return f
+    return f.with_columns(pl.col("definition").str.split(_COMMON).list.first())
+
+
+def _common_definition(f: pl.DataFrame) -> str:
+    if f.height == 0 or "definition" not in f.columns:
+        return ""
+    d = f.get_column("definition")[0] or ""
+    return d[d.index(_COMMON) + 2 :] if _COMMON in d else ""
 
 
 def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
@@ -317,7 +340,10 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
 
     head("response")
     parts.append(fig(figures.rates_figure(resp)))
-    parts.append(_table(resp, _RATE_COLS))
+    parts.append(_table(_short_definitions(resp), _RATE_COLS))
+    common = _common_definition(resp)
+    if common:
+        parts.append(f"<p class='def'>For every row: {_e(common)}</p>")
 
     head("change")
     ch = _overall(s["change"].frames["end_of_induction"])

@@ -17,6 +17,7 @@ paired Wilcoxon signed-rank test (``scipy.stats.wilcoxon``) for change from base
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -244,11 +245,28 @@ def attrition(
     stages: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
 ) -> pl.DataFrame:
     """Counts at each stage: subgroup, level, stage, n, denominator (referred), pct_of_referred,
-    pct_of_previous, definition, caveats."""
+    pct_of_previous (of the patients at the previous stage, the % who also reached this one;
+    stages are counted independently, e.g. follow-up without a completed induction),
+    definition, caveats."""
     s = attach_groups(stages, groups).with_columns(level_columns(by))
     names = [n for n, _ in ATTRITION_STAGES]
-    g = s.group_by("subgroup", "level").agg(pl.col(n).sum() for n in names)
-    long = g.unpivot(index=["subgroup", "level"], on=names, variable_name="stage", value_name="n")
+    g = s.group_by("subgroup", "level").agg(
+        [pl.col(n).sum() for n in names]
+        + [
+            (pl.col(b) & pl.col(a)).sum().alias(f"{b}|both")
+            for a, b in itertools.pairwise(names)
+        ]
+    )
+    both = g.unpivot(
+        index=["subgroup", "level"],
+        on=[f"{b}|both" for b in names[1:]],
+        variable_name="stage",
+        value_name="_both",
+    ).with_columns(pl.col("stage").str.replace(r"\|both$", ""))
+    long = g.select("subgroup", "level", *names).unpivot(
+        index=["subgroup", "level"], on=names, variable_name="stage", value_name="n"
+    )
+    long = long.join(both, on=["subgroup", "level", "stage"], how="left")
     order = pl.DataFrame(
         {
             "stage": names,
@@ -264,7 +282,9 @@ def attrition(
         pct_of_referred=pl.when(pl.col("denominator") > 0).then(
             100.0 * pl.col("n") / pl.col("denominator")
         ),
-        pct_of_previous=pl.when(pl.col("_prev") > 0).then(100.0 * pl.col("n") / pl.col("_prev")),
+        pct_of_previous=pl.when(pl.col("_prev") > 0).then(
+            100.0 * pl.col("_both") / pl.col("_prev")
+        ),
         caveats=caveat_expr(pl.col("denominator"), settings),
     )
     return long.select(
