@@ -121,3 +121,13 @@ def test_cli_import_prints_report_and_json(tmp_path, monkeypatch, capsys):
     out_csv = tmp_path / "q.csv"
     assert cli.main(["import", "--store", store, "--quarantine-csv", str(out_csv)]) == 0
     assert out_csv.exists()
+
+
+def test_shipped_mapping_files_are_valid():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "sample_data" / "mappings"
+    files = sorted(folder.glob("*.toml"))
+    assert files
+    for f in files:
+        assert load_mapping(f).columns["mrn"]
