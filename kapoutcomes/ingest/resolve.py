@@ -29,12 +29,117 @@ def store_patients(st: store_mod.Store) -> set[str]:
     return set(st.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
 
 
+CHILD_TABLES = ("sessions", "assessments", "opioids", "adverse_events")
+NO_PATIENT = (
+    "the patient is not in the store and this export does not describe the patient: import "
+    "the patients file first, or import with --clinic NAME to create patient rows"
+)
+
+
+def _problems(rks: list[int], column: str, value: str | None, reason: str) -> pl.DataFrame:
+    n = len(rks)
+    return pl.DataFrame(
+        {RK: rks, "column": [column] * n, "value": [value] * n, "reason": [reason] * n},
+        schema=PROBLEM_SCHEMA,
+    )
+
+
+def _bad(problems: list[pl.DataFrame]) -> set[int]:
+    allp = concat(problems, PROBLEM_SCHEMA)
+    return set(allp.get_column(RK).drop_nulls().to_list()) if allp.height else set()
+
+
+def _without(frame: pl.DataFrame, bad: set[int]) -> pl.DataFrame:
+    """Candidates minus those of input rows with a problem (a row is all-or-nothing)."""
+    if frame.height == 0 or not bad:
+        return frame
+    return frame.filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(list(bad)))
+
+
 def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Resolved:
+    """Patients, validation, relations, duplicates and conflicts, vital signs - for the
+    candidates of all files of one import together."""
     exs = [f.ex for f in files if f.ex is not None]
     problems: list[pl.DataFrame] = [p for ex in exs for p in ex.problems]
     skipped: list[pl.DataFrame] = [s for ex in exs for s in ex.skipped]
     notes = {f.index: list(f.ex.notes) for f in files if f.ex is not None}
     known = store_patients(st)
+
+    patients, derived_rks = _patient_candidates(exs, known, opts, problems, skipped)
+    cand: dict[str, pl.DataFrame] = {"patients": patients}
+    for table in CHILD_TABLES:
+        cand[table] = concat([ex.outputs.get(table) for ex in exs])
+    valid = _validate(cand, problems, derived_rks)
+
+    bad = _bad(problems)
+    valid = {t: _without(fr, bad) for t, fr in valid.items()}
+    # relations: every row's patient must exist (store or a valid patient row of this import)
+    pids_ok = known | set(valid["patients"].get_column("patient_id").to_list())
+    for table in CHILD_TABLES:
+        fr = valid[table]
+        if fr.height:
+            miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
+            problems.append(
+                _problems(
+                    miss.get_column(RK).to_list(),
+                    "patient_id",
+                    None,
+                    "the patient has no valid patient row (see the patient's other rows)",
+                )
+            )
+    bad = _bad(problems)
+    valid = {t: _without(fr, bad) for t, fr in valid.items()}
+    valid["patients"] = _patients_in_use(valid, exs, bad)
+
+    status: list[pl.DataFrame] = []
+    conflicts: list[pl.DataFrame] = []
+    new: dict[str, pl.DataFrame] = {}
+    # sessions before the tables that link to them, so links can follow duplicates
+    remap: dict[str, str] = {}
+    for table in ("patients", *CHILD_TABLES):
+        fr = valid[table]
+        if remap and table != "sessions" and "session_id" in fr.columns and fr.height:
+            fr = fr.with_columns(pl.col("session_id").replace(remap))
+        if table == "assessments" and fr.height:
+            fr = link_to_sessions(fr, new["sessions"], st)
+        if table in ("assessments", "adverse_events") and fr.height:
+            fr, orphans = _check_session_links(fr, new["sessions"], st)
+            problems.append(orphans)
+        n, stt, conf, rm = dedupe(table, fr, st)
+        new[table] = n
+        status.append(stt)
+        conflicts.append(conf)
+        if table == "sessions":
+            remap = rm
+
+    vit_status, vit_skip, vit_prob, vit_conf, updates, new["sessions"] = attach_vitals(
+        [ex.vitals for ex in exs], new["sessions"], st, _bad(problems)
+    )
+    status.append(vit_status)
+    skipped.append(vit_skip)
+    problems.append(vit_prob)
+    conflicts.append(vit_conf)
+    # problems found late (a missing session link, a vital sign out of range) still take the
+    # whole input row out: nothing of a quarantined row is written
+    bad = _bad(problems)
+    new = {t: _without(fr, bad) for t, fr in new.items()}
+
+    return Resolved(
+        frames=new,
+        problems=concat(problems, PROBLEM_SCHEMA).unique(maintain_order=True),
+        skipped=concat(skipped, SKIP_SCHEMA),
+        status=concat(status, {RK: pl.Int64, "status": pl.String}),
+        conflicts=concat(conflicts, CONFLICT_SCHEMA),
+        vital_updates=updates,
+        notes=notes,
+    )
+
+
+def _patient_candidates(
+    exs: list, known: set[str], opts: Options, problems: list, skipped: list
+) -> tuple[pl.DataFrame, dict[str, list[int]]]:
+    """Patient rows: explicit (a patients file) and derived (patients only mentioned by other
+    rows). Returns the candidates and, per derived patient, the input rows that need it."""
     acts = concat([ex.activity for ex in exs], extract.ACTIVITY_SCHEMA)
     if acts.height == 0:
         acts = pl.DataFrame(schema=extract.ACTIVITY_SCHEMA)
@@ -44,30 +149,29 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
     )
 
-    # explicit patient rows (a patients file); referral date from first activity if absent
+    # explicit patient rows; referral date from the first activity when absent
     explicit = concat([ex.patient_rows for ex in exs])
-    patient_frames: list[pl.DataFrame] = []
+    frames: list[pl.DataFrame] = []
     if explicit.height:
         explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
         explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
         no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
-        if no_ref.height:
-            skipped.append(
-                no_ref.select(
-                    RK,
-                    reason=pl.lit(
-                        "no referral date, and no sessions, assessments or prescriptions of "
-                        "this patient in this import: nothing to anchor the patient row"
-                    ),
-                ).cast(SKIP_SCHEMA)
-            )
+        skipped.append(
+            no_ref.select(
+                RK,
+                reason=pl.lit(
+                    "no referral date, and no sessions, assessments or prescriptions of "
+                    "this patient in this import: nothing to anchor the patient row"
+                ),
+            ).cast(SKIP_SCHEMA)
+        )
         explicit = explicit.filter(pl.col("referral_date").is_not_null())
-        patient_frames.append(explicit)
+        frames.append(explicit)
     explicit_ids = (
         set(explicit.get_column("patient_id").drop_nulls().to_list()) if explicit.height else set()
     )
 
-    # derived patient rows for activity of patients nobody describes
+    # derived rows for patients nobody describes
     need = acts.filter(
         pl.col("patient_id").is_not_null() & ~pl.col("patient_id").is_in(list(known | explicit_ids))
     )
@@ -97,51 +201,31 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
                 first_date=pl.col("referral_date"),
             )
         )
-        no_clinic = agg.filter(pl.col("clinic").is_null())
-        for pid in no_clinic.get_column("patient_id").to_list():
-            problems.append(
-                pl.DataFrame(
-                    {
-                        RK: derived_rks[pid],
-                        "column": ["(patient)"] * len(derived_rks[pid]),
-                        "value": [None] * len(derived_rks[pid]),
-                        "reason": [
-                            "the patient is not in the store and this export does not describe "
-                            "the patient: import the patients file first, or import with "
-                            "--clinic NAME to create patient rows"
-                        ]
-                        * len(derived_rks[pid]),
-                    },
-                    schema=PROBLEM_SCHEMA,
-                )
-            )
+        for pid in agg.filter(pl.col("clinic").is_null()).get_column("patient_id").to_list():
+            problems.append(_problems(derived_rks[pid], "(patient)", None, NO_PATIENT))
         owners = need.group_by("patient_id").agg(_owner=pl.col(RK).min())
         agg = (
             agg.filter(pl.col("clinic").is_not_null())
             .with_columns(pl.lit(None, dtype=pl.Int64).alias(RK))
             .join(owners, on="patient_id", how="left")
         )
-        patient_frames.append(agg)
-    patients = concat(patient_frames)
+        frames.append(agg)
+    patients = concat(frames)
     if patients.height:
         patients = complete_patients(patients)
+    return patients, derived_rks
 
-    cand: dict[str, pl.DataFrame] = {"patients": patients}
-    for table in ("sessions", "assessments", "opioids", "adverse_events"):
-        cand[table] = concat([ex.outputs.get(table) for ex in exs])
 
-    # validation (row level) --------------------------------------------------------------
+def _validate(
+    cand: dict[str, pl.DataFrame], problems: list, derived_rks: dict[str, list[int]]
+) -> dict[str, pl.DataFrame]:
+    """Row-level validation against the table models; failures become problems of the input
+    rows they came from (a derived patient row's failure: of every row of that patient)."""
     valid: dict[str, pl.DataFrame] = {}
-    early = concat(problems, PROBLEM_SCHEMA)
-    early_bad = (
-        early.get_column(RK).unique().implode()
-        if early.height
-        else pl.Series([], dtype=pl.Int64).implode()
-    )
+    early = _bad(problems)
     for table, frame in cand.items():
-        if frame.height:
-            # rows that already failed to parse are not validated again (one reason each)
-            frame = frame.filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(early_bad))
+        # rows that already failed to parse are not validated again (one reason each)
+        frame = _without(frame, early)
         if "_owner" not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("_owner"))
         if frame.height == 0:
@@ -163,149 +247,63 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         valid[table] = coerced.filter(keep).with_columns(
             [frame.get_column(c).filter(keep) for c in frame.columns if c.startswith("_")]
         )
-        if v.failures.height:
-            fails = v.failures.with_columns(
-                pl.col("row").map_elements(lambda i, rk=rk: rk[i], return_dtype=pl.Int64).alias(RK)
-            )
-            if table == "patients":
-                # derived rows (no RK): the failure belongs to every row of that patient
-                pid_of = frame.get_column("patient_id")
-                for rec in fails.iter_rows(named=True):
-                    if rec[RK] is not None:
-                        continue
-                    pid = pid_of[rec["row"]]
-                    rks = derived_rks.get(pid, [])
-                    problems.append(
-                        pl.DataFrame(
-                            {
-                                RK: rks,
-                                "column": [rec["column"]] * len(rks),
-                                "value": [rec["value"]] * len(rks),
-                                "reason": [f"patient row: {rec['reason']}"] * len(rks),
-                            },
-                            schema=PROBLEM_SCHEMA,
-                        )
-                    )
-                fails = fails.filter(pl.col(RK).is_not_null())
-            problems.append(fails.select(RK, "column", "value", "reason").cast(PROBLEM_SCHEMA))
-
-    def bad_set() -> set[int]:
-        allp = concat(problems, PROBLEM_SCHEMA)
-        return set(allp.get_column(RK).drop_nulls().to_list()) if allp.height else set()
-
-    bad = bad_set()
-    # an input row is all-or-nothing: drop every candidate of a row with any problem
-    for table in valid:
-        if valid[table].height:
-            valid[table] = valid[table].filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(list(bad)))
-    # relations: patients
-    pids_ok = known | set(valid["patients"].get_column("patient_id").to_list())
-    for table in ("sessions", "assessments", "opioids", "adverse_events"):
-        fr = valid[table]
-        if fr.height == 0:
+        if v.failures.height == 0:
             continue
-        miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
-        if miss.height:
-            problems.append(
-                miss.select(
-                    RK,
-                    column=pl.lit("patient_id"),
-                    value=pl.lit(None, dtype=pl.String),
-                    reason=pl.lit(
-                        "the patient has no valid patient row (see the patient's other rows)"
-                    ),
-                ).cast(PROBLEM_SCHEMA)
-            )
-    bad = bad_set()
-    for table in valid:
-        if valid[table].height:
-            valid[table] = valid[table].filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(list(bad)))
-    # derived patients only when some row of theirs survives
-    if valid["patients"].height:
-        alive = set()
-        for t in ("sessions", "assessments", "opioids", "adverse_events"):
-            alive |= set(valid[t].get_column("patient_id").to_list())
-        vital_rows = concat([ex.vitals for ex in exs])
-        if vital_rows.height:
-            alive |= set(
-                vital_rows.filter(~pl.col(RK).is_in(list(bad))).get_column("patient_id").to_list()
-            )
-        valid["patients"] = valid["patients"].filter(
-            pl.col(RK).is_not_null() | pl.col("patient_id").is_in(list(alive))
+        fails = v.failures.with_columns(
+            pl.col("row").map_elements(lambda i, rk=rk: rk[i], return_dtype=pl.Int64).alias(RK)
         )
+        if table == "patients":
+            pid_of = frame.get_column("patient_id")
+            for rec in fails.filter(pl.col(RK).is_null()).iter_rows(named=True):
+                rks = derived_rks.get(pid_of[rec["row"]], [])
+                problems.append(
+                    _problems(rks, rec["column"], rec["value"], f"patient row: {rec['reason']}")
+                )
+            fails = fails.filter(pl.col(RK).is_not_null())
+        problems.append(fails.select(RK, "column", "value", "reason").cast(PROBLEM_SCHEMA))
+    return valid
 
-    status: list[pl.DataFrame] = []
-    conflicts: list[pl.DataFrame] = []
-    new: dict[str, pl.DataFrame] = {}
-    # sessions first so that links from assessments / events can follow duplicates
-    remap: dict[str, str] = {}
-    for table in ("patients", "sessions", "assessments", "opioids", "adverse_events"):
-        fr = valid[table]
-        if remap and "session_id" in fr.columns and table != "sessions" and fr.height:
-            fr = fr.with_columns(pl.col("session_id").replace(remap))
-        if table == "assessments" and fr.height:
-            fr = link_to_sessions(fr, new["sessions"], st)
-        if table in ("assessments", "adverse_events") and fr.height:
-            # session links must exist (store or this import)
-            sids = set(
-                new.get("sessions", tables.empty("sessions")).get_column("session_id").to_list()
+
+def _patients_in_use(valid: dict[str, pl.DataFrame], exs: list, bad: set[int]) -> pl.DataFrame:
+    """Derived patient rows are written only when some row of the patient survives."""
+    patients = valid["patients"]
+    if patients.height == 0:
+        return patients
+    alive: set[str] = set()
+    for t in CHILD_TABLES:
+        alive |= set(valid[t].get_column("patient_id").to_list())
+    vital_rows = concat([ex.vitals for ex in exs])
+    if vital_rows.height:
+        alive |= set(_without(vital_rows, bad).get_column("patient_id").to_list())
+    return patients.filter(pl.col(RK).is_not_null() | pl.col("patient_id").is_in(list(alive)))
+
+
+def _check_session_links(
+    fr: pl.DataFrame, sessions_new: pl.DataFrame, st: store_mod.Store
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose session_id is in neither the store nor this import become problems."""
+    linked = fr.filter(pl.col("session_id").is_not_null())
+    if linked.height == 0:
+        return fr, pl.DataFrame(schema=PROBLEM_SCHEMA)
+    sids = set(sessions_new.get_column("session_id").to_list())
+    wanted = list(set(linked.get_column("session_id").to_list()) - sids)
+    stored: set[str] = set()
+    if wanted:
+        stored = set(
+            st.query(
+                "SELECT session_id FROM sessions WHERE session_id IN (SELECT unnest(?))", [wanted]
             )
-            linked = fr.filter(pl.col("session_id").is_not_null())
-            if linked.height:
-                wanted = list(set(linked.get_column("session_id").to_list()) - sids)
-                stored = set()
-                if wanted:
-                    stored = set(
-                        st.query(
-                            "SELECT session_id FROM sessions WHERE session_id IN (SELECT unnest(?))",
-                            [wanted],
-                        )
-                        .get_column("session_id")
-                        .to_list()
-                    )
-                orphan = linked.filter(~pl.col("session_id").is_in(list(sids | stored)))
-                if orphan.height:
-                    problems.append(
-                        orphan.select(
-                            RK,
-                            column=pl.lit("session_id"),
-                            value=pl.col("session_id"),
-                            reason=pl.lit(
-                                "session_id not found in sessions (store or this import)"
-                            ),
-                        ).cast(PROBLEM_SCHEMA)
-                    )
-                    fr = fr.filter(~pl.col(RK).is_in(orphan.get_column(RK).to_list()))
-        n, stt, conf, rm = dedupe(table, fr, st)
-        new[table] = n
-        status.append(stt)
-        conflicts.append(conf)
-        if table == "sessions":
-            remap = rm
-
-    vit_status, vit_skip, vit_prob, vit_conf, updates, new["sessions"] = attach_vitals(
-        [ex.vitals for ex in exs], new["sessions"], st, bad_set()
-    )
-    status.append(vit_status)
-    skipped.append(vit_skip)
-    problems.append(vit_prob)
-    conflicts.append(vit_conf)
-    # problems found late (a missing session link, a vital sign out of range) still take the
-    # whole input row out: nothing of a quarantined row is written
-    bad = list(bad_set())
-    for table, fr in new.items():
-        if fr.height:
-            new[table] = fr.filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(bad))
-
-    return Resolved(
-        frames=new,
-        problems=concat(problems, PROBLEM_SCHEMA).unique(maintain_order=True),
-        skipped=concat(skipped, SKIP_SCHEMA),
-        status=concat(status, {RK: pl.Int64, "status": pl.String}),
-        conflicts=concat(conflicts, CONFLICT_SCHEMA),
-        vital_updates=updates,
-        notes=notes,
-    )
+            .get_column("session_id")
+            .to_list()
+        )
+    orphan = linked.filter(~pl.col("session_id").is_in(list(sids | stored)))
+    problems = orphan.select(
+        RK,
+        column=pl.lit("session_id"),
+        value=pl.col("session_id"),
+        reason=pl.lit("session_id not found in sessions (store or this import)"),
+    ).cast(PROBLEM_SCHEMA)
+    return fr.filter(~pl.col(RK).is_in(orphan.get_column(RK).to_list())), problems
 
 
 def complete_patients(p: pl.DataFrame) -> pl.DataFrame:
