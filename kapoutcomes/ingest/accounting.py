@@ -115,6 +115,11 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
             n = fr.filter(owner.is_between(lo, hi - 1)).height
         if n:
             written[table] = n
+    filled = result.vitals_filled
+    if filled is not None and filled.height:
+        n = filled.filter(pl.col(RK).is_between(lo, hi - 1)).height
+        if n:
+            written["session vital signs"] = n
     return {
         "rows_read": raw.height,
         "accepted": len(accepted),

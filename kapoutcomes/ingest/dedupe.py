@@ -285,15 +285,15 @@ def attach_vitals(vitals, sessions_new, st, bad):
     vcols = sorted(set(VITAL_COLUMNS.values()))
     pids = v.get_column("patient_id").unique().to_list()
     stored = st.query(
-        f"SELECT session_id, patient_id, started_at, {', '.join(vcols)} FROM sessions "
+        f"SELECT session_id, patient_id, started_at, session_type, {', '.join(vcols)} FROM sessions "
         "WHERE patient_id IN (SELECT unnest(?))",
         [pids],
     )
     cand = [
         stored.with_columns(_stored=pl.lit(True)),
-        sessions_new.select("session_id", "patient_id", "started_at", *vcols).with_columns(
-            _stored=pl.lit(False)
-        ),
+        sessions_new.select(
+            "session_id", "patient_id", "started_at", "session_type", *vcols
+        ).with_columns(_stored=pl.lit(False)),
     ]
     sschema = tables.empty("sessions").schema
     cand = [
@@ -301,6 +301,10 @@ def attach_vitals(vitals, sessions_new, st, bad):
             pl.col("session_id").cast(pl.String),
             pl.col("patient_id").cast(pl.String),
             pl.col("started_at").cast(pl.Datetime("us")),
+            # vital signs are monitored at dosing sessions: prefer those on the day
+            (~pl.col("session_type").cast(pl.String).is_in(list(tables.DOSING_TYPES))).alias(
+                "_not_dosing"
+            ),
             *[pl.col(x).cast(sschema[x]) for x in vcols],
             "_stored",
         )
@@ -312,7 +316,7 @@ def attach_vitals(vitals, sessions_new, st, bad):
         v.with_columns(_day=pl.col("at").dt.date())
         .join(sess, on=["patient_id", "_day"], how="left")
         .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
-        .sort(RK, "_gap", nulls_last=True)
+        .sort(RK, "_not_dosing", "_gap", nulls_last=True)
         .unique(RK, keep="first", maintain_order=True)
     )
     skips = [

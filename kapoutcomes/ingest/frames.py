@@ -50,6 +50,7 @@ class Resolved:
     conflicts: pl.DataFrame  # RK, table_name, natural_key, stored_value, incoming_value
     vital_updates: pl.DataFrame  # session_id, column, value (stored sessions)
     notes: dict[int, list[str]]
+    vitals_filled: pl.DataFrame | None = None  # RK of vital signs filled into sessions
 
 
 def concat(frames: Sequence[pl.DataFrame | None], schema: dict | None = None) -> pl.DataFrame:

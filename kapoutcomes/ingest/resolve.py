@@ -132,6 +132,7 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         conflicts=concat(conflicts, CONFLICT_SCHEMA),
         vital_updates=updates,
         notes=notes,
+        vitals_filled=_without(vit_status.filter(pl.col("status") == "new"), bad).select(RK),
     )
 
 
