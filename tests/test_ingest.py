@@ -457,3 +457,29 @@ def test_folder_with_mapping_reads_other_layouts_by_preset(tmp_path):
     kinds = {f.file: f.preset for f in rep.files}
     assert kinds == {"riverside_visits.csv": "wide", "riverside_medications.tsv": "medications"}
     assert rep.reconciles
+
+
+@needs_exports
+def test_exports_agree_with_the_demo_cohort(tmp_path):
+    """The demo MRNs pseudonymise with the public demo key, so the exports can be checked
+    against the canonical tables: time zones, vitals attachment, sigs and units must give
+    back exactly what the cohort holds."""
+    demo = ROOT / "sample_data" / "demo"
+    db = tmp_path / "s.duckdb"
+    key = privacy.DEMO_SECRET
+    base = import_files([demo], db, secret=key)
+    assert base.quarantined == 0 and base.skipped == 0
+    obs = import_files([EXPORTS / "lakeshore_observations.csv"], db, secret=key).files[0]
+    assert (obs.accepted, obs.quarantined, obs.conflicts) == (0, 0, 0)
+    tracked = obs.rows_read - sum(
+        r.count for r in obs.skip_reasons if not r.reason.startswith("duplicate")
+    )
+    assert obs.duplicates == tracked
+    meds = import_files([EXPORTS / "riverside_medications.tsv"], db, secret=key).files[0]
+    assert meds.duplicates == int(catalog("riverside_medications.tsv")["opioid_rows"])
+    assert meds.accepted == 0 and meds.conflicts == 0
+    visits = import_files(
+        [EXPORTS / "riverside_visits.csv"], db, mapping=MAPPING, secret=key
+    ).files[0]
+    assert visits.conflicts == 0
+    assert "sessions" not in dict(visits.written)  # every visit is a session the cohort has
