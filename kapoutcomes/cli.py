@@ -125,18 +125,20 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return 0
     if not args.paths:
         raise UserError("give one or more files or folders to import")
-    last = [0.0]
+    last = [0.0, False]  # time of the last line, finished
 
     def progress(done: int, total: int) -> None:
         import time
 
         now = time.monotonic()
-        if done >= total or now - last[0] > 0.5:
-            last[0] = now
-            pct = 100 * done / total if total else 100
-            print(f"\rreading {done:,} of {total:,} bytes ({pct:.0f}%)", end="", file=sys.stderr)
-            if done >= total:
-                print(file=sys.stderr)
+        if last[1] or (done < total and now - last[0] < 0.5):
+            return
+        last[0] = now
+        pct = 100 * done / total if total else 100
+        print(f"\rreading {done:,} of {total:,} bytes ({pct:.0f}%)", end="", file=sys.stderr)
+        if done >= total:
+            last[1] = True
+            print(file=sys.stderr)
 
     settings = settings_mod.load_settings(args.settings) if args.settings else settings_mod.DEFAULT
     report = import_files(
