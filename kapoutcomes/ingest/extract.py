@@ -8,7 +8,6 @@ relations, de-duplication and the final accounting happen once, in ``pipeline``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
@@ -586,7 +585,3 @@ def extract_canonical(
     }[table]
     ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
     return ex
-
-
-def today() -> dt.date:
-    return dt.date.today()

@@ -7,6 +7,7 @@ non-missing input that parses to null is a row-level problem with its reason).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
@@ -123,9 +124,7 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
     t = clean(s).str.replace_all(r"\s+", " ").str.replace(r"(?i)\s*(a\.m\.|am)$", " AM")
     t = t.str.replace(r"(?i)\s*(p\.m\.|pm)$", " PM")
     # Two-digit years: 00-(this year + 1) are 20xx, the rest 19xx.
-    import datetime as _dt
-
-    pivot = (_dt.date.today().year + 1) % 100
+    pivot = (dt.date.today().year + 1) % 100
     m = t.str.extract_groups(r"^(?P<a>\d{1,2}[/.-]\d{1,2}[/.-])(?P<y>\d{2})(?P<r>(?:\s.*)?)$")
     yy = m.struct.field("y").cast(pl.Int32, strict=False)
     century = pl.select(pl.when(yy <= pivot).then(pl.lit("20")).otherwise(pl.lit("19"))).to_series()

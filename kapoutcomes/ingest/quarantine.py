@@ -3,6 +3,7 @@ correct and import again with the same preset."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import polars as pl
@@ -71,8 +72,6 @@ def quarantine_csv(
     fr = fr.with_columns(
         [pl.col(c).map_elements(neutralise, return_dtype=pl.String) for c in fr.columns]
     )
-    import io
-
     buf = io.StringIO()
     fr.write_csv(buf)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
