@@ -154,3 +154,23 @@ def test_title_lines_above_the_header_are_not_rows():
     assert t.headers == ["MRN", "Date", "LOINC", "Value"]
     assert t.frame.get_column(rd.LINE).to_list() == [5]
     assert "line 1, 2" in t.notes[0]
+
+
+def test_excel_title_row_and_values_only(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Pain scores, exported 2024-05-01"])
+    ws.append([])
+    ws.append(["MRN", "Date", "LOINC", "Value"])
+    ws.append(["M1", "2024-01-01", "72514-3", 5])
+    ws.append(["M1", "2024-01-02", "72514-3", "=A1"])
+    p = tmp_path / "x.xlsx"
+    wb.save(p)
+    t = rd.read(rd.Source("x.xlsx", p.read_bytes()))
+    assert t.headers == ["MRN", "Date", "LOINC", "Value"]
+    assert t.frame.get_column(rd.LINE).to_list() == [4, 5]
+    assert t.frame.item(0, "Value") == "5"
+    assert t.frame.item(1, "Value") == ""  # a formula is never evaluated
+    assert "row 1" in t.notes[0]

@@ -140,7 +140,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
         if f.already or f.raw is None or f.fit is None:
             out.append(
                 FileReport(
-                    file=f.src.name,
+                    file=privacy.scrub_text(f.src.name),
                     preset="-",
                     kind="-",
                     sha256=f.src.sha256,

@@ -260,8 +260,15 @@ def vital_range(column: str) -> tuple[float, float]:
     return lo, hi
 
 
-def attach_vitals(vitals, sessions_new, st, bad):
-    """Attach vital signs to the nearest session of the patient on the same day."""
+def attach_vitals(
+    vitals: Sequence[pl.DataFrame | None],
+    sessions_new: pl.DataFrame,
+    st: store_mod.Store,
+    bad: set[int],
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Attach vital signs to the nearest (dosing) session of the patient on the same day.
+    Returns (row status, skipped, problems, conflicts, updates of stored sessions, the new
+    sessions with their vitals filled)."""
     empty_status = pl.DataFrame(schema={RK: pl.Int64, "status": pl.String})
     no_updates = pl.DataFrame(
         schema={"session_id": pl.String, "column": pl.String, "value": pl.Float64}

@@ -196,7 +196,9 @@ def _dedupe_headers(raw: list[str]) -> list[str]:
     return out
 
 
-def read_delimited(src: Source, on_progress: Progress = None, offset: int = 0, total: int = 0):
+def read_delimited(
+    src: Source, on_progress: Progress = None, offset: int = 0, total: int = 0
+) -> RawTable:
     text, encoding = decode(src)
     if not text.strip():
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
@@ -330,6 +332,8 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
                 )
             ws = wb[match[0]]
         header: list[str] | None = None
+        header_row = 0
+        preamble: list[int] = []
         cells: list[list[str]] = []
         lines: list[int] = []
         shapes: list[str | None] = []
@@ -338,9 +342,13 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
             if not any(t.strip() for t in texts):
                 continue
             if header is None:
+                if sum(1 for t in texts if t.strip()) < 2 and len(preamble) < 10:
+                    preamble.append(r)  # a title row above the header
+                    continue
                 while texts and not texts[-1].strip():
                     texts.pop()
                 header = _dedupe_headers(texts)
+                header_row = r
                 continue
             width = len(header)
             shape = None
@@ -353,6 +361,8 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
         title = ws.title
     finally:
         wb.close()
+    if header is None and preamble:
+        raise _not_table(src, f"sheet {title!r} has only one column")
     if header is None:
         raise IngestError(src.name, f"sheet {title!r} is empty", "choose the sheet with --sheet")
     if len(header) < 2:
@@ -363,7 +373,15 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
             f"sheet {title!r} has a header but no data rows",
             "export again including the data rows, or choose another sheet with --sheet",
         )
-    return RawTable(src, _frame(header, cells, lines, shapes), header, "xlsx", sheet=title)
+    notes = []
+    if preamble:
+        where = ", ".join(str(x) for x in preamble)
+        notes.append(
+            f"title row(s) above the header ignored (row {where}); header on row {header_row}"
+        )
+    return RawTable(
+        src, _frame(header, cells, lines, shapes), header, "xlsx", sheet=title, notes=notes
+    )
 
 
 def read(
