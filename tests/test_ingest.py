@@ -483,3 +483,25 @@ def test_exports_agree_with_the_demo_cohort(tmp_path):
     ).files[0]
     assert visits.conflicts == 0
     assert "sessions" not in dict(visits.written)  # every visit is a session the cohort has
+
+
+def test_quarantined_values_carry_no_identifiers(tmp_path):
+    mapping = (
+        "m.toml",
+        b'[file]\nclinic = "C"\ncare_model = "KAP"\nsession_type = "screening"\n'
+        b'[columns]\nmrn = "MRN"\nstarted_at = "Seen"\nbirth_date = "DOB"\n'
+        b'side_effects = "Notes"\n',
+    )
+    data = (
+        b"MRN,Seen,DOB,Notes,Patient Name,Home Phone\n"
+        b"M1,2024-05-01,31/31/1971,Jane Roe felt odd,Jane Roe,555-010-1234\n"
+        b"M2,2024-05-01,1980-02-03,weird taste for Jane,Jane Roe,555-010-1234\n"
+    )
+    rep = import_files([("v.csv", data)], tmp_path / "s.duckdb", mapping=mapping, secret=SECRET)
+    assert rep.files[0].quarantined == 2
+    with Store(tmp_path / "s.duckdb") as st:
+        q = st.read("quarantine", validate=False)
+    blob = " ".join(str(v) for row in q.rows() for v in row)
+    assert "Jane" not in blob and "Roe" not in blob
+    assert "555-010" not in blob and "31/31" not in blob
+    assert "1971" in blob  # the birth year survives, for correction

@@ -9,6 +9,7 @@ memory only to scrub them out of free text in the same row.
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 
@@ -162,15 +163,14 @@ def raw_rows_json(
             elif col == mrn_col:
                 rec[col] = pids[i] or ""
             elif col == dob_col:
-                rec[col] = _year_only(val)
+                rec[col] = year_only(val)
             else:
                 rec[col] = scrub_names(str(val), names)
         out.append(json.dumps(rec, ensure_ascii=False))
     return out
 
 
-def _year_only(text: str) -> str:
-    import re
-
+def year_only(text: str) -> str:
+    """The year of a date of birth ("04/06/1971" -> "1971"), or "" when there is none."""
     m = re.search(r"(1[89]\d\d|20\d\d)", text or "")
     return m.group(1) if m else ""

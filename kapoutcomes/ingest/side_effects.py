@@ -119,8 +119,16 @@ def match(text: str | None, scrub: tuple[str, ...] = ()) -> list[SideEffect]:
 
 
 def scrub_names(text: str, names: tuple[str, ...]) -> str:
-    """Remove identifier patterns and the given strings (whole words, any case)."""
+    """Remove identifier patterns and the given strings (this row's name, address, phone ...)
+    from ``text``: each whole value and each alphabetic word of three letters or more in it
+    (so "Jane" goes as well as "Jane Roe"), as whole words in any case."""
     text = privacy.scrub_text(text)
-    for n in sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
-        text = re.sub(rf"(?i)(?<!\w){re.escape(n)}(?!\w)", "[removed]", text)
+    words: set[str] = set()
+    for n in names:
+        n = (n or "").strip()
+        if len(n) >= 2:
+            words.add(n)
+        words.update(t for t in re.split(r"[\s,;/()]+", n) if len(t) >= 3 and t.isalpha())
+    for w in sorted(words, key=len, reverse=True):
+        text = re.sub(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", "[removed]", text)
     return text

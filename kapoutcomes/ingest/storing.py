@@ -15,6 +15,7 @@ from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import ImportReport
+from kapoutcomes.ingest.side_effects import scrub_names
 
 
 def write(
@@ -115,14 +116,21 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
     ]
     js = deid.raw_rows_json(rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident)
+    names = {
+        rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()
+    }
     rows = rows.select(RK).with_columns(raw_row=pl.Series(js, dtype=pl.String))
-    # the value of the failing cell, scrubbed; the MRN never appears (its pseudonym does)
-    out = probs.join(rows, on=RK, how="left").with_columns(
-        value=pl.when(pl.col("column") == (ex.mrn_col or "\x00"))
-        .then(pl.lit(None, dtype=pl.String))
-        .otherwise(pl.col("value"))
-        .map_elements(privacy.scrub_text, return_dtype=pl.String)
-    )
+    # the value of the failing cell, scrubbed of identifier patterns and of this row's own
+    # identifier values; the MRN never appears (its pseudonym does), a birth date as its year
+    values = []
+    for rk, column, value in probs.select(RK, "column", "value").iter_rows():
+        if value is None or column == ex.mrn_col:
+            values.append(None)
+        elif column == ex.dob_col:
+            values.append(deid.year_only(value))
+        else:
+            values.append(scrub_names(value, names.get(rk, ())))
+    out = probs.with_columns(value=pl.Series(values, dtype=pl.String)).join(rows, on=RK, how="left")
     return out.select(
         import_id=pl.lit(f.import_id),
         file_name=pl.lit(name),
