@@ -142,19 +142,22 @@ def import_long(
     # vitals belong to sessions; a fresh store has none, so they are skipped with a reason
     counts["skipped_vitals_without_session"] = int((is_vital & ~blank).sum())
     keep = instrument.notna() & ~blank
+    # every row's patient and time are read (patients named only by untracked or vital rows
+    # still get a patient row, referred on their first observation date)
+    all_ids = pseudonymise(raw["patient_mrn"].str.strip().replace("", None), secret)
+    ts = pd.to_datetime(raw["observed_at"].str.strip(), utc=True, format="ISO8601", errors="coerce")
+    local = ts.dt.tz_convert(settings.clinic_timezone).dt.tz_localize(None)
+    first_seen = local.groupby(all_ids).min().dt.date
     d = pd.DataFrame(
         {
-            "mrn": raw["patient_mrn"].str.strip()[keep],
-            "observed_at": raw["observed_at"].str.strip()[keep],
+            "patient_id": all_ids[keep],
+            "assessed_at": local[keep],
             "instrument": instrument[keep],
             "item": item[keep],
             "value": value[keep],
         }
     )
     d["score"] = pd.to_numeric(d["value"].str.extract(r"^([-+]?\d+(?:\.\d+)?)")[0], errors="coerce")
-    ts = pd.to_datetime(d["observed_at"], utc=True, format="ISO8601", errors="coerce")
-    d["assessed_at"] = ts.dt.tz_convert(settings.clinic_timezone).dt.tz_localize(None)
-    d["patient_id"] = pseudonymise(d["mrn"], secret)
     bad = d["score"].isna() | d["assessed_at"].isna() | d["patient_id"].isna()
     counts["quarantined_unparsed"] = int(bad.sum())
     d = d[~bad]
@@ -174,7 +177,8 @@ def import_long(
     conflict = a.duplicated(key, keep=False)
     counts["conflicts"] = int(conflict.sum())
     a = a[~conflict]
-    patients = pd.DataFrame({"patient_id": a["patient_id"].unique()})
+    # every patient the export names gets a row, as kapoutcomes does
+    patients = pd.DataFrame({"patient_id": all_ids.dropna().unique()})
     patients["clinic"] = clinic
     patients["primary_condition"] = condition
     patients = PatientSchema.validate(patients)
@@ -190,10 +194,7 @@ def import_long(
             sex="unknown",
             birth_year=None,
             age_band=None,
-            referral_date=a.groupby("patient_id")["assessed_at"]
-            .min()
-            .dt.date.reindex(patients.loc[~patients["patient_id"].isin(known), "patient_id"])
-            .to_numpy(),
+            referral_date=lambda f: f["patient_id"].map(first_seen),
             psychosis_history=False,
             cardiovascular_disease=False,
             raised_intracranial_pressure=False,
