@@ -505,3 +505,36 @@ def test_quarantined_values_carry_no_identifiers(tmp_path):
     assert "Jane" not in blob and "Roe" not in blob
     assert "555-010" not in blob and "31/31" not in blob
     assert "1971" in blob  # the birth year survives, for correction
+
+
+def test_canonical_templates_with_mrn_dob_and_derived_columns(tmp_path):
+    patients = (
+        "MRN,Clinic,Primary Condition,comorbid_depression,sex,DOB,referral_date,"
+        "psychosis_history,cardiovascular_disease,raised_intracranial_pressure,"
+        "substance_use_disorder,interacting_medication\n"
+        "A-1,North,crps,yes,F,1961-07-04,2024-02-01,no,no,no,no,no\n"
+        "A-2,North,fibromyalgia,no,male,1930-01-01,2024-02-01,no,no,no,no,no\n"
+    ).encode("utf-16")
+    opioid_rows = (
+        b"MRN\tingredient\tstrength\tunit\tfrequency_per_day\tstart_date\n"
+        b"A-1\tOxycodone\t10\tmg\t3\t2024-01-15\n"
+        b"A-1\tfentanyl\t25\tmcg/hr\t\t2024-01-15\n"
+    )
+    events = b"MRN,onset_at,event,severity,serious\nA-1,2024-02-05 10:30,Nausea vomiting,mild,no\n"
+    rep = import_files(
+        [("patients.csv", patients), ("opioids.tsv", opioid_rows), ("ae.csv", events)],
+        tmp_path / "s.duckdb",
+        secret=SECRET,
+    )
+    assert rep.reconciles and rep.quarantined == 0, rep.text()
+    assert {f.kind for f in rep.files} == {"patients", "opioids", "adverse_events"}
+    with Store(tmp_path / "s.duckdb") as st:
+        p = st.read("patients").sort("birth_year", nulls_last=True)
+        assert p.get_column("birth_year").to_list() == [1961, None]  # 90+: no birth year
+        assert p.get_column("age_band").to_list() == ["60-69", "90+"]
+        assert p.get_column("primary_condition").to_list() == ["CRPS", "fibromyalgia"]
+        o = st.read("opioids").sort("ingredient")
+        assert o.get_column("daily_dose").to_list() == [25.0, 30.0]
+        assert o.get_column("daily_mme").to_list() == [60.0, 45.0]
+        ev = st.read("adverse_events")
+        assert ev.item(0, "event") == "nausea_vomiting" and ev.item(0, "event_id").startswith("e_")

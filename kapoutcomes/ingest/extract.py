@@ -506,7 +506,9 @@ def extract_canonical(
             out[col] = pl.Series(col, [None] * n, dtype=dtype)
             continue
         vocab = _vocab_for(table, col)
-        if vocab is not None:
+        if col == "sex":
+            s = r.vocab(h, vocab, nm.SEX_WORDS).fill_null("unknown")  # blank: unknown
+        elif vocab is not None:
             s = r.vocab(h, vocab)
         elif col == "instrument":
             rawc = r.col(h)

@@ -284,7 +284,7 @@ def parse_bool(s: pl.Series) -> pl.Series:
     )
 
 
-_SEX = {
+SEX_WORDS = {
     "f": "female",
     "female": "female",
     "woman": "female",
@@ -306,7 +306,7 @@ def parse_sex(s: pl.Series) -> pl.Series:
     """Sex as female / male / other / unknown; missing -> unknown."""
     t = s.cast(pl.String).str.strip_chars().str.to_lowercase()
     return (
-        t.replace_strict(_SEX, default=None, return_dtype=pl.String)
+        t.replace_strict(SEX_WORDS, default=None, return_dtype=pl.String)
         .fill_null(pl.select(pl.when(clean(s).is_null()).then(pl.lit("unknown"))).to_series())
         .alias(s.name)
     )
