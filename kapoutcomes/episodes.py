@@ -74,9 +74,12 @@ def response_episodes(
     duration_days (origin to end, or to the last assessment while responding when censored).
     """
     k = settings.loss_consecutive_assessments
+    # instruments as small integer codes: sorting and grouping on them is much cheaper
+    names = sorted(change.get_column("instrument").unique().to_list())
+    code = {n: i for i, n in enumerate(names)}
     a = change.filter(pl.col("responder").is_not_null()).select(
         "patient_id",
-        "instrument",
+        instrument=pl.col("instrument").replace_strict(code, return_dtype=pl.UInt16),
         t=pl.col("assessed_at"),
         kind=pl.lit(0, pl.Int8),
         resp=pl.col("responder"),
@@ -178,6 +181,15 @@ def response_episodes(
             last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
         )
         .drop("_eg")
+    )
+    codes = pl.DataFrame(
+        {"instrument": list(range(len(names))), "_name": names},
+        schema={"instrument": pl.UInt16, "_name": pl.String},
+    )
+    ep = (
+        ep.join(codes, on="instrument", how="left")
+        .drop("instrument")
+        .rename({"_name": "instrument"})
     )
     # origin: the latest dose at or before onset; an induction dose stands for its course end
     dos = outcomes.dosing_sessions(sessions)

@@ -282,12 +282,14 @@ def changes(
         .group_by("instrument")
         .agg(_baseline_sd=pl.col("baseline_score").std())
     )
+    present = base.get_column("instrument").unique().to_list()
     t = (
         totals(assessments, include_after_dose)
+        .lazy()
         .join(
             base.select(
                 "patient_id", "instrument", "first_dose_at", "baseline_score", "baseline_at"
-            ),
+            ).lazy(),
             on=["patient_id", "instrument"],
             how="inner",
         )
@@ -295,8 +297,8 @@ def changes(
             (pl.col("assessed_at") > pl.col("first_dose_at"))
             & (pl.col("assessed_at") != pl.col("baseline_at")).fill_null(True)
         )
-        .join(rules, on="instrument", how="left")
-        .join(sd, on="instrument", how="left")
+        .join(rules.drop("definition", "source").lazy(), on="instrument", how="left")
+        .join(sd.lazy(), on="instrument", how="left")
     )
     direction = pl.when(pl.col("higher_is_worse")).then(1.0).otherwise(-1.0)
     days = days_between(pl.col("assessed_at"), pl.col("first_dose_at"))
@@ -361,31 +363,35 @@ def changes(
         .otherwise(pl.lit("no improvement"))
     )
     t = t.with_columns(category=category)
-    t = add_band(t)
-    return t.select(
-        "patient_id",
-        "instrument",
-        "assessed_at",
-        "session_id",
-        "timing",
-        "score",
-        "baseline_score",
-        "days_from_first_dose",
-        "treatment_month",
-        "change",
-        "pct_change",
-        "improvement",
-        "reduction_pct",
-        "responder",
-        "substantial",
-        "remission",
-        "mcid_improved",
-        "rci",
-        "reliable_improvement",
-        "reliable_deterioration",
-        "band",
-        "category",
-    ).sort("patient_id", "instrument", "assessed_at")
+    t = t.with_columns(band=band_expr("score", codes=present))
+    return (
+        t.select(
+            "patient_id",
+            "instrument",
+            "assessed_at",
+            "session_id",
+            "timing",
+            "score",
+            "baseline_score",
+            "days_from_first_dose",
+            "treatment_month",
+            "change",
+            "pct_change",
+            "improvement",
+            "reduction_pct",
+            "responder",
+            "substantial",
+            "remission",
+            "mcid_improved",
+            "rci",
+            "reliable_improvement",
+            "reliable_deterioration",
+            "band",
+            "category",
+        )
+        .sort("patient_id", "instrument", "assessed_at")
+        .collect()
+    )
 
 
 # -- induction -------------------------------------------------------------------------------

@@ -252,10 +252,7 @@ def attrition(
     names = [n for n, _ in ATTRITION_STAGES]
     g = s.group_by("subgroup", "level").agg(
         [pl.col(n).sum() for n in names]
-        + [
-            (pl.col(b) & pl.col(a)).sum().alias(f"{b}|both")
-            for a, b in itertools.pairwise(names)
-        ]
+        + [(pl.col(b) & pl.col(a)).sum().alias(f"{b}|both") for a, b in itertools.pairwise(names)]
     )
     both = g.unpivot(
         index=["subgroup", "level"],

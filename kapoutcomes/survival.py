@@ -291,19 +291,56 @@ class Durability:
     logrank: pl.DataFrame
 
 
+def _curve_frame(km: KaplanMeier, sg: str, lv: str, inst: str, max_points: int) -> pl.DataFrame:
+    """The curve as rows (time 0 first); above ``max_points`` steps keep an even subset of
+    step times plus the last, with events and censorings summed since the previous kept
+    step."""
+    t = np.concatenate([[0.0], km.times])
+    cols = {
+        "survival": np.concatenate([[1.0], km.survival]),
+        "lower": np.concatenate([[1.0], km.lower]),
+        "upper": np.concatenate([[1.0], km.upper]),
+        "at_risk": np.concatenate([[km.n], km.at_risk]).astype(np.int64),
+    }
+    ev = np.concatenate([[0], km.events]).astype(np.int64)
+    ce = np.concatenate([[0], km.censored]).astype(np.int64)
+    if t.size > max_points > 1:
+        keep = np.unique(np.linspace(0, t.size - 1, max_points).round().astype(int))
+        cev, cce = np.cumsum(ev), np.cumsum(ce)
+        ev = np.diff(np.concatenate([[0], cev[keep]]))
+        ce = np.diff(np.concatenate([[0], cce[keep]]))
+        t = t[keep]
+        cols = {k: v[keep] for k, v in cols.items()}
+    return pl.DataFrame(
+        {
+            "subgroup": [sg] * t.size,
+            "level": [lv] * t.size,
+            "instrument": [inst] * t.size,
+            "time_days": t,
+            **cols,
+            "events": ev,
+            "censored": ce,
+        },
+        schema_overrides={"at_risk": pl.Int64, "events": pl.Int64, "censored": pl.Int64},
+    )
+
+
 def durability(
     episodes: pl.DataFrame,
     groups: pl.DataFrame,
     settings: Settings,
     by: str | None = None,
     first_episode_only: bool = True,
+    max_points: int = 400,
     definition: str = "",
 ) -> Durability:
     """Kaplan-Meier of time to loss of response (``episodes.response_episodes``), overall or
     per level of ``by``; with ``by`` also the log-rank test across its levels.
 
     ``first_episode_only`` (default) keeps each patient's first episode per instrument, so
-    that patients contribute one observation each (the independence KM assumes)."""
+    that patients contribute one observation each (the independence KM assumes). Curves
+    longer than ``max_points`` steps are thinned for display (the estimates, medians and
+    milestones always use every observation)."""
     e = episodes
     if first_episode_only:
         e = e.filter(pl.col("episode") == 1)
@@ -348,22 +385,7 @@ def durability(
             cav.append(f"heavy censoring ({km.censored_pct:.0f}% of episodes censored)")
         row["caveats"] = "; ".join(cav)
         summaries.append(row)
-        curves.append(
-            pl.DataFrame(
-                {
-                    "subgroup": sg,
-                    "level": lv,
-                    "instrument": inst,
-                    "time_days": np.concatenate([[0.0], km.times]),
-                    "survival": np.concatenate([[1.0], km.survival]),
-                    "lower": np.concatenate([[1.0], km.lower]),
-                    "upper": np.concatenate([[1.0], km.upper]),
-                    "at_risk": np.concatenate([[km.n], km.at_risk]).astype(np.int64),
-                    "events": np.concatenate([[0], km.events]).astype(np.int64),
-                    "censored": np.concatenate([[0], km.censored]).astype(np.int64),
-                }
-            )
-        )
+        curves.append(_curve_frame(km, sg, lv, inst, max_points))
         risks.append(
             pl.DataFrame(
                 {
