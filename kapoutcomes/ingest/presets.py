@@ -88,7 +88,6 @@ MED_ROLES: dict[str, tuple[str, ...]] = {
     "code": ("code", "rxnorm", "rxnormcode", "rxcui"),
     "frequency": ("frequency", "frequencyperday", "dosesperday", "timesperday", "sig"),
     "daily_dose": ("dailydose",),
-    "strength": ("strength",),
 }
 
 SYNTHEA: dict[str, tuple[str, ...]] = {
