@@ -50,7 +50,9 @@ def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
     """The store's tables, or None when the store is missing or empty (mtime keys the cache)."""
     if mtime < 0:
         return None
-    with store.Store(path, read_only=True) as s:
+    # read-write like every other connection in this process: DuckDB refuses to mix
+    # read-only and read-write connections to one file in one process
+    with store.Store(path) as s:
         if s.is_empty():
             return None
         return s.read_all()

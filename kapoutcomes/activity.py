@@ -49,3 +49,41 @@ def sessions_by_month(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         .agg(pl.len().cast(pl.Int64).alias("sessions"))
         .sort("month", "session_type")
     )
+
+
+def adverse_events_by_month(
+    adverse_events: pl.DataFrame, sessions: pl.DataFrame, confidence_level: float = 0.95
+) -> pl.DataFrame:
+    """Adverse events per 100 dosing sessions by calendar month of the session they followed
+    (events not linked to a session count in their onset month), with exact Poisson
+    intervals: month, events, sessions, per_100_sessions, per_100_lower, per_100_upper."""
+    from kapoutcomes import stats
+
+    dosing = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
+    month = pl.col("started_at").dt.truncate("1mo").dt.date().alias("month")
+    exposure = dosing.group_by(month).agg(sessions=pl.len().cast(pl.Int64))
+    ev = adverse_events.join(
+        sessions.select("session_id", "started_at"), on="session_id", how="left"
+    ).select(
+        pl.coalesce("started_at", "onset_at").dt.truncate("1mo").dt.date().alias("month")
+    )
+    events = ev.group_by("month").agg(events=pl.len().cast(pl.Int64))
+    out = (
+        exposure.join(events, on="month", how="full", coalesce=True)
+        .with_columns(pl.col("events").fill_null(0), pl.col("sessions").fill_null(0))
+        .sort("month")
+    )
+    if out.height == 0:
+        return out.with_columns(
+            per_100_sessions=pl.lit(None, pl.Float64),
+            per_100_lower=pl.lit(None, pl.Float64),
+            per_100_upper=pl.lit(None, pl.Float64),
+        )
+    rate, lo, hi = stats.poisson_rate_ci(
+        out["events"].to_numpy(), out["sessions"].to_numpy(), confidence_level
+    )
+    return out.with_columns(
+        per_100_sessions=pl.Series(rate, dtype=pl.Float64),
+        per_100_lower=pl.Series(lo, dtype=pl.Float64),
+        per_100_upper=pl.Series(hi, dtype=pl.Float64),
+    )

@@ -48,9 +48,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(env_extra: dict[str, str], timeout: float = 90.0) -> Iterator[str]:
-    """Run `streamlit run dashboards/app.py` on a free loopback port; yield its URL."""
-    port = free_port()
+def serve_app(
+    env_extra: dict[str, str],
+    timeout: float = 90.0,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+) -> Iterator[str]:
+    """Run `streamlit run dashboards/app.py` on a loopback port; yield its URL."""
+    port = port or free_port()
     env = {**os.environ, **env_extra}
     log = open(env_extra.get("KAPOUTCOMES_HOME", "/tmp") + "/streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -68,6 +73,7 @@ def serve_app(env_extra: dict[str, str], timeout: float = 90.0) -> Iterator[str]
             "true",
             "--browser.gatherUsageStats",
             "false",
+            *(extra_args or []),
         ],
         cwd=ROOT,
         env=env,

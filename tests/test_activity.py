@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from kapoutcomes import tables
 from kapoutcomes.activity import cohort_size, sessions_by_month
 
@@ -30,3 +32,15 @@ def test_empty_cohort():
     c = cohort_size(empty)
     assert c.patients == 0 and c.first_session is None
     assert sessions_by_month(empty).height == 0
+
+
+def test_adverse_events_by_month(small_tables):
+    from kapoutcomes.activity import adverse_events_by_month
+
+    m = adverse_events_by_month(small_tables["adverse_events"], small_tables["sessions"])
+    row = m.to_dicts()[0]
+    # 1 event after 2 dosing sessions in February 2024: 50 per 100 sessions
+    assert (row["events"], row["sessions"], row["per_100_sessions"]) == (1, 2, 50.0)
+    # exact Poisson 95% interval for 1 event: 0.0253-5.572 events, per 2 sessions x 100
+    assert row["per_100_lower"] == pytest.approx(1.266, abs=1e-3)
+    assert row["per_100_upper"] == pytest.approx(278.6, abs=0.1)

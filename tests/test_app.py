@@ -18,6 +18,7 @@ PAGES = [
     "views/cohort.py",
     "views/patient.py",
     "views/data.py",
+    "views/safety.py",
     "views/definitions.py",
     "views/audit.py",
 ]
@@ -122,3 +123,13 @@ def test_patient_unknown_mrn_says_so(demo_env):
     at.text_input(key="patient-query").input("NOT-A-PATIENT").run()
     assert not at.exception
     assert any("No patient with that MRN" in w.body for w in at.warning)
+
+
+def test_safety_filter_changes_figures(demo_env):
+    at = run("views/safety.py")
+    assert not at.exception, at.exception
+    before = [m.value for m in at.metric]
+    at.sidebar.multiselect(key="safety-route").select("IV").run()
+    assert not at.exception, at.exception
+    after = [m.value for m in at.metric]
+    assert before != after
