@@ -160,7 +160,9 @@ def dashboard(n: int) -> dict[str, Any]:
         os.environ["KAPOUTCOMES_HOME"] = tmp
         os.environ["KAPOUTCOMES_STORE"] = str(store)
         os.environ["KAPOUTCOMES_DEMO"] = "0"
-        at = AppTest.from_file(str(ROOT / "dashboards" / "app.py"), default_timeout=600)
+        # BENCH_APP: another copy of the app (to measure a proposed change before/after)
+        app = os.environ.get("BENCH_APP", str(ROOT / "dashboards" / "app.py"))
+        at = AppTest.from_file(app, default_timeout=600)
         t = time.perf_counter()
         at.run()
         out["first_render"] = time.perf_counter() - t

@@ -153,3 +153,26 @@ def test_adverse_events_per_100_sessions_agree(both):
 def test_adverse_events_by_route_agree(both):
     _, summary, theirs = both
     _close(_ae(summary, theirs, route=True), AE_COLS)
+
+
+def test_import_baseline_writes_what_kapoutcomes_writes(tmp_path, monkeypatch):
+    """The pandas import baseline and kapoutcomes' importer store the same assessments and
+    patients from the benchmark's long observation export."""
+    from bench import data
+    from kapoutcomes import ingest, privacy
+
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    cohort_ = sample.generate(seed=5, patients=150)
+    path = tmp_path / "observations.csv"
+    rows = data.write_observations(cohort_, path)
+    ours, theirs = tmp_path / "ours.duckdb", tmp_path / "theirs.duckdb"
+    report = ingest.import_files([path], ours, clinic=data.LONG_CLINIC, secret=privacy.DEMO_SECRET)
+    counts = pb.import_long(str(path), str(theirs), privacy.DEMO_SECRET, data.LONG_CLINIC)
+    assert report.files[0].rows_read == counts["rows_read"] == rows
+    cols = ["patient_id", "assessed_at", "instrument", "item", "score"]
+    with Store(ours, read_only=True) as a, Store(theirs, read_only=True) as b:
+        for table, key in (("assessments", cols), ("patients", ["patient_id"])):
+            x = a.read(table).select(key).sort(key)
+            y = b.read(table).select(key).sort(key)
+            assert x.height > 0
+            assert x.equals(y), table
