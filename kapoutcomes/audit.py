@@ -65,9 +65,10 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
     with store.transaction() as con:
-        last = con.execute(
+        rows = con.execute(
             "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        ).fetchall()
+        last = rows[0] if rows else None
         seq = 1 if last is None else int(last[0]) + 1
         prev = GENESIS if last is None else str(last[1])
         row: dict[str, object] = {

@@ -47,7 +47,14 @@ def test_formula_cells_neutralised_text_otherwise_untouched():
     assert rows[0]["score"] == "1.0"
 
 
-@given(st.lists(st.text(max_size=12), min_size=1, max_size=20))
+@given(
+    st.lists(
+        # NUL is excluded: Python's csv reader (used here to read back) cannot parse it
+        st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=12),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_no_cell_starts_with_a_formula_character(values):
     rows = read_back(safe_csv(pl.DataFrame({"v": values})))
     for r in rows:
