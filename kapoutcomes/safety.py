@@ -240,13 +240,13 @@ def adverse_event_counts(
         ]
     )
     dos = outcomes.dosing_sessions(sessions)
-    by_route = dos.group_by("patient_id", route=pl.col("route").fill_null("unknown")).agg(
+    by_route = dos.group_by("patient_id", session_route=pl.col("route").fill_null("unknown")).agg(
         sessions=pl.len().cast(pl.Int64)
     )
     total = (
         by_route.group_by("patient_id")
         .agg(pl.col("sessions").sum())
-        .with_columns(route=pl.lit("*"))
+        .with_columns(session_route=pl.lit("*"))
     )
     return AdverseEventCounts(events, pl.concat([by_route, total.select(by_route.columns)]))
 
@@ -273,20 +273,20 @@ def adverse_event_rates(
     lvl = stats.level_columns(by)
     ev = stats.attach_groups(counts.events, groups).with_columns(lvl)
     ex = stats.attach_groups(counts.exposure, groups).with_columns(lvl)
-    expo = ex.group_by("subgroup", "level", "route").agg(
+    expo = ex.group_by("subgroup", "level", "session_route").agg(
         sessions=pl.col("sessions").sum(), denominator=pl.len().cast(pl.Int64)
     )
     g = ev.group_by("subgroup", "level", "dimension", "category").agg(
         events=pl.col("events").sum(), n=pl.len().cast(pl.Int64)
     )
     g = g.with_columns(
-        route=pl.when(pl.col("dimension") == "route")
+        session_route=pl.when(pl.col("dimension") == "route")
         .then(pl.col("category"))
         .otherwise(pl.lit("*"))
     )
     out = (
-        g.join(expo, on=["subgroup", "level", "route"], how="left")
-        .drop("route")
+        g.join(expo, on=["subgroup", "level", "session_route"], how="left")
+        .drop("session_route")
         .with_columns(
             pl.col("sessions").fill_null(0).cast(pl.Int64),
             pl.col("denominator").fill_null(0).cast(pl.Int64),

@@ -38,7 +38,7 @@ class KaplanMeier:
 
     ``times`` are the distinct observed times (events and censorings) in increasing order;
     ``survival[i]`` is S(t) just after ``times[i]``; ``lower``/``upper`` the pointwise
-    confidence band (NaN where undefined, e.g. after S reaches 0); ``at_risk[i]`` the number
+    confidence band (equal to S where S is 1 or 0, as in lifelines and R); ``at_risk[i]`` the number
     still under observation just before ``times[i]``; ``events[i]`` and ``censored[i]`` the
     counts at ``times[i]``. ``median`` is the first time S(t) <= 0.5 (None if never reached);
     ``median_ci`` the times at which the lower and upper band first reach 0.5 (None where they
@@ -82,9 +82,7 @@ class KaplanMeier:
 
 
 def _first_at_or_below(times: np.ndarray, curve: np.ndarray, level: float) -> float | None:
-    ok = np.flatnonzero(np.nan_to_num(curve, nan=-1.0) <= level + 1e-12)
-    # NaN (undefined band after S reaches 0) counts as reached for the lower band only when
-    # the survival itself has reached 0; treat NaN as "not informative" otherwise
+    ok = np.flatnonzero(np.nan_to_num(curve, nan=np.inf) <= level + 1e-12)
     return None if ok.size == 0 else float(times[ok[0]])
 
 
@@ -142,8 +140,14 @@ def kaplan_meier(
         # scipy lists censored times too; align on ``times``
         idx = np.searchsorted(q, times)
         surv = res.sf.probabilities[idx]
-        lower = ci.low.probabilities[idx]
-        upper = ci.high.probabilities[idx]
+        lower = ci.low.probabilities[idx].copy()
+        upper = ci.high.probabilities[idx].copy()
+        # the log-log band is undefined where S is 1 (before the first event) or 0; like
+        # lifelines and R, the band equals the estimate there
+        for edge in (1.0, 0.0):
+            at = surv == edge
+            lower[at] = edge
+            upper[at] = edge
     median = _first_at_or_below(times, surv, 0.5) if n_events else None
     lo = _first_at_or_below(times, lower, 0.5) if n_events else None
     hi = _first_at_or_below(times, upper, 0.5) if n_events else None
