@@ -142,3 +142,25 @@ def test_item9_of_any_patient_in_a_large_frame_is_listed():
     ]
     a = _frame("assessments", rows)
     assert safety.item9_by_patient(a).get_column("patient_id").to_list() == [pid(177)]
+
+
+def test_adverse_event_rates_by_route_use_session_route_exposure():
+    # by="route" splits patients by the route of their first dose while the route dimension
+    # counts the route of the session each event followed: the two must not be confused
+    # (regression found by bench agreement: sessions were 0 for overall rows)
+    t = _cohort()
+    t["sessions"] = t["sessions"].with_columns(
+        route=pl.when(pl.col("session_id") == "s1_3").then(pl.lit("IM")).otherwise(pl.col("route"))
+    )
+    groups = stats.patient_groups(t["patients"], t["sessions"])
+    r = safety.adverse_event_rates(t["adverse_events"], t["sessions"], groups, S, by="route")
+    iv = r.filter((pl.col("level") == "IV") & (pl.col("dimension") == "overall")).row(0, named=True)
+    assert (iv["events"], iv["sessions"], iv["denominator"]) == (4, 8, 2)
+    im = r.filter(
+        (pl.col("level") == "IV") & (pl.col("dimension") == "route") & (pl.col("category") == "IM")
+    )
+    assert im.height == 0  # no event followed the IM session
+    iv_route = r.filter(
+        (pl.col("level") == "IV") & (pl.col("dimension") == "route") & (pl.col("category") == "IV")
+    ).row(0, named=True)
+    assert (iv_route["events"], iv_route["sessions"]) == (4, 7)

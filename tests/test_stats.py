@@ -233,3 +233,18 @@ def test_funnel_limits_and_positions():
     lim = stats.funnel_limits(np.array([10, 100, 1000]), 0.4)
     assert (lim["lower95"] < 0.4).all() and (lim["upper95"] > 0.4).all()
     assert np.all(np.diff(lim["upper998"]) < 0)
+
+
+def test_band_equals_estimate_where_survival_is_one_or_zero():
+    # first duration censored (S = 1 there) and last an event (S = 0): scipy leaves the
+    # log-log band undefined at both; lifelines / R set it to the estimate, and the median
+    # interval must not start at the censored time (regression found by bench agreement)
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    d, e = [1, 2, 3, 4, 5], [False, True, True, True, True]
+    km = survival.kaplan_meier(d, e)
+    assert (km.lower[0], km.upper[0]) == (1.0, 1.0)
+    assert (km.lower[-1], km.upper[-1]) == (0.0, 0.0)
+    ref = median_survival_times(KaplanMeierFitter().fit(d, e).confidence_interval_)
+    assert km.median_ci == (ref.iloc[0, 0], ref.iloc[0, 1]) == (2.0, 5.0)
