@@ -23,6 +23,8 @@ class Loaded:
     tables: dict[str, pl.DataFrame]
     is_demo: bool
     source: str
+    version: str = ""  # changes whenever the data changes (store modification time)
+    clinics: tuple[str, ...] = ()  # the viewer's clinic restriction, already applied
 
 
 def empty_tables() -> dict[str, pl.DataFrame]:
@@ -40,12 +42,12 @@ def _mtime(path: str) -> float:
         return -1.0
 
 
-@st.cache_data(show_spinner="Loading the demo cohort…")
+@st.cache_resource(show_spinner="Loading the demo cohort…")
 def _demo_tables(seed: int) -> dict[str, pl.DataFrame]:
     return sample.generate(seed=seed).tables
 
 
-@st.cache_data(show_spinner="Loading the store…")
+@st.cache_resource(show_spinner="Loading the store…", max_entries=4)
 def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
     """The store's tables, or None when the store is missing or empty (mtime keys the cache)."""
     if mtime < 0:
@@ -68,9 +70,11 @@ def load() -> Loaded:
         t = None
     if t is None:
         if os.environ.get(DEMO_ENV, "1") == "0":
-            return Loaded(empty_tables(), False, f"{path} (empty)")
-        return Loaded(_demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})")
-    return Loaded(t, False, path)
+            return Loaded(empty_tables(), False, f"{path} (empty)", "empty")
+        return Loaded(
+            _demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})", f"demo-{DEMO_SEED}"
+        )
+    return Loaded(t, False, path, f"{path}@{_mtime(path)}")
 
 
 @st.cache_resource
@@ -98,10 +102,61 @@ def page(title: str) -> tuple[Loaded, object]:
             filters.apply(loaded.tables, filters.CohortFilter(clinics=viewer.clinics)),
             loaded.is_demo,
             loaded.source,
+            loaded.version,
+            tuple(viewer.clinics),
         )
     demo_banner(loaded)
     st.title(title)
+    if viewer.clinics:
+        st.caption(f"Your access covers {', '.join(viewer.clinics)} only.")
     return loaded, viewer
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _filtered(
+    version: str, clinics: tuple[str, ...], flt: filters.CohortFilter, _tables: dict
+) -> dict[str, pl.DataFrame]:
+    return filters.apply(_tables, flt)
+
+
+def filtered(loaded: Loaded, flt: filters.CohortFilter) -> dict[str, pl.DataFrame]:
+    """The loaded tables cut by the page's filters (cached per data version and filter)."""
+    return _filtered(loaded.version, loaded.clinics, flt, loaded.tables)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Computing the cohort summary…")
+def _summary(
+    version: str,
+    clinics: tuple[str, ...],
+    flt: filters.CohortFilter,
+    s: settings.Settings,
+    _tables: dict,
+):  # type: ignore[no-untyped-def]
+    from kapoutcomes import cohort
+
+    return cohort.cohort_summary(filters.apply(_tables, flt), s)
+
+
+def summary(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings):  # type: ignore[no-untyped-def]
+    """The cohort summary of the filtered cohort (cached per data version, filter, settings)."""
+    return _summary(loaded.version, loaded.clinics, flt, s, loaded.tables)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _patient_frames(
+    version: str,
+    clinics: tuple[str, ...],
+    flt: filters.CohortFilter,
+    s: settings.Settings,
+    _tables: dict,
+):  # type: ignore[no-untyped-def]
+    from kapoutcomes import cohort_figures
+
+    return cohort_figures.patient_frames(filters.apply(_tables, flt), s)
+
+
+def patient_frames(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings):  # type: ignore[no-untyped-def]
+    return _patient_frames(loaded.version, loaded.clinics, flt, s, loaded.tables)
 
 
 def demo_banner(loaded: Loaded) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -29,7 +29,6 @@ class CohortFilter:
     clinicians: tuple[str, ...] = ()
     start_from: dt.date | None = None
     start_to: dt.date | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (

@@ -95,10 +95,14 @@ def test_page_runs_on_one_patient_store(one_patient_env, page):
 
 def test_cohort_filter_changes_figures(demo_env):
     at = run("views/cohort.py")
-    before = [m.value for m in at.metric]
+    before = {m.label: m.value for m in at.metric}
     at.sidebar.multiselect(key="cohort-clinic").select("Summit KAP Institute").run()
-    after = [m.value for m in at.metric]
-    assert before[0] == "360" and after[0] != before[0]
+    assert not at.exception, at.exception
+    after = {m.label: m.value for m in at.metric}
+    assert before["Patients"] == "360" and after["Patients"] != "360"
+    # every headline figure follows the filter
+    changed = [k for k in before if k != "Clinics" and before[k] != after.get(k)]
+    assert "Pain responders (≥30%)" in changed and "Dosing sessions" in changed
 
 
 def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
