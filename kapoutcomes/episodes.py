@@ -85,7 +85,7 @@ def response_episodes(
         resp=pl.col("responder"),
     )
     if a.height == 0:
-        return pl.DataFrame(schema=_EPISODE_SCHEMA)
+        return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
     streams = [a]
     if settings.loss_on_unscheduled_booster:
         pi = a.select("patient_id", "instrument").unique()

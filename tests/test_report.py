@@ -165,3 +165,23 @@ def test_report_from_store_with_settings_file(tmp_path, capsys):
     html_path = tmp_path / "r.html"
     assert cli.main(["report", "--store", str(path), "--html", str(html_path)]) == 0
     assert html_path.exists()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "patients only", "no assessments", "screening only"],
+)
+def test_degenerate_cohorts_still_report(case):
+    t = {
+        "empty": tables_of(),
+        "patients only": tables_of([patient(1), patient(2)]),
+        "no assessments": tables_of([patient(1)], induction(1, SIX)),
+        "screening only": tables_of(
+            [patient(1)], [session(1, 0, "screening", 0)], [score(1, 0, 5)]
+        ),
+    }[case]
+    s = cohort.cohort_summary(t, Settings())
+    d = json.loads(report.to_json(s))
+    assert set(cohort.SECTIONS) <= set(d)
+    assert "<html" in report.to_html(s)
+    assert report.to_text(s)
