@@ -55,6 +55,11 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 
 
+def num(x: float | None, spec: str = ".2f") -> str:
+    """A number for display; a dash when it cannot be computed (too few patients)."""
+    return "—" if x is None else format(x, spec)
+
+
 # -- headline -------------------------------------------------------------------------------
 rates = overall(frames["response"]["rates"])
 pain_resp = rates.filter((pl.col("instrument") == "pain_nrs") & (pl.col("measure") == "response"))
@@ -83,11 +88,13 @@ if dur.height:
     h3.metric("Median time to loss of pain response", med)
     lo = "—" if d["median_lower"] is None else f"{d['median_lower']:.0f}"
     hi = "not reached" if d["median_upper"] is None else f"{d['median_upper']:.0f}"
-    h3.caption(f"95% CI {lo}-{hi} · {d['n']} episodes, {d['censored_pct']:.0f}% censored")
+    h3.caption(f"95% CI {lo}-{hi} · {d['n']} episodes, {num(d['censored_pct'], '.0f')}% censored")
 if chg.height:
     c = chg.row(0, named=True)
-    h4.metric("Pain change at end of induction", f"{c['mean']:+.2f} points")
-    h4.caption(f"mean, 95% CI {c['mean_lower']:+.2f} to {c['mean_upper']:+.2f} · n={c['n']}")
+    h4.metric("Pain change at end of induction", f"{num(c['mean'], '+.2f')} points")
+    h4.caption(
+        f"mean, 95% CI {num(c['mean_lower'], '+.2f')} to {num(c['mean_upper'], '+.2f')} · n={c['n']}"
+    )
 
 caveats = [cv for sec in summary.sections.values() for cv in sec.caveats]
 caveats += list(summary.meta.get("caveats", []))
@@ -191,8 +198,9 @@ with tab_cmp:
     if lr.height:
         r = lr.row(0, named=True)
         st.markdown(
-            f"**Log-rank test** across {r['levels']} groups: chi-square {r['statistic']:.2f} "
-            f"on {r['df']} df, p = {r['pvalue']:.3g} ({r['n']} episodes, {r['events']} losses)."
+            f"**Log-rank test** across {r['levels']} groups: chi-square {num(r['statistic'])} "
+            f"on {r['df']} df, p = {num(r['pvalue'], '.3g')} ({r['n']} episodes, "
+            f"{r['events']} losses)."
         )
         if r.get("caveats"):
             st.caption(r["caveats"])
