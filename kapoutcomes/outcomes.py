@@ -218,13 +218,10 @@ def baselines(
         pl.col("assessed_at")
         >= pl.col("first_dose_at") - pl.duration(days=settings.baseline_window_days)
     )
-    last = (
-        in_window.sort("patient_id", "instrument", "assessed_at")
-        .group_by("patient_id", "instrument")
-        .agg(
-            baseline_score=pl.col("score").last(),
-            baseline_at=pl.col("assessed_at").last(),
-        )
+    # the latest score in the window (the natural key rules out two at the same time)
+    last = in_window.group_by("patient_id", "instrument").agg(
+        baseline_score=pl.col("score").get(pl.col("assessed_at").arg_max()),
+        baseline_at=pl.col("assessed_at").max(),
     )
     any_before = cand.group_by("patient_id", "instrument").agg(_older=pl.len())
     out = (
