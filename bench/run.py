@@ -86,7 +86,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run_step(step: str, patients: int, timeout: float) -> dict[str, Any]:
+def run_step(
+    step: str, patients: int, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One step in a fresh interpreter; its JSON line (or the error)."""
     t = time.perf_counter()
     p = subprocess.run(
@@ -95,6 +97,7 @@ def run_step(step: str, patients: int, timeout: float) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
     wall = time.perf_counter() - t
     lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
@@ -106,15 +109,22 @@ def run_step(step: str, patients: int, timeout: float) -> dict[str, Any]:
 
 
 def measure(
-    step: str, patients: int, repeats: int, budget: float, timeout: float, log
+    step: str,
+    patients: int,
+    repeats: int,
+    budget: float,
+    timeout: float,
+    log,
+    env: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """Run ``step`` up to ``repeats`` times, fewer when one run takes longer than
     ``budget / repeats`` seconds (a slow step is run once; the count is recorded)."""
     runs: list[dict[str, Any]] = []
     for i in range(repeats):
-        r = run_step(step, patients, timeout)
+        r = run_step(step, patients, timeout, env)
         runs.append(r)
-        log(f"  {step:20s} {patients:>9,} run {i + 1}: " + _short(r))
+        log(f"  {label or step:28s} {patients:>9,} run {i + 1}: " + _short(r))
         if "error" in r:
             break
         spent = sum(x.get("process_seconds", 0) for x in runs)
@@ -355,6 +365,29 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _patched_app() -> str | None:
+    """A copy of dashboards/ with the store's tables cached as a shared resource
+    (``st.cache_resource``) instead of ``st.cache_data`` (which unpickles a copy of every
+    table on every script run): the recommended fix, measured side by side."""
+    import re
+    import shutil
+    import tempfile
+
+    dst = Path(tempfile.mkdtemp(prefix="bench-app-")) / "dashboards"
+    shutil.copytree(REPO / "dashboards", dst)
+    common = dst / "common.py"
+    text = common.read_text()
+    text, k = re.subn(
+        r"@st\.cache_data(\([^)]*\))?\ndef _store_tables",
+        lambda m: "@st.cache_resource" + (m.group(1) or "") + "\ndef _store_tables",
+        text,
+    )
+    if k != 1:
+        return None  # already cached as a resource: nothing to prototype
+    common.write_text(text)
+    return str(dst / "app.py")
+
+
 def _s(r: dict[str, Any]) -> str:
     if "seconds" not in r:
         return "-"
@@ -390,6 +423,12 @@ def main(argv: list[str] | None = None) -> None:
         "would take ~30 min at 1M on 2 cores)",
     )
     ap.add_argument("--no-dashboard", action="store_true")
+    ap.add_argument(
+        "--no-experiments",
+        dest="experiments",
+        action="store_false",
+        help="skip the prototype fixes (bench/experiments.py, a patched copy of the app)",
+    )
     ap.add_argument("--quick", action="store_true", help="10,000 patients, one run per step")
     ap.add_argument("--out", default=str(ROOT / "results"), help="results path without suffix")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step run")
@@ -424,6 +463,17 @@ def main(argv: list[str] | None = None) -> None:
         if do_import:
             for step in ("import_polars", "import_kapoutcomes", "import_pandas"):
                 s[step] = measure(step, n, args.repeats, args.budget, args.timeout, log)
+            if args.experiments:
+                s["import_kapoutcomes_prototype"] = measure(
+                    "import_kapoutcomes",
+                    n,
+                    args.repeats,
+                    args.budget,
+                    args.timeout,
+                    log,
+                    env={"BENCH_PATCH": "import"},
+                    label="import_kapoutcomes+prototype",
+                )
         else:
             s["import_skipped"] = (
                 f"above --import-max {args.import_max:,} (the long export of this cohort is "
@@ -444,6 +494,18 @@ def main(argv: list[str] | None = None) -> None:
             )
         if n == DASHBOARD_SIZE and not args.no_dashboard:
             s["dashboard"] = measure("dashboard", n, args.repeats, args.budget, args.timeout, log)
+            app = _patched_app() if args.experiments else None
+            if app:
+                s["dashboard_prototype"] = measure(
+                    "dashboard",
+                    n,
+                    args.repeats,
+                    args.budget,
+                    args.timeout,
+                    log,
+                    env={"BENCH_APP": app},
+                    label="dashboard+prototype",
+                )
         _write(res, args.out, t_start)
     res["targets"] = evaluate(res)
     _write(res, args.out, t_start)

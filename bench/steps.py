@@ -205,9 +205,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("step", choices=sorted(STEPS))
     ap.add_argument("--patients", type=int, required=True)
     args = ap.parse_args(argv)
+    patched = []
+    if os.environ.get("BENCH_PATCH"):  # prototypes of recommended fixes (bench/experiments.py)
+        from bench import experiments
+
+        patched = experiments.apply(os.environ["BENCH_PATCH"])
     result = STEPS[args.step](args.patients)
+    if patched:
+        result["patched"] = patched
     result = {k: v for k, v in result.items() if v is not None}
     result["max_rss_mb"] = round(_rss_mb(), 1)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds_process"] = round(ru.ru_utime + ru.ru_stime, 2)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 
