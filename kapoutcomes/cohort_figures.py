@@ -86,12 +86,23 @@ def waterfall_figure(
 
 
 def trajectory_frame(changes: pl.DataFrame, instrument: str, max_weeks: int = 26) -> pl.DataFrame:
-    """Median and interquartile range of scores by whole week from the first infusion:
-    week, n, median, q1, q3 (weeks with fewer than ``MIN_PER_WEEK`` scores dropped)."""
+    """Median and interquartile range of scores by whole week from the first infusion, with
+    the patients' baselines as week -1: week, n, median, q1, q3 (weeks with fewer than
+    ``MIN_PER_WEEK`` patients dropped)."""
     c = changes.filter(pl.col("instrument") == instrument).with_columns(
         week=(pl.col("days_from_first_dose") // 7).cast(pl.Int64)
     )
-    c = c.filter(pl.col("week").is_between(-4, max_weeks))
+    c = c.filter(pl.col("week").is_between(0, max_weeks))
+    base = (
+        changes.filter(pl.col("instrument") == instrument)
+        .group_by("patient_id")
+        .agg(score=pl.col("baseline_score").first())
+        .drop_nulls("score")
+        .with_columns(week=pl.lit(-1, pl.Int64))
+    )
+    c = pl.concat(
+        [base.select("patient_id", "week", "score"), c.select("patient_id", "week", "score")]
+    )
     return (
         c.group_by("week")
         .agg(
@@ -162,6 +173,8 @@ def trajectory_figure(
         )
     )
     fig.add_vline(x=0, line_dash="dot", line_color="#555", annotation_text="first infusion")
+    if summary["week"][0] == -1:
+        fig.add_annotation(x=-1, y=0, yref="paper", text="baseline", showarrow=False, yshift=-12)
     return _layout(
         fig,
         f"{label(instrument)} over weeks from the first infusion",

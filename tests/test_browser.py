@@ -59,8 +59,14 @@ def test_app_opens_on_demo_cohort(page, app_url):
     wait_ready(page)
     page.get_by_text("Demo data.").first.wait_for(timeout=60_000)
     page.get_by_text("Cohort review").first.wait_for()
-    page.get_by_text("Patients dosed").first.wait_for()
+    page.get_by_text("Pain responders").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    wait_ready(page)
     shot(page, "cohort-demo")
+    for tab in ("Durability", "Comparisons", "Opioids"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(1500)
+        shot(page, f"cohort-demo-{tab.lower()}")
     assert page.console_errors == []
 
 
@@ -87,10 +93,10 @@ def test_patient_view_by_mrn(page, app_url):
 def test_download_csv(page, app_url):
     goto(page, app_url, "Cohort review")
     with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Sessions per month (CSV)").first.click()
+        page.get_by_role("button", name="Attrition (CSV)").first.click()
     path = dl.value.path()
     text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115
-    assert text.splitlines()[0] == "month,session_type,sessions"
+    assert text.splitlines()[0].startswith("subgroup,level,stage,n,denominator")
     assert page.console_errors == []
 
 
@@ -115,7 +121,8 @@ def test_upload_messy_export_and_read_report(page, app_url):
 def test_after_import_cohort_and_patient_show_clinic_data(page, app_url):
     # runs after the upload: the store now holds the imported patients, no demo banner
     goto(page, app_url, "Cohort review")
-    page.get_by_text("Patients dosed").first.wait_for(timeout=60_000)
+    # the imported observation export has scores but no infusions: the page says so
+    page.get_by_text("none has a dosing session yet").first.wait_for(timeout=60_000)
     assert page.get_by_text("Demo data.").count() == 0
     shot(page, "cohort-after-import")
     goto(page, app_url, "Patient view")

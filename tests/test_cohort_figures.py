@@ -1,0 +1,66 @@
+"""Waterfall and trajectory figures: hand-made frames with known medians and groups."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kapoutcomes import cohort_figures as cf
+from kapoutcomes.settings import DEFAULT
+
+
+def eoi(values):
+    return pl.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(len(values))],
+            "instrument": ["pain_nrs"] * len(values),
+            "reduction_pct": values,
+        }
+    )
+
+
+def test_waterfall_groups_by_thresholds_and_sorts_best_first():
+    fig = cf.waterfall_figure(eoi([10.0, 60.0, -20.0, 35.0, 50.0, None]), DEFAULT)
+    bars = {t.name: (list(t.x), list(t.y)) for t in fig.data}
+    assert bars[">= 50% (substantial)"] == ([1, 2], [60.0, 50.0])
+    assert bars["30-50% (responder)"] == ([3], [35.0])
+    assert bars["0-30% (below threshold)"] == ([4], [10.0])
+    assert bars["no change or worse"] == ([5], [-20.0])
+    assert "n = 5" in fig.layout.title.text  # the patient without a value is not drawn
+
+
+def test_waterfall_none_without_evaluable_patients():
+    assert cf.waterfall_figure(eoi([None]), DEFAULT) is None
+
+
+def test_trajectory_frame_medians_and_baseline_week():
+    # baseline 8 for every patient; week 1 scores 2..7 -> median 4.5, q1 3.25, q3 5.75
+    data = pl.DataFrame(
+        {
+            "patient_id": [f"p{p}" for p in range(6)],
+            "instrument": ["pain_nrs"] * 6,
+            "days_from_first_dose": [9.0] * 6,
+            "score": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            "baseline_score": [8.0] * 6,
+        }
+    )
+    f = cf.trajectory_frame(data, "pain_nrs")
+    assert f.to_dicts() == [
+        {"week": -1, "n": 6, "median": 8.0, "q1": 8.0, "q3": 8.0},
+        {"week": 1, "n": 6, "median": 4.5, "q1": 3.25, "q3": 5.75},
+    ]
+    fig = cf.trajectory_figure(data, "pain_nrs")
+    assert fig.data[-1].name == "median" and list(fig.data[-1].y) == [8.0, 4.5]
+
+
+def test_trajectory_needs_five_patients_a_week():
+    data = pl.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "instrument": ["pain_nrs"] * 2,
+            "days_from_first_dose": [3.0, 4.0],
+            "score": [5.0, 6.0],
+            "baseline_score": [7.0, 7.0],
+        }
+    )
+    assert cf.trajectory_frame(data, "pain_nrs").height == 0
+    assert cf.trajectory_figure(data, "pain_nrs") is None
