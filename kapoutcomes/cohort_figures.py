@@ -181,3 +181,51 @@ def trajectory_figure(
         "Weeks from the first infusion",
         f"{label(instrument)} score",
     )
+
+
+def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
+    """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
+    intervals, from ``stats.response_rates`` rows of one subgroup, instrument and measure."""
+    if rates.height == 0:
+        return None
+    f = rates.sort("level")
+    levels = [str(v) for v in f["level"].to_list()]
+    fig = go.Figure()
+    for col, lo, hi, name, colour, den in (
+        ("rate", "lower", "upper", "evaluable", OKABE_ITO[0], "denominator"),
+        (
+            "itt_rate",
+            "itt_lower",
+            "itt_upper",
+            "intention-to-treat",
+            OKABE_ITO[1],
+            "itt_denominator",
+        ),
+    ):
+        r = f[col].fill_null(float("nan"))
+        fig.add_trace(
+            go.Bar(
+                x=levels,
+                y=(r * 100).to_list(),
+                name=name,
+                marker_color=colour,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": ((f[hi].fill_null(float("nan")) - r) * 100).to_list(),
+                    "arrayminus": ((r - f[lo].fill_null(float("nan"))) * 100).to_list(),
+                },
+                customdata=list(zip(f["n"].to_list(), f[den].to_list(), strict=True)),
+                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]}/%{customdata[1]})<extra>"
+                + name
+                + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 100])
+    return _layout(
+        fig,
+        f"Response rate by {dimension.replace('_', ' ')}",
+        dimension.replace("_", " ").capitalize(),
+        "Patients responding (%), 95% Wilson CI",
+    )

@@ -64,3 +64,24 @@ def test_trajectory_needs_five_patients_a_week():
     )
     assert cf.trajectory_frame(data, "pain_nrs").height == 0
     assert cf.trajectory_figure(data, "pain_nrs") is None
+
+
+def test_subgroup_rates_one_bar_per_level():
+    rates = pl.DataFrame(
+        {
+            "level": ["B", "A"],
+            "n": [3, 5],
+            "denominator": [10, 10],
+            "itt_denominator": [12, 11],
+            "rate": [0.3, 0.5],
+            "lower": [0.1, 0.24],
+            "upper": [0.6, 0.76],
+            "itt_rate": [0.25, 0.45],
+            "itt_lower": [0.09, 0.21],
+            "itt_upper": [0.53, 0.72],
+        }
+    )
+    fig = cf.subgroup_rates_figure(rates, "clinic")
+    assert [list(t.x) for t in fig.data] == [["A", "B"], ["A", "B"]]
+    assert list(fig.data[0].y) == [50.0, 30.0]
+    assert cf.subgroup_rates_figure(rates.head(0), "clinic") is None

@@ -178,10 +178,9 @@ with tab_cmp:
         & (pl.col("instrument") == "pain_nrs")
         & (pl.col("measure") == "response")
     )
-    st.plotly_chart(
-        figures.rates_figure(resp, title=f"Pain response by {dim.replace('_', ' ')}"),
-        width="stretch",
-    )
+    sub_fig = cohort_figures.subgroup_rates_figure(resp, dim)
+    if sub_fig is not None:
+        st.plotly_chart(sub_fig, width="stretch")
     lr = comp["durability_logrank"].filter(
         (pl.col("subgroup") == dim) & (pl.col("instrument") == "pain_nrs")
     )
