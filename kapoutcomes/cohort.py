@@ -171,7 +171,7 @@ def patient_metrics(
         mme=g(mme),
         cost=cost,
         excursions=exc,
-        itt=g(itt),
+        itt=g(stats.with_baseline_flag(itt, base)),
         adverse_events=safety.AdverseEventCounts(g(aes.events), g(aes.exposure)),
         excursion_counts=g(safety.excursion_counts(exc)),
         completeness=g(comp),

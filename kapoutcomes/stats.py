@@ -338,6 +338,17 @@ def itt_population(
     )
 
 
+def with_baseline_flag(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """``itt`` with ``has_baseline`` from ``base`` (unchanged when it already has it)."""
+    if "has_baseline" in itt.columns:
+        return itt
+    return itt.join(
+        base.select("patient_id", "instrument", "has_baseline"),
+        on=["patient_id", "instrument"],
+        how="left",
+    )
+
+
 def response_rates(
     eoi: pl.DataFrame,
     itt: pl.DataFrame,
@@ -380,12 +391,7 @@ def response_rates(
         ]
     ).filter(pl.col("denominator") > 0)
     i = (
-        attach_groups(itt, groups)
-        .join(
-            base.select("patient_id", "instrument", "has_baseline"),
-            on=["patient_id", "instrument"],
-            how="left",
-        )
+        attach_groups(with_baseline_flag(itt, base), groups)
         .with_columns(level_columns(by))
         .group_by("subgroup", "level", "instrument")
         .agg(
