@@ -154,11 +154,34 @@ def _cmd_import(args: argparse.Namespace) -> int:
         condition=args.condition,
         day_first=True if args.day_first else None,
     )
+    if not args.dry_run:
+        _audit_cli(
+            args.store,
+            "import",
+            ", ".join(Path(f.file).name for f in report.files),
+            f"accepted={report.accepted} quarantined={report.quarantined} skipped={report.skipped}",
+        )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report.text())
     return 0
+
+
+def _audit_cli(store_arg: str | None, action: str, target: str, detail: str) -> None:
+    """Record a command-line action in the audit trail, as the operating-system user."""
+    import getpass
+
+    from kapoutcomes import audit, privacy
+
+    try:
+        user = getpass.getuser()
+    except OSError:
+        user = "unknown"
+    with store_mod.Store(store_arg or store_mod.default_path()) as st:
+        audit.record(
+            st, privacy.load_or_create_secret(), user, "command line", action, target, detail
+        )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -192,6 +215,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(report.to_json(summary))
     elif not args.html:
         print(report.to_text(summary))
+    return 0
+
+
+def _open_existing(path_arg: str | None) -> store_mod.Store:
+    path = Path(path_arg) if path_arg else store_mod.default_path()
+    if not path.exists():
+        raise UserError(f"{path}: no store here yet; run `kapoutcomes import FILE` first")
+    return store_mod.Store(path)
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from kapoutcomes import audit, privacy
+
+    with _open_existing(args.store) as st:
+        result = audit.verify(st, privacy.load_or_create_secret())
+    if result.ok:
+        print(f"audit trail intact: {result.entries} entries verified")
+        return 0
+    print(f"audit trail BROKEN: {len(result.problems)} problem(s) in {result.entries} entries")
+    for problem in result.problems:
+        print(f"  {problem}")
+    return 1
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from kapoutcomes import audit, exports
+
+    with _open_existing(args.store) as st:
+        log = audit.entries(st)
+    Path(args.out).write_bytes(exports.safe_csv(log))
+    print(f"wrote {log.height} audit entries to {args.out}")
     return 0
 
 
@@ -253,7 +307,14 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="report on the seeded demo cohort")
     p.set_defaults(func=_cmd_report)
 
-    # Further sub-commands (import, report, audit) are added here, one block each.
+    p = sub.add_parser("audit", help="check or export the audit trail")
+    _store_arg(p)
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    a = audit_sub.add_parser("verify", help="check the hash chain; exit 1 when it is broken")
+    a.set_defaults(func=_cmd_audit_verify)
+    a = audit_sub.add_parser("export", help="write the audit trail as CSV (formula-safe)")
+    a.add_argument("--out", required=True)
+    a.set_defaults(func=_cmd_audit_export)
     return parser
 
 

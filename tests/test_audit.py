@@ -63,3 +63,25 @@ def test_timestamps_recorded():
     row = audit.record(st, KEY, "u", "administrator", "sign_in", at=dt.datetime(2026, 1, 1, 9, 0))
     assert audit.entries(st)["at"][0] == dt.datetime(2026, 1, 1, 9, 0)
     assert row["prev_hash"] == audit.GENESIS
+
+
+def test_cli_verify_and_export(tmp_path, monkeypatch, capsys):
+    from kapoutcomes import cli, privacy
+
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    path = tmp_path / "store.duckdb"
+    key = privacy.load_or_create_secret()
+    with Store(path) as st:
+        audit.record(st, key, "=cmd|' /C calc'!A0", "administrator", "sign_in")
+        audit.record(st, key, "u", "administrator", "export", "report")
+    assert cli.main(["audit", "--store", str(path), "verify"]) == 0
+    assert "2 entries verified" in capsys.readouterr().out
+    out = tmp_path / "audit.csv"
+    assert cli.main(["audit", "--store", str(path), "export", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8-sig")
+    assert "'=cmd" in text and "\n=cmd" not in text and ",=cmd" not in text
+    with Store(path) as st:
+        st.con.execute("UPDATE audit_log SET action = 'view_page' WHERE seq = 1")
+    assert cli.main(["audit", "--store", str(path), "verify"]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+    assert cli.main(["audit", "--store", str(tmp_path / "none.duckdb"), "verify"]) == 2
