@@ -1,0 +1,56 @@
+"""The kapoutcomes command: info, schemas, dashboard address rule, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from kapoutcomes import cli, sample
+from kapoutcomes.store import Store
+
+
+def test_info_on_a_store(tmp_path, capsys):
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        st.write_tables(sample.generate(seed=3, patients=40).tables)
+    assert cli.main(["info", "--store", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["rows"]["patients"] == 40 and info["clinics"] >= 1
+    assert cli.main(["info", "--store", str(path)]) == 0
+    assert "patients" in capsys.readouterr().out
+
+
+def test_info_without_store_says_what_to_do(tmp_path, capsys):
+    assert cli.main(["info", "--store", str(tmp_path / "none.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "no store here yet" in err and "Traceback" not in err
+
+
+def test_schemas_command_writes_contracts(tmp_path, capsys):
+    assert cli.main(["schemas", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "DATA_DICTIONARY.md").exists()
+    assert (tmp_path / "templates" / "sessions.csv").read_text().startswith("session_id,")
+
+
+def test_dashboard_refuses_other_addresses_without_sign_in(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "kapoutcomes.cli", "dashboard", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "refusing to listen on 0.0.0.0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_sample_twice_is_identical(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli.main(["sample", "--seed", "7", "--out", str(a), "--patients", "60"]) == 0
+    assert cli.main(["sample", "--seed", "7", "--out", str(b), "--patients", "60"]) == 0
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
