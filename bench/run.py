@@ -31,6 +31,8 @@ REPO = ROOT.parent
 PACKAGES = ("polars", "pandas", "pandera", "lifelines", "scipy", "duckdb", "streamlit", "numpy")
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DASHBOARD_SIZE = 10_000
+#: steps are stopped above this resident memory (the report target is 16 GB; shared machine)
+MEMORY_CAP_MB = 16 * 1024.0
 
 
 def machine() -> dict[str, Any]:
@@ -86,23 +88,57 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_step(
-    step: str, patients: int, timeout: float, env: dict[str, str] | None = None
+    step: str,
+    patients: int,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    memory_cap_mb: float | None = None,
 ) -> dict[str, Any]:
-    """One step in a fresh interpreter; its JSON line (or the error)."""
+    """One step in a fresh interpreter; its JSON line (or the error). A step whose resident
+    memory passes ``memory_cap_mb`` is stopped (the machine is shared) and reported so."""
     t = time.perf_counter()
-    p = subprocess.run(
+    p = subprocess.Popen(
         [sys.executable, "-m", "bench.steps", step, "--patients", str(patients)],
         cwd=REPO,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
+    peak = 0.0
+    killed = None
+    while p.poll() is None:
+        peak = max(peak, _rss_mb(p.pid))
+        if memory_cap_mb and peak > memory_cap_mb:
+            killed = f"stopped: resident memory passed {memory_cap_mb / 1024:.0f} GiB"
+        elif time.perf_counter() - t > timeout:
+            killed = f"stopped: no result within {timeout:.0f} s"
+        if killed:
+            p.kill()
+            break
+        time.sleep(0.2)
+    stdout, stderr = p.communicate()
     wall = time.perf_counter() - t
-    lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
+    if killed:
+        return {
+            "error": f"{killed} after {wall:.0f} s",
+            "process_seconds": wall,
+            "max_rss_mb": peak,
+        }
+    lines = [x for x in stdout.splitlines() if x.startswith("{")]
     if p.returncode != 0 or not lines:
-        return {"error": (p.stderr or p.stdout)[-2000:], "process_seconds": wall}
+        return {"error": (stderr or stdout)[-2000:], "process_seconds": wall}
     out = json.loads(lines[-1])
     out["process_seconds"] = wall
     return out
@@ -122,7 +158,7 @@ def measure(
     ``budget / repeats`` seconds (a slow step is run once; the count is recorded)."""
     runs: list[dict[str, Any]] = []
     for i in range(repeats):
-        r = run_step(step, patients, timeout, env)
+        r = run_step(step, patients, timeout, env, MEMORY_CAP_MB)
         runs.append(r)
         log(f"  {label or step:28s} {patients:>9,} run {i + 1}: " + _short(r))
         if "error" in r:
@@ -134,6 +170,8 @@ def measure(
     summary: dict[str, Any] = {"runs": len(ok), "raw": runs}
     if not ok:
         summary["error"] = runs[-1].get("error", "failed")
+        if "max_rss_mb" in runs[-1]:
+            summary["max_rss_mb"] = runs[-1]["max_rss_mb"]
         return summary
     keys = {k for r in ok for k, v in r.items() if isinstance(v, int | float)}
     for k in sorted(keys):
@@ -432,7 +470,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="10,000 patients, one run per step")
     ap.add_argument("--out", default=str(ROOT / "results"), help="results path without suffix")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step run")
+    ap.add_argument(
+        "--render", action="store_true", help="only rewrite results.md from results.json"
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        res = json.loads(Path(args.out).with_suffix(".json").read_text())
+        res["targets"] = evaluate(res)
+        Path(args.out).with_suffix(".md").write_text(markdown(res))
+        return
     if args.quick:
         args.sizes, args.repeats = "10000", 1
     sizes = [int(x) for x in args.sizes.split(",")]
