@@ -64,9 +64,7 @@ def adverse_events_by_month(
     exposure = dosing.group_by(month).agg(sessions=pl.len().cast(pl.Int64))
     ev = adverse_events.join(
         sessions.select("session_id", "started_at"), on="session_id", how="left"
-    ).select(
-        pl.coalesce("started_at", "onset_at").dt.truncate("1mo").dt.date().alias("month")
-    )
+    ).select(pl.coalesce("started_at", "onset_at").dt.truncate("1mo").dt.date().alias("month"))
     events = ev.group_by("month").agg(events=pl.len().cast(pl.Int64))
     out = (
         exposure.join(events, on="month", how="full", coalesce=True)

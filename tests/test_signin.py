@@ -146,6 +146,7 @@ def test_each_role_sees_exactly_its_pages(browser, signed_app, sub):
     expected = {TITLES[p] for p in access.pages_for(role)}
     got = nav_titles(page)
     assert got == expected or (len(expected) == 1 and got == set())
+    ready(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"signin-{sub}.png"))
     page.get_by_role("button", name="Sign out").click()
