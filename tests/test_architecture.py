@@ -30,3 +30,12 @@ def test_importing_every_module_loads_no_streamlit():
         "assert 'streamlit' not in sys.modules, 'streamlit imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_api_names_exist():
+    import kapoutcomes
+
+    for name in kapoutcomes.__all__:
+        assert hasattr(kapoutcomes, name), name
+    km = kapoutcomes.kaplan_meier([1.0, 2.0, 3.0], [True, False, True])
+    assert km.median is not None
