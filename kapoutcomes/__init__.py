@@ -16,25 +16,60 @@ The public API, in the order data flows:
 The library never imports streamlit; the dashboards live in ``dashboards/``.
 """
 
-from kapoutcomes.cohort import CohortSummary, cohort_summary
-from kapoutcomes.episodes import (
-    PatientFacts,
-    benefit_durations,
-    describe_patient,
-    patient_facts,
-    response_episodes,
-)
-from kapoutcomes.exports import safe_csv
-from kapoutcomes.ingest import ImportReport, IngestError, find_patient_id, import_files
-from kapoutcomes.outcomes import baselines, changes, end_of_induction, induction_series
-from kapoutcomes.report import to_html as report_html
-from kapoutcomes.report import to_json as report_json
-from kapoutcomes.sample import generate as generate_sample
-from kapoutcomes.settings import Settings, SettingsError, load_settings
-from kapoutcomes.stats import proportion_ci
-from kapoutcomes.store import Store, StoreError
-from kapoutcomes.survival import KaplanMeier, LogRank, kaplan_meier, logrank
-from kapoutcomes.tables import TableContractError, Validation, validate
+from importlib import import_module
+from typing import Any
+
+# name -> (module, attribute): loaded on first use, so `kapoutcomes info` and other light
+# commands do not pay for scipy, plotly and pandera at start-up.
+_API: dict[str, tuple[str, str]] = {
+    "CohortSummary": ("kapoutcomes.cohort", "CohortSummary"),
+    "cohort_summary": ("kapoutcomes.cohort", "cohort_summary"),
+    "PatientFacts": ("kapoutcomes.episodes", "PatientFacts"),
+    "benefit_durations": ("kapoutcomes.episodes", "benefit_durations"),
+    "describe_patient": ("kapoutcomes.episodes", "describe_patient"),
+    "patient_facts": ("kapoutcomes.episodes", "patient_facts"),
+    "response_episodes": ("kapoutcomes.episodes", "response_episodes"),
+    "safe_csv": ("kapoutcomes.exports", "safe_csv"),
+    "ImportReport": ("kapoutcomes.ingest", "ImportReport"),
+    "IngestError": ("kapoutcomes.ingest", "IngestError"),
+    "find_patient_id": ("kapoutcomes.ingest", "find_patient_id"),
+    "import_files": ("kapoutcomes.ingest", "import_files"),
+    "baselines": ("kapoutcomes.outcomes", "baselines"),
+    "changes": ("kapoutcomes.outcomes", "changes"),
+    "end_of_induction": ("kapoutcomes.outcomes", "end_of_induction"),
+    "induction_series": ("kapoutcomes.outcomes", "induction_series"),
+    "report_html": ("kapoutcomes.report", "to_html"),
+    "report_json": ("kapoutcomes.report", "to_json"),
+    "generate_sample": ("kapoutcomes.sample", "generate"),
+    "Settings": ("kapoutcomes.settings", "Settings"),
+    "SettingsError": ("kapoutcomes.settings", "SettingsError"),
+    "load_settings": ("kapoutcomes.settings", "load_settings"),
+    "proportion_ci": ("kapoutcomes.stats", "proportion_ci"),
+    "Store": ("kapoutcomes.store", "Store"),
+    "StoreError": ("kapoutcomes.store", "StoreError"),
+    "KaplanMeier": ("kapoutcomes.survival", "KaplanMeier"),
+    "LogRank": ("kapoutcomes.survival", "LogRank"),
+    "kaplan_meier": ("kapoutcomes.survival", "kaplan_meier"),
+    "logrank": ("kapoutcomes.survival", "logrank"),
+    "TableContractError": ("kapoutcomes.tables", "TableContractError"),
+    "Validation": ("kapoutcomes.tables", "Validation"),
+    "validate": ("kapoutcomes.tables", "validate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _API[name]
+    except KeyError:
+        raise AttributeError(f"module 'kapoutcomes' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
+
 
 __version__ = "0.1.0"
 
