@@ -137,33 +137,42 @@ def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral
 def rates_figure(
     rates: pl.DataFrame, title: str = "Response and remission at the end of induction"
 ) -> go.Figure:
-    """Evaluable and intention-to-treat rates with Wilson intervals (``stats.response_rates``)."""
+    """Evaluable and intention-to-treat rates with Wilson intervals (``stats.response_rates``),
+    as horizontal bars so that long instrument and measure names stay readable."""
     f = rates.filter(pl.col("denominator") > 0)
     cats = [
         f"{label(i)}: {m.replace('_', ' ')}" for i, m in f.select("instrument", "measure").rows()
     ]
     fig = go.Figure()
-    for j, (prefix, name) in enumerate((("", "evaluable"), ("itt_", "intention-to-treat"))):
+    for j, (prefix, name, den) in enumerate(
+        (("", "evaluable", "denominator"), ("itt_", "intention-to-treat", "itt_denominator"))
+    ):
         r = f.get_column(f"{prefix}rate").fill_null(float("nan")) * 100
         lo = f.get_column(f"{prefix}lower").fill_null(float("nan")) * 100
         hi = f.get_column(f"{prefix}upper").fill_null(float("nan")) * 100
         fig.add_trace(
             go.Bar(
-                x=cats,
-                y=r.to_list(),
+                y=cats,
+                x=r.to_list(),
+                orientation="h",
                 name=name,
                 marker_color=OKABE_ITO[j],
-                error_y={
+                error_x={
                     "type": "data",
                     "symmetric": False,
                     "array": (hi - r).to_list(),
                     "arrayminus": (r - lo).to_list(),
                 },
+                customdata=list(zip(f["n"].to_list(), f[den].to_list(), strict=True)),
+                hovertemplate="%{y}: %{x:.0f}% (%{customdata[0]}/%{customdata[1]})<extra>"
+                + name
+                + "</extra>",
             )
         )
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 100])
-    return _layout(fig, title, "Instrument and measure", "Patients (%) with 95% CI")
+    fig.update_layout(barmode="group", height=max(320, 70 + 44 * len(cats)))
+    fig.update_xaxes(range=[0, 100])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, "Patients (%) with 95% CI", "Instrument and measure")
 
 
 def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment month") -> go.Figure:
