@@ -23,14 +23,14 @@ def _fast_read_delimited(original):
     that needs the slow path's care (title lines above the header, ragged rows)."""
 
     @functools.wraps(original)
-    def fast(src, on_progress=None, offset=0, total=0):
+    def fast(src, *args, **kwargs):
         try:
             text, encoding = read.decode(src)
             delim = read.sniff_delimiter(text, "." + src.name.rsplit(".", 1)[-1].lower())
             first = text.split("\n", 1)[0]
             header = next(iter(__import__("csv").reader([first], delimiter=delim)))
             if len([h for h in header if h.strip()]) < 2:
-                return original(src, on_progress, offset, total)
+                return original(src, *args, **kwargs)
             f = pl.read_csv(
                 io.StringIO(text),
                 separator=delim,
@@ -40,9 +40,9 @@ def _fast_read_delimited(original):
                 raise_if_empty=True,
             )
         except Exception:
-            return original(src, on_progress, offset, total)
+            return original(src, *args, **kwargs)
         if f.columns != read._dedupe_headers(header):
-            return original(src, on_progress, offset, total)
+            return original(src, *args, **kwargs)
         # a record starts one line after the previous one ended: 1 + newlines in its cells
         nl = pl.sum_horizontal(pl.col(c).str.count_matches("\n") for c in f.columns)
         lines = (pl.lit(1, pl.Int64) + nl).cum_sum() - (1 + nl) + 2  # header on line 1
