@@ -137,3 +137,18 @@ def test_safety_filter_changes_figures(demo_env):
     assert not at.exception, at.exception
     after = [m.value for m in at.metric]
     assert before != after
+
+
+def test_settings_change_is_audited_once(demo_env, monkeypatch):
+    from kapoutcomes import audit
+
+    (demo_env / "outcomes.toml").write_text("pain_response_pct = 50\n")
+    monkeypatch.setenv("KAPOUTCOMES_SETTINGS", str(demo_env / "outcomes.toml"))
+    Store(demo_env / "store.duckdb").close()
+    at = run("views/definitions.py")
+    assert not at.exception, at.exception
+    run("views/definitions.py")  # a second session with the same settings adds nothing
+    with Store(demo_env / "store.duckdb") as st:
+        log = audit.entries(st).filter(audit.entries(st)["action"] == "settings_change")
+    assert log.height == 1
+    assert "pain_response_pct=50.0" in log["detail"][0]
