@@ -516,7 +516,7 @@ def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, ind, s: Settings) 
 
 
 def _first_at_or_below(curve: pd.Series, has_events: bool) -> float | None:
-    hit = curve.index[(curve.to_numpy() <= 0.5 + 1e-12) & (curve.index > 0)]
+    hit = curve.index[curve.to_numpy() <= 0.5 + 1e-12]
     return float(hit[0]) if has_events and len(hit) else None
 
 

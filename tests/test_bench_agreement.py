@@ -96,12 +96,6 @@ def test_durability_agrees_with_lifelines(both):
     assert m["events"].sum() > 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kapoutcomes bug found by this benchmark: survival.kaplan_meier takes scipy's NaN "
-    "log-log band before the first event (S = 1) as reaching 0.5, so a group whose first "
-    "duration is censored gets a median CI starting at that time (lifelines: band = 1 there)",
-)
 def test_durability_median_ci_agrees_with_lifelines(both):
     _, summary, theirs = both
     ours = pl.concat(
@@ -145,11 +139,6 @@ def test_adverse_events_per_100_sessions_agree(both):
     assert not math.isnan(m["per_100_sessions"].sum())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kapoutcomes bug found by this benchmark: safety.adverse_event_rates(by='route') "
-    "reports sessions = 0 (per 100 sessions empty) for the overall / event / seriousness rows",
-)
 def test_adverse_events_by_route_agree(both):
     _, summary, theirs = both
     _close(_ae(summary, theirs, route=True), AE_COLS)
