@@ -267,6 +267,12 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
             f"{r['seconds']:.1f} s, peak {r['max_rss_mb'] / 1024:.1f} GiB",
             r["seconds"] < 60 and r["max_rss_mb"] < 16 * 1024,
         )
+    elif 1_000_000 in rep and "error" in rep[1_000_000]:
+        add(
+            "1,000,000 patients: report under 60 s within 16 GB",
+            rep[1_000_000]["error"].strip().splitlines()[-1][:200],
+            False,
+        )
     d = sizes.get(str(DASHBOARD_SIZE), sizes.get(DASHBOARD_SIZE, {})).get("dashboard", {})
     if "first_render" in d:
         add(
