@@ -311,7 +311,9 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "Times are medians of the runs shown (each run a fresh process; the work only, after "
         "imports); memory is the peak RSS of the process (max over runs). Ratios compare "
-        "figures measured side by side in this one run.",
+        "figures measured side by side in this one run. 'Process CPU s' is the CPU time of "
+        "the whole process (imports included; polars may use both cores): when it is well "
+        "below the wall time, the step was waiting for a CPU other work held.",
         "",
         "## Targets",
         "",
@@ -325,8 +327,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [
         "| patients | assessment rows | file rows | MB | polars read (floor) | kapoutcomes "
         "import | pandas baseline | kapoutcomes / polars | pandas / kapoutcomes | peak MB "
-        "(polars / kapoutcomes / pandas) | runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(polars / kapoutcomes / pandas) | process CPU s (kapoutcomes / pandas) | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, s in res["sizes"].items():
         if "import_skipped" in s:
@@ -341,14 +343,38 @@ def markdown(res: dict[str, Any]) -> str:
             f"{dd.get('observation_rows', 0):,} | {dd.get('observation_bytes', 0) / 1e6:.0f} | "
             f"{_s(p)} | {_s(k)} | {_s(b)} | {_ratio(k.get('seconds'), p.get('seconds'))}x | "
             f"{_ratio(b.get('seconds'), k.get('seconds'))}x | {_mb(p)} / {_mb(k)} / {_mb(b)} | "
-            f"{p.get('runs')}/{k.get('runs')}/{b.get('runs', 0)} |"
+            f"{_cpu(k)} / {_cpu(b)} | {p.get('runs')}/{k.get('runs')}/{b.get('runs', 0)} |"
         )
+    proto = [
+        (n, s["import_kapoutcomes_prototype"], s["import_kapoutcomes"], s["import_polars"])
+        for n, s in res["sizes"].items()
+        if "seconds" in s.get("import_kapoutcomes_prototype", {})
+        and "seconds" in s.get("import_kapoutcomes", {})
+    ]
+    if proto:
+        lines += [
+            "",
+            "With the recommended import fixes prototyped (bench/experiments.py: polars CSV "
+            "read, dates parsed once per distinct value, memoised observation names; "
+            "same accounting and row numbers), measured in the same run:",
+            "",
+            "| patients | kapoutcomes import | + prototype fixes | speed-up | prototype / "
+            "polars | peak MB before / after | runs |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for n, pr, k, p in proto:
+            lines.append(
+                f"| {int(n):,} | {_s(k)} | {_s(pr)} | "
+                f"{_ratio(k['seconds'], pr['seconds'])}x | "
+                f"{_ratio(pr['seconds'], p.get('seconds'))}x | {_mb(k)} / {_mb(pr)} | "
+                f"{pr.get('runs')} |"
+            )
     lines += ["", "## Full cohort report from the store", ""]
     lines += [
         "| patients | kapoutcomes: read store + cohort_summary | of which read | of which "
         "summary | + JSON | + HTML | pandas / lifelines baseline | pandas / kapoutcomes | "
-        "peak MB (kapoutcomes / pandas) | runs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "peak MB (kapoutcomes / pandas) | process CPU s (kapoutcomes / pandas) | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, s in res["sizes"].items():
         k = s.get("report_kapoutcomes", {})
@@ -361,7 +387,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"{k.get('seconds_cohort_summary', 0):.2f} s | {k.get('seconds_json', 0):.2f} s | "
             f"{k.get('seconds_html', 0):.2f} s | {bs} | "
             f"{_ratio(b.get('seconds'), k.get('seconds'))}x | {_mb(k)} / {_mb(b)} | "
-            f"{k.get('runs')}/{b.get('runs', 0)} |"
+            f"{_cpu(k)} / {_cpu(b)} | {k.get('runs')}/{b.get('runs', 0)} |"
         )
     d = res["sizes"].get(str(DASHBOARD_SIZE), {}).get("dashboard", {})
     if "first_render" in d:
@@ -436,6 +462,10 @@ def _s(r: dict[str, Any]) -> str:
     if "seconds" not in r:
         return "-"
     return f"{r['seconds']:.2f} s"
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    return f"{r['cpu_seconds_process']:.1f}" if "cpu_seconds_process" in r else "-"
 
 
 def _mb(r: dict[str, Any]) -> str:
