@@ -323,6 +323,20 @@ def markdown(res: dict[str, Any]) -> str:
     for t in res["targets"]:
         note = f" ({t['note']})" if t["note"] else ""
         lines.append(f"| {t['target']} | {t['figure']}{note} | **{t['status']}** |")
+    notes = [
+        f"{step} at {int(n):,} patients: {v['note']}"
+        for n, sz in res["sizes"].items()
+        for step, v in sz.items()
+        if isinstance(v, dict) and v.get("note")
+    ]
+    notes += [
+        f"{step} at {int(n):,} patients failed: {v['error'].strip().splitlines()[-1][:160]}"
+        for n, sz in res["sizes"].items()
+        for step, v in sz.items()
+        if isinstance(v, dict) and "error" in v and "seconds" not in v
+    ]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"* {x}" for x in notes]
     lines += ["", "## Import of the long observation export into a fresh store", ""]
     lines += [
         "| patients | assessment rows | file rows | MB | polars read (floor) | kapoutcomes "
