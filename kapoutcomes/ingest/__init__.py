@@ -11,12 +11,28 @@ from kapoutcomes.ingest.mapping import load as load_mapping
 from kapoutcomes.ingest.pipeline import find_patient_id, import_files
 from kapoutcomes.ingest.presets import PRESETS
 from kapoutcomes.ingest.quarantine import neutralise, quarantine_csv, quarantine_frame
+from kapoutcomes.ingest.read import (
+    DEFAULT_LIMITS,
+    MAX_BYTES,
+    MAX_COLUMNS,
+    MAX_FIELD_CHARS,
+    MAX_ROWS,
+    MAX_UNPACKED_BYTES,
+    ImportLimits,
+)
 from kapoutcomes.ingest.report import FileReport, ImportReport, ReasonCount
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_BYTES",
+    "MAX_COLUMNS",
+    "MAX_FIELD_CHARS",
+    "MAX_ROWS",
+    "MAX_UNPACKED_BYTES",
     "PRESETS",
     "QUARANTINE_META",
     "FileReport",
+    "ImportLimits",
     "ImportReport",
     "IngestError",
     "Mapping",

@@ -116,6 +116,26 @@ def is_identifier(header: str) -> bool:
     return any(w in h for w in _ID_WORDS)
 
 
+#: A header cell that looks like a value (a date, a long number, an e-mail, an SSN or phone
+#: number, a pseudonym): the "header" is probably a data row (a file exported without
+#: headers, or read with the wrong delimiter), so its cells must not be echoed in messages.
+_VALUE_LIKE = re.compile(
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4,}|@|\(\d{3}\)|\bp_[0-9a-f]{16}\b", re.IGNORECASE
+)
+
+
+def header_list(headers: list[str] | tuple[str, ...], limit: int = 12) -> str:
+    """Header names for an error message, never a data row's values.
+
+    When any cell looks like a value (see ``_VALUE_LIKE``) the cells are not listed; otherwise
+    identifier-shaped text is scrubbed from each name."""
+    if any(_VALUE_LIKE.search(h) for h in headers):
+        return "(not listed: the header line looks like data, not column names)"
+    shown = [privacy.scrub_text(h) for h in headers[:limit]]
+    more = f", ... ({len(headers) - limit} more)" if len(headers) > limit else ""
+    return ", ".join(shown) + more
+
+
 def identifier_columns(headers: list[str]) -> list[str]:
     return [h for h in headers if is_identifier(h)]
 

@@ -133,7 +133,8 @@ class Mapping:
                 file,
                 f"the mapping {Path(self.path).name} names columns the file does not have: "
                 f"{', '.join(missing)}",
-                f"fix the mapping or the export (the file's columns are: {', '.join(headers[:30])})",
+                f"fix the mapping or the export (the file's columns are: "
+                f"{deid.header_list(headers, 30)})",
             )
         return Fit("wide", "visits", roles, (), (), 1.0)
 

@@ -53,6 +53,7 @@ def import_files(
     condition: str = "other",
     day_first: bool | None = None,
     secret: bytes | None = None,
+    limits: rd.ImportLimits = rd.DEFAULT_LIMITS,
 ) -> ImportReport:
     """Import clinic exports into ``store``; see docs/importing.md.
 
@@ -61,6 +62,8 @@ def import_files(
     ``clinic`` / ``condition``: used for patient rows the export does not describe.
     ``day_first``: read 03/04/2024 as 3 April (default: the mapping's or the settings').
     ``on_progress(done, total)``: called while reading (bytes) and at the end.
+    ``limits``: upload limits (``ImportLimits``: bytes, rows, columns, cell length); a file
+    over one raises ``IngestError``.
     Raises ``IngestError`` for a file that cannot be imported at all (nothing is written).
     """
     t0 = time.perf_counter()
@@ -98,6 +101,7 @@ def import_files(
             day_first,
             secret,
             t0,
+            limits,
         )
     finally:
         if own_store:
@@ -119,8 +123,9 @@ def _run(
     day_first,
     secret,
     t0,
+    limits=rd.DEFAULT_LIMITS,
 ) -> ImportReport:
-    srcs = rd.sources(paths)
+    srcs = rd.sources(paths, limits)
     total = sum(len(s.data) for s in srcs)
     if day_first is None:
         day_first = (
@@ -150,7 +155,9 @@ def _run(
             done += len(src.data)
             continue
         seen.add(sha)
-        f.raw = rd.read(src, sheet=sheet, on_progress=on_progress, offset=done, total=total)
+        f.raw = rd.read(
+            src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
+        )
         done += len(src.data)
         if on_progress:
             on_progress(done, total)
@@ -199,7 +206,7 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
         what = f"{closest.preset}" + (f" ({closest.kind})" if closest.kind else "")
         parts = [f"closest preset is {what}, missing: {', '.join(closest.missing)}"]
         if closest.unrecognised:
-            parts.append(f"unrecognised columns: {', '.join(closest.unrecognised[:12])}")
+            parts.append(f"unrecognised columns: {deid.header_list(closest.unrecognised)}")
         raise IngestError(
             raw.name,
             "no preset fits this file; " + "; ".join(parts),

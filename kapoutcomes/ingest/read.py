@@ -33,6 +33,74 @@ LINE = "_line"  # 1-based line (or spreadsheet row) where the record starts
 SHAPE = "_shape"  # a problem with the record's shape (too many fields), else null
 
 DELIMITERS = (",", ";", "\t", "|")
+
+#: Default upload limits (docs/importing.md, "Limits", says why these numbers).
+#: Largest file, in bytes: Streamlit's own default upload limit; a 100,000-row observation
+#: export is about 5 MB, so this is tens of millions of clinic rows of headroom.
+MAX_BYTES = 200 * 1024 * 1024
+#: Most data rows (records) in one file or sheet.
+MAX_ROWS = 5_000_000
+#: Most columns in one header: a wide visit export has tens; more is a transposed or
+#: corrupted file.
+MAX_COLUMNS = 500
+#: Longest cell, in characters (Python's csv default; Excel's own cell limit is 32,767).
+MAX_FIELD_CHARS = 131_072
+#: Most bytes an .xlsx workbook may unpack to (a zip bomb is refused before it is opened).
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Upload limits the importer enforces for the CLI and the app alike.
+
+    Override per call: ``import_files(..., limits=ImportLimits(max_bytes=50 * 1024**2))``.
+    A file over a limit raises ``IngestError`` naming the file, the limit and what to do.
+    """
+
+    max_bytes: int = MAX_BYTES
+    max_rows: int = MAX_ROWS
+    max_columns: int = MAX_COLUMNS
+    max_field_chars: int = MAX_FIELD_CHARS
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES
+
+
+DEFAULT_LIMITS = ImportLimits()
+_SPLIT = "split the export into smaller files (for example by date range) and import them together"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.0f}"  # pragma: no cover
+
+
+def _too_big(name: str, size: int, limits: ImportLimits) -> IngestError:
+    return IngestError(
+        name,
+        f"the file is {_size(size)}, over the import limit of {_size(limits.max_bytes)}",
+        _SPLIT,
+    )
+
+
+def _too_many_rows(name: str, limits: ImportLimits, where: str = "") -> IngestError:
+    return IngestError(
+        name,
+        f"{where}more than {limits.max_rows:,} data rows, over the import limit",
+        _SPLIT,
+    )
+
+
+def _too_many_columns(name: str, n: int, limits: ImportLimits, where: str = "") -> IngestError:
+    return IngestError(
+        name,
+        f"{where}{n:,} columns in the header, over the import limit of {limits.max_columns:,}",
+        "export only the columns kapoutcomes reads (see docs/importing.md), or check that the "
+        "file is not transposed or corrupted",
+    )
+
+
 _BINARY_MAGIC = {
     b"%PDF": "a PDF document",
     b"\x89PNG": "a PNG image",
@@ -79,12 +147,19 @@ class RawTable:
         return self.frame.height
 
 
-def sources(items: Iterable[str | os.PathLike[str] | tuple[str, bytes]]) -> list[Source]:
-    """Paths (a folder means every .csv/.tsv/.txt/.xlsx in it, sorted) or (name, bytes) pairs."""
+def sources(
+    items: Iterable[str | os.PathLike[str] | tuple[str, bytes]],
+    limits: ImportLimits = DEFAULT_LIMITS,
+) -> list[Source]:
+    """Paths (a folder means every .csv/.tsv/.txt/.xlsx in it, sorted) or (name, bytes) pairs.
+
+    A file over ``limits.max_bytes`` is refused before it is read into memory."""
     out: list[Source] = []
     for item in items:
         if isinstance(item, tuple):
             name, data = item
+            if len(data) > limits.max_bytes:
+                raise _too_big(str(name), len(data), limits)
             out.append(Source(name=str(name), data=bytes(data)))
             continue
         p = Path(item)
@@ -98,10 +173,15 @@ def sources(items: Iterable[str | os.PathLike[str] | tuple[str, bytes]]) -> list
                 raise IngestError(
                     str(p), "the folder holds no .csv, .tsv, .txt or .xlsx files", "check the path"
                 )
+            for f in files:
+                if f.stat().st_size > limits.max_bytes:
+                    raise _too_big(f.name, f.stat().st_size, limits)
             out.extend(Source(name=f.name, data=f.read_bytes(), path=str(f)) for f in files)
             continue
         if not p.exists():
             raise IngestError(str(p), "no such file", "check the path and spelling")
+        if p.stat().st_size > limits.max_bytes:
+            raise _too_big(p.name, p.stat().st_size, limits)
         out.append(Source(name=p.name, data=p.read_bytes(), path=str(p)))
     return out
 
@@ -113,7 +193,14 @@ def decode(src: Source) -> tuple[str, str]:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise IngestError(
+                src.name,
+                "the file starts as UTF-16 text but is damaged or cut short",
+                "export the data again",
+            ) from None
     head = data[:4096]
     if head.count(b"\x00") > len(head) // 4:
         # UTF-16 without BOM: NULs in every other byte.
@@ -124,7 +211,7 @@ def decode(src: Source) -> tuple[str, str]:
             return data.decode(enc), enc
         except UnicodeDecodeError:
             raise _not_table(src, "binary data (NUL bytes)") from None
-    if b"\x00" in head:
+    if b"\x00" in data:
         raise _not_table(src, "binary data (NUL bytes)")
     try:
         return data.decode("utf-8"), "utf-8"
@@ -151,6 +238,34 @@ def _check_binary(src: Source) -> None:
             raise _not_table(src, what)
 
 
+#: Text documents that are not tables, recognised by how they start (any encoding).
+_TEXT_KINDS = (
+    (re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]"), "an HTML web page"),
+    (re.compile(r"<\?xml|<!doctype\s"), "an XML document"),
+    (re.compile(r"\{\\rtf"), "an RTF (Word) document"),
+    (re.compile(r"[\[{]\s*[\[{\"]"), "JSON data"),
+)
+
+
+def _check_text(src: Source, text: str) -> None:
+    """Refuse a text file that is a web page, XML, RTF or JSON rather than a table.
+
+    The sign-in or error page an EHR portal returns instead of the export is the usual case."""
+    if "\x00" in text:
+        raise _not_table(src, "binary data (NUL characters)")
+    start = text.lstrip("\ufeff \t\r\n")[:512].lower()
+    for pattern, what in _TEXT_KINDS:
+        if pattern.match(start):
+            if what == "an HTML web page":
+                raise IngestError(
+                    src.name,
+                    "this is not a table (an HTML web page, perhaps a sign-in or error page "
+                    "saved instead of the export)",
+                    "download the export again from the EHR as CSV, TSV or .xlsx",
+                )
+            raise _not_table(src, what)
+
+
 # -- delimited text -------------------------------------------------------------------------
 def sniff_delimiter(text: str, suffix: str = "") -> str:
     """The delimiter that splits the first records into the most, most consistent fields."""
@@ -162,7 +277,9 @@ def sniff_delimiter(text: str, suffix: str = "") -> str:
             rows = [
                 r
                 for r, _ in zip(
-                    csv.reader(io.StringIO(sample), delimiter=d), range(60), strict=False
+                    csv.reader(io.StringIO(sample, newline=""), delimiter=d),
+                    range(60),
+                    strict=False,
                 )
             ]
         except csv.Error:
@@ -197,11 +314,17 @@ def _dedupe_headers(raw: list[str]) -> list[str]:
 
 
 def read_delimited(
-    src: Source, on_progress: Progress = None, offset: int = 0, total: int = 0
+    src: Source,
+    on_progress: Progress = None,
+    offset: int = 0,
+    total: int = 0,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> RawTable:
     text, encoding = decode(src)
     if not text.strip():
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
+    _check_text(src, text)
+    csv.field_size_limit(limits.max_field_chars)
     suffix = Path(src.name).suffix.lower()
     delim = sniff_delimiter(text, suffix)
     buf = io.StringIO(text, newline="")
@@ -224,9 +347,13 @@ def read_delimited(
                 if sum(1 for c in rec if c.strip()) < 2 and len(preamble) < 10:
                     preamble.append(start)  # a title line above the header ("Report ...")
                     continue
+                if len(rec) > limits.max_columns:
+                    raise _too_many_columns(src.name, len(rec), limits, f"line {start}: ")
                 header = _dedupe_headers(rec)
                 header_line = start
                 continue
+            if len(cells) >= limits.max_rows:
+                raise _too_many_rows(src.name, limits)
             width = len(header)
             shape = None
             if len(rec) < width:
@@ -242,6 +369,14 @@ def read_delimited(
             if on_progress and len(cells) % 20000 == 0:
                 on_progress(offset + int(len(src.data) * buf.tell() / n_chars), total)
     except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise IngestError(
+                src.name,
+                f"a cell in the record starting at line {prev_line + 1} is longer than the "
+                f"limit of {limits.max_field_chars:,} characters",
+                'check for an unclosed quote (") that runs on to the end of the file, or '
+                "export it again",
+            ) from None
         raise IngestError(
             src.name,
             f"the file cannot be read as {_delim_name(delim)}-separated text at line "
@@ -305,7 +440,9 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def read_excel(src: Source, sheet: str | None = None) -> RawTable:
+def read_excel(
+    src: Source, sheet: str | None = None, limits: ImportLimits = DEFAULT_LIMITS
+) -> RawTable:
     import openpyxl
 
     try:
@@ -331,6 +468,8 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
                     f"choose one of: {', '.join(names)}",
                 )
             ws = wb[match[0]]
+        # ignore the sheet's declared size: rows are not padded to a forged A1:XFD1048576
+        ws.reset_dimensions()
         header: list[str] | None = None
         header_row = 0
         preamble: list[int] = []
@@ -347,9 +486,13 @@ def read_excel(src: Source, sheet: str | None = None) -> RawTable:
                     continue
                 while texts and not texts[-1].strip():
                     texts.pop()
+                if len(texts) > limits.max_columns:
+                    raise _too_many_columns(src.name, len(texts), limits, f"row {r}: ")
                 header = _dedupe_headers(texts)
                 header_row = r
                 continue
+            if len(cells) >= limits.max_rows:
+                raise _too_many_rows(src.name, limits, f"sheet {ws.title!r}: ")
             width = len(header)
             shape = None
             if len(texts) > width and any(t.strip() for t in texts[width:]):
@@ -390,20 +533,40 @@ def read(
     on_progress: Progress = None,
     offset: int = 0,
     total: int = 0,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> RawTable:
-    """Read one source into a RawTable, or raise IngestError saying what to do."""
+    """Read one source into a RawTable, or raise IngestError saying what to do.
+
+    What the file is comes from its content, never its name: a workbook named .csv is read
+    as a workbook, a CSV named .xlsx as text (the report notes it)."""
+    if len(src.data) > limits.max_bytes:
+        raise _too_big(src.name, len(src.data), limits)
     if len(src.data) == 0 or not src.data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
     if src.data.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(src.data)) as z:
                 is_xlsx = "xl/workbook.xml" in z.namelist()
-        except zipfile.BadZipFile:
-            is_xlsx = False
+                unpacked = sum(i.file_size for i in z.infolist())
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+            is_xlsx, unpacked = False, 0
         if not is_xlsx:
             raise _not_table(src, "a zip archive that is not an Excel workbook")
-        return read_excel(src, sheet)
+        if unpacked > limits.max_unpacked_bytes:
+            raise IngestError(
+                src.name,
+                f"the workbook unpacks to {_size(unpacked)}, over the import limit of "
+                f"{_size(limits.max_unpacked_bytes)}",
+                "save the sheet to import as CSV, or " + _SPLIT,
+            )
+        raw = read_excel(src, sheet, limits)
+        if Path(src.name).suffix.lower() not in (".xlsx", ".xlsm"):
+            raw.notes.append("the file is an Excel workbook (read as one, whatever its name)")
+        return raw
     _check_binary(src)
     if Path(src.name).suffix.lower() == ".xls":
         raise _not_table(src, "an .xls file that is not a workbook")
-    return read_delimited(src, on_progress, offset, total)
+    raw = read_delimited(src, on_progress, offset, total, limits)
+    if Path(src.name).suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        raw.notes.append("the file is delimited text, not a workbook (read as text)")
+    return raw
