@@ -100,6 +100,26 @@ def test_download_csv(page, app_url):
     assert page.console_errors == []
 
 
+def test_every_other_page_on_the_demo_cohort(page, app_url):
+    goto(page, app_url, "Safety")
+    page.get_by_text("Events per 100 infusions").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    wait_ready(page)
+    shot(page, "safety-demo")
+    goto(page, app_url, "Data")
+    page.get_by_role("tab", name="Data quality").click()
+    page.get_by_text("Patients without a baseline").first.wait_for(timeout=60_000)
+    wait_ready(page)
+    shot(page, "data-quality-demo")
+    goto(page, app_url, "Definitions")
+    page.get_by_text("Outcome instruments").first.wait_for(timeout=60_000)
+    shot(page, "definitions")
+    goto(page, app_url, "Audit trail")
+    page.get_by_text("Chain intact").first.wait_for(timeout=60_000)
+    shot(page, "audit-trail")
+    assert page.console_errors == []
+
+
 def test_upload_messy_export_and_read_report(page, app_url):
     goto(page, app_url, "Data")
     page.get_by_text("Upload exports").first.wait_for()

@@ -32,7 +32,7 @@ c1, c2, c3, c4 = st.columns(4)
 if overall.height:
     o = overall.row(0, named=True)
     c1.metric(
-        "Adverse events per 100 dosing sessions",
+        "Events per 100 infusions",
         f"{o['per_100_sessions']:.1f}",
         help=o["definition"],
     )
@@ -40,11 +40,11 @@ if overall.height:
         f"{o['per_100_lower']:.1f}-{o['per_100_upper']:.1f} ({o['events']:,} events / "
         f"{o['sessions']:,} sessions)"
     )
-    c2.metric("Dosed patients with any adverse event", f"{o['rate']:.0%}")
+    c2.metric("Patients with any event", f"{o['rate']:.0%}")
     c2.caption(f"{o['lower']:.0%}-{o['upper']:.0%} ({o['n']:,}/{o['denominator']:,} patients)")
 else:
-    c1.metric("Adverse events per 100 dosing sessions", "0")
-    c2.metric("Dosed patients with any adverse event", "0%")
+    c1.metric("Events per 100 infusions", "0")
+    c2.metric("Patients with any event", "0%")
 c3.metric("Serious adverse events", f"{serious.height:,}")
 open_item9 = item9.filter(pl.col("status").str.starts_with("open")).height
 c4.metric("Open PHQ-9 item 9 flags", f"{open_item9:,}")
@@ -62,9 +62,14 @@ for col, dim, title in ((cols[0], "severity", "By severity"), (cols[1], "route",
             "events",
             "sessions",
             pl.col("per_100_sessions").round(1),
-            pl.format(
-                "{}-{}", pl.col("per_100_lower").round(1), pl.col("per_100_upper").round(1)
-            ).alias("per_100 CI"),
+            pl.when(pl.col("sessions") > 0)
+            .then(
+                pl.format(
+                    "{}-{}", pl.col("per_100_lower").round(1), pl.col("per_100_upper").round(1)
+                )
+            )
+            .otherwise(pl.lit("no linked infusions"))
+            .alias("per_100 CI"),
             pl.format("{}/{}", "n", "denominator").alias("patients"),
             (pl.col("rate") * 100).round(1).alias("% patients"),
             "caveats",
