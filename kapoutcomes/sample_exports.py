@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kapoutcomes import instruments, sample, tables
+from kapoutcomes import instruments, sample, sample_params, tables
 
 EXPORT_PATIENTS = 150
 CLINIC_TZ = "America/New_York"
@@ -247,7 +247,7 @@ def _us_date(d: dt.date) -> str:
 
 def _wide(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 101])
-    clinic = sample.CLINICS[0]
+    clinic = sample_params.CLINICS[0]
     pts = _clinic_patients(cohort, clinic)
     visits = _session_scores(cohort).filter(
         pl.col("patient_id").is_in(pts)
@@ -530,7 +530,7 @@ def _observations(cohort: sample.SampleCohort, pts: list[str], seed_stream: int)
 
 def _long(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 102])
-    clinic = sample.CLINICS[1]
+    clinic = sample_params.CLINICS[1]
     pts = _clinic_patients(cohort, clinic)
     obs = _observations(cohort, pts, 103).join(ids.select("patient_id", "mrn"), on="patient_id")
     obs = _utc(obs, "at", "observed_at").sort(
@@ -651,7 +651,7 @@ def _uuid(rng: np.random.Generator) -> str:
 
 def _synthea(cohort: sample.SampleCohort, ids: pl.DataFrame) -> list[tuple[str, str, Entry]]:
     rng = np.random.default_rng([cohort.seed, 104])
-    clinic = sample.CLINICS[2]
+    clinic = sample_params.CLINICS[2]
     pts = _clinic_patients(cohort, clinic)
     people = ids.filter(pl.col("patient_id").is_in(pts)).sort("mrn")
     uid = {p: _uuid(rng) for p in people.get_column("patient_id").to_list()}
@@ -867,7 +867,7 @@ SIG = {
 
 def _medlist(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 107])
-    clinic = sample.CLINICS[0]
+    clinic = sample_params.CLINICS[0]
     pts = _clinic_patients(cohort, clinic)
     op = (
         cohort.tables["opioids"]
@@ -985,21 +985,21 @@ def _model(cohort: sample.SampleCohort) -> list[str]:
     truth = cohort.truth
     classes = ", ".join(
         f"{c} {int((truth.get_column('response_class') == c).sum())}"
-        for c in sample.RESPONSE_CLASSES
+        for c in sample_params.RESPONSE_CLASSES
     )
     dur = truth.get_column("durability_days").median()
     return [
-        f"referrals from {sample.ANCHOR.isoformat()} over {sample.REFERRAL_DAYS} days; nothing "
-        f"dated after day {sample.END_DAY} ({sample.ANCHOR + dt.timedelta(days=sample.END_DAY)})"
+        f"referrals from {sample_params.ANCHOR.isoformat()} over {sample_params.REFERRAL_DAYS} days; nothing "
+        f"dated after day {sample_params.END_DAY} ({sample_params.ANCHOR + dt.timedelta(days=sample_params.END_DAY)})"
         "; clinic visits on weekdays, follow-up questionnaires any day",
         "clinics: "
         + "; ".join(
             f"{c} ({share:.0%} of patients, KAP {kap:.0%}, cost {'exported' if cost else 'not exported'})"
             for c, share, kap, cost in zip(
-                sample.CLINICS,
-                sample.CLINIC_SHARE,
-                sample.KAP_SHARE,
-                sample.CLINIC_HAS_COST,
+                sample_params.CLINICS,
+                sample_params.CLINIC_SHARE,
+                sample_params.KAP_SHARE,
+                sample_params.CLINIC_HAS_COST,
                 strict=True,
             )
         ),
@@ -1017,7 +1017,7 @@ def _model(cohort: sample.SampleCohort) -> list[str]:
         "about two thirds of the depressed), so it moves with and without pain; PHQ-9 item 9 "
         "beside about half the totals, above 0 rarely and more often at high totals",
         "adverse events per dosing session: "
-        + ", ".join(f"{e[0]} {e[1]:.1%}" for e in sample.ADVERSE_EVENT_RATES[:6])
+        + ", ".join(f"{e[0]} {e[1]:.1%}" for e in sample_params.ADVERSE_EVENT_RATES[:6])
         + " ...; raised BP recorded after large rises; serious events only at a patient's "
         "last dose (they end treatment)",
         "opioids: about 42% on an opioid at referral (12% on two); tapering after induction in "
@@ -1067,7 +1067,10 @@ def _table_counts(table: str, frame: pl.DataFrame) -> dict[str, int | str]:
     if table == "patients":
         return {
             "patients": frame.height,
-            **{f"clinic {c}": int((frame.get_column("clinic") == c).sum()) for c in sample.CLINICS},
+            **{
+                f"clinic {c}": int((frame.get_column("clinic") == c).sum())
+                for c in sample_params.CLINICS
+            },
         }
     if table == "sessions":
         return {
