@@ -168,16 +168,24 @@ def _summary(
     clinics: tuple[str, ...],
     flt: filters.CohortFilter,
     s: settings.Settings,
+    comparisons: tuple[str, ...],
     _tables: dict,
 ):  # type: ignore[no-untyped-def]
     from kapoutcomes import cohort
 
-    return cohort.cohort_summary(filters.apply(_tables, flt), s)
+    return cohort.cohort_summary(filters.apply(_tables, flt), s, comparisons=comparisons)
 
 
-def summary(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings):  # type: ignore[no-untyped-def]
-    """The cohort summary of the filtered cohort (cached per data version, filter, settings)."""
-    return _summary(loaded.version, loaded.clinics, flt, s, loaded.tables)
+def summary(
+    loaded: Loaded,
+    flt: filters.CohortFilter,
+    s: settings.Settings,
+    comparisons: tuple[str, ...] = (),
+):  # type: ignore[no-untyped-def]
+    """The cohort summary of the filtered cohort, split by ``comparisons`` only (the page
+    shows one comparison at a time; the full report computes all of them). Cached per data
+    version, filter, settings and comparison."""
+    return _summary(loaded.version, loaded.clinics, flt, s, tuple(comparisons), loaded.tables)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

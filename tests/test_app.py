@@ -152,3 +152,10 @@ def test_settings_change_is_audited_once(demo_env, monkeypatch):
         log = audit.entries(st).filter(audit.entries(st)["action"] == "settings_change")
     assert log.height == 1
     assert "pain_response_pct=50.0" in log["detail"][0]
+
+
+def test_cohort_comparison_dimension_switch(demo_env):
+    at = run("views/cohort.py")
+    at.selectbox(key="cohort-compare").select("route").run()
+    assert not at.exception, at.exception
+    assert any("Response rate by route" in str(c.proto.spec) for c in at.get("plotly_chart"))

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import activity, cohort_figures, figures, report
+from kapoutcomes import activity, cohort_figures, figures, report, stats
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -43,7 +43,12 @@ if size.dosed_patients == 0:
     )
     st.stop()
 
-summary = common.summary(loaded, flt, s)
+COMPARISONS = stats.GROUP_DIMENSIONS
+dims = [d for d in COMPARISONS if viewer.can("compare_clinics") or d != "clinic"]
+if st.session_state.get("cohort-compare") not in dims:
+    st.session_state["cohort-compare"] = dims[0]
+dim = st.session_state["cohort-compare"]
+summary = common.summary(loaded, flt, s, comparisons=(dim,))
 frames = {k: sec.frames for k, sec in summary.sections.items()}
 
 
@@ -165,12 +170,7 @@ with tab_dur:
 
 with tab_cmp:
     comp = frames["comparisons"]
-    dims = [
-        d
-        for d in summary.meta.get("comparisons", [])
-        if viewer.can("compare_clinics") or d != "clinic"
-    ]
-    dim = st.selectbox(
+    st.selectbox(
         "Compare by", dims, format_func=lambda d: d.replace("_", " "), key="cohort-compare"
     )
     resp = comp["response"].filter(
@@ -259,7 +259,8 @@ with tab_rep:
         "without a network connection) for a board pack, or as JSON."
     )
     if st.button("Prepare the HTML report", key="cohort-report"):
-        st.session_state["cohort_report_html"] = report.to_html(summary)
+        full = common.summary(loaded, flt, s, comparisons=COMPARISONS)
+        st.session_state["cohort_report_html"] = report.to_html(full)
     html = st.session_state.get("cohort_report_html")
     if html and st.download_button(
         "⬇ Cohort report (HTML)",
