@@ -257,11 +257,11 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     names = name.unique().drop_nulls().to_list()
     recog = {n: (i.code if (i := instruments.recognise(n)) else None) for n in names}
     inst_by_name = _lookup(name, recog, pl.String)
-    vital_by_name = _lookup(
-        name.map_elements(privacy.normalise_header, return_dtype=pl.String) if name.len() else name,
-        VITAL_NAMES,
-        pl.String,
-    )
+    # normalise each distinct name once (a file has a handful of names over many rows)
+    vital_names = {
+        n: VITAL_NAMES[key] for n in names if (key := privacy.normalise_header(n)) in VITAL_NAMES
+    }
+    vital_by_name = _lookup(name, vital_names, pl.String)
     instrument = pl.select(pl.coalesce(item_inst, inst_by_code, inst_by_name)).to_series()
     vital = pl.select(pl.coalesce(vital_by_code, vital_by_name)).to_series()
     # an explicit item column (e.g. "PHQ-9", item 9)

@@ -117,6 +117,22 @@ _ZONE_SUFFIX = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
 
 
 def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
+    """Datetimes in clinic local time (naive); see ``_parse_datetime_values``. Each distinct
+    text is parsed once (an export repeats the same times over many rows)."""
+    ZoneInfo(timezone)  # raises for an unknown zone
+    if s.len() == 0:
+        return _parse_datetime_values(s, day_first, timezone)
+    raw = s.cast(pl.String)
+    distinct = raw.unique()
+    parsed = _parse_datetime_values(distinct, day_first, timezone)
+    lookup = pl.DataFrame({"raw": distinct, "parsed": parsed})
+    out = raw.to_frame("raw").join(
+        lookup, on="raw", how="left", maintain_order="left", nulls_equal=True
+    )
+    return out.get_column("parsed").alias(s.name)
+
+
+def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
     """Datetimes in clinic local time (naive). ISO, US m/d/Y (or d/m/Y with ``day_first``),
     with or without times (12- or 24-hour). Zone-stamped times (``2021-08-23T03:26:50Z``,
     ``+02:00``) are converted to ``timezone`` before the local date is taken."""
