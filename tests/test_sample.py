@@ -17,7 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kapoutcomes import cli, privacy, sample, sample_exports, tables
+from kapoutcomes import (
+    cli,
+    privacy,
+    sample,
+    sample_long_export,
+    sample_wide_export,
+    synthea_export,
+    tables,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -200,7 +208,7 @@ def test_wide_export_is_semicolon_cp1252_with_identifiers(written: tuple[Path, P
         raw.decode("utf-8")
     text = raw.decode("cp1252")
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    assert rows[0] == sample_exports.WIDE_HEADER
+    assert rows[0] == sample_wide_export.WIDE_HEADER
     assert any(ch in text for ch in "éëüñ")
     catalog = (written[0] / "CATALOG.md").read_text()
     assert f"rows (excluding the header): {len(rows) - 1}" in catalog
@@ -226,7 +234,7 @@ def test_long_export_has_bom_untracked_codes_and_embedded_newline(
     raw = (written[0] / "exports" / "lakeshore_observations.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == sample_exports.LONG_HEADER
+    assert rows[0] == sample_long_export.LONG_HEADER
     codes = {r[3] for r in rows[1:]}
     assert {"72514-3", "44261-6", "44260-8", "8302-2", "2093-3"} <= codes
     assert any("\n" in r[7] for r in rows[1:])
@@ -236,9 +244,9 @@ def test_long_export_has_bom_untracked_codes_and_embedded_newline(
 def test_synthea_folder_uses_synthea_headers(written: tuple[Path, Path]) -> None:
     folder = written[0] / "exports" / "synthea"
     for name, header in (
-        ("patients.csv", sample_exports.SYNTHEA_PATIENTS),
-        ("observations.csv", sample_exports.SYNTHEA_OBSERVATIONS),
-        ("medications.csv", sample_exports.SYNTHEA_MEDICATIONS),
+        ("patients.csv", synthea_export.SYNTHEA_PATIENTS),
+        ("observations.csv", synthea_export.SYNTHEA_OBSERVATIONS),
+        ("medications.csv", synthea_export.SYNTHEA_MEDICATIONS),
     ):
         with open(folder / name, encoding="utf-8", newline="") as f:
             assert next(csv.reader(f)) == header, name
