@@ -38,7 +38,7 @@ _API: dict[str, tuple[str, str]] = {
     "changes": ("kapoutcomes.outcomes", "changes"),
     "end_of_induction": ("kapoutcomes.outcomes", "end_of_induction"),
     "induction_series": ("kapoutcomes.outcomes", "induction_series"),
-    "report_html": ("kapoutcomes.report", "to_html"),
+    "report_html": ("kapoutcomes.report_html", "to_html"),
     "report_json": ("kapoutcomes.report", "to_json"),
     "generate_sample": ("kapoutcomes.sample", "generate"),
     "Settings": ("kapoutcomes.settings", "Settings"),

@@ -185,7 +185,7 @@ def _audit_cli(store_arg: str | None, action: str, target: str, detail: str) -> 
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from kapoutcomes import cohort, report
+    from kapoutcomes import cohort, report, report_html
     from kapoutcomes import settings as settings_mod
 
     settings = settings_mod.load_settings(args.settings) if args.settings else None
@@ -209,7 +209,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             tabs = st.read_all()
     summary = cohort.cohort_summary(tabs, settings)
     if args.html:
-        out = report.write_html(summary, args.html)
+        out = report_html.write_html(summary, args.html)
         print(f"wrote the HTML report to {out}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(report.to_json(summary))

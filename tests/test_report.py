@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from test_outcomes import SIX, induction, maintenance_patient, patient, score, session, tables_of
 
-from kapoutcomes import cli, cohort, report
+from kapoutcomes import cli, cohort, report, report_html
 from kapoutcomes.settings import Settings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "report-json.md"
@@ -106,7 +106,7 @@ def test_html_is_self_contained_and_escapes_data(tmp_path):
     evil = "<script>alert('x')</script> & Co"
     t["patients"] = t["patients"].with_columns(clinic=pl.lit(evil))
     s = cohort.cohort_summary(t, Settings())
-    out = report.write_html(s, tmp_path / "r.html")
+    out = report_html.write_html(s, tmp_path / "r.html")
     text = out.read_text(encoding="utf-8")
     assert "<script>alert(" not in text
     assert "&lt;script&gt;alert(" in text
@@ -183,5 +183,5 @@ def test_degenerate_cohorts_still_report(case):
     s = cohort.cohort_summary(t, Settings())
     d = json.loads(report.to_json(s))
     assert set(cohort.SECTIONS) <= set(d)
-    assert "<html" in report.to_html(s)
+    assert "<html" in report_html.to_html(s)
     assert report.to_text(s)
