@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -44,10 +45,29 @@ MISSING_MARKERS = (
 )
 
 
+def per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``fn`` applied to the distinct values of ``s`` only, mapped back to every row, when
+    values repeat (codes, units, names and times repeat over many rows of an export)."""
+    if s.len() < 10_000:
+        return fn(s)
+    distinct = s.unique()
+    if distinct.len() > s.len() // 2:
+        return fn(s)
+    lookup = pl.DataFrame({"raw": distinct, "out": fn(distinct)})
+    out = s.to_frame("raw").join(
+        lookup, on="raw", how="left", maintain_order="left", nulls_equal=True
+    )
+    return out.get_column("out").alias(s.name)
+
+
 def clean(s: pl.Series, keep: tuple[str, ...] = ()) -> pl.Series:
     """Trimmed text with missing markers turned into null (except those in ``keep``, such as
     "unknown" where it is a value of the vocabulary)."""
-    t = s.cast(pl.String).str.strip_chars()
+    return per_distinct(s.cast(pl.String), lambda d: _clean(d, keep))
+
+
+def _clean(s: pl.Series, keep: tuple[str, ...]) -> pl.Series:
+    t = s.str.strip_chars()
     # a cell neutralised against formula injection ('=..., '-3) reads as what follows the quote
     t = t.str.replace(r"^'([=+\-@\t\r])", "$1")
     return (
