@@ -15,8 +15,19 @@ from typing import Any
 
 import polars as pl
 
+from kapoutcomes import (
+    attrition,
+    episodes,
+    improvement,
+    induction_response,
+    outcomes,
+    resources,
+    safety,
+    stats,
+    survival,
+    tables,
+)
 from kapoutcomes import completeness as completeness_mod
-from kapoutcomes import episodes, outcomes, resources, safety, stats, survival, tables
 from kapoutcomes.settings import Settings
 
 #: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
@@ -145,15 +156,15 @@ def patient_metrics(
     ind = outcomes.induction_series(dos, settings)
     eoi = outcomes.end_of_induction(ch, ind, settings)
     ep = episodes.response_episodes(ch, dos, settings, induction=ind)
-    st = stats.patient_stages(groups, sessions, assessments, ind)
+    st = attrition.patient_stages(groups, sessions, assessments, ind)
     contact = outcomes.last_contact(sessions, assessments)
     mme = outcomes.mme_course(_table(tabs, "opioids"), dos, contact, settings)
     cost = outcomes.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
-    itt = stats.itt_population(groups, assessments, settings)
+    itt = induction_response.itt_population(groups, assessments, settings)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
-    monthly = stats.monthly_scores(ch)
+    monthly = improvement.monthly_scores(ch)
 
     def g(f: pl.DataFrame) -> pl.DataFrame:
         return stats.attach_groups(f, groups)
@@ -171,7 +182,7 @@ def patient_metrics(
         mme=g(mme),
         cost=cost,
         excursions=exc,
-        itt=g(stats.with_baseline_flag(itt, base)),
+        itt=g(induction_response.with_baseline_flag(itt, base)),
         adverse_events=safety.AdverseEventCounts(g(aes.events), g(aes.exposure)),
         excursion_counts=g(safety.excursion_counts(exc)),
         completeness=g(comp),
@@ -209,12 +220,16 @@ def cohort_summary(
     def stat_frames(by: str | None) -> dict[str, Any]:
         dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
-            "attrition": stats.attrition(pm.stages, pm.groups, settings, by),
-            "response": stats.response_rates(
+            "attrition": attrition.attrition(pm.stages, pm.groups, settings, by),
+            "response": induction_response.response_rates(
                 pm.end_of_induction, pm.itt, pm.baselines, pm.groups, settings, by
             ),
-            "change": stats.change_from_baseline(pm.end_of_induction, pm.groups, settings, by),
-            "improvement_by_month": stats.improvement_by_month(pm.monthly, pm.groups, settings, by),
+            "change": improvement.change_from_baseline(
+                pm.end_of_induction, pm.groups, settings, by
+            ),
+            "improvement_by_month": improvement.improvement_by_month(
+                pm.monthly, pm.groups, settings, by
+            ),
             "durability": dur,
             "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
             "adverse_events": safety.adverse_event_rates(
@@ -266,7 +281,7 @@ def cohort_summary(
         "attrition",
         "Attrition from referral to maintenance",
         "patients reaching each stage: "
-        + "; ".join(f"{n} = {d}" for n, d in stats.ATTRITION_STAGES),
+        + "; ".join(f"{n} = {d}" for n, d in attrition.ATTRITION_STAGES),
         {"stages": overall["attrition"]},
     )
     sections["response"] = Section(

@@ -185,7 +185,7 @@ def trajectory_figure(
 
 def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
     """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
-    intervals, from ``stats.response_rates`` rows of one subgroup, instrument and measure."""
+    intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
     if rates.height == 0:
         return None
     f = rates.sort("level")

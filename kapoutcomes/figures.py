@@ -109,7 +109,7 @@ def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> 
 
 
 def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral") -> go.Figure:
-    """Horizontal bars of patients at each attrition stage (``stats.attrition`` rows)."""
+    """Horizontal bars of patients at each attrition stage (``attrition.attrition`` rows)."""
     f = stages.filter(pl.col("level") == "all") if "level" in stages.columns else stages
     if f.height == 0:
         f = stages
@@ -137,7 +137,7 @@ def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral
 def rates_figure(
     rates: pl.DataFrame, title: str = "Response and remission at the end of induction"
 ) -> go.Figure:
-    """Evaluable and intention-to-treat rates with Wilson intervals (``stats.response_rates``),
+    """Evaluable and intention-to-treat rates with Wilson intervals (``induction_response.response_rates``),
     as horizontal bars so that long instrument and measure names stay readable."""
     f = rates.filter(pl.col("denominator") > 0)
     cats = [
@@ -177,7 +177,7 @@ def rates_figure(
 
 def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment month") -> go.Figure:
     """Mean % reduction from baseline by 30-day treatment month, one line per instrument
-    (``stats.improvement_by_month`` rows)."""
+    (``improvement.improvement_by_month`` rows)."""
     fig = go.Figure()
     for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
         f = months.filter(pl.col("instrument") == inst).sort("treatment_month")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from kapoutcomes import stats, survival
+from kapoutcomes import improvement, stats, survival
 from kapoutcomes.settings import Settings
 
 # Freireich et al., Blood 1963;21:699 - remission times (weeks) of leukaemia patients, as
@@ -201,7 +201,7 @@ def test_describe_change_against_scipy():
     rng = np.random.default_rng(3)
     base = rng.integers(5, 10, 80).astype(float)
     change = rng.integers(-5, 2, 80).astype(float)
-    r = stats.describe_change(change, base)
+    r = improvement.describe_change(change, base)
     assert r["mean"] == pytest.approx(change.mean())
     t = sps.ttest_1samp(change, 0).confidence_interval(0.95)
     assert (r["mean_lower"], r["mean_upper"]) == (pytest.approx(t.low), pytest.approx(t.high))
