@@ -19,7 +19,9 @@ from kapoutcomes import (
     attrition,
     episodes,
     improvement,
+    induction,
     induction_response,
+    opioid_course,
     outcomes,
     resources,
     safety,
@@ -153,12 +155,12 @@ def patient_metrics(
     groups = stats.patient_groups(patients, dos)
     base = outcomes.baselines(assessments, dos, settings)
     ch = outcomes.changes(assessments, dos, settings, base=base)
-    ind = outcomes.induction_series(dos, settings)
-    eoi = outcomes.end_of_induction(ch, ind, settings)
+    ind = induction.induction_series(dos, settings)
+    eoi = induction.end_of_induction(ch, ind, settings)
     ep = episodes.response_episodes(ch, dos, settings, induction=ind)
     st = attrition.patient_stages(groups, sessions, assessments, ind)
     contact = outcomes.last_contact(sessions, assessments)
-    mme = outcomes.mme_course(_table(tabs, "opioids"), dos, contact, settings)
+    mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)
     cost = outcomes.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
     itt = induction_response.itt_population(groups, assessments, settings)

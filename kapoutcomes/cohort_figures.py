@@ -10,6 +10,7 @@ import polars as pl
 
 from kapoutcomes import outcomes
 from kapoutcomes.figures import OKABE_ITO, _layout, _rgba, label
+from kapoutcomes.induction import end_of_induction, induction_series
 from kapoutcomes.settings import Settings
 
 #: Individual lines drawn on a trajectory chart at most (the rest summarised by median/IQR).
@@ -23,7 +24,7 @@ class PatientFrames:
     """Per-patient frames behind the cohort figures."""
 
     changes: pl.DataFrame  # outcomes.changes
-    end_of_induction: pl.DataFrame  # outcomes.end_of_induction
+    end_of_induction: pl.DataFrame  # induction.end_of_induction
 
 
 def patient_frames(t: dict[str, pl.DataFrame], settings: Settings) -> PatientFrames:
@@ -31,8 +32,8 @@ def patient_frames(t: dict[str, pl.DataFrame], settings: Settings) -> PatientFra
     assess = t["assessments"]
     base = outcomes.baselines(assess, sessions, settings)
     ch = outcomes.changes(assess, sessions, settings, base=base)
-    ind = outcomes.induction_series(sessions, settings)
-    return PatientFrames(ch, outcomes.end_of_induction(ch, ind, settings))
+    ind = induction_series(sessions, settings)
+    return PatientFrames(ch, end_of_induction(ch, ind, settings))
 
 
 def waterfall_figure(

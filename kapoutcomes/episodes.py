@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from kapoutcomes import outcomes
+from kapoutcomes.induction import induction_series
 from kapoutcomes.settings import Settings
 
 _EPISODE_SCHEMA = {
@@ -68,7 +69,7 @@ def response_episodes(
     """Response episodes per patient and instrument (instruments with a response threshold).
 
     ``change`` is ``outcomes.changes(...)``; ``induction`` (optional) the
-    ``outcomes.induction_series`` already computed from ``sessions``. Columns: patient_id, instrument, episode (1, 2,
+    ``induction.induction_series`` already computed from ``sessions``. Columns: patient_id, instrument, episode (1, 2,
     ...), onset_at, origin_at, origin_session_type, restored_by_booster, end_at (empty when
     censored), end_reason ("loss" | "booster" | empty), event, last_assessed_at,
     duration_days (origin to end, or to the last assessment while responding when censored).
@@ -193,7 +194,7 @@ def response_episodes(
     )
     # origin: the latest dose at or before onset; an induction dose stands for its course end
     dos = outcomes.dosing_sessions(sessions)
-    ind = induction if induction is not None else outcomes.induction_series(sessions, settings)
+    ind = induction if induction is not None else induction_series(sessions, settings)
     d_ind = (
         dos.filter(pl.col("session_type") == "induction")
         .join_asof(
@@ -474,7 +475,7 @@ def patient_facts(
     tr = recent_trend(ch, settings)
     last = ch.tail(1)
     ds = days_since_last_infusion(sessions, as_of)
-    ind = outcomes.induction_series(sessions, settings).filter(pl.col("course") == 1)
+    ind = induction_series(sessions, settings).filter(pl.col("course") == 1)
     b = base.row(0, named=True) if base.height else None
 
     def one(frame: pl.DataFrame, col: str):

@@ -1,5 +1,6 @@
-"""Per-patient outcome metrics: baseline, change from baseline, the induction series and the
-end-of-induction response, opioid use (daily MME) and cost of care.
+"""Per-patient outcome metrics: baseline, change from baseline, last contact and cost of care.
+The induction series and end-of-induction response are in ``induction``; opioid use (daily
+MME over time) is in ``opioid_course``.
 
 Every function is pure: canonical tables in (long format, see ``kapoutcomes.tables``), tidy
 polars frames out, thresholds and windows from a :class:`~kapoutcomes.settings.Settings`.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes import instruments, opioids, tables
+from kapoutcomes import instruments, tables
 from kapoutcomes.settings import Settings
 
 DAY_S = 86_400.0
@@ -32,7 +33,6 @@ AFTER_DOSE_NOTE = (
     "scores recorded after dosing in the same session (acute drug effect) are not used for "
     "change, response or episodes (kapoutcomes default)"
 )
-MME_MONTHS_DAYS = {"3 months": 91, "6 months": 183}
 
 
 def days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
@@ -388,198 +388,6 @@ def changes(
         )
         .sort("patient_id", "instrument", "assessed_at")
         .collect()
-    )
-
-
-# -- induction -------------------------------------------------------------------------------
-def induction_series(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Induction courses per patient: an induction infusion more than
-    ``settings.induction_max_gap_days`` after the previous one starts a new course.
-
-    Columns: patient_id, course (1, 2, ...), induction_start, induction_end (start of the last
-    infusion), last_session_id, infusions, completed (infusions >=
-    ``settings.induction_complete_infusions``), span_days.
-    """
-    ind = dosing_sessions(sessions).filter(pl.col("session_type") == "induction")
-    # sorted by patient and time: new patient or a long gap starts a course (no window
-    # functions needed on sorted input)
-    new_patient = (pl.col("patient_id") != pl.col("patient_id").shift(1)).fill_null(True)
-    gap = days_between(pl.col("started_at"), pl.col("started_at").shift(1))
-    new_course = new_patient | (gap > settings.induction_max_gap_days).fill_null(True)
-    ind = ind.select(
-        "patient_id",
-        "started_at",
-        "session_id",
-        _new_patient=new_patient,
-        _cg=new_course.cast(pl.UInt32).cum_sum(),
-    ).with_columns(_first_cg=pl.when(pl.col("_new_patient")).then(pl.col("_cg")).forward_fill())
-    out = (
-        ind.group_by("_cg")
-        .agg(
-            patient_id=pl.col("patient_id").first(),
-            course=(pl.col("_cg").first() - pl.col("_first_cg").first() + 1).cast(pl.Int32),
-            induction_start=pl.col("started_at").first(),
-            induction_end=pl.col("started_at").last(),
-            last_session_id=pl.col("session_id").last(),
-            infusions=pl.len().cast(pl.Int32),
-        )
-        .sort("_cg")
-        .drop("_cg")
-    )
-    return out.with_columns(
-        completed=pl.col("infusions") >= settings.induction_complete_infusions,
-        span_days=days_between(pl.col("induction_end"), pl.col("induction_start")),
-    )
-
-
-def end_of_induction(
-    change: pl.DataFrame, induction: pl.DataFrame, settings: Settings
-) -> pl.DataFrame:
-    """End-of-induction response per patient and instrument: the first assessment after the
-    last infusion of the first induction course (not in that session) and at most
-    ``settings.end_of_induction_window_days`` days after it.
-
-    Columns: patient_id, instrument, induction_end, completed, plus the ``changes`` columns
-    of that assessment (no row when there is none: the patient is not evaluable).
-    """
-    first = induction.filter(pl.col("course") == 1).select(
-        "patient_id", "induction_end", "last_session_id", "completed"
-    )
-    c = change.join(first, on="patient_id", how="inner").filter(
-        (pl.col("assessed_at") > pl.col("induction_end"))
-        & (pl.col("session_id") != pl.col("last_session_id")).fill_null(True)
-        & (
-            pl.col("assessed_at")
-            <= pl.col("induction_end") + pl.duration(days=settings.end_of_induction_window_days)
-        )
-    )
-    return (
-        c.sort("patient_id", "instrument", "assessed_at")
-        .group_by("patient_id", "instrument")
-        .agg(pl.all().first())
-        .drop("last_session_id")
-        .sort("patient_id", "instrument")
-    )
-
-
-# -- opioids ---------------------------------------------------------------------------------
-def with_mme(opioid_rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """The opioid rows with daily MME recomputed from ``settings.mme_table`` (buprenorphine
-    and any ingredient without a factor get an empty MME and ``no_factor = True``)."""
-    o = opioids.add_daily_mme(
-        opioid_rows.drop("mme_factor", "daily_mme", "mme_table", strict=False), settings.mme_table
-    )
-    return o.with_columns(no_factor=pl.col("mme_factor").is_null())
-
-
-def mme_on(opioid_rows: pl.DataFrame, when: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Daily MME on given dates. ``when``: patient_id, date (pl.Date) plus any other columns.
-
-    Adds daily_mme (sum over prescriptions active that day, 0 when none; buprenorphine
-    excluded), on_opioids (any MME-counted opioid active) and buprenorphine (active that day).
-    """
-    o = with_mme(opioid_rows, settings).select(
-        "patient_id", "ingredient", "daily_mme", "start_date", "stop_date"
-    )
-    keyed = when.with_row_index("_w")
-    active = (
-        keyed.select("_w", "patient_id", "date")
-        .join(o, on="patient_id", how="inner")
-        .filter(
-            (pl.col("start_date") <= pl.col("date"))
-            & ((pl.col("stop_date") >= pl.col("date")) | pl.col("stop_date").is_null())
-        )
-        .group_by("_w")
-        .agg(
-            daily_mme=pl.col("daily_mme").sum(),
-            on_opioids=pl.col("daily_mme").is_not_null().any(),
-            buprenorphine=(pl.col("ingredient") == "buprenorphine").any(),
-        )
-    )
-    return (
-        keyed.join(active, on="_w", how="left")
-        .with_columns(
-            pl.col("daily_mme").fill_null(0.0),
-            pl.col("on_opioids").fill_null(False),
-            pl.col("buprenorphine").fill_null(False),
-        )
-        .sort("_w")
-        .drop("_w")
-    )
-
-
-def mme_timeline(opioid_rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Daily MME over time as a step function: patient_id, date, daily_mme (total from that
-    date on, buprenorphine excluded). A stop date is the last day of use."""
-    o = with_mme(opioid_rows, settings).filter(pl.col("daily_mme").is_not_null())
-    starts = o.select("patient_id", date=pl.col("start_date"), delta=pl.col("daily_mme"))
-    stops = o.filter(pl.col("stop_date").is_not_null()).select(
-        "patient_id",
-        date=pl.col("stop_date") + pl.duration(days=1),
-        delta=-pl.col("daily_mme"),
-    )
-    return (
-        pl.concat([starts, stops])
-        .group_by("patient_id", "date")
-        .agg(pl.col("delta").sum())
-        .sort("patient_id", "date")
-        .with_columns(daily_mme=pl.col("delta").cum_sum().over("patient_id").round(6))
-        .drop("delta")
-    )
-
-
-def mme_course(
-    opioid_rows: pl.DataFrame,
-    sessions: pl.DataFrame,
-    follow_up: pl.DataFrame | None = None,
-    settings: Settings | None = None,
-    timepoints: dict[str, int] | None = None,
-) -> pl.DataFrame:
-    """Daily MME per dosed patient at the first dose (baseline) and at fixed times after it
-    (default 3 months = day 91 and 6 months = day 183, ``MME_MONTHS_DAYS``).
-
-    ``follow_up``: patient_id, last_contact_at (datetime); a timepoint after the patient's
-    last contact is unknown (empty), not zero. Without it every timepoint is used.
-    Columns: patient_id, timepoint ("baseline", "3 months", ...), day, date, daily_mme,
-    on_opioids, buprenorphine, observed, baseline_mme, change_mme, reduction_pct.
-    """
-    settings = settings or Settings()
-    points = {"baseline": 0, **(timepoints or MME_MONTHS_DAYS)}
-    fd = first_doses(sessions).select("patient_id", "first_dose_at")
-    tp = pl.DataFrame(
-        {"timepoint": list(points), "day": list(points.values())},
-        schema={"timepoint": pl.String, "day": pl.Int64},
-    )
-    grid = fd.join(tp, how="cross").with_columns(
-        date=(pl.col("first_dose_at") + pl.duration(days=pl.col("day"))).dt.date()
-    )
-    if follow_up is not None:
-        grid = (
-            grid.join(follow_up, on="patient_id", how="left")
-            .with_columns(
-                observed=(pl.col("day") == 0)
-                | (pl.col("last_contact_at").dt.date() >= pl.col("date")).fill_null(False)
-            )
-            .drop("last_contact_at")
-        )
-    else:
-        grid = grid.with_columns(observed=pl.lit(True))
-    m = mme_on(opioid_rows, grid, settings)
-    m = m.with_columns(
-        pl.when(pl.col("observed")).then(pl.col(c)).alias(c)
-        for c in ("daily_mme", "on_opioids", "buprenorphine")
-    )
-    base = m.filter(pl.col("day") == 0).select("patient_id", baseline_mme=pl.col("daily_mme"))
-    return (
-        m.join(base, on="patient_id", how="left")
-        .with_columns(change_mme=pl.col("daily_mme") - pl.col("baseline_mme"))
-        .with_columns(
-            reduction_pct=pl.when(pl.col("baseline_mme") > 0).then(
-                -pl.col("change_mme") / pl.col("baseline_mme") * 100.0
-            )
-        )
-        .drop("first_dose_at")
-        .sort("patient_id", "day")
     )
 
 

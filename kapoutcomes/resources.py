@@ -16,7 +16,7 @@ from kapoutcomes.settings import Settings
 def opioid_summary(
     mme: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
 ) -> pl.DataFrame:
-    """Opioid use at baseline and later timepoints (``outcomes.mme_course``).
+    """Opioid use at baseline and later timepoints (``opioid_course.mme_course``).
 
     One row per (subgroup, level, timepoint, measure) with n, denominator, value (a % or
     MME/day), lower, upper, definition, caveats. Measures: on_opioids (% of observed

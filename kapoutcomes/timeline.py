@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from kapoutcomes import outcomes, tables
+from kapoutcomes import opioid_course, outcomes, tables
 from kapoutcomes.settings import Settings
 
 #: Okabe & Ito colour-blind-safe palette.
@@ -204,7 +204,7 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
     fig.update_yaxes(title_text="PHQ-9 (0-27)", range=[-0.5, 27.5], row=2, col=1)
 
     # Row 3: daily MME as a step line.
-    mme = outcomes.mme_timeline(opioid_rows, settings)
+    mme = opioid_course.mme_timeline(opioid_rows, settings)
     if mme.height and x0 is not None and x1 is not None:
         # clip the step line to the treatment period shown (prescriptions often start years
         # before the first infusion): carry the value in force at the start of the window

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from kapoutcomes import cohort, episodes, outcomes, stats, tables
+from kapoutcomes import cohort, episodes, opioid_course, outcomes, stats, tables
+from kapoutcomes.induction import end_of_induction, induction_series
 from kapoutcomes.settings import Settings
 
 D0 = dt.datetime(2024, 1, 1, 9, 0)
@@ -135,8 +136,8 @@ def maintenance_patient(i: int = 1) -> dict[str, pl.DataFrame]:
 def pipeline(t: dict[str, pl.DataFrame], s: Settings = S):
     base = outcomes.baselines(t["assessments"], t["sessions"], s)
     ch = outcomes.changes(t["assessments"], t["sessions"], s, base=base)
-    ind = outcomes.induction_series(t["sessions"], s)
-    eoi = outcomes.end_of_induction(ch, ind, s)
+    ind = induction_series(t["sessions"], s)
+    eoi = end_of_induction(ch, ind, s)
     ep = episodes.response_episodes(ch, t["sessions"], s)
     return base, ch, ind, eoi, ep
 
@@ -261,7 +262,7 @@ def test_induction_series_courses_and_completion():
             *[session(1, d, "induction", 10 + n) for n, d in enumerate([35, 37, 39, 42, 44, 46])],
         ],
     )
-    ind = outcomes.induction_series(t["sessions"], S)
+    ind = induction_series(t["sessions"], S)
     assert ind.get_column("course").to_list() == [1, 2]
     assert ind.get_column("infusions").to_list() == [5, 6]
     assert ind.get_column("completed").to_list() == [False, True]
@@ -411,7 +412,7 @@ def _rx(i: int, ingredient: str, dose: float, start: int = -100, stop: int | Non
 def test_mme_agrees_with_cdc_2022(ingredient, dose, mme):
     rx = _frame("opioids", [_rx(1, ingredient, dose)])
     when = pl.DataFrame({"patient_id": [pid(1)], "date": [D0.date()]})
-    got = outcomes.mme_on(rx, when, S)
+    got = opioid_course.mme_on(rx, when, S)
     assert got.get_column("daily_mme").to_list() == [pytest.approx(mme)]
 
 
@@ -430,11 +431,11 @@ def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_
         ],
     )
     contact = outcomes.last_contact(t["sessions"], t["assessments"])
-    m = outcomes.mme_course(t["opioids"], t["sessions"], contact, S)
+    m = opioid_course.mme_course(t["opioids"], t["sessions"], contact, S)
     assert m.get_column("daily_mme").to_list() == [90.0, 30.0, None]
     assert m.get_column("buprenorphine").to_list() == [True, True, None]
     assert m.get_column("reduction_pct").to_list()[1] == pytest.approx(66.6667, abs=1e-3)
-    tl = outcomes.mme_timeline(t["opioids"], S)
+    tl = opioid_course.mme_timeline(t["opioids"], S)
     assert tl.get_column("daily_mme").to_list() == [90.0, 0.0, 30.0]
 
 
