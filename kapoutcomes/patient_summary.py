@@ -8,7 +8,7 @@ import html
 
 import polars as pl
 
-from kapoutcomes import episodes, outcomes, safety, tables
+from kapoutcomes import episodes, maintenance_review, outcomes, safety, tables
 from kapoutcomes.settings import Settings
 
 _CSS = """
@@ -85,7 +85,7 @@ def one_page_html(
     t: dict[str, pl.DataFrame],
     patient_id: str,
     settings: Settings,
-    facts: dict[str, episodes.PatientFacts] | None = None,
+    facts: dict[str, maintenance_review.PatientFacts] | None = None,
     flags: pl.DataFrame | None = None,
     as_of: dt.datetime | None = None,
 ) -> str:
@@ -97,7 +97,9 @@ def one_page_html(
     as_of = as_of or episodes.data_end(t)
     if facts is None:
         facts = {
-            inst: episodes.patient_facts(t, patient_id, settings, instrument=inst, as_of=as_of)
+            inst: maintenance_review.patient_facts(
+                t, patient_id, settings, instrument=inst, as_of=as_of
+            )
             for inst in ("pain_nrs", "phq9")
         }
     if flags is None:
@@ -148,7 +150,7 @@ def one_page_html(
             "hypertensive pre-dose BP).</div>"
         )
     review = "".join(
-        f"<li><b>{'Pain' if k == 'pain_nrs' else 'PHQ-9'}:</b> {e(episodes.describe_patient(f))}.</li>"
+        f"<li><b>{'Pain' if k == 'pain_nrs' else 'PHQ-9'}:</b> {e(maintenance_review.describe_patient(f))}.</li>"
         for k, f in facts.items()
     )
     recent = dosing.sort("started_at", descending=True).head(8)

@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from kapoutcomes import cohort, episodes, opioid_course, outcomes, stats, tables
+from kapoutcomes import (
+    cohort,
+    episodes,
+    maintenance_review,
+    opioid_course,
+    outcomes,
+    stats,
+    tables,
+)
 from kapoutcomes.induction import end_of_induction, induction_series
 from kapoutcomes.settings import Settings
 
@@ -353,11 +361,11 @@ def test_benefit_durations_and_patient_facts_in_words():
     # -> 30 days; maintenance day 75: still responding at day 80 -> "ongoing", 5 days so far.
     assert ben.get_column("benefit_days").to_list() == [17.0, 30.0, 5.0]
     assert ben.get_column("status").to_list() == ["lost", "lost", "ongoing"]
-    f = episodes.patient_facts(t, pid(1), S)
+    f = maintenance_review.patient_facts(t, pid(1), S)
     assert f.baseline == 8.0 and f.latest_score == 3.0 and f.reduction_pct == 62.5
     assert f.recent_benefit_days == (17.0, 30.0)
     assert f.days_since_last_dose == 5.0 and f.induction_completed is True
-    words = episodes.describe_patient(f)
+    words = maintenance_review.describe_patient(f)
     assert words.startswith("pain 3, 62% below baseline (8)")
     assert "benefit after the last two infusions lasted 17-30 days" in words
     assert "day 5 now" in words
@@ -367,16 +375,16 @@ def test_recent_trend_slope():
     # last 6 weeks before day 80: days 45, 60, 70, 72, 80 with scores 4, 4, 6, 7, 3;
     # least-squares slope in points/day = Sxy / Sxx = 0.0199115, i.e. 0.1394 points a week
     _, ch, *_ = pipeline(maintenance_patient())
-    tr = episodes.recent_trend(ch, S)
+    tr = maintenance_review.recent_trend(ch, S)
     assert tr.get_column("points").to_list() == [5]
     assert tr.get_column("slope_per_week").to_list()[0] == pytest.approx(0.13938, abs=1e-4)
 
 
 def test_maintenance_intervals_and_days_since_last_dose():
     t = maintenance_patient()
-    iv = episodes.maintenance_intervals(t["sessions"])
+    iv = maintenance_review.maintenance_intervals(t["sessions"])
     assert iv.get_column("interval_days").to_list() == [35.0]
-    d = episodes.days_since_last_infusion(t["sessions"], D0 + dt.timedelta(days=100))
+    d = maintenance_review.days_since_last_infusion(t["sessions"], D0 + dt.timedelta(days=100))
     assert d.get_column("days_since_last_dose").to_list() == [25.0]
 
 
