@@ -121,14 +121,13 @@ def _common_definition(f: pl.DataFrame) -> str:
     return d[d.index(_COMMON) + 2 :] if _COMMON in d else ""
 
 
-def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
-    """The whole summary as one self-contained HTML page."""
-    fig = _Figs()
+def _overview(summary: CohortSummary, title: str) -> list[str]:
+    """The page head: title, what the data covers, caveats and the key figures."""
     m = summary.meta
     s = summary.sections
-    parts: list[str] = []
-    parts.append(f"<h1>{_e(title)}</h1>")
-    parts.append(
+    out: list[str] = []
+    out.append(f"<h1>{_e(title)}</h1>")
+    out.append(
         "<table class='meta'>"
         + "".join(
             f"<tr><td>{_e(k.replace('_', ' '))}</td><td>{_e(format_value(m.get(k), k))}</td></tr>"
@@ -148,10 +147,9 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
         + "</table>"
     )
     if m.get("empty"):
-        parts.append("<p class='cav'>The store holds no patients: nothing to report.</p>")
+        out.append("<p class='cav'>The store holds no patients: nothing to report.</p>")
     for c in m.get("caveats", []):
-        parts.append(f"<p class='cav'>Caveat: {_e(c)}</p>")
-    # key figures
+        out.append(f"<p class='cav'>Caveat: {_e(c)}</p>")
     kpis = []
     resp = overall(s["response"].frames["rates"])
     prim = m.get("primary_instrument", "pain_nrs")
@@ -184,7 +182,86 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
             f"<div>{_e(row['flag'].replace('_', ' '))}<b>{row['patients']}</b>"
             f"<span class='small'>patients ({row['occurrences']} occurrences)</span></div>"
         )
-    parts.append("<div class='kpi'>" + "".join(kpis) + "</div>")
+    out.append("<div class='kpi'>" + "".join(kpis) + "</div>")
+    return out
+
+
+def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[str]:
+    """The primary instrument's statistics by subgroup (the JSON report has every other)."""
+    parts: list[str] = []
+    cr = comp["response"].filter((pl.col("instrument") == prim) & (pl.col("measure") == "response"))
+    parts.append(
+        f"<h3>{_e(figures.label(prim))} response at the end of induction, by subgroup</h3>"
+    )
+    parts.append(
+        _table(
+            cr,
+            [*_SUBGROUP, *_RATE, "itt_denominator", "itt_rate", "caveats"],
+            limit=400,
+        )
+    )
+    cc = comp["change"].filter(pl.col("instrument") == prim)
+    parts.append(f"<h3>{_e(figures.label(prim))} change from baseline, by subgroup</h3>")
+    parts.append(
+        _table(
+            cc,
+            [*_SUBGROUP, "n", *_ci("mean"), "median", "wilcoxon_p", "caveats"],
+            limit=400,
+        )
+    )
+    cd = comp["durability"].filter(pl.col("instrument") == prim)
+    parts.append("<h3>Durability by subgroup</h3>")
+    care = comp["durability_curves"].filter(
+        (pl.col("subgroup") == "care_model") & (pl.col("instrument") == prim)
+    )
+    if care.height:
+        parts.append(fig(figures.km_figure(care, "Time to loss of response: KAP vs infusion-only")))
+    parts.append(
+        _table(
+            cd,
+            [*_SUBGROUP, "n", "events", *_MEDIAN, "s_12w", "caveats"],
+            limit=400,
+        )
+    )
+    parts.append("<h3>Log-rank comparisons</h3>")
+    parts.append(_table(comp["durability_logrank"], limit=400))
+    ca = comp["adverse_events"].filter(pl.col("dimension") == "overall")
+    parts.append("<h3>Adverse events by subgroup</h3>")
+    parts.append(
+        _table(
+            ca,
+            [*_SUBGROUP, *_PER_100, "n", "denominator", "rate", "caveats"],
+            limit=400,
+        )
+    )
+    at = comp["attrition"].filter(
+        pl.col("stage").is_in(["first_infusion", "completed_induction", "maintenance"])
+    )
+    parts.append("<h3>Attrition by subgroup</h3>")
+    parts.append(
+        _table(
+            at,
+            [*_SUBGROUP, "stage", "n", "denominator", "pct_of_referred", "caveats"],
+            limit=400,
+        )
+    )
+    parts.append(
+        "<p class='small'>Every other statistic by subgroup is in the JSON report "
+        "(key comparisons).</p>"
+    )
+    return parts
+
+
+def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
+    """The whole summary as one self-contained HTML page."""
+    fig = _Figs()
+    m = summary.meta
+    s = summary.sections
+    parts: list[str] = _overview(summary, title)
+    resp = overall(s["response"].frames["rates"])
+    prim = m.get("primary_instrument", "pain_nrs")
+    dur = overall(s["durability"].frames["summary"])
+    flags = s["safety"].frames["flags"]
     parts.append("<h3>Definitions in force</h3>")
     parts.append(_table(pl.DataFrame(summary.definitions)))
 
@@ -195,14 +272,18 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
         for c in sec.caveats:
             parts.append(f"<p class='cav'>Caveat: {_e(c)}</p>")
 
-    head("attrition")
-    att = overall(s["attrition"].frames["stages"])
-    parts.append(fig(figures.attrition_figure(att)))
-    parts.append(
-        _table(
-            att,
-            ["stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES],
-        )
+    def section(key: str, frame: pl.DataFrame, columns: list[str], figure: Any = None) -> None:
+        """A section's heading, then its figure of ``frame`` (if any), then its table."""
+        head(key)
+        if figure is not None:
+            parts.append(fig(figure(frame)))
+        parts.append(_table(frame, columns))
+
+    section(
+        "attrition",
+        overall(s["attrition"].frames["stages"]),
+        ["stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES],
+        figures.attrition_figure,
     )
 
     head("response")
@@ -212,45 +293,38 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
     if common:
         parts.append(f"<p class='def'>For every row: {_e(common)}</p>")
 
-    head("change")
-    ch = overall(s["change"].frames["end_of_induction"])
-    parts.append(
-        _table(
-            ch,
-            [
-                "instrument",
-                "n",
-                "denominator",
-                "mean_baseline",
-                "mean_score",
-                *_ci("mean"),
-                *_ci("median"),
-                "mean_reduction_pct",
-                "wilcoxon_p",
-                "srm",
-                "effect_size",
-                *_NOTES,
-            ],
-        )
+    section(
+        "change",
+        overall(s["change"].frames["end_of_induction"]),
+        [
+            "instrument",
+            "n",
+            "denominator",
+            "mean_baseline",
+            "mean_score",
+            *_ci("mean"),
+            *_ci("median"),
+            "mean_reduction_pct",
+            "wilcoxon_p",
+            "srm",
+            "effect_size",
+            *_NOTES,
+        ],
     )
-
-    head("improvement_by_month")
-    mo = overall(s["improvement_by_month"].frames["months"])
-    parts.append(fig(figures.month_figure(mo)))
-    parts.append(
-        _table(
-            mo,
-            [
-                "instrument",
-                "treatment_month",
-                "n",
-                "denominator",
-                "mean_change",
-                "mean_reduction_pct",
-                *_INTERVAL,
-                "caveats",
-            ],
-        )
+    section(
+        "improvement_by_month",
+        overall(s["improvement_by_month"].frames["months"]),
+        [
+            "instrument",
+            "treatment_month",
+            "n",
+            "denominator",
+            "mean_change",
+            "mean_reduction_pct",
+            *_INTERVAL,
+            "caveats",
+        ],
+        figures.month_figure,
     )
 
     head("durability")
@@ -277,34 +351,19 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
         parts.append("<h3>Numbers at risk (by week)</h3>" + _table(wide))
     parts.append(f"<p class='def'>{_e(dur.get_column('definition')[0] if dur.height else '')}</p>")
 
-    head("opioids")
-    op = overall(s["opioids"].frames["timepoints"])
-    parts.append(fig(figures.mme_figure(op)))
-    parts.append(
-        _table(
-            op,
-            [
-                "timepoint",
-                "measure",
-                "n",
-                "denominator",
-                "value",
-                "lower",
-                "upper",
-                "unit",
-                *_NOTES,
-            ],
-        )
+    section(
+        "opioids",
+        overall(s["opioids"].frames["timepoints"]),
+        ["timepoint", "measure", "n", "denominator", "value", "lower", "upper", "unit", *_NOTES],
+        figures.mme_figure,
     )
 
-    head("safety")
     ae = overall(s["safety"].frames["adverse_events"])
-    parts.append(fig(figures.adverse_event_figure(ae)))
-    parts.append(
-        _table(
-            ae,
-            ["dimension", "category", *_PER_100, *_RATE, "caveats"],
-        )
+    section(
+        "safety",
+        ae,
+        ["dimension", "category", *_PER_100, *_RATE, "caveats"],
+        figures.adverse_event_figure,
     )
     parts.append(f"<p class='def'>{_e(ae.get_column('definition')[0] if ae.height else '')}</p>")
     parts.append("<h3>Must-not-miss safety flags</h3>" + _table(flags))
@@ -321,89 +380,21 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
         )
     )
 
-    head("cost")
-    parts.append(
-        _table(
-            overall(s["cost"].frames["cost"]),
-            ["measure", "n", "denominator", "value", "unit", *_NOTES],
-        )
+    section(
+        "cost",
+        overall(s["cost"].frames["cost"]),
+        ["measure", "n", "denominator", "value", "unit", *_NOTES],
     )
-
-    head("completeness")
-    parts.append(
-        _table(
-            overall(s["completeness"].frames["completeness"]),
-            ["instrument", "measure", *_RATE, *_NOTES],
-        )
+    section(
+        "completeness",
+        overall(s["completeness"].frames["completeness"]),
+        ["instrument", "measure", *_RATE, *_NOTES],
     )
 
     head("comparisons")
     comp = s["comparisons"].frames
     if comp:
-        cr = comp["response"].filter(
-            (pl.col("instrument") == prim) & (pl.col("measure") == "response")
-        )
-        parts.append(
-            f"<h3>{_e(figures.label(prim))} response at the end of induction, by subgroup</h3>"
-        )
-        parts.append(
-            _table(
-                cr,
-                [*_SUBGROUP, *_RATE, "itt_denominator", "itt_rate", "caveats"],
-                limit=400,
-            )
-        )
-        cc = comp["change"].filter(pl.col("instrument") == prim)
-        parts.append(f"<h3>{_e(figures.label(prim))} change from baseline, by subgroup</h3>")
-        parts.append(
-            _table(
-                cc,
-                [*_SUBGROUP, "n", *_ci("mean"), "median", "wilcoxon_p", "caveats"],
-                limit=400,
-            )
-        )
-        cd = comp["durability"].filter(pl.col("instrument") == prim)
-        parts.append("<h3>Durability by subgroup</h3>")
-        care = comp["durability_curves"].filter(
-            (pl.col("subgroup") == "care_model") & (pl.col("instrument") == prim)
-        )
-        if care.height:
-            parts.append(
-                fig(figures.km_figure(care, "Time to loss of response: KAP vs infusion-only"))
-            )
-        parts.append(
-            _table(
-                cd,
-                [*_SUBGROUP, "n", "events", *_MEDIAN, "s_12w", "caveats"],
-                limit=400,
-            )
-        )
-        parts.append("<h3>Log-rank comparisons</h3>")
-        parts.append(_table(comp["durability_logrank"], limit=400))
-        ca = comp["adverse_events"].filter(pl.col("dimension") == "overall")
-        parts.append("<h3>Adverse events by subgroup</h3>")
-        parts.append(
-            _table(
-                ca,
-                [*_SUBGROUP, *_PER_100, "n", "denominator", "rate", "caveats"],
-                limit=400,
-            )
-        )
-        at = comp["attrition"].filter(
-            pl.col("stage").is_in(["first_infusion", "completed_induction", "maintenance"])
-        )
-        parts.append("<h3>Attrition by subgroup</h3>")
-        parts.append(
-            _table(
-                at,
-                [*_SUBGROUP, "stage", "n", "denominator", "pct_of_referred", "caveats"],
-                limit=400,
-            )
-        )
-        parts.append(
-            "<p class='small'>Every other statistic by subgroup is in the JSON report "
-            "(key comparisons).</p>"
-        )
+        parts += _comparisons(comp, prim, fig)
 
     head("funnel")
     fun = s["funnel"].frames["clinics"]
