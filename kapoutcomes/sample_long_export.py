@@ -114,22 +114,19 @@ def observation_rows(cohort: sample.SampleCohort, pts: list[str], seed_stream: i
             ),
         ),
     ]  # fmt: skip
-    labs = screening.filter(pl.Series(rng.random(k) < 0.4))
-    extra.append(
-        labs.select(
-            "patient_id", "session_id", at=pl.col("started_at") - pl.duration(days=2, minutes=-30),
-            code=pl.lit("2093-3"),
-            value=pl.Series([f"{v:.0f}" for v in rng.normal(195, 35, labs.height)], dtype=pl.String),
-        )
-    )  # fmt: skip
-    a1c = screening.filter(pl.Series(rng.random(k) < 0.15))
-    extra.append(
-        a1c.select(
-            "patient_id", "session_id", at=pl.col("started_at") - pl.duration(days=2, minutes=-31),
-            code=pl.lit("4548-4"),
-            value=pl.Series([f"{v:.1f}" for v in rng.normal(5.7, 0.6, a1c.height)], dtype=pl.String),
-        )
-    )  # fmt: skip
+    # Some patients bring labs from two days before screening: cholesterol, then HbA1c.
+    for share, minutes, code, mean, sd, decimals in (
+        (0.4, -30, "2093-3", 195, 35, 0),
+        (0.15, -31, "4548-4", 5.7, 0.6, 1),
+    ):
+        lab = screening.filter(pl.Series(rng.random(k) < share))
+        extra.append(
+            lab.select(
+                "patient_id", "session_id", at=pl.col("started_at") - pl.duration(days=2, minutes=minutes),
+                code=pl.lit(code),
+                value=pl.Series([f"{v:.{decimals}f}" for v in rng.normal(mean, sd, lab.height)], dtype=pl.String),
+            )
+        )  # fmt: skip
     return pl.concat([a, *vit, *extra], how="vertical_relaxed").sort(
         "patient_id", "at", "code", "value", maintain_order=True
     )
