@@ -159,6 +159,38 @@ def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
     )
 
 
+def file_identifier_words(
+    frame: pl.DataFrame, identifier_cols: list[str], mrn_col: str | None
+) -> frozenset[str]:
+    """Every identifier word of a whole file, lower-cased: the alphabetic words (three letters
+    or more) of its identifier columns and its MRN values.
+
+    A record broken by an unquoted line break shifts the rest of the row into the wrong
+    columns, so a name or MRN can sit in another row's score or note cell; quarantined cells
+    are scrubbed of these words too, not only of their own row's identifiers."""
+    words: set[str] = set()
+    for col in identifier_cols:
+        for v in frame.get_column(col).drop_nulls().unique().to_list():
+            words.update(t.lower() for t in re.findall(r"[^\W\d_]{3,}", str(v)))
+    if mrn_col is not None and mrn_col in frame.columns:
+        for v in frame.get_column(mrn_col).drop_nulls().unique().to_list():
+            v = str(v).strip().lower()
+            if len(v) >= 3 and not privacy.looks_like_patient_id(v):
+                words.add(v)
+    return frozenset(words)
+
+
+def scrub_file_words(text: str, words: frozenset[str]) -> str:
+    """Replace each word (or hyphenated token, for MRNs) of ``text`` found in ``words``."""
+    if not words or not text:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        return "[removed]" if m.group(0).lower() in words else m.group(0)
+
+    return re.sub(r"[^\W\d_]+", sub, re.sub(r"[\w-]+", sub, text))
+
+
 def raw_rows_json(
     frame: pl.DataFrame,
     keep: list[str],
@@ -166,10 +198,12 @@ def raw_rows_json(
     patient_ids: pl.Series | None,
     dob_col: str | None,
     identifier_cols: list[str],
+    file_words: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The de-identified input rows as JSON: identifier columns dropped, the MRN replaced by
-    the pseudonym, the birth date by the birth year, identifier patterns and this row's own
-    identifier values scrubbed from every remaining cell."""
+    the pseudonym, the birth date by the birth year, identifier patterns, this row's own
+    identifier values and the file's identifier words (``file_identifier_words``) scrubbed
+    from every remaining cell."""
     out = []
     ident = frame.select(identifier_cols).rows() if identifier_cols else [()] * frame.height
     rows = frame.select(keep).rows()
@@ -185,7 +219,7 @@ def raw_rows_json(
             elif col == dob_col:
                 rec[col] = year_only(val)
             else:
-                rec[col] = scrub_names(str(val), names)
+                rec[col] = scrub_file_words(scrub_names(str(val), names), file_words)
         out.append(json.dumps(rec, ensure_ascii=False))
     return out
 

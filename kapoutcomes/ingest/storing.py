@@ -115,7 +115,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         for h in raw.headers
         if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
     ]
-    js = deid.raw_rows_json(rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident)
+    words = deid.file_identifier_words(fr, ident, ex.mrn_col)
+    js = deid.raw_rows_json(
+        rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident, words
+    )
     names = {
         rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()
     }
@@ -129,7 +132,7 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         elif column == ex.dob_col:
             values.append(deid.year_only(value))
         else:
-            values.append(scrub_names(value, names.get(rk, ())))
+            values.append(deid.scrub_file_words(scrub_names(value, names.get(rk, ())), words))
     out = probs.with_columns(value=pl.Series(values, dtype=pl.String)).join(rows, on=RK, how="left")
     return out.select(
         import_id=pl.lit(f.import_id),
