@@ -512,6 +512,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--no-dashboard", action="store_true")
     ap.add_argument(
+        "--only",
+        choices=("import", "report", "dashboard"),
+        default=None,
+        help="run one group of steps only",
+    )
+    ap.add_argument(
         "--no-experiments",
         dest="experiments",
         action="store_false",
@@ -552,7 +558,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     for n in sizes:
         log(f"== {n:,} patients")
-        do_import = n <= args.import_max
+        do_import = n <= args.import_max and args.only in (None, "import")
         meta = data.ensure(n, long=do_import)
         s: dict[str, Any] = {"data": meta}
         res["sizes"][str(n)] = s
@@ -570,25 +576,27 @@ def main(argv: list[str] | None = None) -> None:
                     env={"BENCH_PATCH": "import"},
                     label="import_kapoutcomes+prototype",
                 )
-        else:
+        elif args.only in (None, "import"):
             s["import_skipped"] = (
                 f"above --import-max {args.import_max:,} (the long export of this cohort is "
                 "tens of millions of rows; the import target is stated at 1M assessment rows, "
                 "which the 100,000-patient cohort already exceeds)"
             )
-        s["report_kapoutcomes"] = measure(
-            "report_kapoutcomes", n, args.repeats, args.budget, args.timeout, log
-        )
-        if n <= args.pandas_max:
-            s["report_pandas"] = measure(
-                "report_pandas", n, args.repeats, args.budget, args.timeout, log
+        if args.only in (None, "report"):
+            s["report_kapoutcomes"] = measure(
+                "report_kapoutcomes", n, args.repeats, args.budget, args.timeout, log
             )
-        else:
-            s["report_pandas_skipped"] = (
-                f"above --pandas-max {args.pandas_max:,}: the baseline's per-patient episode "
-                "loop grows linearly; extrapolated from 100,000 it would take tens of minutes"
-            )
-        if n == DASHBOARD_SIZE and not args.no_dashboard:
+            if n <= args.pandas_max:
+                s["report_pandas"] = measure(
+                    "report_pandas", n, args.repeats, args.budget, args.timeout, log
+                )
+            else:
+                s["report_pandas_skipped"] = (
+                    f"above --pandas-max {args.pandas_max:,}: the baseline's per-patient "
+                    "episode loop grows linearly; extrapolated from 100,000 it would take "
+                    "tens of minutes"
+                )
+        if n == DASHBOARD_SIZE and not args.no_dashboard and args.only in (None, "dashboard"):
             s["dashboard"] = measure("dashboard", n, args.repeats, args.budget, args.timeout, log)
             app = _patched_app() if args.experiments else None
             if app:
