@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import activity, cohort_figures, figures, report, stats
+from kapoutcomes import activity, cohort_figures, figures, report_html, stats
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -260,7 +260,7 @@ with tab_rep:
     )
     if st.button("Prepare the HTML report", key="cohort-report"):
         full = common.summary(loaded, flt, s, comparisons=COMPARISONS)
-        st.session_state["cohort_report_html"] = report.to_html(full)
+        st.session_state["cohort_report_html"] = report_html.to_html(full)
     html = st.session_state.get("cohort_report_html")
     if html and st.download_button(
         "⬇ Cohort report (HTML)",

@@ -6,7 +6,16 @@ import polars as pl
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import episodes, ingest, outcomes, patient_summary, privacy, safety, timeline
+from kapoutcomes import (
+    episodes,
+    ingest,
+    maintenance_review,
+    outcomes,
+    patient_summary,
+    privacy,
+    safety,
+    timeline,
+)
 
 loaded, viewer = common.page("Patient view")
 s = common.outcome_settings()
@@ -83,7 +92,7 @@ st.caption(
     else "Decision support, not a verdict."
 )
 facts = {
-    inst: episodes.patient_facts(t, patient_id, s, instrument=inst, as_of=as_of)
+    inst: maintenance_review.patient_facts(t, patient_id, s, instrument=inst, as_of=as_of)
     for inst in ("pain_nrs", "phq9")
 }
 pain = facts["pain_nrs"]
@@ -115,7 +124,7 @@ m4.metric(
 )
 for inst, f in facts.items():
     label = "Pain" if inst == "pain_nrs" else "PHQ-9"
-    st.markdown(f"**{label}:** {episodes.describe_patient(f)}.")
+    st.markdown(f"**{label}:** {maintenance_review.describe_patient(f)}.")
 st.caption(
     f"Rule in force: responder = at least {s.pain_response_pct:g}% pain reduction "
     f"(PHQ-9: {s.depression_response_pct:g}%) from the baseline (last score within "
