@@ -184,7 +184,7 @@ def measure(
 
 def _short(r: dict[str, Any]) -> str:
     if "error" in r:
-        return "ERROR " + r["error"].strip().splitlines()[-1][:200]
+        return "ERROR " + ((r["error"].strip().splitlines() or ["(no message)"])[-1][:200])
     return f"{r.get('seconds', float('nan')):.2f} s, {r.get('max_rss_mb', 0):.0f} MB"
 
 
@@ -270,7 +270,7 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
     elif 1_000_000 in rep and "error" in rep[1_000_000]:
         add(
             "1,000,000 patients: report under 60 s within 16 GB",
-            rep[1_000_000]["error"].strip().splitlines()[-1][:200],
+            (rep[1_000_000]["error"].strip().splitlines() or ["stopped"])[-1][:200],
             False,
         )
     d = sizes.get(str(DASHBOARD_SIZE), sizes.get(DASHBOARD_SIZE, {})).get("dashboard", {})
@@ -330,7 +330,8 @@ def markdown(res: dict[str, Any]) -> str:
         if isinstance(v, dict) and v.get("note")
     ]
     notes += [
-        f"{step} at {int(n):,} patients failed: {v['error'].strip().splitlines()[-1][:160]}"
+        f"{step} at {int(n):,} patients failed: "
+        + (v["error"].strip().splitlines() or ["(no message)"])[-1][:160]
         for n, sz in res["sizes"].items()
         for step, v in sz.items()
         if isinstance(v, dict) and "error" in v and "seconds" not in v
@@ -426,6 +427,35 @@ def markdown(res: dict[str, Any]) -> str:
             f"{d['figure_bytes_patient'] / 1e3:.1f} kB. Peak memory {_mb(d)} MB; "
             f"{d.get('runs')} run(s), medians.",
         ]
+    before = res.get("before", {})
+    if before:
+        lines += [
+            "",
+            "## Before and after the fixes that landed while this benchmark was written",
+            "",
+            "The library changed during this work, partly in answer to the profiles below. "
+            "'Before' is the first full run; 'after' the later runs merged into these results "
+            "(`python -m bench.run --only ...`). Both on the same shared machine.",
+            "",
+            "| step | patients | before | after | before / after | peak MB before / after |",
+            "|---|---|---|---|---|---|",
+        ]
+        for n, steps in before.items():
+            for step, b in steps.items():
+                a = res["sizes"].get(n, {}).get(step, {})
+                for key in ("seconds", "filter_change", "patient_view"):
+                    if key != "seconds" and step != "dashboard":
+                        continue
+                    if key not in b or key not in a:
+                        continue
+                    label = step if key == "seconds" else f"{step}: {key.replace('_', ' ')}"
+                    if step == "dashboard" and key == "seconds":
+                        label = "dashboard: first render"
+                    lines.append(
+                        f"| {label} | {int(n):,} | {b[key]:.2f} s ({b.get('commit', '?')}) | "
+                        f"{a[key]:.2f} s ({a.get('commit', '?')}) | "
+                        f"{_ratio(b[key], a[key])}x | {_mb(b)} / {_mb(a)} |"
+                    )
     gen = [
         (n, s["data"]) for n, s in res["sizes"].items() if s.get("data", {}).get("seconds_generate")
     ]
