@@ -137,6 +137,10 @@ class RawTable:
     delimiter: str | None = None
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: lines of records whose cells may sit in the wrong columns: a row with more fields
+    #: than the header, or two short records that together make one (a line break inside an
+    #: unquoted cell). Their cells are not kept in the quarantine (a shifted name would be).
+    suspect: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:
@@ -341,6 +345,8 @@ def read_delimited(
     lines: list[int] = []
     cells: list[list[str]] = []
     shapes: list[str | None] = []
+    suspect: set[int] = set()
+    prev_fields, prev_start = 0, 0
     n_chars = max(1, len(text))
     try:
         for rec in reader:
@@ -361,12 +367,17 @@ def read_delimited(
                 raise _too_many_rows(src.name, limits)
             width = len(header)
             shape = None
+            n = len(rec)
+            if n < width and prev_fields and prev_fields < width and prev_fields + n - 1 == width:
+                suspect.update((prev_start, start))  # one record split across two lines
+            prev_fields, prev_start = n, start
             if len(rec) < width:
                 rec = rec + [""] * (width - len(rec))
             elif len(rec) > width:
                 extra = rec[width:]
                 if any(c.strip() for c in extra):
                     shape = f"the row has {len(rec)} fields but the header has {width}"
+                    suspect.add(start)
                 rec = rec[:width]
             cells.append(rec)
             lines.append(start)
@@ -407,7 +418,22 @@ def read_delimited(
         notes.append(
             f"title line(s) above the header ignored (line {where}); header on line {header_line}"
         )
-    return RawTable(src, frame, header, encoding, delimiter=delim, notes=notes)
+    return RawTable(
+        src, frame, header, encoding, delimiter=delim, notes=notes, suspect=frozenset(suspect)
+    )
+
+
+def _short_rows_possible(text: str, f: pl.DataFrame, header: list[str], delim: str) -> bool:
+    """Whether a record has fewer fields than the header (polars pads it with nulls, like an
+    empty last cell): then the careful reader decides, which notes records split in two."""
+    if not f.get_column(header[-1]).null_count():
+        return False
+    width = len(header)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+        return any(len(r) < width and any(c.strip() for c in r) for r in reader)
+    except csv.Error:
+        return True
 
 
 def _read_delimited_fast(
@@ -440,6 +466,8 @@ def _read_delimited_fast(
     except Exception:  # anything polars does not read cleanly: the careful reader decides
         return None
     if f.width != len(header) or f.height == 0 or f.height > limits.max_rows:
+        return None
+    if _short_rows_possible(text, f, header, delim):
         return None
     if any((f.get_column(c).str.len_chars().max() or 0) > limits.max_field_chars for c in header):
         return None

@@ -19,7 +19,11 @@ from kapoutcomes.ingest.side_effects import scrub_names
 
 
 def write(
-    st: store_mod.Store, files: list[ImportFile], result: Resolved, report: ImportReport
+    st: store_mod.Store,
+    files: list[ImportFile],
+    result: Resolved,
+    report: ImportReport,
+    audit_as: tuple[str, str] | None = None,
 ) -> None:
     by_index = {f.index: f for f in files}
     rep_by_name = {r.import_id: r for r in report.files}
@@ -72,6 +76,20 @@ def write(
     updates = result.vital_updates
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
+        if audit_as is not None:
+            from kapoutcomes import audit
+
+            audit.append_entry(
+                con,
+                privacy.load_or_create_secret(),
+                audit_as[0],
+                audit_as[1],
+                "import",
+                ", ".join(entry["file_name"] for entry in ledger),
+                f"accepted={sum(e['accepted'] for e in ledger)} "
+                f"quarantined={sum(e['quarantined'] for e in ledger)} "
+                f"skipped={sum(e['skipped'] for e in ledger)}",
+            )
         for column in updates.get_column("column").unique().to_list() if updates.height else []:
             part = updates.filter(pl.col("column") == column).select("session_id", "value")
             arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
@@ -119,6 +137,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     js = deid.raw_rows_json(
         rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident, words
     )
+    # a record whose cells may sit in the wrong columns (too many fields, or split by a line
+    # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
+    shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}
+    js = ["{}" if rk in shifted else j for rk, j in zip(rows.get_column(RK), js, strict=True)]
     names = {
         rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()
     }
@@ -127,7 +149,7 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     # identifier values; the MRN never appears (its pseudonym does), a birth date as its year
     values = []
     for rk, column, value in probs.select(RK, "column", "value").iter_rows():
-        if value is None or column == ex.mrn_col:
+        if value is None or column == ex.mrn_col or rk in shifted:
             values.append(None)
         elif column == ex.dob_col:
             values.append(deid.year_only(value))
