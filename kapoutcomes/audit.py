@@ -15,6 +15,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 
 from kapoutcomes.store import AUDIT_SCHEMA, Store
@@ -51,6 +52,42 @@ def _fields(row: dict[str, object]) -> dict[str, object]:
     }
 
 
+def append_entry(
+    con: duckdb.DuckDBPyConnection,
+    key: bytes,
+    user: str,
+    role: str,
+    action: str,
+    target: str = "",
+    detail: str = "",
+    at: dt.datetime | None = None,
+) -> dict[str, object]:
+    """Append one entry on ``con`` inside the caller's transaction (an import writes its
+    audit entry in its own transaction, so both land or neither does)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
+    rows = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    last = rows[0] if rows else None
+    seq = 1 if last is None else int(last[0]) + 1
+    prev = GENESIS if last is None else str(last[1])
+    row: dict[str, object] = {
+        "seq": seq,
+        "at": (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(microsecond=0),
+        "user_name": user,
+        "role": role,
+        "action": action,
+        "target": target,
+        "detail": detail,
+    }
+    row["prev_hash"] = prev
+    row["entry_hash"] = _digest(key, prev, _fields(row))
+    frame = pl.DataFrame([row], schema=AUDIT_SCHEMA)
+    arrow = frame.to_arrow()  # noqa: F841 - scanned by DuckDB below
+    cols = ", ".join(f'"{c}"' for c in AUDIT_SCHEMA)
+    con.execute(f"INSERT INTO audit_log ({cols}) SELECT {cols} FROM arrow")
+    return row
+
+
 def record(
     store: Store,
     key: bytes,
@@ -65,25 +102,7 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
     with store.transaction() as con:
-        rows = con.execute(
-            "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchall()
-        last = rows[0] if rows else None
-        seq = 1 if last is None else int(last[0]) + 1
-        prev = GENESIS if last is None else str(last[1])
-        row: dict[str, object] = {
-            "seq": seq,
-            "at": (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(microsecond=0),
-            "user_name": user,
-            "role": role,
-            "action": action,
-            "target": target,
-            "detail": detail,
-        }
-        row["prev_hash"] = prev
-        row["entry_hash"] = _digest(key, prev, _fields(row))
-        store.append(con, "audit_log", pl.DataFrame([row], schema=AUDIT_SCHEMA))
-    return row
+        return append_entry(con, key, user, role, action, target, detail, at)
 
 
 @dataclass(frozen=True)

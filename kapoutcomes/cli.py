@@ -153,14 +153,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         clinic=args.clinic,
         condition=args.condition,
         day_first=True if args.day_first else None,
+        audit_as=(_os_user(), "command line"),
     )
-    if not args.dry_run:
-        _audit_cli(
-            args.store,
-            "import",
-            ", ".join(Path(f.file).name for f in report.files),
-            f"accepted={report.accepted} quarantined={report.quarantined} skipped={report.skipped}",
-        )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -168,20 +162,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_cli(store_arg: str | None, action: str, target: str, detail: str) -> None:
-    """Record a command-line action in the audit trail, as the operating-system user."""
+def _os_user() -> str:
+    """The operating-system user, for the audit trail of command-line actions."""
     import getpass
 
-    from kapoutcomes import audit, privacy
-
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except OSError:
-        user = "unknown"
-    with store_mod.Store(store_arg or store_mod.default_path()) as st:
-        audit.record(
-            st, privacy.load_or_create_secret(), user, "command line", action, target, detail
-        )
+        return "unknown"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

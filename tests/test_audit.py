@@ -85,3 +85,25 @@ def test_cli_verify_and_export(tmp_path, monkeypatch, capsys):
     assert cli.main(["audit", "--store", str(path), "verify"]) == 1
     assert "BROKEN" in capsys.readouterr().out
     assert cli.main(["audit", "--store", str(tmp_path / "none.duckdb"), "verify"]) == 2
+
+
+def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from kapoutcomes import cli, privacy
+
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    path = tmp_path / "store.duckdb"
+    demo = Path(__file__).resolve().parent.parent / "sample_data" / "demo" / "patients.csv"
+    assert cli.main(["import", str(demo), "--store", str(path), "--json"]) == 0
+    with Store(path) as st:
+        log = audit.entries(st)
+        assert log["action"].to_list() == ["import"]
+        assert log["target"][0] == "patients.csv" and log["role"][0] == "command line"
+        assert audit.verify(st, privacy.load_or_create_secret()).ok
+        ledger_rows = st.counts()["import_ledger"]
+    assert ledger_rows == 1
+    # the same file again adds nothing: no second ledger entry, no audit entry claiming one
+    assert cli.main(["import", str(demo), "--store", str(path), "--json"]) == 0
+    with Store(path) as st:
+        assert st.counts()["import_ledger"] == 1

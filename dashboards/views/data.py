@@ -92,6 +92,7 @@ with tab_upload:
                     on_progress=progress,
                     clinic=clinic or None,
                     day_first=day_first or None,
+                    audit_as=(viewer.user, viewer.role),
                 )
             except ingest.IngestError as e:
                 bar.empty()
@@ -103,15 +104,6 @@ with tab_upload:
                 st.stop()
             bar.progress(1.0, text="Done")
             if not dry_run:
-                from dashboards import access_gate
-
-                access_gate.record(
-                    viewer,
-                    "import",
-                    ", ".join(f.file for f in report.files),
-                    f"accepted={report.accepted} quarantined={report.quarantined} "
-                    f"skipped={report.skipped}",
-                )
                 st.cache_data.clear()
             st.session_state["last_report"] = report
             if not dry_run:

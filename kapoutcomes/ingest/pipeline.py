@@ -54,6 +54,7 @@ def import_files(
     day_first: bool | None = None,
     secret: bytes | None = None,
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS,
+    audit_as: tuple[str, str] | None = None,
 ) -> ImportReport:
     """Import clinic exports into ``store``; see docs/importing.md.
 
@@ -64,6 +65,8 @@ def import_files(
     ``on_progress(done, total)``: called while reading (bytes) and at the end.
     ``limits``: upload limits (``ImportLimits``: bytes, rows, columns, cell length); a file
     over one raises ``IngestError``.
+    ``audit_as``: (user, role) to record the import in the audit trail, in the import's own
+    transaction.
     Raises ``IngestError`` for a file that cannot be imported at all (nothing is written).
     """
     t0 = time.perf_counter()
@@ -102,6 +105,7 @@ def import_files(
             secret,
             t0,
             limits,
+            audit_as,
         )
     finally:
         if own_store:
@@ -124,6 +128,7 @@ def _run(
     secret,
     t0,
     limits=rd.DEFAULT_LIMITS,
+    audit_as=None,
 ) -> ImportReport:
     srcs = rd.sources(paths, limits)
     total = sum(len(s.data) for s in srcs)
@@ -172,7 +177,7 @@ def _run(
     reports = file_reports(files, result)
     report = ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
     if not dry_run and live:
-        write(st, live, result, report)
+        write(st, live, result, report, audit_as=audit_as)
     if on_progress:
         on_progress(total, total)
     return ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
