@@ -424,16 +424,27 @@ def read_delimited(
 
 
 def _short_rows_possible(text: str, f: pl.DataFrame, header: list[str], delim: str) -> bool:
-    """Whether a record has fewer fields than the header (polars pads it with nulls, like an
-    empty last cell): then the careful reader decides, which notes records split in two."""
+    """Whether a record may have fewer fields than the header (polars pads it with nulls, like
+    an empty last cell): then the careful reader decides, which notes records split in two.
+
+    Counted without re-parsing: quoted sections (with any line breaks in them) are removed,
+    then every line must hold exactly one delimiter fewer than the header has fields.
+    Removing text can only lower a line's count, so a short record is never missed; any
+    doubt (a count that is off either way) goes to the careful reader."""
     if not f.get_column(header[-1]).null_count():
         return False
     width = len(header)
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-        return any(len(r) < width and any(c.strip() for c in r) for r in reader)
-    except csv.Error:
-        return True
+    lines = (
+        pl.Series([text])
+        .str.replace_all(r'"(?:[^"]|"")*"', "")
+        .str.split("\n")
+        .explode()
+        .str.strip_chars_end("\r")
+        .slice(1)  # the header line
+    )
+    lines = lines.filter(lines.str.strip_chars() != "")
+    counts = lines.str.count_matches(delim, literal=True)
+    return bool((counts != width - 1).any())
 
 
 def _read_delimited_fast(
