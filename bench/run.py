@@ -220,7 +220,7 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
             s.get("import_pandas", {}).get("seconds"),
         )
         arows = s.get("data", {}).get("rows", {}).get("assessments", 0)
-        where = f"{int(n):,} patients ({arows:,} assessment rows, {s['import_kapoutcomes'].get('rows', 0):,} file rows)"
+        where = f"{int(n):,} patients ({arows:,} assessment rows, {int(s['import_kapoutcomes'].get('rows', 0)):,} file rows)"
         r1 = _ratio(k, p)
         add(
             "Import within 3x the polars-only read (>= 1M assessment rows)",
@@ -295,6 +295,25 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _later_runs(res: dict[str, Any]) -> list[str]:
+    runs = res.get("later_runs", [])
+    if not runs:
+        return []
+    parts = []
+    for r in runs:
+        argv = " ".join(a for a in r["argv"] if not a.startswith("/tmp") and a != "--out")
+        parts.append(
+            f"{r['date']} `python -m bench.run {argv}` (commit {r['commit']}, "
+            f"{r['minutes']:.1f} min)"
+        )
+    return [
+        "Later runs merged in (each group of steps - import, report, dashboard - measured "
+        "side by side in one of them; the before/after table names the commit of each "
+        "figure): " + "; ".join(parts) + ".",
+        "",
+    ]
+
+
 def markdown(res: dict[str, Any]) -> str:
     m, v = res["machine"], res["versions"]
     lines = [
@@ -304,6 +323,7 @@ def markdown(res: dict[str, Any]) -> str:
         f" in {res['total_minutes']:.1f} min. How to run and what each figure means: "
         "docs/benchmarks.md.",
         "",
+        *_later_runs(res),
         f"**Machine:** {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gib']} GiB, "
         f"{m['cpu']}; {m['platform']}. The machine was shared with other work while this ran.",
         "",
@@ -311,7 +331,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "Times are medians of the runs shown (each run a fresh process; the work only, after "
         "imports); memory is the peak RSS of the process (max over runs). Ratios compare "
-        "figures measured side by side in this one run. 'Process CPU s' is the CPU time of "
+        "figures measured side by side in one run. 'Process CPU s' is the CPU time of "
         "the whole process (imports included; polars may use both cores): when it is well "
         "below the wall time, the step was waiting for a CPU other work held.",
         "",
@@ -435,7 +455,10 @@ def markdown(res: dict[str, Any]) -> str:
             "",
             "The library changed during this work, partly in answer to the profiles below. "
             "'Before' is the first full run; 'after' the later runs merged into these results "
-            "(`python -m bench.run --only ...`). Both on the same shared machine.",
+            "(`python -m bench.run --only ...`). Both on the same shared machine, which was "
+            "much busier during the first run: the baselines' rows (polars, pandas - code "
+            "that did not change) show how much of a difference is the machine; the process "
+            "CPU seconds in the tables above are less sensitive to it.",
             "",
             "| step | patients | before | after | before / after | peak MB before / after |",
             "|---|---|---|---|---|---|",
