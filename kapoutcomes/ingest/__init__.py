@@ -10,7 +10,7 @@ from kapoutcomes.ingest.mapping import Mapping
 from kapoutcomes.ingest.mapping import load as load_mapping
 from kapoutcomes.ingest.pipeline import find_patient_id, import_files
 from kapoutcomes.ingest.presets import PRESETS
-from kapoutcomes.ingest.quarantine import neutralise, quarantine_csv, quarantine_frame
+from kapoutcomes.ingest.quarantine import quarantine_csv, quarantine_frame
 from kapoutcomes.ingest.read import (
     DEFAULT_LIMITS,
     MAX_BYTES,
@@ -40,7 +40,6 @@ __all__ = [
     "find_patient_id",
     "import_files",
     "load_mapping",
-    "neutralise",
     "quarantine_csv",
     "quarantine_frame",
 ]

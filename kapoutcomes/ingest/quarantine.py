@@ -3,22 +3,13 @@ correct and import again with the same preset."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import polars as pl
 
+from kapoutcomes import exports
 from kapoutcomes import store as store_mod
 from kapoutcomes.ingest.frames import QUARANTINE_META
-
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str | None) -> str | None:
-    """Spreadsheet formula injection: prefix cells starting with = + - @ tab CR with '."""
-    if value and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
 
 
 def quarantine_frame(
@@ -68,10 +59,4 @@ def quarantine_csv(
 ) -> bytes:
     """The open quarantine as CSV bytes (UTF-8 with BOM for spreadsheets), formula-safe.
     Correct the cells and import the file again: it is read with the same preset."""
-    fr = quarantine_frame(st, import_id, file_name)
-    fr = fr.with_columns(
-        [pl.col(c).map_elements(neutralise, return_dtype=pl.String) for c in fr.columns]
-    )
-    buf = io.StringIO()
-    fr.write_csv(buf)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return exports.safe_csv(quarantine_frame(st, import_id, file_name))
