@@ -494,7 +494,12 @@ def markdown(res: dict[str, Any]) -> str:
             lines.append(
                 f"| {int(n):,} | {g['rows']['sessions']:,} | {g['rows']['assessments']:,} | "
                 f"{g['seconds_generate']:.1f} s | {g.get('seconds_canonical_csv', 0):.1f} s | "
-                f"{g.get('seconds_observations_csv', 0):.1f} s | {g.get('seconds_store', 0):.1f} s |"
+                + (
+                    f"{g['seconds_observations_csv']:.1f} s | "
+                    if "seconds_observations_csv" in g
+                    else "not written | "
+                )
+                + f"{g.get('seconds_store', 0):.1f} s |"
             )
     analysis = ROOT / "analysis.md"
     if analysis.exists():
