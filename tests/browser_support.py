@@ -107,3 +107,12 @@ def serve_app(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has rendered and finished running the script."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+    page.wait_for_timeout(500)

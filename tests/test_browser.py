@@ -6,7 +6,7 @@ Screenshots are kept in test-artifacts/browser/ as test artifacts (not committed
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, serve_app
+from browser_support import ARTIFACTS, ROOT, serve_app, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -21,14 +21,6 @@ def app_url(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
@@ -39,14 +31,6 @@ def page(browser):
     pg.console_errors = errors  # type: ignore[attr-defined]
     yield pg
     ctx.close()
-
-
-def wait_ready(page) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
-    page.wait_for_timeout(500)
 
 
 def shot(page, name: str) -> None:

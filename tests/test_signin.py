@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, free_port, serve_app
+from browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
 from kapoutcomes import access, audit, privacy
 from kapoutcomes.store import Store, StoreError
@@ -92,29 +92,13 @@ def signed_app(provider, tmp_path_factory):
         yield url.replace("127.0.0.1", "localhost"), home
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def ready(page) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
-    page.wait_for_timeout(500)
-
-
 def sign_in(page, url: str, sub: str) -> None:
     page.goto(url)
-    ready(page)
+    wait_ready(page)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name=sub, exact=True).click()  # the provider's one-click user
     page.wait_for_url(f"{url}/**", timeout=60_000)
-    ready(page)
+    wait_ready(page)
 
 
 def nav_titles(page) -> set[str]:
@@ -127,7 +111,7 @@ def test_unauthenticated_sees_only_sign_in(browser, signed_app):
     url, _ = signed_app
     page = browser.new_page()
     page.goto(url)
-    ready(page)
+    wait_ready(page)
     page.get_by_role("button", name="Sign in").wait_for()
     assert nav_titles(page) == set()
     assert page.get_by_text("Demo data.").count() == 0
@@ -146,14 +130,14 @@ def test_each_role_sees_exactly_its_pages(browser, signed_app, sub):
     expected = {TITLES[p] for p in access.pages_for(role)}
     got = nav_titles(page)
     assert got == expected or (len(expected) == 1 and got == set())
-    ready(page)
+    wait_ready(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"signin-{sub}.png"))
     page.get_by_role("button", name="Sign out").click()
     # the provider asks to confirm the end of its own session, then sends the browser back
     page.get_by_role("button", name="End session").click(timeout=60_000)
     page.wait_for_url(f"{url}/**", timeout=60_000)
-    ready(page)
+    wait_ready(page)
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
     assert nav_titles(page) == set()
     ctx.close()
@@ -175,7 +159,7 @@ def test_patient_view_is_audited_with_the_user(browser, signed_app):
     page = ctx.new_page()
     sign_in(page, url, "clinician")
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Patient view").click()
-    ready(page)
+    wait_ready(page)
     box = page.get_by_test_id("stTextInputField").first
     box.fill("DEMO-000012")  # a Riverside patient: the clinician is limited to Riverside
     box.press("Enter")

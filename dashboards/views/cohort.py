@@ -67,26 +67,22 @@ def num(x: float | None, spec: str = ".2f") -> str:
 
 # -- headline -------------------------------------------------------------------------------
 rates = overall(frames["response"]["rates"])
-pain_resp = rates.filter((pl.col("instrument") == "pain_nrs") & (pl.col("measure") == "response"))
-phq_resp = rates.filter((pl.col("instrument") == "phq9") & (pl.col("measure") == "response"))
 dur = overall(frames["durability"]["summary"]).filter(pl.col("instrument") == "pain_nrs")
 chg = overall(frames["change"]["end_of_induction"]).filter(pl.col("instrument") == "pain_nrs")
 
 h1, h2, h3, h4 = st.columns(4)
-if pain_resp.height:
-    r = pain_resp.row(0, named=True)
-    h1.metric(f"Pain responders (≥{s.pain_response_pct:g}%)", pct(r["rate"]))
-    h1.caption(
-        f"{pct(r['lower'])}-{pct(r['upper'])} · {r['n']}/{r['denominator']} evaluable · "
-        f"ITT {pct(r['itt_rate'])} of {r['itt_denominator']}"
-    )
-if phq_resp.height:
-    r = phq_resp.row(0, named=True)
-    h2.metric(f"PHQ-9 responders (≥{s.depression_response_pct:g}%)", pct(r["rate"]))
-    h2.caption(
-        f"{pct(r['lower'])}-{pct(r['upper'])} · {r['n']}/{r['denominator']} evaluable · "
-        f"ITT {pct(r['itt_rate'])} of {r['itt_denominator']}"
-    )
+for col, instrument, label in (
+    (h1, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%)"),
+    (h2, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%)"),
+):
+    resp = rates.filter((pl.col("instrument") == instrument) & (pl.col("measure") == "response"))
+    if resp.height:
+        r = resp.row(0, named=True)
+        col.metric(label, pct(r["rate"]))
+        col.caption(
+            f"{pct(r['lower'])}-{pct(r['upper'])} · {r['n']}/{r['denominator']} evaluable · "
+            f"ITT {pct(r['itt_rate'])} of {r['itt_denominator']}"
+        )
 if dur.height:
     d = dur.row(0, named=True)
     med = "not reached" if d["median_days"] is None else f"{d['median_days']:.0f} days"
