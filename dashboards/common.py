@@ -188,23 +188,6 @@ def summary(
     return _summary(loaded.version, loaded.clinics, flt, s, tuple(comparisons), loaded.tables)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _patient_frames(
-    version: str,
-    clinics: tuple[str, ...],
-    flt: filters.CohortFilter,
-    s: settings.Settings,
-    _tables: dict,
-):  # type: ignore[no-untyped-def]
-    from kapoutcomes import cohort_figures
-
-    return cohort_figures.patient_frames(filters.apply(_tables, flt), s)
-
-
-def patient_frames(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings):  # type: ignore[no-untyped-def]
-    return _patient_frames(loaded.version, loaded.clinics, flt, s, loaded.tables)
-
-
 def demo_banner(loaded: Loaded) -> None:
     if loaded.is_demo:
         st.warning(

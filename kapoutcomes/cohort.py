@@ -67,6 +67,9 @@ class CohortSummary:
     meta: dict[str, Any]
     definitions: list[dict[str, str]]
     sections: dict[str, Section] = field(default_factory=dict)
+    #: the per-patient frames the sections were computed from (patient ids as integer
+    #: codes), for figures drawn per patient; not part of the JSON or HTML report
+    metrics: PatientMetrics | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, key: str) -> Section:
         return self.sections[key]
@@ -432,4 +435,4 @@ def cohort_summary(
         "seconds_total": round(time.perf_counter() - t0, 3),
         "empty": n_patients == 0,
     }
-    return CohortSummary(meta=meta, definitions=settings.describe(), sections=sections)
+    return CohortSummary(meta=meta, definitions=settings.describe(), sections=sections, metrics=pm)

@@ -1,39 +1,19 @@
-"""Cohort figures built from per-patient frames: the end-of-induction waterfall and score
-trajectories over weeks from the first infusion (pure: frames in, figures out)."""
+"""Cohort figures built from per-patient frames (``cohort.PatientMetrics``): the
+end-of-induction waterfall and score trajectories over weeks from the first infusion
+(pure: frames in, figures out)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes import outcomes
 from kapoutcomes.figures import OKABE_ITO, _layout, _rgba, label
-from kapoutcomes.induction import end_of_induction, induction_series
 from kapoutcomes.settings import Settings
 
 #: Individual lines drawn on a trajectory chart at most (the rest summarised by median/IQR).
 MAX_LINES = 60
 #: Weeks with fewer scores than this get no median/IQR point (too few to summarise).
 MIN_PER_WEEK = 5
-
-
-@dataclass(frozen=True)
-class PatientFrames:
-    """Per-patient frames behind the cohort figures."""
-
-    changes: pl.DataFrame  # outcomes.changes
-    end_of_induction: pl.DataFrame  # induction.end_of_induction
-
-
-def patient_frames(t: dict[str, pl.DataFrame], settings: Settings) -> PatientFrames:
-    sessions = outcomes.dosing_sessions(t["sessions"])
-    assess = t["assessments"]
-    base = outcomes.baselines(assess, sessions, settings)
-    ch = outcomes.changes(assess, sessions, settings, base=base)
-    ind = induction_series(sessions, settings)
-    return PatientFrames(ch, end_of_induction(ch, ind, settings))
 
 
 def waterfall_figure(

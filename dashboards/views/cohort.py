@@ -119,7 +119,7 @@ with tab_out:
         common.download_csv(rates, "Response and remission", "response.csv", key="dl-rates")
     st.caption(summary["response"].definition)
 
-    pf = common.patient_frames(loaded, flt, s)
+    pf = summary.metrics  # per-patient frames the summary was computed from
     wf = cohort_figures.waterfall_figure(pf.end_of_induction, s)
     if wf is None:
         st.info(
