@@ -427,24 +427,32 @@ def _short_rows_possible(text: str, f: pl.DataFrame, header: list[str], delim: s
     """Whether a record may have fewer fields than the header (polars pads it with nulls, like
     an empty last cell): then the careful reader decides, which notes records split in two.
 
-    Counted without re-parsing: quoted sections (with any line breaks in them) are removed,
-    then every line must hold exactly one delimiter fewer than the header has fields.
-    Removing text can only lower a line's count, so a short record is never missed; any
-    doubt (a count that is off either way) goes to the careful reader."""
+    Counted without re-parsing: every line without a quote must hold exactly one delimiter
+    fewer than the header has fields; the lines with quotes are joined, their quoted sections
+    (with any line breaks in them) removed, and each remaining line must hold the same.
+    Removing text can only lower a count, so a short record is never missed; any doubt (a
+    count off either way, such as a line inside a multi-line cell) goes to the careful
+    reader."""
     if not f.get_column(header[-1]).null_count():
         return False
     width = len(header)
-    lines = (
-        pl.Series([text])
+    lines = pl.Series([text]).str.split("\n").explode().slice(1).str.strip_chars_end("\r")
+    lines = lines.filter(lines.str.strip_chars() != "")
+    quoted = lines.str.contains('"', literal=True)
+    plain = lines.filter(~quoted)  # a line with no quote is a whole record, or part of one
+    if (plain.str.count_matches(delim, literal=True) != width - 1).any():
+        return True
+    with_quotes = lines.filter(quoted)
+    if with_quotes.len() == 0:
+        return False
+    rest = (
+        pl.Series(["\n".join(with_quotes.to_list())])
         .str.replace_all(r'"(?:[^"]|"")*"', "")
         .str.split("\n")
         .explode()
-        .str.strip_chars_end("\r")
-        .slice(1)  # the header line
     )
-    lines = lines.filter(lines.str.strip_chars() != "")
-    counts = lines.str.count_matches(delim, literal=True)
-    return bool((counts != width - 1).any())
+    rest = rest.filter(rest.str.strip_chars() != "")
+    return bool((rest.str.count_matches(delim, literal=True) != width - 1).any())
 
 
 def _read_delimited_fast(
