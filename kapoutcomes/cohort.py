@@ -169,7 +169,7 @@ def patient_metrics(
     itt = induction_response.itt_population(groups, assessments, settings)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
-    monthly = improvement.monthly_scores(ch)
+    monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
 
     def g(f: pl.DataFrame) -> pl.DataFrame:
         return stats.attach_groups(f, groups)
@@ -307,7 +307,8 @@ def cohort_summary(
     sections["improvement_by_month"] = Section(
         "improvement_by_month",
         "Improvement by treatment month",
-        "last score in each 30-day month after the first dose",
+        f"last score in each {settings.treatment_month_days}-day month after the first dose, "
+        f"up to month {settings.max_treatment_month}",
         {"months": overall["improvement_by_month"]},
     )
     d: survival.Durability = overall["durability"]

@@ -179,7 +179,8 @@ def improvement_by_month(
     settings: Settings,
     by: str | None = None,
 ) -> pl.DataFrame:
-    """Improvement by treatment month (30-day months from the first dose) from
+    """Improvement by treatment month (``settings.treatment_month_days``-day months from the
+    first dose) from
     ``monthly_scores`` (each patient's last score in the month).
 
     Columns: subgroup, level, instrument, treatment_month, n (responders; empty for
@@ -209,8 +210,9 @@ def improvement_by_month(
     ).drop("_has_rule")
     return g.with_columns(
         definition=pl.lit(
-            "last score in each 30-day treatment month after the first dose; change = score - "
-            "baseline; rate = share at or above the instrument's response threshold"
+            f"last score in each {settings.treatment_month_days}-day treatment month after the "
+            "first dose; change = score - baseline; rate = share at or above the instrument's "
+            "response threshold"
         ),
         caveats=caveat_expr(pl.col("denominator"), settings),
     )

@@ -21,13 +21,17 @@ from kapoutcomes.induction import induction_series
 from kapoutcomes.settings import Settings
 
 
-def recent_trend(change: pl.DataFrame, settings: Settings, min_points: int = 3) -> pl.DataFrame:
+def recent_trend(
+    change: pl.DataFrame, settings: Settings, min_points: int | None = None
+) -> pl.DataFrame:
     """Least-squares slope of scores over the last ``settings.trend_weeks`` weeks up to each
     patient's last assessment of the instrument, in points per week (positive = rising).
 
     Columns: patient_id, instrument, last_assessed_at, last_score, points, slope_per_week
-    (empty with fewer than ``min_points`` assessments in the window; a project default).
+    (empty with fewer than ``min_points`` assessments in the window; default
+    ``settings.trend_min_points``).
     """
+    min_points = settings.trend_min_points if min_points is None else min_points
     w = change.with_columns(_last=pl.col("assessed_at").max().over("patient_id", "instrument"))
     w = w.filter(
         pl.col("assessed_at") >= pl.col("_last") - pl.duration(weeks=settings.trend_weeks)
@@ -121,7 +125,7 @@ def patient_facts(
     settings: Settings,
     instrument: str = "pain_nrs",
     as_of: dt.datetime | None = None,
-    recent_doses: int = 3,
+    recent_doses: int | None = None,
 ) -> PatientFacts:
     """The maintenance-review facts for one patient (``recent_doses`` = how many of the
     latest completed benefit spells to report; a project default)."""
@@ -138,7 +142,7 @@ def patient_facts(
     ep = response_episodes(ch, sessions, settings)
     ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
     done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
-    recent = done.tail(recent_doses)
+    recent = done.tail(settings.recent_benefit_doses if recent_doses is None else recent_doses)
     tr = recent_trend(ch, settings)
     last = ch.tail(1)
     ds = days_since_last_infusion(sessions, as_of)

@@ -28,7 +28,6 @@ from kapoutcomes import instruments, tables
 from kapoutcomes.settings import Settings
 
 DAY_S = 86_400.0
-MONTH_DAYS = 30
 AFTER_DOSE_NOTE = (
     "scores recorded after dosing in the same session (acute drug effect) are not used for "
     "change, response or episodes (kapoutcomes default)"
@@ -302,7 +301,7 @@ def changes(
     b = pl.col("baseline_score")
     t = t.with_columns(
         days_from_first_dose=days,
-        treatment_month=(days // MONTH_DAYS).cast(pl.Int32) + 1,
+        treatment_month=(days // settings.treatment_month_days).cast(pl.Int32) + 1,
         change=pl.col("score") - b,
         pct_change=pl.when(b != 0).then((pl.col("score") - b) / b * 100.0),
     ).with_columns(

@@ -87,6 +87,29 @@ class Settings:
         PROJECT_CHOICE,
         "the recent trend is the least-squares slope of scores over this many weeks",
     )
+    trend_min_points: int = _f(
+        3,
+        PROJECT_CHOICE,
+        "the recent trend is stated only with at least this many assessments in its window",
+    )
+    recent_benefit_doses: int = _f(
+        3,
+        f"{PROJECT_CHOICE}; the maintenance review states benefit after the last few infusions",
+        "the maintenance review states how long benefit lasted after this many recent infusions",
+    )
+    treatment_month_days: int = _f(
+        30,
+        f"{PROJECT_CHOICE}; measurement-based-care platforms report improvement by treatment "
+        "month (clinical reference, comparable products)",
+        "a treatment month for 'improvement by treatment month' is this many days from the "
+        "first dose",
+    )
+    max_treatment_month: int = _f(
+        12,
+        f"{PROJECT_CHOICE}; registries follow up to 12 months (clinical reference: REDCap "
+        "3- and 12-month follow-up; OKAPI 12 months)",
+        "improvement by treatment month is reported up to this month",
+    )
     small_n: int = _f(
         20,
         f"{PROJECT_CHOICE}; below this a rate is flagged as imprecise",
@@ -175,6 +198,10 @@ def _check(s: Settings, origin: str) -> None:
         "end_of_induction_window_days",
         "loss_consecutive_assessments",
         "trend_weeks",
+        "trend_min_points",
+        "recent_benefit_doses",
+        "treatment_month_days",
+        "max_treatment_month",
         "small_n",
     ):
         if getattr(s, name) < 1:

@@ -183,3 +183,20 @@ def test_settings_errors_name_file_and_fix(tmp_path, text, match):
 def test_settings_missing_file(tmp_path):
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_treatment_month_and_review_windows_come_from_settings():
+    """Issue 4: every window comes from the settings (here: month length, months reported,
+    recent doses and the trend's minimum points)."""
+    from kapoutcomes import cohort, maintenance_review, sample
+
+    t = sample.generate(seed=3, patients=80).tables
+    s15 = load_settings(treatment_month_days=15, max_treatment_month=4)
+    months = cohort.cohort_summary(t, s15, comparisons=())["improvement_by_month"].frames["months"]
+    assert months["treatment_month"].max() <= 4
+    assert "15-day" in months["definition"][0]
+    pid = t["sessions"].filter(t["sessions"]["session_type"] == "maintenance")["patient_id"][0]
+    one = maintenance_review.patient_facts(t, pid, load_settings(recent_benefit_doses=1))
+    assert len(one.recent_benefit_days) <= 1
+    never = maintenance_review.patient_facts(t, pid, load_settings(trend_min_points=1000))
+    assert never.slope_per_week is None
