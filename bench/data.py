@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kapoutcomes import instruments, sample, sample_exports, tables
+from kapoutcomes import sample, sample_exports, sample_long_export, tables
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
@@ -67,38 +67,8 @@ def observations_frame(cohort: sample.SampleCohort, seed_stream: int = 103) -> p
     """The long observation rows (vectorised ``sample_exports._observations`` for every
     patient): patient_id, session_id, at (clinic local), code, value."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
-    a = cohort.tables["assessments"]
-    a = a.with_columns(
-        code=pl.when(pl.col("item").is_null())
-        .then(pl.col("instrument").replace_strict(sample_exports.TOTAL_LOINC, default=None))
-        .when((pl.col("instrument") == "phq9") & (pl.col("item") == instruments.PHQ9_ITEM9))
-        .then(pl.lit(instruments.PHQ9_ITEM9_LOINC)),
-        value=pl.col("score").cast(pl.Int64).cast(pl.String),
-    ).select("patient_id", "session_id", at="assessed_at", code="code", value="value")
     s = cohort.tables["sessions"]
-    end = pl.col("started_at") + pl.duration(minutes=pl.col("infusion_minutes").fill_null(40) + 20)
-    parts = [a]
-    for col, code, when in (
-        ("bp_systolic_before", "8480-6", "before"),
-        ("bp_diastolic_before", "8462-4", "before"),
-        ("heart_rate_before", "8867-4", "before"),
-        ("spo2_before", "59408-5", "before"),
-        ("weight_kg", "29463-7", "before"),
-        ("bp_systolic_after", "8480-6", "after"),
-        ("bp_diastolic_after", "8462-4", "after"),
-        ("heart_rate_after", "8867-4", "after"),
-        ("spo2_after", "59408-5", "after"),
-    ):
-        at = pl.col("started_at") - pl.duration(minutes=5) if when == "before" else end
-        parts.append(
-            s.filter(pl.col(col).is_not_null()).select(
-                "patient_id",
-                "session_id",
-                at=at,
-                code=pl.lit(code),
-                value=pl.col(col).cast(pl.String),
-            )
-        )
+    parts = sample_long_export.coded_observations(cohort.tables["assessments"], s)
     scr = s.filter(pl.col("session_type") == "screening").sort("patient_id")
     k = scr.height
     height = np.clip(rng.normal(170, 9, k), 148, 198).round()

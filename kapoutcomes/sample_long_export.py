@@ -60,37 +60,8 @@ def observation_rows(cohort: sample.SampleCohort, pts: list[str], seed_stream: i
     exactly as in the canonical table, vitals around each dose, and untracked codes."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
     a = cohort.tables["assessments"].filter(pl.col("patient_id").is_in(pts))
-    a = a.with_columns(
-        code=pl.when(pl.col("item").is_null())
-        .then(pl.col("instrument").replace_strict(TOTAL_LOINC, default=None))
-        .when((pl.col("instrument") == "phq9") & (pl.col("item") == instruments.PHQ9_ITEM9))
-        .then(pl.lit(instruments.PHQ9_ITEM9_LOINC)),
-        value=pl.col("score").cast(pl.Int64).cast(pl.String),
-    ).select("patient_id", "session_id", at="assessed_at", code="code", value="value")
     s = cohort.tables["sessions"].filter(pl.col("patient_id").is_in(pts))
-    end = pl.col("started_at") + pl.duration(minutes=pl.col("infusion_minutes").fill_null(40) + 20)
-    vit = []
-    for col, code, when in (
-        ("bp_systolic_before", "8480-6", "before"),
-        ("bp_diastolic_before", "8462-4", "before"),
-        ("heart_rate_before", "8867-4", "before"),
-        ("spo2_before", "59408-5", "before"),
-        ("weight_kg", "29463-7", "before"),
-        ("bp_systolic_after", "8480-6", "after"),
-        ("bp_diastolic_after", "8462-4", "after"),
-        ("heart_rate_after", "8867-4", "after"),
-        ("spo2_after", "59408-5", "after"),
-    ):
-        at = pl.col("started_at") - pl.duration(minutes=5) if when == "before" else end
-        vit.append(
-            s.filter(pl.col(col).is_not_null()).select(
-                "patient_id",
-                "session_id",
-                at=at,
-                code=pl.lit(code),
-                value=pl.col(col).cast(pl.String),
-            )
-        )
+    coded = coded_observations(a, s)
     screening = s.filter(pl.col("session_type") == "screening").sort("patient_id")
     k = screening.height
     height_cm = np.clip(rng.normal(170, 9, k), 148, 198).round()
@@ -127,7 +98,7 @@ def observation_rows(cohort: sample.SampleCohort, pts: list[str], seed_stream: i
                 value=pl.Series([f"{v:.{decimals}f}" for v in rng.normal(mean, sd, lab.height)], dtype=pl.String),
             )
         )  # fmt: skip
-    return pl.concat([a, *vit, *extra], how="vertical_relaxed").sort(
+    return pl.concat([*coded, *extra], how="vertical_relaxed").sort(
         "patient_id", "at", "code", "value", maintain_order=True
     )
 
@@ -218,3 +189,45 @@ def long_export(cohort: sample.SampleCohort, ids: pl.DataFrame) -> tuple[str, En
         counts=counts,
     )
     return "\ufeff" + text, entry
+
+
+#: Vital signs exported as LOINC observations: column, code, before or after dosing.
+VITAL_CODES = (
+    ("bp_systolic_before", "8480-6", "before"),
+    ("bp_diastolic_before", "8462-4", "before"),
+    ("heart_rate_before", "8867-4", "before"),
+    ("spo2_before", "59408-5", "before"),
+    ("weight_kg", "29463-7", "before"),
+    ("bp_systolic_after", "8480-6", "after"),
+    ("bp_diastolic_after", "8462-4", "after"),
+    ("heart_rate_after", "8867-4", "after"),
+    ("spo2_after", "59408-5", "after"),
+)
+
+
+def coded_observations(assessments: pl.DataFrame, sessions: pl.DataFrame) -> list[pl.DataFrame]:
+    """Scores (totals by LOINC code, PHQ-9 item 9 by its own code) and vital signs around each
+    dose as (patient_id, session_id, at, code, value) frames: scores first, then one frame per
+    vital sign. Before-dose vitals 5 minutes before the start, after-dose ones 20 minutes after
+    the infusion ends."""
+    a = assessments.with_columns(
+        code=pl.when(pl.col("item").is_null())
+        .then(pl.col("instrument").replace_strict(TOTAL_LOINC, default=None))
+        .when((pl.col("instrument") == "phq9") & (pl.col("item") == instruments.PHQ9_ITEM9))
+        .then(pl.lit(instruments.PHQ9_ITEM9_LOINC)),
+        value=pl.col("score").cast(pl.Int64).cast(pl.String),
+    ).select("patient_id", "session_id", at="assessed_at", code="code", value="value")
+    end = pl.col("started_at") + pl.duration(minutes=pl.col("infusion_minutes").fill_null(40) + 20)
+    parts = [a]
+    for col, code, when in VITAL_CODES:
+        at = pl.col("started_at") - pl.duration(minutes=5) if when == "before" else end
+        parts.append(
+            sessions.filter(pl.col(col).is_not_null()).select(
+                "patient_id",
+                "session_id",
+                at=at,
+                code=pl.lit(code),
+                value=pl.col(col).cast(pl.String),
+            )
+        )
+    return parts
