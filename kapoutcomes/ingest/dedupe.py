@@ -57,6 +57,14 @@ BEFORE_GRACE_MINUTES = 5
 TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
 
 
+def _status(matched: pl.DataFrame) -> pl.DataFrame:
+    """A matched row is a duplicate when its values are the same, else a conflict."""
+    return matched.select(
+        RK,
+        status=pl.when("same_values").then(pl.lit("duplicate")).otherwise(pl.lit("conflict")),
+    )
+
+
 def same_values(cols: Sequence[str], schema: dict[str, Any], defaulted: bool = False) -> pl.Expr:
     parts = []
     for c in cols:
@@ -103,14 +111,7 @@ def dedupe(
             how="left",
             nulls_equal=True,
         ).with_columns(same_values=same_values(cmp_cols, schema, "_defaulted" in fr.columns))
-        statuses.append(
-            j.select(
-                RK,
-                status=pl.when("same_values")
-                .then(pl.lit("duplicate"))
-                .otherwise(pl.lit("conflict")),
-            )
-        )
+        statuses.append(_status(j))
         c = j.filter(~pl.col("same_values"))
         if c.height:
             confs.append(
@@ -207,14 +208,7 @@ def dedupe(
             )
         j = j.with_columns(same_values=same_values(cmp_cols, schema, "_defaulted" in fr.columns))
         hit = j.filter(matched)
-        statuses.append(
-            hit.select(
-                RK,
-                status=pl.when("same_values")
-                .then(pl.lit("duplicate"))
-                .otherwise(pl.lit("conflict")),
-            )
-        )
+        statuses.append(_status(hit))
         c = hit.filter(~pl.col("same_values"))
         if c.height:
             confs.append(
