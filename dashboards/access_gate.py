@@ -8,6 +8,7 @@ refuses to run on any address but this machine's.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -38,14 +39,30 @@ def sign_in_configured() -> bool:
 
 
 def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> None:
-    """Append to the audit trail; a failure to audit is shown, never hidden."""
-    try:
-        with store.Store(store.default_path()) as s:
-            audit.record(
-                s, privacy.load_or_create_secret(), viewer.user, viewer.role, action, target, detail
-            )
-    except Exception as e:  # the store may be busy with an import in another process
-        st.toast(f"Audit entry could not be written: {type(e).__name__}")
+    """Append to the audit trail; a failure to audit is shown, never hidden. Sessions of the
+    app write from several threads, so a write that collides with another (a DuckDB
+    transaction conflict) or finds the store busy is tried again before giving up."""
+    last: Exception | None = None
+    for attempt in range(6):
+        try:
+            with store.Store(store.default_path()) as s:
+                audit.record(
+                    s,
+                    privacy.load_or_create_secret(),
+                    viewer.user,
+                    viewer.role,
+                    action,
+                    target,
+                    detail,
+                )
+            return
+        except Exception as e:  # a conflicting writer, or an import in another process
+            last = e
+            time.sleep(0.1 * (attempt + 1))
+    st.error(
+        f"The audit trail could not record this {action.replace('_', ' ')} "
+        f"({type(last).__name__}); tell your administrator."
+    )
 
 
 def gate() -> Viewer:

@@ -67,7 +67,7 @@ def test_patient_view_by_mrn(page, app_url):
     box = page.get_by_test_id("stTextInputField").first
     box.fill("DEMO-000012")
     box.press("Enter")
-    page.get_by_text("Maintenance review").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Maintenance review").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     wait_ready(page)
     shot(page, "patient-view")
@@ -133,7 +133,7 @@ def test_after_import_cohort_and_patient_show_clinic_data(page, app_url):
     box = page.get_by_test_id("stTextInputField").first
     box.fill("DEMO-000001")  # an MRN from the imported export, hashed with this installation's key
     box.press("Enter")
-    page.get_by_text("Maintenance review").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Maintenance review").wait_for(timeout=60_000)
     wait_ready(page)
     shot(page, "patient-after-import")
     assert page.console_errors == []

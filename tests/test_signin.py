@@ -163,7 +163,10 @@ def test_patient_view_is_audited_with_the_user(browser, signed_app):
     box = page.get_by_test_id("stTextInputField").first
     box.fill("DEMO-000012")  # a Riverside patient: the clinician is limited to Riverside
     box.press("Enter")
-    page.get_by_text("Maintenance review").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Maintenance review").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click(timeout=60_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
     ctx.close()
     log = None
     deadline = time.monotonic() + 30
