@@ -57,7 +57,7 @@ def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
     with store.Store(path) as s:
         if s.is_empty():
             return None
-        return s.read_all()
+        return s.read_all(validate=False)  # validated on write
 
 
 def load() -> Loaded:
