@@ -12,7 +12,7 @@ from kapoutcomes.settings import Settings
 from kapoutcomes.stats import (
     attach_groups,
     caveat_expr,
-    level_columns,
+    level_agg,
 )
 
 ATTRITION_STAGES = (
@@ -82,11 +82,14 @@ def attrition(
     pct_of_previous (of the patients at the previous stage, the % who also reached this one;
     stages are counted independently, e.g. follow-up without a completed induction),
     definition, caveats."""
-    s = attach_groups(stages, groups).with_columns(level_columns(by))
+    s = attach_groups(stages, groups)
     names = [n for n, _ in ATTRITION_STAGES]
-    g = s.group_by("subgroup", "level").agg(
+    g = level_agg(
+        s,
+        by,
+        [],
         [pl.col(n).sum() for n in names]
-        + [(pl.col(b) & pl.col(a)).sum().alias(f"{b}|both") for a, b in itertools.pairwise(names)]
+        + [(pl.col(b) & pl.col(a)).sum().alias(f"{b}|both") for a, b in itertools.pairwise(names)],
     )
     both = g.unpivot(
         index=["subgroup", "level"],

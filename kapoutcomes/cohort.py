@@ -155,7 +155,12 @@ def patient_metrics(
     sessions = _table(tabs, "sessions")
     assessments = _table(tabs, "assessments")
     dos = outcomes.dosing_sessions(sessions)
-    groups = stats.patient_groups(patients, dos)
+    # comparison dimensions as Categorical ("unknown" for missing, as the statistics show
+    # it): attaching and grouping on them then moves integer codes, not strings
+    groups = stats.patient_groups(patients, dos).with_columns(
+        pl.col(d).cast(pl.String).fill_null("unknown").cast(pl.Categorical)
+        for d in stats.GROUP_DIMENSIONS
+    )
     base = outcomes.baselines(assessments, dos, settings)
     ch = outcomes.changes(assessments, dos, settings, base=base)
     ind = induction.induction_series(dos, settings)

@@ -163,12 +163,16 @@ def completeness(
     caveats."""
     if items.height == 0:
         return pl.DataFrame(schema=_SCHEMA)
-    x = stats.attach_groups(items, groups).with_columns(stats.level_columns(by))
+    x = stats.attach_groups(items, groups)
     out = (
-        x.group_by("subgroup", "level", "measure", "instrument")
-        .agg(
-            n=pl.col("n").sum().cast(pl.Int64),
-            denominator=pl.col("denominator").sum().cast(pl.Int64),
+        stats.level_agg(
+            x,
+            by,
+            ["measure", "instrument"],
+            [
+                pl.col("n").sum().cast(pl.Int64),
+                pl.col("denominator").sum().cast(pl.Int64),
+            ],
         )
         .with_columns(definition=_definition(settings))
         .sort("subgroup", "level", "instrument", "measure")

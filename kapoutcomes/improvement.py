@@ -14,7 +14,7 @@ from kapoutcomes.settings import Settings
 from kapoutcomes.stats import (
     attach_groups,
     caveat_expr,
-    level_columns,
+    level_agg,
     median_ci,
     with_proportion,
 )
@@ -89,20 +89,24 @@ def change_from_baseline(
     median_lower, median_upper, mean_reduction_pct, wilcoxon_statistic, wilcoxon_p, srm,
     effect_size, definition, caveats.
     """
-    e = attach_groups(eoi, groups).with_columns(level_columns(by))
+    e = attach_groups(eoi, groups)
     e2 = e.filter(pl.col("change").is_not_null())
     agg = (
-        e2.group_by("subgroup", "level", "instrument")
-        .agg(
-            n=pl.len().cast(pl.Int64),
-            mean_baseline=pl.col("baseline_score").mean(),
-            mean_score=pl.col("score").mean(),
-            mean_reduction_pct=pl.col("reduction_pct").mean(),
-            _c=pl.col("change"),
-            _b=pl.col("baseline_score"),
+        level_agg(
+            e2,
+            by,
+            ["instrument"],
+            [
+                pl.len().cast(pl.Int64).alias("n"),
+                pl.col("baseline_score").mean().alias("mean_baseline"),
+                pl.col("score").mean().alias("mean_score"),
+                pl.col("reduction_pct").mean().alias("mean_reduction_pct"),
+                pl.col("change").alias("_c"),
+                pl.col("baseline_score").alias("_b"),
+            ],
         )
         .join(
-            e.group_by("subgroup", "level", "instrument").agg(denominator=pl.len().cast(pl.Int64)),
+            level_agg(e, by, ["instrument"], [pl.len().cast(pl.Int64).alias("denominator")]),
             on=["subgroup", "level", "instrument"],
         )
         .sort("subgroup", "level", "instrument")
@@ -188,19 +192,20 @@ def improvement_by_month(
     baseline that month), mean_change, median_change, mean_reduction_pct, rate / lower /
     upper (share responding, Wilson), definition, caveats.
     """
-    c = attach_groups(monthly, groups).with_columns(level_columns(by))
-    g = (
-        c.group_by("subgroup", "level", "instrument", "treatment_month")
-        .agg(
-            n=pl.col("responder").fill_null(False).sum().cast(pl.Int64),
-            denominator=pl.len().cast(pl.Int64),
-            mean_change=pl.col("change").mean(),
-            median_change=pl.col("change").median(),
-            mean_reduction_pct=pl.col("reduction_pct").mean(),
-            _has_rule=pl.col("responder").is_not_null().any(),
-        )
-        .sort("subgroup", "level", "instrument", "treatment_month")
-    )
+    c = attach_groups(monthly, groups)
+    g = level_agg(
+        c,
+        by,
+        ["instrument", "treatment_month"],
+        [
+            pl.col("responder").fill_null(False).sum().cast(pl.Int64).alias("n"),
+            pl.len().cast(pl.Int64).alias("denominator"),
+            pl.col("change").mean().alias("mean_change"),
+            pl.col("change").median().alias("median_change"),
+            pl.col("reduction_pct").mean().alias("mean_reduction_pct"),
+            pl.col("responder").is_not_null().any().alias("_has_rule"),
+        ],
+    ).sort("subgroup", "level", "instrument", "treatment_month")
     g = with_proportion(g, "n", "denominator", settings.confidence_level)
     g = g.with_columns(
         [

@@ -11,7 +11,7 @@ from kapoutcomes.settings import Settings
 from kapoutcomes.stats import (
     attach_groups,
     caveat_expr,
-    level_columns,
+    level_agg,
     with_proportion,
 )
 
@@ -85,7 +85,7 @@ def response_rates(
     """
     rules = outcomes.response_rules(settings)
     col = {"response": "responder"}
-    e = attach_groups(eoi, groups).with_columns(level_columns(by))
+    e = attach_groups(eoi, groups)
     agg = []
     for m in MEASURES:
         c = pl.col(col.get(m, m))
@@ -93,7 +93,7 @@ def response_rates(
             c.sum().cast(pl.Int64).alias(f"{m}|n"),
             c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
         ]
-    wide = e.group_by("subgroup", "level", "instrument").agg(agg)
+    wide = level_agg(e, by, ["instrument"], agg)
     r = pl.concat(
         [
             wide.select(
@@ -107,14 +107,17 @@ def response_rates(
             for m in MEASURES
         ]
     ).filter(pl.col("denominator") > 0)
-    i = (
-        attach_groups(with_baseline_flag(itt, base), groups)
-        .with_columns(level_columns(by))
-        .group_by("subgroup", "level", "instrument")
-        .agg(
-            itt_denominator=pl.len().cast(pl.Int64),
-            missing_baseline=(~pl.col("has_baseline").fill_null(False)).sum().cast(pl.Int64),
-        )
+    i = level_agg(
+        attach_groups(with_baseline_flag(itt, base), groups),
+        by,
+        ["instrument"],
+        [
+            pl.len().cast(pl.Int64).alias("itt_denominator"),
+            (~pl.col("has_baseline").fill_null(False))
+            .sum()
+            .cast(pl.Int64)
+            .alias("missing_baseline"),
+        ],
     )
     r = r.join(i, on=["subgroup", "level", "instrument"], how="left").with_columns(
         pl.col("itt_denominator").fill_null(0), pl.col("missing_baseline").fill_null(0)

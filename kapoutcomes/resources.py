@@ -25,26 +25,28 @@ def opioid_summary(
     on opioids at baseline with a >= 50% lower MME), discontinued (% of those on opioids at
     baseline with none).
     """
-    m = (
-        mme.filter(pl.col("observed"))
-        .pipe(stats.attach_groups, groups)
-        .with_columns(stats.level_columns(by))
-    )
+    m = mme.filter(pl.col("observed")).pipe(stats.attach_groups, groups)
     on_base = pl.col("baseline_mme") > 0
     k = ["subgroup", "level", "timepoint", "day"]
-    g = m.group_by(k).agg(
-        _n=pl.len(),
-        _on=pl.col("on_opioids").sum(),
-        _a50=(pl.col("daily_mme") >= 50).sum(),
-        _a90=(pl.col("daily_mme") >= 90).sum(),
-        _bup=pl.col("buprenorphine").sum(),
-        _base_on=on_base.sum(),
-        _red=(on_base & (pl.col("reduction_pct") >= 50)).sum(),
-        _disc=(on_base & (pl.col("daily_mme") == 0)).sum(),
-        median_mme_all=pl.col("daily_mme").median(),
-        median_mme_on_opioids=pl.col("daily_mme").filter(pl.col("daily_mme") > 0).median(),
-        _q1=pl.col("daily_mme").filter(pl.col("daily_mme") > 0).quantile(0.25),
-        _q3=pl.col("daily_mme").filter(pl.col("daily_mme") > 0).quantile(0.75),
+    on = pl.col("daily_mme").filter(pl.col("daily_mme") > 0)
+    g = stats.level_agg(
+        m,
+        by,
+        ["timepoint", "day"],
+        [
+            pl.len().alias("_n"),
+            pl.col("on_opioids").sum().alias("_on"),
+            (pl.col("daily_mme") >= 50).sum().alias("_a50"),
+            (pl.col("daily_mme") >= 90).sum().alias("_a90"),
+            pl.col("buprenorphine").sum().alias("_bup"),
+            on_base.sum().alias("_base_on"),
+            (on_base & (pl.col("reduction_pct") >= 50)).sum().alias("_red"),
+            (on_base & (pl.col("daily_mme") == 0)).sum().alias("_disc"),
+            pl.col("daily_mme").median().alias("median_mme_all"),
+            on.median().alias("median_mme_on_opioids"),
+            on.quantile(0.25).alias("_q1"),
+            on.quantile(0.75).alias("_q3"),
+        ],
     )
     table = settings.mme_table
     share = [
@@ -159,14 +161,20 @@ def cost_summary(
         .select("patient_id", *([by] if by else []))
         .join(cost, on="patient_id", how="left")
         .join(responders, on="patient_id", how="left")
-        .with_columns(stats.level_columns(by))
     )
-    g = c.group_by("subgroup", "level").agg(
-        _treated=pl.len(),
-        _costed=pl.col("cost_usd").is_not_null().sum(),
-        _total=pl.col("cost_usd").sum(),
-        _median=pl.col("cost_usd").median(),
-        _resp=(pl.col("responder").fill_null(False) & pl.col("cost_usd").is_not_null()).sum(),
+    g = stats.level_agg(
+        c,
+        by,
+        [],
+        [
+            pl.len().alias("_treated"),
+            pl.col("cost_usd").is_not_null().sum().alias("_costed"),
+            pl.col("cost_usd").sum().alias("_total"),
+            pl.col("cost_usd").median().alias("_median"),
+            (pl.col("responder").fill_null(False) & pl.col("cost_usd").is_not_null())
+            .sum()
+            .alias("_resp"),
+        ],
     )
     cov = pl.when(pl.col("_costed") < pl.col("_treated")).then(
         pl.format(

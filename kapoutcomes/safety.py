@@ -270,14 +270,19 @@ def adverse_event_rates(
     if counts is None:
         assert adverse_events is not None and sessions is not None
         counts = adverse_event_counts(adverse_events, sessions)
-    lvl = stats.level_columns(by)
-    ev = stats.attach_groups(counts.events, groups).with_columns(lvl)
-    ex = stats.attach_groups(counts.exposure, groups).with_columns(lvl)
-    expo = ex.group_by("subgroup", "level", "session_route").agg(
-        sessions=pl.col("sessions").sum(), denominator=pl.len().cast(pl.Int64)
+    ev = stats.attach_groups(counts.events, groups)
+    ex = stats.attach_groups(counts.exposure, groups)
+    expo = stats.level_agg(
+        ex,
+        by,
+        ["session_route"],
+        [pl.col("sessions").sum(), pl.len().cast(pl.Int64).alias("denominator")],
     )
-    g = ev.group_by("subgroup", "level", "dimension", "category").agg(
-        events=pl.col("events").sum(), n=pl.len().cast(pl.Int64)
+    g = stats.level_agg(
+        ev,
+        by,
+        ["dimension", "category"],
+        [pl.col("events").sum(), pl.len().cast(pl.Int64).alias("n")],
     )
     g = g.with_columns(
         session_route=pl.when(pl.col("dimension") == "route")
@@ -394,7 +399,7 @@ def excursion_summary(
     lower, upper, patients, definition, caveats."""
     if "excursion" not in excursions.columns:
         excursions = excursion_counts(excursions)
-    x = stats.attach_groups(excursions, groups).with_columns(stats.level_columns(by))
+    x = stats.attach_groups(excursions, groups)
     words = {
         "hypertensive_before": f"BP above {settings.bp_systolic_limit}/"
         f"{settings.bp_diastolic_limit} mmHg before dosing",
@@ -402,11 +407,15 @@ def excursion_summary(
         "desaturation": f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
     }
     out = (
-        x.group_by("subgroup", "level", "excursion")
-        .agg(
-            n=pl.col("n").sum(),
-            denominator=pl.col("denominator").sum(),
-            patients=(pl.col("n") > 0).sum().cast(pl.Int64),
+        stats.level_agg(
+            x,
+            by,
+            ["excursion"],
+            [
+                pl.col("n").sum(),
+                pl.col("denominator").sum(),
+                (pl.col("n") > 0).sum().cast(pl.Int64).alias("patients"),
+            ],
         )
         .with_columns(
             definition=pl.col("excursion").replace_strict(words, return_dtype=pl.String)

@@ -19,6 +19,8 @@ t intervals for means, distribution-free order-statistic intervals for medians (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 from scipy import stats
@@ -139,6 +141,28 @@ def level_columns(by: str | None) -> list[pl.Expr]:
         pl.lit(by).alias("subgroup"),
         pl.col(by).cast(pl.String).fill_null("unknown").alias("level"),
     ]
+
+
+def level_agg(
+    frame: pl.DataFrame, by: str | None, keys: Sequence[str], aggs: Sequence[pl.Expr]
+) -> pl.DataFrame:
+    """``frame.with_columns(level_columns(by)).group_by("subgroup", "level", *keys).agg(aggs)``
+    (columns in that order), but grouped on the dimension column itself and with ``subgroup``
+    and ``level`` added to the (small) result: a Categorical dimension without nulls (as the
+    cohort summary attaches them, nulls already read "unknown") is grouped on its integer
+    codes, so no string column per row is built or hashed."""
+    if by is None:
+        level = pl.lit("all")
+    elif frame.schema[by] in (pl.Categorical, pl.Enum) and frame.get_column(by).null_count() == 0:
+        level = pl.col(by)
+    else:
+        level = pl.col(by).cast(pl.String).fill_null("unknown")
+    out = frame.group_by(level.alias("level"), *keys).agg(aggs)
+    return out.select(
+        pl.lit("all" if by is None else by).alias("subgroup"),
+        pl.col("level").cast(pl.String),
+        pl.all().exclude("level"),
+    )
 
 
 def attach_groups(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
