@@ -21,7 +21,7 @@ def both(name: str, data: bytes, monkeypatch) -> tuple:
     src = read.Source(name, data)
     fast = read.read_delimited(src)
     with monkeypatch.context() as m:
-        m.setattr(read, "_read_delimited_fast", lambda *a, **k: None)
+        m.setattr(read, "_fast_frame", lambda *a, **k: None)
         slow = read.read_delimited(src)
     return fast, slow
 
@@ -38,6 +38,36 @@ def test_fast_path_is_taken_for_the_long_export():
     text, enc = read.decode(read.Source(path.name, path.read_bytes()))
     src = read.Source(path.name, path.read_bytes())
     assert read._read_delimited_fast(src, text, enc, ",", read.DEFAULT_LIMITS) is not None
+
+
+def test_utf8_bytes_path_is_taken_for_the_long_export():
+    path = ROOT / "sample_data" / "exports" / "lakeshore_observations.csv"
+    src = read.Source(path.name, path.read_bytes())
+    fast = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
+    assert fast is not None and fast.encoding == "utf-8-sig"
+
+
+@pytest.mark.parametrize(
+    "text, fast",
+    [
+        ("a,b,c\n1,2,\n3,,\n", True),  # empty last cells, every field there
+        ("a,b,c\n1,2\n3,4,5\n", False),  # a short record: the careful reader notes it
+        ('a,b,c\n1,"x,\ny",\n4,5,6\n', True),  # delimiters and a line break in a cell
+        ('a,b,c\n1,"x,\ny"\n4,5,6\n', False),
+        ("a,b,c\n1,2,3,\n", False),  # an extra (empty) field
+        ("a,b,c\n1,2,3\n \n", False),  # a whitespace-only record
+        ('"a\nb",c\n1,2\n', False),  # a header that spans lines
+    ],
+)
+def test_fast_path_only_for_complete_records(text, fast, monkeypatch):
+    src = read.Source("x.csv", text.encode())
+    got = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
+    assert (got is not None) == fast
+    if got is not None:
+        with monkeypatch.context() as m:
+            m.setattr(read, "_fast_frame", lambda *a, **k: None)
+            slow = read.read_delimited(src)
+        assert got.frame.equals(slow.frame)
 
 
 def test_fast_path_taken_for_plain_files():
@@ -67,12 +97,15 @@ def test_property_same_cells_and_lines(rows):
     try:
         slow_reader = read.read_delimited  # noqa: F841
         fast = read._read_delimited_fast(src, buf.getvalue(), "utf-8", ",", read.DEFAULT_LIMITS)
+        fast_bytes = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
     except Exception as e:  # the fast path must never raise: it falls back instead
         raise AssertionError(f"fast path raised {e!r}") from e
-    if fast is None:
+    if fast is None and fast_bytes is None:
         return
     import unittest.mock as mock
 
-    with mock.patch.object(read, "_read_delimited_fast", lambda *a, **k: None):
+    with mock.patch.object(read, "_fast_frame", lambda *a, **k: None):
         slow = read.read_delimited(src)
-    assert fast.frame.equals(slow.frame)
+    for got in (fast, fast_bytes):
+        if got is not None:
+            assert got.frame.equals(slow.frame)

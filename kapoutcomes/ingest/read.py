@@ -14,6 +14,7 @@ Blank lines are not rows and are not counted.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -324,14 +325,24 @@ def read_delimited(
     total: int = 0,
     limits: ImportLimits = DEFAULT_LIMITS,
 ) -> RawTable:
+    csv.field_size_limit(limits.max_field_chars)
+    suffix = Path(src.name).suffix.lower()
+    fast = _read_utf8_fast(src, suffix, limits)
+    if fast is not None:
+        if on_progress:
+            on_progress(offset + len(src.data), total)
+        return fast
     text, encoding = decode(src)
     if not text.strip():
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
     _check_text(src, text)
-    csv.field_size_limit(limits.max_field_chars)
-    suffix = Path(src.name).suffix.lower()
     delim = sniff_delimiter(text, suffix)
-    fast = _read_delimited_fast(src, text, encoding, delim, limits)
+    # UTF-8 text the fast path declined goes to the careful reader (polars would decline again)
+    fast = (
+        None
+        if encoding in ("utf-8", "utf-8-sig")
+        else _read_delimited_fast(src, text, encoding, delim, limits)
+    )
     if fast is not None:
         if on_progress:
             on_progress(offset + len(src.data), total)
@@ -423,87 +434,149 @@ def read_delimited(
     )
 
 
-def _short_rows_possible(text: str, f: pl.DataFrame, header: list[str], delim: str) -> bool:
-    """Whether a record may have fewer fields than the header (polars pads it with nulls, like
-    an empty last cell): then the careful reader decides, which notes records split in two.
+#: Characters of the start of a file that settle its delimiter and header (``sniff_delimiter``
+#: samples 65,536 characters): bytes enough for that many characters of four bytes each.
+_HEAD_BYTES = 4 * 65_536 + 16
 
-    Counted without re-parsing: every line without a quote must hold exactly one delimiter
-    fewer than the header has fields; the lines with quotes are joined, their quoted sections
-    (with any line breaks in them) removed, and each remaining line must hold the same.
-    Removing text can only lower a count, so a short record is never missed; any doubt (a
-    count off either way, such as a line inside a multi-line cell) goes to the careful
-    reader."""
-    if not f.get_column(header[-1]).null_count():
-        return False
-    width = len(header)
-    lines = pl.Series([text]).str.split("\n").explode().slice(1).str.strip_chars_end("\r")
-    lines = lines.filter(lines.str.strip_chars() != "")
-    quoted = lines.str.contains('"', literal=True)
-    plain = lines.filter(~quoted)  # a line with no quote is a whole record, or part of one
-    if (plain.str.count_matches(delim, literal=True) != width - 1).any():
-        return True
-    with_quotes = lines.filter(quoted)
-    if with_quotes.len() == 0:
-        return False
-    rest = (
-        pl.Series(["\n".join(with_quotes.to_list())])
-        .str.replace_all(r'"(?:[^"]|"")*"', "")
-        .str.split("\n")
-        .explode()
-    )
-    rest = rest.filter(rest.str.strip_chars() != "")
-    return bool((rest.str.count_matches(delim, literal=True) != width - 1).any())
+
+def _read_utf8_fast(src: Source, suffix: str, limits: ImportLimits) -> RawTable | None:
+    """The fast path for UTF-8 text (with or without BOM), the usual export: polars reads the
+    bytes themselves, so the file is never decoded into one Python string. Only the start is
+    decoded, for the same checks the careful path makes (not a web page, the delimiter, the
+    header). None when the file is anything else (UTF-16, Windows-1252, NUL bytes, a
+    broken UTF-8 sequence, ...): the caller decodes it and decides as before."""
+    data = src.data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        return None
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    whole = len(data) - bom <= _HEAD_BYTES
+    try:
+        head = codecs.getincrementaldecoder("utf-8")().decode(
+            data[bom : bom + _HEAD_BYTES], final=whole
+        )
+    except UnicodeDecodeError:
+        return None
+    if not head.strip():
+        return None
+    _check_text(src, head)
+    delim = sniff_delimiter(head, suffix)
+    return _fast_frame(src, data, head, "utf-8-sig" if bom else "utf-8", delim, limits)
 
 
 def _read_delimited_fast(
     src: Source, text: str, encoding: str, delim: str, limits: ImportLimits
 ) -> RawTable | None:
-    """polars' CSV reader for the common, well-formed file; None sends the file to the
-    csv-module reader, which handles title lines, blank lines, ragged rows and bare-CR line
-    endings and says exactly where a broken file breaks. Both give the same cells and the
-    same line numbers (a record starts one line after the previous record ended)."""
-    if "\r" in text.replace("\r\n", "") or "\n\n" in text or "\n\r\n" in text:
-        return None  # bare CR line endings or blank lines: the careful reader keeps count
-    first = text.split("\n", 1)[0].rstrip("\r")
+    """The fast path for text already decoded (UTF-16, Windows-1252, ...): see
+    ``_fast_frame``."""
     try:
-        header = next(csv.reader([first], delimiter=delim))
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return _fast_frame(src, data, text[:_HEAD_BYTES], encoding, delim, limits)
+
+
+def _quotes_well_formed(data: bytes, delim: int, start: int) -> bool:
+    """Whether every quote of ``data`` (from ``start``) opens a field, doubles a quote inside
+    one, or closes a field just before a delimiter or line end, and every quoted field is
+    closed: then polars and the csv module read the quoting alike. A quote inside an
+    unquoted field, text after a closing quote or a quote left open is read differently by
+    the two (malformed CSV): such files go to the careful reader. Visits the quotes only."""
+    inside = False
+    n = len(data)
+    find = data.find
+    a = find(b'"', start)
+    while a >= 0:
+        b = a + 1
+        while b < n and data[b] == 34:  # a run of quotes
+            b += 1
+        if not inside:
+            if a > start and data[a - 1] not in (delim, 10):
+                return False  # a quote inside an unquoted field
+            inside = (b - a) % 2 == 1  # the opening quote, then doubled quotes
+        else:
+            inside = (b - a) % 2 == 0  # doubled quotes, or the closing one
+        if not inside and b < n and data[b] not in (delim, 10, 13):
+            return False  # text after a closing quote
+        a = find(b'"', b)
+    return not inside
+
+
+def _fast_frame(
+    src: Source, data: bytes, head: str, encoding: str, delim: str, limits: ImportLimits
+) -> RawTable | None:
+    """polars' CSV reader for the common, well-formed file (``data``: its UTF-8 bytes, a BOM
+    allowed; ``head``: the start of its text); None sends the file to the csv-module reader,
+    which handles title lines, blank lines, ragged rows and bare-CR line endings and says
+    exactly where a broken file breaks. Both give the same cells and the same line numbers (a
+    record starts one line after the previous record ended)."""
+    if data.find(b"\n", 0, 65_536) < 0:
+        return None  # no line break near the start: not a file of several records
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if not _quotes_well_formed(data, ord(delim), start):
+        return None
+    n_lf = data.count(b"\n")
+    if data.count(b"\r") != data.count(b"\r\n") or b"\n\n" in data or b"\n\r\n" in data:
+        return None  # bare CR line endings or blank lines: the careful reader keeps count
+    try:
+        reader = csv.reader(io.StringIO(head, newline=""), delimiter=delim)
+        raw_header = next(reader)
+        if reader.line_num != 1:
+            return None  # a header record that spans lines
     except (csv.Error, StopIteration):
         return None
-    if sum(1 for c in header if c.strip()) < 2 or len(header) > limits.max_columns:
+    if sum(1 for c in raw_header if c.strip()) < 2 or len(raw_header) > limits.max_columns:
         return None
-    header = _dedupe_headers(header)
+    header = _dedupe_headers(raw_header)
+    width = len(header)
     try:
         f = pl.read_csv(
-            io.StringIO(text),
+            data,
             separator=delim,
             has_header=False,
             skip_rows=1,
             new_columns=header,
             infer_schema=False,
             raise_if_empty=False,
+            empty_string_is_null=False,
         )
     except Exception:  # anything polars does not read cleanly: the careful reader decides
         return None
-    if f.width != len(header) or f.height == 0 or f.height > limits.max_rows:
+    if f.width != width or f.height == 0 or f.height > limits.max_rows:
         return None
-    if _short_rows_possible(text, f, header, delim):
+    if any(f.null_count().row(0)):
+        f = f.with_columns(pl.col(c).fill_null("") for c in header)
+    # A record with fewer fields than the header (polars pads it) goes to the careful reader,
+    # which notes records split in two. Found by counting: every delimiter of the file either
+    # separates two fields (width - 1 per record with all its fields; a record never has
+    # more, polars refuses those) or sits inside a cell.
+    d = delim.encode()
+    in_cells = f.select(
+        pl.sum_horizontal(pl.col(c).str.count_matches(delim, literal=True).sum() for c in header)
+    ).item() + sum(c.count(delim) for c in raw_header)
+    if data.count(d) != (f.height + 1) * (width - 1) + in_cells:
         return None
-    if any((f.get_column(c).str.len_chars().max() or 0) > limits.max_field_chars for c in header):
+    if f.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in header)).item() > (
+        limits.max_field_chars
+    ) and any(
+        (f.get_column(c).str.len_chars().max() or 0) > limits.max_field_chars for c in header
+    ):
         return None
-    f = f.with_columns(pl.col(c).fill_null("") for c in header)
-    newlines = pl.sum_horizontal(pl.col(c).str.count_matches("\n") for c in header)
-    span = pl.lit(1, pl.Int64) + newlines  # lines a record takes
-    f = f.with_columns(
-        (span.cum_sum() - span + 2).cast(pl.Int64).alias(LINE),  # header on line 1
-        pl.lit(None, pl.String).alias(SHAPE),
-    )
-    if (
-        f.height
-        and f.select(
-            pl.all_horizontal(pl.col(c).str.strip_chars() == "" for c in header).any()
-        ).item()
+    ws = f.get_column(header[0]).str.strip_chars() == ""
+    if ws.any() and (
+        f.filter(ws)
+        .select(pl.all_horizontal(pl.col(c).str.strip_chars() == "" for c in header).any())
+        .item()
     ):
         return None  # whitespace-only records are skipped by the careful reader
+    if n_lf == f.height + data.endswith(b"\n"):  # no line break in a cell: a line per record
+        line = pl.int_range(2, f.height + 2, dtype=pl.Int64)
+    else:
+        newlines = pl.sum_horizontal(
+            pl.col(c).str.count_matches("\n", literal=True) for c in header
+        )
+        span = pl.lit(1, pl.Int64) + newlines  # lines a record takes
+        line = span.cum_sum() - span + 2  # header on line 1
+    f = f.with_columns(line.cast(pl.Int64).alias(LINE), pl.lit(None, pl.String).alias(SHAPE))
     return RawTable(src, f, header, encoding, delimiter=delim)
 
 
