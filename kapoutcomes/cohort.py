@@ -78,7 +78,9 @@ class CohortSummary:
 @dataclass(frozen=True)
 class PatientMetrics:
     """The per-patient frames the cohort statistics are computed from (each already carrying
-    the comparison dimensions of ``stats.patient_groups``)."""
+    the comparison dimensions of ``stats.patient_groups``, as Categorical). ``changes`` holds
+    the ``outcomes.change_rows`` columns; ``end_of_induction`` every ``outcomes.changes``
+    column."""
 
     groups: pl.DataFrame
     dosing: pl.DataFrame
@@ -162,9 +164,10 @@ def patient_metrics(
         for d in stats.GROUP_DIMENSIONS
     )
     base = outcomes.baselines(assessments, dos, settings)
-    ch = outcomes.changes(assessments, dos, settings, base=base)
+    # categories, RCI and bands only for the end-of-induction rows (the rest use the slim rows)
+    ch = outcomes.change_rows(assessments, dos, settings, base=base)
     ind = induction.induction_series(dos, settings)
-    eoi = induction.end_of_induction(ch, ind, settings)
+    eoi = outcomes.classify_changes(induction.end_of_induction(ch, ind, settings), base, settings)
     ep = episodes.response_episodes(ch, dos, settings, induction=ind)
     st = attrition.patient_stages(groups, sessions, assessments, ind)
     contact = outcomes.last_contact(sessions, assessments)

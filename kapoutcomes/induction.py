@@ -73,8 +73,6 @@ def end_of_induction(
     )
     return (
         c.sort("patient_id", "instrument", "assessed_at")
-        .group_by("patient_id", "instrument")
-        .agg(pl.all().first())
+        .unique(["patient_id", "instrument"], keep="first", maintain_order=True)
         .drop("last_session_id")
-        .sort("patient_id", "instrument")
     )

@@ -249,36 +249,52 @@ def baselines(
 
 
 # -- change from baseline --------------------------------------------------------------------
-def changes(
+#: The columns of ``changes``, in order; ``change_rows`` has the first 14 (through
+#: ``responder``), ``classify_changes`` adds the rest.
+CHANGE_COLUMNS = (
+    "patient_id",
+    "instrument",
+    "assessed_at",
+    "session_id",
+    "timing",
+    "score",
+    "baseline_score",
+    "days_from_first_dose",
+    "treatment_month",
+    "change",
+    "pct_change",
+    "improvement",
+    "reduction_pct",
+    "responder",
+    "substantial",
+    "remission",
+    "mcid_improved",
+    "rci",
+    "reliable_improvement",
+    "reliable_deterioration",
+    "band",
+    "category",
+)
+_ROW_COLUMNS = CHANGE_COLUMNS[: CHANGE_COLUMNS.index("responder") + 1]
+
+
+def _direction() -> pl.Expr:
+    return pl.when(pl.col("higher_is_worse")).then(1.0).otherwise(-1.0)
+
+
+def change_rows(
     assessments: pl.DataFrame,
     sessions: pl.DataFrame,
     settings: Settings,
     base: pl.DataFrame | None = None,
     include_after_dose: bool = False,
 ) -> pl.DataFrame:
-    """Change from baseline at every assessment after the first dose, with its category.
-
-    Columns: patient_id, instrument, assessed_at, session_id, timing, score, baseline_score,
-    days_from_first_dose, treatment_month, change (score - baseline), pct_change (signed,
-    % of baseline), reduction_pct (improvement in %, positive = better), responder,
-    substantial, remission, mcid_improved, rci, reliable_improvement, reliable_deterioration,
-    band, category.
-
-    ``rci`` (Jacobson & Truax) uses SEM = SD(baselines of this cohort) * sqrt(1 - r) with the
-    registry reliability r; it is empty for instruments without a registry reliability.
-    Categories: pain instruments use the IMMPACT bands (substantial / moderate / minimal /
-    no improvement / worse); other instruments remission / response / MCID improvement /
-    no improvement / worse, as far as the instrument defines them. Rows without a baseline
-    keep their score and empty change columns.
-    """
+    """The first columns of ``changes`` (``CHANGE_COLUMNS`` through ``responder``) for every
+    assessment after the first dose, sorted by patient, instrument and time: what the cohort
+    statistics need on every row. ``classify_changes`` adds the categories, RCI and bands to
+    the rows that are reported one by one (e.g. the end of induction)."""
     base = base if base is not None else baselines(assessments, sessions, settings)
-    rules = response_rules(settings)
-    sd = (
-        base.filter(pl.col("has_baseline"))
-        .group_by("instrument")
-        .agg(_baseline_sd=pl.col("baseline_score").std())
-    )
-    present = base.get_column("instrument").unique().to_list()
+    rules = response_rules(settings).select("instrument", "higher_is_worse", "response_pct")
     t = (
         totals(assessments, include_after_dose)
         .lazy()
@@ -293,10 +309,9 @@ def changes(
             (pl.col("assessed_at") > pl.col("first_dose_at"))
             & (pl.col("assessed_at") != pl.col("baseline_at")).fill_null(True)
         )
-        .join(rules.drop("definition", "source").lazy(), on="instrument", how="left")
-        .join(sd.lazy(), on="instrument", how="left")
+        .join(rules.lazy(), on="instrument", how="left")
     )
-    direction = pl.when(pl.col("higher_is_worse")).then(1.0).otherwise(-1.0)
+    direction = _direction()
     days = days_between(pl.col("assessed_at"), pl.col("first_dose_at"))
     b = pl.col("baseline_score")
     t = t.with_columns(
@@ -307,29 +322,65 @@ def changes(
     ).with_columns(
         improvement=-direction * pl.col("change"),
         reduction_pct=-direction * pl.col("pct_change"),
-        _sem=pl.col("_baseline_sd") * (1.0 - pl.col("reliability")).sqrt(),
     )
-    red = pl.col("reduction_pct")
     t = t.with_columns(
         responder=pl.when(pl.col("response_pct").is_not_null() & b.is_not_null()).then(
-            (red >= pl.col("response_pct")).fill_null(False)
+            (pl.col("reduction_pct") >= pl.col("response_pct")).fill_null(False)
         ),
-        substantial=pl.when(pl.col("substantial_pct").is_not_null() & b.is_not_null()).then(
-            (red >= pl.col("substantial_pct")).fill_null(False)
-        ),
-        remission=pl.when(pl.col("remission_below").is_not_null())
-        .then(pl.col("score") < pl.col("remission_below"))
-        .when(pl.col("remission_at_or_below").is_not_null())
-        .then(pl.col("score") <= pl.col("remission_at_or_below")),
-        mcid_improved=pl.when(pl.col("mcid").is_not_null() & b.is_not_null()).then(
-            pl.col("improvement") >= pl.col("mcid")
-        ),
-        rci=pl.when(pl.col("_sem") > 0).then(
-            pl.col("change") / (pl.lit(2.0).sqrt() * pl.col("_sem"))
-        ),
-    ).with_columns(
-        reliable_improvement=-direction * pl.col("rci") > instruments.RCI_CRITERION,
-        reliable_deterioration=direction * pl.col("rci") > instruments.RCI_CRITERION,
+    )
+    return t.select(_ROW_COLUMNS).sort("patient_id", "instrument", "assessed_at").collect()
+
+
+def classify_changes(rows: pl.DataFrame, base: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """``change_rows`` rows (any subset, plus any further columns, kept at the end) with the
+    remaining ``changes`` columns: substantial, remission, mcid_improved, rci,
+    reliable_improvement, reliable_deterioration, band and category (see ``changes``);
+    ``base`` is the baselines the rows were computed from (the SD of its baselines scales the
+    RCI)."""
+    rules = response_rules(settings)
+    sd = (
+        base.filter(pl.col("has_baseline"))
+        .group_by("instrument")
+        .agg(_baseline_sd=pl.col("baseline_score").std())
+    )
+    present = base.get_column("instrument").unique().to_list()
+    extra = [c for c in rows.columns if c not in CHANGE_COLUMNS]
+    t = (
+        rows.lazy()
+        .join(
+            rules.drop("definition", "source").lazy(),
+            on="instrument",
+            how="left",
+            maintain_order="left",
+        )
+        .join(sd.lazy(), on="instrument", how="left", maintain_order="left")
+    )
+    direction = _direction()
+    b = pl.col("baseline_score")
+    red = pl.col("reduction_pct")
+    t = (
+        t.with_columns(
+            _sem=pl.col("_baseline_sd") * (1.0 - pl.col("reliability")).sqrt(),
+        )
+        .with_columns(
+            substantial=pl.when(pl.col("substantial_pct").is_not_null() & b.is_not_null()).then(
+                (red >= pl.col("substantial_pct")).fill_null(False)
+            ),
+            remission=pl.when(pl.col("remission_below").is_not_null())
+            .then(pl.col("score") < pl.col("remission_below"))
+            .when(pl.col("remission_at_or_below").is_not_null())
+            .then(pl.col("score") <= pl.col("remission_at_or_below")),
+            mcid_improved=pl.when(pl.col("mcid").is_not_null() & b.is_not_null()).then(
+                pl.col("improvement") >= pl.col("mcid")
+            ),
+            rci=pl.when(pl.col("_sem") > 0).then(
+                pl.col("change") / (pl.lit(2.0).sqrt() * pl.col("_sem"))
+            ),
+        )
+        .with_columns(
+            reliable_improvement=-direction * pl.col("rci") > instruments.RCI_CRITERION,
+            reliable_deterioration=direction * pl.col("rci") > instruments.RCI_CRITERION,
+        )
     )
     pain = pl.col("domain") == "pain"
     worse = pl.col("improvement") < 0
@@ -358,36 +409,39 @@ def changes(
         .then(pl.lit("worse"))
         .otherwise(pl.lit("no improvement"))
     )
-    t = t.with_columns(category=category)
-    t = t.with_columns(band=band_expr("score", codes=present))
-    return (
-        t.select(
-            "patient_id",
-            "instrument",
-            "assessed_at",
-            "session_id",
-            "timing",
-            "score",
-            "baseline_score",
-            "days_from_first_dose",
-            "treatment_month",
-            "change",
-            "pct_change",
-            "improvement",
-            "reduction_pct",
-            "responder",
-            "substantial",
-            "remission",
-            "mcid_improved",
-            "rci",
-            "reliable_improvement",
-            "reliable_deterioration",
-            "band",
-            "category",
-        )
-        .sort("patient_id", "instrument", "assessed_at")
-        .collect()
-    )
+    t = t.with_columns(category=category, band=band_expr("score", codes=present))
+    return t.select(*CHANGE_COLUMNS, *extra).collect()
+
+
+def changes(
+    assessments: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    base: pl.DataFrame | None = None,
+    include_after_dose: bool = False,
+) -> pl.DataFrame:
+    """Change from baseline at every assessment after the first dose, with its category.
+
+    Columns (``CHANGE_COLUMNS``): patient_id, instrument, assessed_at, session_id, timing,
+    score, baseline_score, days_from_first_dose, treatment_month, change (score - baseline),
+    pct_change (signed, % of baseline), improvement, reduction_pct (improvement in %,
+    positive = better), responder, substantial, remission, mcid_improved, rci,
+    reliable_improvement, reliable_deterioration, band, category; sorted by patient,
+    instrument and time.
+
+    ``rci`` (Jacobson & Truax) uses SEM = SD(baselines of this cohort) * sqrt(1 - r) with the
+    registry reliability r; it is empty for instruments without a registry reliability.
+    Categories: pain instruments use the IMMPACT bands (substantial / moderate / minimal /
+    no improvement / worse); other instruments remission / response / MCID improvement /
+    no improvement / worse, as far as the instrument defines them. Rows without a baseline
+    keep their score and empty change columns.
+
+    ``change_rows`` + ``classify_changes``: the cohort summary computes the first for every
+    row and the second only for the rows it reports one by one.
+    """
+    base = base if base is not None else baselines(assessments, sessions, settings)
+    rows = change_rows(assessments, sessions, settings, base, include_after_dose)
+    return classify_changes(rows, base, settings)
 
 
 # -- contact, burden and cost ----------------------------------------------------------------
