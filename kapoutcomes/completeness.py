@@ -60,36 +60,37 @@ def completeness_items(
     dos = outcomes.dosing_sessions(sessions).select(
         "patient_id", "session_id", day=pl.col("started_at").dt.date()
     )
-    t = outcomes.totals(assessments, include_after_dose=True).filter(
-        pl.col("instrument").is_in(list(instruments_))
+    t = (
+        outcomes.totals(assessments, include_after_dose=True)
+        .filter(pl.col("instrument").is_in(list(instruments_)))
+        .select("patient_id", "instrument", "session_id", "assessed_at")
     )
     present = sorted(t.get_column("instrument").unique().to_list())
     fd = groups.filter(pl.col("dosed")).select("patient_id", "first_dose_at")
     avail = fd.with_columns(_avail=outcomes.days_between(pl.lit(as_of), pl.col("first_dose_at")))
+    per_patient = dos.group_by("patient_id").agg(denominator=pl.len())
     pieces = []
     for inst in present:
         ti = t.filter(pl.col("instrument") == inst)
-        by_sid = ti.select("session_id").drop_nulls().unique().with_columns(_a=pl.lit(True))
-        by_day = (
-            ti.select("patient_id", day=pl.col("assessed_at").dt.date())
-            .unique()
-            .with_columns(_b=pl.lit(True))
-        )
-        sess = (
-            dos.join(by_sid, on="session_id", how="left")
-            .join(by_day, on=["patient_id", "day"], how="left")
+        # dosing sessions with a score linked to them, then those with one the same day only
+        linked = dos.join(ti.select("session_id"), on="session_id", how="semi")
+        same_day = dos.join(
+            ti.select("patient_id", day=pl.col("assessed_at").dt.date()),
+            on=["patient_id", "day"],
+            how="semi",
+        ).join(linked.select("session_id"), on="session_id", how="anti")
+        scored = (
+            pl.concat([linked.select("patient_id"), same_day.select("patient_id")])
             .group_by("patient_id")
-            .agg(
-                n=(pl.col("_a").fill_null(False) | pl.col("_b").fill_null(False)).sum(),
-                denominator=pl.len(),
-            )
+            .agg(n=pl.len())
         )
+        sess = per_patient.join(scored, on="patient_id", how="left")
         pieces.append(
             sess.select(
                 "patient_id",
                 instrument=pl.lit(inst),
                 measure=pl.lit("sessions_with_score"),
-                n="n",
+                n=pl.col("n").fill_null(0),
                 denominator="denominator",
             )
         )
@@ -103,10 +104,15 @@ def completeness_items(
                 denominator=pl.lit(1, pl.Int64),
             )
         )
+        # days from the first dose to the latest score (the latest score is the furthest)
         last = (
-            ti.join(fd, on="patient_id", how="inner")
-            .group_by("patient_id")
-            .agg(_maxd=outcomes.days_between(pl.col("assessed_at"), pl.col("first_dose_at")).max())
+            ti.group_by("patient_id")
+            .agg(_last=pl.col("assessed_at").max())
+            .join(fd, on="patient_id", how="inner")
+            .select(
+                "patient_id",
+                _maxd=outcomes.days_between(pl.col("_last"), pl.col("first_dose_at")),
+            )
         )
         g2 = avail.join(last, on="patient_id", how="left")
         for d in follow_up_days:
