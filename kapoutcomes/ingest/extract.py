@@ -239,16 +239,68 @@ def _lookup(s: pl.Series, mapping: dict, dtype) -> pl.Series:
     return s.replace_strict(mapping, default=None, return_dtype=dtype)
 
 
+_MEASURE_ROLES = ("code", "name", "value", "units", "item")
+
+
+def _distinct_rows(frame: pl.DataFrame, columns: dict[str, str]) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct combinations of some text columns (renamed ``role: header``) and, per row,
+    the index of its combination: what is computed once per combination is then taken for each
+    row with ``gather`` (a long export repeats a handful of codes, names, units and values over
+    every row)."""
+    cols = {role: frame.get_column(h).cast(pl.String).fill_null("") for role, h in columns.items()}
+    if not cols:
+        return pl.DataFrame({"_none": [None]}), pl.Series([0] * frame.height, dtype=pl.UInt32)
+    sep = "\x1f"
+    if any(c.str.contains(sep, literal=True).any() for c in cols.values()):
+        keyed = pl.DataFrame(cols)
+        distinct = keyed.unique(maintain_order=True).with_row_index("_k")
+        idx = keyed.join(distinct, on=list(cols), how="left", maintain_order="left")
+        return distinct.drop("_k"), idx.get_column("_k")
+    key = pl.select(pl.concat_str(list(cols.values()), separator=sep)).to_series()
+    keys = key.unique(maintain_order=True)
+    idx = key.cast(pl.Enum(keys)).to_physical()
+    distinct = (
+        keys.str.split_exact(sep, len(cols) - 1).struct.rename_fields(list(cols)).struct.unnest()
+        if len(cols) > 1
+        else keys.alias(next(iter(cols))).to_frame()
+    )
+    return distinct, idx
+
+
 def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int) -> Extract:
     ex = Extract("observations")
     r = Rows(raw, rk_base, ex)
     pid = r.patient(roles.get("patient"), opts.secret)
     at = r.datetime(roles.get("date"), opts)
-    code = nm.clean(r.col(roles.get("code"))).str.strip_chars()
-    name = nm.clean(r.col(roles.get("name")))
-    value_raw = r.col(roles.get("value"))
-    units = nm.clean(r.col(roles.get("units"))).str.to_lowercase()
-    item_raw = r.col(roles.get("item"))
+    # Everything below depends only on the code, name, value, units and item cells of a row:
+    # computed once per distinct combination (``d``), then taken for each row (``idx``).
+    d, idx = _distinct_rows(raw.frame, {k: roles[k] for k in _MEASURE_ROLES if roles.get(k)})
+    nd = d.height
+
+    def cell(role: str) -> pl.Series:
+        if role in d.columns:
+            return d.get_column(role)
+        return pl.Series(role, [None] * nd, dtype=pl.String)
+
+    def rows(s: pl.Series) -> pl.Series:
+        return s.gather(idx)
+
+    def bad(mask: pl.Series, column: str, values: pl.Series, reason: str | pl.Series) -> None:
+        mask = mask.fill_null(False)
+        if mask.any():
+            why = reason if isinstance(reason, str) else rows(reason)
+            r.bad(rows(mask), column, rows(values), why)
+
+    def skip(mask: pl.Series, reason: str | pl.Series) -> None:
+        mask = mask.fill_null(False)
+        if mask.any():
+            r.skip(rows(mask), reason if isinstance(reason, str) else rows(reason))
+
+    code = nm.clean(cell("code")).str.strip_chars()
+    name = nm.clean(cell("name"))
+    value_raw = cell("value")
+    units = nm.clean(cell("units")).str.to_lowercase()
+    item_raw = cell("item")
 
     inst_by_code = _lookup(code, INSTRUMENT_LOINC, pl.String)
     item_inst = _lookup(code, {k: v[0] for k, v in ITEM_LOINC.items()}, pl.String)
@@ -257,7 +309,6 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     names = name.unique().drop_nulls().to_list()
     recog = {n: (i.code if (i := instruments.recognise(n)) else None) for n in names}
     inst_by_name = _lookup(name, recog, pl.String)
-    # normalise each distinct name once (a file has a handful of names over many rows)
     vital_names = {
         n: VITAL_NAMES[key] for n in names if (key := privacy.normalise_header(n)) in VITAL_NAMES
     }
@@ -266,7 +317,7 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     vital = pl.select(pl.coalesce(vital_by_code, vital_by_name)).to_series()
     # an explicit item column (e.g. "PHQ-9", item 9)
     item_col = nm.parse_int(item_raw)
-    r.bad(
+    bad(
         nm.present(item_raw) & item_col.is_null(),
         roles.get("item", ""),
         item_raw,
@@ -285,7 +336,7 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
             ]
         )
     ).to_series()
-    r.skip(
+    skip(
         ~tracked & code.is_null() & name.is_null(),
         "no code or name: nothing says what was measured",
     )
@@ -295,7 +346,7 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
         default=None,
         return_dtype=pl.String,
     )
-    r.skip(
+    skip(
         ~tracked & (code.is_not_null() | name.is_not_null()),
         pl.select(pl.lit("observation not tracked by kapoutcomes: ") + label).to_series(),
     )
@@ -307,52 +358,62 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     maxima = {i.code: float(i.maximum) for i in instruments.INSTRUMENTS.values()}
     inst_max = _lookup(instrument, maxima, pl.Float64)
     denom = sc.get_column("denominator")
-    is_inst = instrument.is_not_null()
-    r.skip(
-        tracked & ~nm.present(value_raw),
+    value_present = nm.present(value_raw)
+    skip(
+        tracked & ~value_present,
         "no value (blank or a missing marker such as N/A, --, declined): nothing to import",
     )
-    is_inst = is_inst & nm.present(value_raw)
-    r.bad(
-        is_inst & nm.present(value_raw) & score.is_null(),
+    is_inst = instrument.is_not_null() & value_present
+    bad(
+        is_inst & score.is_null(),
         roles.get("value", "value"),
         value_raw,
         "expected a score such as 7, 7/10 or 7 out of 10",
     )
-    r.bad(
+    bad(
         is_inst & item.is_null() & denom.is_not_null() & (denom != inst_max),
         roles.get("value", "value"),
         value_raw,
         "the score is written out of a different maximum than the instrument's",
     )
-    r.skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
-    keep_a = is_inst & ~item_other
-    assessments = pl.DataFrame(
+    skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
+    keep_a = rows((is_inst & ~item_other).fill_null(False))
+    ia = idx.filter(keep_a)
+    n_a = ia.len()
+    ex.outputs["assessments"] = pl.DataFrame(
         {
-            RK: r.rk,
-            "patient_id": pid,
-            "assessed_at": at,
-            "instrument": instrument,
-            "item": item,
-            "score": score,
-            "session_id": pl.Series([None] * len(pid), dtype=pl.String),
-            "timing": pl.Series([None] * len(pid), dtype=pl.String),
+            RK: r.rk.filter(keep_a),
+            "patient_id": pid.filter(keep_a),
+            "assessed_at": at.filter(keep_a),
+            "instrument": instrument.gather(ia),
+            "item": item.gather(ia),
+            "score": score.gather(ia),
+            "session_id": pl.Series([None] * n_a, dtype=pl.String),
+            "timing": pl.Series([None] * n_a, dtype=pl.String),
         }
-    ).filter(keep_a)
-    ex.outputs["assessments"] = assessments
+    )
     # vitals: numbers (weights in lb converted)
     v = nm.parse_number(value_raw)
     lb = units.str.contains(r"lb").fill_null(False)
     v = pl.select(
         pl.when(lb & (vital == "weight_kg")).then((v * 0.45359237).round(1)).otherwise(v)
     ).to_series()
-    is_vital = vital.is_not_null() & instrument.is_null() & nm.present(value_raw)
-    r.bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
+    is_vital = vital.is_not_null() & instrument.is_null() & value_present
+    bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
+    keep_v = rows(is_vital.fill_null(False))
+    iv = idx.filter(keep_v)
     ex.vitals = pl.DataFrame(
-        {RK: r.rk, "patient_id": pid, "at": at, "vital": vital, "value": v},
+        {
+            RK: r.rk.filter(keep_v),
+            "patient_id": pid.filter(keep_v),
+            "at": at.filter(keep_v),
+            "vital": vital.gather(iv),
+            "value": v.gather(iv),
+        },
         schema=VITAL_SCHEMA,
-    ).filter(is_vital)
-    ex.activity = activity(r.rk, pid, at).filter(tracked & nm.present(value_raw))
+    )
+    act = rows((tracked & value_present).fill_null(False))
+    ex.activity = activity(r.rk.filter(act), pid.filter(act), at.filter(act))
     return ex
 
 
