@@ -168,17 +168,17 @@ class Rows:
     def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
         raw = self.col(header)
         out = nm.parse_datetime(raw, opts.day_first, opts.settings.clinic_timezone)
-        unreadable = nm.present(raw) & out.is_null()
+        present = nm.present(raw)
+        unreadable = present & out.is_null()
         if unreadable.any():
-            why = pl.Series(
-                [
-                    nm.date_hint(v, opts.day_first) if b else None
-                    for v, b in zip(raw, unreadable, strict=True)
-                ]
-            )
+            hints = {
+                v: nm.date_hint(v, opts.day_first)
+                for v in raw.filter(unreadable).unique().to_list()
+            }
+            why = raw.replace_strict(hints, default=None, return_dtype=pl.String)
             self.bad(unreadable, header or "date", raw, why)
         if required:
-            self.bad(~nm.present(raw), header or "date", raw, "a date is required")
+            self.bad(~present, header or "date", raw, "a date is required")
         return out
 
     def number(self, header: str | None, what: str = "a number") -> pl.Series:

@@ -167,19 +167,29 @@ def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.S
     expanded = m.struct.field("a") + century + m.struct.field("y") + m.struct.field("r")
     t = pl.select(pl.when(yy.is_not_null()).then(expanded).otherwise(t)).to_series()
     zoned_mask = t.str.contains(_ZONE_SUFFIX).fill_null(False)
-    zt = t.str.replace(r"Z$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
-    zoned = pl.select(
-        pl.coalesce(
-            [zt.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _ZONED]
-        )
-    ).to_series()
+    zt = pl.select(pl.when(zoned_mask).then(t)).to_series()
+    zt = zt.str.replace(r"Z$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
+    zoned = _first_format(zt, _ZONED, time_unit="us", time_zone="UTC")
     zoned = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     naive_formats = _ISO + _slash_formats(day_first)
-    naive = pl.select(
-        pl.coalesce([t.str.to_datetime(f, strict=False, time_unit="us") for f in naive_formats])
-    ).to_series()
+    naive = _first_format(
+        pl.select(pl.when(~zoned_mask).then(t)).to_series(), naive_formats, time_unit="us"
+    )
     out = pl.select(pl.when(zoned_mask).then(zoned).otherwise(naive)).to_series()
     return out.alias(s.name)
+
+
+def _first_format(t: pl.Series, formats: list[str], **kw: str) -> pl.Series:
+    """Each text read with the first of ``formats`` that reads it (null when none does): the
+    same as coalescing every format over every value, but each further format is tried only
+    on the values still unread (an export writes its dates one way)."""
+    out = t.str.to_datetime(formats[0], strict=False, **kw)
+    for f in formats[1:]:
+        todo = (out.is_null() & t.is_not_null()).arg_true()
+        if todo.len() == 0:
+            break
+        out = out.scatter(todo, t.gather(todo).str.to_datetime(f, strict=False, **kw))
+    return out
 
 
 def date_hint(value: str, day_first: bool) -> str:

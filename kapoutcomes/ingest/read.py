@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -122,8 +123,8 @@ class Source:
     data: bytes
     path: str | None = None
 
-    @property
-    def sha256(self) -> str:
+    @functools.cached_property
+    def sha256(self) -> str:  # once per source: the ledger, the report and the check use it
         return hashlib.sha256(self.data).hexdigest()
 
 
@@ -501,6 +502,11 @@ def _quotes_well_formed(data: bytes, delim: int, start: int) -> bool:
     return not inside
 
 
+def _holding(f: pl.DataFrame, columns: list[str], text: str) -> list[str]:
+    """The columns with a cell that holds ``text`` (a quoted delimiter or line break is rare)."""
+    return [c for c in columns if f.get_column(c).str.contains(text, literal=True).any()]
+
+
 def _fast_frame(
     src: Source, data: bytes, head: str, encoding: str, delim: str, limits: ImportLimits
 ) -> RawTable | None:
@@ -550,9 +556,10 @@ def _fast_frame(
     # separates two fields (width - 1 per record with all its fields; a record never has
     # more, polars refuses those) or sits inside a cell.
     d = delim.encode()
-    in_cells = f.select(
-        pl.sum_horizontal(pl.col(c).str.count_matches(delim, literal=True).sum() for c in header)
-    ).item() + sum(c.count(delim) for c in raw_header)
+    in_cells = sum(c.count(delim) for c in raw_header) + sum(
+        int(f.get_column(c).str.count_matches(delim, literal=True).sum())
+        for c in _holding(f, header, delim)
+    )
     if data.count(d) != (f.height + 1) * (width - 1) + in_cells:
         return None
     if f.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in header)).item() > (
@@ -572,7 +579,8 @@ def _fast_frame(
         line = pl.int_range(2, f.height + 2, dtype=pl.Int64)
     else:
         newlines = pl.sum_horizontal(
-            pl.col(c).str.count_matches("\n", literal=True) for c in header
+            pl.col(c).str.count_matches("\n", literal=True)
+            for c in (_holding(f, header, "\n") or header)
         )
         span = pl.lit(1, pl.Int64) + newlines  # lines a record takes
         line = span.cum_sum() - span + 2  # header on line 1
