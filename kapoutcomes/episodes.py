@@ -118,7 +118,11 @@ def response_episodes(
         | (pl.col("instrument") != pl.col("instrument").shift(1))
     ).fill_null(True)
     opens = (pl.col("kind") == 1) | pl.col("resp").fill_null(False)
-    s = s.with_columns(_key_start=new_key, _sg=(opens | new_key).cast(pl.UInt32).cum_sum())
+    # segment and episode numbers are cumulative sums, so sorted: flagged, polars groups
+    # them as contiguous slices instead of hashing
+    s = s.with_columns(
+        _key_start=new_key, _sg=(opens | new_key).cast(pl.UInt32).cum_sum().set_sorted()
+    )
     is_n = (pl.col("kind") == 0) & ~pl.col("resp").fill_null(False)
     seg = (
         s.group_by("_sg")
@@ -157,7 +161,7 @@ def response_episodes(
         .then(pl.lit("loss"))
         .when(ends_booster)
         .then(pl.lit("booster")),
-        _eg=pl.col("starts").cast(pl.UInt32).cum_sum(),
+        _eg=pl.col("starts").cast(pl.UInt32).cum_sum().set_sorted(),
     )
     has_end = pl.col("end_t").is_not_null().cast(pl.UInt32)
     seg = seg.with_columns(

@@ -159,21 +159,12 @@ def change_from_baseline(
 def monthly_scores(change: pl.DataFrame, max_month: int = 12) -> pl.DataFrame:
     """Each patient's last score with a baseline in every 30-day treatment month (up to
     ``max_month``): the ``outcomes.changes`` columns, one row per patient, instrument and
-    month."""
+    month (the natural key allows one total per patient, instrument and time)."""
+    key = ["patient_id", "instrument", "treatment_month"]
     return (
         change.filter(pl.col("change").is_not_null() & (pl.col("treatment_month") <= max_month))
-        .select(
-            "patient_id",
-            "instrument",
-            "treatment_month",
-            "assessed_at",
-            "change",
-            "reduction_pct",
-            "responder",
-        )
-        .sort("assessed_at")
-        .group_by("patient_id", "instrument", "treatment_month")
-        .agg(pl.all().last())
+        .select(*key, "assessed_at", "change", "reduction_pct", "responder")
+        .filter(pl.col("assessed_at") == pl.col("assessed_at").max().over(key))
     )
 
 

@@ -29,7 +29,7 @@ def induction_series(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame
         "started_at",
         "session_id",
         _new_patient=new_patient,
-        _cg=new_course.cast(pl.UInt32).cum_sum(),
+        _cg=new_course.cast(pl.UInt32).cum_sum().set_sorted(),
     ).with_columns(_first_cg=pl.when(pl.col("_new_patient")).then(pl.col("_cg")).forward_fill())
     out = (
         ind.group_by("_cg")

@@ -205,27 +205,41 @@ def baselines(
     baseline_days_before, has_baseline, baseline_status.
     """
     fd = first_doses(sessions).select("patient_id", "first_dose_at", "first_session_id")
-    inst = totals(assessments).select("instrument").unique().sort("instrument")
+    tot = totals(assessments)
+    inst = tot.select(pl.col("instrument").unique()).sort("instrument")
     grid = fd.join(inst, how="cross")
-    t = totals(assessments).join(fd, on="patient_id", how="inner")
     before = (pl.col("assessed_at") <= pl.col("first_dose_at")) | (
         (pl.col("session_id") == pl.col("first_session_id"))
         & pl.col("timing").is_in(["baseline", "before_dose"])
     ).fill_null(False)
-    cand = t.filter(before)
-    in_window = cand.filter(
-        pl.col("assessed_at")
-        >= pl.col("first_dose_at") - pl.duration(days=settings.baseline_window_days)
+    # the latest score before the first dose (the natural key rules out two at the same
+    # time); it is the baseline when it lies in the window (if any score does, it does)
+    latest = (
+        tot.lazy()
+        .select("patient_id", "instrument", "assessed_at", "score", "session_id", "timing")
+        .join(fd.lazy(), on="patient_id", how="inner")
+        .filter(before)
+        .group_by("patient_id", "instrument")
+        .agg(
+            _score=pl.col("score").get(pl.col("assessed_at").arg_max()),
+            _at=pl.col("assessed_at").max(),
+            _first_dose_at=pl.col("first_dose_at").first(),
+            _older=pl.len(),
+        )
+        .collect()
     )
-    # the latest score in the window (the natural key rules out two at the same time)
-    last = in_window.group_by("patient_id", "instrument").agg(
-        baseline_score=pl.col("score").get(pl.col("assessed_at").arg_max()),
-        baseline_at=pl.col("assessed_at").max(),
+    in_window = pl.col("_at") >= pl.col("_first_dose_at") - pl.duration(
+        days=settings.baseline_window_days
     )
-    any_before = cand.group_by("patient_id", "instrument").agg(_older=pl.len())
+    last = latest.select(
+        "patient_id",
+        "instrument",
+        baseline_score=pl.when(in_window).then(pl.col("_score")),
+        baseline_at=pl.when(in_window).then(pl.col("_at")),
+        _older="_older",
+    )
     out = (
         grid.join(last, on=["patient_id", "instrument"], how="left")
-        .join(any_before, on=["patient_id", "instrument"], how="left")
         .with_columns(
             baseline_days_before=days_between(pl.col("first_dose_at"), pl.col("baseline_at")),
             has_baseline=pl.col("baseline_score").is_not_null(),
@@ -290,8 +304,8 @@ def change_rows(
     include_after_dose: bool = False,
 ) -> pl.DataFrame:
     """The first columns of ``changes`` (``CHANGE_COLUMNS`` through ``responder``) for every
-    assessment after the first dose, sorted by patient, instrument and time: what the cohort
-    statistics need on every row. ``classify_changes`` adds the categories, RCI and bands to
+    assessment after the first dose, in no particular order (``changes`` sorts): what the
+    cohort statistics need on every row. ``classify_changes`` adds the categories, RCI and bands to
     the rows that are reported one by one (e.g. the end of induction)."""
     base = base if base is not None else baselines(assessments, sessions, settings)
     rules = response_rules(settings).select("instrument", "higher_is_worse", "response_pct")
@@ -328,7 +342,7 @@ def change_rows(
             (pl.col("reduction_pct") >= pl.col("response_pct")).fill_null(False)
         ),
     )
-    return t.select(_ROW_COLUMNS).sort("patient_id", "instrument", "assessed_at").collect()
+    return t.select(_ROW_COLUMNS).collect()
 
 
 def classify_changes(rows: pl.DataFrame, base: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -441,7 +455,7 @@ def changes(
     """
     base = base if base is not None else baselines(assessments, sessions, settings)
     rows = change_rows(assessments, sessions, settings, base, include_after_dose)
-    return classify_changes(rows, base, settings)
+    return classify_changes(rows.sort("patient_id", "instrument", "assessed_at"), base, settings)
 
 
 # -- contact, burden and cost ----------------------------------------------------------------
