@@ -144,12 +144,20 @@ def pseudonymise(mrn: pl.Series, secret: bytes) -> pl.Series:
     """Keyed pseudonyms; values that already are pseudonyms (a corrected quarantine file)
     are kept as they are."""
     values = mrn.cast(pl.String).str.strip_chars()
-    mapping = {}
-    for v in values.drop_nulls().unique().to_list():
-        if not v:
-            continue
-        mapping[v] = v if privacy.looks_like_patient_id(v) else privacy.pseudonymise(v, secret)
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String).alias(mrn.name)
+    distinct = values.drop_nulls().unique()
+    ids = pl.Series(
+        [
+            None
+            if not v
+            else v
+            if privacy.looks_like_patient_id(v)
+            else privacy.pseudonymise(v, secret)
+            for v in distinct.to_list()
+        ],
+        dtype=pl.String,
+    )
+    # each row takes its text's pseudonym by position (a dict lookup per row is slow)
+    return ids.gather(values.cast(pl.Enum(distinct)).to_physical()).alias(mrn.name)
 
 
 def find_patient_id(mrn: str, secret: bytes | None = None) -> str:

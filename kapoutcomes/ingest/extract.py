@@ -104,6 +104,16 @@ class Extract:
     patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
 
 
+def nulls(n: int, dtype: pl.DataType | type[pl.DataType] = pl.String) -> pl.Series:
+    """``n`` nulls (without a Python list of ``n`` Nones)."""
+    return pl.repeat(None, n, dtype=dtype, eager=True)
+
+
+def repeat(value: str, n: int) -> pl.Series:
+    """``value`` ``n`` times, as text."""
+    return pl.repeat(value, n, dtype=pl.String, eager=True)
+
+
 class Rows:
     """The input rows of one file with helpers to record problems and skips."""
 
@@ -112,13 +122,11 @@ class Rows:
         self.rk = (self.f.get_column(LINE) + rk_base).alias(RK)
         self.ex = ex
         shape = self.f.get_column(SHAPE)
-        self.bad(
-            shape.is_not_null(), "(row)", pl.Series([None] * len(shape), dtype=pl.String), shape
-        )
+        self.bad(shape.is_not_null(), "(row)", nulls(len(shape)), shape)
 
     def col(self, header: str | None) -> pl.Series:
         if not header:
-            return pl.Series("", [None] * self.f.height, dtype=pl.String)
+            return nulls(self.f.height).alias("")
         return self.f.get_column(header)
 
     def bad(
@@ -131,14 +139,16 @@ class Rows:
         mask = mask.fill_null(False)
         if not mask.any():
             return
-        why = reason if isinstance(reason, pl.Series) else pl.Series([reason] * len(mask))
+        rk = self.rk.filter(mask)
         self.ex.problems.append(
             pl.DataFrame(
                 {
-                    RK: self.rk.filter(mask),
-                    "column": [column] * int(mask.sum()),
+                    RK: rk,
+                    "column": repeat(column, rk.len()),
                     "value": values.cast(pl.String).filter(mask),
-                    "reason": why.cast(pl.String).filter(mask),
+                    "reason": repeat(reason, rk.len())
+                    if isinstance(reason, str)
+                    else reason.cast(pl.String).filter(mask),
                 },
                 schema=PROBLEM_SCHEMA,
             )
@@ -148,18 +158,20 @@ class Rows:
         mask = mask.fill_null(False)
         if not mask.any():
             return
-        why = reason if isinstance(reason, pl.Series) else pl.Series([reason] * len(mask))
-        self.ex.skipped.append(
-            pl.DataFrame(
-                {RK: self.rk.filter(mask), "reason": why.cast(pl.String).filter(mask)},
-                schema=SKIP_SCHEMA,
-            )
+        rk = self.rk.filter(mask)
+        why = (
+            repeat(reason, rk.len())
+            if isinstance(reason, str)
+            else reason.cast(pl.String).filter(mask)
         )
+        self.ex.skipped.append(pl.DataFrame({RK: rk, "reason": why}, schema=SKIP_SCHEMA))
 
     # -- typed columns with their problems ----------------------------------------------------
     def patient(self, header: str | None, secret: bytes) -> pl.Series:
         raw = self.col(header)
-        pid = deid.pseudonymise(nm.clean(raw), secret).alias("patient_id")
+        # cleaned and pseudonymised once per distinct MRN text
+        pid = nm.per_distinct(raw, lambda d: deid.pseudonymise(nm.clean(d), secret))
+        pid = pid.alias("patient_id")
         self.bad(pid.is_null(), header or "MRN", raw, "the patient identifier (MRN) is missing")
         self.ex.mrn_col = header
         self.ex.patient_ids = pid
@@ -230,7 +242,7 @@ def activity(rk: pl.Series, pid: pl.Series, at: pl.Series, **demo: pl.Series) ->
     data = {RK: rk, "patient_id": pid, "at_date": at.cast(pl.Date)}
     for c, t in ACTIVITY_SCHEMA.items():
         if c not in data:
-            data[c] = demo.get(c, pl.Series(c, [None] * n, dtype=t))
+            data[c] = demo.get(c, nulls(n, t).alias(c))
     return pl.DataFrame(data, schema=ACTIVITY_SCHEMA)
 
 
@@ -388,8 +400,8 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
             "instrument": instrument.gather(ia),
             "item": item.gather(ia),
             "score": score.gather(ia),
-            "session_id": pl.Series([None] * n_a, dtype=pl.String),
-            "timing": pl.Series([None] * n_a, dtype=pl.String),
+            "session_id": nulls(n_a),
+            "timing": nulls(n_a),
         }
     )
     # vitals: numbers (weights in lb converted)

@@ -19,6 +19,7 @@ import csv
 import functools
 import hashlib
 import io
+import itertools
 import os
 import re
 import zipfile
@@ -476,15 +477,19 @@ def _read_delimited_fast(
     return _fast_frame(src, data, text[:_HEAD_BYTES], encoding, delim, limits)
 
 
-def _quotes_well_formed(data: bytes, delim: int, start: int) -> bool:
-    """Whether every quote of ``data`` (from ``start``) opens a field, doubles a quote inside
-    one, or closes a field just before a delimiter or line end, and every quoted field is
-    closed: then polars and the csv module read the quoting alike. A quote inside an
-    unquoted field, text after a closing quote or a quote left open is read differently by
-    the two (malformed CSV): such files go to the careful reader. Visits the quotes only."""
+def _quoted_sections(data: bytes, delim: int, start: int) -> tuple[int, list[int]] | None:
+    """The delimiters and the positions of the line breaks inside quoted fields of ``data``
+    (from ``start``), or None when the quoting is malformed: a quote inside an unquoted field,
+    text after a closing quote, or a quote left open - polars and the csv module read those
+    differently, so such files go to the careful reader. In a well-formed file every quote
+    opens a field, doubles a quote inside one, or closes one just before a delimiter or line
+    end. Visits the quotes only."""
     inside = False
     n = len(data)
     find = data.find
+    delims = 0
+    breaks: list[int] = []
+    opened = 0
     a = find(b'"', start)
     while a >= 0:
         b = a + 1
@@ -492,19 +497,22 @@ def _quotes_well_formed(data: bytes, delim: int, start: int) -> bool:
             b += 1
         if not inside:
             if a > start and data[a - 1] not in (delim, 10):
-                return False  # a quote inside an unquoted field
+                return None  # a quote inside an unquoted field
             inside = (b - a) % 2 == 1  # the opening quote, then doubled quotes
+            opened = a
         else:
             inside = (b - a) % 2 == 0  # doubled quotes, or the closing one
-        if not inside and b < n and data[b] not in (delim, 10, 13):
-            return False  # text after a closing quote
+        if not inside:
+            if b < n and data[b] not in (delim, 10, 13):
+                return None  # text after a closing quote
+            if b - opened > 2:
+                delims += data.count(delim, opened, b)
+                nl = find(b"\n", opened, b)
+                while nl >= 0:
+                    breaks.append(nl)
+                    nl = find(b"\n", nl + 1, b)
         a = find(b'"', b)
-    return not inside
-
-
-def _holding(f: pl.DataFrame, columns: list[str], text: str) -> list[str]:
-    """The columns with a cell that holds ``text`` (a quoted delimiter or line break is rare)."""
-    return [c for c in columns if f.get_column(c).str.contains(text, literal=True).any()]
+    return None if inside else (delims, breaks)
 
 
 def _fast_frame(
@@ -518,11 +526,14 @@ def _fast_frame(
     if data.find(b"\n", 0, 65_536) < 0:
         return None  # no line break near the start: not a file of several records
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    if not _quotes_well_formed(data, ord(delim), start):
+    quoted = _quoted_sections(data, ord(delim), start)
+    if quoted is None:
         return None
-    n_lf = data.count(b"\n")
-    if data.count(b"\r") != data.count(b"\r\n") or b"\n\n" in data or b"\n\r\n" in data:
-        return None  # bare CR line endings or blank lines: the careful reader keeps count
+    in_quotes, breaks = quoted
+    if data.count(b"\r") and (data.count(b"\r") != data.count(b"\r\n")):
+        return None  # bare CR line endings: the careful reader keeps count
+    if b"\n\n" in data or b"\n\r\n" in data:
+        return None  # blank lines: the careful reader skips them and keeps count
     try:
         reader = csv.reader(io.StringIO(head, newline=""), delimiter=delim)
         raw_header = next(reader)
@@ -554,13 +565,12 @@ def _fast_frame(
     # A record with fewer fields than the header (polars pads it) goes to the careful reader,
     # which notes records split in two. Found by counting: every delimiter of the file either
     # separates two fields (width - 1 per record with all its fields; a record never has
-    # more, polars refuses those) or sits inside a cell.
-    d = delim.encode()
-    in_cells = sum(c.count(delim) for c in raw_header) + sum(
-        int(f.get_column(c).str.count_matches(delim, literal=True).sum())
-        for c in _holding(f, header, delim)
-    )
-    if data.count(d) != (f.height + 1) * (width - 1) + in_cells:
+    # more, polars refuses those) or sits inside a quoted field.
+    if data.count(delim.encode()) != (f.height + 1) * (width - 1) + in_quotes:
+        return None
+    # every line break ends a record (the header's, each record's but perhaps the last) or
+    # sits inside a quoted field
+    if data.count(b"\n") != f.height + data.endswith(b"\n") + len(breaks):
         return None
     if f.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in header)).item() > (
         limits.max_field_chars
@@ -575,14 +585,28 @@ def _fast_frame(
         .item()
     ):
         return None  # whitespace-only records are skipped by the careful reader
-    if n_lf == f.height + data.endswith(b"\n"):  # no line break in a cell: a line per record
-        line = pl.int_range(2, f.height + 2, dtype=pl.Int64)
+    if not breaks:  # one line per record
+        line = pl.int_range(2, f.height + 2, dtype=pl.Int64, eager=True)
     else:
-        newlines = pl.sum_horizontal(
-            pl.col(c).str.count_matches("\n", literal=True)
-            for c in (_holding(f, header, "\n") or header)
+        # a line break inside a quoted field lengthens the record holding it by a line; the
+        # record of the physical line p of such a break is p - 2 less the breaks before it
+        before = [data.count(b"\n", 0, breaks[0])]
+        for x, y in itertools.pairwise(breaks):
+            before.append(before[-1] + 1 + data.count(b"\n", x + 1, y))
+        record = (
+            pl.Series(before, dtype=pl.Int64)
+            - 1
+            - pl.int_range(0, len(breaks), dtype=pl.Int64, eager=True)
         )
-        span = pl.lit(1, pl.Int64) + newlines  # lines a record takes
+        extra = record.alias("i").value_counts().with_columns(pl.col("count").cast(pl.Int64))
+        span = (
+            pl.int_range(0, f.height, dtype=pl.Int64, eager=True)
+            .alias("i")
+            .to_frame()
+            .join(extra, on="i", how="left", maintain_order="left")
+            .select(1 + pl.col("count").fill_null(0))
+            .to_series()
+        )
         line = span.cum_sum() - span + 2  # header on line 1
     f = f.with_columns(line.cast(pl.Int64).alias(LINE), pl.lit(None, pl.String).alias(SHAPE))
     return RawTable(src, f, header, encoding, delimiter=delim)
