@@ -13,14 +13,23 @@ from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount
 
 
-def reason_counts(frame: pl.DataFrame, with_column: bool) -> tuple[ReasonCount, ...]:
+def reason_counts(
+    frame: pl.DataFrame, with_column: bool, one_per_row: bool = False
+) -> tuple[ReasonCount, ...]:
+    """Rows per reason (and column) with the first five line numbers. ``one_per_row``: the
+    frame holds each row key once (skips), so counting and the first lines need no
+    de-duplication."""
     if frame.height == 0:
         return ()
     keys = ["column", "reason"] if with_column else ["reason"]
+    line = pl.col("_line")
     g = (
         frame.with_columns(_line=pl.col(RK) % RK_BASE)
         .group_by(keys)
-        .agg(count=pl.col(RK).n_unique(), rows=pl.col("_line").unique().sort().head(5))
+        .agg(
+            count=pl.len() if one_per_row else pl.col(RK).n_unique(),
+            rows=line.bottom_k(5).sort() if one_per_row else line.unique().sort().head(5),
+        )
         .sort("count", *keys, descending=[True] + [False] * len(keys))
     )
     return tuple(
@@ -34,79 +43,79 @@ def reason_counts(frame: pl.DataFrame, with_column: bool) -> tuple[ReasonCount, 
     )
 
 
+def _keys(*frames: pl.DataFrame) -> pl.DataFrame:
+    """The row keys of some frames, as one frame (for anti-joins)."""
+    parts = [f.select(pl.col(RK).cast(pl.Int64)) for f in frames if f.height]
+    return pl.concat(parts) if parts else pl.DataFrame(schema={RK: pl.Int64})
+
+
+def _anti(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without the rows whose key is in ``keys`` (order kept)."""
+    if frame.height == 0 or keys.height == 0:
+        return frame
+    return frame.join(keys.unique(), on=RK, how="anti", maintain_order="left")
+
+
 def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     raw = f.raw
     assert raw is not None
     base = f.index * RK_BASE
-    rks = raw.frame.get_column(rd.LINE) + base
+    rks = (raw.frame.get_column(rd.LINE) + base).alias(RK).to_frame()
     lo, hi = base, base + RK_BASE
 
     def mine(df: pl.DataFrame) -> pl.DataFrame:
         return df.filter(pl.col(RK).is_between(lo, hi - 1)) if df.height else df
 
     probs = mine(result.problems)
-    bad = set(probs.get_column(RK).to_list()) if probs.height else set()
+    bad = probs.select(pl.col(RK).cast(pl.Int64)).unique() if probs.height else _keys()
     status = mine(result.status)
     st_by = (
-        status.filter(~pl.col(RK).is_in(list(bad)))
+        _anti(status, bad)
         .group_by(RK)
         .agg(
             new=(pl.col("status") == "new").any(),
             conflict=(pl.col("status") == "conflict").any(),
             dup=(pl.col("status") == "duplicate").any(),
         )
+        .sort(RK)
         if status.height
         else pl.DataFrame(
             schema={RK: pl.Int64, "new": pl.Boolean, "conflict": pl.Boolean, "dup": pl.Boolean}
         )
     )
-    accepted = set(st_by.filter("new").get_column(RK).to_list())
-    conflict_rows = set(st_by.filter("conflict").get_column(RK).to_list())
-    dup_only = set(
-        st_by.filter(~pl.col("new") & ~pl.col("conflict") & pl.col("dup")).get_column(RK).to_list()
-    )
-    conflict_only = conflict_rows - accepted
-    skips = mine(result.skipped)
-    skips = skips.filter(~pl.col(RK).is_in(list(bad | accepted))) if skips.height else skips
+    accepted = st_by.filter("new").select(RK)
+    n_conflicts = st_by.filter("conflict").height
+    dup_only = st_by.filter(~pl.col("new") & ~pl.col("conflict") & pl.col("dup")).select(RK)
+    conflict_only = st_by.filter(pl.col("conflict") & ~pl.col("new")).select(RK)
+    skips = _anti(mine(result.skipped), _keys(bad, accepted))
     extra = []
-    if dup_only:
+    if dup_only.height:
         extra.append(
-            pl.DataFrame(
-                {
-                    RK: sorted(dup_only),
-                    "reason": "duplicate: already in the store or earlier in this import",
-                },
-                schema=SKIP_SCHEMA,
-            )
+            dup_only.with_columns(
+                reason=pl.lit("duplicate: already in the store or earlier in this import")
+            ).cast(SKIP_SCHEMA)
         )
-    if conflict_only:
+    if conflict_only.height:
         extra.append(
-            pl.DataFrame(
-                {
-                    RK: sorted(conflict_only),
-                    "reason": "conflict: differs from what the store holds for the same patient, "
-                    "time and measure; kept for review in conflicts",
-                },
-                schema=SKIP_SCHEMA,
-            )
+            conflict_only.with_columns(
+                reason=pl.lit(
+                    "conflict: differs from what the store holds for the same patient, "
+                    "time and measure; kept for review in conflicts"
+                )
+            ).cast(SKIP_SCHEMA)
         )
-    accounted = bad | accepted | dup_only | conflict_only
-    if skips.height:
-        accounted |= set(skips.get_column(RK).to_list())
-    rest = [x for x in rks.to_list() if x not in accounted]
-    if rest:
+    rest = _anti(rks, _keys(bad, accepted, dup_only, conflict_only, skips))
+    if rest.height:
         extra.append(
-            pl.DataFrame(
-                {
-                    RK: rest,
-                    "reason": "nothing to import: the row has no values in the columns this preset reads",
-                },
-                schema=SKIP_SCHEMA,
-            )
+            rest.with_columns(
+                reason=pl.lit(
+                    "nothing to import: the row has no values in the columns this preset reads"
+                )
+            ).cast(SKIP_SCHEMA)
         )
     skips = concat([skips, *extra], SKIP_SCHEMA)
     # a row skipped for several reasons counts once (under its first reason)
-    skips = skips.unique(RK, keep="first", maintain_order=True) if skips.height else skips
+    skips = skips.filter(pl.col(RK).is_first_distinct()) if skips.height else skips
     written = {}
     for table, fr in result.frames.items():
         n = 0
@@ -122,14 +131,14 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
             written["session vital signs"] = n
     return {
         "rows_read": raw.height,
-        "accepted": len(accepted),
-        "quarantined": len(bad),
+        "accepted": accepted.height,
+        "quarantined": bad.height,
         "skipped": skips.height,
-        "duplicates": len(dup_only),
-        "conflicts": len(conflict_rows),
+        "duplicates": dup_only.height,
+        "conflicts": n_conflicts,
         "written": tuple(written.items()),
         "quarantine_reasons": reason_counts(probs, True),
-        "skip_reasons": reason_counts(skips, False),
+        "skip_reasons": reason_counts(skips, False, one_per_row=True),
         "problems": probs,
     }
 
