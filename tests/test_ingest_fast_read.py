@@ -57,6 +57,11 @@ def test_utf8_bytes_path_is_taken_for_the_long_export():
         ("a,b,c\n1,2,3,\n", False),  # an extra (empty) field
         ("a,b,c\n1,2,3\n \n", False),  # a whitespace-only record
         ('"a\nb",c\n1,2\n', False),  # a header that spans lines
+        ("a,b,c\n1,2,3\n\n4,5,6\n", False),  # a blank line
+        ("a,b,c\r\n1,2,3\r\n\r\n4,5,6\r\n", False),
+        ("a,b,c\n1,2,3\n4,5,6\n\n", False),
+        ('a,b,c\n1,"x\n\ny",3\n4,5,6\n', True),  # a blank line inside a quoted cell
+        ("a,b,c\r\n1,2,3\r4,5,6\r\n", False),  # a bare CR
     ],
 )
 def test_fast_path_only_for_complete_records(text, fast, monkeypatch):
