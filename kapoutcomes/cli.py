@@ -194,7 +194,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     f"{path}: the store holds no patients yet; import exports with "
                     "`kapoutcomes import FILE`, or run `kapoutcomes report --demo`"
                 )
-            tabs = st.read_all(validate=False)  # validated on write
+            # validated on write; only the columns the summary reads
+            tabs = st.read_all(validate=False, columns=cohort.REPORT_COLUMNS)
     summary = cohort.cohort_summary(tabs, settings)
     if args.html:
         out = report_html.write_html(summary, args.html)

@@ -48,6 +48,39 @@ SECTIONS = (
 )
 
 
+#: Columns the cohort summary does not read (dosing details, heart rate, demographics and
+#: contraindications, prescription details, event ids): ``REPORT_COLUMNS`` leaves them out,
+#: so that the report reads and carries less (``Store.read_all(columns=REPORT_COLUMNS)``).
+UNUSED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": (
+        "dose_mg",
+        "dose_mg_per_kg",
+        "weight_kg",
+        "infusion_minutes",
+        "heart_rate_before",
+        "heart_rate_after",
+        "bp_diastolic_after",
+    ),
+    "patients": (
+        "sex",
+        "birth_year",
+        "age_band",
+        "referral_date",
+        "psychosis_history",
+        "cardiovascular_disease",
+        "raised_intracranial_pressure",
+        "substance_use_disorder",
+        "interacting_medication",
+    ),
+    "opioids": ("strength", "unit", "frequency_per_day", "description"),
+    "adverse_events": ("event_id",),
+}
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c for c in tables.empty(name).columns if c not in UNUSED_COLUMNS.get(name, ()))
+    for name in tables.MODELS
+}
+
+
 @dataclass(frozen=True)
 class Section:
     """One section of the summary: tidy frames plus its definition and caveats."""
@@ -134,9 +167,13 @@ def encode_ids(tabs: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], 
     frames = {name: _table(tabs, name) for name in tables.MODELS}
     maps = {}
     for col, primary in (("patient_id", "patients"), ("session_id", "sessions")):
-        m = frames[primary].select(code=pl.col(col).hash(), id=pl.col(col)).unique("id")
+        m = frames[primary].select(code=pl.col(col).hash(), id=pl.col(col))
+        # ids are unique in their table (the models check it on write), so distinct codes
+        # mean no collision; otherwise drop repeated ids (slow path) and check again
         if m.get_column("code").n_unique() != m.height:
-            raise ValueError(f"{col}: hash collision while encoding ids")
+            m = m.unique("id")
+            if m.get_column("code").n_unique() != m.height:
+                raise ValueError(f"{col}: hash collision while encoding ids")
         maps[col] = m
     out = {}
     for name, f in frames.items():
@@ -163,42 +200,51 @@ def patient_metrics(
         pl.col(d).cast(pl.String).fill_null("unknown").cast(pl.Categorical)
         for d in stats.GROUP_DIMENSIONS
     )
-    base = outcomes.baselines(assessments, dos, settings)
+    # the total scores (no items, no after-dose scores), filtered once: passed as the
+    # assessments of the metrics that only read totals (outcomes.totals returns them as is)
+    tot = outcomes.totals(assessments)
+    base = outcomes.baselines(tot, dos, settings)
     # categories, RCI and bands only for the end-of-induction rows (the rest use the slim rows)
-    ch = outcomes.change_rows(assessments, dos, settings, base=base)
+    ch = outcomes.change_rows(tot, dos, settings, base=base)
     ind = induction.induction_series(dos, settings)
     eoi = outcomes.classify_changes(induction.end_of_induction(ch, ind, settings), base, settings)
     ep = episodes.response_episodes(ch, dos, settings, induction=ind)
-    st = attrition.patient_stages(groups, sessions, assessments, ind)
+    st = attrition.patient_stages(groups, sessions, tot, ind)
     contact = outcomes.last_contact(sessions, assessments)
     mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)
     cost = outcomes.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
-    itt = induction_response.itt_population(groups, assessments, settings)
+    itt = induction_response.itt_population(groups, tot, settings)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
     monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
 
-    def g(f: pl.DataFrame) -> pl.DataFrame:
-        return stats.attach_groups(f, groups)
+    def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
+        # the string columns the statistics group by as Categorical as well: every grouping
+        # then hashes integer codes (stats.level_agg returns them as strings)
+        return stats.attach_groups(f, groups).with_columns(
+            pl.col(k).cast(pl.Categorical) for k in keys
+        )
 
     return PatientMetrics(
         groups=groups,
         dosing=dos,
         baselines=base,
         changes=ch,
-        monthly=g(monthly),
+        monthly=g(monthly, "instrument"),
         induction=ind,
         end_of_induction=g(eoi),
         episodes=g(ep),
         stages=g(st),
-        mme=g(mme),
+        mme=g(mme, "timepoint"),
         cost=cost,
         excursions=exc,
-        itt=g(induction_response.with_baseline_flag(itt, base)),
-        adverse_events=safety.AdverseEventCounts(g(aes.events), g(aes.exposure)),
-        excursion_counts=g(safety.excursion_counts(exc)),
-        completeness=g(comp),
+        itt=g(induction_response.with_baseline_flag(itt, base), "instrument"),
+        adverse_events=safety.AdverseEventCounts(
+            g(aes.events, "dimension", "category"), g(aes.exposure, "session_route")
+        ),
+        excursion_counts=g(safety.excursion_counts(exc), "excursion"),
+        completeness=g(comp, "measure", "instrument"),
     )
 
 

@@ -185,9 +185,12 @@ def first_doses(sessions: pl.DataFrame) -> pl.DataFrame:
 
 
 def totals(assessments: pl.DataFrame, include_after_dose: bool = False) -> pl.DataFrame:
-    """Total scores (no item answers), optionally without after-dose scores."""
-    t = assessments.filter(pl.col("item").is_null())
-    if not include_after_dose:
+    """Total scores (no item answers), optionally without after-dose scores. A frame that
+    holds only such rows is returned as it is (no copy), so callers may pass the totals."""
+    t = assessments
+    if t.get_column("item").null_count() != t.height:
+        t = t.filter(pl.col("item").is_null())
+    if not include_after_dose and t.select((pl.col("timing") == "after_dose").any()).item():
         t = t.filter((pl.col("timing") != "after_dose").fill_null(True))
     return t
 

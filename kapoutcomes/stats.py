@@ -150,7 +150,8 @@ def level_agg(
     (columns in that order), but grouped on the dimension column itself and with ``subgroup``
     and ``level`` added to the (small) result: a Categorical dimension without nulls (as the
     cohort summary attaches them, nulls already read "unknown") is grouped on its integer
-    codes, so no string column per row is built or hashed."""
+    codes, so no string column per row is built or hashed. Categorical ``keys`` likewise
+    come back as strings."""
     if by is None:
         level = pl.lit("all")
     elif frame.schema[by] in (pl.Categorical, pl.Enum) and frame.get_column(by).null_count() == 0:
@@ -161,7 +162,11 @@ def level_agg(
     return out.select(
         pl.lit("all" if by is None else by).alias("subgroup"),
         pl.col("level").cast(pl.String),
-        pl.all().exclude("level"),
+        *[
+            pl.col(c).cast(pl.String) if c in keys and out.schema[c] == pl.Categorical else c
+            for c in out.columns
+            if c != "level"
+        ],
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +206,22 @@ class Store:
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         return self.con.sql(sql, params=params or None).pl()
 
-    def read(self, table: str, validate: bool = True) -> pl.DataFrame:
+    def read(
+        self, table: str, validate: bool = True, columns: Sequence[str] | None = None
+    ) -> pl.DataFrame:
         """A canonical or bookkeeping table; canonical tables are checked against the model
-        unless ``validate=False``."""
+        unless ``validate=False``. ``columns`` reads only those (in the table's order; with
+        ``validate`` every column is read and checked first)."""
         schema = _schema_of(table)
-        frame = self.con.sql(f'SELECT * FROM "{table}"').pl()
+        if columns is not None:
+            unknown = [c for c in columns if c not in schema]
+            if unknown:
+                raise StoreError(f"{table}: no columns {', '.join(unknown)}")
+            if validate and table in tables.MODELS:
+                return self.read(table).select([c for c in schema if c in columns])
+            schema = {c: t for c, t in schema.items() if c in columns}
+        cols = ", ".join(f'"{c}"' for c in schema)
+        frame = self.con.sql(f'SELECT {cols} FROM "{table}"').pl()
         frame = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
         if validate and table in tables.MODELS and frame.height:
             v = tables.validate(table, frame)
@@ -224,12 +235,16 @@ class Store:
             frame = v.valid
         return frame
 
-    def read_all(self, validate: bool = True) -> dict[str, pl.DataFrame]:
+    def read_all(
+        self, validate: bool = True, columns: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, pl.DataFrame]:
         """Every canonical table. Every row was validated when it was written (imports,
         corrections and demo loading all go through the table models), so analytics (the
         report, the dashboards) read with ``validate=False``; validating again costs more
-        than reading (1.1 s of 1.5 s for 100,000 patients)."""
-        return {t: self.read(t, validate=validate) for t in CANONICAL}
+        than reading (1.1 s of 1.5 s for 100,000 patients). ``columns`` (table -> columns)
+        reads only those columns of the tables it names (e.g. ``cohort.REPORT_COLUMNS``)."""
+        cols = columns or {}
+        return {t: self.read(t, validate=validate, columns=cols.get(t)) for t in CANONICAL}
 
     def counts(self) -> dict[str, int]:
         return {
