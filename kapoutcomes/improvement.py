@@ -111,9 +111,10 @@ def change_from_baseline(
         )
         .sort("subgroup", "level", "instrument")
     )
+    # each group's values straight to numpy (no Python list of every value)
     rows = [
-        describe_change(np.array(c), np.array(b), settings.confidence_level)
-        for c, b in zip(agg.get_column("_c").to_list(), agg.get_column("_b").to_list(), strict=True)
+        describe_change(c.to_numpy(), b.to_numpy(), settings.confidence_level)
+        for c, b in zip(agg.get_column("_c"), agg.get_column("_b"), strict=True)
     ]
     extra = pl.DataFrame(
         rows,

@@ -158,11 +158,16 @@ def dosing_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
     so callers may pass either the sessions table or its dosing sessions."""
     if "dose_no" in sessions.columns:
         return sessions
-    return (
-        sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
-        .sort("patient_id", "started_at", "session_id")
-        .with_columns(dose_no=pl.col("started_at").cum_count().over("patient_id"))
+    d = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES)).sort(
+        "patient_id", "started_at", "session_id"
     )
+    # sorted by patient: a running count reset at each patient's first row (cum_count over
+    # the patient without a window's hash table)
+    seen = pl.col("started_at").is_not_null().cast(pl.UInt32)
+    count = seen.cum_sum()
+    new_patient = (pl.col("patient_id") != pl.col("patient_id").shift(1)).fill_null(True)
+    before = pl.when(new_patient).then(count - seen).forward_fill()
+    return d.with_columns(dose_no=count - before)
 
 
 def first_doses(sessions: pl.DataFrame) -> pl.DataFrame:

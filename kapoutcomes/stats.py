@@ -171,9 +171,10 @@ def level_agg(
 
 
 def attach_groups(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """Join the patient's comparison dimensions (``patient_groups``) onto ``frame`` unless it
-    already carries them (the cohort summary joins once and reuses the result)."""
-    missing = [c for c in groups.columns if c != "patient_id" and c not in frame.columns]
+    """Join the patient's comparison dimensions (``GROUP_DIMENSIONS`` of ``patient_groups``)
+    onto ``frame`` unless it already carries them (the cohort summary joins once and reuses
+    the result)."""
+    missing = [c for c in GROUP_DIMENSIONS if c in groups.columns and c not in frame.columns]
     if not missing:
         return frame
     return frame.join(groups.select("patient_id", *missing), on="patient_id", how="left")
