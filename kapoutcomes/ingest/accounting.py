@@ -43,75 +43,79 @@ def reason_counts(
     )
 
 
-def _keys(*frames: pl.DataFrame) -> pl.DataFrame:
-    """The row keys of some frames, as one frame (for anti-joins)."""
-    parts = [f.select(pl.col(RK).cast(pl.Int64)) for f in frames if f.height]
-    return pl.concat(parts) if parts else pl.DataFrame(schema={RK: pl.Int64})
-
-
-def _anti(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` without the rows whose key is in ``keys`` (order kept)."""
-    if frame.height == 0 or keys.height == 0:
-        return frame
-    return frame.join(keys.unique(), on=RK, how="anti", maintain_order="left")
-
-
 def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     raw = f.raw
     assert raw is not None
     base = f.index * RK_BASE
-    rks = (raw.frame.get_column(rd.LINE) + base).alias(RK).to_frame()
+    lines = raw.frame.get_column(rd.LINE)
     lo, hi = base, base + RK_BASE
+    # Row states are flags indexed by line number (a row key is base + its line): marking and
+    # looking up millions of rows is then positional, without hashing.
+    size = int(lines.max() or 0) + 1
 
     def mine(df: pl.DataFrame) -> pl.DataFrame:
         return df.filter(pl.col(RK).is_between(lo, hi - 1)) if df.height else df
 
+    def flags(rk: pl.Series | None = None) -> pl.Series:
+        out = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
+        return out if rk is None or rk.len() == 0 else out.scatter(at(rk), True)
+
+    def at(rk: pl.Series) -> pl.Series:
+        return (rk.cast(pl.Int64) - base).cast(pl.UInt32)
+
+    def keys(flag: pl.Series) -> pl.DataFrame:
+        return (flag.arg_true().cast(pl.Int64) + base).alias(RK).to_frame()
+
     probs = mine(result.problems)
-    bad = probs.select(pl.col(RK).cast(pl.Int64)).unique() if probs.height else _keys()
+    bad = flags(probs.get_column(RK).drop_nulls() if probs.height else None)
     status = mine(result.status)
-    st_by = (
-        _anti(status, bad)
-        .group_by(RK)
-        .agg(
-            new=(pl.col("status") == "new").any(),
-            conflict=(pl.col("status") == "conflict").any(),
-            dup=(pl.col("status") == "duplicate").any(),
-        )
-        .sort(RK)
-        if status.height
-        else pl.DataFrame(
-            schema={RK: pl.Int64, "new": pl.Boolean, "conflict": pl.Boolean, "dup": pl.Boolean}
-        )
-    )
-    accepted = st_by.filter("new").select(RK)
-    n_conflicts = st_by.filter("conflict").height
-    dup_only = st_by.filter(~pl.col("new") & ~pl.col("conflict") & pl.col("dup")).select(RK)
-    conflict_only = st_by.filter(pl.col("conflict") & ~pl.col("new")).select(RK)
-    skips = _anti(mine(result.skipped), _keys(bad, accepted))
+    if status.height:
+        status = status.filter(~bad.gather(at(status.get_column(RK))))
+    st = status.get_column("status") if status.height else pl.Series([], dtype=pl.String)
+    rk_st = status.get_column(RK) if status.height else pl.Series([], dtype=pl.Int64)
+    new = flags(rk_st.filter(st == "new"))
+    conflict = flags(rk_st.filter(st == "conflict"))
+    dup = flags(rk_st.filter(st == "duplicate"))
+    dup_only = dup & ~new & ~conflict
+    conflict_only = conflict & ~new
+    skips = mine(result.skipped)
+    if skips.height:
+        skips = skips.filter(~(bad | new).gather(at(skips.get_column(RK))))
     extra = []
-    if dup_only.height:
+    if dup_only.any():
         extra.append(
-            dup_only.with_columns(
+            keys(dup_only)
+            .with_columns(
                 reason=pl.lit("duplicate: already in the store or earlier in this import")
-            ).cast(SKIP_SCHEMA)
+            )
+            .cast(SKIP_SCHEMA)
         )
-    if conflict_only.height:
+    if conflict_only.any():
         extra.append(
-            conflict_only.with_columns(
+            keys(conflict_only)
+            .with_columns(
                 reason=pl.lit(
                     "conflict: differs from what the store holds for the same patient, "
                     "time and measure; kept for review in conflicts"
                 )
-            ).cast(SKIP_SCHEMA)
+            )
+            .cast(SKIP_SCHEMA)
         )
-    rest = _anti(rks, _keys(bad, accepted, dup_only, conflict_only, skips))
-    if rest.height:
+    accounted = bad | new | dup_only | conflict_only
+    if skips.height:
+        accounted = accounted | flags(skips.get_column(RK))
+    rest = lines.filter(~accounted.gather(lines.cast(pl.UInt32)))
+    if rest.len():
         extra.append(
-            rest.with_columns(
+            (rest + base)
+            .alias(RK)
+            .to_frame()
+            .with_columns(
                 reason=pl.lit(
                     "nothing to import: the row has no values in the columns this preset reads"
                 )
-            ).cast(SKIP_SCHEMA)
+            )
+            .cast(SKIP_SCHEMA)
         )
     skips = concat([skips, *extra], SKIP_SCHEMA)
     # a row skipped for several reasons counts once (under its first reason)
@@ -131,11 +135,11 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
             written["session vital signs"] = n
     return {
         "rows_read": raw.height,
-        "accepted": accepted.height,
-        "quarantined": bad.height,
+        "accepted": int(new.sum()),
+        "quarantined": int(bad.sum()),
         "skipped": skips.height,
-        "duplicates": dup_only.height,
-        "conflicts": n_conflicts,
+        "duplicates": int(dup_only.sum()),
+        "conflicts": int(conflict.sum()),
         "written": tuple(written.items()),
         "quarantine_reasons": reason_counts(probs, True),
         "skip_reasons": reason_counts(skips, False, one_per_row=True),

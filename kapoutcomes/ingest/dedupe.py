@@ -313,23 +313,30 @@ def attach_vitals(
     ]
     sess = pl.concat(cand)
     sess = sess.with_columns(_day=pl.col("started_at").dt.date())
-    j = (
-        v.with_columns(_day=pl.col("at").dt.date())
-        .join(sess, on=["patient_id", "_day"], how="left")
-        .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
-        .sort(RK, "_not_dosing", "_gap", nulls_last=True)
-        .unique(RK, keep="first", maintain_order=True)
+    j = v.with_columns(_day=pl.col("at").dt.date()).join(
+        sess, on=["patient_id", "_day"], how="left", maintain_order="left"
     )
+    # a reading with no session that day joins nothing (one row, no session); only the
+    # readings with sessions need the nearest one chosen
+    no_session = pl.col("session_id").is_null()
     skips = [
-        j.filter(pl.col("session_id").is_null()).select(
+        j.filter(no_session)
+        .select(
             RK,
             reason=pl.lit(
                 "vital sign with no session of this patient on that day: vital signs are kept "
                 "only as session vitals"
             ),
         )
+        .sort(RK)
+        .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))  # one per input row
     ]
-    j = j.filter(pl.col("session_id").is_not_null())
+    j = (
+        j.filter(~no_session)
+        .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
+        .sort(RK, "_not_dosing", "_gap", nulls_last=True)
+        .unique(RK, keep="first", maintain_order=True)
+    )
     before = pl.col("at") <= pl.col("started_at") + pl.duration(minutes=BEFORE_GRACE_MINUTES)
     j = j.with_columns(
         column=pl.when(pl.col("vital") == "weight_kg")

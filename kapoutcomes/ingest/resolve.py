@@ -136,9 +136,30 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
     )
 
 
+class _RowsOfPatient:
+    """Per derived patient, the input rows that need it (``dict``-like); grouped only when
+    first asked for, since a derived patient row rarely fails."""
+
+    def __init__(self, need: pl.DataFrame) -> None:
+        self.need = need
+        self._by: dict[str, list[int]] | None = None
+
+    def _map(self) -> dict[str, list[int]]:
+        if self._by is None:
+            g = self.need.group_by("patient_id").agg(pl.col(RK)) if self.need.height else None
+            self._by = dict(g.iter_rows()) if g is not None else {}
+        return self._by
+
+    def get(self, pid: str, default: list[int] | None = None) -> list[int] | None:
+        return self._map().get(pid, default)
+
+    def __getitem__(self, pid: str) -> list[int]:
+        return self._map()[pid]
+
+
 def _patient_candidates(
     exs: list, known: set[str], opts: Options, problems: list, skipped: list
-) -> tuple[pl.DataFrame, dict[str, list[int]]]:
+) -> tuple[pl.DataFrame, _RowsOfPatient]:
     """Patient rows: explicit (a patients file) and derived (patients only mentioned by other
     rows). Returns the candidates and, per derived patient, the input rows that need it."""
     acts = concat([ex.activity for ex in exs], extract.ACTIVITY_SCHEMA)
@@ -176,10 +197,8 @@ def _patient_candidates(
     need = acts.filter(
         pl.col("patient_id").is_not_null() & ~pl.col("patient_id").is_in(list(known | explicit_ids))
     )
-    derived_rks: dict[str, list[int]] = {}
+    derived_rks = _RowsOfPatient(need)
     if need.height:
-        for pid, rks in need.group_by("patient_id").agg(pl.col(RK)).iter_rows():
-            derived_rks[pid] = rks
         agg = (
             need.filter(plausible)
             .sort(RK)
@@ -218,7 +237,7 @@ def _patient_candidates(
 
 
 def _validate(
-    cand: dict[str, pl.DataFrame], problems: list, derived_rks: dict[str, list[int]]
+    cand: dict[str, pl.DataFrame], problems: list, derived_rks: _RowsOfPatient
 ) -> dict[str, pl.DataFrame]:
     """Row-level validation against the table models; failures become problems of the input
     rows they came from (a derived patient row's failure: of every row of that patient)."""
@@ -270,13 +289,14 @@ def _patients_in_use(valid: dict[str, pl.DataFrame], exs: list, bad: set[int]) -
     patients = valid["patients"]
     if patients.height == 0:
         return patients
-    alive: set[str] = set()
-    for t in CHILD_TABLES:
-        alive |= set(valid[t].get_column("patient_id").to_list())
+    used = [valid[t].select("patient_id") for t in CHILD_TABLES]
     vital_rows = concat([ex.vitals for ex in exs])
     if vital_rows.height:
-        alive |= set(_without(vital_rows, bad).get_column("patient_id").to_list())
-    return patients.filter(pl.col(RK).is_not_null() | pl.col("patient_id").is_in(list(alive)))
+        used.append(_without(vital_rows, bad).select("patient_id"))
+    alive = pl.concat([u.cast({"patient_id": pl.String}) for u in used]).get_column("patient_id")
+    return patients.filter(
+        pl.col(RK).is_not_null() | pl.col("patient_id").is_in(alive.unique().implode())
+    )
 
 
 def _check_session_links(
