@@ -179,8 +179,9 @@ class Rows:
 
     def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
         raw = self.col(header)
-        out = nm.parse_datetime(raw, opts.day_first, opts.settings.clinic_timezone)
-        present = nm.present(raw)
+        out, present = nm.parse_datetime(
+            raw, opts.day_first, opts.settings.clinic_timezone, with_presence=True
+        )
         unreadable = present & out.is_null()
         if unreadable.any():
             hints = {
@@ -263,13 +264,14 @@ def _distinct_rows(frame: pl.DataFrame, columns: dict[str, str]) -> tuple[pl.Dat
     if not cols:
         return pl.DataFrame({"_none": [None]}), pl.Series([0] * frame.height, dtype=pl.UInt32)
     sep = "\x1f"
-    if any(c.str.contains(sep, literal=True).any() for c in cols.values()):
+    key = pl.select(pl.concat_str(list(cols.values()), separator=sep)).to_series()
+    keys = key.unique(maintain_order=True)
+    if (keys.str.count_matches(sep, literal=True) != len(cols) - 1).any():
+        # a cell holds the separator (never in a real export): keys could be ambiguous
         keyed = pl.DataFrame(cols)
         distinct = keyed.unique(maintain_order=True).with_row_index("_k")
         idx = keyed.join(distinct, on=list(cols), how="left", maintain_order="left")
         return distinct.drop("_k"), idx.get_column("_k")
-    key = pl.select(pl.concat_str(list(cols.values()), separator=sep)).to_series()
-    keys = key.unique(maintain_order=True)
     idx = key.cast(pl.Enum(keys)).to_physical()
     distinct = (
         keys.str.split_exact(sep, len(cols) - 1).struct.rename_fields(list(cols)).struct.unnest()

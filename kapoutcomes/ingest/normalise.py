@@ -136,20 +136,28 @@ def _slash_formats(day_first: bool) -> list[str]:
 _ZONE_SUFFIX = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
 
 
-def parse_datetime(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
+def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: bool = False):
     """Datetimes in clinic local time (naive); see ``_parse_datetime_values``. Each distinct
-    text is parsed once (an export repeats the same times over many rows)."""
+    text is parsed once (an export repeats the same times over many rows). ``with_presence``:
+    also ``present(s)``, from the same distinct texts: ``(datetimes, present)``."""
     ZoneInfo(timezone)  # raises for an unknown zone
     if s.len() == 0:
-        return _parse_datetime_values(s, day_first, timezone)
+        out = _parse_datetime_values(s, day_first, timezone)
+        return (out, present(s)) if with_presence else out
     raw = s.cast(pl.String)
     distinct = raw.unique()
-    parsed = _parse_datetime_values(distinct, day_first, timezone)
-    lookup = pl.DataFrame({"raw": distinct, "parsed": parsed})
+    lookup = pl.DataFrame(
+        {
+            "raw": distinct,
+            "parsed": _parse_datetime_values(distinct, day_first, timezone),
+            "present": clean(distinct).is_not_null(),
+        }
+    )
     out = raw.to_frame("raw").join(
         lookup, on="raw", how="left", maintain_order="left", nulls_equal=True
     )
-    return out.get_column("parsed").alias(s.name)
+    parsed = out.get_column("parsed").alias(s.name)
+    return (parsed, out.get_column("present")) if with_presence else parsed
 
 
 def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
