@@ -276,6 +276,14 @@ def cohort_summary(
         "patient_id", "responder"
     )
 
+    # statistics made of sums and counts only: computed from the per-cell sums (a cell = one
+    # combination of the comparison dimensions), the same figures from far fewer rows
+    comp_cells = stats.rollup(pm.completeness, ["measure", "instrument"], ["n", "denominator"])
+    ae_cells = safety.AdverseEventCounts(
+        stats.rollup(pm.adverse_events.events, ["dimension", "category"], ["events"]),
+        stats.rollup(pm.adverse_events.exposure, ["session_route"], ["sessions"]),
+    )
+
     def stat_frames(by: str | None) -> dict[str, Any]:
         dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
@@ -292,11 +300,11 @@ def cohort_summary(
             "durability": dur,
             "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
             "adverse_events": safety.adverse_event_rates(
-                None, None, pm.groups, settings, by, counts=pm.adverse_events
+                None, None, pm.groups, settings, by, counts=ae_cells
             ),
             "excursions": safety.excursion_summary(pm.excursion_counts, pm.groups, settings, by),
             "cost": resources.cost_summary(pm.cost, responders, pm.groups, settings, by),
-            "completeness": completeness_mod.completeness(pm.completeness, pm.groups, settings, by),
+            "completeness": completeness_mod.completeness(comp_cells, pm.groups, settings, by),
         }
 
     overall = stat_frames(None)

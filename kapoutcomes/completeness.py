@@ -164,7 +164,7 @@ def completeness(
     settings: Settings,
     by: str | None = None,
 ) -> pl.DataFrame:
-    """Counts of ``completeness_items``: subgroup, level, measure, instrument, n (complete;
+    """Counts of ``completeness_items`` (per patient, or their ``stats.rollup`` cells): subgroup, level, measure, instrument, n (complete;
     for no_baseline: missing), denominator, rate, lower, upper (Wilson), definition,
     caveats."""
     if items.height == 0:

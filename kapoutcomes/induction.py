@@ -63,16 +63,23 @@ def end_of_induction(
     first = induction.filter(pl.col("course") == 1).select(
         "patient_id", "induction_end", "last_session_id", "completed"
     )
-    c = change.join(first, on="patient_id", how="inner").filter(
-        (pl.col("assessed_at") > pl.col("induction_end"))
-        & (pl.col("session_id") != pl.col("last_session_id")).fill_null(True)
-        & (
-            pl.col("assessed_at")
-            <= pl.col("induction_end") + pl.duration(days=settings.end_of_induction_window_days)
+    # find the rows on the key columns only, then take just those rows of ``change``
+    hit = (
+        change.select("patient_id", "instrument", "assessed_at", "session_id")
+        .with_row_index("_row")
+        .join(first, on="patient_id", how="inner")
+        .filter(
+            (pl.col("assessed_at") > pl.col("induction_end"))
+            & (pl.col("session_id") != pl.col("last_session_id")).fill_null(True)
+            & (
+                pl.col("assessed_at")
+                <= pl.col("induction_end") + pl.duration(days=settings.end_of_induction_window_days)
+            )
         )
-    )
-    return (
-        c.sort("patient_id", "instrument", "assessed_at")
+        .sort("patient_id", "instrument", "assessed_at")
         .unique(["patient_id", "instrument"], keep="first", maintain_order=True)
-        .drop("last_session_id")
+    )
+    return pl.concat(
+        [change[hit.get_column("_row")], hit.select("induction_end", "completed")],
+        how="horizontal",
     )

@@ -264,7 +264,7 @@ def adverse_event_rates(
     and route (of the session the event followed; "unknown" when not linked).
 
     Pass ``counts`` (``adverse_event_counts``) to reuse the per-patient counts across calls;
-    the frames are then not read. Columns: subgroup, level, dimension, category, events,
+    the frames are then not read (the counts may also be ``stats.rollup`` cells). Columns: subgroup, level, dimension, category, events,
     sessions, per_100_sessions, per_100_lower, per_100_upper, n (patients with it),
     denominator (dosed patients), rate, lower, upper, definition, caveats."""
     if counts is None:
@@ -276,13 +276,13 @@ def adverse_event_rates(
         ex,
         by,
         ["session_route"],
-        [pl.col("sessions").sum(), pl.len().cast(pl.Int64).alias("denominator")],
+        [pl.col("sessions").sum(), stats.row_count(ex).alias("denominator")],
     )
     g = stats.level_agg(
         ev,
         by,
         ["dimension", "category"],
-        [pl.col("events").sum(), pl.len().cast(pl.Int64).alias("n")],
+        [pl.col("events").sum(), stats.row_count(ev).alias("n")],
     )
     g = g.with_columns(
         session_route=pl.when(pl.col("dimension") == "route")
