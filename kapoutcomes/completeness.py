@@ -73,12 +73,19 @@ def completeness_items(
     for inst in present:
         ti = t.filter(pl.col("instrument") == inst)
         # dosing sessions with a score linked to them, then those with one the same day only
-        linked = dos.join(ti.select("session_id"), on="session_id", how="semi")
-        same_day = dos.join(
-            ti.select("patient_id", day=pl.col("assessed_at").dt.date()),
-            on=["patient_id", "day"],
-            how="semi",
-        ).join(linked.select("session_id"), on="session_id", how="anti")
+        # (few: joined from their side)
+        is_linked = pl.col("session_id").is_in(ti.get_column("session_id").drop_nulls().implode())
+        flagged = dos.with_columns(_linked=is_linked)
+        linked = flagged.filter(pl.col("_linked"))
+        same_day = (
+            flagged.filter(~pl.col("_linked"))
+            .join(
+                ti.select("patient_id", day=pl.col("assessed_at").dt.date()),
+                on=["patient_id", "day"],
+                how="inner",
+            )
+            .unique("session_id")
+        )
         scored = (
             pl.concat([linked.select("patient_id"), same_day.select("patient_id")])
             .group_by("patient_id")
