@@ -57,6 +57,14 @@ BEFORE_GRACE_MINUTES = 5
 TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
 
 
+def ids_for(st: store_mod.Store, table: str, ids: pl.Series) -> list:
+    """The ids (patients, sessions) to look up in ``table``: none when the table is empty (a
+    first import), where passing 100,000 ids costs more than the lookup itself."""
+    if not st.query(f'SELECT EXISTS (SELECT 1 FROM "{table}") AS x').item():
+        return []
+    return ids.unique().to_list()
+
+
 def _status(matched: pl.DataFrame) -> pl.DataFrame:
     """A matched row is a duplicate when its values are the same, else a conflict."""
     return matched.select(
@@ -94,8 +102,8 @@ def dedupe(
     cmp_cols = list(COMPARE[table])
     schema = dict(fr.schema)
     fr = fr.sort(RK, nulls_last=True).with_row_index("_pos")
-    firsts = fr.unique(key, keep="first", maintain_order=True)
-    rest = fr.filter(~pl.col("_pos").is_in(firsts.get_column("_pos").implode()))
+    first = fr.select(pl.struct(key).is_first_distinct()).to_series()
+    firsts, rest = fr.filter(first), fr.filter(~first)
     statuses, confs = [], []
     remap: dict[str, str] = {}
     id_col = {"sessions": "session_id", "adverse_events": "event_id"}.get(table)
@@ -141,7 +149,7 @@ def dedupe(
     if id_col:
         # one id, two different facts (natural keys): keep the first, the other for review
         clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
-        ids = firsts.get_column(id_col).unique().to_list()
+        ids = ids_for(st, table, firsts.get_column(id_col))
         in_store = st.query(
             f'SELECT "{id_col}" AS _sid, {", ".join(f"{chr(34)}{k}{chr(34)} AS {chr(34)}_k_{k}{chr(34)}" for k in key)} '
             f'FROM "{table}" WHERE "{id_col}" IN (SELECT unnest(?))',
@@ -175,7 +183,7 @@ def dedupe(
             )
             firsts = firsts.filter(~pl.col("_pos").is_in(clash.get_column("_pos").implode()))
     # against the store
-    pids = firsts.get_column("patient_id").unique().to_list()
+    pids = ids_for(st, table, firsts.get_column("patient_id"))
     sel = ", ".join(
         f'"{c}"' for c in dict.fromkeys([*key, *cmp_cols, *([id_col] if id_col else [])])
     )
@@ -284,7 +292,7 @@ def attach_vitals(
             sessions_new,
         )
     vcols = sorted(set(VITAL_COLUMNS.values()))
-    pids = v.get_column("patient_id").unique().to_list()
+    pids = ids_for(st, "sessions", v.get_column("patient_id"))
     stored = st.query(
         f"SELECT session_id, patient_id, started_at, session_type, {', '.join(vcols)} FROM sessions "
         "WHERE patient_id IN (SELECT unnest(?))",
@@ -446,7 +454,7 @@ def link_to_sessions(
     free = fr.filter(pl.col("session_id").is_null() & pl.col("timing").is_null())
     if free.height == 0:
         return fr
-    pids = free.get_column("patient_id").unique().to_list()
+    pids = ids_for(st, "sessions", free.get_column("patient_id"))
     cols = ("session_id", "patient_id", "started_at", "session_type")
     stored = st.query(
         "SELECT session_id, patient_id, started_at, session_type FROM sessions "

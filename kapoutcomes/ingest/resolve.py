@@ -199,10 +199,11 @@ def _patient_candidates(
     )
     derived_rks = _RowsOfPatient(need)
     if need.height:
+        seen = need.filter(plausible)
+        if not seen.get_column(RK).is_sorted():  # rows come in file order: usually sorted
+            seen = seen.sort(RK)
         agg = (
-            need.filter(plausible)
-            .sort(RK)
-            .group_by("patient_id", maintain_order=True)
+            seen.group_by("patient_id", maintain_order=True)
             .agg(
                 referral_date=pl.col("at_date").min(),
                 clinic=pl.col("clinic").drop_nulls().first(),
