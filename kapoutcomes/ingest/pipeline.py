@@ -164,6 +164,7 @@ def _run(
             src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
         )
         done += len(src.data)
+        src.release()
         if on_progress:
             on_progress(done, total)
         _detect(f, preset, mp)

@@ -128,6 +128,13 @@ class Source:
     def sha256(self) -> str:  # once per source: the ledger, the report and the check use it
         return hashlib.sha256(self.data).hexdigest()
 
+    def release(self) -> None:
+        """Drop the bytes once the file has been read into its table (the SHA-256 is kept):
+        an 800 MB export need not stay in memory beside its cells for the rest of the
+        import."""
+        _ = self.sha256
+        object.__setattr__(self, "data", b"")
+
 
 @dataclass
 class RawTable:
