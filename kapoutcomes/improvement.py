@@ -90,7 +90,8 @@ def change_from_baseline(
     effect_size, definition, caveats.
     """
     e = attach_groups(eoi, groups)
-    e2 = e.filter(pl.col("change").is_not_null())
+    used = [*([by] if by else []), "instrument", "change", "baseline_score", "score"]
+    e2 = e.select(*used, "reduction_pct").filter(pl.col("change").is_not_null())
     agg = (
         level_agg(
             e2,
