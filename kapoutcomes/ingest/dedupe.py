@@ -320,6 +320,22 @@ def attach_vitals(
         for c in cand
     ]
     sess = pl.concat(cand)
+    no_session_reason = (
+        "vital sign with no session of this patient on that day: vital signs are kept "
+        "only as session vitals"
+    )
+    if sess.height == 0:  # no session at all: every reading is skipped (no join needed)
+        return (
+            empty_status,
+            v.select(RK, reason=pl.lit(no_session_reason))
+            .sort(RK)
+            .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))
+            .cast(SKIP_SCHEMA),
+            pl.DataFrame(schema=PROBLEM_SCHEMA),
+            pl.DataFrame(schema=CONFLICT_SCHEMA),
+            no_updates,
+            sessions_new,
+        )
     sess = sess.with_columns(_day=pl.col("started_at").dt.date())
     j = v.with_columns(_day=pl.col("at").dt.date()).join(
         sess, on=["patient_id", "_day"], how="left", maintain_order="left"
@@ -331,10 +347,7 @@ def attach_vitals(
         j.filter(no_session)
         .select(
             RK,
-            reason=pl.lit(
-                "vital sign with no session of this patient on that day: vital signs are kept "
-                "only as session vitals"
-            ),
+            reason=pl.lit(no_session_reason),
         )
         .sort(RK)
         .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))  # one per input row

@@ -584,7 +584,7 @@ def _fast_frame(
         (f.get_column(c).str.len_chars().max() or 0) > limits.max_field_chars for c in header
     ):
         return None
-    ws = f.get_column(header[0]).str.strip_chars() == ""
+    ws = ~f.get_column(header[0]).str.contains(r"\S")  # whitespace only (or empty)
     if ws.any() and (
         f.filter(ws)
         .select(pl.all_horizontal(pl.col(c).str.strip_chars() == "" for c in header).any())

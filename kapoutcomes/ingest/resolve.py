@@ -136,6 +136,9 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
     )
 
 
+_DEMOGRAPHICS = ("clinic", "primary_condition", "sex", "birth_date", "comorbid_depression")
+
+
 class _RowsOfPatient:
     """Per derived patient, the input rows that need it (``dict``-like); grouped only when
     first asked for, since a derived patient row rarely fails."""
@@ -205,13 +208,21 @@ def _patient_candidates(
         agg = (
             seen.group_by("patient_id", maintain_order=True)
             .agg(
-                referral_date=pl.col("at_date").min(),
-                clinic=pl.col("clinic").drop_nulls().first(),
-                primary_condition=pl.col("primary_condition").drop_nulls().first(),
-                sex=pl.col("sex").drop_nulls().first(),
-                birth_date=pl.col("birth_date").drop_nulls().first(),
-                comorbid_depression=pl.col("comorbid_depression").drop_nulls().first(),
+                # a column no row fills (an observation export has no demographics) stays
+                # null without being aggregated
+                pl.col("at_date").min().alias("referral_date"),
+                *[
+                    pl.col(c).drop_nulls().first()
+                    for c in _DEMOGRAPHICS
+                    if seen.get_column(c).null_count() < seen.height
+                ],
             )
+            .with_columns(
+                pl.lit(None, dtype=seen.schema[c]).alias(c)
+                for c in _DEMOGRAPHICS
+                if seen.get_column(c).null_count() == seen.height
+            )
+            .select("patient_id", "referral_date", *_DEMOGRAPHICS)
             .with_columns(
                 clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
                 primary_condition=pl.coalesce(
