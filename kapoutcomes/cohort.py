@@ -19,10 +19,7 @@ from kapoutcomes import (
     attrition,
     episodes,
     improvement,
-    induction,
     induction_response,
-    opioid_course,
-    outcomes,
     resources,
     safety,
     stats,
@@ -30,6 +27,7 @@ from kapoutcomes import (
     tables,
 )
 from kapoutcomes import completeness as completeness_mod
+from kapoutcomes.cohort_metrics import PatientMetrics, patient_metrics
 from kapoutcomes.settings import Settings
 
 #: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
@@ -108,31 +106,6 @@ class CohortSummary:
         return self.sections[key]
 
 
-@dataclass(frozen=True)
-class PatientMetrics:
-    """The per-patient frames the cohort statistics are computed from (each already carrying
-    the comparison dimensions of ``stats.patient_groups``, as Categorical). ``changes`` holds
-    the ``outcomes.change_rows`` columns; ``end_of_induction`` every ``outcomes.changes``
-    column."""
-
-    groups: pl.DataFrame
-    dosing: pl.DataFrame
-    baselines: pl.DataFrame
-    changes: pl.DataFrame
-    monthly: pl.DataFrame
-    induction: pl.DataFrame
-    end_of_induction: pl.DataFrame
-    episodes: pl.DataFrame
-    stages: pl.DataFrame
-    mme: pl.DataFrame
-    cost: pl.DataFrame
-    excursions: pl.DataFrame
-    itt: pl.DataFrame
-    adverse_events: safety.AdverseEventCounts
-    excursion_counts: pl.DataFrame
-    completeness: pl.DataFrame
-
-
 def _table(tabs: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
     f = tabs.get(name)
     return tables.empty(name) if f is None else f
@@ -184,68 +157,6 @@ def encode_ids(tabs: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], 
         ]
         out[name] = f.with_columns(cols)
     return out, IdCodes(maps["patient_id"], maps["session_id"])
-
-
-def patient_metrics(
-    tabs: dict[str, pl.DataFrame], settings: Settings, as_of: dt.datetime
-) -> PatientMetrics:
-    """Run every per-patient metric once over the canonical tables."""
-    patients = _table(tabs, "patients")
-    sessions = _table(tabs, "sessions")
-    assessments = _table(tabs, "assessments")
-    dos = outcomes.dosing_sessions(sessions)
-    # comparison dimensions as Categorical ("unknown" for missing, as the statistics show
-    # it): attaching and grouping on them then moves integer codes, not strings
-    groups = stats.patient_groups(patients, dos).with_columns(
-        pl.col(d).cast(pl.String).fill_null("unknown").cast(pl.Categorical)
-        for d in stats.GROUP_DIMENSIONS
-    )
-    # the total scores (no items, no after-dose scores), filtered once: passed as the
-    # assessments of the metrics that only read totals (outcomes.totals returns them as is)
-    tot = outcomes.totals(assessments)
-    base = outcomes.baselines(tot, dos, settings)
-    # categories, RCI and bands only for the end-of-induction rows (the rest use the slim rows)
-    ch = outcomes.change_rows(tot, dos, settings, base=base)
-    ind = induction.induction_series(dos, settings)
-    eoi = outcomes.classify_changes(induction.end_of_induction(ch, ind, settings), base, settings)
-    ep = episodes.response_episodes(ch, dos, settings, induction=ind)
-    st = attrition.patient_stages(groups, sessions, tot, ind)
-    contact = outcomes.last_contact(sessions, assessments)
-    mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)
-    cost = outcomes.cost_per_patient(sessions)
-    exc = safety.vital_excursions(dos, settings)
-    itt = induction_response.itt_population(groups, tot, settings)
-    aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
-    comp = completeness_mod.completeness_items(dos, assessments, base, groups, settings, as_of)
-    monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
-
-    def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
-        # the string columns the statistics group by as Categorical as well: every grouping
-        # then hashes integer codes (stats.level_agg returns them as strings)
-        return stats.attach_groups(f, groups).with_columns(
-            pl.col(k).cast(pl.Categorical) for k in keys
-        )
-
-    return PatientMetrics(
-        groups=groups,
-        dosing=dos,
-        baselines=base,
-        changes=ch,
-        monthly=g(monthly, "instrument"),
-        induction=ind,
-        end_of_induction=g(eoi),
-        episodes=g(ep),
-        stages=g(st),
-        mme=g(mme, "timepoint"),
-        cost=cost,
-        excursions=exc,
-        itt=g(induction_response.with_baseline_flag(itt, base), "instrument"),
-        adverse_events=safety.AdverseEventCounts(
-            g(aes.events, "dimension", "category"), g(aes.exposure, "session_route")
-        ),
-        excursion_counts=g(safety.excursion_counts(exc), "excursion"),
-        completeness=g(comp, "measure", "instrument"),
-    )
 
 
 def cohort_summary(

@@ -41,6 +41,7 @@ def completeness_items(
     as_of: dt.datetime,
     instruments_: Sequence[str] = ("pain_nrs", "phq9"),
     follow_up_days: Sequence[int] = FOLLOW_UP_DAYS,
+    recorded: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Per patient, instrument and measure: n (items complete) and denominator (items).
 
@@ -49,6 +50,9 @@ def completeness_items(
     * ``no_baseline``: the dosed patient (1 item), counted when the baseline is missing;
     * ``follow_up_day_{d}``: dosed patients whose first dose is at least d days before
       ``as_of`` (1 item), complete with a score on or after day d.
+
+    Instruments without any total in ``assessments`` are left out; ``recorded`` (the
+    instruments with a total in the whole cohort) decides that instead when given.
     """
     schema = {
         "patient_id": groups.schema.get("patient_id", pl.String),
@@ -65,7 +69,11 @@ def completeness_items(
         .filter(pl.col("instrument").is_in(list(instruments_)))
         .select("patient_id", "instrument", "session_id", "assessed_at")
     )
-    present = sorted(t.get_column("instrument").unique().to_list())
+    present = sorted(
+        t.get_column("instrument").unique().to_list()
+        if recorded is None
+        else set(recorded) & set(instruments_)
+    )
     fd = groups.filter(pl.col("dosed")).select("patient_id", "first_dose_at")
     avail = fd.with_columns(_avail=outcomes.days_between(pl.lit(as_of), pl.col("first_dose_at")))
     per_patient = dos.group_by("patient_id").agg(denominator=pl.len())

@@ -4,6 +4,8 @@ remission, MCID and reliable improvement rates with Wilson intervals, among eval
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from kapoutcomes import outcomes
@@ -19,12 +21,16 @@ MEASURES = ("response", "substantial", "remission", "mcid_improved", "reliable_i
 
 
 def itt_population(
-    groups: pl.DataFrame, assessments: pl.DataFrame, settings: Settings
+    groups: pl.DataFrame,
+    assessments: pl.DataFrame,
+    settings: Settings,
+    instruments_: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Intention-to-treat population per instrument: patient_id, instrument for every dosed
     patient and every instrument with a response or remission rule recorded in the data;
     depression instruments only for patients with comorbid depression at intake or any score
-    on that instrument."""
+    on that instrument. ``instruments_``: the instruments recorded (default: those with a
+    total in ``assessments``; pass the whole cohort's when computing for a part of it)."""
     rules = outcomes.response_rules(settings).filter(
         pl.col("response_pct").is_not_null()
         | pl.col("remission_below").is_not_null()
@@ -33,7 +39,11 @@ def itt_population(
         | pl.col("reliability").is_not_null()
     )
     tot = outcomes.totals(assessments)
-    present = tot.select("instrument").unique()
+    present = (
+        tot.select("instrument").unique()
+        if instruments_ is None
+        else pl.DataFrame({"instrument": list(instruments_)}, schema={"instrument": pl.String})
+    )
     inst = rules.join(present, on="instrument", how="inner").select("instrument", "domain")
     dosed = groups.filter(pl.col("dosed")).select("patient_id", "comorbid_depression")
     dep = inst.filter(pl.col("domain") == "depression").get_column("instrument").to_list()

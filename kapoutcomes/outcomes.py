@@ -22,6 +22,8 @@ Conventions used throughout
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from kapoutcomes import instruments, tables
@@ -202,19 +204,27 @@ def totals(assessments: pl.DataFrame, include_after_dose: bool = False) -> pl.Da
 
 # -- baseline --------------------------------------------------------------------------------
 def baselines(
-    assessments: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
+    assessments: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    instruments_: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Baseline per dosed patient and instrument: the last total score within
     ``settings.baseline_window_days`` before the first dose (a score recorded before dosing in
     the first dosing session counts). Missing baselines are stated, never imputed.
 
-    One row per (dosed patient, instrument recorded anywhere in ``assessments``):
+    One row per (dosed patient, instrument recorded anywhere in ``assessments``, or in
+    ``instruments_`` when given, e.g. the whole cohort's when computed for a part of it):
     patient_id, instrument, first_dose_at, baseline_score, baseline_at,
     baseline_days_before, has_baseline, baseline_status.
     """
     fd = first_doses(sessions).select("patient_id", "first_dose_at", "first_session_id")
     tot = totals(assessments)
-    inst = tot.select(pl.col("instrument").unique()).sort("instrument")
+    inst = (
+        tot.select(pl.col("instrument").unique())
+        if instruments_ is None
+        else pl.DataFrame({"instrument": list(instruments_)}, schema={"instrument": pl.String})
+    ).sort("instrument")
     grid = fd.join(inst, how="cross")
     before = (pl.col("assessed_at") <= pl.col("first_dose_at")) | (
         (pl.col("session_id") == pl.col("first_session_id"))

@@ -1,0 +1,192 @@
+"""The per-patient frames the cohort summary is computed from (``PatientMetrics``): every
+per-patient metric run once over the canonical tables, part by part for large cohorts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from kapoutcomes import (
+    attrition,
+    episodes,
+    improvement,
+    induction,
+    induction_response,
+    opioid_course,
+    outcomes,
+    safety,
+    stats,
+    tables,
+)
+from kapoutcomes import completeness as completeness_mod
+from kapoutcomes.settings import Settings
+
+
+@dataclass(frozen=True)
+class PatientMetrics:
+    """The per-patient frames the cohort statistics are computed from (each already carrying
+    the comparison dimensions of ``stats.patient_groups``, as Categorical). ``changes`` holds
+    the ``outcomes.change_rows`` columns; ``end_of_induction`` every ``outcomes.changes``
+    column."""
+
+    groups: pl.DataFrame
+    dosing: pl.DataFrame
+    baselines: pl.DataFrame
+    changes: pl.DataFrame
+    monthly: pl.DataFrame
+    induction: pl.DataFrame
+    end_of_induction: pl.DataFrame
+    episodes: pl.DataFrame
+    stages: pl.DataFrame
+    mme: pl.DataFrame
+    cost: pl.DataFrame
+    excursions: pl.DataFrame
+    itt: pl.DataFrame
+    adverse_events: safety.AdverseEventCounts
+    excursion_counts: pl.DataFrame
+    completeness: pl.DataFrame
+
+
+def _table(tabs: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    f = tabs.get(name)
+    return tables.empty(name) if f is None else f
+
+
+#: Patients per part in ``patient_metrics``: larger cohorts are computed part by part (every
+#: metric there is per patient), so that each part's frames and hash tables stay small
+#: enough for the CPU caches (1,000,000 patients at once cost twice as much per row).
+PART_PATIENTS = 200_000
+
+
+def _part(tabs: dict[str, pl.DataFrame], i: int, parts: int) -> dict[str, pl.DataFrame]:
+    """The rows of every table whose (hash-coded) patient falls in part ``i`` of ``parts``."""
+    return {n: f.filter(pl.col("patient_id") % parts == i) for n, f in tabs.items()}
+
+
+def _recorded(assessments: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Instruments with a total score (for baselines and ITT: not counting after-dose
+    scores; for completeness: counting them) in the whole cohort."""
+    t = (
+        assessments.lazy()
+        .filter(pl.col("item").is_null())
+        .group_by("instrument")
+        .agg(_before=(pl.col("timing") != "after_dose").fill_null(True).any())
+        .collect()
+    )
+    every = sorted(t.get_column("instrument").to_list())
+    before = sorted(t.filter(pl.col("_before")).get_column("instrument").to_list())
+    return before, every
+
+
+def patient_metrics(
+    tabs: dict[str, pl.DataFrame],
+    settings: Settings,
+    as_of: dt.datetime,
+    part_patients: int | None = None,
+) -> PatientMetrics:
+    """Run every per-patient metric once over the canonical tables (patient ids encoded by
+    ``encode_ids``): in parts of at most ``part_patients`` (default ``PART_PATIENTS``)
+    patients, concatenated (only the
+    cohort-wide figures, the instruments recorded and the SD of baselines behind the RCI, are
+    taken from the whole cohort)."""
+    n = _table(tabs, "patients").height
+    size = max(1, part_patients or PART_PATIENTS)
+    parts = max(1, -(-n // size))
+    recorded = _recorded(_table(tabs, "assessments"))
+    if parts == 1:
+        pieces = [_part_metrics(tabs, settings, as_of, recorded)]
+    else:
+        pieces = [
+            _part_metrics(_part(tabs, i, parts), settings, as_of, recorded) for i in range(parts)
+        ]
+    cat = {k: pl.concat([p[k] for p in pieces]) for k in pieces[0]}
+    base = cat["baselines"]
+    # categories, RCI (SD of the whole cohort's baselines) and bands for the end-of-induction
+    # rows only (every other row keeps the slim change_rows columns)
+    eoi = outcomes.classify_changes(cat["end_of_induction"], base, settings)
+    return PatientMetrics(
+        groups=cat["groups"],
+        dosing=cat["dosing"],
+        baselines=base,
+        changes=cat["changes"],
+        monthly=cat["monthly"],
+        induction=cat["induction"],
+        end_of_induction=eoi,
+        episodes=cat["episodes"],
+        stages=cat["stages"],
+        mme=cat["mme"],
+        cost=cat["cost"],
+        excursions=cat["excursions"],
+        itt=cat["itt"],
+        adverse_events=safety.AdverseEventCounts(cat["ae_events"], cat["ae_exposure"]),
+        excursion_counts=cat["excursion_counts"],
+        completeness=cat["completeness"],
+    )
+
+
+def _part_metrics(
+    tabs: dict[str, pl.DataFrame],
+    settings: Settings,
+    as_of: dt.datetime,
+    recorded: tuple[list[str], list[str]],
+) -> dict[str, pl.DataFrame]:
+    """The per-patient frames of ``PatientMetrics`` for the patients of ``tabs`` (the
+    end-of-induction rows not yet classified)."""
+    patients = _table(tabs, "patients")
+    sessions = _table(tabs, "sessions")
+    assessments = _table(tabs, "assessments")
+    dos = outcomes.dosing_sessions(sessions)
+    # comparison dimensions as Categorical ("unknown" for missing, as the statistics show
+    # it): attaching and grouping on them then moves integer codes, not strings
+    groups = stats.patient_groups(patients, dos).with_columns(
+        pl.col(d).cast(pl.String).fill_null("unknown").cast(pl.Categorical)
+        for d in stats.GROUP_DIMENSIONS
+    )
+    # the total scores (no items, no after-dose scores), filtered once: passed as the
+    # assessments of the metrics that only read totals (outcomes.totals returns them as is)
+    tot = outcomes.totals(assessments)
+    base = outcomes.baselines(tot, dos, settings, instruments_=recorded[0])
+    ch = outcomes.change_rows(tot, dos, settings, base=base)
+    ind = induction.induction_series(dos, settings)
+    eoi = induction.end_of_induction(ch, ind, settings)
+    ep = episodes.response_episodes(ch, dos, settings, induction=ind)
+    st = attrition.patient_stages(groups, sessions, tot, ind)
+    contact = outcomes.last_contact(sessions, assessments)
+    mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)
+    cost = outcomes.cost_per_patient(sessions)
+    exc = safety.vital_excursions(dos, settings)
+    itt = induction_response.itt_population(groups, tot, settings, instruments_=recorded[0])
+    aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
+    comp = completeness_mod.completeness_items(
+        dos, assessments, base, groups, settings, as_of, recorded=recorded[1]
+    )
+    monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
+
+    def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
+        # the string columns the statistics group by as Categorical as well: every grouping
+        # then hashes integer codes (stats.level_agg returns them as strings)
+        return stats.attach_groups(f, groups).with_columns(
+            pl.col(k).cast(pl.Categorical) for k in keys
+        )
+
+    return {
+        "groups": groups,
+        "dosing": dos,
+        "baselines": base,
+        "changes": ch,
+        "monthly": g(monthly, "instrument"),
+        "induction": ind,
+        "end_of_induction": g(eoi),
+        "episodes": g(ep),
+        "stages": g(st),
+        "mme": g(mme, "timepoint"),
+        "cost": cost,
+        "excursions": exc,
+        "itt": g(induction_response.with_baseline_flag(itt, base), "instrument"),
+        "ae_events": g(aes.events, "dimension", "category"),
+        "ae_exposure": g(aes.exposure, "session_route"),
+        "excursion_counts": g(safety.excursion_counts(exc), "excursion"),
+        "completeness": g(comp, "measure", "instrument"),
+    }
