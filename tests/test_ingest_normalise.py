@@ -174,3 +174,13 @@ def test_excel_title_row_and_values_only(tmp_path):
     assert t.frame.item(0, "Value") == "5"
     assert t.frame.item(1, "Value") == ""  # a formula is never evaluated
     assert "row 1" in t.notes[0]
+
+
+def test_per_distinct_matches_the_function_on_every_row():
+    # long enough and repetitive enough to take the distinct-values path
+    s = pl.Series("x", ["a", None, " n/a ", "2024-01-01", "7/10"] * 4000)
+    for fn in (lambda d: nm.clean(d), lambda d: d.fill_null("was null").str.to_uppercase()):
+        assert nm.per_distinct(s, fn).equals(fn(s))
+    out, present = nm.parse_datetime(s, False, "UTC", with_presence=True)
+    assert out.equals(nm.parse_datetime(s, False, "UTC"))
+    assert present.equals(nm.present(s))

@@ -50,14 +50,27 @@ def per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Serie
     values repeat (codes, units, names and times repeat over many rows of an export)."""
     if s.len() < 10_000:
         return fn(s)
-    distinct = s.unique()
+    distinct = s.unique().drop_nulls()
     if distinct.len() > s.len() // 2:
         return fn(s)
-    lookup = pl.DataFrame({"raw": distinct, "out": fn(distinct)})
-    out = s.to_frame("raw").join(
-        lookup, on="raw", how="left", maintain_order="left", nulls_equal=True
-    )
-    return out.get_column("out").alias(s.name)
+    return to_rows(s, distinct, fn(distinct), fn)
+
+
+def to_rows(
+    s: pl.Series,
+    distinct: pl.Series,
+    values: pl.Series,
+    fn: Callable[[pl.Series], pl.Series] | None = None,
+) -> pl.Series:
+    """``values`` (one per text of ``distinct``: the distinct non-null texts of ``s``) taken
+    for every row of ``s`` by position: each text's index in ``distinct`` through an Enum of
+    them (several times faster than joining on the text). A null row gets ``fn`` of null."""
+    out = values.gather(s.cast(pl.String).cast(pl.Enum(distinct)).to_physical())
+    if fn is not None and s.null_count():
+        at_null = fn(pl.Series([None], dtype=s.dtype))
+        if at_null.null_count() == 0:
+            out = pl.select(pl.when(s.is_null()).then(at_null).otherwise(out)).to_series()
+    return out.alias(s.name)
 
 
 def clean(s: pl.Series, keep: tuple[str, ...] = ()) -> pl.Series:
@@ -145,19 +158,13 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: 
         out = _parse_datetime_values(s, day_first, timezone)
         return (out, present(s)) if with_presence else out
     raw = s.cast(pl.String)
-    distinct = raw.unique()
-    lookup = pl.DataFrame(
-        {
-            "raw": distinct,
-            "parsed": _parse_datetime_values(distinct, day_first, timezone),
-            "present": clean(distinct).is_not_null(),
-        }
-    )
-    out = raw.to_frame("raw").join(
-        lookup, on="raw", how="left", maintain_order="left", nulls_equal=True
-    )
-    parsed = out.get_column("parsed").alias(s.name)
-    return (parsed, out.get_column("present")) if with_presence else parsed
+    distinct = raw.unique().drop_nulls()
+    parsed = to_rows(raw, distinct, _parse_datetime_values(distinct, day_first, timezone))
+    if not with_presence:
+        return parsed
+    # a null text is missing: not present, parsed to null (as the parsers do)
+    is_present = to_rows(raw, distinct, clean(distinct).is_not_null()).fill_null(False)
+    return parsed, is_present
 
 
 def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
