@@ -123,9 +123,12 @@ class IdCodes:
         out = frame
         for col, m in (("patient_id", self.patient_ids), ("session_id", self.session_ids)):
             if col in out.columns and out.schema[col] == pl.UInt64:
+                # the map narrowed to the codes present first (the frames decoded are
+                # small, the session map of a large cohort is not)
+                used = m.filter(pl.col("code").is_in(out.get_column(col).drop_nulls().implode()))
                 out = (
                     out.with_row_index("_r")
-                    .join(m.rename({"code": col}), on=col, how="left")
+                    .join(used.rename({"code": col}), on=col, how="left")
                     .sort("_r")
                     .with_columns(pl.col("id").alias(col))
                     .drop("_r", "id")
@@ -195,6 +198,8 @@ def cohort_summary(
         stats.rollup(pm.adverse_events.exposure, ["session_route"], ["sessions"]),
     )
 
+    costs = resources.cost_frame(pm.cost, responders, pm.groups)
+
     def stat_frames(by: str | None) -> dict[str, Any]:
         dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
@@ -214,7 +219,9 @@ def cohort_summary(
                 None, None, pm.groups, settings, by, counts=ae_cells
             ),
             "excursions": safety.excursion_summary(pm.excursion_counts, pm.groups, settings, by),
-            "cost": resources.cost_summary(pm.cost, responders, pm.groups, settings, by),
+            "cost": resources.cost_summary(
+                pm.cost, responders, pm.groups, settings, by, prepared=costs
+            ),
             "completeness": completeness_mod.completeness(comp_cells, pm.groups, settings, by),
         }
 

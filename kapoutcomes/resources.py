@@ -144,24 +144,41 @@ def opioid_summary(
 
 
 # -- cost ------------------------------------------------------------------------------------
+def cost_frame(cost: pl.DataFrame, responders: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """One row per dosed patient: the comparison dimensions of ``groups``, cost_usd and
+    responder (what ``cost_summary`` counts; compute once to reuse across calls)."""
+    dims = [d for d in stats.GROUP_DIMENSIONS if d in groups.columns]
+    return (
+        groups.filter(pl.col("dosed"))
+        .select("patient_id", *dims)
+        .join(cost, on="patient_id", how="left")
+        .join(responders, on="patient_id", how="left")
+    )
+
+
 def cost_summary(
     cost: pl.DataFrame,
     responders: pl.DataFrame,
     groups: pl.DataFrame,
     settings: Settings,
     by: str | None = None,
+    prepared: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Cost per patient treated and per responder where the export carries cost.
 
     ``cost``: ``outcomes.cost_per_patient``; ``responders``: patient_id, responder (primary
-    instrument, end of induction). Columns: subgroup, level, measure, n, denominator, value
-    (USD), definition, caveats. Patients without any cost are left out (stated)."""
-    c = (
-        groups.filter(pl.col("dosed"))
-        .select("patient_id", *([by] if by else []))
-        .join(cost, on="patient_id", how="left")
-        .join(responders, on="patient_id", how="left")
-    )
+    instrument, end of induction); ``prepared``: their ``cost_frame``, to reuse across calls
+    (``cost`` and ``responders`` are then not read). Columns: subgroup, level, measure, n,
+    denominator, value (USD), definition, caveats. Patients without any cost are left out
+    (stated)."""
+    c = prepared
+    if c is None:
+        c = (
+            groups.filter(pl.col("dosed"))
+            .select("patient_id", *([by] if by else []))
+            .join(cost, on="patient_id", how="left")
+            .join(responders, on="patient_id", how="left")
+        )
     g = stats.level_agg(
         c,
         by,
