@@ -170,14 +170,14 @@ def _patient_candidates(
         acts = pl.DataFrame(schema=extract.ACTIVITY_SCHEMA)
     # first plausible activity (a visit typed as 1924 must not become the referral date)
     plausible = pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
-    first_seen = (
-        acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
-    )
 
     # explicit patient rows; referral date from the first activity when absent
     explicit = concat([ex.patient_rows for ex in exs])
     frames: list[pl.DataFrame] = []
     if explicit.height:
+        first_seen = (
+            acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
+        )
         explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
         explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
         no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
@@ -202,27 +202,29 @@ def _patient_candidates(
     )
     derived_rks = _RowsOfPatient(need)
     if need.height:
-        seen = need.filter(plausible)
-        if not seen.get_column(RK).is_sorted():  # rows come in file order: usually sorted
-            seen = seen.sort(RK)
+        if not need.get_column(RK).is_sorted():  # rows come in file order: usually sorted
+            need = need.sort(RK)
+        # one pass over the rows: the first plausible activity of each patient (in row
+        # order), its demographics, and the patient's first row of all (the owner)
+        empty = [c for c in _DEMOGRAPHICS if need.get_column(c).null_count() == need.height]
         agg = (
-            seen.group_by("patient_id", maintain_order=True)
+            need.group_by("patient_id", maintain_order=True)
             .agg(
+                pl.col(RK).min().alias("_owner"),
+                pl.col(RK).filter(plausible).min().alias("_first_rk"),
+                pl.col("at_date").filter(plausible).min().alias("referral_date"),
                 # a column no row fills (an observation export has no demographics) stays
                 # null without being aggregated
-                pl.col("at_date").min().alias("referral_date"),
                 *[
-                    pl.col(c).drop_nulls().first()
+                    pl.col(c).filter(plausible).drop_nulls().first()
                     for c in _DEMOGRAPHICS
-                    if seen.get_column(c).null_count() < seen.height
+                    if c not in empty
                 ],
             )
-            .with_columns(
-                pl.lit(None, dtype=seen.schema[c]).alias(c)
-                for c in _DEMOGRAPHICS
-                if seen.get_column(c).null_count() == seen.height
-            )
-            .select("patient_id", "referral_date", *_DEMOGRAPHICS)
+            .filter(pl.col("_first_rk").is_not_null())  # patients with a plausible activity
+            .sort("_first_rk")
+            .with_columns(pl.lit(None, dtype=need.schema[c]).alias(c) for c in empty)
+            .select("patient_id", "referral_date", *_DEMOGRAPHICS, "_owner")
             .with_columns(
                 clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
                 primary_condition=pl.coalesce(
@@ -235,11 +237,8 @@ def _patient_candidates(
         )
         for pid in agg.filter(pl.col("clinic").is_null()).get_column("patient_id").to_list():
             problems.append(_problems(derived_rks[pid], "(patient)", None, NO_PATIENT))
-        owners = need.group_by("patient_id").agg(_owner=pl.col(RK).min())
-        agg = (
-            agg.filter(pl.col("clinic").is_not_null())
-            .with_columns(pl.lit(None, dtype=pl.Int64).alias(RK))
-            .join(owners, on="patient_id", how="left")
+        agg = agg.filter(pl.col("clinic").is_not_null()).with_columns(
+            pl.lit(None, dtype=pl.Int64).alias(RK)
         )
         frames.append(agg)
     patients = concat(frames)
