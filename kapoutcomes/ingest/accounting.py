@@ -54,7 +54,12 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     size = int(lines.max() or 0) + 1
 
     def mine(df: pl.DataFrame) -> pl.DataFrame:
-        return df.filter(pl.col(RK).is_between(lo, hi - 1)) if df.height else df
+        if df.height == 0:
+            return df
+        rk = df.get_column(RK)
+        if not rk.null_count() and rk.min() >= lo and rk.max() < hi:
+            return df  # all of this file's (an import of one file): no copy
+        return df.filter(pl.col(RK).is_between(lo, hi - 1))
 
     def flags(rk: pl.Series | None = None) -> pl.Series:
         out = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
