@@ -89,6 +89,10 @@ def response_episodes(
         kind=pl.lit(0, pl.Int8),
         resp=pl.col("responder"),
     )
+    # assessments before a key's first response can neither start nor end an episode (nor
+    # can the keys that never respond): leave them out of the stream
+    first_response = pl.col("t").filter(pl.col("resp")).min().over("patient_id", "instrument")
+    a = a.filter(pl.col("t") >= first_response)
     if a.height == 0:
         return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
     streams = [a]
