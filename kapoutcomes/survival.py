@@ -17,6 +17,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -329,6 +330,20 @@ def _curve_frame(km: KaplanMeier, sg: str, lv: str, inst: str, max_points: int) 
     )
 
 
+def _split(
+    frame: pl.DataFrame, keys: list[str]
+) -> dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]]:
+    """(durations, events) of ``frame`` as numpy arrays per distinct combination of ``keys``
+    (one group_by; cheaper than partitioning the frame into many frames)."""
+    g = frame.group_by(keys).agg(pl.col("duration_days"), pl.col("event"))
+    return {
+        key: (d.to_numpy(), e.to_numpy())
+        for key, d, e in zip(
+            g.select(keys).rows(), g.get_column("duration_days"), g.get_column("event"), strict=True
+        )
+    }
+
+
 def durability(
     episodes: pl.DataFrame,
     groups: pl.DataFrame,
@@ -355,15 +370,13 @@ def durability(
         e = e.with_columns(
             subgroup=pl.lit(by), level=pl.col(by).cast(pl.String).fill_null("unknown")
         )
-    parts = e.select("subgroup", "level", "instrument", "duration_days", "event").partition_by(
-        "subgroup", "level", "instrument", as_dict=True, maintain_order=True
-    )
+    parts = _split(e, ["subgroup", "level", "instrument"])
     summaries, curves, risks = [], [], []
     cl = settings.confidence_level
-    for (sg, lv, inst), f in sorted(parts.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        km = kaplan_meier(
-            f.get_column("duration_days").to_numpy(), f.get_column("event").to_numpy(), cl
-        )
+    for (sg, lv, inst), (dur, ev) in sorted(
+        parts.items(), key=lambda kv: tuple(str(x) for x in kv[0])
+    ):
+        km = kaplan_meier(dur, ev, cl)
         row = {
             "subgroup": sg,
             "level": lv,
@@ -451,16 +464,15 @@ def durability(
     )
     lr_rows = []
     if by is not None:
-        by_inst = e.select("instrument", "level", "duration_days", "event").partition_by(
-            "instrument", as_dict=True, maintain_order=True
-        )
-        for (inst,), f in sorted(by_inst.items(), key=lambda kv: str(kv[0])):
-            lv = f.partition_by("level", as_dict=True, maintain_order=True)
-            names = sorted(str(k[0]) for k in lv)
+        by_inst: dict[Any, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for (inst, level), arrays in _split(e, ["instrument", "level"]).items():
+            by_inst.setdefault(inst, {})[str(level)] = arrays
+        for inst, lv in sorted(by_inst.items(), key=lambda kv: str(kv[0])):
+            names = sorted(lv)
             if len(names) < 2:
                 continue
-            ds = [lv[(n,)].get_column("duration_days").to_numpy() for n in names]
-            es = [lv[(n,)].get_column("event").to_numpy() for n in names]
+            ds = [lv[n][0] for n in names]
+            es = [lv[n][1] for n in names]
             if len(names) == 2:
                 res = logrank(ds[0], es[0], ds[1], es[1], (names[0], names[1]))
             else:
