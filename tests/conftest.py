@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from kapoutcomes import privacy
+
+# ``bench`` (the fuzz generators, the pandas baseline) is imported by tests from the repository
+# root, which the ``pytest`` script, unlike ``python -m pytest``, does not put on the path
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 PID = privacy.pseudonymise("MRN-1", b"test-secret-test-secret-test-secret!")
 PID2 = privacy.pseudonymise("MRN-2", b"test-secret-test-secret-test-secret!")
