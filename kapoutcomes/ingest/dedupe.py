@@ -65,6 +65,18 @@ def ids_for(st: store_mod.Store, table: str, ids: pl.Series) -> list:
     return ids.unique().to_list()
 
 
+def first_of_key(fr: pl.DataFrame, key: list[str]) -> pl.Series:
+    """Whether each row is the first with its ``key`` values (nulls equal), like
+    ``unique(key, keep="first")``. Rows are told apart by a hash of their key first; only
+    rows whose hash repeats (duplicates, or in theory a collision) are compared exactly."""
+    h = fr.select(key).hash_rows()
+    again = h.is_duplicated()
+    if not again.any():
+        return pl.repeat(True, fr.height, dtype=pl.Boolean, eager=True)
+    exact = fr.filter(again).select(pl.struct(key).is_first_distinct()).to_series()
+    return (~again).scatter(again.arg_true(), exact)
+
+
 def _status(matched: pl.DataFrame) -> pl.DataFrame:
     """A matched row is a duplicate when its values are the same, else a conflict."""
     return matched.select(
@@ -102,7 +114,7 @@ def dedupe(
     cmp_cols = list(COMPARE[table])
     schema = dict(fr.schema)
     fr = fr.sort(RK, nulls_last=True).with_row_index("_pos")
-    first = fr.select(pl.struct(key).is_first_distinct()).to_series()
+    first = first_of_key(fr, key)
     firsts, rest = fr.filter(first), fr.filter(~first)
     statuses, confs = [], []
     remap: dict[str, str] = {}

@@ -391,19 +391,20 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
         "the score is written out of a different maximum than the instrument's",
     )
     skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
-    keep_a = rows((is_inst & ~item_other).fill_null(False))
-    ia = idx.filter(keep_a)
-    n_a = ia.len()
+    # the per-row columns each output takes, filtered together (one parallel pass per output)
+    per_row = pl.DataFrame({RK: r.rk, "patient_id": pid, "at": at, "_k": idx})
+    a = per_row.filter(rows((is_inst & ~item_other).fill_null(False)))
+    ia = a.get_column("_k")
     ex.outputs["assessments"] = pl.DataFrame(
         {
-            RK: r.rk.filter(keep_a),
-            "patient_id": pid.filter(keep_a),
-            "assessed_at": at.filter(keep_a),
+            RK: a.get_column(RK),
+            "patient_id": a.get_column("patient_id"),
+            "assessed_at": a.get_column("at"),
             "instrument": instrument.gather(ia),
             "item": item.gather(ia),
             "score": score.gather(ia),
-            "session_id": nulls(n_a),
-            "timing": nulls(n_a),
+            "session_id": nulls(a.height),
+            "timing": nulls(a.height),
         }
     )
     # vitals: numbers (weights in lb converted)
@@ -414,20 +415,20 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     ).to_series()
     is_vital = vital.is_not_null() & instrument.is_null() & value_present
     bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
-    keep_v = rows(is_vital.fill_null(False))
-    iv = idx.filter(keep_v)
+    vs = per_row.filter(rows(is_vital.fill_null(False)))
+    iv = vs.get_column("_k")
     ex.vitals = pl.DataFrame(
         {
-            RK: r.rk.filter(keep_v),
-            "patient_id": pid.filter(keep_v),
-            "at": at.filter(keep_v),
+            RK: vs.get_column(RK),
+            "patient_id": vs.get_column("patient_id"),
+            "at": vs.get_column("at"),
             "vital": vital.gather(iv),
             "value": v.gather(iv),
         },
         schema=VITAL_SCHEMA,
     )
-    act = rows((tracked & value_present).fill_null(False))
-    ex.activity = activity(r.rk.filter(act), pid.filter(act), at.filter(act))
+    act = per_row.filter(rows((tracked & value_present).fill_null(False)))
+    ex.activity = activity(act.get_column(RK), act.get_column("patient_id"), act.get_column("at"))
     return ex
 
 
