@@ -159,12 +159,12 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: 
         return (out, present(s)) if with_presence else out
     raw = s.cast(pl.String)
     distinct = raw.unique().drop_nulls()
-    parsed = to_rows(raw, distinct, _parse_datetime_values(distinct, day_first, timezone))
+    at = raw.cast(pl.Enum(distinct)).to_physical()  # each row's index in distinct
+    # a null text is missing: not present, parsed to null (as the parsers do)
+    parsed = _parse_datetime_values(distinct, day_first, timezone).gather(at).alias(s.name)
     if not with_presence:
         return parsed
-    # a null text is missing: not present, parsed to null (as the parsers do)
-    is_present = to_rows(raw, distinct, clean(distinct).is_not_null()).fill_null(False)
-    return parsed, is_present
+    return parsed, clean(distinct).is_not_null().gather(at).fill_null(False).alias(s.name)
 
 
 def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
