@@ -199,13 +199,21 @@ def cohort_summary(
     )
 
     costs = resources.cost_frame(pm.cost, responders, pm.groups)
+    resp_cells = stats.rollup(
+        induction_response.response_counts(pm.end_of_induction),
+        ["instrument"],
+        induction_response.COUNT_COLUMNS,
+    )
+    itt_cells = stats.rollup(
+        induction_response.itt_counts(pm.itt, pm.baselines), ["instrument"], ["missing_baseline"]
+    )
 
     def stat_frames(by: str | None) -> dict[str, Any]:
         dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
             "attrition": attrition.attrition(pm.stages, pm.groups, settings, by),
             "response": induction_response.response_rates(
-                pm.end_of_induction, pm.itt, pm.baselines, pm.groups, settings, by
+                resp_cells, itt_cells, pm.baselines, pm.groups, settings, by
             ),
             "change": improvement.change_from_baseline(
                 pm.end_of_induction, pm.groups, settings, by

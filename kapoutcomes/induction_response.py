@@ -11,9 +11,11 @@ import polars as pl
 from kapoutcomes import outcomes
 from kapoutcomes.settings import Settings
 from kapoutcomes.stats import (
+    GROUP_DIMENSIONS,
     attach_groups,
     caveat_expr,
     level_agg,
+    row_count,
     with_proportion,
 )
 
@@ -76,6 +78,36 @@ def with_baseline_flag(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_COL = {"response": "responder"}
+#: the count columns of ``response_counts``: "{measure}|n" (meeting it), "{measure}|d" (known)
+COUNT_COLUMNS = tuple(f"{m}|{x}" for m in MEASURES for x in ("n", "d"))
+
+
+def response_counts(eoi: pl.DataFrame) -> pl.DataFrame:
+    """The end-of-induction rows as counts (``COUNT_COLUMNS``, 0 or 1) beside patient_id,
+    instrument and any comparison dimensions: ``response_rates`` sums them, so they may be
+    summed per cell first (``stats.rollup``)."""
+    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in eoi.columns]
+    counts = []
+    for m in MEASURES:
+        c = pl.col(_COL.get(m, m))
+        counts += [
+            c.cast(pl.Int64).fill_null(0).alias(f"{m}|n"),
+            c.is_not_null().cast(pl.Int64).alias(f"{m}|d"),
+        ]
+    return eoi.select(*keep, *counts)
+
+
+def itt_counts(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """The ITT rows with ``missing_baseline`` (0 or 1) beside patient_id, instrument and any
+    comparison dimensions (summable per cell, like ``response_counts``)."""
+    i = with_baseline_flag(itt, base)
+    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in i.columns]
+    return i.select(
+        *keep, missing_baseline=(~pl.col("has_baseline").fill_null(False)).cast(pl.Int64)
+    )
+
+
 def response_rates(
     eoi: pl.DataFrame,
     itt: pl.DataFrame,
@@ -92,17 +124,22 @@ def response_rates(
     Columns: subgroup, level, instrument, measure, n (patients meeting it), denominator
     (evaluable), itt_denominator, rate, lower, upper, itt_rate, itt_lower, itt_upper,
     missing_baseline, definition, caveats.
+
+    ``eoi`` and ``itt`` may also be their ``response_counts`` / ``itt_counts``, or the
+    ``stats.rollup`` cells of those (the same figures; cheaper across several ``by``).
     """
     rules = outcomes.response_rules(settings)
-    col = {"response": "responder"}
     e = attach_groups(eoi, groups)
-    agg = []
-    for m in MEASURES:
-        c = pl.col(col.get(m, m))
-        agg += [
-            c.sum().cast(pl.Int64).alias(f"{m}|n"),
-            c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
-        ]
+    if COUNT_COLUMNS[0] in e.columns:
+        agg = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_COLUMNS]
+    else:
+        agg = []
+        for m in MEASURES:
+            c = pl.col(_COL.get(m, m))
+            agg += [
+                c.sum().cast(pl.Int64).alias(f"{m}|n"),
+                c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
+            ]
     wide = level_agg(e, by, ["instrument"], agg)
     r = pl.concat(
         [
@@ -117,16 +154,14 @@ def response_rates(
             for m in MEASURES
         ]
     ).filter(pl.col("denominator") > 0)
+    it = attach_groups(itt if "missing_baseline" in itt.columns else itt_counts(itt, base), groups)
     i = level_agg(
-        attach_groups(with_baseline_flag(itt, base), groups),
+        it,
         by,
         ["instrument"],
         [
-            pl.len().cast(pl.Int64).alias("itt_denominator"),
-            (~pl.col("has_baseline").fill_null(False))
-            .sum()
-            .cast(pl.Int64)
-            .alias("missing_baseline"),
+            row_count(it).alias("itt_denominator"),
+            pl.col("missing_baseline").sum().cast(pl.Int64),
         ],
     )
     r = r.join(i, on=["subgroup", "level", "instrument"], how="left").with_columns(
