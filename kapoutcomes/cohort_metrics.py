@@ -87,10 +87,9 @@ def patient_metrics(
     part_patients: int | None = None,
 ) -> PatientMetrics:
     """Run every per-patient metric once over the canonical tables (patient ids encoded by
-    ``encode_ids``): in parts of at most ``part_patients`` (default ``PART_PATIENTS``)
-    patients, concatenated (only the
-    cohort-wide figures, the instruments recorded and the SD of baselines behind the RCI, are
-    taken from the whole cohort)."""
+    ``cohort.encode_ids``), in parts of at most ``part_patients`` (default
+    ``PART_PATIENTS``) patients, concatenated. The cohort-wide inputs (the instruments
+    recorded, the SD of baselines behind the RCI) come from the whole cohort."""
     n = _table(tabs, "patients").height
     size = max(1, part_patients or PART_PATIENTS)
     parts = max(1, -(-n // size))
