@@ -199,6 +199,11 @@ def cohort_summary(
     )
 
     costs = resources.cost_frame(pm.cost, responders, pm.groups)
+    exc_cells = stats.rollup(
+        pm.excursion_counts.with_columns(patients=(pl.col("n") > 0).cast(pl.Int64)),
+        ["excursion"],
+        ["n", "denominator", "patients"],
+    )
     resp_cells = stats.rollup(
         induction_response.response_counts(pm.end_of_induction),
         ["instrument"],
@@ -226,7 +231,7 @@ def cohort_summary(
             "adverse_events": safety.adverse_event_rates(
                 None, None, pm.groups, settings, by, counts=ae_cells
             ),
-            "excursions": safety.excursion_summary(pm.excursion_counts, pm.groups, settings, by),
+            "excursions": safety.excursion_summary(exc_cells, pm.groups, settings, by),
             "cost": resources.cost_summary(
                 pm.cost, responders, pm.groups, settings, by, prepared=costs
             ),

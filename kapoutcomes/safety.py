@@ -395,7 +395,8 @@ def excursion_summary(
     with the reading, rate with Clopper-Pearson interval, patients affected.
 
     ``excursions``: ``vital_excursions`` rows or their ``excursion_counts`` (faster when
-    called for several ``by``). Columns: subgroup, level, excursion, n, denominator, rate,
+    called for several ``by``), or ``stats.rollup`` cells of those counts with a
+    ``patients`` column (patients with the excursion). Columns: subgroup, level, excursion, n, denominator, rate,
     lower, upper, patients, definition, caveats."""
     if "excursion" not in excursions.columns:
         excursions = excursion_counts(excursions)
@@ -414,7 +415,11 @@ def excursion_summary(
             [
                 pl.col("n").sum(),
                 pl.col("denominator").sum(),
-                (pl.col("n") > 0).sum().cast(pl.Int64).alias("patients"),
+                (
+                    pl.col("patients").sum()
+                    if "patients" in x.columns
+                    else (pl.col("n") > 0).sum().cast(pl.Int64)
+                ).alias("patients"),
             ],
         )
         .with_columns(
