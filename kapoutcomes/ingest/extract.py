@@ -103,6 +103,12 @@ class Extract:
     dob_col: str | None = None
     patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
 
+    def release_candidates(self) -> None:
+        """Drop the candidates, problems, skips, vital signs and activity once resolved
+        (``Resolved`` holds what is written and accounted): millions of rows at scale."""
+        self.outputs, self.problems, self.skipped = {}, [], []
+        self.vitals = self.activity = self.patient_rows = None
+
 
 def nulls(n: int, dtype: pl.DataType | type[pl.DataType] = pl.String) -> pl.Series:
     """``n`` nulls (without a Python list of ``n`` Nones)."""

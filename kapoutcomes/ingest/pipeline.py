@@ -175,6 +175,8 @@ def _run(
         f.ex = _extract(f, opts, mp)
     live = [f for f in files if f.ex is not None]
     result = resolve(live, st, opts)
+    for f in live:
+        f.ex.release_candidates()
     reports = file_reports(files, result)
     report = ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
     if not dry_run and live:
