@@ -93,10 +93,10 @@ def patient_metrics(
     n = _table(tabs, "patients").height
     size = max(1, part_patients or PART_PATIENTS)
     parts = max(1, -(-n // size))
-    recorded = _recorded(_table(tabs, "assessments"))
-    if parts == 1:
-        pieces = [_part_metrics(tabs, settings, as_of, recorded)]
+    if parts == 1:  # each metric finds the instruments recorded itself
+        pieces = [_part_metrics(tabs, settings, as_of, None)]
     else:
+        recorded = _recorded(_table(tabs, "assessments"))
         pieces = [
             _part_metrics(_part(tabs, i, parts), settings, as_of, recorded) for i in range(parts)
         ]
@@ -129,7 +129,7 @@ def _part_metrics(
     tabs: dict[str, pl.DataFrame],
     settings: Settings,
     as_of: dt.datetime,
-    recorded: tuple[list[str], list[str]],
+    recorded: tuple[list[str], list[str]] | None,
 ) -> dict[str, pl.DataFrame]:
     """The per-patient frames of ``PatientMetrics`` for the patients of ``tabs`` (the
     end-of-induction rows not yet classified)."""
@@ -146,7 +146,8 @@ def _part_metrics(
     # the total scores (no items, no after-dose scores), filtered once: passed as the
     # assessments of the metrics that only read totals (outcomes.totals returns them as is)
     tot = outcomes.totals(assessments)
-    base = outcomes.baselines(tot, dos, settings, instruments_=recorded[0])
+    before, every = recorded or (None, None)
+    base = outcomes.baselines(tot, dos, settings, instruments_=before)
     ch = outcomes.change_rows(tot, dos, settings, base=base)
     ind = induction.induction_series(dos, settings)
     eoi = induction.end_of_induction(ch, ind, settings)
@@ -156,10 +157,10 @@ def _part_metrics(
     mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)
     cost = outcomes.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
-    itt = induction_response.itt_population(groups, tot, settings, instruments_=recorded[0])
+    itt = induction_response.itt_population(groups, tot, settings, instruments_=before)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(
-        dos, assessments, base, groups, settings, as_of, recorded=recorded[1]
+        dos, assessments, base, groups, settings, as_of, recorded=every
     )
     monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
 
