@@ -43,6 +43,11 @@ def reason_counts(
     )
 
 
+def _without(frame: pl.DataFrame, drop: pl.Series) -> pl.DataFrame:
+    """``frame`` without the rows ``drop`` marks; the frame itself when it marks none."""
+    return frame.filter(~drop) if drop.any() else frame
+
+
 def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     raw = f.raw
     assert raw is not None
@@ -74,8 +79,8 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     probs = mine(result.problems)
     bad = flags(probs.get_column(RK).drop_nulls() if probs.height else None)
     status = mine(result.status)
-    if status.height:
-        status = status.filter(~bad.gather(at(status.get_column(RK))))
+    if status.height and bad.any():
+        status = _without(status, bad.gather(at(status.get_column(RK))))
     st = status.get_column("status") if status.height else pl.Series([], dtype=pl.String)
     rk_st = status.get_column(RK) if status.height else pl.Series([], dtype=pl.Int64)
     new = flags(rk_st.filter(st == "new"))
@@ -85,7 +90,7 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     conflict_only = conflict & ~new
     skips = mine(result.skipped)
     if skips.height:
-        skips = skips.filter(~(bad | new).gather(at(skips.get_column(RK))))
+        skips = _without(skips, (bad | new).gather(at(skips.get_column(RK))))
     extra = []
     if dup_only.any():
         extra.append(
@@ -124,7 +129,7 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
         )
     skips = concat([skips, *extra], SKIP_SCHEMA)
     # a row skipped for several reasons counts once (under its first reason)
-    skips = skips.filter(pl.col(RK).is_first_distinct()) if skips.height else skips
+    skips = _without(skips, ~skips.get_column(RK).is_first_distinct()) if skips.height else skips
     written = {}
     for table, fr in result.frames.items():
         n = 0
