@@ -62,6 +62,10 @@ def test_utf8_bytes_path_is_taken_for_the_long_export():
         ("a,b,c\n1,2,3\n4,5,6\n\n", False),
         ('a,b,c\n1,"x\n\ny",3\n4,5,6\n', True),  # a blank line inside a quoted cell
         ("a,b,c\r\n1,2,3\r4,5,6\r\n", False),  # a bare CR
+        ('a,b,c\n1,x"y,3\n', False),  # a quote inside an unquoted field
+        ('a,b,c\n1,"x"y,3\n', False),  # text after a closing quote
+        ('a,b,c\n1,2,"3\n', False),  # a quote left open
+        ('a,b,c\n1,"",""""\n', True),  # empty quoted fields and a doubled quote
     ],
 )
 def test_fast_path_only_for_complete_records(text, fast, monkeypatch):

@@ -219,3 +219,20 @@ def test_wide_visits_reconcile(rows, delimiter):
         assert f.rows_read == len(rows) == f.accepted + f.quarantined + f.skipped
         raw = store.query("SELECT string_agg(raw_row, ' ') AS r FROM quarantine").item() or ""
         assert "Ann Example" not in raw and "Müller" not in raw
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from([None, "a", "b"]), st.sampled_from([None, 1, 2])), max_size=40
+    )
+)
+def test_first_of_key_is_unique_keep_first(rows):
+    import polars as pl
+
+    from kapoutcomes.ingest.dedupe import first_of_key
+
+    f = pl.DataFrame(rows, schema={"k": pl.String, "n": pl.Int64}, orient="row")
+    expected = f.with_row_index("i").unique(["k", "n"], keep="first", maintain_order=True)
+    got = first_of_key(f, ["k", "n"])
+    assert got.arg_true().to_list() == expected.get_column("i").to_list()
