@@ -57,7 +57,31 @@ def machine() -> dict[str, Any]:
         "memory_gib": mem_gib,
         "cpu": cpu,
         "platform": platform.platform(),
+        "load_average": _load(),
     }
+
+
+def _load() -> list[float] | None:
+    """The 1/5/15-minute load averages (a busy machine makes wall times longer)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def before_figures(path: Path) -> dict[str, Any]:
+    """Per size and step, the figures of an earlier results file (``--before``), for the
+    before/after table: each step's medians with the commit they were measured at."""
+    old = json.loads(path.read_text())
+    commit = str(old.get("versions", {}).get("kapoutcomes_commit", "?")).split()[0]
+    out: dict[str, Any] = {}
+    for n, steps in old.get("sizes", {}).items():
+        for step, fig in steps.items():
+            if isinstance(fig, dict) and "seconds" in fig:
+                keep = {k: v for k, v in fig.items() if k != "raw"}
+                keep.setdefault("commit", commit)
+                out.setdefault(n, {})[step] = keep
+    return out
 
 
 def versions() -> dict[str, str]:
@@ -314,6 +338,16 @@ def _later_runs(res: dict[str, Any]) -> list[str]:
     ]
 
 
+def _load_text(res: dict[str, Any]) -> str:
+    start, end = res["machine"].get("load_average"), res.get("load_average_end")
+    if not start:
+        return "The machine may have been shared with other work while this ran."
+    text = f"Load average (1/5/15 min) at the start {start[0]}/{start[1]}/{start[2]}"
+    if end:
+        text += f", at the end {end[0]}/{end[1]}/{end[2]}"
+    return text + " (2 would mean both cores busy with other work)."
+
+
 def markdown(res: dict[str, Any]) -> str:
     m, v = res["machine"], res["versions"]
     lines = [
@@ -325,7 +359,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         *_later_runs(res),
         f"**Machine:** {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gib']} GiB, "
-        f"{m['cpu']}; {m['platform']}. The machine was shared with other work while this ran.",
+        f"{m['cpu']}; {m['platform']}. " + _load_text(res),
         "",
         "**Versions:** " + ", ".join(f"{k} {x}" for k, x in v.items()),
         "",
@@ -380,30 +414,6 @@ def markdown(res: dict[str, Any]) -> str:
             f"{_ratio(b.get('seconds'), k.get('seconds'))}x | {_mb(p)} / {_mb(k)} / {_mb(b)} | "
             f"{_cpu(k)} / {_cpu(b)} | {p.get('runs')}/{k.get('runs')}/{b.get('runs', 0)} |"
         )
-    proto = [
-        (n, s["import_kapoutcomes_prototype"], s["import_kapoutcomes"], s["import_polars"])
-        for n, s in res["sizes"].items()
-        if "seconds" in s.get("import_kapoutcomes_prototype", {})
-        and "seconds" in s.get("import_kapoutcomes", {})
-    ]
-    if proto:
-        lines += [
-            "",
-            "With the recommended import fixes prototyped (bench/experiments.py: polars CSV "
-            "read, dates parsed once per distinct value, memoised observation names; "
-            "same accounting and row numbers), measured in the same run:",
-            "",
-            "| patients | kapoutcomes import | + prototype fixes | speed-up | prototype / "
-            "polars | peak MB before / after | runs |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for n, pr, k, p in proto:
-            lines.append(
-                f"| {int(n):,} | {_s(k)} | {_s(pr)} | "
-                f"{_ratio(k['seconds'], pr['seconds'])}x | "
-                f"{_ratio(pr['seconds'], p.get('seconds'))}x | {_mb(k)} / {_mb(pr)} | "
-                f"{pr.get('runs')} |"
-            )
     lines += ["", "## Full cohort report from the store", ""]
     lines += [
         "| patients | kapoutcomes: read store + cohort_summary | of which read | of which "
@@ -448,17 +458,17 @@ def markdown(res: dict[str, Any]) -> str:
             f"{d.get('runs')} run(s), medians.",
         ]
     before = res.get("before", {})
+    now = str(res["versions"].get("kapoutcomes_commit", "?")).split()[0]
     if before:
         lines += [
             "",
             "## Before and after the fixes that landed while this benchmark was written",
             "",
             "The library changed during this work, partly in answer to the profiles below. "
-            "'Before' is the first full run; 'after' the later runs merged into these results "
-            "(`python -m bench.run --only ...`). Both on the same shared machine, which was "
-            "much busier during the first run: the baselines' rows (polars, pandas - code "
-            "that did not change) show how much of a difference is the machine; the process "
-            "CPU seconds in the tables above are less sensitive to it.",
+            f"'Before' is {res.get('before_from', 'an earlier run')}; 'after' is this run. "
+            "Both on the same machine, whose load differed: the baselines' rows (polars, "
+            "pandas - code that did not change) show how much of a difference is the "
+            "machine; the process CPU seconds in the tables above are less sensitive to it.",
             "",
             "| step | patients | before | after | before / after | peak MB before / after |",
             "|---|---|---|---|---|---|",
@@ -476,7 +486,7 @@ def markdown(res: dict[str, Any]) -> str:
                         label = "dashboard: first render"
                     lines.append(
                         f"| {label} | {int(n):,} | {b[key]:.2f} s ({b.get('commit', '?')}) | "
-                        f"{a[key]:.2f} s ({a.get('commit', '?')}) | "
+                        f"{a[key]:.2f} s ({a.get('commit', now)}) | "
                         f"{_ratio(b[key], a[key])}x | {_mb(b)} / {_mb(a)} |"
                     )
     gen = [
@@ -505,29 +515,6 @@ def markdown(res: dict[str, Any]) -> str:
     if analysis.exists():
         lines += ["", analysis.read_text().strip()]
     return "\n".join(lines) + "\n"
-
-
-def _patched_app() -> str | None:
-    """A copy of dashboards/ with the store's tables cached as a shared resource
-    (``st.cache_resource``) instead of ``st.cache_data`` (which unpickles a copy of every
-    table on every script run): the recommended fix, measured side by side."""
-    import re
-    import shutil
-    import tempfile
-
-    dst = Path(tempfile.mkdtemp(prefix="bench-app-")) / "dashboards"
-    shutil.copytree(REPO / "dashboards", dst)
-    common = dst / "common.py"
-    text = common.read_text()
-    text, k = re.subn(
-        r"@st\.cache_data(\([^)]*\))?\ndef _store_tables",
-        lambda m: "@st.cache_resource" + (m.group(1) or "") + "\ndef _store_tables",
-        text,
-    )
-    if k != 1:
-        return None  # already cached as a resource: nothing to prototype
-    common.write_text(text)
-    return str(dst / "app.py")
 
 
 def _s(r: dict[str, Any]) -> str:
@@ -576,10 +563,9 @@ def main(argv: list[str] | None = None) -> None:
         help="run one group of steps only",
     )
     ap.add_argument(
-        "--no-experiments",
-        dest="experiments",
-        action="store_false",
-        help="skip the prototype fixes (bench/experiments.py, a patched copy of the app)",
+        "--before",
+        type=Path,
+        help="an earlier results.json whose figures fill the before/after table",
     )
     ap.add_argument("--quick", action="store_true", help="10,000 patients, one run per step")
     ap.add_argument("--out", default=str(ROOT / "results"), help="results path without suffix")
@@ -614,6 +600,10 @@ def main(argv: list[str] | None = None) -> None:
         },
         "sizes": {},
     }
+    if args.before:
+        old = json.loads(args.before.read_text())
+        res["before"] = before_figures(args.before)
+        res["before_from"] = f"the results recorded {old.get('date', '?')}"
     for n in sizes:
         log(f"== {n:,} patients")
         do_import = n <= args.import_max and args.only in (None, "import")
@@ -623,17 +613,6 @@ def main(argv: list[str] | None = None) -> None:
         if do_import:
             for step in ("import_polars", "import_kapoutcomes", "import_pandas"):
                 s[step] = measure(step, n, args.repeats, args.budget, args.timeout, log)
-            if args.experiments:
-                s["import_kapoutcomes_prototype"] = measure(
-                    "import_kapoutcomes",
-                    n,
-                    args.repeats,
-                    args.budget,
-                    args.timeout,
-                    log,
-                    env={"BENCH_PATCH": "import"},
-                    label="import_kapoutcomes+prototype",
-                )
         elif args.only in (None, "import"):
             s["import_skipped"] = (
                 f"above --import-max {args.import_max:,} (the long export of this cohort is "
@@ -656,19 +635,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
         if n == DASHBOARD_SIZE and not args.no_dashboard and args.only in (None, "dashboard"):
             s["dashboard"] = measure("dashboard", n, args.repeats, args.budget, args.timeout, log)
-            app = _patched_app() if args.experiments else None
-            if app:
-                s["dashboard_prototype"] = measure(
-                    "dashboard",
-                    n,
-                    args.repeats,
-                    args.budget,
-                    args.timeout,
-                    log,
-                    env={"BENCH_APP": app},
-                    label="dashboard+prototype",
-                )
         _write(res, args.out, t_start)
+    res["load_average_end"] = _load()
     res["targets"] = evaluate(res)
     _write(res, args.out, t_start)
     for t in res["targets"]:

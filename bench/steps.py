@@ -212,14 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("step", choices=sorted(STEPS))
     ap.add_argument("--patients", type=int, required=True)
     args = ap.parse_args(argv)
-    patched = []
-    if os.environ.get("BENCH_PATCH"):  # prototypes of recommended fixes (bench/experiments.py)
-        from bench import experiments
-
-        patched = experiments.apply(os.environ["BENCH_PATCH"])
     result = STEPS[args.step](args.patients)
-    if patched:
-        result["patched"] = patched
     result = {k: v for k, v in result.items() if v is not None}
     result["max_rss_mb"] = round(_rss_mb(), 1)
     ru = resource.getrusage(resource.RUSAGE_SELF)
