@@ -191,19 +191,12 @@ def cohort_summary(
     )
 
     # statistics made of sums and counts only: computed from the per-cell sums (a cell = one
-    # combination of the comparison dimensions), the same figures from far fewer rows
-    comp_cells = stats.rollup(pm.completeness, ["measure", "instrument"], ["n", "denominator"])
-    ae_cells = safety.AdverseEventCounts(
-        stats.rollup(pm.adverse_events.events, ["dimension", "category"], ["events"]),
-        stats.rollup(pm.adverse_events.exposure, ["session_route"], ["sessions"]),
-    )
-
+    # combination of the comparison dimensions), the same figures from far fewer rows (the
+    # completeness, adverse-event and excursion cells come summed from patient_metrics)
+    comp_cells = pm.completeness
+    ae_cells = pm.adverse_events
     costs = resources.cost_frame(pm.cost, responders, pm.groups)
-    exc_cells = stats.rollup(
-        pm.excursion_counts.with_columns(patients=(pl.col("n") > 0).cast(pl.Int64)),
-        ["excursion"],
-        ["n", "denominator", "patients"],
-    )
+    exc_cells = pm.excursion_counts
     resp_cells = stats.rollup(
         induction_response.response_counts(pm.end_of_induction),
         ["instrument"],

@@ -29,7 +29,11 @@ class PatientMetrics:
     """The per-patient frames the cohort statistics are computed from (each already carrying
     the comparison dimensions of ``stats.patient_groups``, as Categorical). ``changes`` holds
     the ``outcomes.change_rows`` columns; ``end_of_induction`` every ``outcomes.changes``
-    column."""
+    column. ``adverse_events`` (events and exposure), ``excursion_counts`` (with
+    ``patients``: patients with the excursion) and ``completeness`` are ``stats.rollup``
+    cells: the per-patient counts summed per combination of the comparison dimensions (the
+    statistics on them are sums and counts only), part by part, so that the per-patient rows
+    (ten per patient for completeness alone) never exist for the whole cohort."""
 
     groups: pl.DataFrame
     dosing: pl.DataFrame
@@ -101,6 +105,8 @@ def patient_metrics(
             _part_metrics(_part(tabs, i, parts), settings, as_of, recorded) for i in range(parts)
         ]
     cat = {k: pl.concat([p[k] for p in pieces]) for k in pieces[0]}
+    if parts > 1:  # the parts' cells summed into the cohort's
+        cat.update({k: stats.rollup(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
     base = cat["baselines"]
     # categories, RCI (SD of the whole cohort's baselines) and bands for the end-of-induction
     # rows only (every other row keeps the slim change_rows columns)
@@ -123,6 +129,15 @@ def patient_metrics(
         excursion_counts=cat["excursion_counts"],
         completeness=cat["completeness"],
     )
+
+
+#: The frames of ``_part_metrics`` that are ``stats.rollup`` cells: keys and summed columns.
+_CELLS = {
+    "completeness": (["measure", "instrument"], ["n", "denominator"]),
+    "ae_events": (["dimension", "category"], ["events"]),
+    "ae_exposure": (["session_route"], ["sessions"]),
+    "excursion_counts": (["excursion"], ["n", "denominator", "patients"]),
+}
 
 
 def _part_metrics(
@@ -171,6 +186,13 @@ def _part_metrics(
             pl.col(k).cast(pl.Categorical) for k in keys
         )
 
+    def cells(f: pl.DataFrame, name: str) -> pl.DataFrame:
+        keys, sums = _CELLS[name]
+        return stats.rollup(g(f, *keys), keys, sums)
+
+    exc_counts = safety.excursion_counts(exc).with_columns(
+        patients=(pl.col("n") > 0).cast(pl.Int64)
+    )
     return {
         "groups": groups,
         "dosing": dos,
@@ -185,8 +207,8 @@ def _part_metrics(
         "cost": cost,
         "excursions": exc,
         "itt": g(induction_response.with_baseline_flag(itt, base), "instrument"),
-        "ae_events": g(aes.events, "dimension", "category"),
-        "ae_exposure": g(aes.exposure, "session_route"),
-        "excursion_counts": g(safety.excursion_counts(exc), "excursion"),
-        "completeness": g(comp, "measure", "instrument"),
+        "ae_events": cells(aes.events, "ae_events"),
+        "ae_exposure": cells(aes.exposure, "ae_exposure"),
+        "excursion_counts": cells(exc_counts, "excursion_counts"),
+        "completeness": cells(comp, "completeness"),
     }

@@ -175,10 +175,11 @@ def rollup(frame: pl.DataFrame, keys: Sequence[str], sums: Sequence[str]) -> pl.
     ``keys``: ``sums`` summed, ``rows`` = patient rows (``frame`` must carry the dimensions,
     see ``attach_groups``). Statistics made only of sums and counts (``row_count``) give the
     same result from the cells as from the patients, and there are far fewer cells (a few
-    thousand) than patients, so each of the seven groupings is nearly free."""
+    thousand) than patients, so each of the seven groupings is nearly free. Cells rolled up
+    again (e.g. the cells of several parts of a cohort, concatenated) sum their ``rows``."""
     dims = [d for d in GROUP_DIMENSIONS if d in frame.columns]
     return frame.group_by(*dims, *keys).agg(
-        *[pl.col(c).sum() for c in sums], pl.len().cast(pl.Int64).alias("rows")
+        *[pl.col(c).sum() for c in sums], row_count(frame).alias("rows")
     )
 
 
