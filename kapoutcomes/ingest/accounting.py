@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from kapoutcomes import privacy
@@ -23,15 +24,13 @@ def reason_counts(
         return ()
     keys = ["column", "reason"] if with_column else ["reason"]
     line = pl.col("_line")
-    g = (
-        frame.with_columns(_line=pl.col(RK) % RK_BASE)
-        .group_by(keys)
-        .agg(
-            count=pl.len() if one_per_row else pl.col(RK).n_unique(),
-            rows=line.bottom_k(5).sort() if one_per_row else line.unique().sort().head(5),
-        )
-        .sort("count", *keys, descending=[True] + [False] * len(keys))
-    )
+    frame = frame.with_columns(_line=pl.col(RK) % RK_BASE)
+    if one_per_row:
+        g = frame.group_by(keys).agg(count=pl.len())
+        g = g.join(_first_lines(frame, keys, g), on=keys, how="left", nulls_equal=True)
+    else:
+        g = frame.group_by(keys).agg(count=pl.col(RK).n_unique(), rows=line.unique().sort().head(5))
+    g = g.sort("count", *keys, descending=[True] + [False] * len(keys))
     return tuple(
         ReasonCount(
             reason=r["reason"],
@@ -41,6 +40,24 @@ def reason_counts(
         )
         for r in g.iter_rows(named=True)
     )
+
+
+def _first_lines(frame: pl.DataFrame, keys: list[str], counts: pl.DataFrame) -> pl.DataFrame:
+    """The five first lines of each group of ``frame`` (each line once), sorted: found among
+    the rows below a bound, doubled until every group has its five or all its rows (the first
+    lines of millions of skipped rows usually lie in the first thousands of lines)."""
+    size = counts.select(*keys, n=pl.col("count").clip(0, 5))
+    bound = 1 << 14
+    top = int(frame.get_column("_line").max() or 0)
+    while True:
+        part = frame.filter(pl.col("_line") < bound) if bound <= top else frame
+        got = part.group_by(keys).agg(rows=pl.col("_line").bottom_k(5).sort())
+        if bound > top:
+            return got
+        have = size.join(got, on=keys, how="left", nulls_equal=True)
+        if (have.get_column("rows").list.len().fill_null(0) >= have.get_column("n")).all():
+            return got
+        bound *= 4
 
 
 def _without(frame: pl.DataFrame, drop: pl.Series) -> pl.DataFrame:
@@ -129,7 +146,10 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
         )
     skips = concat([skips, *extra], SKIP_SCHEMA)
     # a row skipped for several reasons counts once (under its first reason)
-    skips = _without(skips, ~skips.get_column(RK).is_first_distinct()) if skips.height else skips
+    # (whether any row repeats is told by counting rows per line: hashing millions of row
+    # keys only when one does)
+    if skips.height and np.bincount(at(skips.get_column(RK)).to_numpy()).max() > 1:
+        skips = skips.filter(skips.get_column(RK).is_first_distinct())
     written = {}
     for table, fr in result.frames.items():
         n = 0

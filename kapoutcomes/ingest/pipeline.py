@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kapoutcomes import privacy, tables
@@ -151,18 +152,41 @@ def _run(
     seen: set[str] = set()
     done = 0
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+    sizes: set[int] = set()
+    empty_ledger = _ledger_empty(st)
     for i, src in enumerate(srcs):
         f = ImportFile(i, src, import_id=f"imp_{stamp}_{uuid.uuid4().hex[:8]}")
         files.append(f)
-        sha = src.sha256
-        if sha in seen or st.has_import(sha):
-            f.already = True
-            done += len(src.data)
-            continue
-        seen.add(sha)
-        f.raw = rd.read(
-            src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
-        )
+        # A file that cannot be in the ledger (the ledger is empty and no earlier file of
+        # this call has its size) is hashed while it is read: hashlib releases the GIL over a
+        # large buffer, so the SHA-256 costs no wall time beside polars' parse.
+        if empty_ledger and len(src.data) not in sizes and len(src.data) >= _HASH_BESIDE:
+            sizes.add(len(src.data))
+            with ThreadPoolExecutor(1) as pool:
+                hashed = pool.submit(lambda s=src: s.sha256)
+                try:
+                    f.raw = rd.read(
+                        src,
+                        sheet=sheet,
+                        on_progress=on_progress,
+                        offset=done,
+                        total=total,
+                        limits=limits,
+                    )
+                finally:
+                    sha = hashed.result()
+            seen.add(sha)
+        else:
+            sizes.add(len(src.data))
+            sha = src.sha256
+            if sha in seen or st.has_import(sha):
+                f.already = True
+                done += len(src.data)
+                continue
+            seen.add(sha)
+            f.raw = rd.read(
+                src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
+            )
         done += len(src.data)
         src.release()
         if on_progress:
@@ -184,6 +208,14 @@ def _run(
     if on_progress:
         on_progress(total, total)
     return ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
+
+
+#: Files from this size (bytes) up are hashed in a thread while they are read.
+_HASH_BESIDE = 1 << 20
+
+
+def _ledger_empty(st: store_mod.Store) -> bool:
+    return not st.con.execute("SELECT count(*) FROM import_ledger").fetchall()[0][0]
 
 
 def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -> None:
