@@ -271,14 +271,13 @@ def _distinct_rows(frame: pl.DataFrame, columns: dict[str, str]) -> tuple[pl.Dat
         return pl.DataFrame({"_none": [None]}), pl.Series([0] * frame.height, dtype=pl.UInt32)
     sep = "\x1f"
     key = pl.select(pl.concat_str(list(cols.values()), separator=sep)).to_series()
-    keys = key.unique(maintain_order=True)
+    keys, idx = nm.distinct_index(key)  # (key has no null: its cells are filled)
     if (keys.str.count_matches(sep, literal=True) != len(cols) - 1).any():
         # a cell holds the separator (never in a real export): keys could be ambiguous
         keyed = pl.DataFrame(cols)
         distinct = keyed.unique(maintain_order=True).with_row_index("_k")
         idx = keyed.join(distinct, on=list(cols), how="left", maintain_order="left")
         return distinct.drop("_k"), idx.get_column("_k")
-    idx = key.cast(pl.Enum(keys)).to_physical()
     distinct = (
         keys.str.split_exact(sep, len(cols) - 1).struct.rename_fields(list(cols)).struct.unnest()
         if len(cols) > 1

@@ -45,15 +45,24 @@ MISSING_MARKERS = (
 )
 
 
+def distinct_index(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The distinct non-null texts of ``s`` (in order of first appearance) and each row's
+    index among them (null for a null row), in one hashing pass: a Categorical with
+    categories of its own numbers the texts densely (about half the time of ``unique`` and
+    then an Enum cast, which hash every row twice)."""
+    c = s.cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
+    return c.dtype.categories.to_series().alias(s.name), c.to_physical()
+
+
 def per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
     """``fn`` applied to the distinct values of ``s`` only, mapped back to every row, when
     values repeat (codes, units, names and times repeat over many rows of an export)."""
     if s.len() < 10_000:
         return fn(s)
-    distinct = s.unique().drop_nulls()
+    distinct, at = distinct_index(s)
     if distinct.len() > s.len() // 2:
         return fn(s)
-    return to_rows(s, distinct, fn(distinct), fn)
+    return _at_rows(s, at, fn(distinct), fn)
 
 
 def to_rows(
@@ -65,7 +74,17 @@ def to_rows(
     """``values`` (one per text of ``distinct``: the distinct non-null texts of ``s``) taken
     for every row of ``s`` by position: each text's index in ``distinct`` through an Enum of
     them (several times faster than joining on the text). A null row gets ``fn`` of null."""
-    out = values.gather(s.cast(pl.String).cast(pl.Enum(distinct)).to_physical())
+    return _at_rows(s, s.cast(pl.String).cast(pl.Enum(distinct)).to_physical(), values, fn)
+
+
+def _at_rows(
+    s: pl.Series,
+    at: pl.Series,
+    values: pl.Series,
+    fn: Callable[[pl.Series], pl.Series] | None = None,
+) -> pl.Series:
+    """``values`` taken for every row of ``s`` by its index ``at`` (see ``to_rows``)."""
+    out = values.gather(at)
     if fn is not None and s.null_count():
         at_null = fn(pl.Series([None], dtype=s.dtype))
         if at_null.null_count() == 0:
@@ -157,9 +176,7 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: 
     if s.len() == 0:
         out = _parse_datetime_values(s, day_first, timezone)
         return (out, present(s)) if with_presence else out
-    raw = s.cast(pl.String)
-    distinct = raw.unique().drop_nulls()
-    at = raw.cast(pl.Enum(distinct)).to_physical()  # each row's index in distinct
+    distinct, at = distinct_index(s)  # each row's index in distinct
     # a null text is missing: not present, parsed to null (as the parsers do)
     parsed = _parse_datetime_values(distinct, day_first, timezone).gather(at).alias(s.name)
     if not with_presence:
