@@ -24,6 +24,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -522,6 +523,17 @@ def _quoted_sections(data: bytes, delim: int, start: int) -> tuple[int, list[int
     return None if inside else (delims, breaks)
 
 
+def _scan(data: bytes, delim: int, start: int) -> tuple[tuple[int, list[int]], int, int] | None:
+    """``_quoted_sections``, the delimiters and the line breaks of ``data``; None when the
+    quoting is malformed or a line ends in a bare CR (the careful reader keeps count)."""
+    quoted = _quoted_sections(data, delim, start)
+    if quoted is None:
+        return None
+    if data.find(b"\r") >= 0 and data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    return quoted, data.count(bytes([delim])), data.count(b"\n")
+
+
 def _fast_frame(
     src: Source, data: bytes, head: str, encoding: str, delim: str, limits: ImportLimits
 ) -> RawTable | None:
@@ -533,12 +545,6 @@ def _fast_frame(
     if data.find(b"\n", 0, 65_536) < 0:
         return None  # no line break near the start: not a file of several records
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    quoted = _quoted_sections(data, ord(delim), start)
-    if quoted is None:
-        return None
-    in_quotes, breaks = quoted
-    if data.find(b"\r") >= 0 and data.count(b"\r") != data.count(b"\r\n"):
-        return None  # bare CR line endings: the careful reader keeps count
     try:
         reader = csv.reader(io.StringIO(head, newline=""), delimiter=delim)
         raw_header = next(reader)
@@ -550,19 +556,29 @@ def _fast_frame(
         return None
     header = _dedupe_headers(raw_header)
     width = len(header)
-    try:
-        f = pl.read_csv(
-            data,
-            separator=delim,
-            has_header=False,
-            skip_rows=1,
-            new_columns=header,
-            infer_schema=False,
-            raise_if_empty=False,
-            empty_string_is_null=False,
-        )
-    except Exception:  # anything polars does not read cleanly: the careful reader decides
-        return None
+    # The passes over the bytes (quotes, delimiters, line breaks) run in a thread while polars
+    # parses (polars releases the GIL): every check below must hold, whichever ends first.
+    with ThreadPoolExecutor(1) as pool:
+        scanned = pool.submit(_scan, data, ord(delim), start)
+        try:
+            f = pl.read_csv(
+                data,
+                separator=delim,
+                has_header=False,
+                skip_rows=1,
+                new_columns=header,
+                infer_schema=False,
+                raise_if_empty=False,
+                empty_string_is_null=False,
+            )
+        # anything polars does not read cleanly (a panic too: the file may be malformed,
+        # which the scan tells only afterwards): the careful reader decides
+        except (Exception, pl.exceptions.PanicException):
+            f = None
+        scan = scanned.result()
+    if scan is None or f is None:
+        return None  # malformed quoting or bare CR line endings (see ``_scan``), or polars
+    (in_quotes, breaks), n_delims, n_breaks = scan
     if f.width != width or f.height == 0 or f.height > limits.max_rows:
         return None
     if any(f.null_count().row(0)):
@@ -571,12 +587,12 @@ def _fast_frame(
     # which notes records split in two. Found by counting: every delimiter of the file either
     # separates two fields (width - 1 per record with all its fields; a record never has
     # more, polars refuses those) or sits inside a quoted field.
-    if data.count(delim.encode()) != (f.height + 1) * (width - 1) + in_quotes:
+    if n_delims != (f.height + 1) * (width - 1) + in_quotes:
         return None
     # every line break ends a record (the header's, each record's but perhaps the last) or
     # sits inside a quoted field; a blank line (which the careful reader skips and counts) is
     # either a record polars padded (refused above) or a line break too many
-    if data.count(b"\n") != f.height + data.endswith(b"\n") + len(breaks):
+    if n_breaks != f.height + data.endswith(b"\n") + len(breaks):
         return None
     if f.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in header)).item() > (
         limits.max_field_chars
