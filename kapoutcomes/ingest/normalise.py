@@ -178,18 +178,27 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: 
         return (out, present(s)) if with_presence else out
     distinct, at = distinct_index(s)  # each row's index in distinct
     # a null text is missing: not present, parsed to null (as the parsers do)
-    parsed = _parse_datetime_values(distinct, day_first, timezone).gather(at).alias(s.name)
+    cleaned = clean(distinct)  # (once, for the datetimes and the presence)
+    parsed = _parse_datetime_values(distinct, day_first, timezone, cleaned)
+    parsed = parsed.gather(at).alias(s.name)
     if not with_presence:
         return parsed
-    return parsed, clean(distinct).is_not_null().gather(at).fill_null(False).alias(s.name)
+    return parsed, cleaned.is_not_null().gather(at).fill_null(False).alias(s.name)
 
 
-def _parse_datetime_values(s: pl.Series, day_first: bool, timezone: str) -> pl.Series:
+def _parse_datetime_values(
+    s: pl.Series, day_first: bool, timezone: str, cleaned: pl.Series | None = None
+) -> pl.Series:
     """Datetimes in clinic local time (naive). ISO, US m/d/Y (or d/m/Y with ``day_first``),
     with or without times (12- or 24-hour). Zone-stamped times (``2021-08-23T03:26:50Z``,
-    ``+02:00``) are converted to ``timezone`` before the local date is taken."""
+    ``+02:00``) are converted to ``timezone`` before the local date is taken. ``cleaned``:
+    ``clean(s)`` when the caller has it."""
     ZoneInfo(timezone)  # raises for an unknown zone
-    t = clean(s).str.replace_all(r"\s+", " ").str.replace(r"(?i)\s*(a\.m\.|am)$", " AM")
+    t = (
+        (clean(s) if cleaned is None else cleaned)
+        .str.replace_all(r"\s+", " ")
+        .str.replace(r"(?i)\s*(a\.m\.|am)$", " AM")
+    )
     t = t.str.replace(r"(?i)\s*(p\.m\.|pm)$", " PM")
     # Two-digit years: 00-(this year + 1) are 20xx, the rest 19xx.
     pivot = (dt.date.today().year + 1) % 100
