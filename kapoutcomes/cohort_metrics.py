@@ -67,9 +67,18 @@ def _table(tabs: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
 PART_PATIENTS = 100_000
 
 
-def _part(tabs: dict[str, pl.DataFrame], i: int, parts: int) -> dict[str, pl.DataFrame]:
-    """The rows of every table whose (hash-coded) patient falls in part ``i`` of ``parts``."""
-    return {n: f.filter(pl.col("patient_id") % parts == i) for n, f in tabs.items()}
+def _part_keys(tabs: dict[str, pl.DataFrame], parts: int) -> dict[str, pl.Series]:
+    """The part of every row of every table: its (hash-coded) patient modulo ``parts``,
+    computed once (the 64-bit modulo of every row cost more than the comparison with it)."""
+    dtype = pl.UInt8 if parts <= 256 else pl.UInt32
+    return {n: (f.get_column("patient_id") % parts).cast(dtype) for n, f in tabs.items()}
+
+
+def _part(
+    tabs: dict[str, pl.DataFrame], keys: dict[str, pl.Series], i: int
+) -> dict[str, pl.DataFrame]:
+    """The rows of every table in part ``i`` (``keys`` from ``_part_keys``)."""
+    return {n: f.filter(keys[n] == i) for n, f in tabs.items()}
 
 
 def _recorded(assessments: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -104,9 +113,11 @@ def patient_metrics(
         pieces = [_part_metrics(tabs, settings, as_of, None)]
     else:
         recorded = _recorded(_table(tabs, "assessments"))
+        keys = _part_keys(tabs, parts)
         pieces = [
-            _part_metrics(_part(tabs, i, parts), settings, as_of, recorded) for i in range(parts)
+            _part_metrics(_part(tabs, keys, i), settings, as_of, recorded) for i in range(parts)
         ]
+        del keys
     cat = {k: pl.concat([p[k] for p in pieces]) for k in pieces[0]}
     if parts > 1:  # the parts' cells summed into the cohort's
         cat.update({k: stats.rollup(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
