@@ -113,7 +113,10 @@ def dedupe(
     key = list(tables.NATURAL_KEYS[table])
     cmp_cols = list(COMPARE[table])
     schema = dict(fr.schema)
-    fr = fr.sort(RK, nulls_last=True).with_row_index("_pos")
+    rk = fr.get_column(RK)
+    if rk.null_count() or not rk.is_sorted():  # rows come in file order: usually sorted
+        fr = fr.sort(RK, nulls_last=True)
+    fr = fr.with_row_index("_pos")
     first = first_of_key(fr, key)
     firsts, rest = fr.filter(first), fr.filter(~first)
     statuses, confs = [], []
