@@ -63,8 +63,10 @@ def _table(tabs: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
 #: enough for the CPU caches (1,000,000 patients at once cost twice as much per row) and
 #: its buffers are recycled by the allocator rather than mapped afresh (1,000,000 patients
 #: in parts of 200,000: 6.2 million page faults and 15 s of system time in patient_metrics;
-#: in parts of 100,000: 3.3 million and 7 s, the same user time).
-PART_PATIENTS = 100_000
+#: in parts of 100,000: 3.3 million and 7 s, the same user time). On an idle machine the
+#: whole 1,000,000-patient report took 52.9 s in parts of 200,000 and 61.1 s in parts of
+#: 100,000 (one run each, 2026-11-22), so parts stay at 200,000.
+PART_PATIENTS = 200_000
 
 
 def _part_keys(tabs: dict[str, pl.DataFrame], parts: int) -> dict[str, pl.Series]:
