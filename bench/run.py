@@ -431,7 +431,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {int(n):,} | {_s(k)} | {k.get('seconds_read_store', 0):.2f} s | "
             f"{k.get('seconds_cohort_summary', 0):.2f} s | {k.get('seconds_json', 0):.2f} s | "
             f"{k.get('seconds_html', 0):.2f} s | {bs} | "
-            f"{_ratio(b.get('seconds'), k.get('seconds'))}x | {_mb(k)} / {_mb(b)} | "
+            f"{_x(_ratio(b.get('seconds'), k.get('seconds')))} | {_mb(k)} / {_mb(b)} | "
             f"{_cpu(k)} / {_cpu(b)} | {k.get('runs')}/{b.get('runs', 0)} |"
         )
     d = res["sizes"].get(str(DASHBOARD_SIZE), {}).get("dashboard", {})
@@ -442,8 +442,7 @@ def markdown(res: dict[str, Any]) -> str:
             "",
             "| step | seconds |",
             "|---|---|",
-            f"| cohort page, first render (cold: loads and validates the store) | "
-            f"{d['first_render']:.2f} |",
+            f"| cohort page, first render (cold: loads the store) | {d['first_render']:.2f} |",
             f"| cohort page, re-run with nothing changed | {d['rerun_unchanged']:.2f} |",
             f"| cohort page, after choosing a clinic in the sidebar filter | "
             f"{d['filter_change']:.2f} |",
@@ -462,7 +461,7 @@ def markdown(res: dict[str, Any]) -> str:
     if before:
         lines += [
             "",
-            "## Before and after the fixes that landed while this benchmark was written",
+            "## Before and after the fixes",
             "",
             "The library changed during this work, partly in answer to the profiles below. "
             f"'Before' is {res.get('before_from', 'an earlier run')}; 'after' is this run. "
@@ -515,6 +514,10 @@ def markdown(res: dict[str, Any]) -> str:
     if analysis.exists():
         lines += ["", analysis.read_text().strip()]
     return "\n".join(lines) + "\n"
+
+
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio}x"
 
 
 def _s(r: dict[str, Any]) -> str:
