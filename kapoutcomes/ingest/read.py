@@ -117,9 +117,10 @@ _BINARY_MAGIC = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Source:
-    """One input: a file name and its bytes (from a path, or from an upload)."""
+    """One input: a file name and its bytes (from a path, or from an upload). Not frozen:
+    ``release`` drops the bytes once the file is read."""
 
     name: str
     data: bytes
@@ -134,7 +135,7 @@ class Source:
         an 800 MB export need not stay in memory beside its cells for the rest of the
         import."""
         _ = self.sha256
-        object.__setattr__(self, "data", b"")
+        self.data = b""
 
 
 @dataclass
