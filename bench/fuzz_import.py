@@ -24,7 +24,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import platform
 import re
 import time
@@ -517,15 +516,13 @@ def run(n_cases: int, seed: int) -> dict[str, Any]:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    from bench.run import machine
+
+    m = machine()
+    return (
+        f"{m['cpu']}, {m['cores']} CPUs, {m['memory_gib']} GiB, {m['platform']}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def write_results(res: dict[str, Any], n_cases: int, seed: int, path: Path) -> None:
