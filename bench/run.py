@@ -649,6 +649,7 @@ def main(argv: list[str] | None = None) -> None:
 def _write(res: dict[str, Any], out: str, t_start: float) -> None:
     res["total_minutes"] = (time.perf_counter() - t_start) / 60
     res.setdefault("targets", [])
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).with_suffix(".json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     Path(out).with_suffix(".md").write_text(markdown(res))
 
