@@ -1,12 +1,12 @@
 """Benchmark cohorts at network scale: 10,000 / 100,000 / 1,000,000 patients.
 
-``kapoutcomes.sample.generate`` is already vectorised (measured here: 100,000 patients in
+``kapoutcomes.demo.generator.generate`` is already vectorised (measured here: 100,000 patients in
 ~6-15 s; 1,000,000 in 80 s, and 150 s / 9.5 GB peak including the canonical CSV and the
 store), so the cohorts are the demo cohort's own simulation, only larger. This module writes, per size, under ``bench/.data/<patients>/`` (gitignored):
 
-* ``demo/<table>.csv``       the canonical tables (``sample_exports.canonical_csv`` format);
+* ``demo/<table>.csv``       the canonical tables (``exports.canonical_csv`` format);
 * ``observations.csv``       the long observation export of the whole cohort in the layout of
-  ``sample_exports._long`` (Lakeshore's LOINC export): one row per patient / time / code,
+  ``exports._long`` (Lakeshore's LOINC export): one row per patient / time / code,
   UTC times with a Z, scores, vitals around each dose and untracked codes, a BOM, a note
   column with the odd quoted multi-line note and a few blank pain values. Written here with
   vectorised polars instead of the per-row Python loop of ``sample_exports`` (which is built
@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kapoutcomes import sample, sample_exports, sample_long_export, tables
+from kapoutcomes import tables
+from kapoutcomes.demo import exports, generator, long_export
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
@@ -47,28 +48,28 @@ def folder(patients: int) -> Path:
     return DATA / str(patients)
 
 
-def _write_canonical(cohort: sample.SampleCohort, out: Path) -> None:
+def _write_canonical(cohort: generator.SampleCohort, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in cohort.tables.items():
-        dec = sample_exports.DECIMALS.get(name, {})
+        dec = exports.DECIMALS.get(name, {})
         f = frame.select(tables.columns(name)).with_columns(
-            sample_exports._fixed(c, d) for c, d in dec.items() if c in frame.columns
+            exports._fixed(c, d) for c, d in dec.items() if c in frame.columns
         )
         f.write_csv(
             out / f"{name}.csv",
-            datetime_format=sample_exports.ISO_TIME,
+            datetime_format=exports.ISO_TIME,
             date_format="%Y-%m-%d",
             line_terminator="\n",
             null_value="",
         )
 
 
-def observations_frame(cohort: sample.SampleCohort, seed_stream: int = 103) -> pl.DataFrame:
-    """The long observation rows (vectorised ``sample_exports._observations`` for every
+def observations_frame(cohort: generator.SampleCohort, seed_stream: int = 103) -> pl.DataFrame:
+    """The long observation rows (vectorised ``exports._observations`` for every
     patient): patient_id, session_id, at (clinic local), code, value."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
     s = cohort.tables["sessions"]
-    parts = sample_long_export.coded_observations(cohort.tables["assessments"], s)
+    parts = long_export.coded_observations(cohort.tables["assessments"], s)
     scr = s.filter(pl.col("session_type") == "screening").sort("patient_id")
     k = scr.height
     height = np.clip(rng.normal(170, 9, k), 148, 198).round()
@@ -130,7 +131,7 @@ def observations_frame(cohort: sample.SampleCohort, seed_stream: int = 103) -> p
     return pl.concat(parts, how="vertical_relaxed")
 
 
-def write_observations(cohort: sample.SampleCohort, path: Path, seed_stream: int = 102) -> int:
+def write_observations(cohort: generator.SampleCohort, path: Path, seed_stream: int = 102) -> int:
     """Write the long export of the whole cohort to ``path``; return its number of rows."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
     mrns = pl.DataFrame(
@@ -139,7 +140,7 @@ def write_observations(cohort: sample.SampleCohort, path: Path, seed_stream: int
     obs = observations_frame(cohort).join(mrns, on="patient_id", how="left")
     obs = obs.with_columns(
         observed_at=pl.col("at")
-        .dt.replace_time_zone(sample_exports.CLINIC_TZ, ambiguous="earliest", non_existent="null")
+        .dt.replace_time_zone(exports.CLINIC_TZ, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
         .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     ).sort("patient_mrn", "observed_at", "code", "value", maintain_order=True)
@@ -163,8 +164,8 @@ def write_observations(cohort: sample.SampleCohort, path: Path, seed_stream: int
     note[newline] = NOTES[0]
     blank = is_pain & (r[:, 2] < 0.004)
     note[blank] = "patient asleep"
-    desc = {c: d for c, (d, _) in sample_exports.LOINC.items()}
-    unit = {c: u for c, (_, u) in sample_exports.LOINC.items()}
+    desc = {c: d for c, (d, _) in exports.LOINC.items()}
+    unit = {c: u for c, (_, u) in exports.LOINC.items()}
     out = obs.select(
         "patient_mrn",
         "encounter_id",
@@ -184,7 +185,7 @@ def write_observations(cohort: sample.SampleCohort, path: Path, seed_stream: int
 
 def ensure(patients: int, long: bool = True, store: bool = True) -> dict:
     """Make (or reuse) the files of one size; return meta (row counts, seconds to make)."""
-    from kapoutcomes.store import Store
+    from kapoutcomes.storage.store import Store
 
     out = folder(patients)
     meta_path = out / "meta.json"
@@ -195,7 +196,7 @@ def ensure(patients: int, long: bool = True, store: bool = True) -> dict:
     if not (need_csv or need_long or need_store):
         return meta
     t = time.perf_counter()
-    cohort = sample.generate(seed=SEED, patients=patients)
+    cohort = generator.generate(seed=SEED, patients=patients)
     meta["seconds_generate"] = round(time.perf_counter() - t, 2)
     meta["rows"] = {k: v.height for k, v in cohort.tables.items()}
     if need_csv:

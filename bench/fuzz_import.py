@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from kapoutcomes.ingest import IngestError, import_files
-from kapoutcomes.store import Store
+from kapoutcomes.storage.store import Store
 
 SECRET = b"fuzz-test-secret-fuzz-test-secret-fuzz"
 ROOT = Path(__file__).resolve().parent

@@ -36,9 +36,10 @@ import pandera.pandas as pa
 from lifelines import KaplanMeierFitter
 from scipy import stats
 
-from kapoutcomes import instruments, opioids, tables
-from kapoutcomes.outcomes import response_rules
-from kapoutcomes.settings import Settings
+from kapoutcomes import tables
+from kapoutcomes.definitions import instruments, opioids
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.change import response_rules
 
 DIMENSIONS = ("clinic", "condition", "route", "care_model", "clinician", "start_period")
 DOSING = ("induction", "maintenance", "booster")
@@ -182,7 +183,7 @@ def import_long(
     patients["clinic"] = clinic
     patients["primary_condition"] = condition
     patients = PatientSchema.validate(patients)
-    from kapoutcomes.store import Store
+    from kapoutcomes.storage.store import Store
 
     Store(store_path).close()  # the same table definitions as kapoutcomes' store
     con = duckdb.connect(store_path)

@@ -41,8 +41,9 @@ def import_polars(n: int) -> dict[str, Any]:
 
 def import_kapoutcomes(n: int) -> dict[str, Any]:
     """kapoutcomes.ingest.import_files of the long export into a fresh DuckDB file."""
-    from kapoutcomes import ingest, privacy
+    from kapoutcomes import ingest
     from kapoutcomes.ingest import read
+    from kapoutcomes.storage import privacy
 
     path = data.folder(n) / "observations.csv"
     extra: dict[str, Any] = {}
@@ -73,7 +74,7 @@ def import_kapoutcomes(n: int) -> dict[str, Any]:
 def import_pandas(n: int) -> dict[str, Any]:
     """The pandas + pandera (pandas backend) baseline of the same import."""
     from bench import pandas_baseline as pb
-    from kapoutcomes import privacy
+    from kapoutcomes.storage import privacy
 
     path = data.folder(n) / "observations.csv"
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,17 +89,18 @@ def import_pandas(n: int) -> dict[str, Any]:
 # -- cohort report ---------------------------------------------------------------------------
 def report_kapoutcomes(n: int) -> dict[str, Any]:
     """Read the store as the report does (not re-validated: rows are validated on write;
-    only ``cohort.REPORT_COLUMNS``) + cohort_summary; then the JSON and HTML renderings."""
-    from kapoutcomes import cohort, report
-    from kapoutcomes.store import Store
+    only ``REPORT_COLUMNS``) + cohort_summary; then the JSON and HTML renderings."""
+    from kapoutcomes.cohort.summary import REPORT_COLUMNS, cohort_summary
+    from kapoutcomes.present import report
+    from kapoutcomes.storage.store import Store
 
     store = data.folder(n) / "store.duckdb"
     t0 = time.perf_counter()
     with Store(store, read_only=True) as st:
         # as `kapoutcomes report` reads it: not re-validated, only the columns it uses
-        tabs = st.read_all(validate=False, columns=cohort.REPORT_COLUMNS)
+        tabs = st.read_all(validate=False, columns=REPORT_COLUMNS)
     t1 = time.perf_counter()
-    summary = cohort.cohort_summary(tabs)
+    summary = cohort_summary(tabs)
     t2 = time.perf_counter()
     js = report.to_json(summary)
     t3 = time.perf_counter()
@@ -159,7 +161,7 @@ def dashboard(n: int) -> dict[str, Any]:
     """AppTest: cohort page first render, re-render after a clinic filter, patient view."""
     from streamlit.testing.v1 import AppTest
 
-    from kapoutcomes import sample
+    from kapoutcomes.demo import generator
 
     store = data.folder(n) / "store.duckdb"
     out: dict[str, Any] = {}
@@ -179,7 +181,7 @@ def dashboard(n: int) -> dict[str, Any]:
         at.run()
         out["rerun_unchanged"] = time.perf_counter() - t
         t = time.perf_counter()
-        at.multiselect(key="cohort-clinic").set_value([sample.CLINICS[0]]).run()
+        at.multiselect(key="cohort-clinic").set_value([generator.CLINICS[0]]).run()
         out["filter_change"] = time.perf_counter() - t
         assert not at.exception, at.exception
         out["charts_filtered"], out["figure_bytes_filtered"] = _figure_bytes(at)

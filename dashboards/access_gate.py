@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kapoutcomes import access, audit, privacy, store
+from kapoutcomes.storage import access, audit, privacy, store
 
 
 @dataclass(frozen=True)

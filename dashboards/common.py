@@ -11,7 +11,11 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from kapoutcomes import exports, filters, sample, settings, store, tables
+from kapoutcomes import tables
+from kapoutcomes.cohort import filters
+from kapoutcomes.definitions import settings
+from kapoutcomes.demo import generator
+from kapoutcomes.storage import exports, store
 
 DEMO_SEED = 7
 SETTINGS_ENV = "KAPOUTCOMES_SETTINGS"
@@ -44,7 +48,7 @@ def _mtime(path: str) -> float:
 
 @st.cache_resource(show_spinner="Loading the demo cohort…")
 def _demo_tables(seed: int) -> dict[str, pl.DataFrame]:
-    return sample.generate(seed=seed).tables
+    return generator.generate(seed=seed).tables
 
 
 @st.cache_resource(show_spinner="Loading the store…", max_entries=4)
@@ -99,7 +103,7 @@ def _audit_settings_change(s: settings.Settings) -> None:
     import hashlib
     import json
 
-    from kapoutcomes import audit
+    from kapoutcomes.storage import audit
 
     digest = hashlib.sha256(
         json.dumps([(d["setting"], d["value"]) for d in s.describe()]).encode()
@@ -171,9 +175,9 @@ def _summary(
     comparisons: tuple[str, ...],
     _tables: dict,
 ):  # type: ignore[no-untyped-def]
-    from kapoutcomes import cohort
+    from kapoutcomes.cohort.summary import cohort_summary
 
-    return cohort.cohort_summary(filters.apply(_tables, flt), s, comparisons=comparisons)
+    return cohort_summary(filters.apply(_tables, flt), s, comparisons=comparisons)
 
 
 def summary(

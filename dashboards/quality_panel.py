@@ -6,7 +6,8 @@ import polars as pl
 import streamlit as st
 
 from dashboards import common
-from kapoutcomes import ingest, store
+from kapoutcomes import ingest
+from kapoutcomes.storage import store
 
 
 def _reasons_frame(reasons) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -86,7 +87,7 @@ def import_report(report: ingest.ImportReport) -> None:
 def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]
     """Completeness by clinic and instrument, patients without baseline, assessments outside
     windows, quarantined rows waiting for correction."""
-    from kapoutcomes import quality
+    from kapoutcomes.cohort import quality
 
     q = quality.data_quality(t, s)
     fig = quality.completeness_figure(q.completeness)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kapoutcomes import store as store_mod
+from kapoutcomes.storage import store as store_mod
 
 
 class UserError(Exception):
@@ -30,20 +30,20 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from kapoutcomes import sample
+    from kapoutcomes.demo import generator
 
     out = Path(args.out)
-    written = sample.write_sample(out, seed=args.seed, patients=args.patients)
+    written = generator.write_sample(out, seed=args.seed, patients=args.patients)
     print(f"wrote {len(written)} files to {out} (seed {args.seed})")
     if args.store:
         with store_mod.Store(args.store) as st:
-            st.replace_all(sample.generate(seed=args.seed, patients=args.patients).tables)
+            st.replace_all(generator.generate(seed=args.seed, patients=args.patients).tables)
             print(f"loaded the demo cohort into {st.path}")
     return 0
 
 
 def _cmd_schemas(args: argparse.Namespace) -> int:
-    from kapoutcomes import contracts
+    from kapoutcomes.present import contracts
 
     written = contracts.write_contracts(args.out)
     print(f"wrote {len(written)} contract files to {args.out}")
@@ -87,7 +87,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.exists():
         raise UserError(f"{app}: dashboards not found; run from a source checkout")
-    from kapoutcomes import access
+    from kapoutcomes.storage import access
 
     root = app.parent.parent
     access.check_listen_address(args.host, sign_in_configured(root))
@@ -114,7 +114,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from kapoutcomes import settings as settings_mod
+    from kapoutcomes.definitions import settings as settings_mod
     from kapoutcomes.ingest import import_files, quarantine_csv
 
     if args.quarantine_csv:
@@ -173,14 +173,15 @@ def _os_user() -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from kapoutcomes import cohort, report, report_html
-    from kapoutcomes import settings as settings_mod
+    from kapoutcomes.cohort.summary import REPORT_COLUMNS, cohort_summary
+    from kapoutcomes.definitions import settings as settings_mod
+    from kapoutcomes.present import html_report, report
 
     settings = settings_mod.load_settings(args.settings) if args.settings else None
     if args.demo:
-        from kapoutcomes import sample
+        from kapoutcomes.demo import generator
 
-        tabs = sample.generate(seed=7).tables
+        tabs = generator.generate(seed=7).tables
     else:
         path = Path(args.store or store_mod.default_path())
         if not path.exists():
@@ -195,10 +196,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     "`kapoutcomes import FILE`, or run `kapoutcomes report --demo`"
                 )
             # validated on write; only the columns the summary reads
-            tabs = st.read_all(validate=False, columns=cohort.REPORT_COLUMNS)
-    summary = cohort.cohort_summary(tabs, settings)
+            tabs = st.read_all(validate=False, columns=REPORT_COLUMNS)
+    summary = cohort_summary(tabs, settings)
     if args.html:
-        out = report_html.write_html(summary, args.html)
+        out = html_report.write_html(summary, args.html)
         print(f"wrote the HTML report to {out}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(report.to_json(summary))
@@ -215,7 +216,7 @@ def _open_existing(path_arg: str | None) -> store_mod.Store:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from kapoutcomes import audit, privacy
+    from kapoutcomes.storage import audit, privacy
 
     with _open_existing(args.store) as st:
         result = audit.verify(st, privacy.load_or_create_secret())
@@ -229,7 +230,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_export(args: argparse.Namespace) -> int:
-    from kapoutcomes import audit, exports
+    from kapoutcomes.storage import audit, exports
 
     with _open_existing(args.store) as st:
         log = audit.entries(st)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from kapoutcomes import instruments, opioids
+from kapoutcomes.definitions import instruments, opioids
 
 CONDITIONS = ("CRPS", "neuropathic", "fibromyalgia", "phantom_limb", "migraine_headache", "other")
 SEXES = ("female", "male", "other", "unknown")

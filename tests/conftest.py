@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kapoutcomes import privacy
+from kapoutcomes.storage import privacy
 
 # ``bench`` (the fuzz generators, the pandas baseline) is imported by tests from the repository
 # root, which the ``pytest`` script, unlike ``python -m pytest``, does not put on the path
@@ -91,7 +91,8 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
 
 @pytest.fixture
 def small_tables() -> dict[str, pl.DataFrame]:
-    from kapoutcomes import opioids, tables
+    from kapoutcomes import tables
+    from kapoutcomes.definitions import opioids
 
     op = pl.DataFrame(
         [

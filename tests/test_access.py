@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapoutcomes import access
+from kapoutcomes.storage import access
 
 
 def test_roles_see_their_pages_only():

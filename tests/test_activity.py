@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from kapoutcomes import tables
-from kapoutcomes.activity import cohort_size, sessions_by_month
+from kapoutcomes.cohort.activity import cohort_size, sessions_by_month
 
 
 def test_cohort_size(small_tables):
@@ -35,7 +35,7 @@ def test_empty_cohort():
 
 
 def test_adverse_events_by_month(small_tables):
-    from kapoutcomes.activity import adverse_events_by_month
+    from kapoutcomes.cohort.activity import adverse_events_by_month
 
     m = adverse_events_by_month(small_tables["adverse_events"], small_tables["sessions"])
     row = m.to_dicts()[0]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kapoutcomes import sample
-from kapoutcomes.store import Store
+from kapoutcomes.demo import generator
+from kapoutcomes.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboards" / "app.py")
@@ -42,7 +42,7 @@ def empty_env(demo_env, monkeypatch):
 @pytest.fixture
 def one_patient_env(demo_env, monkeypatch):
     monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
-    cohort = sample.generate(seed=7).tables
+    cohort = generator.generate(seed=7).tables
     first_dosed = cohort["sessions"].filter(cohort["sessions"]["session_type"] == "induction")[
         "patient_id"
     ][0]
@@ -111,8 +111,8 @@ def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
     assert not at.exception, at.exception
     assert "Maintenance review" in [h.value for h in at.subheader]
     assert any("safety flag" in (m.body or "") for m in [*at.error, *at.success])
-    from kapoutcomes import audit, privacy
-    from kapoutcomes.store import Store
+    from kapoutcomes.storage import audit, privacy
+    from kapoutcomes.storage.store import Store
 
     with Store(demo_env / "store.duckdb") as st:
         log = audit.entries(st)
@@ -140,7 +140,7 @@ def test_safety_filter_changes_figures(demo_env):
 
 
 def test_settings_change_is_audited_once(demo_env, monkeypatch):
-    from kapoutcomes import audit
+    from kapoutcomes.storage import audit
 
     (demo_env / "outcomes.toml").write_text("pain_response_pct = 50\n")
     monkeypatch.setenv("KAPOUTCOMES_SETTINGS", str(demo_env / "outcomes.toml"))

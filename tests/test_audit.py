@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from kapoutcomes import audit
-from kapoutcomes.store import Store
+from kapoutcomes.storage import audit
+from kapoutcomes.storage.store import Store
 
 KEY = b"k" * 32
 
@@ -66,7 +66,8 @@ def test_timestamps_recorded():
 
 
 def test_cli_verify_and_export(tmp_path, monkeypatch, capsys):
-    from kapoutcomes import cli, privacy
+    from kapoutcomes import cli
+    from kapoutcomes.storage import privacy
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     path = tmp_path / "store.duckdb"
@@ -90,7 +91,8 @@ def test_cli_verify_and_export(tmp_path, monkeypatch, capsys):
 def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from kapoutcomes import cli, privacy
+    from kapoutcomes import cli
+    from kapoutcomes.storage import privacy
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     path = tmp_path / "store.duckdb"

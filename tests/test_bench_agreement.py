@@ -9,9 +9,11 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from kapoutcomes import cohort, outcomes, sample
-from kapoutcomes.settings import Settings
-from kapoutcomes.store import Store
+from kapoutcomes.cohort.summary import cohort_summary
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.demo import generator
+from kapoutcomes.outcomes import change
+from kapoutcomes.storage.store import Store
 
 pytest.importorskip("lifelines")
 from bench import pandas_baseline as pb
@@ -23,11 +25,11 @@ PATIENTS = 400
 def both(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "store.duckdb"
     with Store(path) as st:
-        st.write_tables(sample.generate(seed=11, patients=PATIENTS).tables)
+        st.write_tables(generator.generate(seed=11, patients=PATIENTS).tables)
     with Store(path, read_only=True) as st:
         tabs = st.read_all()
     s = Settings()
-    return tabs, cohort.cohort_summary(tabs, s), pb.cohort_report(str(path), s)
+    return tabs, cohort_summary(tabs, s), pb.cohort_report(str(path), s)
 
 
 def _merge(ours: pl.DataFrame, theirs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -53,8 +55,8 @@ def _all_levels(summary, section: str, frame: str, comp: str) -> pl.DataFrame:
 
 def test_baselines_agree(both):
     tabs, _, theirs = both
-    dos = outcomes.dosing_sessions(tabs["sessions"])
-    ours = outcomes.baselines(tabs["assessments"], dos, Settings())
+    dos = change.dosing_sessions(tabs["sessions"])
+    ours = change.baselines(tabs["assessments"], dos, Settings())
     m = _merge(ours.select("patient_id", "instrument", "baseline_score", "has_baseline"),
                theirs["baselines"][["patient_id", "instrument", "baseline_score", "has_baseline"]],
                ["patient_id", "instrument"])  # fmt: skip
@@ -148,10 +150,11 @@ def test_import_baseline_writes_what_kapoutcomes_writes(tmp_path, monkeypatch):
     """The pandas import baseline and kapoutcomes' importer store the same assessments and
     patients from the benchmark's long observation export."""
     from bench import data
-    from kapoutcomes import ingest, privacy
+    from kapoutcomes import ingest
+    from kapoutcomes.storage import privacy
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
-    cohort_ = sample.generate(seed=5, patients=150)
+    cohort_ = generator.generate(seed=5, patients=150)
     path = tmp_path / "observations.csv"
     rows = data.write_observations(cohort_, path)
     ours, theirs = tmp_path / "ours.duckdb", tmp_path / "theirs.duckdb"

@@ -6,14 +6,15 @@ import json
 import subprocess
 import sys
 
-from kapoutcomes import cli, sample
-from kapoutcomes.store import Store
+from kapoutcomes import cli
+from kapoutcomes.demo import generator
+from kapoutcomes.storage.store import Store
 
 
 def test_info_on_a_store(tmp_path, capsys):
     path = tmp_path / "s.duckdb"
     with Store(path) as st:
-        st.write_tables(sample.generate(seed=3, patients=40).tables)
+        st.write_tables(generator.generate(seed=3, patients=40).tables)
     assert cli.main(["info", "--store", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["rows"]["patients"] == 40 and info["clinics"] >= 1

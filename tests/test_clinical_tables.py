@@ -7,8 +7,8 @@ import dataclasses
 import polars as pl
 import pytest
 
-from kapoutcomes import instruments, opioids
-from kapoutcomes.settings import Settings, SettingsError, load_settings
+from kapoutcomes.definitions import instruments, opioids
+from kapoutcomes.definitions.settings import Settings, SettingsError, load_settings
 
 
 def test_every_instrument_has_a_source():
@@ -188,11 +188,13 @@ def test_settings_missing_file(tmp_path):
 def test_treatment_month_and_review_windows_come_from_settings():
     """Issue 4: every window comes from the settings (here: month length, months reported,
     recent doses and the trend's minimum points)."""
-    from kapoutcomes import cohort, maintenance_review, sample
+    from kapoutcomes.cohort import summary
+    from kapoutcomes.demo import generator
+    from kapoutcomes.outcomes import maintenance_review
 
-    t = sample.generate(seed=3, patients=80).tables
+    t = generator.generate(seed=3, patients=80).tables
     s15 = load_settings(treatment_month_days=15, max_treatment_month=4)
-    months = cohort.cohort_summary(t, s15, comparisons=())["improvement_by_month"].frames["months"]
+    months = summary.cohort_summary(t, s15, comparisons=())["improvement_by_month"].frames["months"]
     assert months["treatment_month"].max() <= 4
     assert "15-day" in months["definition"][0]
     pid = t["sessions"].filter(t["sessions"]["session_type"] == "maintenance")["patient_id"][0]

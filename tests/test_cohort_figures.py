@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes import cohort_figures as cf
-from kapoutcomes.settings import DEFAULT
+from kapoutcomes.definitions.settings import DEFAULT
+from kapoutcomes.present import cohort_figures as cf
 
 
 def eoi(values):

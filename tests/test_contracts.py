@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kapoutcomes import contracts, tables
+from kapoutcomes import tables
+from kapoutcomes.present import contracts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kapoutcomes.exports import FORMULA_STARTS, safe_csv
+from kapoutcomes.storage.exports import FORMULA_STARTS, safe_csv
 
 
 def read_back(data: bytes) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from conftest import PID, PID2
 
-from kapoutcomes.filters import CohortFilter, apply, choices, patient_attributes, start_range
+from kapoutcomes.cohort.filters import CohortFilter, apply, choices, patient_attributes, start_range
 
 
 def test_no_filter_keeps_everything(small_tables):

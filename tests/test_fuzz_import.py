@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from bench import fuzz_import as fz
 from kapoutcomes import cli
 from kapoutcomes.ingest import ImportLimits, IngestError, import_files
-from kapoutcomes.store import Store
+from kapoutcomes.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = fz.SECRET

@@ -11,7 +11,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kapoutcomes import privacy
 from kapoutcomes.ingest import (
     IngestError,
     find_patient_id,
@@ -19,7 +18,8 @@ from kapoutcomes.ingest import (
     quarantine_csv,
     quarantine_frame,
 )
-from kapoutcomes.store import Store
+from kapoutcomes.storage import privacy
+from kapoutcomes.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = ROOT / "sample_data" / "exports"

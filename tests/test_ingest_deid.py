@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes import privacy
 from kapoutcomes.ingest import deid
+from kapoutcomes.storage import privacy
 
 
 def test_batch_pseudonyms_equal_privacy_pseudonymise() -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from kapoutcomes.ingest import import_files
-from kapoutcomes.store import Store
+from kapoutcomes.storage.store import Store
 
 SECRET = b"ingest-test-secret-ingest-test-secret"
 
@@ -47,7 +47,7 @@ def test_sigkill_mid_import_leaves_store_unchanged(tmp_path):
     script = textwrap.dedent(
         f"""
         import time
-        from kapoutcomes import store as sm
+        from kapoutcomes.storage import store as sm
         from kapoutcomes.ingest import import_files
         orig = sm.Store.append
         def slow(self, con, table, frame):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapoutcomes.ingest import import_files
-from kapoutcomes.store import Store
+from kapoutcomes.storage.store import Store
 
 SECRET = b"ingest-test-secret-ingest-test-secret"
 

@@ -15,17 +15,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from kapoutcomes import (
-    cohort,
-    episodes,
-    maintenance_review,
-    opioid_course,
-    outcomes,
-    stats,
-    tables,
-)
-from kapoutcomes.induction import end_of_induction, induction_series
-from kapoutcomes.settings import Settings
+from kapoutcomes import tables
+from kapoutcomes.cohort import summary
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change, episodes, maintenance_review, opioid_course
+from kapoutcomes.outcomes.induction import end_of_induction, induction_series
+from kapoutcomes.stats import intervals
 
 D0 = dt.datetime(2024, 1, 1, 9, 0)
 S = Settings()
@@ -142,8 +137,8 @@ def maintenance_patient(i: int = 1) -> dict[str, pl.DataFrame]:
 
 
 def pipeline(t: dict[str, pl.DataFrame], s: Settings = S):
-    base = outcomes.baselines(t["assessments"], t["sessions"], s)
-    ch = outcomes.changes(t["assessments"], t["sessions"], s, base=base)
+    base = change.baselines(t["assessments"], t["sessions"], s)
+    ch = change.changes(t["assessments"], t["sessions"], s, base=base)
     ind = induction_series(t["sessions"], s)
     eoi = end_of_induction(ch, ind, s)
     ep = episodes.response_episodes(ch, t["sessions"], s)
@@ -171,7 +166,7 @@ def test_baseline_is_last_score_in_window_and_missing_is_stated():
             score(4, 5, 4),
         ],
     )
-    b = outcomes.baselines(t["assessments"], t["sessions"], S).sort("patient_id")
+    b = change.baselines(t["assessments"], t["sessions"], S).sort("patient_id")
     assert b.get_column("baseline_score").to_list() == [6.0, None, None, 8.0]
     assert b.get_column("baseline_days_before").to_list()[0] == pytest.approx(1.0)
     status = b.get_column("baseline_status").to_list()
@@ -179,7 +174,7 @@ def test_baseline_is_last_score_in_window_and_missing_is_stated():
     assert "more than 30 days" in status[1]
     assert status[2] == "missing: no score before the first dose"
     # a wider window finds patient 2's old score
-    b2 = outcomes.baselines(t["assessments"], t["sessions"], Settings(baseline_window_days=60))
+    b2 = change.baselines(t["assessments"], t["sessions"], Settings(baseline_window_days=60))
     assert b2.sort("patient_id").get_column("baseline_score").to_list()[1] == 7.0
 
 
@@ -255,7 +250,7 @@ def test_after_dose_scores_are_left_out_by_default():
     )
     _, ch, *_ = pipeline(t)
     assert ch.get_column("score").to_list() == [7.0]
-    ch2 = outcomes.changes(t["assessments"], t["sessions"], S, include_after_dose=True)
+    ch2 = change.changes(t["assessments"], t["sessions"], S, include_after_dose=True)
     assert ch2.get_column("score").to_list() == [2.0, 7.0]
 
 
@@ -438,7 +433,7 @@ def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_
             _rx(1, "buprenorphine", 8),
         ],
     )
-    contact = outcomes.last_contact(t["sessions"], t["assessments"])
+    contact = change.last_contact(t["sessions"], t["assessments"])
     m = opioid_course.mme_course(t["opioids"], t["sessions"], contact, S)
     assert m.get_column("daily_mme").to_list() == [90.0, 30.0, None]
     assert m.get_column("buprenorphine").to_list() == [True, True, None]
@@ -484,7 +479,7 @@ def _shift(t: dict[str, pl.DataFrame], days: int) -> dict[str, pl.DataFrame]:
 
 
 def _key_results(t):
-    s = cohort.cohort_summary(t, S, comparisons=())
+    s = summary.cohort_summary(t, S, comparisons=())
     r = s["response"].frames["rates"].drop("definition").sort("instrument", "measure")
     d = s["durability"].frames["summary"].drop("definition").sort("instrument")
     c = s["change"].frames["end_of_induction"].sort("instrument")
@@ -532,12 +527,12 @@ def test_patient_without_assessments_counts_only_in_itt(seed):
         "sessions": pl.concat([t["sessions"], _frame("sessions", induction(999, SIX))]),
     }
     a = (
-        cohort.cohort_summary(t, S, comparisons=())["response"]
+        summary.cohort_summary(t, S, comparisons=())["response"]
         .frames["rates"]
         .sort("instrument", "measure")
     )
     b = (
-        cohort.cohort_summary(extra, S, comparisons=())["response"]
+        summary.cohort_summary(extra, S, comparisons=())["response"]
         .frames["rates"]
         .sort("instrument", "measure")
     )
@@ -552,6 +547,8 @@ def test_patient_without_assessments_counts_only_in_itt(seed):
 
 
 def test_stats_patient_groups_start_period():
-    g = stats.patient_groups(maintenance_patient()["patients"], maintenance_patient()["sessions"])
+    g = intervals.patient_groups(
+        maintenance_patient()["patients"], maintenance_patient()["sessions"]
+    )
     assert g.get_column("start_period").to_list() == ["2024-Q1"]
     assert g.get_column("dosed").to_list() == [True]

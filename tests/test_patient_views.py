@@ -7,13 +7,16 @@ import html
 import polars as pl
 import pytest
 
-from kapoutcomes import patient_summary, quality, sample, tables, timeline
-from kapoutcomes.settings import DEFAULT
+from kapoutcomes import tables
+from kapoutcomes.cohort import quality
+from kapoutcomes.definitions.settings import DEFAULT
+from kapoutcomes.demo import generator
+from kapoutcomes.present import patient_summary, timeline
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return sample.generate(seed=7).tables
+    return generator.generate(seed=7).tables
 
 
 def some_patient(demo, kind="maintenance"):

@@ -9,7 +9,7 @@ import stat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kapoutcomes import privacy
+from kapoutcomes.storage import privacy
 
 
 def test_secret_created_once_owner_only(tmp_path):

@@ -12,8 +12,10 @@ import polars as pl
 import pytest
 from test_outcomes import SIX, induction, maintenance_patient, patient, score, session, tables_of
 
-from kapoutcomes import cli, cohort, report, report_html
-from kapoutcomes.settings import Settings
+from kapoutcomes import cli
+from kapoutcomes.cohort import summary
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.present import html_report, report
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "report-json.md"
 
@@ -31,9 +33,9 @@ def demo_json() -> dict:
 
 def test_report_json_on_demo_prints_every_section(demo_json):
     assert demo_json["schema_version"] == report.SCHEMA_VERSION
-    for key in ("meta", "definitions", *cohort.SECTIONS):
+    for key in ("meta", "definitions", *summary.SECTIONS):
         assert key in demo_json, key
-    for key in cohort.SECTIONS:
+    for key in summary.SECTIONS:
         sec = demo_json[key]
         assert set(sec) == {"title", "definition", "caveats", "tables"}
         assert sec["definition"]
@@ -91,7 +93,7 @@ def test_report_json_on_demo_prints_every_section(demo_json):
 def test_every_json_key_is_documented(demo_json):
     doc = DOC.read_text(encoding="utf-8")
     keys = set(demo_json)
-    for sec in cohort.SECTIONS:
+    for sec in summary.SECTIONS:
         keys |= set(demo_json[sec]["tables"])
         for rows in demo_json[sec]["tables"].values():
             if rows:
@@ -105,8 +107,8 @@ def test_html_is_self_contained_and_escapes_data(tmp_path):
     t = maintenance_patient()
     evil = "<script>alert('x')</script> & Co"
     t["patients"] = t["patients"].with_columns(clinic=pl.lit(evil))
-    s = cohort.cohort_summary(t, Settings())
-    out = report_html.write_html(s, tmp_path / "r.html")
+    s = summary.cohort_summary(t, Settings())
+    out = html_report.write_html(s, tmp_path / "r.html")
     text = out.read_text(encoding="utf-8")
     assert "<script>alert(" not in text
     assert "&lt;script&gt;alert(" in text
@@ -119,7 +121,7 @@ def test_html_is_self_contained_and_escapes_data(tmp_path):
 
 def test_text_report_and_small_cohort_caveats(capsys):
     t = maintenance_patient()
-    s = cohort.cohort_summary(t, Settings())
+    s = summary.cohort_summary(t, Settings())
     txt = report.to_text(s)
     assert "small cohort" in txt
     assert "attrition" in txt and "durability" in txt
@@ -130,7 +132,7 @@ def test_missing_and_empty_store_are_said_plainly(tmp_path, capsys):
     assert cli.main(["report", "--store", str(missing)]) == 2
     err = capsys.readouterr().err
     assert "no store here yet" in err and "--demo" in err
-    from kapoutcomes.store import Store
+    from kapoutcomes.storage.store import Store
 
     empty = tmp_path / "empty.duckdb"
     Store(empty).close()
@@ -139,7 +141,7 @@ def test_missing_and_empty_store_are_said_plainly(tmp_path, capsys):
 
 
 def test_report_from_store_with_settings_file(tmp_path, capsys):
-    from kapoutcomes.store import Store
+    from kapoutcomes.storage.store import Store
 
     t = tables_of(
         [patient(1), patient(2)],
@@ -180,28 +182,28 @@ def test_degenerate_cohorts_still_report(case):
             [patient(1)], [session(1, 0, "screening", 0)], [score(1, 0, 5)]
         ),
     }[case]
-    s = cohort.cohort_summary(t, Settings())
+    s = summary.cohort_summary(t, Settings())
     d = json.loads(report.to_json(s))
-    assert set(cohort.SECTIONS) <= set(d)
-    assert "<html" in report_html.to_html(s)
+    assert set(summary.SECTIONS) <= set(d)
+    assert "<html" in html_report.to_html(s)
     assert report.to_text(s)
 
 
 def test_report_columns_are_all_the_summary_reads(tmp_path):
-    """The report reads only cohort.REPORT_COLUMNS from the store: the summary of those
+    """The report reads only summary.REPORT_COLUMNS from the store: the summary of those
     columns equals the summary of the full tables (demo cohort)."""
-    from kapoutcomes import sample
-    from kapoutcomes.store import Store
+    from kapoutcomes.demo import generator
+    from kapoutcomes.storage.store import Store
 
-    full = sample.generate(seed=7).tables
+    full = generator.generate(seed=7).tables
     with Store(tmp_path / "s.duckdb") as st:
         st.replace_all(full)
-        read = st.read_all(validate=False, columns=cohort.REPORT_COLUMNS)
-    for name, cols in cohort.REPORT_COLUMNS.items():
+        read = st.read_all(validate=False, columns=summary.REPORT_COLUMNS)
+    for name, cols in summary.REPORT_COLUMNS.items():
         assert read[name].columns == list(cols)
-    as_of = cohort.episodes.data_end(full)
-    a = report.to_dict(cohort.cohort_summary(full, as_of=as_of))
-    b = report.to_dict(cohort.cohort_summary(read, as_of=as_of))
+    as_of = summary.episodes.data_end(full)
+    a = report.to_dict(summary.cohort_summary(full, as_of=as_of))
+    b = report.to_dict(summary.cohort_summary(read, as_of=as_of))
     for d in (a, b):
         d["meta"] = {k: v for k, v in d["meta"].items() if not k.startswith("seconds")}
     # means may differ in the last bits (polars sums groups in no fixed order, run to run)
@@ -225,13 +227,14 @@ def _assert_close(a, b, path: str) -> None:
 
 def test_summary_computed_in_parts_equals_the_whole(monkeypatch):
     """Large cohorts run patient_metrics part by part: the same report as all at once."""
-    from kapoutcomes import cohort_metrics, sample
+    from kapoutcomes.cohort import metrics
+    from kapoutcomes.demo import generator
 
-    t = sample.generate(seed=7).tables
-    as_of = cohort.episodes.data_end(t)
-    a = report.to_dict(cohort.cohort_summary(t, as_of=as_of))
-    monkeypatch.setattr(cohort_metrics, "PART_PATIENTS", max(1, t["patients"].height // 3))
-    b = report.to_dict(cohort.cohort_summary(t, as_of=as_of))
+    t = generator.generate(seed=7).tables
+    as_of = summary.episodes.data_end(t)
+    a = report.to_dict(summary.cohort_summary(t, as_of=as_of))
+    monkeypatch.setattr(metrics, "PART_PATIENTS", max(1, t["patients"].height // 3))
+    b = report.to_dict(summary.cohort_summary(t, as_of=as_of))
     for d in (a, b):
         d["meta"] = {k: v for k, v in d["meta"].items() if not k.startswith("seconds")}
     _assert_close(a, b, "")

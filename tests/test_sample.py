@@ -17,23 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kapoutcomes import (
-    cli,
-    privacy,
-    sample,
-    sample_long_export,
-    sample_wide_export,
-    synthea_export,
-    tables,
-)
+from kapoutcomes import cli, tables
+from kapoutcomes.demo import generator, long_export, synthea_export, wide_export
+from kapoutcomes.storage import privacy
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
 
 
 @pytest.fixture(scope="module")
-def cohort() -> sample.SampleCohort:
-    return sample.generate()
+def cohort() -> generator.SampleCohort:
+    return generator.generate()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _dosing(cohort: sample.SampleCohort) -> pl.DataFrame:
+def _dosing(cohort: generator.SampleCohort) -> pl.DataFrame:
     return cohort.tables["sessions"].filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
 
 
@@ -61,11 +55,11 @@ def _dosing(cohort: sample.SampleCohort) -> pl.DataFrame:
 
 
 def test_same_seed_gives_identical_frames() -> None:
-    one, two = sample.generate(seed=11, patients=80), sample.generate(seed=11, patients=80)
+    one, two = generator.generate(seed=11, patients=80), generator.generate(seed=11, patients=80)
     for name in tables.MODELS:
         assert one.tables[name].equals(two.tables[name]), name
     assert one.mrns == two.mrns
-    other = sample.generate(seed=12, patients=80)
+    other = generator.generate(seed=12, patients=80)
     assert not one.tables["sessions"].equals(other.tables["sessions"])
 
 
@@ -87,7 +81,7 @@ def test_regenerating_reproduces_committed_sample_data(written: tuple[Path, Path
 # --- the contract ----------------------------------------------------------------------------
 
 
-def test_every_table_validates_and_relations_hold(cohort: sample.SampleCohort) -> None:
+def test_every_table_validates_and_relations_hold(cohort: generator.SampleCohort) -> None:
     for name, frame in cohort.tables.items():
         result = tables.validate(name, frame)
         assert result.ok, result.failures.head(10)
@@ -102,7 +96,7 @@ def test_demo_csvs_read_back_and_validate(written: tuple[Path, Path]) -> None:
     assert not (written[0] / "demo" / "sessions.csv").read_bytes().count(b"\r")
 
 
-def test_patient_ids_are_pseudonymised_demo_mrns(cohort: sample.SampleCohort) -> None:
+def test_patient_ids_are_pseudonymised_demo_mrns(cohort: generator.SampleCohort) -> None:
     for pid, mrn in list(cohort.mrns.items())[:20]:
         assert privacy.pseudonymise(mrn, privacy.DEMO_SECRET) == pid
     assert set(cohort.mrns) == set(cohort.tables["patients"].get_column("patient_id"))
@@ -111,7 +105,7 @@ def test_patient_ids_are_pseudonymised_demo_mrns(cohort: sample.SampleCohort) ->
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), patients=st.integers(1, 40))
 def test_small_cohorts_always_validate(seed: int, patients: int) -> None:
-    c = sample.generate(seed=seed, patients=patients)
+    c = generator.generate(seed=seed, patients=patients)
     assert c.tables["patients"].height == patients
     for name, frame in c.tables.items():
         assert tables.validate(name, frame).ok, name
@@ -119,7 +113,7 @@ def test_small_cohorts_always_validate(seed: int, patients: int) -> None:
 
 
 def test_tiny_cohorts_still_write_every_file(tmp_path: Path) -> None:
-    written = sample.write_sample(tmp_path, seed=3, patients=3)
+    written = generator.write_sample(tmp_path, seed=3, patients=3)
     assert (tmp_path / "CATALOG.md") in written
     assert all(p.exists() for p in written)
     assert len(written) == len(_files(tmp_path))
@@ -128,16 +122,16 @@ def test_tiny_cohorts_still_write_every_file(tmp_path: Path) -> None:
 # --- realism (clinical reference) ----------------------------------------------------------
 
 
-def test_cohort_size_clinics_and_span(cohort: sample.SampleCohort) -> None:
+def test_cohort_size_clinics_and_span(cohort: generator.SampleCohort) -> None:
     patients = cohort.tables["patients"]
     assert patients.height >= 300
-    assert set(patients.get_column("clinic")) == set(sample.CLINICS)
+    assert set(patients.get_column("clinic")) == set(generator.CLINICS)
     started = cohort.tables["sessions"].get_column("started_at")
     assert (started.max() - started.min()).days >= 18 * 30
     assert started.max() < dt.datetime(2026, 6, 1)  # ends well before today
 
 
-def test_attrition_matches_real_world_figures(cohort: sample.SampleCohort) -> None:
+def test_attrition_matches_real_world_figures(cohort: generator.SampleCohort) -> None:
     per = _dosing(cohort).group_by("patient_id").len().get_column("len")
     stopped_after_first = (per == 1).mean()
     fewer_than_six = (per < 6).mean()
@@ -145,7 +139,7 @@ def test_attrition_matches_real_world_figures(cohort: sample.SampleCohort) -> No
     assert 0.40 <= fewer_than_six <= 0.60, fewer_than_six  # Osmind: ~50%
 
 
-def test_care_models_routes_conditions_and_session_types(cohort: sample.SampleCohort) -> None:
+def test_care_models_routes_conditions_and_session_types(cohort: generator.SampleCohort) -> None:
     s = cohort.tables["sessions"]
     assert set(s.get_column("care_model")) == set(tables.CARE_MODELS)
     assert len(set(_dosing(cohort).get_column("route"))) >= 4
@@ -156,7 +150,7 @@ def test_care_models_routes_conditions_and_session_types(cohort: sample.SampleCo
     assert set(kap.get_column("care_model")) == {"KAP"}
 
 
-def test_pain_change_and_phq9_item9(cohort: sample.SampleCohort) -> None:
+def test_pain_change_and_phq9_item9(cohort: generator.SampleCohort) -> None:
     a = cohort.tables["assessments"]
     pain = a.filter(pl.col("instrument") == "pain_nrs")
     base = pain.filter(pl.col("timing") == "baseline").select("patient_id", b="score")
@@ -176,7 +170,7 @@ def test_pain_change_and_phq9_item9(cohort: sample.SampleCohort) -> None:
     assert with_baseline.n_unique() < patients.len()  # some patients have no baseline
 
 
-def test_vitals_adverse_events_costs_and_opioids(cohort: sample.SampleCohort) -> None:
+def test_vitals_adverse_events_costs_and_opioids(cohort: generator.SampleCohort) -> None:
     d = _dosing(cohort)
     high = d.filter((pl.col("bp_systolic_before") > 140) | (pl.col("bp_diastolic_before") > 90))
     assert 0.02 <= high.height / d.height <= 0.25
@@ -208,7 +202,7 @@ def test_wide_export_is_semicolon_cp1252_with_identifiers(written: tuple[Path, P
         raw.decode("utf-8")
     text = raw.decode("cp1252")
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    assert rows[0] == sample_wide_export.WIDE_HEADER
+    assert rows[0] == wide_export.WIDE_HEADER
     assert any(ch in text for ch in "éëüñ")
     catalog = (written[0] / "CATALOG.md").read_text()
     assert f"rows (excluding the header): {len(rows) - 1}" in catalog
@@ -234,7 +228,7 @@ def test_long_export_has_bom_untracked_codes_and_embedded_newline(
     raw = (written[0] / "exports" / "lakeshore_observations.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == sample_long_export.LONG_HEADER
+    assert rows[0] == long_export.LONG_HEADER
     codes = {r[3] for r in rows[1:]}
     assert {"72514-3", "44261-6", "44260-8", "8302-2", "2093-3"} <= codes
     assert any("\n" in r[7] for r in rows[1:])

@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 from browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
-from kapoutcomes import access, audit, privacy
-from kapoutcomes.store import Store, StoreError
+from kapoutcomes.storage import access, audit, privacy
+from kapoutcomes.storage.store import Store, StoreError
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")

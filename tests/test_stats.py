@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from kapoutcomes import improvement, stats, survival
-from kapoutcomes.settings import Settings
+from kapoutcomes.cohort import improvement
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.stats import intervals, survival
 
 # Freireich et al., Blood 1963;21:699 - remission times (weeks) of leukaemia patients, as
 # tabulated in Kleinbaum & Klein, Survival Analysis: A Self-Learning Text (3rd ed., 2012),
@@ -31,10 +32,10 @@ PLACEBO_T = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 
     ],
 )
 def test_wilson_interval_matches_newcombe_1998(k, n, lo, hi):
-    est, a, b = stats.proportion_ci(k, n)
+    est, a, b = intervals.proportion_ci(k, n)
     assert est == pytest.approx(k / n)
     assert (a, b) == (pytest.approx(lo, abs=5e-5), pytest.approx(hi, abs=5e-5))
-    _p, va, vb = stats.proportion_ci_arrays(np.array([k]), np.array([n]))
+    _p, va, vb = intervals.proportion_ci_arrays(np.array([k]), np.array([n]))
     assert (va[0], vb[0]) == (pytest.approx(lo, abs=5e-5), pytest.approx(hi, abs=5e-5))
 
 
@@ -45,7 +46,7 @@ def test_vectorised_intervals_equal_scipy_binomtest(method):
         for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
             ks.append(k)
             ns.append(n)
-    _, lo, hi = stats.proportion_ci_arrays(np.array(ks), np.array(ns), 0.95, method)
+    _, lo, hi = intervals.proportion_ci_arrays(np.array(ks), np.array(ns), 0.95, method)
     for k, n, a, b in zip(ks, ns, lo, hi, strict=True):
         ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.95, method=method)
         assert a == pytest.approx(ci.low, abs=1e-9)
@@ -55,7 +56,7 @@ def test_vectorised_intervals_equal_scipy_binomtest(method):
 def test_poisson_exact_interval():
     # Garwood 1936 exact limits for 0 and 5 events (e.g. Ulm, Am J Epidemiol 1990;131:373):
     # 0 -> (0, 3.689); 5 -> (1.6235, 11.6683)
-    rate, lo, hi = stats.poisson_rate_ci(np.array([0, 5]), np.array([100, 100]), 0.95, per=100)
+    rate, lo, hi = intervals.poisson_rate_ci(np.array([0, 5]), np.array([100, 100]), 0.95, per=100)
     assert rate.tolist() == [0.0, 5.0]
     assert lo.tolist() == pytest.approx([0.0, 1.6235], abs=1e-4)
     assert hi.tolist() == pytest.approx([3.6889, 11.6683], abs=1e-4)
@@ -215,22 +216,22 @@ def test_median_ci_order_statistics():
     # n = 10, 95%: binomial(10, 0.5) 2.5% quantile is 2 -> (x(2), x(9)) (Conover 1999,
     # exact coverage 97.9%)
     x = np.arange(1.0, 11.0)
-    assert stats.median_ci(x) == (2.0, 9.0)
-    assert stats.median_ci(np.array([1.0, 2.0])) == (None, None)
+    assert intervals.median_ci(x) == (2.0, 9.0)
+    assert intervals.median_ci(np.array([1.0, 2.0])) == (None, None)
 
 
 def test_funnel_limits_and_positions():
     rates = pl.DataFrame(
         {"level": ["A", "B", "C"], "n": [50, 20, 5], "denominator": [100, 100, 10]}
     )
-    f = stats.funnel(rates, 0.4)
+    f = intervals.funnel(rates, 0.4)
     pos = dict(
         zip(f.get_column("level").to_list(), f.get_column("position").to_list(), strict=True)
     )
     # A: 50/100 vs 40%: z = 2.04 (beyond 95%, inside 99.8%); B: 20/100: z = -4.1
     assert pos == {"A": "above 95%", "B": "below 99.8%", "C": "within"}
     # limits bracket the network rate and narrow as n grows
-    lim = stats.funnel_limits(np.array([10, 100, 1000]), 0.4)
+    lim = intervals.funnel_limits(np.array([10, 100, 1000]), 0.4)
     assert (lim["lower95"] < 0.4).all() and (lim["upper95"] > 0.4).all()
     assert np.all(np.diff(lim["upper998"]) < 0)
 

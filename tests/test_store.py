@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from kapoutcomes import tables
-from kapoutcomes.store import LEDGER_SCHEMA, Store, StoreError, default_path
+from kapoutcomes.storage.store import LEDGER_SCHEMA, Store, StoreError, default_path
 
 
 def test_round_trip_passes_models(tmp_path, small_tables):

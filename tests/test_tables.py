@@ -10,7 +10,8 @@ from conftest import PID, assessment_row, frame, patient_row, session_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kapoutcomes import instruments, tables
+from kapoutcomes import tables
+from kapoutcomes.definitions import instruments
 
 
 def test_valid_small_tables_pass(small_tables):

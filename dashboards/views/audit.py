@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import audit, privacy, store
+from kapoutcomes.storage import audit, privacy, store
 
 _, viewer = common.page("Audit trail")
 st.write(

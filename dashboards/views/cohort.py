@@ -8,7 +8,9 @@ import polars as pl
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import activity, cohort_figures, figures, report_html, stats
+from kapoutcomes.cohort import activity
+from kapoutcomes.present import cohort_figures, figures, html_report
+from kapoutcomes.stats import intervals
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -43,7 +45,7 @@ if size.dosed_patients == 0:
     )
     st.stop()
 
-COMPARISONS = stats.GROUP_DIMENSIONS
+COMPARISONS = intervals.GROUP_DIMENSIONS
 dims = [d for d in COMPARISONS if viewer.can("compare_clinics") or d != "clinic"]
 if st.session_state.get("cohort-compare") not in dims:
     st.session_state["cohort-compare"] = dims[0]
@@ -256,7 +258,7 @@ with tab_rep:
     )
     if st.button("Prepare the HTML report", key="cohort-report"):
         full = common.summary(loaded, flt, s, comparisons=COMPARISONS)
-        st.session_state["cohort_report_html"] = report_html.to_html(full)
+        st.session_state["cohort_report_html"] = html_report.to_html(full)
     html = st.session_state.get("cohort_report_html")
     if html and st.download_button(
         "⬇ Cohort report (HTML)",

@@ -8,8 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from dashboards import common, quality_panel
-from kapoutcomes import ingest, store
+from kapoutcomes import ingest
 from kapoutcomes.ingest import mapping as mapping_mod
+from kapoutcomes.storage import store
 
 MAX_UPLOAD_MB = 200
 ROOT = Path(__file__).resolve().parent.parent.parent

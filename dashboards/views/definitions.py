@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import common
-from kapoutcomes import instruments, opioids
+from kapoutcomes.definitions import instruments, opioids
 
 common.page("Definitions in force")
 s = common.outcome_settings()

@@ -6,16 +6,11 @@ import polars as pl
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes import (
-    episodes,
-    ingest,
-    maintenance_review,
-    outcomes,
-    patient_summary,
-    privacy,
-    safety,
-    timeline,
-)
+from kapoutcomes import ingest
+from kapoutcomes.cohort import safety
+from kapoutcomes.outcomes import change, episodes, maintenance_review
+from kapoutcomes.present import patient_summary, timeline
+from kapoutcomes.storage import privacy
 
 loaded, viewer = common.page("Patient view")
 s = common.outcome_settings()
@@ -135,11 +130,11 @@ st.plotly_chart(timeline.patient_timeline(t, patient_id, s), width="stretch")
 
 st.subheader("How long benefit lasted after each infusion")
 ep = episodes.response_episodes(
-    outcomes.changes(
+    change.changes(
         one["assessments"],
         one["sessions"],
         s,
-        base=outcomes.baselines(one["assessments"], one["sessions"], s),
+        base=change.baselines(one["assessments"], one["sessions"], s),
     ),
     one["sessions"],
     s,

@@ -8,7 +8,9 @@ import polars as pl
 import streamlit as st
 
 from dashboards import common
-from kapoutcomes import activity, figures, filters, safety, stats
+from kapoutcomes.cohort import activity, filters, safety
+from kapoutcomes.present import figures
+from kapoutcomes.stats import intervals
 
 loaded, viewer = common.page("Safety")
 s = common.outcome_settings()
@@ -22,7 +24,7 @@ if dosing.height == 0:
     st.info("No dosing sessions in this cohort yet, so there is nothing to rate.")
     st.stop()
 
-groups = stats.patient_groups(t["patients"], sessions)
+groups = intervals.patient_groups(t["patients"], sessions)
 rates = safety.adverse_event_rates(ae, sessions, groups, s)
 overall = rates.filter(pl.col("dimension") == "overall")
 serious = safety.serious_events(ae)

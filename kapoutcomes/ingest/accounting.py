@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from kapoutcomes import privacy
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount
+from kapoutcomes.storage import privacy
 
 
 def reason_counts(

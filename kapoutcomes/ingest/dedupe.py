@@ -8,11 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from kapoutcomes import store as store_mod
 from kapoutcomes import tables
 from kapoutcomes.ingest import extract
 from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import CONFLICT_SCHEMA, RK_BASE, concat, json_rows
+from kapoutcomes.storage import store as store_mod
 
 COMPARE: dict[str, tuple[str, ...]] = {
     "patients": ("clinic", "primary_condition", "sex", "birth_year"),

@@ -14,8 +14,8 @@ import re
 
 import polars as pl
 
-from kapoutcomes import privacy
 from kapoutcomes.ingest.side_effects import scrub_names
+from kapoutcomes.storage import privacy
 
 #: Headers (normalised: lower-case letters and digits) of columns holding the patient's MRN.
 MRN_HEADERS = (

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from kapoutcomes import instruments, opioids, privacy, tables
+from kapoutcomes import tables
+from kapoutcomes.definitions import instruments, opioids
+from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.ingest import deid, opioid_text
 from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest.read import LINE, SHAPE, RawTable
-from kapoutcomes.settings import Settings
+from kapoutcomes.storage import privacy
 
 RK = "_rk"
 PROBLEM_SCHEMA = {RK: pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}

@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from kapoutcomes import instruments, tables
+from kapoutcomes import tables
+from kapoutcomes.definitions import instruments
 from kapoutcomes.ingest import deid, side_effects
 from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest.errors import IngestError
@@ -435,7 +436,7 @@ def birth_dates(r: Rows, header: str, opts: Options) -> pl.Series:
 
 
 def nm_header(h: str) -> str:
-    from kapoutcomes import privacy
+    from kapoutcomes.storage import privacy
 
     return privacy.normalise_header(h)
 

@@ -7,7 +7,7 @@ Handles RxNorm clinical-drug names as EHRs and Synthea write them::
     12 HR Hydrocodone Bitartrate 10 MG Extended Release Oral Capsule   -> hydrocodone 10 mg
 
 and common brand names (Percocet, Norco, OxyContin ...). The MME itself comes from
-``kapoutcomes.opioids.add_daily_mme``: this module only finds what was prescribed.
+``kapoutcomes.definitions.opioids.add_daily_mme``: this module only finds what was prescribed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kapoutcomes import opioids
+from kapoutcomes.definitions import opioids
 
 #: Ingredient spellings (salts are skipped by the strength pattern) and brand names.
 SYNONYMS: dict[str, str] = {

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kapoutcomes import privacy, tables
-from kapoutcomes import store as store_mod
+from kapoutcomes import tables
+from kapoutcomes.definitions.settings import DEFAULT, Settings
 from kapoutcomes.ingest import deid, extract, presets
 from kapoutcomes.ingest import mapping as mapping_mod
 from kapoutcomes.ingest import read as rd
@@ -32,7 +32,8 @@ from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Prog
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
 from kapoutcomes.ingest.storing import write
-from kapoutcomes.settings import DEFAULT, Settings
+from kapoutcomes.storage import privacy
+from kapoutcomes.storage import store as store_mod
 
 
 def find_patient_id(mrn: str, secret: bytes | None = None) -> str:

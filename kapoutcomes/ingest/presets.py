@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kapoutcomes import privacy, tables
+from kapoutcomes import tables
 from kapoutcomes.ingest import deid
+from kapoutcomes.storage import privacy
 
 PRESETS = ("canonical", "long", "medications", "synthea", "wide")
 

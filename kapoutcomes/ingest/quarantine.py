@@ -7,9 +7,9 @@ import json
 
 import polars as pl
 
-from kapoutcomes import exports
-from kapoutcomes import store as store_mod
 from kapoutcomes.ingest.frames import QUARANTINE_META
+from kapoutcomes.storage import exports
+from kapoutcomes.storage import store as store_mod
 
 
 def quarantine_frame(

@@ -9,12 +9,13 @@ import datetime as dt
 
 import polars as pl
 
-from kapoutcomes import privacy, tables
-from kapoutcomes import store as store_mod
+from kapoutcomes import tables
 from kapoutcomes.ingest import extract
 from kapoutcomes.ingest.dedupe import attach_vitals, dedupe, link_to_sessions
 from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA, Options
 from kapoutcomes.ingest.frames import CONFLICT_SCHEMA, UNIQUENESS, ImportFile, Resolved, concat
+from kapoutcomes.storage import privacy
+from kapoutcomes.storage import store as store_mod
 
 FLAGS = (
     "psychosis_history",

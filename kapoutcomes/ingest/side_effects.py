@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kapoutcomes import privacy, tables
+from kapoutcomes import tables
+from kapoutcomes.storage import privacy
 
 #: Keyword patterns per event, tried in this order (specific before general).
 KEYWORDS: tuple[tuple[str, str], ...] = (

@@ -8,14 +8,15 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from kapoutcomes import privacy, tables
-from kapoutcomes import store as store_mod
+from kapoutcomes import tables
 from kapoutcomes.ingest import deid
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.side_effects import scrub_names
+from kapoutcomes.storage import privacy
+from kapoutcomes.storage import store as store_mod
 
 
 def write(
@@ -77,7 +78,7 @@ def write(
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
         if audit_as is not None:
-            from kapoutcomes import audit
+            from kapoutcomes.storage import audit
 
             audit.append_entry(
                 con,

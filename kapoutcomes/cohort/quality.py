@@ -1,0 +1,138 @@
+"""Data quality for the Data page: completeness by clinic and instrument, patients without a
+baseline, and assessments that fall outside the windows the outcome definitions use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from kapoutcomes import tables
+from kapoutcomes.cohort import completeness
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change, episodes
+from kapoutcomes.stats import intervals
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    completeness: pl.DataFrame  # by clinic: measure, instrument, n, denominator, rate, CI
+    no_baseline: pl.DataFrame  # patient_id, clinic, instrument, baseline_status
+    outside_windows: pl.DataFrame  # patient_id, clinic, instrument, assessed_at, reason
+    outside_counts: pl.DataFrame  # clinic, instrument, reason, assessments
+
+
+def data_quality(
+    t: dict[str, pl.DataFrame], settings: Settings, as_of: dt.datetime | None = None
+) -> DataQuality:
+    patients = t.get("patients", tables.empty("patients"))
+    sessions = t.get("sessions", tables.empty("sessions"))
+    assessments = t.get("assessments", tables.empty("assessments"))
+    as_of = as_of or episodes.data_end(t) or dt.datetime(2000, 1, 1)
+    groups = intervals.patient_groups(patients, sessions)
+    base = change.baselines(assessments, sessions, settings)
+    items = completeness.completeness_items(sessions, assessments, base, groups, settings, as_of)
+    comp = completeness.completeness(items, groups, settings, by="clinic")
+    clinic = patients.select("patient_id", "clinic")
+    no_base = (
+        base.filter(~pl.col("has_baseline"))
+        .join(clinic, on="patient_id", how="left")
+        .select("patient_id", "clinic", "instrument", "baseline_status")
+        .sort("clinic", "instrument", "patient_id")
+    )
+    fd = change.first_doses(sessions).select("patient_id", "first_dose_at")
+    tot = (
+        change.totals(assessments, include_after_dose=True)
+        .join(fd, on="patient_id", how="left")
+        .join(patients.select("patient_id", "clinic", "referral_date"), on="patient_id", how="left")
+    )
+    window_start = pl.col("first_dose_at") - pl.duration(days=settings.baseline_window_days)
+    reason = (
+        pl.when(pl.col("assessed_at").dt.date() < pl.col("referral_date"))
+        .then(pl.lit("before the referral date"))
+        .when(pl.col("first_dose_at").is_null())
+        .then(pl.lit("patient never dosed: no baseline or follow-up window"))
+        .when(pl.col("assessed_at") < window_start)
+        .then(
+            pl.lit(
+                f"before the first dose but more than {settings.baseline_window_days} days "
+                "before it: too old for a baseline"
+            )
+        )
+        .otherwise(None)
+    )
+    outside = (
+        tot.with_columns(reason=reason)
+        .filter(pl.col("reason").is_not_null())
+        .select("patient_id", "clinic", "instrument", "assessed_at", "reason")
+        .sort("clinic", "patient_id", "assessed_at")
+    )
+    counts = (
+        outside.group_by("clinic", "instrument", "reason")
+        .agg(assessments=pl.len().cast(pl.Int64))
+        .sort("clinic", "instrument", "reason")
+    )
+    return DataQuality(comp, no_base, outside, counts)
+
+
+MEASURE_LABELS = {
+    "sessions_with_score": "dosing sessions with a score",
+    "no_baseline": "dosed patients without a baseline",
+    "follow_up_day_28": "follow-up at 4 weeks",
+    "follow_up_day_91": "follow-up at 3 months",
+    "follow_up_day_183": "follow-up at 6 months",
+}
+
+
+def completeness_figure(comp: pl.DataFrame):  # type: ignore[no-untyped-def]
+    """Heatmap: clinic x measure, % complete (no_baseline shown as % missing)."""
+    import plotly.graph_objects as go
+
+    if comp.height == 0:
+        return None
+    c = comp.with_columns(
+        label=pl.format(
+            "{} ({})",
+            pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")),
+            pl.col("instrument"),
+        ),
+        pct=(pl.col("rate") * 100).round(0),
+    ).sort("label", "level")
+    labels = c.get_column("label").unique(maintain_order=True).to_list()
+    clinics = c.get_column("level").unique(maintain_order=True).sort().to_list()
+    z, text = [], []
+    for lab in labels:
+        row, trow = [], []
+        for cl in clinics:
+            r = c.filter((pl.col("label") == lab) & (pl.col("level") == cl))
+            if r.height:
+                row.append(r["pct"][0])
+                trow.append(f"{r['pct'][0]:.0f}% ({r['n'][0]}/{r['denominator'][0]})")
+            else:
+                row.append(None)
+                trow.append("")
+        z.append(row)
+        text.append(trow)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=clinics,
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Cividis",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": {"text": "%"}},
+        )
+    )
+    fig.update_layout(
+        title={"text": "Completeness by clinic (% of items; 'without a baseline' = % missing)"},
+        xaxis_title="Clinic",
+        yaxis_title="Measure (instrument)",
+        height=120 + 32 * len(labels),
+        margin={"l": 20, "r": 20, "t": 60, "b": 40},
+        template="plotly_white",
+    )
+    return fig

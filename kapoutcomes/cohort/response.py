@@ -1,0 +1,250 @@
+"""Response and remission at the end of induction: responder, substantial improvement,
+remission, MCID and reliable improvement rates with Wilson intervals, among evaluable patients
+(with a baseline) and the intention-to-treat population (every dosed patient)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
+from kapoutcomes.stats.intervals import (
+    GROUP_DIMENSIONS,
+    attach_groups,
+    caveat_expr,
+    level_agg,
+    row_count,
+    with_proportion,
+)
+
+MEASURES = ("response", "substantial", "remission", "mcid_improved", "reliable_improvement")
+
+
+def itt_population(
+    groups: pl.DataFrame,
+    assessments: pl.DataFrame,
+    settings: Settings,
+    instruments_: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Intention-to-treat population per instrument: patient_id, instrument for every dosed
+    patient and every instrument with a response or remission rule recorded in the data;
+    depression instruments only for patients with comorbid depression at intake or any score
+    on that instrument. ``instruments_``: the instruments recorded (default: those with a
+    total in ``assessments``; pass the whole cohort's when computing for a part of it)."""
+    rules = change.response_rules(settings).filter(
+        pl.col("response_pct").is_not_null()
+        | pl.col("remission_below").is_not_null()
+        | pl.col("remission_at_or_below").is_not_null()
+        | pl.col("mcid").is_not_null()
+        | pl.col("reliability").is_not_null()
+    )
+    tot = change.totals(assessments)
+    present = (
+        tot.select("instrument").unique()
+        if instruments_ is None
+        else pl.DataFrame({"instrument": list(instruments_)}, schema={"instrument": pl.String})
+    )
+    inst = rules.join(present, on="instrument", how="inner").select("instrument", "domain")
+    dosed = groups.filter(pl.col("dosed")).select("patient_id", "comorbid_depression")
+    dep = inst.filter(pl.col("domain") == "depression").get_column("instrument").to_list()
+    scored = (
+        tot.filter(pl.col("instrument").is_in(dep))
+        .select("patient_id", "instrument")
+        .unique()
+        .with_columns(_scored=pl.lit(True))
+    )
+    grid = dosed.join(inst, how="cross").join(scored, on=["patient_id", "instrument"], how="left")
+    return (
+        grid.filter(
+            (pl.col("domain") != "depression")
+            | pl.col("comorbid_depression")
+            | pl.col("_scored").fill_null(False)
+        )
+        .select("patient_id", "instrument")
+        .sort("patient_id", "instrument")
+    )
+
+
+def with_baseline_flag(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """``itt`` with ``has_baseline`` from ``base`` (unchanged when it already has it)."""
+    if "has_baseline" in itt.columns:
+        return itt
+    return itt.join(
+        base.select("patient_id", "instrument", "has_baseline"),
+        on=["patient_id", "instrument"],
+        how="left",
+    )
+
+
+_COL = {"response": "responder"}
+#: the count columns of ``response_counts``: "{measure}|n" (meeting it), "{measure}|d" (known)
+COUNT_COLUMNS = tuple(f"{m}|{x}" for m in MEASURES for x in ("n", "d"))
+
+
+def response_counts(eoi: pl.DataFrame) -> pl.DataFrame:
+    """The end-of-induction rows as counts (``COUNT_COLUMNS``, 0 or 1) beside patient_id,
+    instrument and any comparison dimensions: ``response_rates`` sums them, so they may be
+    summed per cell first (``stats.rollup``)."""
+    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in eoi.columns]
+    counts = []
+    for m in MEASURES:
+        c = pl.col(_COL.get(m, m))
+        counts += [
+            c.cast(pl.Int64).fill_null(0).alias(f"{m}|n"),
+            c.is_not_null().cast(pl.Int64).alias(f"{m}|d"),
+        ]
+    return eoi.select(*keep, *counts)
+
+
+def itt_counts(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """The ITT rows with ``missing_baseline`` (0 or 1) beside patient_id, instrument and any
+    comparison dimensions (summable per cell, like ``response_counts``)."""
+    i = with_baseline_flag(itt, base)
+    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in i.columns]
+    return i.select(
+        *keep, missing_baseline=(~pl.col("has_baseline").fill_null(False)).cast(pl.Int64)
+    )
+
+
+def response_rates(
+    eoi: pl.DataFrame,
+    itt: pl.DataFrame,
+    base: pl.DataFrame,
+    groups: pl.DataFrame,
+    settings: Settings,
+    by: str | None = None,
+) -> pl.DataFrame:
+    """End-of-induction response, substantial improvement, remission, MCID and reliable
+    improvement rates by instrument, among evaluable patients (baseline and an
+    end-of-induction score) and intention-to-treat (every dosed patient in ``itt``;
+    non-evaluable counted as non-responders), with Wilson intervals.
+
+    Columns: subgroup, level, instrument, measure, n (patients meeting it), denominator
+    (evaluable), itt_denominator, rate, lower, upper, itt_rate, itt_lower, itt_upper,
+    missing_baseline, definition, caveats.
+
+    ``eoi`` and ``itt`` may also be their ``response_counts`` / ``itt_counts``, or the
+    ``stats.rollup`` cells of those (the same figures; cheaper across several ``by``).
+    """
+    rules = change.response_rules(settings)
+    e = attach_groups(eoi, groups)
+    if COUNT_COLUMNS[0] in e.columns:
+        agg = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_COLUMNS]
+    else:
+        agg = []
+        for m in MEASURES:
+            c = pl.col(_COL.get(m, m))
+            agg += [
+                c.sum().cast(pl.Int64).alias(f"{m}|n"),
+                c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
+            ]
+    wide = level_agg(e, by, ["instrument"], agg)
+    r = pl.concat(
+        [
+            wide.select(
+                "subgroup",
+                "level",
+                "instrument",
+                n=pl.col(f"{m}|n"),
+                denominator=pl.col(f"{m}|d"),
+                measure=pl.lit(m),
+            )
+            for m in MEASURES
+        ]
+    ).filter(pl.col("denominator") > 0)
+    it = attach_groups(itt if "missing_baseline" in itt.columns else itt_counts(itt, base), groups)
+    i = level_agg(
+        it,
+        by,
+        ["instrument"],
+        [
+            row_count(it).alias("itt_denominator"),
+            pl.col("missing_baseline").sum().cast(pl.Int64),
+        ],
+    )
+    r = r.join(i, on=["subgroup", "level", "instrument"], how="left").with_columns(
+        pl.col("itt_denominator").fill_null(0), pl.col("missing_baseline").fill_null(0)
+    )
+    r = r.join(
+        rules.select(
+            "instrument",
+            "response_pct",
+            "substantial_pct",
+            "remission_below",
+            "remission_at_or_below",
+            "mcid",
+            "reliability",
+        ),
+        on="instrument",
+        how="left",
+    )
+    definition = (
+        pl.when(pl.col("measure") == "response")
+        .then(
+            pl.format(
+                "reduction from baseline >= {}% at the end of induction", pl.col("response_pct")
+            )
+        )
+        .when(pl.col("measure") == "substantial")
+        .then(
+            pl.format(
+                "reduction from baseline >= {}% at the end of induction", pl.col("substantial_pct")
+            )
+        )
+        .when((pl.col("measure") == "remission") & pl.col("remission_below").is_not_null())
+        .then(pl.format("score < {} at the end of induction", pl.col("remission_below")))
+        .when(pl.col("measure") == "remission")
+        .then(pl.format("score <= {} at the end of induction", pl.col("remission_at_or_below")))
+        .when(pl.col("measure") == "mcid_improved")
+        .then(pl.format("improvement >= {} points (MCID) at the end of induction", pl.col("mcid")))
+        .otherwise(
+            pl.format(
+                "reliable improvement (Jacobson & Truax RCI < -1.96, r = {})", pl.col("reliability")
+            )
+        )
+    )
+    end_def = (
+        f"; end of induction = first score after the last infusion of the first course, within "
+        f"{settings.end_of_induction_window_days} days; evaluable = baseline (last score within "
+        f"{settings.baseline_window_days} days before the first dose) and an end-of-induction "
+        "score; ITT = every dosed patient (depression instruments: comorbid depression or any "
+        "score), non-evaluable counted as not meeting it"
+    )
+    miss_pct = pl.when(pl.col("itt_denominator") > 0).then(
+        100.0 * pl.col("missing_baseline") / pl.col("itt_denominator")
+    )
+    r = r.with_columns(
+        definition=pl.concat_str([definition, pl.lit(end_def)]),
+        caveats=caveat_expr(
+            pl.col("denominator"),
+            settings,
+            pl.when(miss_pct > settings.missing_baseline_caveat_pct).then(
+                pl.format("{}% of the ITT population lack a baseline", miss_pct.round(0))
+            ),
+            pl.when(pl.col("denominator") < 0.5 * pl.col("itt_denominator")).then(
+                pl.lit("fewer than half of the ITT population are evaluable")
+            ),
+        ),
+    ).sort("subgroup", "level", "instrument", "measure")
+    r = with_proportion(r, "n", "denominator", settings.confidence_level)
+    r = with_proportion(r, "n", "itt_denominator", settings.confidence_level, prefix="itt_")
+    return r.select(
+        "subgroup",
+        "level",
+        "instrument",
+        "measure",
+        "n",
+        "denominator",
+        "itt_denominator",
+        "rate",
+        "lower",
+        "upper",
+        "itt_rate",
+        "itt_lower",
+        "itt_upper",
+        "missing_baseline",
+        "definition",
+        "caveats",
+    )

@@ -1,0 +1,451 @@
+"""Safety: vital-sign excursions, adverse events and the flags that must never be missed.
+
+Flags that must never be missed (``safety_flags``):
+
+* any PHQ-9 item 9 answer above 0 (thoughts of being better off dead or of self-harm;
+  Simon et al., Psychiatr Serv 2013) - needs clinician follow-up;
+* a serious adverse event (marked serious, or an event that is serious whatever its recorded
+  severity: ``tables.SERIOUS_EVENTS``);
+* a hypertensive reading before dosing (systolic above ``settings.bp_systolic_limit`` or
+  diastolic above ``settings.bp_diastolic_limit``; esketamine REMS).
+
+Rates come with exact intervals: events per 100 dosing sessions with the Garwood (exact
+Poisson) interval, % of patients with the Clopper-Pearson interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from kapoutcomes import tables
+from kapoutcomes.definitions import instruments
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
+from kapoutcomes.stats import intervals
+
+FLAG_SOURCES = {
+    "phq9_item9": instruments.PHQ9_ITEM9_SOURCE,
+    "serious_adverse_event": "serious adverse events are reported (esketamine REMS); "
+    "psychosis, hypertensive crisis, respiratory depression and abuse count as serious",
+    "hypertensive_before_dosing": "Esketamine REMS: consider delaying dosing when BP > 140/90 "
+    "before dosing (limits from settings)",
+}
+
+
+def is_serious() -> pl.Expr:
+    """An adverse event is serious when marked so or when its event is always serious."""
+    return pl.col("serious").fill_null(False) | pl.col("event").is_in(tables.SERIOUS_EVENTS)
+
+
+def vital_excursions(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """One row per dosing session with vital-sign flags.
+
+    Columns: patient_id, session_id, started_at, route, bp_recorded, hypertensive_before
+    (systolic > limit or diastolic > limit before dosing), bp_rise (systolic after - before
+    >= ``settings.bp_rise_mmhg``), bp_rise_mmhg, spo2_recorded, desaturation (SpO2 before or
+    after below ``settings.spo2_low_pct``). Flags are empty where the readings are missing.
+    """
+    d = change.dosing_sessions(sessions)
+    sb, db = pl.col("bp_systolic_before"), pl.col("bp_diastolic_before")
+    rise = pl.col("bp_systolic_after") - sb
+    low = settings.spo2_low_pct
+    s_min = pl.min_horizontal(pl.col("spo2_before"), pl.col("spo2_after"))
+    return d.select(
+        "patient_id",
+        "session_id",
+        "started_at",
+        "route",
+        bp_recorded=sb.is_not_null() | db.is_not_null(),
+        hypertensive_before=pl.when(sb.is_not_null() | db.is_not_null()).then(
+            (sb > settings.bp_systolic_limit).fill_null(False)
+            | (db > settings.bp_diastolic_limit).fill_null(False)
+        ),
+        bp_rise_mmhg=rise.cast(pl.Float64),
+        bp_rise=rise >= settings.bp_rise_mmhg,
+        spo2_recorded=s_min.is_not_null(),
+        desaturation=s_min < low,
+        systolic_before=sb,
+        diastolic_before=db,
+        spo2_min=s_min,
+    )
+
+
+def safety_flags(
+    assessments: pl.DataFrame,
+    adverse_events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    excursions: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Every must-not-miss safety flag, one row per occurrence, newest first
+    (``excursions``: the ``vital_excursions`` of ``sessions`` when already computed).
+
+    Columns: patient_id, at, flag (phq9_item9 | serious_adverse_event |
+    hypertensive_before_dosing), value, detail, session_id, source."""
+    item9 = assessments.filter(
+        (pl.col("instrument") == "phq9")
+        & (pl.col("item") == instruments.PHQ9_ITEM9)
+        & (pl.col("score") > 0)
+    ).select(
+        "patient_id",
+        at=pl.col("assessed_at"),
+        flag=pl.lit("phq9_item9"),
+        value=pl.col("score").cast(pl.String),
+        detail=pl.format(
+            "PHQ-9 item 9 answered {} (0 not at all, 1 several days, 2 more than half the "
+            "days, 3 nearly every day): clinician follow-up needed",
+            pl.col("score").cast(pl.Int64),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    sae = adverse_events.filter(is_serious()).select(
+        "patient_id",
+        at=pl.col("onset_at"),
+        flag=pl.lit("serious_adverse_event"),
+        value=pl.col("event"),
+        detail=pl.format(
+            "serious adverse event: {} (severity {}, action {})",
+            pl.coalesce(pl.col("event_text"), pl.col("event")),
+            pl.col("severity").fill_null("not recorded"),
+            pl.col("action_taken").fill_null("not recorded"),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    v = excursions if excursions is not None else vital_excursions(sessions, settings)
+    htn = v.filter(pl.col("hypertensive_before").fill_null(False)).select(
+        "patient_id",
+        at=pl.col("started_at"),
+        flag=pl.lit("hypertensive_before_dosing"),
+        value=pl.format(
+            "{}/{}",
+            pl.col("systolic_before").cast(pl.String).fill_null("?"),
+            pl.col("diastolic_before").cast(pl.String).fill_null("?"),
+        ),
+        detail=pl.format(
+            "BP {}/{} mmHg before dosing (limit {}/{})",
+            pl.col("systolic_before").cast(pl.String).fill_null("?"),
+            pl.col("diastolic_before").cast(pl.String).fill_null("?"),
+            pl.lit(settings.bp_systolic_limit),
+            pl.lit(settings.bp_diastolic_limit),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    out = pl.concat([item9, sae, htn], how="diagonal_relaxed")
+    src = pl.DataFrame({"flag": list(FLAG_SOURCES), "source": list(FLAG_SOURCES.values())})
+    return out.join(src, on="flag", how="left").sort(
+        ["at", "patient_id", "flag"], descending=[True, False, False]
+    )
+
+
+def item9_by_patient(assessments: pl.DataFrame) -> pl.DataFrame:
+    """Patients with any PHQ-9 item 9 answer above 0: patient_id, answers_above_0,
+    highest, first_at, last_above_0_at, latest_answer, latest_at, status ("open: latest
+    answer above 0" or "latest answer 0; earlier answer above 0: review documented
+    follow-up"). Every such patient is listed; none is dropped."""
+    a = assessments.filter(
+        (pl.col("instrument") == "phq9") & (pl.col("item") == instruments.PHQ9_ITEM9)
+    ).sort("patient_id", "assessed_at")
+    g = a.group_by("patient_id").agg(
+        answers_above_0=(pl.col("score") > 0).sum().cast(pl.Int64),
+        highest=pl.col("score").max(),
+        first_at=pl.col("assessed_at").filter(pl.col("score") > 0).first(),
+        last_above_0_at=pl.col("assessed_at").filter(pl.col("score") > 0).last(),
+        latest_answer=pl.col("score").last(),
+        latest_at=pl.col("assessed_at").last(),
+    )
+    return (
+        g.filter(pl.col("answers_above_0") > 0)
+        .with_columns(
+            status=pl.when(pl.col("latest_answer") > 0)
+            .then(pl.lit("open: latest answer above 0"))
+            .otherwise(
+                pl.lit("latest answer 0; earlier answer above 0: review documented follow-up")
+            )
+        )
+        .sort(["latest_answer", "last_above_0_at"], descending=[True, True])
+    )
+
+
+def adverse_event_burden(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Per dosed patient: dosing_sessions, events, serious_events, severe_events,
+    events_per_100_sessions."""
+    d = change.dosing_sessions(sessions).group_by("patient_id").agg(dosing_sessions=pl.len())
+    ae = adverse_events.group_by("patient_id").agg(
+        events=pl.len(),
+        serious_events=is_serious().sum(),
+        severe_events=(pl.col("severity") == "severe").fill_null(False).sum(),
+    )
+    return (
+        d.join(ae, on="patient_id", how="left")
+        .with_columns(pl.col(c).fill_null(0) for c in ("events", "serious_events", "severe_events"))
+        .with_columns(events_per_100_sessions=100.0 * pl.col("events") / pl.col("dosing_sessions"))
+        .sort("patient_id")
+    )
+
+
+def prepare_adverse_events(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Adverse events with the categories the rates count them by: overall, seriousness,
+    severity_ (severity, else grade, else "not recorded") and route_ (route of the session the
+    event followed, else "unknown"). Prepared frames are returned as they are."""
+    if "route_" in adverse_events.columns:
+        return adverse_events
+    return (
+        adverse_events.join(
+            sessions.select("session_id", _route=pl.col("route")), on="session_id", how="left"
+        )
+        .with_columns(
+            overall=pl.lit("any adverse event"),
+            seriousness=pl.when(is_serious())
+            .then(pl.lit("serious"))
+            .otherwise(pl.lit("not serious")),
+            severity_=pl.col("severity").fill_null(
+                pl.format("grade {}", pl.col("grade")).fill_null("not recorded")
+            ),
+            route_=pl.col("_route").fill_null("unknown"),
+        )
+        .drop("_route")
+    )
+
+
+@dataclass(frozen=True)
+class AdverseEventCounts:
+    """Per-patient counts behind the adverse-event rates (computed once, then summed per
+    comparison level). ``events``: patient_id, dimension, category, events. ``exposure``:
+    patient_id, route ("*" = all routes), sessions (dosing sessions)."""
+
+    events: pl.DataFrame
+    exposure: pl.DataFrame
+
+
+_AE_DIMS = {
+    "overall": "overall",
+    "event": "event",
+    "severity": "severity_",
+    "seriousness": "seriousness",
+    "route": "route_",
+}
+
+
+def adverse_event_counts(
+    adverse_events: pl.DataFrame, sessions: pl.DataFrame
+) -> AdverseEventCounts:
+    """Count adverse events per patient, dimension and category, and dosing sessions per
+    patient (overall and per route)."""
+    ae = prepare_adverse_events(adverse_events, sessions)
+    events = pl.concat(
+        [
+            ae.group_by("patient_id", category=pl.col(col).cast(pl.String))
+            .agg(events=pl.len().cast(pl.Int64))
+            .with_columns(dimension=pl.lit(dim))
+            for dim, col in _AE_DIMS.items()
+        ]
+    )
+    dos = change.dosing_sessions(sessions)
+    by_route = dos.group_by("patient_id", session_route=pl.col("route").fill_null("unknown")).agg(
+        sessions=pl.len().cast(pl.Int64)
+    )
+    total = (
+        by_route.group_by("patient_id")
+        .agg(pl.col("sessions").sum())
+        .with_columns(session_route=pl.lit("*"))
+    )
+    return AdverseEventCounts(events, pl.concat([by_route, total.select(by_route.columns)]))
+
+
+def adverse_event_rates(
+    adverse_events: pl.DataFrame | None,
+    sessions: pl.DataFrame | None,
+    groups: pl.DataFrame,
+    settings: Settings,
+    by: str | None = None,
+    counts: AdverseEventCounts | None = None,
+) -> pl.DataFrame:
+    """Adverse events per 100 dosing sessions (exact Poisson interval) and % of dosed
+    patients with the event (Clopper-Pearson), overall and by event, severity, seriousness
+    and route (of the session the event followed; "unknown" when not linked).
+
+    Pass ``counts`` (``adverse_event_counts``) to reuse the per-patient counts across calls;
+    the frames are then not read (the counts may also be ``intervals.rollup`` cells). Columns: subgroup, level, dimension, category, events,
+    sessions, per_100_sessions, per_100_lower, per_100_upper, n (patients with it),
+    denominator (dosed patients), rate, lower, upper, definition, caveats."""
+    if counts is None:
+        assert adverse_events is not None and sessions is not None
+        counts = adverse_event_counts(adverse_events, sessions)
+    ev = intervals.attach_groups(counts.events, groups)
+    ex = intervals.attach_groups(counts.exposure, groups)
+    expo = intervals.level_agg(
+        ex,
+        by,
+        ["session_route"],
+        [pl.col("sessions").sum(), intervals.row_count(ex).alias("denominator")],
+    )
+    g = intervals.level_agg(
+        ev,
+        by,
+        ["dimension", "category"],
+        [pl.col("events").sum(), intervals.row_count(ev).alias("n")],
+    )
+    g = g.with_columns(
+        session_route=pl.when(pl.col("dimension") == "route")
+        .then(pl.col("category"))
+        .otherwise(pl.lit("*"))
+    )
+    out = (
+        g.join(expo, on=["subgroup", "level", "session_route"], how="left")
+        .drop("session_route")
+        .with_columns(
+            pl.col("sessions").fill_null(0).cast(pl.Int64),
+            pl.col("denominator").fill_null(0).cast(pl.Int64),
+        )
+        .sort("subgroup", "level", "dimension", "category")
+    )
+    rate, lo, hi = intervals.poisson_rate_ci(
+        out.get_column("events").to_numpy(),
+        out.get_column("sessions").fill_null(0).to_numpy(),
+        settings.confidence_level,
+    )
+    out = out.with_columns(
+        per_100_sessions=pl.Series(rate), per_100_lower=pl.Series(lo), per_100_upper=pl.Series(hi)
+    )
+    out = intervals.with_proportion(
+        out, "n", "denominator", settings.confidence_level, method="exact"
+    )
+    return out.with_columns(
+        definition=pl.lit(
+            "events per 100 dosing sessions (exact Poisson interval) and share of dosed patients "
+            "with at least one (Clopper-Pearson); serious = marked serious or psychosis, "
+            "hypertensive crisis, respiratory depression, abuse; route = route of the session "
+            "the event followed (denominators: sessions and patients with that route)"
+        ),
+        caveats=intervals.caveat_expr(
+            pl.col("denominator"),
+            settings,
+            pl.when(pl.col("events") < 5).then(pl.lit("fewer than 5 events")),
+        ),
+    ).select(
+        "subgroup",
+        "level",
+        "dimension",
+        "category",
+        "events",
+        "sessions",
+        "per_100_sessions",
+        "per_100_lower",
+        "per_100_upper",
+        "n",
+        "denominator",
+        "rate",
+        "lower",
+        "upper",
+        "definition",
+        "caveats",
+    )
+
+
+def serious_events(adverse_events: pl.DataFrame) -> pl.DataFrame:
+    """Every serious adverse event, newest first: patient_id, onset_at, event, event_text,
+    severity, grade, action_taken, resolved_at, session_id."""
+    return (
+        adverse_events.filter(is_serious())
+        .select(
+            "patient_id",
+            "onset_at",
+            "event",
+            "event_text",
+            "severity",
+            "grade",
+            "action_taken",
+            "resolved_at",
+            "session_id",
+        )
+        .sort("onset_at", descending=True)
+    )
+
+
+EXCURSIONS = ("hypertensive_before", "bp_rise", "desaturation")
+
+
+def excursion_counts(excursions: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and excursion: n (sessions with it) and denominator (sessions with the
+    reading), from ``vital_excursions``."""
+    agg = []
+    for name in EXCURSIONS:
+        agg += [
+            pl.col(name).sum().cast(pl.Int64).alias(f"{name}|n"),
+            pl.col(name).is_not_null().sum().cast(pl.Int64).alias(f"{name}|d"),
+        ]
+    wide = excursions.group_by("patient_id").agg(agg)
+    return pl.concat(
+        [
+            wide.select(
+                "patient_id",
+                excursion=pl.lit(name),
+                n=pl.col(f"{name}|n"),
+                denominator=pl.col(f"{name}|d"),
+            )
+            for name in EXCURSIONS
+        ]
+    ).filter(pl.col("denominator") > 0)
+
+
+def excursion_summary(
+    excursions: pl.DataFrame,
+    groups: pl.DataFrame,
+    settings: Settings,
+    by: str | None = None,
+) -> pl.DataFrame:
+    """Vital-sign excursions: per flag, n sessions with it, denominator = dosing sessions
+    with the reading, rate with Clopper-Pearson interval, patients affected.
+
+    ``excursions``: ``vital_excursions`` rows or their ``excursion_counts`` (faster when
+    called for several ``by``), or ``intervals.rollup`` cells of those counts with a
+    ``patients`` column (patients with the excursion). Columns: subgroup, level, excursion, n, denominator, rate,
+    lower, upper, patients, definition, caveats."""
+    if "excursion" not in excursions.columns:
+        excursions = excursion_counts(excursions)
+    x = intervals.attach_groups(excursions, groups)
+    words = {
+        "hypertensive_before": f"BP above {settings.bp_systolic_limit}/"
+        f"{settings.bp_diastolic_limit} mmHg before dosing",
+        "bp_rise": f"systolic BP rise of at least {settings.bp_rise_mmhg} mmHg after dosing",
+        "desaturation": f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
+    }
+    out = (
+        intervals.level_agg(
+            x,
+            by,
+            ["excursion"],
+            [
+                pl.col("n").sum(),
+                pl.col("denominator").sum(),
+                (
+                    pl.col("patients").sum()
+                    if "patients" in x.columns
+                    else (pl.col("n") > 0).sum().cast(pl.Int64)
+                ).alias("patients"),
+            ],
+        )
+        .with_columns(
+            definition=pl.col("excursion").replace_strict(words, return_dtype=pl.String)
+            + " (sessions with the reading)"
+        )
+        .sort("subgroup", "level", "excursion")
+    )
+    out = intervals.with_proportion(
+        out, "n", "denominator", settings.confidence_level, method="exact"
+    )
+    return out.with_columns(caveats=intervals.caveat_expr(pl.col("denominator"), settings)).select(
+        "subgroup",
+        "level",
+        "excursion",
+        "n",
+        "denominator",
+        "rate",
+        "lower",
+        "upper",
+        "patients",
+        "definition",
+        "caveats",
+    )

@@ -1,0 +1,1 @@
+"""What things mean: outcome settings (cited), instruments, MME factor tables."""

@@ -1,0 +1,1 @@
+"""The seeded synthetic demo cohort and its messy EHR-style exports."""

@@ -1,0 +1,384 @@
+"""Response episodes and durability: when each patient's response began and was lost.
+
+A *response episode* starts at the first assessment whose reduction from baseline reaches
+the response threshold (``outcomes.response_rules``) while no episode is running. It ends
+(loss of response, the event for durability) at whichever comes first of
+
+* the first of ``settings.loss_consecutive_assessments`` consecutive assessments below the
+  response threshold (the date response was first seen to be lost), or
+* an unscheduled booster infusion (``session_type == "booster"``) given while responding,
+  when ``settings.loss_on_unscheduled_booster`` is set.
+
+Episodes still running at the last assessment are censored there. Time is counted from the
+*origin*: the end of the induction course (start of its last infusion) when the response
+began during or after induction before any later dose, else the dosing session that
+(re)started the response (the latest dose at or before onset); an episode whose origin is a
+booster is ``restored_by_booster``. The whole state machine is written with polars window
+expressions (no per-patient loops): the assessment stream is cut into segments that each
+open with a responding assessment or a booster, and the episode state follows from the
+number of non-responding assessments in each segment.
+
+The one-patient maintenance review (``patient_facts``, ``describe_patient``) is in
+``maintenance_review``; its names stay importable from here for dashboards/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import import_module
+from typing import Any
+
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.change import days_between, dosing_sessions
+from kapoutcomes.outcomes.induction import induction_series
+
+_EPISODE_SCHEMA = {
+    "patient_id": pl.String,
+    "instrument": pl.String,
+    "episode": pl.Int32,
+    "onset_at": pl.Datetime("us"),
+    "origin_at": pl.Datetime("us"),
+    "origin_session_type": pl.String,
+    "restored_by_booster": pl.Boolean,
+    "end_at": pl.Datetime("us"),
+    "end_reason": pl.String,
+    "event": pl.Boolean,
+    "last_assessed_at": pl.Datetime("us"),
+    "duration_days": pl.Float64,
+}
+
+
+def loss_definition(settings: Settings) -> str:
+    """The loss-of-response rule in force, in words (shown beside durability results)."""
+    rule = (
+        f"response lost on the first of {settings.loss_consecutive_assessments} consecutive "
+        "assessments below the response threshold"
+    )
+    if settings.loss_on_unscheduled_booster:
+        rule += ", or at an unscheduled booster infusion"
+    return (
+        rule + "; time counted from the end of the induction series or from the infusion that "
+        "restored response; still responding at the last assessment = censored there"
+    )
+
+
+def response_episodes(
+    change: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    induction: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Response episodes per patient and instrument (instruments with a response threshold).
+
+    ``change`` is ``changes(...)``; ``induction`` (optional) the
+    ``induction.induction_series`` already computed from ``sessions``. Columns: patient_id, instrument, episode (1, 2,
+    ...), onset_at, origin_at, origin_session_type, restored_by_booster, end_at (empty when
+    censored), end_reason ("loss" | "booster" | empty), event, last_assessed_at,
+    duration_days (origin to end, or to the last assessment while responding when censored).
+    """
+    k = settings.loss_consecutive_assessments
+    # instruments as small integer codes: sorting and grouping on them is much cheaper
+    names = sorted(change.get_column("instrument").unique().to_list())
+    code = {n: i for i, n in enumerate(names)}
+    a = change.filter(pl.col("responder").is_not_null()).select(
+        "patient_id",
+        instrument=pl.col("instrument").replace_strict(code, return_dtype=pl.UInt16),
+        t=pl.col("assessed_at"),
+        kind=pl.lit(0, pl.Int8),
+        resp=pl.col("responder"),
+    )
+    # assessments before a key's first response can neither start nor end an episode (nor
+    # can the keys that never respond): leave them out of the stream
+    first_response = pl.col("t").filter(pl.col("resp")).min().over("patient_id", "instrument")
+    a = a.filter(pl.col("t") >= first_response)
+    if a.height == 0:
+        return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
+    streams = [a]
+    if settings.loss_on_unscheduled_booster:
+        pi = a.select("patient_id", "instrument").unique()
+        boosters = (
+            sessions.filter(pl.col("session_type") == "booster")
+            .select("patient_id", t=pl.col("started_at"))
+            .join(pi, on="patient_id", how="inner")
+            .select(
+                "patient_id",
+                "instrument",
+                "t",
+                kind=pl.lit(1, pl.Int8),
+                resp=pl.lit(None, pl.Boolean),
+            )
+        )
+        streams.append(boosters)
+    key = ["patient_id", "instrument"]
+    s = pl.concat(streams).sort(*key, "t", "kind")
+    # The stream is sorted by patient, instrument and time, so cumulative sums with resets at
+    # each new (patient, instrument) replace window functions. A segment = one opening row
+    # (responding assessment R or booster B) + the non-responding assessments N after it; a
+    # key's first segment may have no opening row (kind -1).
+    new_key = (
+        (pl.col("patient_id") != pl.col("patient_id").shift(1))
+        | (pl.col("instrument") != pl.col("instrument").shift(1))
+    ).fill_null(True)
+    opens = (pl.col("kind") == 1) | pl.col("resp").fill_null(False)
+    # segment and episode numbers are cumulative sums, so sorted: flagged, polars groups
+    # them as contiguous slices instead of hashing
+    s = s.with_columns(
+        _key_start=new_key, _sg=(opens | new_key).cast(pl.UInt32).cum_sum().set_sorted()
+    )
+    is_n = (pl.col("kind") == 0) & ~pl.col("resp").fill_null(False)
+    seg = (
+        s.group_by("_sg")
+        .agg(
+            pl.col("patient_id").first(),
+            pl.col("instrument").first(),
+            key_start=pl.col("_key_start").first(),
+            open_kind=pl.when(pl.col("kind").first() == 1)
+            .then(pl.lit(1, pl.Int8))
+            .when(pl.col("resp").first().fill_null(False))
+            .then(pl.lit(0, pl.Int8))
+            .otherwise(pl.lit(-1, pl.Int8)),
+            start_t=pl.col("t").first(),
+            n_below=is_n.sum(),
+            first_below_t=pl.col("t").filter(is_n).first(),
+            last_t=pl.col("t").filter(pl.col("kind") == 0).last(),
+        )
+        .sort("_sg")
+    )
+    is_r = pl.col("open_kind") == 0
+    seg = seg.with_columns(active_end=is_r & (pl.col("n_below") < k)).with_columns(
+        prev_active=pl.when(pl.col("key_start"))
+        .then(False)
+        .otherwise(pl.col("active_end").shift(1))
+        .fill_null(False)
+    )
+    seg = seg.with_columns(starts=is_r & ~pl.col("prev_active"))
+    ends_loss = is_r & (pl.col("n_below") >= k)
+    ends_booster = (pl.col("open_kind") == 1) & pl.col("prev_active")
+    seg = seg.with_columns(
+        end_t=pl.when(ends_loss)
+        .then(pl.col("first_below_t"))
+        .when(ends_booster)
+        .then(pl.col("start_t")),
+        end_reason=pl.when(ends_loss)
+        .then(pl.lit("loss"))
+        .when(ends_booster)
+        .then(pl.lit("booster")),
+        _eg=pl.col("starts").cast(pl.UInt32).cum_sum().set_sorted(),
+    )
+    has_end = pl.col("end_t").is_not_null().cast(pl.UInt32)
+    seg = seg.with_columns(
+        # episodes counted before this key: forward-filled from the key's first segment
+        _eg_base=pl.when(pl.col("key_start"))
+        .then(pl.col("_eg") - pl.col("starts").cast(pl.UInt32))
+        .forward_fill(),
+        _end_cum=has_end.cum_sum(),
+    ).with_columns(
+        _end_base=pl.when(pl.col("starts")).then(pl.col("_end_cum") - has_end).forward_fill(),
+    )
+    # keep the segments of each episode up to and including the one that ends it
+    in_ep = seg.filter(
+        (pl.col("_eg") > pl.col("_eg_base"))
+        & ((pl.col("_end_cum") - has_end - pl.col("_end_base")) == 0)
+    )
+    ep = (
+        in_ep.group_by("_eg")
+        .agg(
+            pl.col("patient_id").first(),
+            pl.col("instrument").first(),
+            episode=(pl.col("_eg").first() - pl.col("_eg_base").first()).cast(pl.Int32),
+            onset_at=pl.col("start_t").first(),
+            end_at=pl.col("end_t").drop_nulls().first(),
+            end_reason=pl.col("end_reason").drop_nulls().first(),
+            last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
+        )
+        .drop("_eg")
+    )
+    codes = pl.DataFrame(
+        {"instrument": list(range(len(names))), "_name": names},
+        schema={"instrument": pl.UInt16, "_name": pl.String},
+    )
+    ep = (
+        ep.join(codes, on="instrument", how="left")
+        .drop("instrument")
+        .rename({"_name": "instrument"})
+    )
+    # origin: the latest dose at or before onset; an induction dose stands for its course end
+    dos = dosing_sessions(sessions)
+    ind = induction if induction is not None else induction_series(sessions, settings)
+    d_ind = (
+        dos.filter(pl.col("session_type") == "induction")
+        .join_asof(
+            ind.select("patient_id", "induction_start", "induction_end").sort("induction_start"),
+            left_on="started_at",
+            right_on="induction_start",
+            by="patient_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .select("session_id", "induction_end")
+    )
+    dos = (
+        dos.join(d_ind, on="session_id", how="left")
+        .select(
+            "patient_id",
+            dose_at=pl.col("started_at"),
+            origin_at=pl.coalesce("induction_end", "started_at"),
+            origin_session_type=pl.col("session_type"),
+        )
+        .sort("dose_at")
+    )
+    ep = (
+        ep.sort("onset_at")
+        .join_asof(
+            dos,
+            left_on="onset_at",
+            right_on="dose_at",
+            by="patient_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .drop("dose_at")
+    )
+    ep = ep.with_columns(
+        event=pl.col("end_at").is_not_null(),
+        restored_by_booster=(pl.col("origin_session_type") == "booster").fill_null(False),
+    ).with_columns(
+        duration_days=days_between(
+            pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at")),
+            pl.col("origin_at"),
+        ).clip(lower_bound=0.0)
+    )
+    return ep.select(
+        [pl.col(c) if c == "patient_id" else pl.col(c).cast(t) for c, t in _EPISODE_SCHEMA.items()]
+    ).sort(*key, "episode")
+
+
+def benefit_durations(
+    episodes: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    """How long benefit lasted after each dose (maintenance and booster infusions, and the
+    last infusion of each induction course), per instrument with episodes.
+
+    benefit_end = the loss of response of the episode running after the dose, or the next
+    dose, whichever comes first. Columns: patient_id, instrument, session_id, dose_at,
+    session_type, next_dose_at, benefit_days, status: "lost" (response lost before the next
+    dose), "booster" (ended by an unscheduled booster), "next dose" (still responding when
+    the next dose was given: at least this long), "ongoing" (still responding at the last
+    assessment: at least this long) or "no response" (no response after this dose;
+    benefit_days empty).
+    """
+    dos = dosing_sessions(sessions).with_columns(
+        next_dose_at=pl.col("started_at").shift(-1).over("patient_id"),
+        next_type=pl.col("session_type").shift(-1).over("patient_id"),
+    )
+    dos = dos.filter(
+        (pl.col("session_type") != "induction")
+        | (pl.col("next_type") != "induction").fill_null(True)
+        | (
+            days_between(pl.col("next_dose_at"), pl.col("started_at"))
+            > settings.induction_max_gap_days
+        )
+    ).select(
+        "patient_id",
+        "session_id",
+        "session_type",
+        dose_at=pl.col("started_at"),
+        next_dose_at=pl.col("next_dose_at"),
+    )
+    far = dt.datetime(9999, 1, 1)
+    d = (
+        dos.join(episodes.select("patient_id", "instrument").unique(), on="patient_id")
+        .with_columns(_lookup=pl.col("next_dose_at").fill_null(far))
+        .sort("_lookup")
+    )
+    e = episodes.select(
+        "patient_id",
+        "instrument",
+        "onset_at",
+        "end_at",
+        "end_reason",
+        "event",
+        "last_assessed_at",
+    ).sort("onset_at")
+    # the latest episode that began before the next dose
+    j = d.join_asof(
+        e,
+        left_on="_lookup",
+        right_on="onset_at",
+        by=["patient_id", "instrument"],
+        strategy="backward",
+        check_sortedness=False,
+        allow_exact_matches=False,
+    )
+    stop = pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at"))
+    responding = pl.col("onset_at").is_not_null() & (stop > pl.col("dose_at")).fill_null(False)
+    lost_first = pl.col("event") & (
+        pl.col("next_dose_at").is_null() | (pl.col("end_at") < pl.col("next_dose_at"))
+    )
+    booster_end = pl.col("event") & (pl.col("end_reason") == "booster")
+    end = (
+        pl.when(lost_first | booster_end)
+        .then(pl.col("end_at"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.col("next_dose_at"))
+        .otherwise(pl.col("last_assessed_at"))
+    )
+    status = (
+        pl.when(~responding)
+        .then(pl.lit("no response"))
+        .when(booster_end)
+        .then(pl.lit("booster"))
+        .when(lost_first)
+        .then(pl.lit("lost"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.lit("next dose"))
+        .otherwise(pl.lit("ongoing"))
+    )
+    j = j.with_columns(status=status, _end=end).with_columns(
+        benefit_days=pl.when(pl.col("status") != "no response").then(
+            days_between(pl.col("_end"), pl.col("dose_at")).clip(lower_bound=0.0)
+        )
+    )
+    return j.select(
+        "patient_id",
+        "instrument",
+        "session_id",
+        "dose_at",
+        "session_type",
+        "next_dose_at",
+        "benefit_days",
+        "status",
+    ).sort("patient_id", "instrument", "dose_at")
+
+
+def data_end(tables_: dict[str, pl.DataFrame]) -> dt.datetime | None:
+    """The latest session or assessment time in the tables (the default 'as of')."""
+    times = []
+    s = tables_.get("sessions")
+    a = tables_.get("assessments")
+    if s is not None and s.height:
+        times.append(s.get_column("started_at").max())
+    if a is not None and a.height:
+        times.append(a.get_column("assessed_at").max())
+    return max(times) if times else None  # type: ignore[type-var,return-value]
+
+
+_MAINTENANCE_REVIEW = frozenset(
+    (
+        "PatientFacts",
+        "days_since_last_infusion",
+        "describe_patient",
+        "maintenance_intervals",
+        "patient_facts",
+        "recent_trend",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: maintenance_review imports this module
+    if name in _MAINTENANCE_REVIEW:
+        return getattr(import_module("kapoutcomes.outcomes.maintenance_review"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

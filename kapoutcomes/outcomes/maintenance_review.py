@@ -1,0 +1,231 @@
+"""The maintenance review of one patient: the facts a clinician states when deciding on the
+next infusion (baseline, latest score and reduction, whether responding, how long recent
+benefit lasted, days since the last dose, the recent trend, the induction course), and the
+same facts in words. Decision support: facts with their definitions, never a verdict.
+
+The cohort-wide pieces it reads (``recent_trend``, ``maintenance_intervals``,
+``days_since_last_infusion``) are here too; response episodes and benefit durations are in
+``episodes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.change import (
+    baselines,
+    changes,
+    days_between,
+    dosing_sessions,
+    response_rules,
+)
+from kapoutcomes.outcomes.episodes import (
+    benefit_durations,
+    data_end,
+    loss_definition,
+    response_episodes,
+)
+from kapoutcomes.outcomes.induction import induction_series
+
+
+def recent_trend(
+    change: pl.DataFrame, settings: Settings, min_points: int | None = None
+) -> pl.DataFrame:
+    """Least-squares slope of scores over the last ``settings.trend_weeks`` weeks up to each
+    patient's last assessment of the instrument, in points per week (positive = rising).
+
+    Columns: patient_id, instrument, last_assessed_at, last_score, points, slope_per_week
+    (empty with fewer than ``min_points`` assessments in the window; default
+    ``settings.trend_min_points``).
+    """
+    min_points = settings.trend_min_points if min_points is None else min_points
+    w = change.with_columns(_last=pl.col("assessed_at").max().over("patient_id", "instrument"))
+    w = w.filter(
+        pl.col("assessed_at") >= pl.col("_last") - pl.duration(weeks=settings.trend_weeks)
+    ).with_columns(_x=days_between(pl.col("assessed_at"), pl.col("_last")) / 7.0)
+    x, y = pl.col("_x"), pl.col("score")
+    g = (
+        w.sort("patient_id", "instrument", "assessed_at")
+        .group_by("patient_id", "instrument")
+        .agg(
+            last_assessed_at=pl.col("assessed_at").last(),
+            last_score=y.last(),
+            points=pl.len(),
+            _sxy=((x - x.mean()) * (y - y.mean())).sum(),
+            _sxx=((x - x.mean()) ** 2).sum(),
+        )
+    )
+    return (
+        g.with_columns(
+            slope_per_week=pl.when((pl.col("points") >= min_points) & (pl.col("_sxx") > 0)).then(
+                pl.col("_sxy") / pl.col("_sxx")
+            )
+        )
+        .drop("_sxy", "_sxx")
+        .sort("patient_id", "instrument")
+    )
+
+
+def maintenance_intervals(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Days between consecutive maintenance / booster infusions (after induction).
+
+    Columns: patient_id, from_at, to_at, to_type, interval_days."""
+    m = (
+        sessions.filter(pl.col("session_type").is_in(["maintenance", "booster"]))
+        .sort("patient_id", "started_at")
+        .with_columns(from_at=pl.col("started_at").shift(1).over("patient_id"))
+        .filter(pl.col("from_at").is_not_null())
+    )
+    return m.select(
+        "patient_id",
+        "from_at",
+        to_at=pl.col("started_at"),
+        to_type=pl.col("session_type"),
+        interval_days=days_between(pl.col("started_at"), pl.col("from_at")),
+    )
+
+
+def days_since_last_infusion(sessions: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
+    """patient_id, last_dose_at, last_dose_type, days_since_last_dose at ``as_of``."""
+    d = dosing_sessions(sessions)
+    return (
+        d.group_by("patient_id")
+        .agg(last_dose_at=pl.col("started_at").last(), last_dose_type=pl.col("session_type").last())
+        .with_columns(days_since_last_dose=days_between(pl.lit(as_of), pl.col("last_dose_at")))
+        .sort("patient_id")
+    )
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """The facts a clinician's maintenance review states for one patient and instrument.
+
+    Decision support: facts with their definitions, never a verdict."""
+
+    patient_id: str
+    instrument: str
+    as_of: dt.datetime
+    baseline: float | None
+    baseline_status: str
+    latest_score: float | None
+    latest_at: dt.datetime | None
+    reduction_pct: float | None  # % below baseline (positive = better)
+    responding: bool | None
+    response_threshold_pct: float | None
+    recent_benefit_days: tuple[float, ...]  # completed benefit spells after recent doses
+    benefit_statuses: tuple[str, ...]
+    days_since_last_dose: float | None
+    last_dose_type: str | None
+    slope_per_week: float | None
+    trend_weeks: int
+    episodes: int
+    induction_infusions: int | None
+    induction_completed: bool | None
+    definition: str
+
+
+def patient_facts(
+    tables_: dict[str, pl.DataFrame],
+    patient_id: str,
+    settings: Settings,
+    instrument: str = "pain_nrs",
+    as_of: dt.datetime | None = None,
+    recent_doses: int | None = None,
+) -> PatientFacts:
+    """The maintenance-review facts for one patient (``recent_doses`` = how many of the
+    latest completed benefit spells to report; a project default)."""
+    sessions = tables_["sessions"].filter(pl.col("patient_id") == patient_id)
+    assess = tables_["assessments"].filter(pl.col("patient_id") == patient_id)
+    # the RCI needs a cohort SD; it plays no part in these facts, so the patient alone is fine
+    as_of = as_of or data_end(tables_) or dt.datetime(2000, 1, 1)
+    base = baselines(assess, sessions, settings).filter(pl.col("instrument") == instrument)
+    ch = changes(assess, sessions, settings, base=base).filter(
+        (pl.col("instrument") == instrument) & (pl.col("assessed_at") <= as_of)
+    )
+    rules = response_rules(settings).filter(pl.col("instrument") == instrument)
+    threshold = rules.get_column("response_pct")[0] if rules.height else None
+    ep = response_episodes(ch, sessions, settings)
+    ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
+    done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
+    recent = done.tail(settings.recent_benefit_doses if recent_doses is None else recent_doses)
+    tr = recent_trend(ch, settings)
+    last = ch.tail(1)
+    ds = days_since_last_infusion(sessions, as_of)
+    ind = induction_series(sessions, settings).filter(pl.col("course") == 1)
+    b = base.row(0, named=True) if base.height else None
+
+    def one(frame: pl.DataFrame, col: str):
+        return frame.get_column(col)[0] if frame.height else None
+
+    return PatientFacts(
+        patient_id=patient_id,
+        instrument=instrument,
+        as_of=as_of,
+        baseline=None if b is None else b["baseline_score"],
+        baseline_status="no dosing session" if b is None else b["baseline_status"],
+        latest_score=one(last, "score"),
+        latest_at=one(last, "assessed_at"),
+        reduction_pct=one(last, "reduction_pct"),
+        responding=one(last, "responder"),
+        response_threshold_pct=threshold,
+        recent_benefit_days=tuple(recent.get_column("benefit_days").to_list()),
+        benefit_statuses=tuple(recent.get_column("status").to_list()),
+        days_since_last_dose=one(ds, "days_since_last_dose"),
+        last_dose_type=one(ds, "last_dose_type"),
+        slope_per_week=one(tr, "slope_per_week"),
+        trend_weeks=settings.trend_weeks,
+        episodes=ep.height,
+        induction_infusions=one(ind, "infusions"),
+        induction_completed=one(ind, "completed"),
+        definition=loss_definition(settings),
+    )
+
+
+def describe_patient(facts: PatientFacts) -> str:
+    """The facts in plain words, e.g. "pain 5.5, 31% below baseline; benefit after the last
+    three infusions lasted 24-31 days; day 26 now; pain rising 0.4 points a week".
+
+    Decision support for the clinician: it states facts, never a recommendation."""
+    from kapoutcomes.definitions import instruments
+
+    inst = instruments.INSTRUMENTS.get(facts.instrument)
+    word = (
+        "pain"
+        if inst is not None and inst.domain == "pain"
+        else (inst.name if inst is not None else facts.instrument)
+    )
+    parts: list[str] = []
+    if facts.latest_score is None:
+        parts.append(f"no {word} score after the first dose")
+    else:
+        s = f"{word} {facts.latest_score:g}"
+        if facts.baseline is None:
+            s += f" (no baseline: {facts.baseline_status.removeprefix('missing: ')})"
+        elif facts.reduction_pct is not None:
+            r = facts.reduction_pct
+            if abs(r) < 0.5:
+                s += ", same as baseline"
+            else:
+                s += f", {abs(r):.0f}% {'below' if r > 0 else 'above'} baseline"
+            s += f" ({facts.baseline:g})"
+        parts.append(s)
+    n = len(facts.recent_benefit_days)
+    if n:
+        lo, hi = min(facts.recent_benefit_days), max(facts.recent_benefit_days)
+        span = f"{lo:.0f} days" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f} days"
+        which = {1: "the last infusion", 2: "the last two infusions", 3: "the last three infusions"}
+        parts.append(f"benefit after {which.get(n, f'the last {n} infusions')} lasted {span}")
+    if facts.days_since_last_dose is not None:
+        parts.append(f"day {facts.days_since_last_dose:.0f} now")
+    if facts.slope_per_week is not None:
+        sl = facts.slope_per_week
+        if abs(sl) < 0.05:
+            parts.append(f"{word} steady over {facts.trend_weeks} weeks")
+        else:
+            trend = "rising" if sl > 0 else "falling"
+            parts.append(f"{word} {trend} {abs(sl):.1f} points a week")
+    return "; ".join(parts)

@@ -1,0 +1,1 @@
+"""What people read: figures, formatting, the cohort report (JSON, text, HTML), patient summary, data contracts."""

@@ -1,0 +1,212 @@
+"""Cohort figures built from per-patient frames (``cohort.PatientMetrics``): the
+end-of-induction waterfall and score trajectories over weeks from the first infusion
+(pure: frames in, figures out)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.present.figures import OKABE_ITO, _layout, _rgba, label
+
+#: Individual lines drawn on a trajectory chart at most (the rest summarised by median/IQR).
+MAX_LINES = 60
+#: Weeks with fewer scores than this get no median/IQR point (too few to summarise).
+MIN_PER_WEEK = 5
+
+
+def waterfall_figure(
+    eoi: pl.DataFrame, settings: Settings, instrument: str = "pain_nrs"
+) -> go.Figure | None:
+    """Each evaluable patient's end-of-induction % reduction from baseline, best first, with
+    the response and substantial-improvement lines. None when no patient is evaluable."""
+    f = (
+        eoi.filter((pl.col("instrument") == instrument) & pl.col("reduction_pct").is_not_null())
+        .sort("reduction_pct", descending=True)
+        .with_row_index("rank", offset=1)
+    )
+    if f.height == 0:
+        return None
+    resp, subst = settings.pain_response_pct, settings.pain_substantial_pct
+    if instrument != "pain_nrs":
+        resp = subst = settings.depression_response_pct
+    r = pl.col("reduction_pct")
+    f = f.with_columns(
+        group=pl.when(r >= subst)
+        .then(pl.lit(f">= {subst:g}% (substantial)"))
+        .when(r >= resp)
+        .then(pl.lit(f"{resp:g}-{subst:g}% (responder)"))
+        .when(r > 0)
+        .then(pl.lit(f"0-{resp:g}% (below threshold)"))
+        .otherwise(pl.lit("no change or worse"))
+    )
+    colours = [OKABE_ITO[2], OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[3]]
+    groups = f.get_column("group").unique(maintain_order=True).to_list()
+    fig = go.Figure()
+    for i, g in enumerate(groups):
+        part = f.filter(pl.col("group") == g)
+        fig.add_trace(
+            go.Bar(
+                x=part["rank"].to_list(),
+                y=part["reduction_pct"].to_list(),
+                name=g,
+                marker_color=colours[min(i, 3)] if resp != subst else colours[i % 4],
+                hovertemplate="%{y:.0f}% reduction<extra></extra>",
+            )
+        )
+    for y, text in ((resp, f"{resp:g}% response"), (subst, f"{subst:g}% substantial")):
+        fig.add_hline(y=y, line_dash="dash", line_color="#555", annotation_text=text)
+    fig.update_layout(bargap=0, barmode="overlay")
+    return _layout(
+        fig,
+        f"End-of-induction change per patient, {label(instrument)} (n = {f.height})",
+        "Patients, best to worst",
+        "% reduction from baseline (positive = better)",
+    )
+
+
+def trajectory_frame(changes: pl.DataFrame, instrument: str, max_weeks: int = 26) -> pl.DataFrame:
+    """Median and interquartile range of scores by whole week from the first infusion, with
+    the patients' baselines as week -1: week, n, median, q1, q3 (weeks with fewer than
+    ``MIN_PER_WEEK`` patients dropped)."""
+    c = changes.filter(pl.col("instrument") == instrument).with_columns(
+        week=(pl.col("days_from_first_dose") // 7).cast(pl.Int64)
+    )
+    c = c.filter(pl.col("week").is_between(0, max_weeks))
+    base = (
+        changes.filter(pl.col("instrument") == instrument)
+        .group_by("patient_id")
+        .agg(score=pl.col("baseline_score").first())
+        .drop_nulls("score")
+        .with_columns(week=pl.lit(-1, pl.Int64))
+    )
+    c = pl.concat(
+        [base.select("patient_id", "week", "score"), c.select("patient_id", "week", "score")]
+    )
+    return (
+        c.group_by("week")
+        .agg(
+            n=pl.col("patient_id").n_unique().cast(pl.Int64),
+            median=pl.col("score").median(),
+            q1=pl.col("score").quantile(0.25, interpolation="linear"),
+            q3=pl.col("score").quantile(0.75, interpolation="linear"),
+        )
+        .filter(pl.col("n") >= MIN_PER_WEEK)
+        .sort("week")
+    )
+
+
+def trajectory_figure(
+    changes: pl.DataFrame, instrument: str, max_weeks: int = 26, seed: int = 0
+) -> go.Figure | None:
+    """Scores over weeks from the first infusion: up to ``MAX_LINES`` individual patients
+    (a fixed random sample, faint) under the weekly median and interquartile band."""
+    summary = trajectory_frame(changes, instrument, max_weeks)
+    if summary.height == 0:
+        return None
+    c = changes.filter(
+        (pl.col("instrument") == instrument)
+        & (pl.col("days_from_first_dose") / 7).is_between(-4, max_weeks)
+    )
+    ids = c.get_column("patient_id").unique().sort()
+    shown = ids.sample(min(MAX_LINES, ids.len()), seed=seed) if ids.len() else ids
+    lines = c.filter(pl.col("patient_id").is_in(shown.implode())).sort(
+        "patient_id", "days_from_first_dose"
+    )
+    fig = go.Figure()
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for _, part in lines.group_by("patient_id", maintain_order=True):
+        xs += [*(part["days_from_first_dose"] / 7).to_list(), None]
+        ys += [*part["score"].to_list(), None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": "rgba(120,120,120,0.25)", "width": 1},
+            name=f"individual patients ({shown.len()} of {ids.len()} shown)",
+            hoverinfo="skip",
+        )
+    )
+    w = summary["week"].to_list()
+    fig.add_trace(
+        go.Scatter(
+            x=w + w[::-1],
+            y=summary["q3"].to_list() + summary["q1"].to_list()[::-1],
+            fill="toself",
+            fillcolor=_rgba(OKABE_ITO[0], 0.2),
+            line={"width": 0},
+            name="interquartile range",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=w,
+            y=summary["median"].to_list(),
+            mode="lines+markers",
+            line={"color": OKABE_ITO[0], "width": 3},
+            name="median",
+            customdata=summary["n"].to_list(),
+            hovertemplate="week %{x}: median %{y:.1f} (n=%{customdata})<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dot", line_color="#555", annotation_text="first infusion")
+    if summary["week"][0] == -1:
+        fig.add_annotation(x=-1, y=0, yref="paper", text="baseline", showarrow=False, yshift=-12)
+    return _layout(
+        fig,
+        f"{label(instrument)} over weeks from the first infusion",
+        "Weeks from the first infusion",
+        f"{label(instrument)} score",
+    )
+
+
+def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
+    """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
+    intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
+    if rates.height == 0:
+        return None
+    f = rates.sort("level")
+    levels = [str(v) for v in f["level"].to_list()]
+    fig = go.Figure()
+    for col, lo, hi, name, colour, den in (
+        ("rate", "lower", "upper", "evaluable", OKABE_ITO[0], "denominator"),
+        (
+            "itt_rate",
+            "itt_lower",
+            "itt_upper",
+            "intention-to-treat",
+            OKABE_ITO[1],
+            "itt_denominator",
+        ),
+    ):
+        r = f[col].fill_null(float("nan"))
+        fig.add_trace(
+            go.Bar(
+                x=levels,
+                y=(r * 100).to_list(),
+                name=name,
+                marker_color=colour,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": ((f[hi].fill_null(float("nan")) - r) * 100).to_list(),
+                    "arrayminus": ((r - f[lo].fill_null(float("nan"))) * 100).to_list(),
+                },
+                customdata=list(zip(f["n"].to_list(), f[den].to_list(), strict=True)),
+                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]}/%{customdata[1]})<extra>"
+                + name
+                + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 100])
+    return _layout(
+        fig,
+        f"Response rate by {dimension.replace('_', ' ')}",
+        dimension.replace("_", " ").capitalize(),
+        "Patients responding (%), 95% Wilson CI",
+    )

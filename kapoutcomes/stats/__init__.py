@@ -1,0 +1,1 @@
+"""Estimators only (intervals, survival): no clinical imports."""
