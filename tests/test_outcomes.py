@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from kapoutcomes import tables
 from kapoutcomes.cohort import summary
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, episodes, maintenance_review, opioid_course
 from kapoutcomes.outcomes.induction import end_of_induction, induction_series
-from kapoutcomes.stats import intervals
 
 D0 = dt.datetime(2024, 1, 1, 9, 0)
 S = Settings()
@@ -547,8 +547,6 @@ def test_patient_without_assessments_counts_only_in_itt(seed):
 
 
 def test_stats_patient_groups_start_period():
-    g = intervals.patient_groups(
-        maintenance_patient()["patients"], maintenance_patient()["sessions"]
-    )
+    g = patient_groups(maintenance_patient()["patients"], maintenance_patient()["sessions"])
     assert g.get_column("start_period").to_list() == ["2024-Q1"]
     assert g.get_column("dosed").to_list() == [True]

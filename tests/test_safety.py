@@ -9,8 +9,8 @@ import pytest
 from test_outcomes import D0, _frame, induction, patient, pid, score, session, tables_of
 
 from kapoutcomes.cohort import safety
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats import intervals
 
 S = Settings()
 
@@ -109,7 +109,7 @@ def test_adverse_event_rates_hand_worked():
     # exact Poisson 95% limits for 4 events (1.0899, 10.2416) / 8 * 100; patients with any
     # event 2 / 2. Nausea: 2 events (25 per 100), 1 patient of 2.
     t = _cohort()
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     r = safety.adverse_event_rates(t["adverse_events"], t["sessions"], groups, S)
     overall = r.filter(pl.col("dimension") == "overall").row(0, named=True)
     assert overall["events"] == 4 and overall["sessions"] == 8
@@ -131,7 +131,7 @@ def test_adverse_event_rates_hand_worked():
 
 def test_excursion_summary_counts_sessions_with_readings():
     t = _cohort()
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     x = safety.excursion_summary(safety.vital_excursions(t["sessions"], S), groups, S)
     h = x.filter(pl.col("excursion") == "hypertensive_before").row(0, named=True)
     assert (h["n"], h["denominator"], h["patients"]) == (1, 3, 1)
@@ -153,7 +153,7 @@ def test_adverse_event_rates_by_route_use_session_route_exposure():
     t["sessions"] = t["sessions"].with_columns(
         route=pl.when(pl.col("session_id") == "s1_3").then(pl.lit("IM")).otherwise(pl.col("route"))
     )
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     r = safety.adverse_event_rates(t["adverse_events"], t["sessions"], groups, S, by="route")
     iv = r.filter((pl.col("level") == "IV") & (pl.col("dimension") == "overall")).row(0, named=True)
     assert (iv["events"], iv["sessions"], iv["denominator"]) == (4, 8, 2)

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from kapoutcomes.cohort import improvement
+from kapoutcomes.cohort import durability, improvement
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats import intervals, survival
+from kapoutcomes.stats import funnel, intervals, survival
 
 # Freireich et al., Blood 1963;21:699 - remission times (weeks) of leukaemia patients, as
 # tabulated in Kleinbaum & Klein, Survival Analysis: A Self-Learning Text (3rd ed., 2012),
@@ -184,13 +184,13 @@ def test_durability_table_and_caveats():
         }
     )
     s = Settings()
-    dur = survival.durability(ep, groups, s)
+    dur = durability.durability(ep, groups, s)
     row = dur.summary.row(0, named=True)
     km = survival.kaplan_meier(d, e)
     assert row["n"] == 40 and row["median_days"] == km.median
     assert row["s_4w"] == pytest.approx(km.survival_at(28))
     assert dur.at_risk.filter(pl.col("week") == 0).get_column("at_risk").to_list() == [40]
-    by = survival.durability(ep, groups, s, by="care_model")
+    by = durability.durability(ep, groups, s, by="care_model")
     assert by.logrank.height == 1 and by.logrank.get_column("df").to_list() == [1]
     assert by.summary.height == 2
     for n, c in by.summary.select("n", "caveats").rows():
@@ -224,14 +224,14 @@ def test_funnel_limits_and_positions():
     rates = pl.DataFrame(
         {"level": ["A", "B", "C"], "n": [50, 20, 5], "denominator": [100, 100, 10]}
     )
-    f = intervals.funnel(rates, 0.4)
+    f = funnel.funnel(rates, 0.4)
     pos = dict(
         zip(f.get_column("level").to_list(), f.get_column("position").to_list(), strict=True)
     )
     # A: 50/100 vs 40%: z = 2.04 (beyond 95%, inside 99.8%); B: 20/100: z = -4.1
     assert pos == {"A": "above 95%", "B": "below 99.8%", "C": "within"}
     # limits bracket the network rate and narrow as n grows
-    lim = intervals.funnel_limits(np.array([10, 100, 1000]), 0.4)
+    lim = funnel.funnel_limits(np.array([10, 100, 1000]), 0.4)
     assert (lim["lower95"] < 0.4).all() and (lim["upper95"] > 0.4).all()
     assert np.all(np.diff(lim["upper998"]) < 0)
 

@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboards import access_gate, common
 from kapoutcomes.cohort import activity
+from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
 from kapoutcomes.present import cohort_figures, figures, html_report
-from kapoutcomes.stats import intervals
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -45,7 +45,7 @@ if size.dosed_patients == 0:
     )
     st.stop()
 
-COMPARISONS = intervals.GROUP_DIMENSIONS
+COMPARISONS = GROUP_DIMENSIONS
 dims = [d for d in COMPARISONS if viewer.can("compare_clinics") or d != "clinic"]
 if st.session_state.get("cohort-compare") not in dims:
     st.session_state["cohort-compare"] = dims[0]

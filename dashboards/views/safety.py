@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboards import common
 from kapoutcomes.cohort import activity, filters, safety
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.present import figures
-from kapoutcomes.stats import intervals
 
 loaded, viewer = common.page("Safety")
 s = common.outcome_settings()
@@ -24,7 +24,7 @@ if dosing.height == 0:
     st.info("No dosing sessions in this cohort yet, so there is nothing to rate.")
     st.stop()
 
-groups = intervals.patient_groups(t["patients"], sessions)
+groups = patient_groups(t["patients"], sessions)
 rates = safety.adverse_event_rates(ae, sessions, groups, s)
 overall = rates.filter(pl.col("dimension") == "overall")
 serious = safety.serious_events(ae)

@@ -7,13 +7,13 @@ import itertools
 
 import polars as pl
 
-from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change
-from kapoutcomes.stats.intervals import (
+from kapoutcomes.cohort.groups import (
     attach_groups,
     caveat_expr,
     level_agg,
 )
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
 
 ATTRITION_STAGES = (
     ("referred", "patients in the export (referral recorded)"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
 from kapoutcomes.stats import intervals
@@ -180,14 +181,14 @@ def completeness(
     settings: Settings,
     by: str | None = None,
 ) -> pl.DataFrame:
-    """Counts of ``completeness_items`` (per patient, or their ``intervals.rollup`` cells): subgroup, level, measure, instrument, n (complete;
+    """Counts of ``completeness_items`` (per patient, or their ``groups.rollup`` cells): subgroup, level, measure, instrument, n (complete;
     for no_baseline: missing), denominator, rate, lower, upper (Wilson), definition,
     caveats."""
     if items.height == 0:
         return pl.DataFrame(schema=_SCHEMA)
-    x = intervals.attach_groups(items, groups)
+    x = attach_groups(items, groups)
     out = (
-        intervals.level_agg(
+        level_agg(
             x,
             by,
             ["measure", "instrument"],
@@ -200,6 +201,6 @@ def completeness(
         .sort("subgroup", "level", "instrument", "measure")
     )
     out = intervals.with_proportion(out, "n", "denominator", settings.confidence_level)
-    return out.with_columns(caveats=intervals.caveat_expr(pl.col("denominator"), settings)).select(
+    return out.with_columns(caveats=caveat_expr(pl.col("denominator"), settings)).select(
         list(_SCHEMA)
     )

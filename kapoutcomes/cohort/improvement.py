@@ -10,14 +10,9 @@ import numpy as np
 import polars as pl
 from scipy import stats as sp_stats
 
+from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats.intervals import (
-    attach_groups,
-    caveat_expr,
-    level_agg,
-    median_ci,
-    with_proportion,
-)
+from kapoutcomes.stats.intervals import median_ci, with_proportion
 
 #: The statistics ``describe_change`` returns for one group, in the order of the report columns.
 CHANGE_STATISTICS = (

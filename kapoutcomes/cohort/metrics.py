@@ -11,18 +11,23 @@ import polars as pl
 from kapoutcomes import tables
 from kapoutcomes.cohort import attrition, improvement, response, safety
 from kapoutcomes.cohort import completeness as completeness_mod
+from kapoutcomes.cohort.groups import (
+    GROUP_DIMENSIONS,
+    attach_groups,
+    patient_groups,
+    rollup,
+)
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, episodes, induction, opioid_course
-from kapoutcomes.stats import intervals
 
 
 @dataclass(frozen=True)
 class PatientMetrics:
     """The per-patient frames the cohort statistics are computed from (each already carrying
-    the comparison dimensions of ``intervals.patient_groups``, as Categorical). ``changes`` holds
+    the comparison dimensions of ``groups.patient_groups``, as Categorical). ``changes`` holds
     the ``change.change_rows`` columns; ``end_of_induction`` every ``change.changes``
     column. ``adverse_events`` (events and exposure), ``excursion_counts`` (with
-    ``patients``: patients with the excursion) and ``completeness`` are ``intervals.rollup``
+    ``patients``: patients with the excursion) and ``completeness`` are ``groups.rollup``
     cells: the per-patient counts summed per combination of the comparison dimensions (the
     statistics on them are sums and counts only), part by part, so that the per-patient rows
     (ten per patient for completeness alone) never exist for the whole cohort."""
@@ -114,7 +119,7 @@ def patient_metrics(
         del keys
     cat = {k: pl.concat([p[k] for p in pieces]) for k in pieces[0]}
     if parts > 1:  # the parts' cells summed into the cohort's
-        cat.update({k: intervals.rollup(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
+        cat.update({k: rollup(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
     base = cat["baselines"]
     # categories, RCI (SD of the whole cohort's baselines) and bands for the end-of-induction
     # rows only (every other row keeps the slim change_rows columns)
@@ -139,7 +144,7 @@ def patient_metrics(
     )
 
 
-#: The frames of ``_part_metrics`` that are ``intervals.rollup`` cells: keys and summed columns.
+#: The frames of ``_part_metrics`` that are ``groups.rollup`` cells: keys and summed columns.
 _CELLS = {
     "completeness": (["measure", "instrument"], ["n", "denominator"]),
     "ae_events": (["dimension", "category"], ["events"]),
@@ -162,9 +167,9 @@ def _part_metrics(
     dos = change.dosing_sessions(sessions)
     # comparison dimensions as Categorical ("unknown" for missing, as the statistics show
     # it): attaching and grouping on them then moves integer codes, not strings
-    groups = intervals.patient_groups(patients, dos).with_columns(
+    groups = patient_groups(patients, dos).with_columns(
         pl.col(d).cast(pl.String).fill_null("unknown").cast(pl.Categorical)
-        for d in intervals.GROUP_DIMENSIONS
+        for d in GROUP_DIMENSIONS
     )
     # the total scores (no items, no after-dose scores), filtered once: passed as the
     # assessments of the metrics that only read totals (change.totals returns them as is)
@@ -189,14 +194,12 @@ def _part_metrics(
 
     def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
         # the string columns the statistics group by as Categorical as well: every grouping
-        # then hashes integer codes (intervals.level_agg returns them as strings)
-        return intervals.attach_groups(f, groups).with_columns(
-            pl.col(k).cast(pl.Categorical) for k in keys
-        )
+        # then hashes integer codes (level_agg returns them as strings)
+        return attach_groups(f, groups).with_columns(pl.col(k).cast(pl.Categorical) for k in keys)
 
     def cells(f: pl.DataFrame, name: str) -> pl.DataFrame:
         keys, sums = _CELLS[name]
-        return intervals.rollup(g(f, *keys), keys, sums)
+        return rollup(g(f, *keys), keys, sums)
 
     exc_counts = safety.excursion_counts(exc).with_columns(
         patients=(pl.col("n") > 0).cast(pl.Int64)

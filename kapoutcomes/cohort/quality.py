@@ -10,9 +10,9 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.cohort import completeness
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, episodes
-from kapoutcomes.stats import intervals
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def data_quality(
     sessions = t.get("sessions", tables.empty("sessions"))
     assessments = t.get("assessments", tables.empty("assessments"))
     as_of = as_of or episodes.data_end(t) or dt.datetime(2000, 1, 1)
-    groups = intervals.patient_groups(patients, sessions)
+    groups = patient_groups(patients, sessions)
     base = change.baselines(assessments, sessions, settings)
     items = completeness.completeness_items(sessions, assessments, base, groups, settings, as_of)
     comp = completeness.completeness(items, groups, settings, by="clinic")

@@ -1,13 +1,14 @@
 """Opioid use (daily MME) and cost of care across the cohort.
 
 Tidy frames whose rows carry n, denominator, value, interval, definition and caveats, split
-by a comparison dimension with ``by`` as in :mod:`kapoutcomes.stats.intervals`.
+by a comparison dimension with ``by`` as in :mod:`kapoutcomes.cohort.groups`.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.stats import intervals
 
@@ -25,11 +26,11 @@ def opioid_summary(
     on opioids at baseline with a >= 50% lower MME), discontinued (% of those on opioids at
     baseline with none).
     """
-    m = mme.filter(pl.col("observed")).pipe(intervals.attach_groups, groups)
+    m = mme.filter(pl.col("observed")).pipe(attach_groups, groups)
     on_base = pl.col("baseline_mme") > 0
     k = ["subgroup", "level", "timepoint", "day"]
     on = pl.col("daily_mme").filter(pl.col("daily_mme") > 0)
-    g = intervals.level_agg(
+    g = level_agg(
         m,
         by,
         ["timepoint", "day"],
@@ -117,7 +118,7 @@ def opioid_summary(
                     pl.col("day").cast(pl.String),
                 ]
             ),
-            caveats=intervals.caveat_expr(
+            caveats=caveat_expr(
                 pl.col("denominator"),
                 settings,
                 pl.when(pl.col("day") > 0).then(
@@ -147,7 +148,7 @@ def opioid_summary(
 def cost_frame(cost: pl.DataFrame, responders: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """One row per dosed patient: the comparison dimensions of ``groups``, cost_usd and
     responder (what ``cost_summary`` counts; compute once to reuse across calls)."""
-    dims = [d for d in intervals.GROUP_DIMENSIONS if d in groups.columns]
+    dims = [d for d in GROUP_DIMENSIONS if d in groups.columns]
     return (
         groups.filter(pl.col("dosed"))
         .select("patient_id", *dims)
@@ -179,7 +180,7 @@ def cost_summary(
             .join(cost, on="patient_id", how="left")
             .join(responders, on="patient_id", how="left")
         )
-    g = intervals.level_agg(
+    g = level_agg(
         c,
         by,
         [],
@@ -252,7 +253,7 @@ def cost_summary(
     )
     return (
         out.with_columns(
-            caveats=intervals.caveat_expr(
+            caveats=caveat_expr(
                 pl.col("denominator"),
                 settings,
                 pl.col("_cov"),

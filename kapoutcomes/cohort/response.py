@@ -8,16 +8,16 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change
-from kapoutcomes.stats.intervals import (
+from kapoutcomes.cohort.groups import (
     GROUP_DIMENSIONS,
     attach_groups,
     caveat_expr,
     level_agg,
     row_count,
-    with_proportion,
 )
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
+from kapoutcomes.stats.intervals import with_proportion
 
 MEASURES = ("response", "substantial", "remission", "mcid_improved", "reliable_improvement")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from kapoutcomes import tables
+from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg, row_count
 from kapoutcomes.definitions import instruments
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
@@ -267,25 +268,25 @@ def adverse_event_rates(
     and route (of the session the event followed; "unknown" when not linked).
 
     Pass ``counts`` (``adverse_event_counts``) to reuse the per-patient counts across calls;
-    the frames are then not read (the counts may also be ``intervals.rollup`` cells). Columns: subgroup, level, dimension, category, events,
+    the frames are then not read (the counts may also be ``groups.rollup`` cells). Columns: subgroup, level, dimension, category, events,
     sessions, per_100_sessions, per_100_lower, per_100_upper, n (patients with it),
     denominator (dosed patients), rate, lower, upper, definition, caveats."""
     if counts is None:
         assert adverse_events is not None and sessions is not None
         counts = adverse_event_counts(adverse_events, sessions)
-    ev = intervals.attach_groups(counts.events, groups)
-    ex = intervals.attach_groups(counts.exposure, groups)
-    expo = intervals.level_agg(
+    ev = attach_groups(counts.events, groups)
+    ex = attach_groups(counts.exposure, groups)
+    expo = level_agg(
         ex,
         by,
         ["session_route"],
-        [pl.col("sessions").sum(), intervals.row_count(ex).alias("denominator")],
+        [pl.col("sessions").sum(), row_count(ex).alias("denominator")],
     )
-    g = intervals.level_agg(
+    g = level_agg(
         ev,
         by,
         ["dimension", "category"],
-        [pl.col("events").sum(), intervals.row_count(ev).alias("n")],
+        [pl.col("events").sum(), row_count(ev).alias("n")],
     )
     g = g.with_columns(
         session_route=pl.when(pl.col("dimension") == "route")
@@ -319,7 +320,7 @@ def adverse_event_rates(
             "hypertensive crisis, respiratory depression, abuse; route = route of the session "
             "the event followed (denominators: sessions and patients with that route)"
         ),
-        caveats=intervals.caveat_expr(
+        caveats=caveat_expr(
             pl.col("denominator"),
             settings,
             pl.when(pl.col("events") < 5).then(pl.lit("fewer than 5 events")),
@@ -400,12 +401,12 @@ def excursion_summary(
     with the reading, rate with Clopper-Pearson interval, patients affected.
 
     ``excursions``: ``vital_excursions`` rows or their ``excursion_counts`` (faster when
-    called for several ``by``), or ``intervals.rollup`` cells of those counts with a
+    called for several ``by``), or ``groups.rollup`` cells of those counts with a
     ``patients`` column (patients with the excursion). Columns: subgroup, level, excursion, n, denominator, rate,
     lower, upper, patients, definition, caveats."""
     if "excursion" not in excursions.columns:
         excursions = excursion_counts(excursions)
-    x = intervals.attach_groups(excursions, groups)
+    x = attach_groups(excursions, groups)
     words = {
         "hypertensive_before": f"BP above {settings.bp_systolic_limit}/"
         f"{settings.bp_diastolic_limit} mmHg before dosing",
@@ -413,7 +414,7 @@ def excursion_summary(
         "desaturation": f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
     }
     out = (
-        intervals.level_agg(
+        level_agg(
             x,
             by,
             ["excursion"],
@@ -436,7 +437,7 @@ def excursion_summary(
     out = intervals.with_proportion(
         out, "n", "denominator", settings.confidence_level, method="exact"
     )
-    return out.with_columns(caveats=intervals.caveat_expr(pl.col("denominator"), settings)).select(
+    return out.with_columns(caveats=caveat_expr(pl.col("denominator"), settings)).select(
         "subgroup",
         "level",
         "excursion",

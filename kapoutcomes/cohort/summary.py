@@ -16,12 +16,14 @@ from typing import Any
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.cohort import attrition, improvement, resources, response, safety
+from kapoutcomes.cohort import attrition, durability, improvement, resources, response, safety
 from kapoutcomes.cohort import completeness as completeness_mod
+from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, GROUP_MEANINGS, rollup
 from kapoutcomes.cohort.metrics import PatientMetrics, patient_metrics
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import episodes
 from kapoutcomes.stats import intervals, survival
+from kapoutcomes.stats.funnel import funnel
 
 #: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
 SECTIONS = (
@@ -160,7 +162,7 @@ def cohort_summary(
     settings: Settings | None = None,
     as_of: dt.datetime | None = None,
     primary_instrument: str = "pain_nrs",
-    comparisons: tuple[str, ...] = intervals.GROUP_DIMENSIONS,
+    comparisons: tuple[str, ...] = GROUP_DIMENSIONS,
 ) -> CohortSummary:
     """Compute every section of the cohort summary from the canonical tables.
 
@@ -190,17 +192,17 @@ def cohort_summary(
     ae_cells = pm.adverse_events
     costs = resources.cost_frame(pm.cost, responders, pm.groups)
     exc_cells = pm.excursion_counts
-    resp_cells = intervals.rollup(
+    resp_cells = rollup(
         response.response_counts(pm.end_of_induction),
         ["instrument"],
         response.COUNT_COLUMNS,
     )
-    itt_cells = intervals.rollup(
+    itt_cells = rollup(
         response.itt_counts(pm.itt, pm.baselines), ["instrument"], ["missing_baseline"]
     )
 
     def stat_frames(by: str | None) -> dict[str, Any]:
-        dur = survival.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
+        dur = durability.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
             "attrition": attrition.attrition(pm.stages, pm.groups, settings, by),
             "response": response.response_rates(
@@ -290,7 +292,7 @@ def cohort_summary(
         f"up to month {settings.max_treatment_month}",
         {"months": overall["improvement_by_month"]},
     )
-    d: survival.Durability = overall["durability"]
+    d: durability.Durability = overall["durability"]
     sections["durability"] = Section(
         "durability",
         "Durability: time to loss of response",
@@ -367,8 +369,7 @@ def cohort_summary(
     sections["comparisons"] = Section(
         "comparisons",
         "Comparisons by clinic, condition, route, care model, clinician and start period",
-        "every statistic split by: "
-        + "; ".join(f"{k} = {intervals.GROUP_MEANINGS[k]}" for k in comparisons),
+        "every statistic split by: " + "; ".join(f"{k} = {GROUP_MEANINGS[k]}" for k in comparisons),
         comp_frames,
     )
     fun = pl.DataFrame()
@@ -383,7 +384,7 @@ def cohort_summary(
         )
         p = net.get_column("rate")[0] if net.height else None
         if r.height and p is not None:
-            fun = intervals.funnel(
+            fun = funnel(
                 r.select("level", "n", "denominator", "rate", "definition", "caveats"), p
             ).rename({"level": "clinic"})
     sections["funnel"] = Section(

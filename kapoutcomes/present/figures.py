@@ -205,7 +205,7 @@ def funnel_figure(
 ) -> go.Figure:
     """Funnel plot: each clinic's rate against its number of evaluable patients, with the
     network rate and 95% / 99.8% limits (``stats.funnel`` rows; column ``clinic``)."""
-    from kapoutcomes.stats.intervals import funnel_limits
+    from kapoutcomes.stats.funnel import funnel_limits
 
     fig = go.Figure()
     if clinics.height == 0:

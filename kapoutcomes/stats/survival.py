@@ -17,13 +17,9 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import polars as pl
 from scipy import stats
-
-from kapoutcomes.definitions.settings import Settings
 
 SOURCE = (
     "Kaplan & Meier, J Am Stat Assoc 1958;53:457; Greenwood variance with log-log transform "
@@ -87,6 +83,29 @@ def _first_at_or_below(times: np.ndarray, curve: np.ndarray, level: float) -> fl
     return None if ok.size == 0 else float(times[ok[0]])
 
 
+def _estimate_with_band(
+    d: np.ndarray, e: np.ndarray, times: np.ndarray, confidence_level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S(t) and its log-log band at ``times`` (the distinct observed times) from
+    ``scipy.stats.ecdf`` on CensoredData; at least one event is observed."""
+    res = stats.ecdf(stats.CensoredData(uncensored=d[e], right=d[~e]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = res.sf.confidence_interval(confidence_level, method="log-log")
+    # scipy lists censored times too; align on ``times``
+    idx = np.searchsorted(res.sf.quantiles, times)
+    surv = res.sf.probabilities[idx]
+    lower = ci.low.probabilities[idx].copy()
+    upper = ci.high.probabilities[idx].copy()
+    # the log-log band is undefined where S is 1 (before the first event) or 0; like
+    # lifelines and R, the band equals the estimate there
+    for edge in (1.0, 0.0):
+        at = surv == edge
+        lower[at] = edge
+        upper[at] = edge
+    return surv, lower, upper
+
+
 def kaplan_meier(
     durations: Sequence[float] | np.ndarray,
     events: Sequence[bool] | np.ndarray,
@@ -104,22 +123,10 @@ def kaplan_meier(
     if np.isnan(d).any() or (d < 0).any():
         raise ValueError("durations must be non-negative numbers")
     n = int(d.size)
-    empty = np.array([], dtype=float)
     if n == 0:
+        empty = np.array([], dtype=float)
         return KaplanMeier(
-            0,
-            0,
-            empty,
-            empty,
-            empty,
-            empty,
-            empty,
-            empty,
-            empty,
-            None,
-            (None, None),
-            confidence_level,
-            ("no observations",),
+            0, 0, *[empty] * 7, None, (None, None), confidence_level, ("no observations",)
         )
     times, inv = np.unique(d, return_inverse=True)
     ev = np.bincount(inv, weights=e.astype(float), minlength=times.size)
@@ -132,23 +139,7 @@ def kaplan_meier(
         lower = np.full(times.size, np.nan)
         upper = np.full(times.size, np.nan)
     else:
-        data = stats.CensoredData(uncensored=d[e], right=d[~e])
-        res = stats.ecdf(data)
-        q = res.sf.quantiles
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ci = res.sf.confidence_interval(confidence_level, method="log-log")
-        # scipy lists censored times too; align on ``times``
-        idx = np.searchsorted(q, times)
-        surv = res.sf.probabilities[idx]
-        lower = ci.low.probabilities[idx].copy()
-        upper = ci.high.probabilities[idx].copy()
-        # the log-log band is undefined where S is 1 (before the first event) or 0; like
-        # lifelines and R, the band equals the estimate there
-        for edge in (1.0, 0.0):
-            at = surv == edge
-            lower[at] = edge
-            upper[at] = edge
+        surv, lower, upper = _estimate_with_band(d, e, times, confidence_level)
     median = _first_at_or_below(times, surv, 0.5) if n_events else None
     lo = _first_at_or_below(times, lower, 0.5) if n_events else None
     hi = _first_at_or_below(times, upper, 0.5) if n_events else None
@@ -263,253 +254,3 @@ def logrank_k(
         df=k - 1,
         pvalue=pval,
     )
-
-
-def stats_attach(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    from kapoutcomes.stats.intervals import attach_groups
-
-    return attach_groups(frame, groups)
-
-
-# -- durability of response in a cohort ------------------------------------------------------
-DURABILITY_WEEKS = (4, 8, 12)
-AT_RISK_WEEKS = (0, 4, 8, 12, 16, 20, 24)
-
-
-@dataclass(frozen=True)
-class Durability:
-    """Kaplan-Meier durability of response for every (subgroup, level, instrument).
-
-    ``summary``: subgroup, level, instrument, n (episodes), events, censored_pct,
-    median_days, median_lower, median_upper, s_{w}w / s_{w}w_lower / s_{w}w_upper for each
-    week in ``DURABILITY_WEEKS``, definition, caveats.
-    ``curves``: subgroup, level, instrument, time_days, survival, lower, upper, at_risk,
-    events, censored (start row at time 0 included).
-    ``at_risk``: subgroup, level, instrument, week, at_risk.
-    ``logrank``: subgroup, instrument, levels, n, events, statistic, df, pvalue, z,
-    definition, caveats (one row per comparison dimension and instrument).
-    """
-
-    summary: pl.DataFrame
-    curves: pl.DataFrame
-    at_risk: pl.DataFrame
-    logrank: pl.DataFrame
-
-
-def _curve_frame(km: KaplanMeier, sg: str, lv: str, inst: str, max_points: int) -> pl.DataFrame:
-    """The curve as rows (time 0 first); above ``max_points`` steps keep an even subset of
-    step times plus the last, with events and censorings summed since the previous kept
-    step."""
-    t = np.concatenate([[0.0], km.times])
-    cols = {
-        "survival": np.concatenate([[1.0], km.survival]),
-        "lower": np.concatenate([[1.0], km.lower]),
-        "upper": np.concatenate([[1.0], km.upper]),
-        "at_risk": np.concatenate([[km.n], km.at_risk]).astype(np.int64),
-    }
-    ev = np.concatenate([[0], km.events]).astype(np.int64)
-    ce = np.concatenate([[0], km.censored]).astype(np.int64)
-    if t.size > max_points > 1:
-        keep = np.unique(np.linspace(0, t.size - 1, max_points).round().astype(int))
-        cev, cce = np.cumsum(ev), np.cumsum(ce)
-        ev = np.diff(np.concatenate([[0], cev[keep]]))
-        ce = np.diff(np.concatenate([[0], cce[keep]]))
-        t = t[keep]
-        cols = {k: v[keep] for k, v in cols.items()}
-    return pl.DataFrame(
-        {
-            "subgroup": [sg] * t.size,
-            "level": [lv] * t.size,
-            "instrument": [inst] * t.size,
-            "time_days": t,
-            **cols,
-            "events": ev,
-            "censored": ce,
-        },
-        schema_overrides={"at_risk": pl.Int64, "events": pl.Int64, "censored": pl.Int64},
-    )
-
-
-def _split(
-    frame: pl.DataFrame, keys: list[str]
-) -> dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]]:
-    """(durations, events) of ``frame`` as numpy arrays per distinct combination of ``keys``
-    (one group_by; cheaper than partitioning the frame into many frames)."""
-    g = frame.group_by(keys).agg(pl.col("duration_days"), pl.col("event"))
-    return {
-        key: (d.to_numpy(), e.to_numpy())
-        for key, d, e in zip(
-            g.select(keys).rows(), g.get_column("duration_days"), g.get_column("event"), strict=True
-        )
-    }
-
-
-def durability(
-    episodes: pl.DataFrame,
-    groups: pl.DataFrame,
-    settings: Settings,
-    by: str | None = None,
-    first_episode_only: bool = True,
-    max_points: int = 400,
-    definition: str = "",
-) -> Durability:
-    """Kaplan-Meier of time to loss of response (``episodes.response_episodes``), overall or
-    per level of ``by``; with ``by`` also the log-rank test across its levels.
-
-    ``first_episode_only`` (default) keeps each patient's first episode per instrument, so
-    that patients contribute one observation each (the independence KM assumes). Curves
-    longer than ``max_points`` steps are thinned for display (the estimates, medians and
-    milestones always use every observation)."""
-    e = episodes
-    if first_episode_only:
-        e = e.filter(pl.col("episode") == 1)
-    e = stats_attach(e, groups)
-    if by is None:
-        e = e.with_columns(subgroup=pl.lit("all"), level=pl.lit("all"))
-    else:
-        e = e.with_columns(
-            subgroup=pl.lit(by), level=pl.col(by).cast(pl.String).fill_null("unknown")
-        )
-    parts = _split(e, ["subgroup", "level", "instrument"])
-    summaries, curves, risks = [], [], []
-    cl = settings.confidence_level
-    for (sg, lv, inst), (dur, ev) in sorted(
-        parts.items(), key=lambda kv: tuple(str(x) for x in kv[0])
-    ):
-        km = kaplan_meier(dur, ev, cl)
-        row = {
-            "subgroup": sg,
-            "level": lv,
-            "instrument": inst,
-            "n": km.n,
-            "events": km.n_events,
-            "censored_pct": km.censored_pct,
-            "median_days": km.median,
-            "median_lower": km.median_ci[0],
-            "median_upper": km.median_ci[1],
-        }
-        for w in DURABILITY_WEEKS:
-            t = 7.0 * w
-            lo, hi = km.band_at(t)
-            observed = km.n and float(km.times.max()) >= t
-            row[f"s_{w}w"] = km.survival_at(t) if observed else None
-            row[f"s_{w}w_lower"] = lo if observed else None
-            row[f"s_{w}w_upper"] = hi if observed else None
-        cav = list(km.caveats)
-        if km.n < settings.small_n:
-            cav.append(f"small n ({km.n} < {settings.small_n}): imprecise")
-        if km.n and km.censored_pct > settings.heavy_censoring_pct:
-            cav.append(f"heavy censoring ({km.censored_pct:.0f}% of episodes censored)")
-        row["caveats"] = "; ".join(cav)
-        summaries.append(row)
-        curves.append(_curve_frame(km, sg, lv, inst, max_points))
-        risks.append(
-            pl.DataFrame(
-                {
-                    "subgroup": sg,
-                    "level": lv,
-                    "instrument": inst,
-                    "week": list(AT_RISK_WEEKS),
-                    "at_risk": [km.at_risk_at(7.0 * w) if km.n else 0 for w in AT_RISK_WEEKS],
-                },
-                schema_overrides={"at_risk": pl.Int64, "week": pl.Int64},
-            )
-        )
-    defn = definition or "time to loss of response"
-    summary_schema = {
-        "subgroup": pl.String,
-        "level": pl.String,
-        "instrument": pl.String,
-        "n": pl.Int64,
-        "events": pl.Int64,
-        "censored_pct": pl.Float64,
-        "median_days": pl.Float64,
-        "median_lower": pl.Float64,
-        "median_upper": pl.Float64,
-        **{f"s_{w}w{s}": pl.Float64 for w in DURABILITY_WEEKS for s in ("", "_lower", "_upper")},
-        "caveats": pl.String,
-    }
-    summary = pl.DataFrame(summaries, schema=summary_schema).with_columns(
-        definition=pl.lit(
-            f"{defn}; Kaplan-Meier, first response episode per patient, "
-            f"{cl:.0%} log-log band; median CI from the band; s_Nw = probability still "
-            "responding N weeks after the origin (empty when follow-up is shorter)"
-        )
-    )
-    curve_schema = {
-        "subgroup": pl.String,
-        "level": pl.String,
-        "instrument": pl.String,
-        "time_days": pl.Float64,
-        "survival": pl.Float64,
-        "lower": pl.Float64,
-        "upper": pl.Float64,
-        "at_risk": pl.Int64,
-        "events": pl.Int64,
-        "censored": pl.Int64,
-    }
-    curves_f = pl.concat(curves) if curves else pl.DataFrame(schema=curve_schema)
-    risk_f = (
-        pl.concat(risks)
-        if risks
-        else pl.DataFrame(
-            schema={
-                "subgroup": pl.String,
-                "level": pl.String,
-                "instrument": pl.String,
-                "week": pl.Int64,
-                "at_risk": pl.Int64,
-            }
-        )
-    )
-    lr_rows = []
-    if by is not None:
-        by_inst: dict[Any, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        for (inst, level), arrays in _split(e, ["instrument", "level"]).items():
-            by_inst.setdefault(inst, {})[str(level)] = arrays
-        for inst, lv in sorted(by_inst.items(), key=lambda kv: str(kv[0])):
-            names = sorted(lv)
-            if len(names) < 2:
-                continue
-            ds = [lv[n][0] for n in names]
-            es = [lv[n][1] for n in names]
-            if len(names) == 2:
-                res = logrank(ds[0], es[0], ds[1], es[1], (names[0], names[1]))
-            else:
-                res = logrank_k(ds, es, names)
-            small = [n for n, d in zip(names, ds, strict=True) if len(d) < settings.small_n]
-            lr_rows.append(
-                {
-                    "subgroup": by,
-                    "instrument": inst,
-                    "levels": ", ".join(names),
-                    "n": int(sum(res.n)),
-                    "events": int(sum(res.events)),
-                    "statistic": res.statistic,
-                    "df": res.df,
-                    "pvalue": res.pvalue,
-                    "z": res.z,
-                    "definition": f"log-rank test of {defn} across {by} levels "
-                    "(chi-square on levels - 1 df; z signed for two levels: "
-                    "negative = first level loses response less often than expected)",
-                    "caveats": (f"small groups: {', '.join(small)}" if small else "")
-                    + ("; many levels: a global test, not pairwise" if len(names) > 5 else ""),
-                }
-            )
-    lr = pl.DataFrame(
-        lr_rows,
-        schema={
-            "subgroup": pl.String,
-            "instrument": pl.String,
-            "levels": pl.String,
-            "n": pl.Int64,
-            "events": pl.Int64,
-            "statistic": pl.Float64,
-            "df": pl.Int64,
-            "pvalue": pl.Float64,
-            "z": pl.Float64,
-            "definition": pl.String,
-            "caveats": pl.String,
-        },
-    )
-    return Durability(summary=summary, curves=curves_f, at_risk=risk_f, logrank=lr)

@@ -1,0 +1,136 @@
+"""The populations every cohort statistic is split by: the comparison dimensions of each
+patient (clinic, condition, route, care model, clinician, start period), the ``subgroup`` /
+``level`` columns, per-cell sums (``rollup``) and the caveats column.
+
+Every statistic can be split by a patient attribute: pass ``by="clinic"`` (or condition,
+route, care_model, clinician, start_period; see ``patient_groups``) and the rows come back
+per ``level`` of that ``subgroup``; without ``by`` the single level is ``"all"``. Every
+result row carries ``n``, ``denominator``, the ``definition`` in force and ``caveats`` (small
+n, many missing baselines, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
+
+GROUP_DIMENSIONS = ("clinic", "condition", "route", "care_model", "clinician", "start_period")
+GROUP_MEANINGS = {
+    "clinic": "clinic of the patient",
+    "condition": "primary condition at intake",
+    "route": "route of the first dose",
+    "care_model": "KAP (with psychotherapy) or infusion-only, at the first dose",
+    "clinician": "clinician of the first dose",
+    "start_period": "calendar quarter of the first dose",
+}
+
+
+def caveat_expr(n: pl.Expr, settings: Settings, *extra: pl.Expr) -> pl.Expr:
+    """A '; '-joined caveats column: small n plus any extra (nullable) string expressions."""
+    small = pl.when(n < settings.small_n).then(
+        pl.format("small n ({} < {}): imprecise", n, pl.lit(settings.small_n))
+    )
+    return (
+        pl.concat_list([small.cast(pl.String), *[x.cast(pl.String) for x in extra]])
+        .list.drop_nulls()
+        .list.join("; ")
+    )
+
+
+def level_columns(by: str | None) -> list[pl.Expr]:
+    """``subgroup`` and ``level`` columns: ("all", "all") without ``by``, else (by, value)."""
+    if by is None:
+        return [pl.lit("all").alias("subgroup"), pl.lit("all").alias("level")]
+    return [
+        pl.lit(by).alias("subgroup"),
+        pl.col(by).cast(pl.String).fill_null("unknown").alias("level"),
+    ]
+
+
+def level_agg(
+    frame: pl.DataFrame, by: str | None, keys: Sequence[str], aggs: Sequence[pl.Expr]
+) -> pl.DataFrame:
+    """``frame.with_columns(level_columns(by)).group_by("subgroup", "level", *keys).agg(aggs)``
+    (columns in that order), but grouped on the dimension column itself and with ``subgroup``
+    and ``level`` added to the (small) result: a Categorical dimension without nulls (as the
+    cohort summary attaches them, nulls already read "unknown") is grouped on its integer
+    codes, so no string column per row is built or hashed. Categorical ``keys`` likewise
+    come back as strings."""
+    if by is None:
+        level = pl.lit("all")
+    elif frame.schema[by] in (pl.Categorical, pl.Enum) and frame.get_column(by).null_count() == 0:
+        level = pl.col(by)
+    else:
+        level = pl.col(by).cast(pl.String).fill_null("unknown")
+    out = frame.group_by(level.alias("level"), *keys).agg(aggs)
+    return out.select(
+        pl.lit("all" if by is None else by).alias("subgroup"),
+        pl.col("level").cast(pl.String),
+        *[
+            pl.col(c).cast(pl.String) if c in keys and out.schema[c] == pl.Categorical else c
+            for c in out.columns
+            if c != "level"
+        ],
+    )
+
+
+def rollup(frame: pl.DataFrame, keys: Sequence[str], sums: Sequence[str]) -> pl.DataFrame:
+    """Per-patient rows summed per combination of the comparison dimensions (a "cell") and
+    ``keys``: ``sums`` summed, ``rows`` = patient rows (``frame`` must carry the dimensions,
+    see ``attach_groups``). Statistics made only of sums and counts (``row_count``) give the
+    same result from the cells as from the patients, and there are far fewer cells (a few
+    thousand) than patients, so each of the seven groupings is nearly free. Cells rolled up
+    again (e.g. the cells of several parts of a cohort, concatenated) sum their ``rows``."""
+    dims = [d for d in GROUP_DIMENSIONS if d in frame.columns]
+    return frame.group_by(*dims, *keys).agg(
+        *[pl.col(c).sum() for c in sums], row_count(frame).alias("rows")
+    )
+
+
+def row_count(frame: pl.DataFrame) -> pl.Expr:
+    """The number of patient rows in a group: ``pl.len()``, or the sum of ``rows`` when the
+    frame holds ``rollup`` cells."""
+    return pl.col("rows").sum() if "rows" in frame.columns else pl.len().cast(pl.Int64)
+
+
+def attach_groups(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Join the patient's comparison dimensions (``GROUP_DIMENSIONS`` of ``patient_groups``)
+    onto ``frame`` unless it already carries them (the cohort summary joins once and reuses
+    the result)."""
+    missing = [c for c in GROUP_DIMENSIONS if c in groups.columns and c not in frame.columns]
+    if not missing:
+        return frame
+    return frame.join(groups.select("patient_id", *missing), on="patient_id", how="left")
+
+
+def patient_groups(patients: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """One row per patient with the comparison dimensions: clinic, condition, route,
+    care_model, clinician (of the first dose), start_period (quarter of the first dose,
+    e.g. 2024-Q1), dosed (any dosing session), first_dose_at."""
+    fd = change.first_doses(sessions).select(
+        "patient_id", "first_dose_at", "route", "care_model", "clinician"
+    )
+    return (
+        patients.select(
+            "patient_id",
+            "clinic",
+            condition=pl.col("primary_condition"),
+            comorbid_depression=pl.col("comorbid_depression"),
+        )
+        .join(fd, on="patient_id", how="left")
+        .with_columns(
+            dosed=pl.col("first_dose_at").is_not_null(),
+            start_period=pl.when(pl.col("first_dose_at").is_not_null()).then(
+                pl.format(
+                    "{}-Q{}",
+                    pl.col("first_dose_at").dt.year(),
+                    pl.col("first_dose_at").dt.quarter(),
+                )
+            ),
+        )
+        .sort("patient_id")
+    )
