@@ -220,6 +220,44 @@ def test_median_ci_order_statistics():
     assert intervals.median_ci(np.array([1.0, 2.0])) == (None, None)
 
 
+def _median_ci_by_binomial_quantile(x, confidence_level=0.95):
+    """The textbook order-statistic interval written out (the implementation before
+    ``scipy.stats.quantile_test``): j = binomial(n, 1/2) quantile at (1 - level) / 2,
+    interval (x(j), x(n - j + 1)) (Conover 1999, section 3.2)."""
+    x = np.sort(np.asarray(x, float))
+    n = x.size
+    if n == 0:
+        return (None, None)
+    j = int(sps.binom.ppf((1 - confidence_level) / 2, n, 0.5))
+    if j < 1:
+        return (None, None)
+    return (float(x[j - 1]), float(x[n - j]))
+
+
+def _median_samples():
+    rng = np.random.default_rng(11)
+    fixed = [
+        [3.0],  # n = 1
+        [1.0, 2.0],  # n = 2
+        [1.0, 2.0, 3.0, 4.0, 5.0],  # n = 5: too small for 95%
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # n = 6, even
+        list(range(1, 10)),  # n = 9, odd
+        [1, 2, 2, 2, 3, 3, 4, 5, 5, 9],  # ties
+        [2.0] * 8,  # all tied
+        [0, 0, 0, 1, 1, 1, 1, 2, 2, -1, 5],  # ties around the median, odd n
+    ]
+    drawn = [rng.integers(-3, 4, size=n) for n in (7, 8, 12, 25, 40, 101)]
+    drawn += [rng.normal(size=n) for n in (6, 13, 16, 30, 57, 100)]
+    return [np.asarray(x, float) for x in fixed + drawn]
+
+
+@pytest.mark.parametrize("confidence_level", [0.9, 0.95, 0.99])
+def test_median_ci_from_quantile_test_equals_the_order_statistic_interval(confidence_level):
+    for x in _median_samples():
+        expected = _median_ci_by_binomial_quantile(x, confidence_level)
+        assert intervals.median_ci(x, confidence_level) == expected, x
+
+
 def test_funnel_limits_and_positions():
     rates = pl.DataFrame(
         {"level": ["A", "B", "C"], "n": [50, 20, 5], "denominator": [100, 100, 10]}

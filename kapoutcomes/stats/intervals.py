@@ -99,13 +99,16 @@ def poisson_rate_ci(
 
 def median_ci(x: np.ndarray, confidence_level: float = 0.95) -> tuple[float | None, float | None]:
     """Distribution-free confidence interval for the median from binomial order statistics
-    (Conover, Practical Nonparametric Statistics, 3rd ed., 1999, section 3.2)."""
-    x = np.sort(np.asarray(x, float))
-    n = x.size
-    if n == 0:
+    (Conover, Practical Nonparametric Statistics, 3rd ed., 1999, section 3.2), computed by
+    ``scipy.stats.quantile_test(x, q=median, p=0.5).confidence_interval``: (x(j), x(n-j+1))
+    with j the largest order such that P(Binomial(n, 1/2) < j) <= (1 - level) / 2. Both None
+    when the sample is too small for the level (e.g. n <= 5 at 95%) or empty."""
+    x = np.asarray(x, float)
+    if x.size == 0:
         return (None, None)
-    a = 1 - confidence_level
-    j = int(stats.binom.ppf(a / 2, n, 0.5))  # lower order statistic (1-based j)
-    if j < 1:
+    test = stats.quantile_test(x, q=float(np.median(x)), p=0.5)
+    ci = test.confidence_interval(confidence_level)
+    low, high = float(ci.low), float(ci.high)
+    if not (np.isfinite(low) and np.isfinite(high)):
         return (None, None)
-    return (float(x[j - 1]), float(x[n - j]))
+    return (low, high)
