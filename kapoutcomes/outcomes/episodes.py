@@ -19,14 +19,12 @@ open with a responding assessment or a booster, and the episode state follows fr
 number of non-responding assessments in each segment.
 
 The one-patient maintenance review (``patient_facts``, ``describe_patient``) is in
-``maintenance_review``; its names stay importable from here for dashboards/.
+``maintenance_review``, which builds on this module (never the other way round).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from importlib import import_module
-from typing import Any
 
 import polars as pl
 
@@ -363,22 +361,3 @@ def data_end(tables_: dict[str, pl.DataFrame]) -> dt.datetime | None:
     if a is not None and a.height:
         times.append(a.get_column("assessed_at").max())
     return max(times) if times else None  # type: ignore[type-var,return-value]
-
-
-_MAINTENANCE_REVIEW = frozenset(
-    (
-        "PatientFacts",
-        "days_since_last_infusion",
-        "describe_patient",
-        "maintenance_intervals",
-        "patient_facts",
-        "recent_trend",
-    )
-)
-
-
-def __getattr__(name: str) -> Any:
-    # loaded on first use: maintenance_review imports this module
-    if name in _MAINTENANCE_REVIEW:
-        return getattr(import_module("kapoutcomes.outcomes.maintenance_review"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
