@@ -39,7 +39,7 @@ from scipy import stats
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments, opioids
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes.change import response_rules
+from kapoutcomes.outcomes.rules import response_rules
 
 DIMENSIONS = ("clinic", "condition", "route", "care_model", "clinician", "start_period")
 DOSING = ("induction", "maintenance", "booster")

@@ -12,7 +12,7 @@ import pytest
 from kapoutcomes.cohort.summary import cohort_summary
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.demo import generator
-from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes import change, dosing
 from kapoutcomes.storage.store import Store
 
 pytest.importorskip("lifelines")
@@ -55,7 +55,7 @@ def _all_levels(summary, section: str, frame: str, comp: str) -> pl.DataFrame:
 
 def test_baselines_agree(both):
     tabs, _, theirs = both
-    dos = change.dosing_sessions(tabs["sessions"])
+    dos = dosing.dosing_sessions(tabs["sessions"])
     ours = change.baselines(tabs["assessments"], dos, Settings())
     m = _merge(ours.select("patient_id", "instrument", "baseline_score", "has_baseline"),
                theirs["baselines"][["patient_id", "instrument", "baseline_score", "has_baseline"]],

@@ -14,7 +14,7 @@ import polars as pl
 
 from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes import change, dosing
 from kapoutcomes.stats import intervals
 
 FOLLOW_UP_DAYS = (28, 91, 183)
@@ -63,7 +63,7 @@ def completeness_items(
         "n": pl.Int64,
         "denominator": pl.Int64,
     }
-    dos = change.dosing_sessions(sessions).select(
+    dos = dosing.dosing_sessions(sessions).select(
         "patient_id", "session_id", day=pl.col("started_at").dt.date()
     )
     t = (
@@ -77,7 +77,7 @@ def completeness_items(
         else set(recorded) & set(instruments_)
     )
     fd = groups.filter(pl.col("dosed")).select("patient_id", "first_dose_at")
-    avail = fd.with_columns(_avail=change.days_between(pl.lit(as_of), pl.col("first_dose_at")))
+    avail = fd.with_columns(_avail=dosing.days_between(pl.lit(as_of), pl.col("first_dose_at")))
     per_patient = dos.group_by("patient_id").agg(denominator=pl.len())
     pieces = []
     for inst in present:
@@ -128,7 +128,7 @@ def completeness_items(
             .join(fd, on="patient_id", how="inner")
             .select(
                 "patient_id",
-                _maxd=change.days_between(pl.col("_last"), pl.col("first_dose_at")),
+                _maxd=dosing.days_between(pl.col("_last"), pl.col("first_dose_at")),
             )
         )
         g2 = avail.join(last, on="patient_id", how="left")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes import dosing
 
 GROUP_DIMENSIONS = ("clinic", "condition", "route", "care_model", "clinician", "start_period")
 GROUP_MEANINGS = {
@@ -111,7 +111,7 @@ def patient_groups(patients: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFra
     """One row per patient with the comparison dimensions: clinic, condition, route,
     care_model, clinician (of the first dose), start_period (quarter of the first dose,
     e.g. 2024-Q1), dosed (any dosing session), first_dose_at."""
-    fd = change.first_doses(sessions).select(
+    fd = dosing.first_doses(sessions).select(
         "patient_id", "first_dose_at", "route", "care_model", "clinician"
     )
     return (

@@ -18,7 +18,7 @@ from kapoutcomes.cohort.groups import (
     rollup,
 )
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change, episodes, induction, opioid_course
+from kapoutcomes.outcomes import change, dosing, episodes, induction, opioid_course
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _part_metrics(
     patients = _table(tabs, "patients")
     sessions = _table(tabs, "sessions")
     assessments = _table(tabs, "assessments")
-    dos = change.dosing_sessions(sessions)
+    dos = dosing.dosing_sessions(sessions)
     # comparison dimensions as Categorical ("unknown" for missing, as the statistics show
     # it): attaching and grouping on them then moves integer codes, not strings
     groups = patient_groups(patients, dos).with_columns(

@@ -12,7 +12,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort import completeness
 from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change, episodes
+from kapoutcomes.outcomes import change, dosing, episodes
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def data_quality(
         .select("patient_id", "clinic", "instrument", "baseline_status")
         .sort("clinic", "instrument", "patient_id")
     )
-    fd = change.first_doses(sessions).select("patient_id", "first_dose_at")
+    fd = dosing.first_doses(sessions).select("patient_id", "first_dose_at")
     tot = (
         change.totals(assessments, include_after_dose=True)
         .join(fd, on="patient_id", how="left")

@@ -17,6 +17,7 @@ from kapoutcomes.cohort.groups import (
 )
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes.rules import response_rules
 from kapoutcomes.stats.intervals import with_proportion
 
 MEASURES = ("response", "substantial", "remission", "mcid_improved", "reliable_improvement")
@@ -33,7 +34,7 @@ def itt_population(
     depression instruments only for patients with comorbid depression at intake or any score
     on that instrument. ``instruments_``: the instruments recorded (default: those with a
     total in ``assessments``; pass the whole cohort's when computing for a part of it)."""
-    rules = change.response_rules(settings).filter(
+    rules = response_rules(settings).filter(
         pl.col("response_pct").is_not_null()
         | pl.col("remission_below").is_not_null()
         | pl.col("remission_at_or_below").is_not_null()
@@ -128,7 +129,7 @@ def response_rates(
     ``eoi`` and ``itt`` may also be their ``response_counts`` / ``itt_counts``, or the
     ``stats.rollup`` cells of those (the same figures; cheaper across several ``by``).
     """
-    rules = change.response_rules(settings)
+    rules = response_rules(settings)
     e = attach_groups(eoi, groups)
     if COUNT_COLUMNS[0] in e.columns:
         agg = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_COLUMNS]

@@ -23,7 +23,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg, row_count
 from kapoutcomes.definitions import instruments
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes import dosing
 from kapoutcomes.stats import intervals
 
 FLAG_SOURCES = {
@@ -48,7 +48,7 @@ def vital_excursions(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame
     >= ``settings.bp_rise_mmhg``), bp_rise_mmhg, spo2_recorded, desaturation (SpO2 before or
     after below ``settings.spo2_low_pct``). Flags are empty where the readings are missing.
     """
-    d = change.dosing_sessions(sessions)
+    d = dosing.dosing_sessions(sessions)
     sb, db = pl.col("bp_systolic_before"), pl.col("bp_diastolic_before")
     rise = pl.col("bp_systolic_after") - sb
     low = settings.spo2_low_pct
@@ -172,7 +172,7 @@ def item9_by_patient(assessments: pl.DataFrame) -> pl.DataFrame:
 def adverse_event_burden(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Per dosed patient: dosing_sessions, events, serious_events, severe_events,
     events_per_100_sessions."""
-    d = change.dosing_sessions(sessions).group_by("patient_id").agg(dosing_sessions=pl.len())
+    d = dosing.dosing_sessions(sessions).group_by("patient_id").agg(dosing_sessions=pl.len())
     ae = adverse_events.group_by("patient_id").agg(
         events=pl.len(),
         serious_events=is_serious().sum(),
@@ -243,7 +243,7 @@ def adverse_event_counts(
             for dim, col in _AE_DIMS.items()
         ]
     )
-    dos = change.dosing_sessions(sessions)
+    dos = dosing.dosing_sessions(sessions)
     by_route = dos.group_by("patient_id", session_route=pl.col("route").fill_null("unknown")).agg(
         sessions=pl.len().cast(pl.Int64)
     )

@@ -1,6 +1,7 @@
 """Per-patient outcome metrics: baseline, change from baseline, last contact and cost of care.
-The induction series and end-of-induction response are in ``induction``; opioid use (daily
-MME over time) is in ``opioid_course``.
+Dosing sessions and first doses are in ``dosing``; the response rules and severity bands in
+``rules``; the induction series and end-of-induction response in ``induction``; opioid use
+(daily MME over time) in ``opioid_course``.
 
 Every function is pure: canonical tables in (long format, see ``kapoutcomes.tables``), tidy
 polars frames out, thresholds and windows from a :class:`~kapoutcomes.definitions.settings.Settings`.
@@ -26,170 +27,15 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
 from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.dosing import days_between, first_doses
+from kapoutcomes.outcomes.rules import band_expr, response_rules
 
-DAY_S = 86_400.0
 AFTER_DOSE_NOTE = (
     "scores recorded after dosing in the same session (acute drug effect) are not used for "
     "change, response or episodes (kapoutcomes default)"
 )
-
-
-def days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
-    """(later - earlier) in floating-point days."""
-    return (later - earlier).dt.total_seconds(fractional=True) / DAY_S
-
-
-# -- definitions -----------------------------------------------------------------------------
-def response_rules(settings: Settings) -> pl.DataFrame:
-    """One row per instrument: the response, substantial, minimal, remission, MCID and
-    reliability figures in force, with the definition in words.
-
-    Pain instruments take ``settings.pain_response_pct`` / ``pain_substantial_pct``;
-    depression instruments with a published response threshold take
-    ``settings.depression_response_pct``; PHQ-9 remission takes
-    ``settings.phq9_remission_below``; everything else comes from the instrument registry.
-    """
-    rows = []
-    for inst in instruments.INSTRUMENTS.values():
-        response = inst.response_pct
-        substantial = inst.substantial_pct
-        if inst.domain == "pain" and response is not None:
-            response = settings.pain_response_pct
-            substantial = settings.pain_substantial_pct
-        elif inst.domain == "depression" and response is not None:
-            response = settings.depression_response_pct
-        rem_below = inst.remission_below
-        if inst.code == "phq9":
-            rem_below = settings.phq9_remission_below
-        parts = []
-        if response is not None:
-            parts.append(f"response: reduction from baseline >= {response:g}%")
-        if substantial is not None:
-            parts.append(f"substantial: >= {substantial:g}%")
-        if inst.minimal_pct is not None:
-            parts.append(f"minimal: >= {inst.minimal_pct:g}%")
-        if rem_below is not None:
-            parts.append(f"remission: score < {rem_below:g}")
-        if inst.remission_at_or_below is not None:
-            parts.append(f"remission: score <= {inst.remission_at_or_below:g}")
-        if inst.mcid is not None:
-            parts.append(f"MCID: improvement >= {inst.mcid:g} points")
-        if inst.reliability is not None:
-            parts.append(
-                f"reliable change: |RCI| > {instruments.RCI_CRITERION} (r = {inst.reliability:g})"
-            )
-        rows.append(
-            {
-                "instrument": inst.code,
-                "domain": inst.domain,
-                "higher_is_worse": inst.higher_is_worse,
-                "response_pct": response,
-                "substantial_pct": substantial,
-                "minimal_pct": inst.minimal_pct,
-                "remission_below": rem_below,
-                "remission_at_or_below": inst.remission_at_or_below,
-                "mcid": inst.mcid,
-                "reliability": inst.reliability,
-                "definition": "; ".join(parts) or "no published response threshold",
-                "source": inst.source,
-            }
-        )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "instrument": pl.String,
-            "domain": pl.String,
-            "higher_is_worse": pl.Boolean,
-            "response_pct": pl.Float64,
-            "substantial_pct": pl.Float64,
-            "minimal_pct": pl.Float64,
-            "remission_below": pl.Float64,
-            "remission_at_or_below": pl.Float64,
-            "mcid": pl.Float64,
-            "reliability": pl.Float64,
-            "definition": pl.String,
-            "source": pl.String,
-        },
-    )
-
-
-def bands_frame() -> pl.DataFrame:
-    """instrument, band, low: severity bands of every instrument (for vectorised banding)."""
-    rows = [
-        {"instrument": i.code, "band": b.label, "low": float(b.low)}
-        for i in instruments.INSTRUMENTS.values()
-        for b in i.bands
-    ]
-    return pl.DataFrame(
-        rows, schema={"instrument": pl.String, "band": pl.String, "low": pl.Float64}
-    )
-
-
-def band_expr(
-    score: str = "score", instrument: str = "instrument", codes: list[str] | None = None
-) -> pl.Expr:
-    """The severity band of ``score`` for its instrument (the band with the greatest ``low``
-    not above the score; empty for instruments without bands), as one vectorised
-    expression (for the instruments in ``codes``, default all)."""
-    expr = pl.lit(None, pl.String)
-    for inst in instruments.INSTRUMENTS.values():
-        if codes is not None and inst.code not in codes:
-            continue
-        for b in sorted(inst.bands, key=lambda x: x.low):
-            expr = (
-                pl.when((pl.col(instrument) == inst.code) & (pl.col(score) >= b.low))
-                .then(pl.lit(b.label))
-                .otherwise(expr)
-            )
-    return expr
-
-
-def add_band(frame: pl.DataFrame, score: str = "score", out: str = "band") -> pl.DataFrame:
-    """Add the severity band of ``score`` as column ``out``."""
-    present = frame.get_column("instrument").unique().to_list()
-    return frame.with_columns(band_expr(score, codes=present).alias(out))
-
-
-# -- dosing ----------------------------------------------------------------------------------
-def dosing_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
-    """Dosing sessions only, sorted by patient and time, numbered per patient (``dose_no``).
-
-    A frame that already went through this function (it has ``dose_no``) is returned as is,
-    so callers may pass either the sessions table or its dosing sessions."""
-    if "dose_no" in sessions.columns:
-        return sessions
-    d = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES)).sort(
-        "patient_id", "started_at", "session_id"
-    )
-    # sorted by patient: a running count reset at each patient's first row (cum_count over
-    # the patient without a window's hash table)
-    seen = pl.col("started_at").is_not_null().cast(pl.UInt32)
-    count = seen.cum_sum()
-    new_patient = (pl.col("patient_id") != pl.col("patient_id").shift(1)).fill_null(True)
-    before = pl.when(new_patient).then(count - seen).forward_fill()
-    return d.with_columns(dose_no=count - before)
-
-
-def first_doses(sessions: pl.DataFrame) -> pl.DataFrame:
-    """Per dosed patient: first and last dose, number of dosing sessions, and the route, care
-    model and clinician of the first dose."""
-    d = dosing_sessions(sessions)
-    return (
-        d.group_by("patient_id")
-        .agg(
-            first_dose_at=pl.col("started_at").first(),
-            first_session_id=pl.col("session_id").first(),
-            last_dose_at=pl.col("started_at").last(),
-            doses=pl.len(),
-            route=pl.col("route").first(),
-            care_model=pl.col("care_model").first(),
-            clinician=pl.col("clinician").first(),
-        )
-        .sort("patient_id")
-    )
 
 
 def totals(assessments: pl.DataFrame, include_after_dose: bool = False) -> pl.DataFrame:

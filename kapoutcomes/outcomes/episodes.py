@@ -29,7 +29,7 @@ import datetime as dt
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes.change import days_between, dosing_sessions
+from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
 from kapoutcomes.outcomes.induction import induction_series
 
 _EPISODE_SCHEMA = {

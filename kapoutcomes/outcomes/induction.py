@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes.change import days_between, dosing_sessions
+from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
 
 
 def induction_series(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:

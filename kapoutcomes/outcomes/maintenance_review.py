@@ -16,13 +16,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes.change import (
-    baselines,
-    changes,
-    days_between,
-    dosing_sessions,
-    response_rules,
-)
+from kapoutcomes.outcomes.change import baselines, changes
+from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
 from kapoutcomes.outcomes.episodes import (
     benefit_durations,
     data_end,
@@ -30,6 +25,7 @@ from kapoutcomes.outcomes.episodes import (
     response_episodes,
 )
 from kapoutcomes.outcomes.induction import induction_series
+from kapoutcomes.outcomes.rules import response_rules
 
 
 def recent_trend(

@@ -8,7 +8,7 @@ import polars as pl
 
 from kapoutcomes.definitions import opioids
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes.change import first_doses
+from kapoutcomes.outcomes.dosing import first_doses
 
 MME_MONTHS_DAYS = {"3 months": 91, "6 months": 183}
 
