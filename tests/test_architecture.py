@@ -64,8 +64,6 @@ KNOWN_LONG = {
     "kapoutcomes/cohort/improvement.py:change_from_baseline",
     "kapoutcomes/cohort/resources.py:cost_summary",
     "kapoutcomes/cohort/resources.py:opioid_summary",
-    "kapoutcomes/cohort/response.py:response_rates",
-    "kapoutcomes/cohort/safety.py:adverse_event_rates",
     "kapoutcomes/cohort/summary.py:cohort_summary",
     "kapoutcomes/demo/course.py:draw_adverse_events",
     "kapoutcomes/demo/course.py:draw_patients",

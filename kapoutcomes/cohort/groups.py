@@ -81,20 +81,24 @@ def level_agg(
 def rollup(frame: pl.DataFrame, keys: Sequence[str], sums: Sequence[str]) -> pl.DataFrame:
     """Per-patient rows summed per combination of the comparison dimensions (a "cell") and
     ``keys``: ``sums`` summed, ``rows`` = patient rows (``frame`` must carry the dimensions,
-    see ``attach_groups``). Statistics made only of sums and counts (``row_count``) give the
-    same result from the cells as from the patients, and there are far fewer cells (a few
-    thousand) than patients, so each of the seven groupings is nearly free. Cells rolled up
-    again (e.g. the cells of several parts of a cohort, concatenated) sum their ``rows``."""
+    see ``attach_groups``). Statistics made only of sums and counts (patients counted as the
+    sum of ``rows``) give the same result from the cells as from the patients, and there are
+    far fewer cells (a few thousand) than patients, so each of the seven groupings is nearly
+    free. Cells are summed again with ``rollup_cells``."""
+    return _sum_cells(frame, keys, sums, pl.len().cast(pl.Int64))
+
+
+def rollup_cells(cells: pl.DataFrame, keys: Sequence[str], sums: Sequence[str]) -> pl.DataFrame:
+    """``rollup`` cells (e.g. those of several parts of a cohort, concatenated) summed per cell
+    again: ``sums`` and ``rows`` summed."""
+    return _sum_cells(cells, keys, sums, pl.col("rows").sum())
+
+
+def _sum_cells(
+    frame: pl.DataFrame, keys: Sequence[str], sums: Sequence[str], rows: pl.Expr
+) -> pl.DataFrame:
     dims = [d for d in GROUP_DIMENSIONS if d in frame.columns]
-    return frame.group_by(*dims, *keys).agg(
-        *[pl.col(c).sum() for c in sums], row_count(frame).alias("rows")
-    )
-
-
-def row_count(frame: pl.DataFrame) -> pl.Expr:
-    """The number of patient rows in a group: ``pl.len()``, or the sum of ``rows`` when the
-    frame holds ``rollup`` cells."""
-    return pl.col("rows").sum() if "rows" in frame.columns else pl.len().cast(pl.Int64)
+    return frame.group_by(*dims, *keys).agg(*[pl.col(c).sum() for c in sums], rows.alias("rows"))
 
 
 def attach_groups(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:

@@ -16,6 +16,7 @@ from kapoutcomes.cohort.groups import (
     attach_groups,
     patient_groups,
     rollup,
+    rollup_cells,
 )
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, dosing, episodes, induction, opioid_course
@@ -119,7 +120,7 @@ def patient_metrics(
         del keys
     cat = {k: pl.concat([p[k] for p in pieces]) for k in pieces[0]}
     if parts > 1:  # the parts' cells summed into the cohort's
-        cat.update({k: rollup(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
+        cat.update({k: rollup_cells(cat[k], keys, sums) for k, (keys, sums) in _CELLS.items()})
     base = cat["baselines"]
     # categories, RCI (SD of the whole cohort's baselines) and bands for the end-of-induction
     # rows only (every other row keeps the slim change_rows columns)
@@ -201,9 +202,7 @@ def _part_metrics(
         keys, sums = _CELLS[name]
         return rollup(g(f, *keys), keys, sums)
 
-    exc_counts = safety.excursion_counts(exc).with_columns(
-        patients=(pl.col("n") > 0).cast(pl.Int64)
-    )
+    exc_counts = safety.excursion_counts(exc)
     return {
         "groups": groups,
         "dosing": dos,

@@ -13,7 +13,7 @@ from kapoutcomes.cohort.groups import (
     attach_groups,
     caveat_expr,
     level_agg,
-    row_count,
+    rollup,
 )
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
@@ -69,9 +69,7 @@ def itt_population(
 
 
 def with_baseline_flag(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
-    """``itt`` with ``has_baseline`` from ``base`` (unchanged when it already has it)."""
-    if "has_baseline" in itt.columns:
-        return itt
+    """The ``itt_population`` rows with ``has_baseline`` from ``base``."""
     return itt.join(
         base.select("patient_id", "instrument", "has_baseline"),
         on=["patient_id", "instrument"],
@@ -86,8 +84,8 @@ COUNT_COLUMNS = tuple(f"{m}|{x}" for m in MEASURES for x in ("n", "d"))
 
 def response_counts(eoi: pl.DataFrame) -> pl.DataFrame:
     """The end-of-induction rows as counts (``COUNT_COLUMNS``, 0 or 1) beside patient_id,
-    instrument and any comparison dimensions: ``response_rates`` sums them, so they may be
-    summed per cell first (``stats.rollup``)."""
+    instrument and any comparison dimensions: summable, so they are summed per cell
+    (``groups.rollup``) before ``response_rates_from_cells`` counts them."""
     keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in eoi.columns]
     counts = []
     for m in MEASURES:
@@ -99,12 +97,12 @@ def response_counts(eoi: pl.DataFrame) -> pl.DataFrame:
     return eoi.select(*keep, *counts)
 
 
-def itt_counts(itt: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
-    """The ITT rows with ``missing_baseline`` (0 or 1) beside patient_id, instrument and any
-    comparison dimensions (summable per cell, like ``response_counts``)."""
-    i = with_baseline_flag(itt, base)
-    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in i.columns]
-    return i.select(
+def itt_counts(itt: pl.DataFrame) -> pl.DataFrame:
+    """The ITT rows (``with_baseline_flag``) with ``missing_baseline`` (0 or 1) beside
+    patient_id, instrument and any comparison dimensions (summable per cell, like
+    ``response_counts``)."""
+    keep = [c for c in ("patient_id", *GROUP_DIMENSIONS, "instrument") if c in itt.columns]
+    return itt.select(
         *keep, missing_baseline=(~pl.col("has_baseline").fill_null(False)).cast(pl.Int64)
     )
 
@@ -117,32 +115,25 @@ def response_rates(
     settings: Settings,
     by: str | None = None,
 ) -> pl.DataFrame:
-    """End-of-induction response, substantial improvement, remission, MCID and reliable
-    improvement rates by instrument, among evaluable patients (baseline and an
-    end-of-induction score) and intention-to-treat (every dosed patient in ``itt``;
-    non-evaluable counted as non-responders), with Wilson intervals.
+    """End-of-induction response rates from the patients' rows: ``eoi`` the end-of-induction
+    changes, ``itt`` the ``itt_population`` and ``base`` its baselines; counted, summed per
+    cell and passed to ``response_rates_from_cells`` (the same figures)."""
+    counts = rollup(attach_groups(response_counts(eoi), groups), ["instrument"], COUNT_COLUMNS)
+    itt_cells = rollup(
+        attach_groups(itt_counts(with_baseline_flag(itt, base)), groups),
+        ["instrument"],
+        ["missing_baseline"],
+    )
+    return response_rates_from_cells(counts, itt_cells, settings, by)
 
-    Columns: subgroup, level, instrument, measure, n (patients meeting it), denominator
-    (evaluable), itt_denominator, rate, lower, upper, itt_rate, itt_lower, itt_upper,
-    missing_baseline, definition, caveats.
 
-    ``eoi`` and ``itt`` may also be their ``response_counts`` / ``itt_counts``, or the
-    ``stats.rollup`` cells of those (the same figures; cheaper across several ``by``).
-    """
-    rules = response_rules(settings)
-    e = attach_groups(eoi, groups)
-    if COUNT_COLUMNS[0] in e.columns:
-        agg = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_COLUMNS]
-    else:
-        agg = []
-        for m in MEASURES:
-            c = pl.col(_COL.get(m, m))
-            agg += [
-                c.sum().cast(pl.Int64).alias(f"{m}|n"),
-                c.is_not_null().sum().cast(pl.Int64).alias(f"{m}|d"),
-            ]
-    wide = level_agg(e, by, ["instrument"], agg)
-    r = pl.concat(
+def _by_measure(cells: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """Patients meeting each measure (n) and known for it (denominator) per subgroup, level,
+    instrument and measure, from ``response_counts`` cells (rows with a denominator only)."""
+    wide = level_agg(
+        cells, by, ["instrument"], [pl.col(c).sum().cast(pl.Int64) for c in COUNT_COLUMNS]
+    )
+    return pl.concat(
         [
             wide.select(
                 "subgroup",
@@ -155,51 +146,23 @@ def response_rates(
             for m in MEASURES
         ]
     ).filter(pl.col("denominator") > 0)
-    it = attach_groups(itt if "missing_baseline" in itt.columns else itt_counts(itt, base), groups)
-    i = level_agg(
-        it,
-        by,
-        ["instrument"],
-        [
-            row_count(it).alias("itt_denominator"),
-            pl.col("missing_baseline").sum().cast(pl.Int64),
-        ],
-    )
-    r = r.join(i, on=["subgroup", "level", "instrument"], how="left").with_columns(
-        pl.col("itt_denominator").fill_null(0), pl.col("missing_baseline").fill_null(0)
-    )
-    r = r.join(
-        rules.select(
-            "instrument",
-            "response_pct",
-            "substantial_pct",
-            "remission_below",
-            "remission_at_or_below",
-            "mcid",
-            "reliability",
-        ),
-        on="instrument",
-        how="left",
-    )
-    definition = (
+
+
+def _measure_definition(settings: Settings) -> pl.Expr:
+    """Each row's definition in words: the measure's threshold, then what end of induction,
+    evaluable and ITT mean (needs the ``response_rules`` columns on the row)."""
+    at_end = "at the end of induction"
+    measure = (
         pl.when(pl.col("measure") == "response")
-        .then(
-            pl.format(
-                "reduction from baseline >= {}% at the end of induction", pl.col("response_pct")
-            )
-        )
+        .then(pl.format(f"reduction from baseline >= {{}}% {at_end}", pl.col("response_pct")))
         .when(pl.col("measure") == "substantial")
-        .then(
-            pl.format(
-                "reduction from baseline >= {}% at the end of induction", pl.col("substantial_pct")
-            )
-        )
+        .then(pl.format(f"reduction from baseline >= {{}}% {at_end}", pl.col("substantial_pct")))
         .when((pl.col("measure") == "remission") & pl.col("remission_below").is_not_null())
-        .then(pl.format("score < {} at the end of induction", pl.col("remission_below")))
+        .then(pl.format(f"score < {{}} {at_end}", pl.col("remission_below")))
         .when(pl.col("measure") == "remission")
-        .then(pl.format("score <= {} at the end of induction", pl.col("remission_at_or_below")))
+        .then(pl.format(f"score <= {{}} {at_end}", pl.col("remission_at_or_below")))
         .when(pl.col("measure") == "mcid_improved")
-        .then(pl.format("improvement >= {} points (MCID) at the end of induction", pl.col("mcid")))
+        .then(pl.format(f"improvement >= {{}} points (MCID) {at_end}", pl.col("mcid")))
         .otherwise(
             pl.format(
                 "reliable improvement (Jacobson & Truax RCI < -1.96, r = {})", pl.col("reliability")
@@ -213,39 +176,92 @@ def response_rates(
         "score; ITT = every dosed patient (depression instruments: comorbid depression or any "
         "score), non-evaluable counted as not meeting it"
     )
+    return pl.concat_str([measure, pl.lit(end_def)])
+
+
+def _response_caveats(settings: Settings) -> pl.Expr:
     miss_pct = pl.when(pl.col("itt_denominator") > 0).then(
         100.0 * pl.col("missing_baseline") / pl.col("itt_denominator")
     )
-    r = r.with_columns(
-        definition=pl.concat_str([definition, pl.lit(end_def)]),
-        caveats=caveat_expr(
-            pl.col("denominator"),
-            settings,
-            pl.when(miss_pct > settings.missing_baseline_caveat_pct).then(
-                pl.format("{}% of the ITT population lack a baseline", miss_pct.round(0))
-            ),
-            pl.when(pl.col("denominator") < 0.5 * pl.col("itt_denominator")).then(
-                pl.lit("fewer than half of the ITT population are evaluable")
-            ),
+    return caveat_expr(
+        pl.col("denominator"),
+        settings,
+        pl.when(miss_pct > settings.missing_baseline_caveat_pct).then(
+            pl.format("{}% of the ITT population lack a baseline", miss_pct.round(0))
         ),
+        pl.when(pl.col("denominator") < 0.5 * pl.col("itt_denominator")).then(
+            pl.lit("fewer than half of the ITT population are evaluable")
+        ),
+    )
+
+
+RATE_COLUMNS = (
+    "subgroup",
+    "level",
+    "instrument",
+    "measure",
+    "n",
+    "denominator",
+    "itt_denominator",
+    "rate",
+    "lower",
+    "upper",
+    "itt_rate",
+    "itt_lower",
+    "itt_upper",
+    "missing_baseline",
+    "definition",
+    "caveats",
+)
+
+
+def response_rates_from_cells(
+    counts: pl.DataFrame, itt: pl.DataFrame, settings: Settings, by: str | None = None
+) -> pl.DataFrame:
+    """End-of-induction response, substantial improvement, remission, MCID and reliable
+    improvement rates by instrument, among evaluable patients (baseline and an
+    end-of-induction score) and intention-to-treat (every dosed patient in ``itt``;
+    non-evaluable counted as non-responders), with Wilson intervals.
+
+    ``counts``: the ``groups.rollup`` cells of ``response_counts`` (keys ["instrument"], sums
+    ``COUNT_COLUMNS``); ``itt``: those of ``itt_counts`` (sums ["missing_baseline"]); both
+    carry the comparison dimensions. Columns (``RATE_COLUMNS``): subgroup, level, instrument,
+    measure, n (patients meeting it), denominator (evaluable), itt_denominator, rate, lower,
+    upper, itt_rate, itt_lower, itt_upper, missing_baseline, definition, caveats.
+    """
+    rules = response_rules(settings)
+    i = level_agg(
+        itt,
+        by,
+        ["instrument"],
+        [
+            pl.col("rows").sum().alias("itt_denominator"),
+            pl.col("missing_baseline").sum().cast(pl.Int64),
+        ],
+    )
+    r = (
+        _by_measure(counts, by)
+        .join(i, on=["subgroup", "level", "instrument"], how="left")
+        .with_columns(
+            pl.col("itt_denominator").fill_null(0), pl.col("missing_baseline").fill_null(0)
+        )
+        .join(
+            rules.select(
+                "instrument",
+                "response_pct",
+                "substantial_pct",
+                "remission_below",
+                "remission_at_or_below",
+                "mcid",
+                "reliability",
+            ),
+            on="instrument",
+            how="left",
+        )
+    )
+    r = r.with_columns(
+        definition=_measure_definition(settings), caveats=_response_caveats(settings)
     ).sort("subgroup", "level", "instrument", "measure")
     r = with_proportion(r, "n", "denominator", settings.confidence_level)
     r = with_proportion(r, "n", "itt_denominator", settings.confidence_level, prefix="itt_")
-    return r.select(
-        "subgroup",
-        "level",
-        "instrument",
-        "measure",
-        "n",
-        "denominator",
-        "itt_denominator",
-        "rate",
-        "lower",
-        "upper",
-        "itt_rate",
-        "itt_lower",
-        "itt_upper",
-        "missing_baseline",
-        "definition",
-        "caveats",
-    )
+    return r.select(RATE_COLUMNS)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg, row_count
+from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg, rollup
 from kapoutcomes.definitions import instruments
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import dosing
-from kapoutcomes.stats import intervals
+from kapoutcomes.stats.intervals import poisson_rate_ci, with_proportion
 
 FLAG_SOURCES = {
     "phq9_item9": instruments.PHQ9_ITEM9_SOURCE,
@@ -189,9 +189,7 @@ def adverse_event_burden(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -
 def prepare_adverse_events(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Adverse events with the categories the rates count them by: overall, seriousness,
     severity_ (severity, else grade, else "not recorded") and route_ (route of the session the
-    event followed, else "unknown"). Prepared frames are returned as they are."""
-    if "route_" in adverse_events.columns:
-        return adverse_events
+    event followed, else "unknown")."""
     return (
         adverse_events.join(
             sessions.select("session_id", _route=pl.col("route")), on="session_id", how="left"
@@ -256,44 +254,70 @@ def adverse_event_counts(
 
 
 def adverse_event_rates(
-    adverse_events: pl.DataFrame | None,
-    sessions: pl.DataFrame | None,
+    adverse_events: pl.DataFrame,
+    sessions: pl.DataFrame,
     groups: pl.DataFrame,
     settings: Settings,
     by: str | None = None,
-    counts: AdverseEventCounts | None = None,
 ) -> pl.DataFrame:
-    """Adverse events per 100 dosing sessions (exact Poisson interval) and % of dosed
-    patients with the event (Clopper-Pearson), overall and by event, severity, seriousness
-    and route (of the session the event followed; "unknown" when not linked).
+    """Adverse events per 100 dosing sessions and % of dosed patients with the event, from
+    the adverse events and sessions tables: counted per patient, summed per cell and passed
+    to ``adverse_event_rates_from_cells`` (the same figures)."""
+    counts = adverse_event_counts(adverse_events, sessions)
+    cells = AdverseEventCounts(
+        rollup(attach_groups(counts.events, groups), ["dimension", "category"], ["events"]),
+        rollup(attach_groups(counts.exposure, groups), ["session_route"], ["sessions"]),
+    )
+    return adverse_event_rates_from_cells(cells, settings, by)
 
-    Pass ``counts`` (``adverse_event_counts``) to reuse the per-patient counts across calls;
-    the frames are then not read (the counts may also be ``groups.rollup`` cells). Columns: subgroup, level, dimension, category, events,
-    sessions, per_100_sessions, per_100_lower, per_100_upper, n (patients with it),
-    denominator (dosed patients), rate, lower, upper, definition, caveats."""
-    if counts is None:
-        assert adverse_events is not None and sessions is not None
-        counts = adverse_event_counts(adverse_events, sessions)
-    ev = attach_groups(counts.events, groups)
-    ex = attach_groups(counts.exposure, groups)
+
+AE_RATE_COLUMNS = (
+    "subgroup",
+    "level",
+    "dimension",
+    "category",
+    "events",
+    "sessions",
+    "per_100_sessions",
+    "per_100_lower",
+    "per_100_upper",
+    "n",
+    "denominator",
+    "rate",
+    "lower",
+    "upper",
+    "definition",
+    "caveats",
+)
+AE_DEFINITION = (
+    "events per 100 dosing sessions (exact Poisson interval) and share of dosed patients "
+    "with at least one (Clopper-Pearson); serious = marked serious or psychosis, "
+    "hypertensive crisis, respiratory depression, abuse; route = route of the session "
+    "the event followed (denominators: sessions and patients with that route)"
+)
+
+
+def _events_with_exposure(cells: AdverseEventCounts, by: str | None) -> pl.DataFrame:
+    """Events and patients with the event per subgroup, level, dimension and category, beside
+    the dosing sessions and dosed patients they are counted among (those of the route for the
+    route dimension, all otherwise)."""
     expo = level_agg(
-        ex,
+        cells.exposure,
         by,
         ["session_route"],
-        [pl.col("sessions").sum(), row_count(ex).alias("denominator")],
+        [pl.col("sessions").sum(), pl.col("rows").sum().alias("denominator")],
     )
     g = level_agg(
-        ev,
+        cells.events,
         by,
         ["dimension", "category"],
-        [pl.col("events").sum(), row_count(ev).alias("n")],
-    )
-    g = g.with_columns(
+        [pl.col("events").sum(), pl.col("rows").sum().alias("n")],
+    ).with_columns(
         session_route=pl.when(pl.col("dimension") == "route")
         .then(pl.col("category"))
         .otherwise(pl.lit("*"))
     )
-    out = (
+    return (
         g.join(expo, on=["subgroup", "level", "session_route"], how="left")
         .drop("session_route")
         .with_columns(
@@ -302,7 +326,22 @@ def adverse_event_rates(
         )
         .sort("subgroup", "level", "dimension", "category")
     )
-    rate, lo, hi = intervals.poisson_rate_ci(
+
+
+def adverse_event_rates_from_cells(
+    cells: AdverseEventCounts, settings: Settings, by: str | None = None
+) -> pl.DataFrame:
+    """Adverse events per 100 dosing sessions (exact Poisson interval) and % of dosed
+    patients with the event (Clopper-Pearson), overall and by event, severity, seriousness
+    and route (of the session the event followed; "unknown" when not linked).
+
+    ``cells``: the ``adverse_event_counts`` summed per cell (``groups.rollup``; both frames
+    carry the comparison dimensions and ``rows``, the patients). Columns
+    (``AE_RATE_COLUMNS``): subgroup, level, dimension, category, events, sessions,
+    per_100_sessions, per_100_lower, per_100_upper, n (patients with it), denominator (dosed
+    patients), rate, lower, upper, definition, caveats."""
+    out = _events_with_exposure(cells, by)
+    rate, lo, hi = poisson_rate_ci(
         out.get_column("events").to_numpy(),
         out.get_column("sessions").fill_null(0).to_numpy(),
         settings.confidence_level,
@@ -310,39 +349,15 @@ def adverse_event_rates(
     out = out.with_columns(
         per_100_sessions=pl.Series(rate), per_100_lower=pl.Series(lo), per_100_upper=pl.Series(hi)
     )
-    out = intervals.with_proportion(
-        out, "n", "denominator", settings.confidence_level, method="exact"
-    )
+    out = with_proportion(out, "n", "denominator", settings.confidence_level, method="exact")
     return out.with_columns(
-        definition=pl.lit(
-            "events per 100 dosing sessions (exact Poisson interval) and share of dosed patients "
-            "with at least one (Clopper-Pearson); serious = marked serious or psychosis, "
-            "hypertensive crisis, respiratory depression, abuse; route = route of the session "
-            "the event followed (denominators: sessions and patients with that route)"
-        ),
+        definition=pl.lit(AE_DEFINITION),
         caveats=caveat_expr(
             pl.col("denominator"),
             settings,
             pl.when(pl.col("events") < 5).then(pl.lit("fewer than 5 events")),
         ),
-    ).select(
-        "subgroup",
-        "level",
-        "dimension",
-        "category",
-        "events",
-        "sessions",
-        "per_100_sessions",
-        "per_100_lower",
-        "per_100_upper",
-        "n",
-        "denominator",
-        "rate",
-        "lower",
-        "upper",
-        "definition",
-        "caveats",
-    )
+    ).select(AE_RATE_COLUMNS)
 
 
 def serious_events(adverse_events: pl.DataFrame) -> pl.DataFrame:
@@ -369,8 +384,9 @@ EXCURSIONS = ("hypertensive_before", "bp_rise", "desaturation")
 
 
 def excursion_counts(excursions: pl.DataFrame) -> pl.DataFrame:
-    """Per patient and excursion: n (sessions with it) and denominator (sessions with the
-    reading), from ``vital_excursions``."""
+    """Per patient and excursion, from ``vital_excursions``: n (sessions with it),
+    denominator (sessions with the reading) and patients (1 when n > 0): summable, so they
+    may be summed per cell (``groups.rollup``)."""
     agg = []
     for name in EXCURSIONS:
         agg += [
@@ -378,17 +394,21 @@ def excursion_counts(excursions: pl.DataFrame) -> pl.DataFrame:
             pl.col(name).is_not_null().sum().cast(pl.Int64).alias(f"{name}|d"),
         ]
     wide = excursions.group_by("patient_id").agg(agg)
-    return pl.concat(
-        [
-            wide.select(
-                "patient_id",
-                excursion=pl.lit(name),
-                n=pl.col(f"{name}|n"),
-                denominator=pl.col(f"{name}|d"),
-            )
-            for name in EXCURSIONS
-        ]
-    ).filter(pl.col("denominator") > 0)
+    return (
+        pl.concat(
+            [
+                wide.select(
+                    "patient_id",
+                    excursion=pl.lit(name),
+                    n=pl.col(f"{name}|n"),
+                    denominator=pl.col(f"{name}|d"),
+                )
+                for name in EXCURSIONS
+            ]
+        )
+        .filter(pl.col("denominator") > 0)
+        .with_columns(patients=(pl.col("n") > 0).cast(pl.Int64))
+    )
 
 
 def excursion_summary(
@@ -397,16 +417,24 @@ def excursion_summary(
     settings: Settings,
     by: str | None = None,
 ) -> pl.DataFrame:
+    """Vital-sign excursions from the ``vital_excursions`` rows: counted per patient and
+    passed to ``excursion_summary_from_counts`` (the same figures)."""
+    return excursion_summary_from_counts(excursion_counts(excursions), groups, settings, by)
+
+
+def excursion_summary_from_counts(
+    counts: pl.DataFrame,
+    groups: pl.DataFrame,
+    settings: Settings,
+    by: str | None = None,
+) -> pl.DataFrame:
     """Vital-sign excursions: per flag, n sessions with it, denominator = dosing sessions
     with the reading, rate with Clopper-Pearson interval, patients affected.
 
-    ``excursions``: ``vital_excursions`` rows or their ``excursion_counts`` (faster when
-    called for several ``by``), or ``groups.rollup`` cells of those counts with a
-    ``patients`` column (patients with the excursion). Columns: subgroup, level, excursion, n, denominator, rate,
-    lower, upper, patients, definition, caveats."""
-    if "excursion" not in excursions.columns:
-        excursions = excursion_counts(excursions)
-    x = attach_groups(excursions, groups)
+    ``counts``: ``excursion_counts`` (per patient) or their ``groups.rollup`` cells: the same
+    summable columns (excursion, n, denominator, patients). Columns: subgroup, level,
+    excursion, n, denominator, rate, lower, upper, patients, definition, caveats."""
+    x = attach_groups(counts, groups)
     words = {
         "hypertensive_before": f"BP above {settings.bp_systolic_limit}/"
         f"{settings.bp_diastolic_limit} mmHg before dosing",
@@ -418,15 +446,7 @@ def excursion_summary(
             x,
             by,
             ["excursion"],
-            [
-                pl.col("n").sum(),
-                pl.col("denominator").sum(),
-                (
-                    pl.col("patients").sum()
-                    if "patients" in x.columns
-                    else (pl.col("n") > 0).sum().cast(pl.Int64)
-                ).alias("patients"),
-            ],
+            [pl.col("n").sum(), pl.col("denominator").sum(), pl.col("patients").sum()],
         )
         .with_columns(
             definition=pl.col("excursion").replace_strict(words, return_dtype=pl.String)
@@ -434,9 +454,7 @@ def excursion_summary(
         )
         .sort("subgroup", "level", "excursion")
     )
-    out = intervals.with_proportion(
-        out, "n", "denominator", settings.confidence_level, method="exact"
-    )
+    out = with_proportion(out, "n", "denominator", settings.confidence_level, method="exact")
     return out.with_columns(caveats=caveat_expr(pl.col("denominator"), settings)).select(
         "subgroup",
         "level",

@@ -197,17 +197,13 @@ def cohort_summary(
         ["instrument"],
         response.COUNT_COLUMNS,
     )
-    itt_cells = rollup(
-        response.itt_counts(pm.itt, pm.baselines), ["instrument"], ["missing_baseline"]
-    )
+    itt_cells = rollup(response.itt_counts(pm.itt), ["instrument"], ["missing_baseline"])
 
     def stat_frames(by: str | None) -> dict[str, Any]:
         dur = durability.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
         return {
             "attrition": attrition.attrition(pm.stages, pm.groups, settings, by),
-            "response": response.response_rates(
-                resp_cells, itt_cells, pm.baselines, pm.groups, settings, by
-            ),
+            "response": response.response_rates_from_cells(resp_cells, itt_cells, settings, by),
             "change": improvement.change_from_baseline(
                 pm.end_of_induction, pm.groups, settings, by
             ),
@@ -216,10 +212,8 @@ def cohort_summary(
             ),
             "durability": dur,
             "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
-            "adverse_events": safety.adverse_event_rates(
-                None, None, pm.groups, settings, by, counts=ae_cells
-            ),
-            "excursions": safety.excursion_summary(exc_cells, pm.groups, settings, by),
+            "adverse_events": safety.adverse_event_rates_from_cells(ae_cells, settings, by),
+            "excursions": safety.excursion_summary_from_counts(exc_cells, pm.groups, settings, by),
             "cost": resources.cost_summary(
                 pm.cost, responders, pm.groups, settings, by, prepared=costs
             ),
