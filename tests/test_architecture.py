@@ -62,8 +62,6 @@ KNOWN_LOOPS = [
 KNOWN_LONG = {
     "kapoutcomes/cohort/completeness.py:completeness_items",
     "kapoutcomes/cohort/improvement.py:change_from_baseline",
-    "kapoutcomes/cohort/resources.py:cost_summary",
-    "kapoutcomes/cohort/resources.py:opioid_summary",
     "kapoutcomes/cohort/summary.py:cohort_summary",
     "kapoutcomes/demo/course.py:draw_adverse_events",
     "kapoutcomes/demo/course.py:draw_patients",

@@ -10,27 +10,53 @@ import polars as pl
 
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats import intervals
-
+from kapoutcomes.stats.intervals import with_proportion
 
 # -- opioids ---------------------------------------------------------------------------------
-def opioid_summary(
-    mme: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
-) -> pl.DataFrame:
-    """Opioid use at baseline and later timepoints (``opioid_course.mme_course``).
+#: the share measures: name, patients meeting it, patients counted, definition (the counts are
+#: the ``_opioid_counts`` columns)
+_SHARES = (
+    (
+        "on_opioids",
+        "_on",
+        "_n",
+        "share of observed patients with any MME-counted opioid active ({table})",
+    ),
+    ("above_50_mme", "_a50", "_n", ">= 50 MME/day (CDC 2022: reassess)"),
+    ("above_90_mme", "_a90", "_n", ">= 90 MME/day (CDC 2022: avoid or justify)"),
+    (
+        "buprenorphine",
+        "_bup",
+        "_n",
+        "buprenorphine active (no CDC 2022 factor: excluded from MME, counted here)",
+    ),
+    ("reduction_50", "_red", "_base_on", "on opioids at baseline and >= 50% lower daily MME"),
+    ("discontinued", "_disc", "_base_on", "on opioids at baseline and none at this timepoint"),
+)
+_TIMEPOINT = ["subgroup", "level", "timepoint", "day"]
+OPIOID_COLUMNS = (
+    "subgroup",
+    "level",
+    "timepoint",
+    "measure",
+    "n",
+    "denominator",
+    "value",
+    "lower",
+    "upper",
+    "unit",
+    "definition",
+    "caveats",
+)
 
-    One row per (subgroup, level, timepoint, measure) with n, denominator, value (a % or
-    MME/day), lower, upper, definition, caveats. Measures: on_opioids (% of observed
-    patients), median_mme_all, median_mme_on_opioids, above_50_mme, above_90_mme (% at or
-    above), buprenorphine (% on buprenorphine, excluded from MME), reduction_50 (% of those
-    on opioids at baseline with a >= 50% lower MME), discontinued (% of those on opioids at
-    baseline with none).
-    """
+
+def _opioid_counts(mme: pl.DataFrame, groups: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """Per subgroup, level and timepoint: the patients observed and those meeting each share
+    measure, and the medians and quartiles of daily MME."""
     m = mme.filter(pl.col("observed")).pipe(attach_groups, groups)
     on_base = pl.col("baseline_mme") > 0
-    k = ["subgroup", "level", "timepoint", "day"]
     on = pl.col("daily_mme").filter(pl.col("daily_mme") > 0)
-    g = level_agg(
+    return level_agg(
         m,
         by,
         ["timepoint", "day"],
@@ -49,72 +75,82 @@ def opioid_summary(
             on.quantile(0.75).alias("_q3"),
         ],
     )
-    table = settings.mme_table
-    share = [
-        (
-            "on_opioids",
-            "_on",
-            "_n",
-            f"share of observed patients with any MME-counted opioid active ({table})",
-        ),
-        ("above_50_mme", "_a50", "_n", ">= 50 MME/day (CDC 2022: reassess)"),
-        ("above_90_mme", "_a90", "_n", ">= 90 MME/day (CDC 2022: avoid or justify)"),
-        (
-            "buprenorphine",
-            "_bup",
-            "_n",
-            "buprenorphine active (no CDC 2022 factor: excluded from MME, counted here)",
-        ),
-        ("reduction_50", "_red", "_base_on", "on opioids at baseline and >= 50% lower daily MME"),
-        ("discontinued", "_disc", "_base_on", "on opioids at baseline and none at this timepoint"),
-    ]
+
+
+def _opioid_shares(g: pl.DataFrame, settings: Settings) -> list[pl.DataFrame]:
+    """The share measures as % with Wilson intervals (no change measures at baseline)."""
     pieces = []
-    for name, num, den, words in share:
+    for name, num, den, words in _SHARES:
         p = g.select(
-            *k,
+            *_TIMEPOINT,
             measure=pl.lit(name),
             n=pl.col(num).cast(pl.Int64),
             denominator=pl.col(den).cast(pl.Int64),
-            definition=pl.lit(words),
+            definition=pl.lit(words.format(table=settings.mme_table)),
         )
         p = p.filter(
             ~((pl.col("day") == 0) & pl.col("measure").is_in(["reduction_50", "discontinued"]))
         )
-        p = intervals.with_proportion(p, "n", "denominator", settings.confidence_level)
+        p = with_proportion(p, "n", "denominator", settings.confidence_level)
         pieces.append(
             p.with_columns((pl.col(x) * 100).alias(x) for x in ("rate", "lower", "upper"))
             .rename({"rate": "value"})
             .with_columns(unit=pl.lit("%"))
         )
-    for name, words in (
-        ("median_mme_all", "median daily MME among observed patients (0 when none)"),
-        (
-            "median_mme_on_opioids",
-            "median daily MME among those on MME-counted opioids (IQR as lower-upper)",
+    return pieces
+
+
+def _opioid_medians(g: pl.DataFrame) -> list[pl.DataFrame]:
+    """Median daily MME among all observed patients, and among those on opioids with the
+    IQR as lower-upper."""
+    return [
+        g.select(
+            *_TIMEPOINT,
+            measure=pl.lit("median_mme_all"),
+            n=pl.col("_n").cast(pl.Int64),
+            denominator=pl.col("_n").cast(pl.Int64),
+            definition=pl.lit("median daily MME among observed patients (0 when none)"),
+            value=pl.col("median_mme_all"),
+            lower=pl.lit(None, pl.Float64),
+            upper=pl.lit(None, pl.Float64),
+            unit=pl.lit("MME/day"),
         ),
-    ):
-        pieces.append(
-            g.select(
-                *k,
-                measure=pl.lit(name),
-                n=pl.col("_on").cast(pl.Int64)
-                if name.endswith("opioids")
-                else pl.col("_n").cast(pl.Int64),
-                denominator=pl.col("_n").cast(pl.Int64),
-                definition=pl.lit(words),
-                value=pl.col(name),
-                lower=pl.col("_q1") if name.endswith("opioids") else pl.lit(None, pl.Float64),
-                upper=pl.col("_q3") if name.endswith("opioids") else pl.lit(None, pl.Float64),
-                unit=pl.lit("MME/day"),
-            )
-        )
-    out = pl.concat(pieces, how="diagonal_relaxed")
+        g.select(
+            *_TIMEPOINT,
+            measure=pl.lit("median_mme_on_opioids"),
+            n=pl.col("_on").cast(pl.Int64),
+            denominator=pl.col("_n").cast(pl.Int64),
+            definition=pl.lit(
+                "median daily MME among those on MME-counted opioids (IQR as lower-upper)"
+            ),
+            value=pl.col("median_mme_on_opioids"),
+            lower=pl.col("_q1"),
+            upper=pl.col("_q3"),
+            unit=pl.lit("MME/day"),
+        ),
+    ]
+
+
+def opioid_summary(
+    mme: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
+) -> pl.DataFrame:
+    """Opioid use at baseline and later timepoints (``opioid_course.mme_course``).
+
+    One row per (subgroup, level, timepoint, measure) with n, denominator, value (a % or
+    MME/day), lower, upper, definition, caveats. Measures: on_opioids (% of observed
+    patients), median_mme_all, median_mme_on_opioids, above_50_mme, above_90_mme (% at or
+    above), buprenorphine (% on buprenorphine, excluded from MME), reduction_50 (% of those
+    on opioids at baseline with a >= 50% lower MME), discontinued (% of those on opioids at
+    baseline with none).
+    """
+    g = _opioid_counts(mme, groups, by)
+    out = pl.concat([*_opioid_shares(g, settings), *_opioid_medians(g)], how="diagonal_relaxed")
     return (
         out.with_columns(
             definition=pl.concat_str(
                 [
                     pl.col("definition"),
-                    pl.lit(f"; MME table {table}; timepoint day after first dose: "),
+                    pl.lit(f"; MME table {settings.mme_table}; timepoint day after first dose: "),
                     pl.col("day").cast(pl.String),
                 ]
             ),
@@ -127,20 +163,7 @@ def opioid_summary(
             ),
         )
         .sort("subgroup", "level", "day", "measure")
-        .select(
-            "subgroup",
-            "level",
-            "timepoint",
-            "measure",
-            "n",
-            "denominator",
-            "value",
-            "lower",
-            "upper",
-            "unit",
-            "definition",
-            "caveats",
-        )
+        .select(OPIOID_COLUMNS)
     )
 
 
@@ -157,31 +180,49 @@ def cost_frame(cost: pl.DataFrame, responders: pl.DataFrame, groups: pl.DataFram
     )
 
 
-def cost_summary(
-    cost: pl.DataFrame,
-    responders: pl.DataFrame,
-    groups: pl.DataFrame,
-    settings: Settings,
-    by: str | None = None,
-    prepared: pl.DataFrame | None = None,
-) -> pl.DataFrame:
+#: the cost measures: name, patients counted (n), denominator, value, definition (from the
+#: ``_cost_counts`` columns)
+_COST_MEASURES = (
+    (
+        "total_cost",
+        "_costed",
+        "_treated",
+        pl.col("_total"),
+        "sum of exported session charges, dosed patients",
+    ),
+    (
+        "cost_per_patient_treated",
+        "_costed",
+        "_costed",
+        pl.when(pl.col("_costed") > 0).then(pl.col("_total") / pl.col("_costed")),
+        "total charges / dosed patients with cost data",
+    ),
+    (
+        "median_cost_per_patient",
+        "_costed",
+        "_costed",
+        pl.col("_median"),
+        "median total charges per dosed patient with cost data",
+    ),
+    (
+        "cost_per_responder",
+        "_resp",
+        "_costed",
+        pl.when(pl.col("_resp") > 0).then(pl.col("_total") / pl.col("_resp")),
+        "total charges / end-of-induction responders on the primary instrument (patients "
+        "with cost data)",
+    ),
+)
+
+
+def cost_summary(costs: pl.DataFrame, settings: Settings, by: str | None = None) -> pl.DataFrame:
     """Cost per patient treated and per responder where the export carries cost.
 
-    ``cost``: ``outcomes.cost_per_patient``; ``responders``: patient_id, responder (primary
-    instrument, end of induction); ``prepared``: their ``cost_frame``, to reuse across calls
-    (``cost`` and ``responders`` are then not read). Columns: subgroup, level, measure, n,
-    denominator, value (USD), definition, caveats. Patients without any cost are left out
-    (stated)."""
-    c = prepared
-    if c is None:
-        c = (
-            groups.filter(pl.col("dosed"))
-            .select("patient_id", *([by] if by else []))
-            .join(cost, on="patient_id", how="left")
-            .join(responders, on="patient_id", how="left")
-        )
+    ``costs``: the ``cost_frame`` (one row per dosed patient with the comparison dimensions,
+    cost_usd and responder). Columns: subgroup, level, measure, n, denominator, value (USD),
+    unit, definition, caveats. Patients without any cost are left out (stated)."""
     g = level_agg(
-        c,
+        costs,
         by,
         [],
         [
@@ -205,46 +246,14 @@ def cost_summary(
         g.select(
             "subgroup",
             "level",
-            measure=pl.lit("total_cost"),
-            n=pl.col("_costed"),
-            denominator=pl.col("_treated"),
-            value=pl.col("_total"),
-            definition=pl.lit("sum of exported session charges, dosed patients"),
+            measure=pl.lit(name),
+            n=pl.col(n),
+            denominator=pl.col(d),
+            value=value,
+            definition=pl.lit(words),
             _cov=cov,
-        ),
-        g.select(
-            "subgroup",
-            "level",
-            measure=pl.lit("cost_per_patient_treated"),
-            n=pl.col("_costed"),
-            denominator=pl.col("_costed"),
-            value=pl.when(pl.col("_costed") > 0).then(pl.col("_total") / pl.col("_costed")),
-            definition=pl.lit("total charges / dosed patients with cost data"),
-            _cov=cov,
-        ),
-        g.select(
-            "subgroup",
-            "level",
-            measure=pl.lit("median_cost_per_patient"),
-            n=pl.col("_costed"),
-            denominator=pl.col("_costed"),
-            value=pl.col("_median"),
-            definition=pl.lit("median total charges per dosed patient with cost data"),
-            _cov=cov,
-        ),
-        g.select(
-            "subgroup",
-            "level",
-            measure=pl.lit("cost_per_responder"),
-            n=pl.col("_resp"),
-            denominator=pl.col("_costed"),
-            value=pl.when(pl.col("_resp") > 0).then(pl.col("_total") / pl.col("_resp")),
-            definition=pl.lit(
-                "total charges / end-of-induction responders on the primary "
-                "instrument (patients with cost data)"
-            ),
-            _cov=cov,
-        ),
+        )
+        for name, n, d, value, words in _COST_MEASURES
     ]
     out = pl.concat(rows, how="diagonal_relaxed").with_columns(
         pl.col("n").cast(pl.Int64),

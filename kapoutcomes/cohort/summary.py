@@ -214,9 +214,7 @@ def cohort_summary(
             "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
             "adverse_events": safety.adverse_event_rates_from_cells(ae_cells, settings, by),
             "excursions": safety.excursion_summary_from_counts(exc_cells, pm.groups, settings, by),
-            "cost": resources.cost_summary(
-                pm.cost, responders, pm.groups, settings, by, prepared=costs
-            ),
+            "cost": resources.cost_summary(costs, settings, by),
             "completeness": completeness_mod.completeness(comp_cells, pm.groups, settings, by),
         }
 
