@@ -60,8 +60,6 @@ KNOWN_LOOPS = [
     ],
 ]
 KNOWN_LONG = {
-    "kapoutcomes/cohort/completeness.py:completeness_items",
-    "kapoutcomes/cohort/improvement.py:change_from_baseline",
     "kapoutcomes/cohort/summary.py:cohort_summary",
     "kapoutcomes/demo/course.py:draw_adverse_events",
     "kapoutcomes/demo/course.py:draw_patients",

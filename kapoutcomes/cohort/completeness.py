@@ -15,7 +15,8 @@ import polars as pl
 from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, dosing
-from kapoutcomes.stats import intervals
+from kapoutcomes.outcomes.dosing import days_between
+from kapoutcomes.stats.intervals import with_proportion
 
 FOLLOW_UP_DAYS = (28, 91, 183)
 
@@ -32,6 +33,79 @@ _SCHEMA = {
     "definition": pl.String,
     "caveats": pl.String,
 }
+
+
+def _sessions_with_score(dos: pl.DataFrame, scores: pl.DataFrame, inst: str) -> pl.DataFrame:
+    """Per patient: dosing sessions (denominator) and those with a total of ``inst`` linked
+    to the session or recorded the same day (n)."""
+    # dosing sessions with a score linked to them, then those with one the same day only
+    # (few: joined from their side)
+    is_linked = pl.col("session_id").is_in(scores.get_column("session_id").drop_nulls().implode())
+    flagged = dos.with_columns(_linked=is_linked)
+    linked = flagged.filter(pl.col("_linked"))
+    same_day = (
+        flagged.filter(~pl.col("_linked"))
+        .join(
+            scores.select("patient_id", day=pl.col("assessed_at").dt.date()),
+            on=["patient_id", "day"],
+            how="inner",
+        )
+        .unique("session_id")
+    )
+    scored = (
+        pl.concat([linked.select("patient_id"), same_day.select("patient_id")])
+        .group_by("patient_id")
+        .agg(n=pl.len())
+    )
+    per_patient = dos.group_by("patient_id").agg(denominator=pl.len())
+    return per_patient.join(scored, on="patient_id", how="left").select(
+        "patient_id",
+        instrument=pl.lit(inst),
+        measure=pl.lit("sessions_with_score"),
+        n=pl.col("n").fill_null(0),
+        denominator="denominator",
+    )
+
+
+def _no_baseline(base: pl.DataFrame, inst: str) -> pl.DataFrame:
+    """One item per dosed patient, counted when the baseline of ``inst`` is missing."""
+    return base.filter(pl.col("instrument") == inst).select(
+        "patient_id",
+        instrument=pl.lit(inst),
+        measure=pl.lit("no_baseline"),
+        n=(~pl.col("has_baseline")).cast(pl.Int64),
+        denominator=pl.lit(1, pl.Int64),
+    )
+
+
+def _follow_up(
+    scores: pl.DataFrame,
+    first_doses: pl.DataFrame,
+    as_of: dt.datetime,
+    inst: str,
+    follow_up_days: Sequence[int],
+) -> list[pl.DataFrame]:
+    """For each day d: one item per dosed patient whose first dose is at least d days before
+    ``as_of``, complete with a score of ``inst`` on or after day d."""
+    avail = first_doses.with_columns(_avail=days_between(pl.lit(as_of), pl.col("first_dose_at")))
+    # days from the first dose to the latest score (the latest score is the furthest)
+    last = (
+        scores.group_by("patient_id")
+        .agg(_last=pl.col("assessed_at").max())
+        .join(first_doses, on="patient_id", how="inner")
+        .select("patient_id", _maxd=days_between(pl.col("_last"), pl.col("first_dose_at")))
+    )
+    g = avail.join(last, on="patient_id", how="left")
+    return [
+        g.filter(pl.col("_avail") >= d).select(
+            "patient_id",
+            instrument=pl.lit(inst),
+            measure=pl.lit(f"follow_up_day_{d}"),
+            n=(pl.col("_maxd") >= d).fill_null(False).cast(pl.Int64),
+            denominator=pl.lit(1, pl.Int64),
+        )
+        for d in follow_up_days
+    ]
 
 
 def completeness_items(
@@ -77,71 +151,12 @@ def completeness_items(
         else set(recorded) & set(instruments_)
     )
     fd = groups.filter(pl.col("dosed")).select("patient_id", "first_dose_at")
-    avail = fd.with_columns(_avail=dosing.days_between(pl.lit(as_of), pl.col("first_dose_at")))
-    per_patient = dos.group_by("patient_id").agg(denominator=pl.len())
     pieces = []
     for inst in present:
         ti = t.filter(pl.col("instrument") == inst)
-        # dosing sessions with a score linked to them, then those with one the same day only
-        # (few: joined from their side)
-        is_linked = pl.col("session_id").is_in(ti.get_column("session_id").drop_nulls().implode())
-        flagged = dos.with_columns(_linked=is_linked)
-        linked = flagged.filter(pl.col("_linked"))
-        same_day = (
-            flagged.filter(~pl.col("_linked"))
-            .join(
-                ti.select("patient_id", day=pl.col("assessed_at").dt.date()),
-                on=["patient_id", "day"],
-                how="inner",
-            )
-            .unique("session_id")
-        )
-        scored = (
-            pl.concat([linked.select("patient_id"), same_day.select("patient_id")])
-            .group_by("patient_id")
-            .agg(n=pl.len())
-        )
-        sess = per_patient.join(scored, on="patient_id", how="left")
-        pieces.append(
-            sess.select(
-                "patient_id",
-                instrument=pl.lit(inst),
-                measure=pl.lit("sessions_with_score"),
-                n=pl.col("n").fill_null(0),
-                denominator="denominator",
-            )
-        )
-        b = base.filter(pl.col("instrument") == inst)
-        pieces.append(
-            b.select(
-                "patient_id",
-                instrument=pl.lit(inst),
-                measure=pl.lit("no_baseline"),
-                n=(~pl.col("has_baseline")).cast(pl.Int64),
-                denominator=pl.lit(1, pl.Int64),
-            )
-        )
-        # days from the first dose to the latest score (the latest score is the furthest)
-        last = (
-            ti.group_by("patient_id")
-            .agg(_last=pl.col("assessed_at").max())
-            .join(fd, on="patient_id", how="inner")
-            .select(
-                "patient_id",
-                _maxd=dosing.days_between(pl.col("_last"), pl.col("first_dose_at")),
-            )
-        )
-        g2 = avail.join(last, on="patient_id", how="left")
-        for d in follow_up_days:
-            pieces.append(
-                g2.filter(pl.col("_avail") >= d).select(
-                    "patient_id",
-                    instrument=pl.lit(inst),
-                    measure=pl.lit(f"follow_up_day_{d}"),
-                    n=(pl.col("_maxd") >= d).fill_null(False).cast(pl.Int64),
-                    denominator=pl.lit(1, pl.Int64),
-                )
-            )
+        pieces.append(_sessions_with_score(dos, ti, inst))
+        pieces.append(_no_baseline(base, inst))
+        pieces += _follow_up(ti, fd, as_of, inst, follow_up_days)
     if not pieces:
         return pl.DataFrame(schema=schema)
     return pl.concat([p.select([pl.col(c).cast(tp) for c, tp in schema.items()]) for p in pieces])
@@ -200,7 +215,7 @@ def completeness(
         .with_columns(definition=_definition(settings))
         .sort("subgroup", "level", "instrument", "measure")
     )
-    out = intervals.with_proportion(out, "n", "denominator", settings.confidence_level)
+    out = with_proportion(out, "n", "denominator", settings.confidence_level)
     return out.with_columns(caveats=caveat_expr(pl.col("denominator"), settings)).select(
         list(_SCHEMA)
     )

@@ -68,26 +68,30 @@ def describe_change(
     return out
 
 
-def change_from_baseline(
-    eoi: pl.DataFrame,
-    groups: pl.DataFrame,
-    settings: Settings,
-    by: str | None = None,
-    timepoint: str = "end of induction",
-) -> pl.DataFrame:
-    """Change from baseline (score - baseline; negative = better for every registry
-    instrument) per instrument, one score per patient (``eoi``: end-of-induction rows, or any
-    one-row-per-patient-and-instrument frame of ``outcomes.changes`` columns).
+#: the columns of ``change_from_baseline``
+CHANGE_COLUMNS = (
+    "subgroup",
+    "level",
+    "instrument",
+    "timepoint",
+    "n",
+    "denominator",
+    "mean_baseline",
+    "mean_score",
+    *CHANGE_STATISTICS[:7],
+    "mean_reduction_pct",
+    *CHANGE_STATISTICS[7:],
+    "definition",
+    "caveats",
+)
 
-    Columns: subgroup, level, instrument, timepoint, n, denominator (patients with a score at
-    the timepoint), mean_baseline, mean_score, mean, mean_lower, mean_upper, sd, median,
-    median_lower, median_upper, mean_reduction_pct, wilcoxon_statistic, wilcoxon_p, srm,
-    effect_size, definition, caveats.
-    """
-    e = attach_groups(eoi, groups)
+
+def _change_groups(e: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """Per subgroup, level and instrument: n (with a change), denominator (with a score),
+    mean baseline, score and reduction, and the changes and baselines as lists (_c, _b)."""
     used = [*([by] if by else []), "instrument", "change", "baseline_score", "score"]
     e2 = e.select(*used, "reduction_pct").filter(pl.col("change").is_not_null())
-    agg = (
+    return (
         level_agg(
             e2,
             by,
@@ -107,6 +111,25 @@ def change_from_baseline(
         )
         .sort("subgroup", "level", "instrument")
     )
+
+
+def change_from_baseline(
+    eoi: pl.DataFrame,
+    groups: pl.DataFrame,
+    settings: Settings,
+    by: str | None = None,
+    timepoint: str = "end of induction",
+) -> pl.DataFrame:
+    """Change from baseline (score - baseline; negative = better for every registry
+    instrument) per instrument, one score per patient (``eoi``: end-of-induction rows, or any
+    one-row-per-patient-and-instrument frame of ``outcomes.changes`` columns).
+
+    Columns: subgroup, level, instrument, timepoint, n, denominator (patients with a score at
+    the timepoint), mean_baseline, mean_score, mean, mean_lower, mean_upper, sd, median,
+    median_lower, median_upper, mean_reduction_pct, wilcoxon_statistic, wilcoxon_p, srm,
+    effect_size, definition, caveats.
+    """
+    agg = _change_groups(attach_groups(eoi, groups), by)
     # each group's values straight to numpy (no Python list of every value)
     rows = [
         describe_change(c.to_numpy(), b.to_numpy(), settings.confidence_level)
@@ -127,30 +150,7 @@ def change_from_baseline(
         timepoint=pl.lit(timepoint),
         definition=pl.lit(definition),
         caveats=caveat_expr(pl.col("n"), settings),
-    ).select(
-        "subgroup",
-        "level",
-        "instrument",
-        "timepoint",
-        "n",
-        "denominator",
-        "mean_baseline",
-        "mean_score",
-        "mean",
-        "mean_lower",
-        "mean_upper",
-        "sd",
-        "median",
-        "median_lower",
-        "median_upper",
-        "mean_reduction_pct",
-        "wilcoxon_statistic",
-        "wilcoxon_p",
-        "srm",
-        "effect_size",
-        "definition",
-        "caveats",
-    )
+    ).select(CHANGE_COLUMNS)
 
 
 def monthly_scores(change: pl.DataFrame, max_month: int = 12) -> pl.DataFrame:
