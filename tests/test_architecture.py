@@ -82,8 +82,6 @@ KNOWN_LONG = {
     "kapoutcomes/ingest/read.py:read_excel",
     "kapoutcomes/ingest/resolve.py:_patient_candidates",
     "kapoutcomes/ingest/storing.py:write",
-    "kapoutcomes/outcomes/episodes.py:benefit_durations",
-    "kapoutcomes/outcomes/episodes.py:response_episodes",
     "kapoutcomes/present/html_report.py:to_html",
     "kapoutcomes/present/patient_summary.py:one_page_html",
     "kapoutcomes/present/timeline.py:patient_timeline",

@@ -62,24 +62,12 @@ def loss_definition(settings: Settings) -> str:
     )
 
 
-def response_episodes(
-    change: pl.DataFrame,
-    sessions: pl.DataFrame,
-    settings: Settings,
-    induction: pl.DataFrame | None = None,
+def _event_stream(
+    change: pl.DataFrame, sessions: pl.DataFrame, settings: Settings, code: dict[str, int]
 ) -> pl.DataFrame:
-    """Response episodes per patient and instrument (instruments with a response threshold).
-
-    ``change`` is ``changes(...)``; ``induction`` (optional) the
-    ``induction.induction_series`` already computed from ``sessions``. Columns: patient_id, instrument, episode (1, 2,
-    ...), onset_at, origin_at, origin_session_type, restored_by_booster, end_at (empty when
-    censored), end_reason ("loss" | "booster" | empty), event, last_assessed_at,
-    duration_days (origin to end, or to the last assessment while responding when censored).
-    """
-    k = settings.loss_consecutive_assessments
-    # instruments as small integer codes: sorting and grouping on them is much cheaper
-    names = sorted(change.get_column("instrument").unique().to_list())
-    code = {n: i for i, n in enumerate(names)}
+    """The assessments with a responder flag (kind 0) from each key's first response on, and
+    (when boosters end episodes) the unscheduled boosters (kind 1) of those keys, with
+    instruments as the integer ``code``, sorted by patient, instrument, time and kind."""
     a = change.filter(pl.col("responder").is_not_null()).select(
         "patient_id",
         instrument=pl.col("instrument").replace_strict(code, return_dtype=pl.UInt16),
@@ -91,10 +79,8 @@ def response_episodes(
     # can the keys that never respond): leave them out of the stream
     first_response = pl.col("t").filter(pl.col("resp")).min().over("patient_id", "instrument")
     a = a.filter(pl.col("t") >= first_response)
-    if a.height == 0:
-        return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
     streams = [a]
-    if settings.loss_on_unscheduled_booster:
+    if settings.loss_on_unscheduled_booster and a.height:
         pi = a.select("patient_id", "instrument").unique()
         boosters = (
             sessions.filter(pl.col("session_type") == "booster")
@@ -109,12 +95,16 @@ def response_episodes(
             )
         )
         streams.append(boosters)
-    key = ["patient_id", "instrument"]
-    s = pl.concat(streams).sort(*key, "t", "kind")
+    return pl.concat(streams).sort("patient_id", "instrument", "t", "kind")
+
+
+def _segments(s: pl.DataFrame) -> pl.DataFrame:
+    """The stream cut into segments: one opening row (responding assessment R or booster B)
+    plus the non-responding assessments N after it; a key's first segment may have no
+    opening row (open_kind -1). Per segment: key, key_start, open_kind, start_t, n_below,
+    first_below_t, last_t."""
     # The stream is sorted by patient, instrument and time, so cumulative sums with resets at
-    # each new (patient, instrument) replace window functions. A segment = one opening row
-    # (responding assessment R or booster B) + the non-responding assessments N after it; a
-    # key's first segment may have no opening row (kind -1).
+    # each new (patient, instrument) replace window functions.
     new_key = (
         (pl.col("patient_id") != pl.col("patient_id").shift(1))
         | (pl.col("instrument") != pl.col("instrument").shift(1))
@@ -126,7 +116,7 @@ def response_episodes(
         _key_start=new_key, _sg=(opens | new_key).cast(pl.UInt32).cum_sum().set_sorted()
     )
     is_n = (pl.col("kind") == 0) & ~pl.col("resp").fill_null(False)
-    seg = (
+    return (
         s.group_by("_sg")
         .agg(
             pl.col("patient_id").first(),
@@ -144,6 +134,12 @@ def response_episodes(
         )
         .sort("_sg")
     )
+
+
+def _episode_state(seg: pl.DataFrame, k: int) -> pl.DataFrame:
+    """The segments of each episode (up to and including the one that ends it), numbered:
+    the episode state follows from the number of non-responding assessments in each segment
+    (``k`` in a row end it) and from boosters given while responding."""
     is_r = pl.col("open_kind") == 0
     seg = seg.with_columns(active_end=is_r & (pl.col("n_below") < k)).with_columns(
         prev_active=pl.when(pl.col("key_start"))
@@ -176,10 +172,14 @@ def response_episodes(
         _end_base=pl.when(pl.col("starts")).then(pl.col("_end_cum") - has_end).forward_fill(),
     )
     # keep the segments of each episode up to and including the one that ends it
-    in_ep = seg.filter(
+    return seg.filter(
         (pl.col("_eg") > pl.col("_eg_base"))
         & ((pl.col("_end_cum") - has_end - pl.col("_end_base")) == 0)
     )
+
+
+def _episodes(in_ep: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """One row per episode from its segments, instruments decoded to ``names``."""
     ep = (
         in_ep.group_by("_eg")
         .agg(
@@ -197,12 +197,18 @@ def response_episodes(
         {"instrument": list(range(len(names))), "_name": names},
         schema={"instrument": pl.UInt16, "_name": pl.String},
     )
-    ep = (
+    return (
         ep.join(codes, on="instrument", how="left")
         .drop("instrument")
         .rename({"_name": "instrument"})
     )
-    # origin: the latest dose at or before onset; an induction dose stands for its course end
+
+
+def _with_origin(
+    ep: pl.DataFrame, sessions: pl.DataFrame, settings: Settings, induction: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The episodes with origin_at and origin_session_type: the latest dose at or before
+    onset; an induction dose stands for its course end."""
     dos = dosing_sessions(sessions)
     ind = induction if induction is not None else induction_series(sessions, settings)
     d_ind = (
@@ -227,7 +233,7 @@ def response_episodes(
         )
         .sort("dose_at")
     )
-    ep = (
+    return (
         ep.sort("onset_at")
         .join_asof(
             dos,
@@ -239,6 +245,31 @@ def response_episodes(
         )
         .drop("dose_at")
     )
+
+
+def response_episodes(
+    change: pl.DataFrame,
+    sessions: pl.DataFrame,
+    settings: Settings,
+    induction: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Response episodes per patient and instrument (instruments with a response threshold).
+
+    ``change`` is ``changes(...)``; ``induction`` (optional) the
+    ``induction.induction_series`` already computed from ``sessions``. Columns: patient_id,
+    instrument, episode (1, 2, ...), onset_at, origin_at, origin_session_type,
+    restored_by_booster, end_at (empty when censored), end_reason ("loss" | "booster" |
+    empty), event, last_assessed_at, duration_days (origin to end, or to the last assessment
+    while responding when censored).
+    """
+    # instruments as small integer codes: sorting and grouping on them is much cheaper
+    names = sorted(change.get_column("instrument").unique().to_list())
+    code = {n: i for i, n in enumerate(names)}
+    s = _event_stream(change, sessions, settings, code)
+    if s.height == 0:
+        return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
+    in_ep = _episode_state(_segments(s), settings.loss_consecutive_assessments)
+    ep = _with_origin(_episodes(in_ep, names), sessions, settings, induction)
     ep = ep.with_columns(
         event=pl.col("end_at").is_not_null(),
         restored_by_booster=(pl.col("origin_session_type") == "booster").fill_null(False),
@@ -250,7 +281,7 @@ def response_episodes(
     )
     return ep.select(
         [pl.col(c) if c == "patient_id" else pl.col(c).cast(t) for c, t in _EPISODE_SCHEMA.items()]
-    ).sort(*key, "episode")
+    ).sort("patient_id", "instrument", "episode")
 
 
 def benefit_durations(
@@ -267,24 +298,7 @@ def benefit_durations(
     assessment: at least this long) or "no response" (no response after this dose;
     benefit_days empty).
     """
-    dos = dosing_sessions(sessions).with_columns(
-        next_dose_at=pl.col("started_at").shift(-1).over("patient_id"),
-        next_type=pl.col("session_type").shift(-1).over("patient_id"),
-    )
-    dos = dos.filter(
-        (pl.col("session_type") != "induction")
-        | (pl.col("next_type") != "induction").fill_null(True)
-        | (
-            days_between(pl.col("next_dose_at"), pl.col("started_at"))
-            > settings.induction_max_gap_days
-        )
-    ).select(
-        "patient_id",
-        "session_id",
-        "session_type",
-        dose_at=pl.col("started_at"),
-        next_dose_at=pl.col("next_dose_at"),
-    )
+    dos = _doses_followed(sessions, settings)
     far = dt.datetime(9999, 1, 1)
     d = (
         dos.join(episodes.select("patient_id", "instrument").unique(), on="patient_id")
@@ -310,31 +324,7 @@ def benefit_durations(
         check_sortedness=False,
         allow_exact_matches=False,
     )
-    stop = pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at"))
-    responding = pl.col("onset_at").is_not_null() & (stop > pl.col("dose_at")).fill_null(False)
-    lost_first = pl.col("event") & (
-        pl.col("next_dose_at").is_null() | (pl.col("end_at") < pl.col("next_dose_at"))
-    )
-    booster_end = pl.col("event") & (pl.col("end_reason") == "booster")
-    end = (
-        pl.when(lost_first | booster_end)
-        .then(pl.col("end_at"))
-        .when(pl.col("next_dose_at").is_not_null())
-        .then(pl.col("next_dose_at"))
-        .otherwise(pl.col("last_assessed_at"))
-    )
-    status = (
-        pl.when(~responding)
-        .then(pl.lit("no response"))
-        .when(booster_end)
-        .then(pl.lit("booster"))
-        .when(lost_first)
-        .then(pl.lit("lost"))
-        .when(pl.col("next_dose_at").is_not_null())
-        .then(pl.lit("next dose"))
-        .otherwise(pl.lit("ongoing"))
-    )
-    j = j.with_columns(status=status, _end=end).with_columns(
+    j = j.with_columns(status=_benefit_status(), _end=_benefit_end()).with_columns(
         benefit_days=pl.when(pl.col("status") != "no response").then(
             days_between(pl.col("_end"), pl.col("dose_at")).clip(lower_bound=0.0)
         )
@@ -349,6 +339,69 @@ def benefit_durations(
         "benefit_days",
         "status",
     ).sort("patient_id", "instrument", "dose_at")
+
+
+def _doses_followed(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The doses whose benefit is measured (maintenance and booster infusions, and the last
+    infusion of each induction course) with the next dose: patient_id, session_id,
+    session_type, dose_at, next_dose_at."""
+    dos = dosing_sessions(sessions).with_columns(
+        next_dose_at=pl.col("started_at").shift(-1).over("patient_id"),
+        next_type=pl.col("session_type").shift(-1).over("patient_id"),
+    )
+    return dos.filter(
+        (pl.col("session_type") != "induction")
+        | (pl.col("next_type") != "induction").fill_null(True)
+        | (
+            days_between(pl.col("next_dose_at"), pl.col("started_at"))
+            > settings.induction_max_gap_days
+        )
+    ).select(
+        "patient_id",
+        "session_id",
+        "session_type",
+        dose_at=pl.col("started_at"),
+        next_dose_at=pl.col("next_dose_at"),
+    )
+
+
+def _lost_first() -> pl.Expr:
+    return pl.col("event") & (
+        pl.col("next_dose_at").is_null() | (pl.col("end_at") < pl.col("next_dose_at"))
+    )
+
+
+def _booster_end() -> pl.Expr:
+    return pl.col("event") & (pl.col("end_reason") == "booster")
+
+
+def _benefit_end() -> pl.Expr:
+    """When the benefit of a dose ended: the loss of response (or booster) of the episode
+    running after it, else the next dose, else the last assessment."""
+    return (
+        pl.when(_lost_first() | _booster_end())
+        .then(pl.col("end_at"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.col("next_dose_at"))
+        .otherwise(pl.col("last_assessed_at"))
+    )
+
+
+def _benefit_status() -> pl.Expr:
+    """no response | booster | lost | next dose | ongoing (see ``benefit_durations``)."""
+    stop = pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at"))
+    responding = pl.col("onset_at").is_not_null() & (stop > pl.col("dose_at")).fill_null(False)
+    return (
+        pl.when(~responding)
+        .then(pl.lit("no response"))
+        .when(_booster_end())
+        .then(pl.lit("booster"))
+        .when(_lost_first())
+        .then(pl.lit("lost"))
+        .when(pl.col("next_dose_at").is_not_null())
+        .then(pl.lit("next dose"))
+        .otherwise(pl.lit("ongoing"))
+    )
 
 
 def data_end(tables_: dict[str, pl.DataFrame]) -> dt.datetime | None:
