@@ -60,7 +60,6 @@ KNOWN_LOOPS = [
     ],
 ]
 KNOWN_LONG = {
-    "kapoutcomes/cohort/summary.py:cohort_summary",
     "kapoutcomes/demo/course.py:draw_adverse_events",
     "kapoutcomes/demo/course.py:draw_patients",
     "kapoutcomes/demo/course.py:draw_sessions",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,22 +25,6 @@ from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import episodes
 from kapoutcomes.stats import intervals, survival
 from kapoutcomes.stats.funnel import funnel
-
-#: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
-SECTIONS = (
-    "attrition",
-    "response",
-    "change",
-    "improvement_by_month",
-    "durability",
-    "opioids",
-    "safety",
-    "cost",
-    "completeness",
-    "comparisons",
-    "funnel",
-)
-
 
 #: Columns the cohort summary does not read (dosing details, heart rate, demographics and
 #: contraindications, prescription details, event ids): ``REPORT_COLUMNS`` leaves them out,
@@ -157,6 +142,392 @@ def encode_ids(tabs: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], 
     return out, IdCodes(maps["patient_id"], maps["session_id"])
 
 
+Frames = dict[str, pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class SummaryInputs:
+    """What the section specs read: the per-patient metrics, the cells the statistics made
+    only of sums and counts are computed from, and the tables and settings in force."""
+
+    settings: Settings
+    metrics: PatientMetrics
+    primary_instrument: str
+    comparisons: tuple[str, ...]
+    loss_definition: str
+    assessments: pl.DataFrame
+    adverse_events: pl.DataFrame
+    codes: IdCodes
+    response_cells: pl.DataFrame
+    itt_cells: pl.DataFrame
+    costs: pl.DataFrame
+    caveats: tuple[str, ...]  # the cohort's (small cohort, missing baselines)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The split statistics of every section: ``overall[key]`` and ``by_dimension[dim][key]``
+    (frames by name), for the sections built from them (comparisons, funnel)."""
+
+    overall: dict[str, Frames]
+    by_dimension: dict[str, dict[str, Frames]]
+
+
+def _no_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """How one section is built. ``split(inputs, by)``: the frames computed overall and per
+    comparison dimension; ``whole(inputs, computed)``: frames computed once; ``shown``: the
+    section's frames in order; ``compared``: split frame -> its key in the comparisons
+    section; ``caveats(inputs, frames)``: the section's caveats."""
+
+    key: str
+    title: str
+    definition: Callable[[SummaryInputs], str]
+    shown: tuple[str, ...]
+    split: Callable[[SummaryInputs, str | None], Frames] | None = None
+    whole: Callable[[SummaryInputs, Computed], Frames] | None = None
+    compared: dict[str, str] = field(default_factory=dict)
+    caveats: Callable[[SummaryInputs, Frames], tuple[str, ...]] = _no_caveats
+
+
+# -- the statistics of each section, overall or by a comparison dimension --------------------
+def _attrition(i: SummaryInputs, by: str | None) -> Frames:
+    return {"stages": attrition.attrition(i.metrics.stages, i.metrics.groups, i.settings, by)}
+
+
+def _response(i: SummaryInputs, by: str | None) -> Frames:
+    rates = response.response_rates_from_cells(i.response_cells, i.itt_cells, i.settings, by)
+    return {"rates": rates}
+
+
+def _change(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    eoi = improvement.change_from_baseline(pm.end_of_induction, pm.groups, i.settings, by)
+    return {"end_of_induction": eoi}
+
+
+def _by_month(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    return {"months": improvement.improvement_by_month(pm.monthly, pm.groups, i.settings, by)}
+
+
+def _durability(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    d = durability.durability(
+        pm.episodes, pm.groups, i.settings, by=by, definition=i.loss_definition
+    )
+    return {"summary": d.summary, "curves": d.curves, "at_risk": d.at_risk, "logrank": d.logrank}
+
+
+def _opioids(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    return {"timepoints": resources.opioid_summary(pm.mme, pm.groups, i.settings, by)}
+
+
+def _safety(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    return {
+        "adverse_events": safety.adverse_event_rates_from_cells(pm.adverse_events, i.settings, by),
+        "excursions": safety.excursion_summary_from_counts(
+            pm.excursion_counts, pm.groups, i.settings, by
+        ),
+    }
+
+
+def _cost(i: SummaryInputs, by: str | None) -> Frames:
+    return {"cost": resources.cost_summary(i.costs, i.settings, by)}
+
+
+def _completeness(i: SummaryInputs, by: str | None) -> Frames:
+    pm = i.metrics
+    return {
+        "completeness": completeness_mod.completeness(pm.completeness, pm.groups, i.settings, by)
+    }
+
+
+# -- frames computed once ---------------------------------------------------------------------
+def _flag_counts(i: SummaryInputs) -> pl.DataFrame:
+    """Occurrences and patients per must-not-miss flag, every flag listed (0 when none)."""
+    pm = i.metrics
+    flags = safety.safety_flags(
+        i.assessments, i.adverse_events, pm.dosing, i.settings, excursions=pm.excursions
+    )
+    counts = (
+        flags.group_by("flag")
+        .agg(
+            occurrences=pl.len().cast(pl.Int64),
+            patients=pl.col("patient_id").n_unique().cast(pl.Int64),
+        )
+        .sort("flag")
+    )
+    return (
+        pl.DataFrame(
+            {"flag": list(safety.FLAG_SOURCES), "definition": list(safety.FLAG_SOURCES.values())}
+        )
+        .join(counts, on="flag", how="left")
+        .with_columns(pl.col("occurrences").fill_null(0), pl.col("patients").fill_null(0))
+        .select("flag", "occurrences", "patients", "definition")
+    )
+
+
+def _safety_lists(i: SummaryInputs, c: Computed) -> Frames:
+    return {
+        "serious_events": i.codes.decode(safety.serious_events(i.adverse_events)),
+        "flags": _flag_counts(i),
+        "open_item9": i.codes.decode(safety.item9_by_patient(i.assessments)),
+    }
+
+
+def _comparisons(i: SummaryInputs, c: Computed) -> Frames:
+    """Every split frame of every section, concatenated over the comparison dimensions."""
+    if not i.comparisons:
+        return {}
+    return {
+        name: pl.concat(
+            [c.by_dimension[dim][spec.key][frame] for dim in i.comparisons],
+            how="diagonal_relaxed",
+        )
+        for spec in SECTION_SPECS
+        for frame, name in spec.compared.items()
+    }
+
+
+def _funnel(i: SummaryInputs, c: Computed) -> Frames:
+    """The primary instrument's end-of-induction response rate of each clinic against the
+    network's (empty without clinics)."""
+    if "clinic" not in i.comparisons:
+        return {"clinics": pl.DataFrame()}
+    primary = (pl.col("instrument") == i.primary_instrument) & (pl.col("measure") == "response")
+    r = c.by_dimension["clinic"]["response"]["rates"].filter(primary)
+    net = c.overall["response"]["rates"].filter(primary)
+    p = net.get_column("rate")[0] if net.height else None
+    if not r.height or p is None:
+        return {"clinics": pl.DataFrame()}
+    rows = r.select("level", "n", "denominator", "rate", "definition", "caveats")
+    return {"clinics": funnel(rows, p).rename({"level": "clinic"})}
+
+
+# -- caveats ----------------------------------------------------------------------------------
+def _cohort_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
+    return i.caveats
+
+
+def _item9_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
+    n = frames["open_item9"].height
+    return (f"{n} patient(s) with a PHQ-9 item 9 answer above 0: see the list",) if n else ()
+
+
+def _cost_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
+    cost = i.metrics.cost
+    costed = int(cost.get_column("costed_sessions").sum()) if cost.height else 0
+    return () if costed else ("the export carries no cost",)
+
+
+#: The sections of the summary, in report order: each listed once, with everything it needs.
+SECTION_SPECS: tuple[SectionSpec, ...] = (
+    SectionSpec(
+        "attrition",
+        "Attrition from referral to maintenance",
+        lambda i: (
+            "patients reaching each stage: "
+            + "; ".join(f"{n} = {d}" for n, d in attrition.ATTRITION_STAGES)
+        ),
+        shown=("stages",),
+        split=_attrition,
+        compared={"stages": "attrition"},
+    ),
+    SectionSpec(
+        "response",
+        "Response and remission at the end of induction",
+        lambda i: (
+            "rates among evaluable patients and intention-to-treat, Wilson intervals ("
+            + intervals.WILSON_SOURCE
+            + ")"
+        ),
+        shown=("rates",),
+        split=_response,
+        compared={"rates": "response"},
+        caveats=_cohort_caveats,
+    ),
+    SectionSpec(
+        "change",
+        "Change from baseline at the end of induction",
+        lambda i: "score - baseline per instrument; negative = improvement",
+        shown=("end_of_induction",),
+        split=_change,
+        compared={"end_of_induction": "change"},
+    ),
+    SectionSpec(
+        "improvement_by_month",
+        "Improvement by treatment month",
+        lambda i: (
+            f"last score in each {i.settings.treatment_month_days}-day month after the "
+            f"first dose, up to month {i.settings.max_treatment_month}"
+        ),
+        shown=("months",),
+        split=_by_month,
+        compared={"months": "improvement_by_month"},
+    ),
+    SectionSpec(
+        "durability",
+        "Durability: time to loss of response",
+        lambda i: i.loss_definition + "; " + survival.SOURCE,
+        shown=("summary", "curves", "at_risk"),
+        split=_durability,
+        compared={
+            "summary": "durability",
+            "logrank": "durability_logrank",
+            "curves": "durability_curves",
+        },
+    ),
+    SectionSpec(
+        "opioids",
+        "Opioid use (daily MME)",
+        lambda i: (
+            f"daily MME from the {i.settings.mme_table} factor table at the first dose "
+            "and 3 and 6 months after; buprenorphine excluded from MME and counted separately"
+        ),
+        shown=("timepoints",),
+        split=_opioids,
+        compared={"timepoints": "opioids"},
+    ),
+    SectionSpec(
+        "safety",
+        "Safety",
+        lambda i: (
+            "adverse events per 100 dosing sessions and % of patients (exact intervals); "
+            "vital-sign excursions; must-not-miss flags"
+        ),
+        shown=("adverse_events", "serious_events", "excursions", "flags", "open_item9"),
+        split=_safety,
+        whole=_safety_lists,
+        compared={"adverse_events": "adverse_events", "excursions": "excursions"},
+        caveats=_item9_caveats,
+    ),
+    SectionSpec(
+        "cost",
+        "Cost of care",
+        lambda i: (
+            "exported session charges; per patient treated and per end-of-induction "
+            f"responder ({i.primary_instrument})"
+        ),
+        shown=("cost",),
+        split=_cost,
+        compared={"cost": "cost"},
+        caveats=_cost_caveats,
+    ),
+    SectionSpec(
+        "completeness",
+        "Data completeness",
+        lambda i: "scores recorded at dosing sessions, missing baselines, follow-up coverage",
+        shown=("completeness",),
+        split=_completeness,
+        compared={"completeness": "completeness"},
+    ),
+    SectionSpec(
+        "comparisons",
+        "Comparisons by clinic, condition, route, care model, clinician and start period",
+        lambda i: (
+            "every statistic split by: "
+            + "; ".join(f"{k} = {GROUP_MEANINGS[k]}" for k in i.comparisons)
+        ),
+        shown=(),
+        whole=_comparisons,
+    ),
+    SectionSpec(
+        "funnel",
+        "Clinic response rates against the network",
+        lambda i: (
+            f"end-of-induction {i.primary_instrument} response rate of each clinic "
+            "(evaluable patients) against the network rate with 95% and 99.8% binomial limits "
+            "(Spiegelhalter, Stat Med 2005;24:1185)"
+        ),
+        shown=("clinics",),
+        whole=_funnel,
+    ),
+)
+#: Section keys in report order (the JSON top-level keys below ``meta`` and ``definitions``).
+SECTIONS = tuple(spec.key for spec in SECTION_SPECS)
+
+
+def _split_statistics(i: SummaryInputs, by: str | None) -> dict[str, Frames]:
+    return {spec.key: spec.split(i, by) for spec in SECTION_SPECS if spec.split is not None}
+
+
+def build_sections(i: SummaryInputs) -> dict[str, Section]:
+    """Every section of ``SECTION_SPECS``: the split statistics overall and per comparison
+    dimension, then each section's frames (``shown``; every frame when ``shown`` is empty),
+    definition and caveats."""
+    computed = Computed(
+        overall=_split_statistics(i, None),
+        by_dimension={d: _split_statistics(i, d) for d in i.comparisons},
+    )
+    sections = {}
+    for spec in SECTION_SPECS:
+        frames = {
+            **computed.overall.get(spec.key, {}),
+            **(spec.whole(i, computed) if spec.whole is not None else {}),
+        }
+        if spec.shown:
+            frames = {name: frames[name] for name in spec.shown}
+        sections[spec.key] = Section(
+            spec.key, spec.title, spec.definition(i), frames, spec.caveats(i, frames)
+        )
+    return sections
+
+
+def _cohort_caveats_of(pm: PatientMetrics, settings: Settings, primary: str) -> list[str]:
+    """Small cohort, and many dosed patients without a baseline on the primary instrument."""
+    dosed = int(pm.groups.get_column("dosed").sum())
+    out = []
+    if dosed < settings.small_n:
+        out.append(f"small cohort: {dosed} dosed patients (< {settings.small_n})")
+    b = pm.baselines.filter(pl.col("instrument") == primary)
+    if b.height == 0:
+        return [*out, f"no {primary} scores in the data"]
+    pct = 100.0 * (1 - b.get_column("has_baseline").mean())  # type: ignore[operator]
+    if pct > settings.missing_baseline_caveat_pct:
+        out.append(f"{pct:.0f}% of dosed patients lack a {primary} baseline")
+    return out
+
+
+def _inputs(
+    tabs: dict[str, pl.DataFrame],
+    codes: IdCodes,
+    pm: PatientMetrics,
+    settings: Settings,
+    primary_instrument: str,
+    comparisons: tuple[str, ...],
+) -> SummaryInputs:
+    """The section specs' inputs. Statistics made of sums and counts only are computed from
+    per-cell sums (a cell = one combination of the comparison dimensions): the same figures
+    from far fewer rows (the completeness, adverse-event and excursion cells come summed from
+    ``patient_metrics``)."""
+    responders = pm.end_of_induction.filter(pl.col("instrument") == primary_instrument).select(
+        "patient_id", "responder"
+    )
+    return SummaryInputs(
+        settings=settings,
+        metrics=pm,
+        primary_instrument=primary_instrument,
+        comparisons=comparisons,
+        loss_definition=episodes.loss_definition(settings),
+        assessments=_table(tabs, "assessments"),
+        adverse_events=_table(tabs, "adverse_events"),
+        codes=codes,
+        response_cells=rollup(
+            response.response_counts(pm.end_of_induction), ["instrument"], response.COUNT_COLUMNS
+        ),
+        itt_cells=rollup(response.itt_counts(pm.itt), ["instrument"], ["missing_baseline"]),
+        costs=resources.cost_frame(pm.cost, responders, pm.groups),
+        caveats=tuple(_cohort_caveats_of(pm, settings, primary_instrument)),
+    )
+
+
 def cohort_summary(
     tabs: dict[str, pl.DataFrame],
     settings: Settings | None = None,
@@ -164,7 +535,8 @@ def cohort_summary(
     primary_instrument: str = "pain_nrs",
     comparisons: tuple[str, ...] = GROUP_DIMENSIONS,
 ) -> CohortSummary:
-    """Compute every section of the cohort summary from the canonical tables.
+    """Compute every section of the cohort summary (``SECTION_SPECS``) from the canonical
+    tables.
 
     ``as_of`` defaults to the latest session or assessment in the data (never the wall
     clock, so the summary is reproducible); ``primary_instrument`` (default the pain NRS) is
@@ -176,234 +548,28 @@ def cohort_summary(
     as_of = as_of or episodes.data_end(tabs) or dt.datetime(2000, 1, 1)
     tabs, codes = encode_ids(tabs)
     pm = patient_metrics(tabs, settings, as_of)
-    sessions = _table(tabs, "sessions")
-    assessments = _table(tabs, "assessments")
-    aes = _table(tabs, "adverse_events")
     t_patient = time.perf_counter() - t0
-    loss_def = episodes.loss_definition(settings)
-    responders = pm.end_of_induction.filter(pl.col("instrument") == primary_instrument).select(
-        "patient_id", "responder"
-    )
-
-    # statistics made of sums and counts only: computed from the per-cell sums (a cell = one
-    # combination of the comparison dimensions), the same figures from far fewer rows (the
-    # completeness, adverse-event and excursion cells come summed from patient_metrics)
-    comp_cells = pm.completeness
-    ae_cells = pm.adverse_events
-    costs = resources.cost_frame(pm.cost, responders, pm.groups)
-    exc_cells = pm.excursion_counts
-    resp_cells = rollup(
-        response.response_counts(pm.end_of_induction),
-        ["instrument"],
-        response.COUNT_COLUMNS,
-    )
-    itt_cells = rollup(response.itt_counts(pm.itt), ["instrument"], ["missing_baseline"])
-
-    def stat_frames(by: str | None) -> dict[str, Any]:
-        dur = durability.durability(pm.episodes, pm.groups, settings, by=by, definition=loss_def)
-        return {
-            "attrition": attrition.attrition(pm.stages, pm.groups, settings, by),
-            "response": response.response_rates_from_cells(resp_cells, itt_cells, settings, by),
-            "change": improvement.change_from_baseline(
-                pm.end_of_induction, pm.groups, settings, by
-            ),
-            "improvement_by_month": improvement.improvement_by_month(
-                pm.monthly, pm.groups, settings, by
-            ),
-            "durability": dur,
-            "opioids": resources.opioid_summary(pm.mme, pm.groups, settings, by),
-            "adverse_events": safety.adverse_event_rates_from_cells(ae_cells, settings, by),
-            "excursions": safety.excursion_summary_from_counts(exc_cells, pm.groups, settings, by),
-            "cost": resources.cost_summary(costs, settings, by),
-            "completeness": completeness_mod.completeness(comp_cells, pm.groups, settings, by),
-        }
-
-    overall = stat_frames(None)
-    by_dim = {d: stat_frames(d) for d in comparisons}
-    flags = safety.safety_flags(assessments, aes, pm.dosing, settings, excursions=pm.excursions)
-    flag_counts = (
-        flags.group_by("flag")
-        .agg(
-            occurrences=pl.len().cast(pl.Int64),
-            patients=pl.col("patient_id").n_unique().cast(pl.Int64),
-        )
-        .sort("flag")
-    )
-    flag_counts = (
-        pl.DataFrame(
-            {"flag": list(safety.FLAG_SOURCES), "definition": list(safety.FLAG_SOURCES.values())}
-        )
-        .join(flag_counts, on="flag", how="left")
-        .with_columns(pl.col("occurrences").fill_null(0), pl.col("patients").fill_null(0))
-        .select("flag", "occurrences", "patients", "definition")
-    )
-    dosed = int(pm.groups.get_column("dosed").sum())
-    n_patients = pm.groups.height
-
-    def cav_missing_baseline() -> list[str]:
-        b = pm.baselines.filter(pl.col("instrument") == primary_instrument)
-        if b.height == 0:
-            return [f"no {primary_instrument} scores in the data"]
-        pct = 100.0 * (1 - b.get_column("has_baseline").mean())  # type: ignore[operator]
-        if pct > settings.missing_baseline_caveat_pct:
-            return [f"{pct:.0f}% of dosed patients lack a {primary_instrument} baseline"]
-        return []
-
-    global_caveats = []
-    if dosed < settings.small_n:
-        global_caveats.append(f"small cohort: {dosed} dosed patients (< {settings.small_n})")
-    global_caveats += cav_missing_baseline()
-
-    sections: dict[str, Section] = {}
-    sections["attrition"] = Section(
-        "attrition",
-        "Attrition from referral to maintenance",
-        "patients reaching each stage: "
-        + "; ".join(f"{n} = {d}" for n, d in attrition.ATTRITION_STAGES),
-        {"stages": overall["attrition"]},
-    )
-    sections["response"] = Section(
-        "response",
-        "Response and remission at the end of induction",
-        "rates among evaluable patients and intention-to-treat, Wilson intervals ("
-        + intervals.WILSON_SOURCE
-        + ")",
-        {"rates": overall["response"]},
-        tuple(global_caveats),
-    )
-    sections["change"] = Section(
-        "change",
-        "Change from baseline at the end of induction",
-        "score - baseline per instrument; negative = improvement",
-        {"end_of_induction": overall["change"]},
-    )
-    sections["improvement_by_month"] = Section(
-        "improvement_by_month",
-        "Improvement by treatment month",
-        f"last score in each {settings.treatment_month_days}-day month after the first dose, "
-        f"up to month {settings.max_treatment_month}",
-        {"months": overall["improvement_by_month"]},
-    )
-    d: durability.Durability = overall["durability"]
-    sections["durability"] = Section(
-        "durability",
-        "Durability: time to loss of response",
-        loss_def + "; " + survival.SOURCE,
-        {"summary": d.summary, "curves": d.curves, "at_risk": d.at_risk},
-    )
-    sections["opioids"] = Section(
-        "opioids",
-        "Opioid use (daily MME)",
-        f"daily MME from the {settings.mme_table} factor table at the first dose and 3 and 6 "
-        "months after; buprenorphine excluded from MME and counted separately",
-        {"timepoints": overall["opioids"]},
-    )
-    item9 = codes.decode(safety.item9_by_patient(assessments))
-    sections["safety"] = Section(
-        "safety",
-        "Safety",
-        "adverse events per 100 dosing sessions and % of patients (exact intervals); vital-sign "
-        "excursions; must-not-miss flags",
-        {
-            "adverse_events": overall["adverse_events"],
-            "serious_events": codes.decode(safety.serious_events(aes)),
-            "excursions": overall["excursions"],
-            "flags": flag_counts,
-            "open_item9": item9,
-        },
-        tuple(
-            [f"{item9.height} patient(s) with a PHQ-9 item 9 answer above 0: see the list"]
-            if item9.height
-            else []
-        ),
-    )
-    costed = int(pm.cost.get_column("costed_sessions").sum()) if pm.cost.height else 0
-    sections["cost"] = Section(
-        "cost",
-        "Cost of care",
-        "exported session charges; per patient treated and per end-of-induction responder "
-        f"({primary_instrument})",
-        {"cost": overall["cost"]},
-        () if costed else ("the export carries no cost",),
-    )
-    sections["completeness"] = Section(
-        "completeness",
-        "Data completeness",
-        "scores recorded at dosing sessions, missing baselines, follow-up coverage",
-        {"completeness": overall["completeness"]},
-    )
-    comp_frames: dict[str, pl.DataFrame] = {}
-    keys = (
-        "attrition",
-        "response",
-        "change",
-        "improvement_by_month",
-        "opioids",
-        "adverse_events",
-        "excursions",
-        "cost",
-        "completeness",
-    )
-    if comparisons:
-        for k in keys:
-            comp_frames[k] = pl.concat(
-                [by_dim[dim][k] for dim in comparisons], how="diagonal_relaxed"
-            )
-        comp_frames["durability"] = pl.concat(
-            [by_dim[dim]["durability"].summary for dim in comparisons], how="diagonal_relaxed"
-        )
-        comp_frames["durability_logrank"] = pl.concat(
-            [by_dim[dim]["durability"].logrank for dim in comparisons], how="diagonal_relaxed"
-        )
-        comp_frames["durability_curves"] = pl.concat(
-            [by_dim[dim]["durability"].curves for dim in comparisons], how="diagonal_relaxed"
-        )
-    sections["comparisons"] = Section(
-        "comparisons",
-        "Comparisons by clinic, condition, route, care model, clinician and start period",
-        "every statistic split by: " + "; ".join(f"{k} = {GROUP_MEANINGS[k]}" for k in comparisons),
-        comp_frames,
-    )
-    fun = pl.DataFrame()
-    if "clinic" in comparisons:
-        r = comp_frames["response"].filter(
-            (pl.col("subgroup") == "clinic")
-            & (pl.col("instrument") == primary_instrument)
-            & (pl.col("measure") == "response")
-        )
-        net = overall["response"].filter(
-            (pl.col("instrument") == primary_instrument) & (pl.col("measure") == "response")
-        )
-        p = net.get_column("rate")[0] if net.height else None
-        if r.height and p is not None:
-            fun = funnel(
-                r.select("level", "n", "denominator", "rate", "definition", "caveats"), p
-            ).rename({"level": "clinic"})
-    sections["funnel"] = Section(
-        "funnel",
-        "Clinic response rates against the network",
-        f"end-of-induction {primary_instrument} response rate of each clinic (evaluable patients) "
-        "against the network rate with 95% and 99.8% binomial limits (Spiegelhalter, Stat Med "
-        "2005;24:1185)",
-        {"clinics": fun},
-    )
+    inputs = _inputs(tabs, codes, pm, settings, primary_instrument, comparisons)
+    sections = build_sections(inputs)
+    sessions = _table(tabs, "sessions")
     span = sessions.select(
         pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b")
     )
+    n_patients = pm.groups.height
     meta = {
         "generated_by": "kapoutcomes",
         "as_of": as_of,
         "patients": n_patients,
-        "dosed_patients": dosed,
+        "dosed_patients": int(pm.groups.get_column("dosed").sum()),
         "sessions": sessions.height,
-        "assessments": assessments.height,
-        "adverse_events": aes.height,
+        "assessments": inputs.assessments.height,
+        "adverse_events": inputs.adverse_events.height,
         "first_session": span.item(0, "a") if sessions.height else None,
         "last_session": span.item(0, "b") if sessions.height else None,
         "clinics": pm.groups.get_column("clinic").n_unique() if n_patients else 0,
         "primary_instrument": primary_instrument,
         "comparisons": list(comparisons),
-        "caveats": global_caveats,
+        "caveats": list(inputs.caveats),
         "seconds_patient_metrics": round(t_patient, 3),
         "seconds_total": round(time.perf_counter() - t0, 3),
         "empty": n_patients == 0,
