@@ -9,8 +9,14 @@ from __future__ import annotations
 import polars as pl
 
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, attach_groups, caveat_expr, level_agg
+from kapoutcomes.definitions import opioids
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.stats.intervals import with_proportion
+
+#: the CDC 2022 daily-MME thresholds (``definitions.opioids.RISK_BANDS_MME``): reassess at
+#: 50, avoid or carefully justify at 90; the measure names above_50_mme / above_90_mme follow
+REASSESS_MME, AVOID_MME = opioids.RISK_BANDS_MME
+
 
 # -- opioids ---------------------------------------------------------------------------------
 #: the share measures: name, patients meeting it, patients counted, definition (the counts are
@@ -22,8 +28,8 @@ _SHARES = (
         "_n",
         "share of observed patients with any MME-counted opioid active ({table})",
     ),
-    ("above_50_mme", "_a50", "_n", ">= 50 MME/day (CDC 2022: reassess)"),
-    ("above_90_mme", "_a90", "_n", ">= 90 MME/day (CDC 2022: avoid or justify)"),
+    ("above_50_mme", "_a50", "_n", f">= {REASSESS_MME:g} MME/day (CDC 2022: reassess)"),
+    ("above_90_mme", "_a90", "_n", f">= {AVOID_MME:g} MME/day (CDC 2022: avoid or justify)"),
     (
         "buprenorphine",
         "_bup",
@@ -63,8 +69,8 @@ def _opioid_counts(mme: pl.DataFrame, groups: pl.DataFrame, by: str | None) -> p
         [
             pl.len().alias("_n"),
             pl.col("on_opioids").sum().alias("_on"),
-            (pl.col("daily_mme") >= 50).sum().alias("_a50"),
-            (pl.col("daily_mme") >= 90).sum().alias("_a90"),
+            (pl.col("daily_mme") >= REASSESS_MME).sum().alias("_a50"),
+            (pl.col("daily_mme") >= AVOID_MME).sum().alias("_a90"),
             pl.col("buprenorphine").sum().alias("_bup"),
             on_base.sum().alias("_base_on"),
             (on_base & (pl.col("reduction_pct") >= 50)).sum().alias("_red"),

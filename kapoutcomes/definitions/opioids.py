@@ -186,6 +186,12 @@ def add_daily_mme(
     )
 
 
+def replace_daily_mme(frame: pl.DataFrame, table: str = DEFAULT_TABLE) -> pl.DataFrame:
+    """``frame`` with any stored ``mme_factor``, ``daily_mme`` and ``mme_table`` replaced by
+    those of ``table`` (``add_daily_mme``): the MME of rows stored under another table."""
+    return add_daily_mme(frame.drop("mme_factor", "daily_mme", "mme_table", strict=False), table)
+
+
 def factor_frame(table: str = DEFAULT_TABLE) -> pl.DataFrame:
     """The factor table as a frame, with its source, for display and schemas."""
     rows = [

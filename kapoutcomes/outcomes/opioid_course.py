@@ -16,9 +16,7 @@ MME_MONTHS_DAYS = {"3 months": 91, "6 months": 183}
 def with_mme(opioid_rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """The opioid rows with daily MME recomputed from ``settings.mme_table`` (buprenorphine
     and any ingredient without a factor get an empty MME and ``no_factor = True``)."""
-    o = opioids.add_daily_mme(
-        opioid_rows.drop("mme_factor", "daily_mme", "mme_table", strict=False), settings.mme_table
-    )
+    o = opioids.replace_daily_mme(opioid_rows, settings.mme_table)
     return o.with_columns(no_factor=pl.col("mme_factor").is_null())
 
 
