@@ -14,8 +14,8 @@ import polars as pl
 
 from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change, dosing
-from kapoutcomes.outcomes.dosing import days_between
+from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
 from kapoutcomes.stats.intervals import with_proportion
 
 FOLLOW_UP_DAYS = (28, 91, 183)
@@ -137,7 +137,7 @@ def completeness_items(
         "n": pl.Int64,
         "denominator": pl.Int64,
     }
-    dos = dosing.dosing_sessions(sessions).select(
+    dos = dosing_sessions(sessions).select(
         "patient_id", "session_id", day=pl.col("started_at").dt.date()
     )
     t = (
