@@ -142,7 +142,7 @@ def small_tables() -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    from browser_support import CHROMIUM_ARGS, chromium_path
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path
 
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:

@@ -21,7 +21,7 @@ from kapoutcomes import cli, tables
 from kapoutcomes.demo import generator, long_export, synthea_export, wide_export
 from kapoutcomes.storage import privacy
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO / "sample_data"
 
 

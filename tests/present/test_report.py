@@ -10,14 +10,22 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_outcomes import SIX, induction, maintenance_patient, patient, score, session, tables_of
 
 from kapoutcomes import cli
 from kapoutcomes.cohort import summary
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.present import html_report, report
+from tests.outcomes.test_outcomes import (
+    SIX,
+    induction,
+    maintenance_patient,
+    patient,
+    score,
+    session,
+    tables_of,
+)
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "report-json.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "report-json.md"
 
 
 @pytest.fixture(scope="module")

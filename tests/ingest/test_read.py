@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kapoutcomes.ingest import read
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "sample_data").rglob("*.csv")) + sorted(
     (ROOT / "sample_data").rglob("*.tsv")
 )

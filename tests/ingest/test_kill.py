@@ -59,7 +59,7 @@ def test_sigkill_mid_import_leaves_store_unchanged(tmp_path):
         import_files([{str(big)!r}], {str(db)!r}, clinic="C", secret={SECRET!r})
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

@@ -126,7 +126,7 @@ def test_cli_import_prints_report_and_json(tmp_path, monkeypatch, capsys):
 def test_shipped_mapping_files_are_valid():
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parent.parent / "sample_data" / "mappings"
+    folder = Path(__file__).resolve().parents[2] / "sample_data" / "mappings"
     files = sorted(folder.glob("*.toml"))
     assert files
     for f in files:

@@ -21,7 +21,7 @@ from kapoutcomes.ingest import (
 from kapoutcomes.storage import privacy
 from kapoutcomes.storage.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = ROOT / "sample_data" / "exports"
 MAPPING = ROOT / "sample_data" / "mappings" / "riverside_visits.toml"
 SECRET = b"ingest-test-secret-ingest-test-secret"

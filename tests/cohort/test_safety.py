@@ -6,11 +6,20 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from test_outcomes import D0, _frame, induction, patient, pid, score, session, tables_of
 
 from kapoutcomes.cohort import safety
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.stats import intervals
+from tests.outcomes.test_outcomes import (
+    D0,
+    _frame,
+    induction,
+    patient,
+    pid,
+    score,
+    session,
+    tables_of,
+)
 
 S = Settings()
 

@@ -13,10 +13,10 @@ import time
 import urllib.request
 
 import pytest
-from browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
 from kapoutcomes.storage import access, audit, privacy
 from kapoutcomes.storage.store import Store, StoreError
+from tests.browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -8,7 +8,7 @@ from pathlib import Path
 from kapoutcomes import tables
 from kapoutcomes.present import contracts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_schemas_match_models():

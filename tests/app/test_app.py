@@ -9,7 +9,7 @@ import pytest
 from kapoutcomes.demo import generator
 from kapoutcomes.storage.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest

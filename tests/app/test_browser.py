@@ -6,7 +6,8 @@ Screenshots are kept in test-artifacts/browser/ as test artifacts (not committed
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, ROOT, serve_app, wait_ready
+
+from tests.browser_support import ARTIFACTS, ROOT, serve_app, wait_ready
 
 pytestmark = pytest.mark.browser
 

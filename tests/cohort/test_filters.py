@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import PID, PID2
-
 from kapoutcomes.cohort.filters import CohortFilter, apply, choices, patient_attributes, start_range
+from tests.conftest import PID, PID2
 
 
 def test_no_filter_keeps_everything(small_tables):

@@ -96,7 +96,7 @@ def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     path = tmp_path / "store.duckdb"
-    demo = Path(__file__).resolve().parent.parent / "sample_data" / "demo" / "patients.csv"
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "demo" / "patients.csv"
     assert cli.main(["import", str(demo), "--store", str(path), "--json"]) == 0
     with Store(path) as st:
         log = audit.entries(st)

@@ -29,7 +29,7 @@ from kapoutcomes import cli
 from kapoutcomes.ingest import ImportLimits, IngestError, import_files
 from kapoutcomes.storage.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = fz.SECRET
 
 
