@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
-from tests.conftest import PID, assessment_row, frame, patient_row, session_row
+from tests.builders import PID, assessment_row, frame, patient_row, session_row
 
 
 def test_valid_small_tables_pass(small_tables):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kapoutcomes.cohort.filters import CohortFilter, apply, choices, patient_attributes, start_range
-from tests.conftest import PID, PID2
+from tests.builders import PID, PID2
 
 
 def test_no_filter_keeps_everything(small_tables):

@@ -10,7 +10,7 @@ import pytest
 from kapoutcomes.cohort import safety
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.stats import intervals
-from tests.outcomes.test_outcomes import (
+from tests.builders import (
     D0,
     _frame,
     induction,

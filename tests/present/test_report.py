@@ -15,7 +15,7 @@ from kapoutcomes import cli
 from kapoutcomes.cohort import summary
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.present import html_report, report
-from tests.outcomes.test_outcomes import (
+from tests.builders import (
     SIX,
     induction,
     maintenance_patient,
