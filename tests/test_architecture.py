@@ -157,8 +157,6 @@ KNOWN_UNTESTED = {
     "kapoutcomes.ingest.report",
     "kapoutcomes.ingest.resolve",
     "kapoutcomes.ingest.storing",
-    "kapoutcomes.present.figures",
-    "kapoutcomes.present.formatting",
 }
 
 
