@@ -149,14 +149,8 @@ KNOWN_UNTESTED = {
     "kapoutcomes.demo.identities",
     "kapoutcomes.demo.outcomes",
     "kapoutcomes.demo.params",
-    "kapoutcomes.ingest.errors",
-    "kapoutcomes.ingest.mapping",
-    "kapoutcomes.ingest.pipeline",
-    "kapoutcomes.ingest.presets",
-    "kapoutcomes.ingest.quarantine",
     "kapoutcomes.ingest.report",
     "kapoutcomes.ingest.resolve",
-    "kapoutcomes.ingest.storing",
 }
 
 

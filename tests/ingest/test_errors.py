@@ -131,3 +131,15 @@ def test_shipped_mapping_files_are_valid():
     assert files
     for f in files:
         assert load_mapping(f).columns["mrn"]
+
+
+def test_ingest_error_is_one_line_file_problem_action():
+    from kapoutcomes import ingest
+    from kapoutcomes.ingest.errors import IngestError as ModuleIngestError
+
+    e = ModuleIngestError("visits.csv", "no patient column", "add an MRN column")
+    assert str(e) == "visits.csv: no patient column; add an MRN column"
+    assert (e.file, e.problem, e.action) == ("visits.csv", "no patient column", "add an MRN column")
+    assert str(ModuleIngestError("a.xlsx", "the file is empty")) == "a.xlsx: the file is empty"
+    assert isinstance(e, ValueError)
+    assert ingest.IngestError is ModuleIngestError  # the package re-exports the one class
