@@ -149,8 +149,6 @@ KNOWN_UNTESTED = {
     "kapoutcomes.demo.identities",
     "kapoutcomes.demo.outcomes",
     "kapoutcomes.demo.params",
-    "kapoutcomes.ingest.report",
-    "kapoutcomes.ingest.resolve",
 }
 
 
