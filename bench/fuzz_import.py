@@ -13,7 +13,7 @@ in-memory store and checked:
   quarantine holds exactly the quarantined rows and the ledger one entry per new file;
 * no planted identifier reaches the store, the report (text or JSON) or the error message.
 
-``tests/test_fuzz_import.py`` runs the same property on a few hundred cases in CI; this
+``tests/ingest/test_fuzz_import.py`` runs the same property on a few hundred cases in CI; this
 module runs the long version and records the figures in ``bench/fuzz_results.md``.
 """
 

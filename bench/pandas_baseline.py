@@ -443,7 +443,10 @@ def change_summary(eoi, groups, s: Settings) -> pd.DataFrame:
 
 
 def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, ind, s: Settings) -> pd.DataFrame:
-    """The loss-of-response state machine, one (patient, instrument) stream at a time."""
+    """The loss-of-response state machine, one (patient, instrument) stream at a time.
+
+    The benchmark's own copy: the tests check the library against the plain-Python reference
+    in tests/reference/episodes.py, not against this."""
     k = s.loss_consecutive_assessments
     a = ch[ch["responder"].notna()][["patient_id", "instrument", "assessed_at", "responder"]]
     a = a.rename(columns={"assessed_at": "t"}).assign(kind=0)

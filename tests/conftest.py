@@ -1,92 +1,18 @@
-"""Shared fixtures: small valid canonical frames built by hand."""
+"""Shared fixtures: small valid canonical frames built by hand (rows from tests/builders.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from kapoutcomes.storage import privacy
+from tests.builders import PID, PID2, assessment_row, frame, patient_row, session_row
 
-# ``bench`` (the fuzz generators, the pandas baseline) is imported by tests from the repository
-# root, which the ``pytest`` script, unlike ``python -m pytest``, does not put on the path
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-PID = privacy.pseudonymise("MRN-1", b"test-secret-test-secret-test-secret!")
-PID2 = privacy.pseudonymise("MRN-2", b"test-secret-test-secret-test-secret!")
-
-
-def patient_row(pid: str = PID, **kw) -> dict:
-    row = {
-        "patient_id": pid,
-        "clinic": "Riverside",
-        "primary_condition": "CRPS",
-        "comorbid_depression": True,
-        "sex": "female",
-        "birth_year": 1970,
-        "age_band": "50-59",
-        "referral_date": dt.date(2024, 1, 2),
-        "psychosis_history": False,
-        "cardiovascular_disease": False,
-        "raised_intracranial_pressure": False,
-        "substance_use_disorder": False,
-        "interacting_medication": False,
-    }
-    row.update(kw)
-    return row
-
-
-def session_row(sid: str = "s1", pid: str = PID, **kw) -> dict:
-    row = {
-        "session_id": sid,
-        "patient_id": pid,
-        "started_at": dt.datetime(2024, 2, 1, 9, 0),
-        "session_type": "induction",
-        "route": "IV",
-        "dose_mg": 40.0,
-        "dose_mg_per_kg": 0.5,
-        "weight_kg": 80.0,
-        "infusion_minutes": 40,
-        "care_model": "infusion_only",
-        "clinician": "C01",
-        "bp_systolic_before": 128,
-        "bp_diastolic_before": 82,
-        "heart_rate_before": 72,
-        "spo2_before": 98,
-        "bp_systolic_after": 138,
-        "bp_diastolic_after": 86,
-        "heart_rate_after": 80,
-        "spo2_after": 97,
-        "cost_usd": 600.0,
-    }
-    row.update(kw)
-    return row
-
-
-def assessment_row(pid: str = PID, **kw) -> dict:
-    row = {
-        "patient_id": pid,
-        "assessed_at": dt.datetime(2024, 2, 1, 8, 30),
-        "instrument": "pain_nrs",
-        "item": None,
-        "score": 7.0,
-        "session_id": None,
-        "timing": "before_dose",
-    }
-    row.update(kw)
-    return row
-
-
-def frame(table: str, rows: list[dict]) -> pl.DataFrame:
-    from kapoutcomes import tables
-
-    schema = tables.empty(table).schema
-    return pl.DataFrame(rows, schema=schema)
+# tests/ is a package (an __init__.py in it and in each stage folder), so pytest's default
+# import mode puts the repository root on sys.path: test modules import as
+# ``tests.<stage>.test_<module>``, and ``tests.builders``, ``tests.reference`` and ``bench`` (the
+# fuzz driver, the pandas baseline) import from there under both ``pytest`` and ``python -m pytest``
 
 
 @pytest.fixture
@@ -142,7 +68,7 @@ def small_tables() -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    from browser_support import CHROMIUM_ARGS, chromium_path
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path
 
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:

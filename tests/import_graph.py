@@ -135,9 +135,47 @@ def long_functions(limit: int = 80) -> list[tuple[int, str]]:
     return sorted(found, reverse=True)
 
 
+# -- tests mirror the package -------------------------------------------------------------------
+TESTS = ROOT / "tests"
+
+
+def has_code(mod: Module) -> bool:
+    """More than a docstring (a package whose ``__init__`` only describes it has nothing to test)."""
+    body = ast.parse(mod.path.read_text(encoding="utf-8")).body
+    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+
+
+def mirror(name: str) -> Path:
+    """The test folder of a library module: tests/<stage>/ for a stage's modules, tests/ for the
+    top-level ones (tables, cli, the package itself)."""
+    parts = name.split(".")
+    return TESTS / parts[1] if len(parts) > 1 and (TESTS / parts[1]).is_dir() else TESTS
+
+
+def test_modules(folder: Path) -> list[Module]:
+    """The test modules of a folder: tests/<stage>/ with its sub-folders, tests/ on its own."""
+    paths = folder.glob("test_*.py") if folder == TESTS else folder.rglob("test_*.py")
+    return [
+        Module(".".join(p.relative_to(ROOT).with_suffix("").parts), p, False) for p in sorted(paths)
+    ]
+
+
+def tested_by(name: str, known: dict[str, Module] | None = None) -> list[str]:
+    """The test modules in ``name``'s mirror folder that import it."""
+    known = known or modules()
+    return [t.name for t in test_modules(mirror(name)) if name in imports(t, known)]
+
+
+def untested() -> list[str]:
+    """Library modules with code that no test module in their mirror folder imports."""
+    known = modules()
+    return [n for n, m in known.items() if has_code(m) and not tested_by(n, known)]
+
+
 if __name__ == "__main__":
     g = graph()
     print("top-level modules:", [m for m in g if m.count(".") == 1 and not modules()[m].is_package])
     print("loops:", loops(g))
     print("upward:", *upward(g), sep="\n  ")
     print("long functions:", *long_functions(), sep="\n  ")
+    print("without a test module:", *untested(), sep="\n  ")

@@ -6,12 +6,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from conftest import PID, assessment_row, frame, patient_row, session_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
+from tests.builders import PID, assessment_row, frame, patient_row, session_row
 
 
 def test_valid_small_tables_pass(small_tables):

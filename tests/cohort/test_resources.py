@@ -1,0 +1,105 @@
+"""Opioid use and cost across the cohort (kapoutcomes.cohort.resources), worked by hand on
+four dosed patients.
+
+Daily MME at baseline (day 0): 90, 30, 0, 60 (patient 3 also on buprenorphine); at day 91:
+40 (a 55.6% reduction), 0 (discontinued), 0, and patient 3 not followed that far.
+Charges: 3,000, 1,500, none, 4,500 USD; end-of-induction responders: patients 0 and 3.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from kapoutcomes.cohort import resources
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.stats import intervals
+from tests.builders import induction, patient, pid, tables_of
+
+S = Settings()
+
+
+@pytest.fixture(scope="module")
+def groups():
+    t = tables_of([patient(i) for i in range(4)], [s for i in range(4) for s in induction(i, [0])])
+    return intervals.patient_groups(t["patients"], t["sessions"])
+
+
+def _mme() -> pl.DataFrame:
+    rows = []
+    base = [90.0, 30.0, 0.0, 60.0]
+    for i, (b, later) in enumerate(zip(base, [40.0, 0.0, 0.0, None], strict=True)):
+        for tp, day, v in (("baseline", 0, b), ("3 months", 91, later)):
+            rows.append(
+                {
+                    "patient_id": pid(i),
+                    "timepoint": tp,
+                    "day": day,
+                    "observed": v is not None,
+                    "daily_mme": v,
+                    "on_opioids": bool(v),
+                    "buprenorphine": i == 3,
+                    "baseline_mme": b,
+                    "reduction_pct": None if v is None or b == 0 else 100 * (b - v) / b,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _values(out: pl.DataFrame, day: int) -> dict[str, tuple]:
+    f = out.filter(pl.col("timepoint") == ("baseline" if day == 0 else "3 months"))
+    return {m: (n, d, v) for m, n, d, v in f.select("measure", "n", "denominator", "value").rows()}
+
+
+def test_opioids_at_baseline(groups):
+    v = _values(resources.opioid_summary(_mme(), groups, S), 0)
+    assert v["on_opioids"] == (3, 4, 75.0)
+    assert v["above_50_mme"] == (2, 4, 50.0)  # 90 and 60
+    assert v["above_90_mme"] == (1, 4, 25.0)  # 90 counts: at or above
+    assert v["buprenorphine"] == (1, 4, 25.0)
+    assert v["median_mme_all"] == (4, 4, 45.0)  # median of 0, 30, 60, 90
+    assert v["median_mme_on_opioids"] == (3, 4, 60.0)  # of 30, 60, 90
+    assert "reduction_50" not in v and "discontinued" not in v  # nothing to reduce from yet
+
+
+def test_opioids_later_count_only_patients_followed_that_far(groups):
+    out = resources.opioid_summary(_mme(), groups, S)
+    v = _values(out, 91)
+    assert v["on_opioids"] == (1, 3, pytest.approx(100 / 3))
+    # of the two on opioids at baseline (90, 30): both >= 50% lower, one on none
+    assert v["reduction_50"] == (2, 2, 100.0)
+    assert v["discontinued"] == (1, 2, 50.0)
+    later = out.filter(pl.col("timepoint") == "3 months")
+    assert all("only patients followed up to this timepoint" in c for c in later["caveats"])
+
+
+def test_cost_per_patient_and_per_responder(groups):
+    cost = pl.DataFrame(
+        {"patient_id": [pid(0), pid(1), pid(3)], "cost_usd": [3000.0, 1500.0, 4500.0]}
+    )
+    responders = pl.DataFrame(
+        {"patient_id": [pid(0), pid(1), pid(3)], "responder": [True, False, True]}
+    )
+    out = resources.cost_summary(cost, responders, groups, S)
+    v = {m: (n, d, x) for m, n, d, x in out.select("measure", "n", "denominator", "value").rows()}
+    assert v == {
+        "total_cost": (3, 4, 9000.0),
+        "cost_per_patient_treated": (3, 3, 3000.0),
+        "median_cost_per_patient": (3, 3, 3000.0),
+        "cost_per_responder": (2, 3, 4500.0),
+    }
+    assert all("1 of 4 treated patients have no cost in the export" in c for c in out["caveats"])
+    # the prepared frame gives the same figures
+    prepared = resources.cost_frame(cost, responders, groups)
+    assert prepared.height == 4
+    again = resources.cost_summary(cost.clear(), responders.clear(), groups, S, prepared=prepared)
+    assert again.equals(out)
+
+
+def test_no_cost_in_the_export(groups):
+    empty = pl.DataFrame(schema={"patient_id": pl.String, "cost_usd": pl.Float64})
+    resp = pl.DataFrame(schema={"patient_id": pl.String, "responder": pl.Boolean})
+    out = resources.cost_summary(empty, resp, groups, S)
+    per = out.filter(pl.col("measure") == "cost_per_patient_treated").row(0, named=True)
+    assert per["value"] is None and per["denominator"] == 0
+    assert "the export carries no cost" in per["caveats"]

@@ -1,0 +1,97 @@
+"""End-of-induction response (kapoutcomes.cohort.response), five patients worked by hand.
+
+Everyone: 6 infusions, days 0-11. Pain baseline 8 (day -1) and a day-14 score:
+0: 4 (50%: response), 1: 5 (37.5%: response), 2: 7 (12.5%: no), 3: a day-14 score but no
+baseline, 4: baseline but no score after the course. Evaluable: 0, 1, 2 -> 2/3; ITT: all five
+dosed -> 2/5, one of them (3) without a baseline.
+PHQ-9: patient 0 has comorbid depression, baseline 20 and 4 on day 14 (response and
+remission, < 5); patient 1 has only a day-14 PHQ-9 (10). ITT for PHQ-9: 0 (comorbid
+depression) and 1 (a score); response 1/1 evaluable (half the ITT without a baseline),
+remission 1/2 (a score alone tells remission).
+Wilson 95% intervals (Newcombe 1998): 2/3 -> (0.2077, 0.9385); 2/5 -> (0.1176, 0.7693).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from kapoutcomes.cohort import response
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import change
+from kapoutcomes.outcomes.induction import end_of_induction, induction_series
+from kapoutcomes.stats import intervals
+from tests.builders import SIX, induction, patient, pid, score, tables_of
+
+S = Settings()
+
+
+@pytest.fixture(scope="module")
+def parts():
+    pain = [[(-1, 8), (14, 4)], [(-1, 8), (14, 5)], [(-1, 8), (14, 7)], [(14, 3)], [(-1, 8)]]
+    t = tables_of(
+        [patient(0)] + [patient(i, dep=False) for i in range(1, 5)],
+        [s for i in range(5) for s in induction(i, SIX)],
+        [score(i, d, v) for i, rows in enumerate(pain) for d, v in rows]
+        + [score(0, -1, 20, "phq9"), score(0, 14, 4, "phq9"), score(1, 14, 10, "phq9")],
+    )
+    base = change.baselines(t["assessments"], t["sessions"], S)
+    ch = change.changes(t["assessments"], t["sessions"], S, base=base)
+    eoi = end_of_induction(ch, induction_series(t["sessions"], S), S)
+    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    itt = response.itt_population(groups, t["assessments"], S)
+    return eoi, itt, base, groups
+
+
+def test_itt_population(parts):
+    _, itt, _, _ = parts
+    pain = itt.filter(pl.col("instrument") == "pain_nrs").get_column("patient_id").to_list()
+    assert pain == [pid(i) for i in range(5)]
+    phq = itt.filter(pl.col("instrument") == "phq9").get_column("patient_id").to_list()
+    assert phq == [pid(0), pid(1)]
+
+
+def _row(rates: pl.DataFrame, inst: str, measure: str) -> dict:
+    return rates.filter((pl.col("instrument") == inst) & (pl.col("measure") == measure)).row(
+        0, named=True
+    )
+
+
+def test_pain_response_evaluable_and_itt(parts):
+    rates = response.response_rates(*parts, S)
+    r = _row(rates, "pain_nrs", "response")
+    assert (r["n"], r["denominator"], r["itt_denominator"], r["missing_baseline"]) == (2, 3, 5, 1)
+    assert r["rate"] == pytest.approx(2 / 3)
+    assert (r["lower"], r["upper"]) == (pytest.approx(0.2077, abs=1e-4),
+                                        pytest.approx(0.9385, abs=1e-4))  # fmt: skip
+    assert r["itt_rate"] == pytest.approx(0.4)
+    assert (r["itt_lower"], r["itt_upper"]) == (pytest.approx(0.1176, abs=1e-4),
+                                                pytest.approx(0.7693, abs=1e-4))  # fmt: skip
+    assert r["definition"].startswith("reduction from baseline >= 30")
+    # 1 of 5 (20%) lack a baseline: the caveat starts above 20%
+    assert "lack a baseline" not in r["caveats"]
+    assert "small n (3 < 20)" in r["caveats"]
+
+
+def test_phq9_response_needs_a_baseline_remission_does_not(parts):
+    rates = response.response_rates(*parts, S)
+    resp = _row(rates, "phq9", "response")
+    assert (resp["n"], resp["denominator"], resp["itt_denominator"]) == (1, 1, 2)
+    # remission is a score below 5, known for patient 1 too (10: not remitted)
+    rem = _row(rates, "phq9", "remission")
+    assert (rem["n"], rem["denominator"], rem["itt_denominator"]) == (1, 2, 2)
+    assert rem["definition"].startswith("score < 5")
+    assert "50.0% of the ITT population lack a baseline" in resp["caveats"]
+    assert "fewer than half" not in resp["caveats"]  # 1 of 2 is half
+
+
+def test_counts_and_their_cells_give_the_same_rates(parts):
+    eoi, itt, base, groups = parts
+    direct = response.response_rates(eoi, itt, base, groups, S)
+    counted = response.response_rates(
+        response.response_counts(eoi), response.itt_counts(itt, base), base, groups, S
+    )
+    assert counted.equals(direct)
+    counts = response.response_counts(eoi).filter(pl.col("instrument") == "pain_nrs")
+    assert counts.get_column("response|n").sum() == 2
+    assert counts.get_column("response|d").sum() == 3

@@ -1,0 +1,176 @@
+"""Safety: must-not-miss flags, vital-sign excursions and adverse-event rates, hand-worked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from kapoutcomes.cohort import safety
+from kapoutcomes.cohort.groups import patient_groups
+from kapoutcomes.definitions.settings import Settings
+from tests.builders import (
+    D0,
+    _frame,
+    induction,
+    patient,
+    pid,
+    score,
+    session,
+    tables_of,
+)
+
+S = Settings()
+
+
+def _event(
+    i: int,
+    n: int,
+    event: str,
+    day: float,
+    sid: str | None = None,
+    severity: str = "mild",
+    serious: bool = False,
+) -> dict:
+    return {
+        "event_id": f"e{i}_{n}",
+        "patient_id": pid(i),
+        "session_id": sid,
+        "event": event,
+        "event_text": "text" if event == "other" else None,
+        "severity": severity,
+        "serious": serious,
+        "onset_at": D0 + dt.timedelta(days=day),
+    }
+
+
+def _cohort():
+    # patient 1: BP 150/85 before dose 1 (hypertensive), 140/90 before dose 2 (not: limit is
+    # "above" 140/90), systolic 120 -> 145 after dose 3 (rise 25 >= 20), SpO2 88 after dose 4.
+    # patient 2: PHQ-9 item 9 answers 0, 2, then 0; a psychosis event marked not serious
+    # (psychosis is always serious); item 9 of GAD-7 (does not exist) is never a flag.
+    ses = [
+        session(1, 0, "induction", 0, bp_systolic_before=150, bp_diastolic_before=85),
+        session(1, 2, "induction", 1, bp_systolic_before=140, bp_diastolic_before=90),
+        session(
+            1,
+            4,
+            "induction",
+            2,
+            bp_systolic_before=120,
+            bp_diastolic_before=80,
+            bp_systolic_after=145,
+            bp_diastolic_after=85,
+        ),
+        session(1, 7, "induction", 3, spo2_before=97, spo2_after=88),
+        *induction(2, [0, 2, 4, 7]),
+        session(2, 1, "integration", 99),
+    ]
+    asm = [
+        score(2, 1, 0, "phq9", item=9),
+        score(2, 3, 2, "phq9", item=9),
+        score(2, 5, 0, "phq9", item=9),
+        score(1, 3, 1, "phq9", item=1),
+    ]
+    ev = [
+        _event(1, 1, "nausea_vomiting", 0.1, "s1_0"),
+        _event(1, 2, "nausea_vomiting", 2.1, "s1_1"),
+        _event(1, 3, "dissociation", 2.1, "s1_1", severity="moderate"),
+        _event(2, 1, "psychosis", 4.2, "s2_2", severity="severe", serious=False),
+    ]
+    return tables_of([patient(1), patient(2)], ses, asm, (), ev)
+
+
+def test_vital_excursions_hand_worked():
+    t = _cohort()
+    v = safety.vital_excursions(t["sessions"], S).filter(pl.col("patient_id") == pid(1))
+    assert v.get_column("hypertensive_before").to_list() == [True, False, False, None]
+    assert v.get_column("bp_rise").to_list() == [None, None, True, None]
+    assert v.get_column("desaturation").to_list() == [None, None, None, True]
+    # limits come from settings
+    v2 = safety.vital_excursions(
+        t["sessions"], Settings(bp_systolic_limit=130, bp_diastolic_limit=85)
+    )
+    assert v2.filter(pl.col("patient_id") == pid(1)).get_column("hypertensive_before").to_list()[
+        :3
+    ] == [True, True, False]
+
+
+def test_safety_flags_never_missed():
+    t = _cohort()
+    f = safety.safety_flags(t["assessments"], t["adverse_events"], t["sessions"], S)
+    got = sorted(f.select("patient_id", "flag", "value").rows())
+    assert got == [
+        (pid(1), "hypertensive_before_dosing", "150/85"),
+        (pid(2), "phq9_item9", "2.0"),
+        (pid(2), "serious_adverse_event", "psychosis"),
+    ]
+    assert f.get_column("source").null_count() == 0
+    item9 = safety.item9_by_patient(t["assessments"])
+    row = item9.row(0, named=True)
+    assert row["patient_id"] == pid(2) and row["highest"] == 2 and row["latest_answer"] == 0
+    assert row["status"].startswith("latest answer 0")
+
+
+def test_adverse_event_rates_hand_worked():
+    # 8 dosing sessions in 2 dosed patients; 4 events: overall 4 / 8 = 50 per 100 sessions,
+    # exact Poisson 95% limits for 4 events (1.0899, 10.2416) / 8 * 100; patients with any
+    # event 2 / 2. Nausea: 2 events (25 per 100), 1 patient of 2.
+    t = _cohort()
+    groups = patient_groups(t["patients"], t["sessions"])
+    r = safety.adverse_event_rates(t["adverse_events"], t["sessions"], groups, S)
+    overall = r.filter(pl.col("dimension") == "overall").row(0, named=True)
+    assert overall["events"] == 4 and overall["sessions"] == 8
+    assert overall["per_100_sessions"] == pytest.approx(50.0)
+    assert overall["per_100_lower"] == pytest.approx(1.0899 / 8 * 100, abs=1e-2)
+    assert overall["per_100_upper"] == pytest.approx(10.2416 / 8 * 100, abs=1e-2)
+    assert overall["n"] == 2 and overall["denominator"] == 2
+    nausea = r.filter(
+        (pl.col("dimension") == "event") & (pl.col("category") == "nausea_vomiting")
+    ).row(0, named=True)
+    assert nausea["per_100_sessions"] == pytest.approx(25.0) and nausea["n"] == 1
+    assert nausea["lower"] == pytest.approx(0.0126, abs=1e-4)  # Clopper-Pearson 1/2
+    serious = r.filter((pl.col("dimension") == "seriousness") & (pl.col("category") == "serious"))
+    assert serious.get_column("events").to_list() == [1]
+    assert safety.serious_events(t["adverse_events"]).get_column("event").to_list() == ["psychosis"]
+    burden = safety.adverse_event_burden(t["adverse_events"], t["sessions"])
+    assert burden.get_column("events_per_100_sessions").to_list() == [75.0, 25.0]
+
+
+def test_excursion_summary_counts_sessions_with_readings():
+    t = _cohort()
+    groups = patient_groups(t["patients"], t["sessions"])
+    x = safety.excursion_summary(safety.vital_excursions(t["sessions"], S), groups, S)
+    h = x.filter(pl.col("excursion") == "hypertensive_before").row(0, named=True)
+    assert (h["n"], h["denominator"], h["patients"]) == (1, 3, 1)
+
+
+def test_item9_of_any_patient_in_a_large_frame_is_listed():
+    rows = [score(i, 1, 0, "phq9", item=9) for i in range(1, 300)] + [
+        score(177, 2, 1, "phq9", item=9)
+    ]
+    a = _frame("assessments", rows)
+    assert safety.item9_by_patient(a).get_column("patient_id").to_list() == [pid(177)]
+
+
+def test_adverse_event_rates_by_route_use_session_route_exposure():
+    # by="route" splits patients by the route of their first dose while the route dimension
+    # counts the route of the session each event followed: the two must not be confused
+    # (regression found by bench agreement: sessions were 0 for overall rows)
+    t = _cohort()
+    t["sessions"] = t["sessions"].with_columns(
+        route=pl.when(pl.col("session_id") == "s1_3").then(pl.lit("IM")).otherwise(pl.col("route"))
+    )
+    groups = patient_groups(t["patients"], t["sessions"])
+    r = safety.adverse_event_rates(t["adverse_events"], t["sessions"], groups, S, by="route")
+    iv = r.filter((pl.col("level") == "IV") & (pl.col("dimension") == "overall")).row(0, named=True)
+    assert (iv["events"], iv["sessions"], iv["denominator"]) == (4, 8, 2)
+    im = r.filter(
+        (pl.col("level") == "IV") & (pl.col("dimension") == "route") & (pl.col("category") == "IM")
+    )
+    assert im.height == 0  # no event followed the IM session
+    iv_route = r.filter(
+        (pl.col("level") == "IV") & (pl.col("dimension") == "route") & (pl.col("category") == "IV")
+    ).row(0, named=True)
+    assert (iv_route["events"], iv_route["sessions"]) == (4, 7)

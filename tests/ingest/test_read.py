@@ -1,0 +1,120 @@
+"""The polars fast path of the delimited-text reader gives exactly the cells and line numbers
+of the careful csv-module reader (which stays the fallback for unusual files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kapoutcomes.ingest import read
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = sorted((ROOT / "sample_data").rglob("*.csv")) + sorted(
+    (ROOT / "sample_data").rglob("*.tsv")
+)
+
+
+def both(name: str, data: bytes, monkeypatch) -> tuple:
+    src = read.Source(name, data)
+    fast = read.read_delimited(src)
+    with monkeypatch.context() as m:
+        m.setattr(read, "_fast_frame", lambda *a, **k: None)
+        slow = read.read_delimited(src)
+    return fast, slow
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_sample_files_same_on_both_paths(path, monkeypatch):
+    fast, slow = both(path.name, path.read_bytes(), monkeypatch)
+    assert fast.headers == slow.headers
+    assert fast.frame.equals(slow.frame)
+
+
+def test_fast_path_is_taken_for_the_long_export():
+    path = ROOT / "sample_data" / "exports" / "lakeshore_observations.csv"
+    text, enc = read.decode(read.Source(path.name, path.read_bytes()))
+    src = read.Source(path.name, path.read_bytes())
+    assert read._read_delimited_fast(src, text, enc, ",", read.DEFAULT_LIMITS) is not None
+
+
+def test_utf8_bytes_path_is_taken_for_the_long_export():
+    path = ROOT / "sample_data" / "exports" / "lakeshore_observations.csv"
+    src = read.Source(path.name, path.read_bytes())
+    fast = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
+    assert fast is not None and fast.encoding == "utf-8-sig"
+
+
+@pytest.mark.parametrize(
+    "text, fast",
+    [
+        ("a,b,c\n1,2,\n3,,\n", True),  # empty last cells, every field there
+        ("a,b,c\n1,2\n3,4,5\n", False),  # a short record: the careful reader notes it
+        ('a,b,c\n1,"x,\ny",\n4,5,6\n', True),  # delimiters and a line break in a cell
+        ('a,b,c\n1,"x,\ny"\n4,5,6\n', False),
+        ("a,b,c\n1,2,3,\n", False),  # an extra (empty) field
+        ("a,b,c\n1,2,3\n \n", False),  # a whitespace-only record
+        ('"a\nb",c\n1,2\n', False),  # a header that spans lines
+        ("a,b,c\n1,2,3\n\n4,5,6\n", False),  # a blank line
+        ("a,b,c\r\n1,2,3\r\n\r\n4,5,6\r\n", False),
+        ("a,b,c\n1,2,3\n4,5,6\n\n", False),
+        ('a,b,c\n1,"x\n\ny",3\n4,5,6\n', True),  # a blank line inside a quoted cell
+        ("a,b,c\r\n1,2,3\r4,5,6\r\n", False),  # a bare CR
+        ('a,b,c\n1,x"y,3\n', False),  # a quote inside an unquoted field
+        ('a,b,c\n1,"x"y,3\n', False),  # text after a closing quote
+        ('a,b,c\n1,2,"3\n', False),  # a quote left open
+        ('a,b,c\n1,"",""""\n', True),  # empty quoted fields and a doubled quote
+    ],
+)
+def test_fast_path_only_for_complete_records(text, fast, monkeypatch):
+    src = read.Source("x.csv", text.encode())
+    got = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
+    assert (got is not None) == fast
+    if got is not None:
+        with monkeypatch.context() as m:
+            m.setattr(read, "_fast_frame", lambda *a, **k: None)
+            slow = read.read_delimited(src)
+        assert got.frame.equals(slow.frame)
+
+
+def test_fast_path_taken_for_plain_files():
+    text = 'a,b,c\n1,2,3\n4,"x\ny",6\n7,8,9\n'
+    t = read._read_delimited_fast(
+        read.Source("x.csv", text.encode()), text, "utf-8", ",", read.DEFAULT_LIMITS
+    )
+    assert t is not None
+    assert t.frame.get_column(read.LINE).to_list() == [2, 3, 5]
+
+
+cell = st.text(alphabet=st.sampled_from(list('ab ,;"\n=1')), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(cell, min_size=3, max_size=3), min_size=1, max_size=8))
+def test_property_same_cells_and_lines(rows):
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["first", "second", "third"])
+    w.writerows(rows)
+    data = buf.getvalue().encode()
+    src = read.Source("p.csv", data)
+    try:
+        slow_reader = read.read_delimited  # noqa: F841
+        fast = read._read_delimited_fast(src, buf.getvalue(), "utf-8", ",", read.DEFAULT_LIMITS)
+        fast_bytes = read._read_utf8_fast(src, ".csv", read.DEFAULT_LIMITS)
+    except Exception as e:  # the fast path must never raise: it falls back instead
+        raise AssertionError(f"fast path raised {e!r}") from e
+    if fast is None and fast_bytes is None:
+        return
+    import unittest.mock as mock
+
+    with mock.patch.object(read, "_fast_frame", lambda *a, **k: None):
+        slow = read.read_delimited(src)
+    for got in (fast, fast_bytes):
+        if got is not None:
+            assert got.frame.equals(slow.frame)

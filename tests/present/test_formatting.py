@@ -1,0 +1,46 @@
+"""How the report writes numbers (kapoutcomes.present.formatting): values worked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from kapoutcomes.present.formatting import format_value, overall, percent
+
+
+def test_percent_one_decimal_and_a_dash_for_missing():
+    assert percent(0.4567) == "45.7%"
+    assert percent(1.0) == "100.0%"
+    assert percent(None) == "–"
+
+
+@pytest.mark.parametrize(
+    ("value", "col", "text"),
+    [
+        (0.125, "rate", "12.5%"),  # rates, limits and survival read as percentages
+        (0.0304, "itt_lower", "3.0%"),
+        (0.5, "s_12w", "50.0%"),
+        (0.9991, "upper998", "99.9%"),
+        (0.00012345, "pvalue", "0.00012"),  # below 0.001: two significant figures
+        (0.0123, "logrank_p", "0.012"),  # else three decimals
+        (0.001, "pvalue", "0.001"),
+        (1234.5678, "mean", "1,234.57"),  # other floats: two decimals, thousands separated
+        (float("nan"), "mean", "–"),
+        (None, "rate", "–"),
+        (1234567, "n", "1,234,567"),  # counts with separators
+        (True, "event", "True"),  # a bool is not a count
+        ("CRPS", "level", "CRPS"),
+        (dt.datetime(2024, 3, 5, 14, 7, 59), "at", "2024-03-05 14:07"),
+    ],
+)
+def test_format_value(value, col, text):
+    assert format_value(value, col) == text
+
+
+def test_overall_keeps_the_all_rows_and_passes_frames_without_subgroups():
+    f = pl.DataFrame({"subgroup": ["all", "clinic", "all"], "n": [3, 1, 2]})
+    assert overall(f).get_column("n").to_list() == [3, 2]
+    g = pl.DataFrame({"n": [1, 2]})
+    assert overall(g).equals(g)
