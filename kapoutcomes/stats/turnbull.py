@@ -1,0 +1,305 @@
+"""Turnbull's nonparametric maximum-likelihood estimate (NPMLE) for interval-censored times.
+
+Loss of response is only seen at assessments: it happened after the last responding
+assessment ``L`` and no later than the first non-responding one ``R``. Each patient therefore
+gives a set that contains their unseen time:
+
+- ``0 <= L < R < inf``: the half-open interval ``(L, R]`` (interval-censored; ``L == 0`` is
+  left-censored, "lost by the first assessment");
+- ``L == R``: the single time ``{L}`` (exact);
+- ``R == inf``: ``(L, inf)``, still responding at the last assessment ``L`` (right-censored).
+
+:func:`turnbull` finds the innermost (Turnbull) intervals, the pieces of the time line that
+are the intersection of some sets and contain no endpoint of another, and estimates the
+probability of each by Turnbull's self-consistency (EM) iterations until no probability moves
+by more than ``tolerance`` (or ``max_iterations`` is reached: ``converged`` says which).
+The NPMLE says how much probability lies in each Turnbull interval but not where inside it,
+so the survival curve is a step function that is *undefined* within each Turnbull interval:
+the result carries a lower and an upper step bound, equal wherever the curve is determined.
+
+The median is reported as the Turnbull interval in which the curve crosses 0.5 (``median``),
+plus that interval's midpoint (``median_midpoint``; the midpoint convention) for a single
+number; it is ``None`` when the curve is not known to reach 0.5.
+
+With only exact and right-censored times the NPMLE is the Kaplan-Meier estimate.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SOURCE = (
+    "Turnbull, J R Stat Soc B 1976;38:290 (innermost intervals, self-consistency algorithm); "
+    "Gentleman & Geyer, Biometrika 1994;81:618 (optimality conditions of the NPMLE)"
+)
+DEFAULT_TOLERANCE = 1e-10
+DEFAULT_MAX_ITERATIONS = 100_000
+
+
+@dataclass(frozen=True)
+class Turnbull:
+    """Turnbull's NPMLE of the survival function from interval-censored times.
+
+    ``left[j]``/``right[j]`` are the Turnbull intervals in increasing order: the single time
+    ``{left[j]}`` when ``left[j] == right[j]``, otherwise ``(left[j], right[j]]`` (``right[j]``
+    may be ``inf``: probability beyond the last assessment of right-censored patients).
+    ``probabilities[j]`` is the estimated probability of the event in interval ``j``; they
+    sum to 1, and ``mass_at_infinity`` is the part in an interval reaching ``inf``.
+
+    ``times`` are 0 and the finite interval endpoints; ``survival_upper[i]`` and
+    ``survival_lower[i]`` bound S(t) for ``times[i] < t < times[i + 1]`` (after the last time:
+    to infinity). Where they are equal S is known there (and, as Kaplan-Meier is, at
+    ``times[i]`` itself when ``times[i]`` is the right end of an interval); where they differ
+    ``t`` lies inside a Turnbull interval and S is only known to be between them.
+    """
+
+    n: int
+    n_events: int
+    left: np.ndarray
+    right: np.ndarray
+    probabilities: np.ndarray
+    times: np.ndarray
+    survival_lower: np.ndarray
+    survival_upper: np.ndarray
+    converged: bool
+    iterations: int
+    log_likelihood: float
+    median: tuple[float, float] | None
+    median_midpoint: float | None
+    tolerance: float
+    caveats: tuple[str, ...] = field(default=())
+
+    @property
+    def mass_at_infinity(self) -> float:
+        """Probability placed beyond the largest finite endpoint (never seen to be lost)."""
+        return float(self.probabilities[np.isinf(self.right)].sum())
+
+    def bounds_at(self, t: float) -> tuple[float, float]:
+        """(lower, upper) bound of S(t) = P(T > t); equal where the estimate is determined."""
+        before = self.probabilities[self.right <= t].sum()
+        started = np.where(self.left == self.right, self.left <= t, self.left < t)
+        return (float(1.0 - self.probabilities[started].sum()), float(1.0 - before))
+
+    def survival_at(self, t: float) -> float | None:
+        """S(t), or None where ``t`` lies inside a Turnbull interval (S not determined)."""
+        lower, upper = self.bounds_at(t)
+        return upper if math.isclose(lower, upper, abs_tol=1e-12) else None
+
+    def curve(self, *, linear: bool = False) -> tuple[list[float], list[float | None]]:
+        """Points (x, y) to draw the curve: flat steps where S is known and, inside each
+        Turnbull interval, a gap (``None``, a break in the line) or, with ``linear=True``,
+        a straight line from S at its left end to S at its right end (a display convention;
+        the NPMLE does not say how the probability is spread inside the interval)."""
+        xs: list[float] = []
+        ys: list[float | None] = []
+        before: float | None = 1.0  # S on the stretch before the current time
+        for t, lo, up in zip(self.times, self.survival_lower, self.survival_upper, strict=True):
+            x, s = float(t), float(up)
+            if before is not None:
+                xs.append(x)
+                ys.append(before)
+            xs.append(x)  # S at x itself: known at the ends of Turnbull intervals
+            ys.append(s)
+            known = math.isclose(float(lo), s, abs_tol=1e-12)
+            if not known and not linear:
+                xs.append(x)
+                ys.append(None)
+            before = s if known else None
+        return xs, ys
+
+
+def turnbull(
+    lower: Sequence[float] | np.ndarray,
+    upper: Sequence[float] | np.ndarray,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> Turnbull:
+    """Turnbull's NPMLE from each patient's last time without the event (``lower``, L) and
+    first time with it (``upper``, R; ``inf`` if never seen). See the module docstring for
+    how (L, R) pairs are read. Raises ValueError (saying which row) on negative, missing or
+    reversed bounds."""
+    lo, hi = _checked(lower, upper)
+    n = len(lo)
+    if n == 0:
+        return _empty(tolerance)
+    obs, weights = np.unique(np.column_stack([lo, hi]), axis=0, return_counts=True)
+    left, right = turnbull_intervals(obs[:, 0], obs[:, 1])
+    first, last = _contained(obs[:, 0], obs[:, 1], left, right)
+    p, iterations, converged = _self_consistency(
+        first, last, weights.astype(float), len(left), tolerance, max_iterations
+    )
+    times, s_lower, s_upper = _steps(left, right, p)
+    median = _median(left, right, p)
+    caveats = []
+    if not converged:
+        caveats.append(f"did not converge in {iterations} iterations (tolerance {tolerance:g})")
+    if median is None:
+        caveats.append("median not reached: the curve is not known to fall to 0.5")
+    if n < 10:
+        caveats.append(f"small sample (n = {n}): the curve is imprecise")
+    return Turnbull(
+        n=n,
+        n_events=int(np.isfinite(hi).sum()),
+        left=left,
+        right=right,
+        probabilities=p,
+        times=times,
+        survival_lower=s_lower,
+        survival_upper=s_upper,
+        converged=converged,
+        iterations=iterations,
+        log_likelihood=float(np.sum(weights * np.log(_set_probabilities(p, first, last)))),
+        median=median,
+        median_midpoint=None if median is None else (median[0] + median[1]) / 2,
+        tolerance=tolerance,
+        caveats=tuple(caveats),
+    )
+
+
+def turnbull_intervals(
+    lower: Sequence[float] | np.ndarray, upper: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The innermost intervals of the sets (L, R] / {L} / (L, inf), as (left, right) arrays
+    (left == right for a single time). Turnbull's rule: sort all endpoints and keep each left
+    endpoint that is immediately followed by a right endpoint. Where endpoints tie, the order
+    follows which sets contain the tied time: {t} and (., t] contain t, (t, .) does not, so a
+    set ending at t comes before one that starts just after t."""
+    lo, hi = _checked(lower, upper)
+    # (value, offset, kind): offset 1 = "just after the value" (an open left end); kind 0 =
+    # left end, 1 = right end, so at the very same point a left end sorts first (they overlap)
+    ends = [(v, 0 if v == r else 1, 0) for v, r in zip(lo, hi, strict=True)]
+    ends += [(r, 0, 1) for r in hi]
+    ends.sort()
+    pairs = [(a[0], b[0]) for a, b in itertools.pairwise(ends) if a[2] == 0 and b[2] == 1]
+    return (
+        np.array([a for a, _ in pairs], dtype=float),
+        np.array([b for _, b in pairs], dtype=float),
+    )
+
+
+def _checked(lower, upper) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.asarray(lower, dtype=float).reshape(-1)
+    hi = np.asarray(upper, dtype=float).reshape(-1)
+    if lo.shape != hi.shape:
+        raise ValueError(
+            f"lower and upper bounds differ in length ({len(lo)} and {len(hi)}): "
+            "give one (last time without the event, first time with it) pair per patient"
+        )
+    problems = [
+        (np.isnan(lo) | np.isnan(hi), "a bound is missing (NaN); use inf for 'not yet lost'"),
+        (np.isinf(lo), "the lower bound is infinite; it must be the last assessment time"),
+        (lo < 0, "the lower bound is negative; times count from the origin (0)"),
+        (hi < lo, "the upper bound is before the lower bound"),
+    ]
+    for bad, why in problems:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"row {i} (lower={lo[i]}, upper={hi[i]}): {why}")
+    return lo, hi
+
+
+def _contained(
+    lo: np.ndarray, hi: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each set, the first and last index of the Turnbull intervals inside it (they are
+    consecutive, as the intervals are disjoint and sorted)."""
+    starts = [(a, 0 if a == b else 1) for a, b in zip(left, right, strict=True)]
+    first = np.empty(len(lo), dtype=np.int64)
+    last = np.empty(len(lo), dtype=np.int64)
+    for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        # an interval lies inside (a, b] when it starts at (a, open) or later and ends by b;
+        # inside {a} when it is {a}
+        first[i] = bisect.bisect_left(starts, (a, 0 if a == b else 1))
+        last[i] = int(np.searchsorted(right, b, side="right")) - 1
+    if (last < first).any():  # cannot happen: every set contains an innermost interval
+        raise AssertionError("a set contains no Turnbull interval")
+    return first, last
+
+
+def _self_consistency(
+    first: np.ndarray,
+    last: np.ndarray,
+    weights: np.ndarray,
+    m: int,
+    tolerance: float,
+    max_iterations: int,
+) -> tuple[np.ndarray, int, bool]:
+    """Turnbull's self-consistency iterations: p_j <- sum_i w_i a_ij p_j / sum_k a_ik p_k / n,
+    from equal probabilities, until no p_j moves by more than ``tolerance``."""
+    n = weights.sum()
+    p = np.full(m, 1.0 / m)
+    for iteration in range(1, max_iterations + 1):
+        share = weights / _set_probabilities(p, first, last)
+        # sum over the sets containing interval j, by a difference array over [first, last]
+        inside = np.cumsum(
+            np.bincount(first, share, minlength=m + 1)
+            - np.bincount(last + 1, share, minlength=m + 1)
+        )[:m]
+        new = p * inside / n
+        new /= new.sum()
+        change = float(np.max(np.abs(new - p)))
+        p = new
+        if change <= tolerance:
+            return p, iteration, True
+    return p, max_iterations, False
+
+
+def _set_probabilities(p: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """P(the time lies in set i) = sum of p over its Turnbull intervals [first_i, last_i]:
+    by cumulative sums, re-summed directly where rounding could swamp a small value."""
+    cum = np.concatenate([[0.0], np.cumsum(p)])
+    total = cum[last + 1] - cum[first]
+    for i in np.flatnonzero(total < 1e-8):
+        total[i] = p[first[i] : last[i] + 1].sum()
+    return total
+
+
+def _steps(
+    left: np.ndarray, right: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper bounds of S on each open stretch after 0 and each finite endpoint."""
+    ends = np.concatenate([[0.0], left, right])
+    times = np.unique(ends[np.isfinite(ends)])
+    # just after t, the intervals ending at or before t have surely happened (upper bound of
+    # S) and those starting at or before t may have happened (lower bound)
+    done = np.array([p[right <= t].sum() for t in times])
+    begun = np.array([p[left <= t].sum() for t in times])
+    return times, np.clip(1.0 - begun, 0.0, 1.0), np.clip(1.0 - done, 0.0, 1.0)
+
+
+def _median(left: np.ndarray, right: np.ndarray, p: np.ndarray) -> tuple[float, float] | None:
+    """The Turnbull interval in which S falls to 0.5 or below (first with cumulative
+    probability >= 0.5); None when that happens only beyond the last finite endpoint."""
+    reached = np.flatnonzero(np.cumsum(p) >= 0.5 - 1e-12)
+    if len(reached) == 0 or not np.isfinite(right[reached[0]]):
+        return None
+    j = int(reached[0])
+    return (float(left[j]), float(right[j]))
+
+
+def _empty(tolerance: float) -> Turnbull:
+    none = np.array([], dtype=float)
+    return Turnbull(
+        n=0,
+        n_events=0,
+        left=none,
+        right=none,
+        probabilities=none,
+        times=np.array([0.0]),
+        survival_lower=np.array([1.0]),
+        survival_upper=np.array([1.0]),
+        converged=True,
+        iterations=0,
+        log_likelihood=0.0,
+        median=None,
+        median_midpoint=None,
+        tolerance=tolerance,
+        caveats=("no patients: nothing to estimate",),
+    )
