@@ -152,6 +152,10 @@ def test_cosmesis_radiotherapy_alone_turnbull_intervals_and_median():
     med = kmf.median_survival_time_
     assert med.loc[0.5, "NPMLE_estimate_lower"] == pytest.approx(40.0, abs=1e-6)
     assert med.loc[0.5, "NPMLE_estimate_upper"] == pytest.approx(40.0, abs=1e-6)
+    # intervals the NPMLE leaves empty get exactly 0, and the curve is known (flat) there
+    assert ((fit.probabilities == 0) | (fit.probabilities > 1e-3)).all()
+    assert (fit.probabilities == 0).sum() == 6
+    assert fit.survival_at(36.5) == pytest.approx(fit.survival_at(34.5))
     # no patient lost response with certainty after 48 months, so nothing lies beyond it
     assert fit.mass_at_infinity == 0.0
     assert fit.survival_at(50) == pytest.approx(0.0, abs=1e-9)

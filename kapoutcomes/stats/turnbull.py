@@ -261,14 +261,20 @@ def _fit(sets: _Sets, tolerance: float, max_iterations: int) -> tuple[np.ndarray
     when the optimality gap max_j d_j - 1 is within ``tolerance`` (then p is the NPMLE to
     that tolerance: the log-likelihood is within n * gap of its maximum). Where the
     iterations crawl (a probability creeping to 0 whose d_j tends to 1, where EM is known to
-    be sublinear), Newton steps on the intervals that keep probability finish the job.
-    Returns (p, iterations, final gap)."""
+    be sublinear), Newton steps on the intervals that keep probability finish the job; they
+    also end every fit, so that intervals the NPMLE leaves empty get exactly 0 rather than
+    the iterations' residue (kept only if the optimality gap stays within ``tolerance``).
+    Returns (p, iterations (self-consistency plus Newton steps), final gap)."""
     p = np.full(sets.m, 1.0 / sets.m)
     polished_at = 0
     for iteration in range(1, max_iterations + 1):
         d = sets.gradient(p)
         gap = float(d.max() - 1.0)
         if gap <= tolerance:
+            polished, steps = _newton(sets, p)
+            polished_gap = float(sets.gradient(polished).max() - 1.0)
+            if polished_gap <= tolerance:
+                return polished, iteration - 1 + steps, polished_gap
             return p, iteration - 1, gap
         new = p * d
         new /= new.sum()
@@ -286,7 +292,7 @@ def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, in
     """Newton's method for the log-likelihood on the intervals with probability above 1e-8 of
     the largest, keeping the sum at 1 (Lagrange system, least squares where the NPMLE is not
     unique) and every probability positive (shortened steps; an interval that reaches 0 is
-    dropped). Returns p unchanged if the likelihood does not improve."""
+    dropped). Returns the last point and the number of steps; the caller checks optimality."""
     a_all = sets.matrix()
     q = np.where(p > 1e-8 * p.max(), p, 0.0)
     q /= q.sum()
@@ -300,7 +306,7 @@ def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, in
         kkt = np.block([[hess, np.ones((k, 1))], [np.ones((1, k)), np.zeros((1, 1))]])
         move = np.linalg.lstsq(kkt, np.concatenate([-grad, [0.0]]), rcond=None)[0][:k]
         if float(-move @ hess @ move) < 1e-24:
-            return _better(sets, p, q), step
+            return q, step
         shrinking = move < 0
         reach = np.min(-q[on][shrinking] / move[shrinking]) if shrinking.any() else np.inf
         size = min(1.0, reach)
@@ -315,12 +321,8 @@ def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, in
                 break
             size /= 2
         else:
-            return _better(sets, p, q), step
-    return _better(sets, p, q), steps
-
-
-def _better(sets: _Sets, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    return q if sets.log_likelihood(q) >= sets.log_likelihood(p) else p
+            return q, step
+    return q, steps
 
 
 def _set_probabilities(p: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
