@@ -18,6 +18,8 @@ gap of Gentleman & Geyer (1994) is within ``tolerance`` (``converged``; otherwis
 The NPMLE says how much probability lies in each Turnbull interval but not where inside it,
 so the survival curve is a step function that is *undefined* within each Turnbull interval:
 the result carries a lower and an upper step bound, equal wherever the curve is determined.
+The probabilities themselves are unique: each Turnbull interval is a maximal clique, so some
+patient's set ends at it, and the set-by-interval matrix has full column rank.
 
 The median is reported as the Turnbull interval in which the curve crosses 0.5 (``median``),
 plus that interval's midpoint (``median_midpoint``; the midpoint convention) for a single
