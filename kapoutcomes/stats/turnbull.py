@@ -61,6 +61,16 @@ class Turnbull:
     to infinity). Where they are equal S is known there (and, as Kaplan-Meier is, at
     ``times[i]`` itself when ``times[i]`` is the right end of an interval); where they differ
     ``t`` lies inside a Turnbull interval and S is only known to be between them.
+
+    ``n`` patients, ``n_events`` of them with a finite upper bound (loss of response seen).
+    ``median`` is the Turnbull interval (left, right) in which S falls to 0.5 (the first with
+    cumulative probability >= 0.5; as Kaplan-Meier medians in lifelines and scipy, the first
+    time S <= 0.5), ``median_midpoint`` its midpoint; both None if S is not known to reach
+    0.5. ``converged`` is True when the optimality gap (max_j d_j - 1, Gentleman & Geyer
+    1994; 0 at the exact NPMLE, and the log-likelihood is within n * gap of its maximum) is
+    within ``tolerance``; ``iterations`` counts self-consistency and Newton steps.
+    ``caveats`` are sentences to show next to the curve (non-convergence, median not
+    reached, small sample).
     """
 
     n: int
