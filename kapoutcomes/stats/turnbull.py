@@ -283,7 +283,7 @@ def _fit(sets: _Sets, tolerance: float, max_iterations: int) -> tuple[np.ndarray
         d = sets.gradient(p)
         gap = float(d.max() - 1.0)
         if gap <= tolerance:
-            polished, steps = _newton(sets, p)
+            polished, steps = _newton(sets, p, tolerance)
             polished_gap = float(sets.gradient(polished).max() - 1.0)
             if polished_gap <= tolerance:
                 return polished, iteration - 1 + steps, polished_gap
@@ -294,19 +294,23 @@ def _fit(sets: _Sets, tolerance: float, max_iterations: int) -> tuple[np.ndarray
         p = new
         if (stalled and iteration - polished_at >= 100) or iteration % 1000 == 0:
             polished_at = iteration
-            polished, steps = _newton(sets, p)
+            polished, steps = _newton(sets, p, tolerance)
             if float(sets.gradient(polished).max() - 1.0) <= tolerance:
                 return polished, iteration + steps, float(sets.gradient(polished).max() - 1.0)
     return p, max_iterations, float(sets.gradient(p).max() - 1.0)
 
 
-def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, int]:
-    """Newton's method for the log-likelihood on the intervals with probability above 1e-8 of
-    the largest, keeping the sum at 1 (Lagrange system, least squares where the NPMLE is not
-    unique) and every probability positive (shortened steps; an interval that reaches 0 is
-    dropped). Returns the last point and the number of steps; the caller checks optimality."""
+def _newton(
+    sets: _Sets, p: np.ndarray, tolerance: float, steps: int = 50
+) -> tuple[np.ndarray, int]:
+    """Newton's method for the log-likelihood on the likely support (probability above 1e-8 of
+    the largest and d_j within 1e-3 of 1), keeping the sum at 1 (Lagrange system; the
+    Hessian is definite there, the clique matrix having full column rank) and every
+    probability non-negative (steps shortened at the boundary; an interval reaching 0 is
+    dropped). Stops once the optimality gap is within ``tolerance``. Returns the last point
+    and the number of steps; the caller checks optimality."""
     a_all = sets.matrix()
-    q = np.where(p > 1e-8 * p.max(), p, 0.0)
+    q = np.where((p > 1e-8 * p.max()) & (sets.gradient(p) > 1.0 - 1e-3), p, 0.0)
     q /= q.sum()
     for step in range(1, steps + 1):
         on = q > 0
@@ -316,13 +320,14 @@ def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, in
         hess = -(a.T * (sets.weights / fitted**2)) @ a
         k = int(on.sum())
         kkt = np.block([[hess, np.ones((k, 1))], [np.ones((1, k)), np.zeros((1, 1))]])
-        move = np.linalg.lstsq(kkt, np.concatenate([-grad, [0.0]]), rcond=None)[0][:k]
-        if float(-move @ hess @ move) < 1e-24:
-            return q, step
+        rhs = np.concatenate([-grad, [0.0]])
+        try:
+            move = np.linalg.solve(kkt, rhs)[:k]
+        except np.linalg.LinAlgError:
+            move = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
         shrinking = move < 0
         reach = np.min(-q[on][shrinking] / move[shrinking]) if shrinking.any() else np.inf
-        size = min(1.0, reach)
-        old = sets.log_likelihood(q)
+        size, old = min(1.0, reach), sets.log_likelihood(q)
         while size > 1e-12:
             trial = q.copy()
             trial[on] = np.clip(q[on] + size * move, 0.0, None)
@@ -333,6 +338,8 @@ def _newton(sets: _Sets, p: np.ndarray, steps: int = 50) -> tuple[np.ndarray, in
                 break
             size /= 2
         else:
+            return q, step
+        if float(sets.gradient(q).max() - 1.0) <= tolerance:
             return q, step
     return q, steps
 
