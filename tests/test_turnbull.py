@@ -364,6 +364,12 @@ def test_bad_bounds_say_which_row_and_what_to_do(lo, hi, message):
         turnbull(lo, hi)
 
 
+@pytest.mark.parametrize(("tolerance", "cap"), [(0.0, 10), (-1e-9, 10), (1e-9, 0)])
+def test_bad_fit_settings_are_refused(tolerance, cap):
+    with pytest.raises(ValueError, match="tolerance must be positive"):
+        turnbull([1], [2], tolerance=tolerance, max_iterations=cap)
+
+
 def test_iteration_cap_is_reported():
     fit = turnbull(*RT, max_iterations=3)
     assert not fit.converged and fit.iterations == 3

@@ -140,6 +140,11 @@ def turnbull(
     first time with it (``upper``, R; ``inf`` if never seen). See the module docstring for
     how (L, R) pairs are read. Raises ValueError (saying which row) on negative, missing or
     reversed bounds."""
+    if not (tolerance > 0 and max_iterations >= 1):
+        raise ValueError(
+            f"tolerance must be positive and max_iterations at least 1 "
+            f"(got {tolerance!r} and {max_iterations!r})"
+        )
     lo, hi = _checked(lower, upper)
     n = len(lo)
     if n == 0:
