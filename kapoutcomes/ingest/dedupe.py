@@ -60,7 +60,7 @@ TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
 def ids_for(st: store_mod.Store, table: str, ids: pl.Series) -> list:
     """The ids (patients, sessions) to look up in ``table``: none when the table is empty (a
     first import), where passing 100,000 ids costs more than the lookup itself."""
-    if not st.query(f'SELECT EXISTS (SELECT 1 FROM "{table}") AS x').item():
+    if not st.has_rows(table):
         return []
     return ids.unique().to_list()
 
@@ -165,10 +165,8 @@ def dedupe(
         # one id, two different facts (natural keys): keep the first, the other for review
         clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
         ids = ids_for(st, table, firsts.get_column(id_col))
-        in_store = st.query(
-            f'SELECT "{id_col}" AS _sid, {", ".join(f"{chr(34)}{k}{chr(34)} AS {chr(34)}_k_{k}{chr(34)}" for k in key)} '
-            f'FROM "{table}" WHERE "{id_col}" IN (SELECT unnest(?))',
-            [ids],
+        in_store = st.rows_where_in(table, [id_col, *key], id_col, ids).select(
+            pl.col(id_col).alias("_sid"), *[pl.col(k).alias(f"_k_{k}") for k in key]
         )
         if in_store.height:
             cmp_key = firsts.join(
@@ -199,10 +197,8 @@ def dedupe(
             firsts = firsts.filter(~pl.col("_pos").is_in(clash.get_column("_pos").implode()))
     # against the store
     pids = ids_for(st, table, firsts.get_column("patient_id"))
-    sel = ", ".join(
-        f'"{c}"' for c in dict.fromkeys([*key, *cmp_cols, *([id_col] if id_col else [])])
-    )
-    stored = st.query(f'SELECT {sel} FROM "{table}" WHERE patient_id IN (SELECT unnest(?))', [pids])
+    sel = [*key, *cmp_cols, *([id_col] if id_col else [])]
+    stored = st.rows_where_in(table, sel, "patient_id", pids)
     if stored.height:
         stored = stored.cast({c: schema[c] for c in stored.columns if c in schema})
         j = firsts.join(
@@ -308,10 +304,11 @@ def attach_vitals(
         )
     vcols = sorted(set(VITAL_COLUMNS.values()))
     pids = ids_for(st, "sessions", v.get_column("patient_id"))
-    stored = st.query(
-        f"SELECT session_id, patient_id, started_at, session_type, {', '.join(vcols)} FROM sessions "
-        "WHERE patient_id IN (SELECT unnest(?))",
-        [pids],
+    stored = st.rows_where_in(
+        "sessions",
+        ["session_id", "patient_id", "started_at", "session_type", *vcols],
+        "patient_id",
+        pids,
     )
     cand = [
         stored.with_columns(_stored=pl.lit(True)),
@@ -484,11 +481,7 @@ def link_to_sessions(
         return fr
     pids = ids_for(st, "sessions", free.get_column("patient_id"))
     cols = ("session_id", "patient_id", "started_at", "session_type")
-    stored = st.query(
-        "SELECT session_id, patient_id, started_at, session_type FROM sessions "
-        "WHERE patient_id IN (SELECT unnest(?))",
-        [pids],
-    )
+    stored = st.rows_where_in("sessions", cols, "patient_id", pids)
     parts = [
         f.select(
             pl.col("session_id").cast(pl.String),

@@ -216,7 +216,7 @@ _HASH_BESIDE = 1 << 20
 
 
 def _ledger_empty(st: store_mod.Store) -> bool:
-    return not st.con.execute("SELECT count(*) FROM import_ledger").fetchall()[0][0]
+    return not st.has_rows("import_ledger")
 
 
 def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -> None:

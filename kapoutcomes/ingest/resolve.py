@@ -27,7 +27,7 @@ FLAGS = (
 
 
 def store_patients(st: store_mod.Store) -> set[str]:
-    return set(st.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
+    return st.patient_ids()
 
 
 CHILD_TABLES = ("sessions", "assessments", "opioids", "adverse_events")
@@ -323,9 +323,7 @@ def _check_session_links(
     stored: set[str] = set()
     if wanted:
         stored = set(
-            st.query(
-                "SELECT session_id FROM sessions WHERE session_id IN (SELECT unnest(?))", [wanted]
-            )
+            st.rows_where_in("sessions", ["session_id"], "session_id", wanted)
             .get_column("session_id")
             .to_list()
         )

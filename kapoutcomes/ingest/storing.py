@@ -91,22 +91,9 @@ def write(
                 f"quarantined={sum(e['quarantined'] for e in ledger)} "
                 f"skipped={sum(e['skipped'] for e in ledger)}",
             )
-        for column in updates.get_column("column").unique().to_list() if updates.height else []:
-            part = updates.filter(pl.col("column") == column).select("session_id", "value")
-            arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
-            con.execute(
-                f'UPDATE sessions SET "{column}" = CAST(round(u.value, 3) AS '
-                f"{'DOUBLE' if column == 'weight_kg' else 'INTEGER'}) "
-                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL'
-            )
+        st.fill_session_vitals(con, updates)
         if corrected.height:
-            arrow_c = corrected.to_arrow()  # noqa: F841
-            con.execute(
-                "UPDATE quarantine SET status = c.status FROM arrow_c c "
-                "WHERE quarantine.status = 'open' AND quarantine.row_number = c.row_number "
-                "AND (quarantine.import_id = c.import_id "
-                "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
-            )
+            st.settle_quarantine(con, corrected)
 
     st.write_tables(
         frames,
@@ -115,7 +102,7 @@ def write(
         conflicts=concat(c_parts) if c_parts else None,
         then=then,
     )
-    st.con.execute("CHECKPOINT")
+    st.checkpoint()
 
 
 def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:
