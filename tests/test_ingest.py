@@ -538,3 +538,25 @@ def test_canonical_templates_with_mrn_dob_and_derived_columns(tmp_path):
         assert o.get_column("daily_mme").to_list() == [60.0, 45.0]
         ev = st.read("adverse_events")
         assert ev.item(0, "event") == "nausea_vomiting" and ev.item(0, "event_id").startswith("e_")
+
+
+@needs_exports
+def test_a_request_object_imports_like_the_keyword_front_door(tmp_path):
+    from kapoutcomes.ingest import ImportRequest, load_mapping, run_import
+
+    files = (EXPORTS / "riverside_visits.csv",)
+    by_keywords = import_files(list(files), tmp_path / "a.duckdb", mapping=MAPPING, secret=SECRET)
+    request = ImportRequest(
+        paths=files, store=tmp_path / "b.duckdb", mapping=load_mapping(MAPPING), secret=SECRET
+    )
+    by_request = run_import(request)
+    strip = ("seconds", "store", "import_id")
+
+    def _plain(rep):
+        d = rep.to_dict()
+        return {k: v for k, v in d.items() if k not in strip} | {
+            "files": [{k: v for k, v in f.items() if k not in strip} for f in d["files"]]
+        }
+
+    assert _plain(by_request) == _plain(by_keywords)
+    assert by_request.files[0].accepted > 0

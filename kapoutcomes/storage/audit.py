@@ -80,7 +80,7 @@ def append_entry(
     }
     row["prev_hash"] = prev
     row["entry_hash"] = _digest(key, prev, _fields(row))
-    Store.append(con, "audit_log", pl.DataFrame([row], schema=AUDIT_SCHEMA))
+    Store.insert(con, "audit_log", pl.DataFrame([row], schema=AUDIT_SCHEMA))
     return row
 
 

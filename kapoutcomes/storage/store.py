@@ -157,9 +157,14 @@ class Store:
         else:
             self.con.execute("COMMIT")
 
-    @staticmethod
-    def append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    def append(self, con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
         """Insert ``frame`` into ``table`` on ``con`` (call inside ``transaction``)."""
+        return self.insert(con, table, frame)
+
+    @staticmethod
+    def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+        """Insert ``frame`` into ``table`` on ``con``, for a caller holding only the
+        connection of a transaction (the audit chain)."""
         if frame.height == 0:
             return 0
         schema = _schema_of(table)
