@@ -84,7 +84,6 @@ KNOWN_LONG = {
     "kapoutcomes/ingest/dedupe.py:dedupe",
     "kapoutcomes/ingest/extract.py:extract_canonical",
     "kapoutcomes/ingest/extract.py:extract_long",
-    "kapoutcomes/ingest/mapping.py:parse",
     "kapoutcomes/ingest/read.py:_fast_frame",
     "kapoutcomes/ingest/read.py:read_delimited",
     "kapoutcomes/ingest/read.py:read_excel",

@@ -546,104 +546,14 @@ def load(path: str | os.PathLike[str] | tuple[str, bytes]) -> Mapping:
 
 
 def parse(data: dict[str, Any], name: str = "mapping") -> Mapping:
-    unknown = set(data) - {"file", "columns", "assessments", "values", "ignore"}
-    if unknown:
-        raise _err(
-            name,
-            f"unknown section(s) {', '.join(sorted(unknown))}; known: [file], [columns], [[assessments]], [values.FIELD], [ignore]",
-        )
-    f = data.get("file", {})
-    if not isinstance(f, dict):
-        raise _err(name, "[file] must be a table")
-    bad = set(f) - FILE_KEYS
-    if bad:
-        raise _err(
-            name,
-            f"unknown key(s) in [file]: {', '.join(sorted(bad))}; known: {', '.join(sorted(FILE_KEYS))}",
-        )
-    if f.get("preset", "wide") != "wide":
-        raise _err(
-            name,
-            f'preset = {f["preset"]!r}: mapping files describe the wide layout (preset = "wide")',
-        )
-    cols = data.get("columns", {})
-    if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
-        raise _err(name, "[columns] must map field names to column headers (text)")
-    badf = set(cols) - set(FIELDS)
-    if badf:
-        raise _err(
-            name,
-            f"unknown field(s) in [columns]: {', '.join(sorted(badf))}; known: {', '.join(FIELDS)}",
-        )
-    for req in REQUIRED:
-        if req not in cols:
-            raise _err(
-                name,
-                f'[columns] needs {req} = "<header of the {FIELDS[req].split(" - ")[0]} column>"',
-            )
-    for fld, header in cols.items():
-        if deid.is_identifier(header) and fld not in ("mrn", "birth_date"):
-            raise _err(
-                name,
-                f"[columns] {fld} = {header!r} looks like a direct identifier column; it is removed at import and cannot be mapped",
-            )
-    assessments = []
-    for i, a in enumerate(data.get("assessments", []), start=1):
-        if not isinstance(a, dict) or "column" not in a or "instrument" not in a:
-            raise _err(name, f"[[assessments]] entry {i} needs column and instrument")
-        extra = set(a) - {"column", "instrument", "timing", "minutes_after_start"}
-        if extra:
-            raise _err(
-                name, f"[[assessments]] entry {i}: unknown key(s) {', '.join(sorted(extra))}"
-            )
-        inst = a["instrument"]
-        code = (
-            inst
-            if inst in instruments.INSTRUMENTS
-            else (i2.code if (i2 := instruments.recognise(inst)) else None)
-        )
-        if code is None:
-            raise _err(
-                name,
-                f"[[assessments]] entry {i}: unknown instrument {inst!r}; known: {', '.join(instruments.INSTRUMENTS)}",
-            )
-        timing = a.get("timing")
-        if timing is not None and timing not in tables.TIMINGS:
-            raise _err(
-                name,
-                f"[[assessments]] entry {i}: timing {timing!r} is not one of {', '.join(tables.TIMINGS)}",
-            )
-        mas = a.get("minutes_after_start")
-        if mas is not None and not isinstance(mas, int | float):
-            raise _err(name, f"[[assessments]] entry {i}: minutes_after_start must be a number")
-        assessments.append(AssessmentColumn(a["column"], code, timing, mas))
-    values = data.get("values", {})
-    if not isinstance(values, dict):
-        raise _err(name, "[values] must hold tables such as [values.session_type]")
-    for fld, table in values.items():
-        if fld not in VALUE_FIELDS:
-            raise _err(
-                name, f"[values.{fld}]: values can be translated for {', '.join(VALUE_FIELDS)}"
-            )
-        if not isinstance(table, dict):
-            raise _err(name, f"[values.{fld}] must map export text to a value")
-        for k, v in table.items():
-            if v not in VALUE_FIELDS[fld]:
-                raise _err(
-                    name,
-                    f"[values.{fld}] {k!r} = {v!r}: {v!r} is not one of {', '.join(VALUE_FIELDS[fld])}",
-                )
-    for key, vocab in (
-        ("session_type", tables.SESSION_TYPES),
-        ("route", tables.ROUTES),
-        ("care_model", tables.CARE_MODELS),
-        ("default_condition", tables.CONDITIONS),
-        ("severity_when_unstated", tables.SEVERITIES),
-    ):
-        if key in f and f[key] not in vocab:
-            raise _err(name, f"[file] {key} = {f[key]!r} is not one of {', '.join(vocab)}")
-    if "day_first" in f and not isinstance(f["day_first"], bool):
-        raise _err(name, "[file] day_first must be true or false")
+    """Check a mapping file's parsed TOML; the first mistake raises IngestError naming it."""
+    f = _file_section(data, name)
+    cols = _columns_section(data, name)
+    assessments = [
+        _assessment_column(a, i, name) for i, a in enumerate(data.get("assessments", []), start=1)
+    ]
+    values = _values_section(data, name)
+    _check_file_values(f, name)
     ignore = (
         data.get("ignore", {}).get("columns", [])
         if isinstance(data.get("ignore", {}), dict)
@@ -667,3 +577,120 @@ def parse(data: dict[str, Any], name: str = "mapping") -> Mapping:
         after_dose_minutes=float(f.get("after_dose_minutes", 60)),
         name=f.get("name", ""),
     )
+
+
+def _file_section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """The known sections, and the [file] table with known keys only."""
+    unknown = set(data) - {"file", "columns", "assessments", "values", "ignore"}
+    if unknown:
+        raise _err(
+            name,
+            f"unknown section(s) {', '.join(sorted(unknown))}; known: [file], [columns], [[assessments]], [values.FIELD], [ignore]",
+        )
+    f = data.get("file", {})
+    if not isinstance(f, dict):
+        raise _err(name, "[file] must be a table")
+    bad = set(f) - FILE_KEYS
+    if bad:
+        raise _err(
+            name,
+            f"unknown key(s) in [file]: {', '.join(sorted(bad))}; known: {', '.join(sorted(FILE_KEYS))}",
+        )
+    if f.get("preset", "wide") != "wide":
+        raise _err(
+            name,
+            f'preset = {f["preset"]!r}: mapping files describe the wide layout (preset = "wide")',
+        )
+    return f
+
+
+def _columns_section(data: dict[str, Any], name: str) -> dict[str, str]:
+    """[columns]: known fields, the required ones present, no identifier column mapped."""
+    cols = data.get("columns", {})
+    if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
+        raise _err(name, "[columns] must map field names to column headers (text)")
+    badf = set(cols) - set(FIELDS)
+    if badf:
+        raise _err(
+            name,
+            f"unknown field(s) in [columns]: {', '.join(sorted(badf))}; known: {', '.join(FIELDS)}",
+        )
+    for req in REQUIRED:
+        if req not in cols:
+            raise _err(
+                name,
+                f'[columns] needs {req} = "<header of the {FIELDS[req].split(" - ")[0]} column>"',
+            )
+    for fld, header in cols.items():
+        if deid.is_identifier(header) and fld not in ("mrn", "birth_date"):
+            raise _err(
+                name,
+                f"[columns] {fld} = {header!r} looks like a direct identifier column; it is removed at import and cannot be mapped",
+            )
+    return cols
+
+
+def _assessment_column(a: Any, i: int, name: str) -> AssessmentColumn:
+    """One [[assessments]] entry (the i-th, from 1)."""
+    if not isinstance(a, dict) or "column" not in a or "instrument" not in a:
+        raise _err(name, f"[[assessments]] entry {i} needs column and instrument")
+    extra = set(a) - {"column", "instrument", "timing", "minutes_after_start"}
+    if extra:
+        raise _err(name, f"[[assessments]] entry {i}: unknown key(s) {', '.join(sorted(extra))}")
+    inst = a["instrument"]
+    code = (
+        inst
+        if inst in instruments.INSTRUMENTS
+        else (i2.code if (i2 := instruments.recognise(inst)) else None)
+    )
+    if code is None:
+        raise _err(
+            name,
+            f"[[assessments]] entry {i}: unknown instrument {inst!r}; known: {', '.join(instruments.INSTRUMENTS)}",
+        )
+    timing = a.get("timing")
+    if timing is not None and timing not in tables.TIMINGS:
+        raise _err(
+            name,
+            f"[[assessments]] entry {i}: timing {timing!r} is not one of {', '.join(tables.TIMINGS)}",
+        )
+    mas = a.get("minutes_after_start")
+    if mas is not None and not isinstance(mas, int | float):
+        raise _err(name, f"[[assessments]] entry {i}: minutes_after_start must be a number")
+    return AssessmentColumn(a["column"], code, timing, mas)
+
+
+def _values_section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """[values.FIELD] tables translating export text into the field's vocabulary."""
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        raise _err(name, "[values] must hold tables such as [values.session_type]")
+    for fld, table in values.items():
+        if fld not in VALUE_FIELDS:
+            raise _err(
+                name, f"[values.{fld}]: values can be translated for {', '.join(VALUE_FIELDS)}"
+            )
+        if not isinstance(table, dict):
+            raise _err(name, f"[values.{fld}] must map export text to a value")
+        for k, v in table.items():
+            if v not in VALUE_FIELDS[fld]:
+                raise _err(
+                    name,
+                    f"[values.{fld}] {k!r} = {v!r}: {v!r} is not one of {', '.join(VALUE_FIELDS[fld])}",
+                )
+    return values
+
+
+def _check_file_values(f: dict[str, Any], name: str) -> None:
+    """[file] defaults come from the vocabularies; day_first is true or false."""
+    for key, vocab in (
+        ("session_type", tables.SESSION_TYPES),
+        ("route", tables.ROUTES),
+        ("care_model", tables.CARE_MODELS),
+        ("default_condition", tables.CONDITIONS),
+        ("severity_when_unstated", tables.SEVERITIES),
+    ):
+        if key in f and f[key] not in vocab:
+            raise _err(name, f"[file] {key} = {f[key]!r} is not one of {', '.join(vocab)}")
+    if "day_first" in f and not isinstance(f["day_first"], bool):
+        raise _err(name, "[file] day_first must be true or false")
