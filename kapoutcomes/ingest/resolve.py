@@ -106,12 +106,12 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         if table in ("assessments", "adverse_events") and fr.height:
             fr, orphans = _check_session_links(fr, new["sessions"], st)
             problems.append(orphans)
-        n, stt, conf, rm = dedupe(table, fr, st)
-        new[table] = n
-        status.append(stt)
-        conflicts.append(conf)
+        deduped = dedupe(table, fr, st)
+        new[table] = deduped.new
+        status.append(deduped.status)
+        conflicts.append(deduped.conflicts)
         if table == "sessions":
-            remap = rm
+            remap = deduped.remap
 
     vit_status, vit_skip, vit_prob, vit_conf, updates, new["sessions"] = attach_vitals(
         [ex.vitals for ex in exs], new["sessions"], st, _bad(problems)
