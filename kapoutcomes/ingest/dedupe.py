@@ -317,19 +317,47 @@ def vital_range(column: str) -> tuple[float, float]:
     return lo, hi
 
 
+@dataclass(frozen=True)
+class AttachedVitals:
+    """Vital-sign readings after attaching them to sessions."""
+
+    status: pl.DataFrame  # RK, status: new | duplicate | conflict
+    skipped: pl.DataFrame  # SKIP_SCHEMA
+    problems: pl.DataFrame  # PROBLEM_SCHEMA: out of range
+    conflicts: pl.DataFrame  # CONFLICT_SCHEMA
+    updates: pl.DataFrame  # session_id, column, value: stored sessions to fill
+    sessions: pl.DataFrame  # the new sessions with their vital signs filled
+
+
+_NO_UPDATES = {"session_id": pl.String, "column": pl.String, "value": pl.Float64}
+_NO_SESSION = (
+    "vital sign with no session of this patient on that day: vital signs are kept "
+    "only as session vitals"
+)
+
+
+def _one_per_row(skips: pl.DataFrame) -> pl.DataFrame:
+    return skips.sort(RK).filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))
+
+
+def _nothing_attached(sessions_new: pl.DataFrame, skipped: pl.DataFrame) -> AttachedVitals:
+    return AttachedVitals(
+        pl.DataFrame(schema={RK: pl.Int64, "status": pl.String}),
+        skipped,
+        pl.DataFrame(schema=PROBLEM_SCHEMA),
+        pl.DataFrame(schema=CONFLICT_SCHEMA),
+        pl.DataFrame(schema=_NO_UPDATES),
+        sessions_new,
+    )
+
+
 def attach_vitals(
     vitals: Sequence[pl.DataFrame | None],
     sessions_new: pl.DataFrame,
     st: store_mod.Store,
     bad: set[int],
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Attach vital signs to the nearest (dosing) session of the patient on the same day.
-    Returns (row status, skipped, problems, conflicts, updates of stored sessions, the new
-    sessions with their vitals filled)."""
-    empty_status = pl.DataFrame(schema={RK: pl.Int64, "status": pl.String})
-    no_updates = pl.DataFrame(
-        schema={"session_id": pl.String, "column": pl.String, "value": pl.Float64}
-    )
+) -> AttachedVitals:
+    """Attach vital signs to the nearest (dosing) session of the patient on the same day."""
     v = concat(vitals, extract.VITAL_SCHEMA)
     if v.height:
         v = v.filter(
@@ -338,14 +366,52 @@ def attach_vitals(
             & pl.col("at").is_not_null()
         )
     if v.height == 0:
-        return (
-            empty_status,
-            pl.DataFrame(schema=SKIP_SCHEMA),
-            pl.DataFrame(schema=PROBLEM_SCHEMA),
-            pl.DataFrame(schema=CONFLICT_SCHEMA),
-            no_updates,
-            sessions_new,
+        return _nothing_attached(sessions_new, pl.DataFrame(schema=SKIP_SCHEMA))
+    sess = _day_sessions(v, sessions_new, st)
+    if sess.height == 0:  # no session at all: every reading is skipped (no join needed)
+        skipped = _one_per_row(v.select(RK, reason=pl.lit(_NO_SESSION))).cast(SKIP_SCHEMA)
+        return _nothing_attached(sessions_new, skipped)
+    j, skips = _nearest_sessions(v, sess)
+    j, probs = _in_range(j)
+    statuses, confs, updates = [], [], []
+    if j.height:
+        j = j.with_columns(
+            status=pl.when(pl.col("_current").is_null())
+            .then(pl.lit("new"))
+            .when((pl.col("_current") - pl.col("value")).abs() < 0.5)
+            .then(pl.lit("duplicate"))
+            .otherwise(pl.lit("conflict"))
         )
+        statuses.append(j.select(RK, "status"))
+        c = j.filter(pl.col("status") == "conflict")
+        if c.height:
+            confs.append(
+                c.select(
+                    RK,
+                    table_name=pl.lit("sessions"),
+                    natural_key=pl.format(
+                        '{{"session_id": "{}", "column": "{}"}}', "session_id", "column"
+                    ),
+                    stored_value=pl.col("_current").cast(pl.String),
+                    incoming_value=pl.col("value").cast(pl.String),
+                )
+            )
+        fill = j.filter(pl.col("status") == "new")
+        updates.append(fill.filter(pl.col("_stored")).select("session_id", "column", "value"))
+        sessions_new = _fill_new_sessions(sessions_new, fill.filter(~pl.col("_stored")))
+    return AttachedVitals(
+        concat(statuses, {RK: pl.Int64, "status": pl.String}),
+        concat(skips, SKIP_SCHEMA).cast(SKIP_SCHEMA),
+        concat(probs, PROBLEM_SCHEMA).cast(PROBLEM_SCHEMA),
+        concat(confs, CONFLICT_SCHEMA).cast(CONFLICT_SCHEMA),
+        concat(updates, _NO_UPDATES),
+        sessions_new,
+    )
+
+
+def _day_sessions(v: pl.DataFrame, sessions_new: pl.DataFrame, st: store_mod.Store) -> pl.DataFrame:
+    """The sessions a reading may belong to: stored ones of its patients and new ones, with
+    their vital signs so far."""
     vcols = sorted(set(VITAL_COLUMNS.values()))
     pids = ids_for(st, "sessions", v.get_column("patient_id"))
     stored = st.rows_where_in(
@@ -375,23 +441,15 @@ def attach_vitals(
         )
         for c in cand
     ]
-    sess = pl.concat(cand)
-    no_session_reason = (
-        "vital sign with no session of this patient on that day: vital signs are kept "
-        "only as session vitals"
-    )
-    if sess.height == 0:  # no session at all: every reading is skipped (no join needed)
-        return (
-            empty_status,
-            v.select(RK, reason=pl.lit(no_session_reason))
-            .sort(RK)
-            .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))
-            .cast(SKIP_SCHEMA),
-            pl.DataFrame(schema=PROBLEM_SCHEMA),
-            pl.DataFrame(schema=CONFLICT_SCHEMA),
-            no_updates,
-            sessions_new,
-        )
+    return pl.concat(cand)
+
+
+def _nearest_sessions(
+    v: pl.DataFrame, sess: pl.DataFrame
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Each reading on the nearest session of its patient's day, named by the session column
+    it fills; one reading per session and column (the closest to the start). The readings
+    kept, and the skipped ones with their reasons."""
     sess = sess.with_columns(_day=pl.col("started_at").dt.date())
     j = v.with_columns(_day=pl.col("at").dt.date()).join(
         sess, on=["patient_id", "_day"], how="left", maintain_order="left"
@@ -399,15 +457,7 @@ def attach_vitals(
     # a reading with no session that day joins nothing (one row, no session); only the
     # readings with sessions need the nearest one chosen
     no_session = pl.col("session_id").is_null()
-    skips = [
-        j.filter(no_session)
-        .select(
-            RK,
-            reason=pl.lit(no_session_reason),
-        )
-        .sort(RK)
-        .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))  # one per input row
-    ]
+    skips = [_one_per_row(j.filter(no_session).select(RK, reason=pl.lit(_NO_SESSION)))]
     j = (
         j.filter(~no_session)
         .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
@@ -433,8 +483,7 @@ def attach_vitals(
     )
     # one reading per session and column: the closest to the session start
     j = j.sort("session_id", "column", "_gap", RK)
-    first = pl.int_range(pl.len()).over("session_id", "column") == 0
-    j = j.with_columns(_first=first)
+    j = j.with_columns(_first=pl.int_range(pl.len()).over("session_id", "column") == 0)
     skips.append(
         j.filter(~pl.col("_first")).select(
             RK,
@@ -443,7 +492,12 @@ def attach_vitals(
             ),
         )
     )
-    j = j.filter(pl.col("_first"))
+    return j.filter(pl.col("_first")), skips
+
+
+def _in_range(j: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Readings within the session column's range, each with the session's value so far
+    (_current); the others as problems."""
     probs = []
     ok_rows = []
     for column in j.get_column("column").unique().to_list():
@@ -463,53 +517,24 @@ def attach_vitals(
         current = part.get_column(column).cast(pl.Float64)
         part = part.with_columns(_current=current)
         ok_rows.append(part)
-    j = concat(ok_rows)
-    statuses, confs, updates = [], [], []
-    if j.height:
-        j = j.with_columns(
-            status=pl.when(pl.col("_current").is_null())
-            .then(pl.lit("new"))
-            .when((pl.col("_current") - pl.col("value")).abs() < 0.5)
-            .then(pl.lit("duplicate"))
-            .otherwise(pl.lit("conflict"))
+    return concat(ok_rows), probs
+
+
+def _fill_new_sessions(sessions_new: pl.DataFrame, mine: pl.DataFrame) -> pl.DataFrame:
+    """New sessions take the readings attached to them where they hold no value yet."""
+    for column in mine.get_column("column").unique().to_list():
+        vals = mine.filter(pl.col("column") == column).select("session_id", _v=pl.col("value"))
+        dtype = sessions_new.schema[column]
+        sessions_new = (
+            sessions_new.join(vals, on="session_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce(
+                    column, pl.col("_v").round(0 if dtype == pl.Int32 else 3).cast(dtype)
+                ).alias(column)
+            )
+            .drop("_v")
         )
-        statuses.append(j.select(RK, "status"))
-        c = j.filter(pl.col("status") == "conflict")
-        if c.height:
-            confs.append(
-                c.select(
-                    RK,
-                    table_name=pl.lit("sessions"),
-                    natural_key=pl.format(
-                        '{{"session_id": "{}", "column": "{}"}}', "session_id", "column"
-                    ),
-                    stored_value=pl.col("_current").cast(pl.String),
-                    incoming_value=pl.col("value").cast(pl.String),
-                )
-            )
-        fill = j.filter(pl.col("status") == "new")
-        updates.append(fill.filter(pl.col("_stored")).select("session_id", "column", "value"))
-        mine = fill.filter(~pl.col("_stored"))
-        for column in mine.get_column("column").unique().to_list():
-            vals = mine.filter(pl.col("column") == column).select("session_id", _v=pl.col("value"))
-            dtype = sessions_new.schema[column]
-            sessions_new = (
-                sessions_new.join(vals, on="session_id", how="left", maintain_order="left")
-                .with_columns(
-                    pl.coalesce(
-                        column, pl.col("_v").round(0 if dtype == pl.Int32 else 3).cast(dtype)
-                    ).alias(column)
-                )
-                .drop("_v")
-            )
-    return (
-        concat(statuses, {RK: pl.Int64, "status": pl.String}),
-        concat(skips, SKIP_SCHEMA).cast(SKIP_SCHEMA),
-        concat(probs, PROBLEM_SCHEMA).cast(PROBLEM_SCHEMA),
-        concat(confs, CONFLICT_SCHEMA).cast(CONFLICT_SCHEMA),
-        concat(updates, no_updates.schema),
-        sessions_new,
-    )
+    return sessions_new
 
 
 def link_to_sessions(

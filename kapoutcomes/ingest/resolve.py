@@ -113,13 +113,12 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         if table == "sessions":
             remap = deduped.remap
 
-    vit_status, vit_skip, vit_prob, vit_conf, updates, new["sessions"] = attach_vitals(
-        [ex.vitals for ex in exs], new["sessions"], st, _bad(problems)
-    )
-    status.append(vit_status)
-    skipped.append(vit_skip)
-    problems.append(vit_prob)
-    conflicts.append(vit_conf)
+    vitals = attach_vitals([ex.vitals for ex in exs], new["sessions"], st, _bad(problems))
+    new["sessions"] = vitals.sessions
+    status.append(vitals.status)
+    skipped.append(vitals.skipped)
+    problems.append(vitals.problems)
+    conflicts.append(vitals.conflicts)
     # problems found late (a missing session link, a vital sign out of range) still take the
     # whole input row out: nothing of a quarantined row is written
     bad = _bad(problems)
@@ -131,9 +130,9 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         skipped=concat(skipped, SKIP_SCHEMA),
         status=concat(status, {RK: pl.Int64, "status": pl.String}),
         conflicts=concat(conflicts, CONFLICT_SCHEMA),
-        vital_updates=updates,
+        vital_updates=vitals.updates,
         notes=notes,
-        vitals_filled=_without(vit_status.filter(pl.col("status") == "new"), bad).select(RK),
+        vitals_filled=_without(vitals.status.filter(pl.col("status") == "new"), bad).select(RK),
     )
 
 
