@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -584,63 +585,93 @@ def extract_canonical(
         h = roles.get(col)
         if col == "patient_id":
             out[col] = r.patient(h, opts.secret)
-            continue
-        if h is None:
+        elif h is None:
             out[col] = pl.Series(col, [None] * n, dtype=dtype)
-            continue
-        vocab = _vocab_for(table, col)
-        if col == "sex":
-            s = r.vocab(h, vocab, nm.SEX_WORDS).fill_null("unknown")  # blank: unknown
-        elif vocab is not None:
-            s = r.vocab(h, vocab)
-        elif col == "instrument":
-            rawc = r.col(h)
-            vals = {
-                v: (i.code if (i := instruments.recognise(v)) else None)
-                for v in nm.clean(rawc).unique().drop_nulls()
-            }
-            s = _lookup(nm.clean(rawc), vals, pl.String)
-            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "not an instrument in the registry")
-        elif col == "score":
-            rawc = r.col(h)
-            s = nm.parse_score(rawc).get_column("value")
-            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
-        elif isinstance(dtype, pl.Datetime):
-            s = r.datetime(h, opts, required=False)
-        elif dtype == pl.Date:
-            s = r.datetime(h, opts, required=False).cast(pl.Date)
-        elif dtype == pl.Boolean:
-            s = r.boolean(h)
-        elif dtype == pl.Float64:
-            s = r.number(h)
-        elif dtype == pl.Int32:
-            s = r.integer(h)
-        elif col in ("event_text", "description", "clinician"):
-            s = r.text(h)
         else:
-            s = nm.clean(r.col(h))
-        out[col] = s.cast(dtype, strict=False).alias(col)
+            out[col] = _canonical_column(r, table, col, dtype, h, opts)
     frame = pl.DataFrame(out)
     if table == "patients":
-        if "clinic" not in roles:
-            frame = frame.with_columns(clinic=pl.lit(opts.clinic, dtype=pl.String))
-            if not opts.clinic:
-                r.bad(
-                    pl.Series([True] * n),
-                    "clinic",
-                    pl.Series([None] * n, dtype=pl.String),
-                    "no clinic column and no clinic given: import with --clinic NAME",
-                )
-        birth_h = roles.get("birth_date")
-        birth = (
-            r.datetime(birth_h, opts, required=False).cast(pl.Date)
-            if birth_h
-            else pl.Series([None] * n, dtype=pl.Date)
-        )
-        ex.dob_col = birth_h
-        frame = frame.with_columns(birth_date=birth)
-        ex.patient_rows = frame
+        ex.patient_rows = _canonical_patients(r, frame, roles, opts)
         return ex
+    frame = _derived_columns(table, frame, roles, opts)
+    ex.outputs[table] = frame
+    date_col = {
+        "sessions": "started_at",
+        "assessments": "assessed_at",
+        "opioids": "start_date",
+        "adverse_events": "onset_at",
+    }[table]
+    ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
+    return ex
+
+
+def _canonical_column(
+    r: Rows, table: str, col: str, dtype: Any, h: str, opts: Options
+) -> pl.Series:
+    """One column of a canonical-layout file, read by the column's vocabulary or type."""
+    vocab = _vocab_for(table, col)
+    if col == "sex":
+        s = r.vocab(h, vocab, nm.SEX_WORDS).fill_null("unknown")  # blank: unknown
+    elif vocab is not None:
+        s = r.vocab(h, vocab)
+    elif col == "instrument":
+        rawc = r.col(h)
+        vals = {
+            v: (i.code if (i := instruments.recognise(v)) else None)
+            for v in nm.clean(rawc).unique().drop_nulls()
+        }
+        s = _lookup(nm.clean(rawc), vals, pl.String)
+        r.bad(nm.present(rawc) & s.is_null(), h, rawc, "not an instrument in the registry")
+    elif col == "score":
+        rawc = r.col(h)
+        s = nm.parse_score(rawc).get_column("value")
+        r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
+    elif isinstance(dtype, pl.Datetime):
+        s = r.datetime(h, opts, required=False)
+    elif dtype == pl.Date:
+        s = r.datetime(h, opts, required=False).cast(pl.Date)
+    elif dtype == pl.Boolean:
+        s = r.boolean(h)
+    elif dtype == pl.Float64:
+        s = r.number(h)
+    elif dtype == pl.Int32:
+        s = r.integer(h)
+    elif col in ("event_text", "description", "clinician"):
+        s = r.text(h)
+    else:
+        s = nm.clean(r.col(h))
+    return s.cast(dtype, strict=False).alias(col)
+
+
+def _canonical_patients(
+    r: Rows, frame: pl.DataFrame, roles: dict[str, str], opts: Options
+) -> pl.DataFrame:
+    """Patient rows: the clinic given when the file has none, the full birth date (kept
+    only until de-identification)."""
+    n = frame.height
+    if "clinic" not in roles:
+        frame = frame.with_columns(clinic=pl.lit(opts.clinic, dtype=pl.String))
+        if not opts.clinic:
+            r.bad(
+                pl.Series([True] * n),
+                "clinic",
+                pl.Series([None] * n, dtype=pl.String),
+                "no clinic column and no clinic given: import with --clinic NAME",
+            )
+    birth_h = roles.get("birth_date")
+    birth = (
+        r.datetime(birth_h, opts, required=False).cast(pl.Date)
+        if birth_h
+        else pl.Series([None] * n, dtype=pl.Date)
+    )
+    r.ex.dob_col = birth_h
+    return frame.with_columns(birth_date=birth)
+
+
+def _derived_columns(
+    table: str, frame: pl.DataFrame, roles: dict[str, str], opts: Options
+) -> pl.DataFrame:
+    """Columns the store derives: an opioid's daily dose and MME, session and event ids."""
     if table == "opioids":
         if "daily_dose" not in roles:
             frame = frame.with_columns(
@@ -661,12 +692,4 @@ def extract_canonical(
         frame = frame.with_columns(
             event_id=stable_id("e", frame["patient_id"], frame["onset_at"], frame["event"])
         )
-    ex.outputs[table] = frame
-    date_col = {
-        "sessions": "started_at",
-        "assessments": "assessed_at",
-        "opioids": "start_date",
-        "adverse_events": "onset_at",
-    }[table]
-    ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
-    return ex
+    return frame
