@@ -80,8 +80,6 @@ KNOWN_LONG = {
     "kapoutcomes/demo/synthea_export.py:synthea_files",
     "kapoutcomes/demo/wide_export.py:wide_export",
     "kapoutcomes/ingest/accounting.py:classify",
-    "kapoutcomes/ingest/extract.py:extract_canonical",
-    "kapoutcomes/ingest/extract.py:extract_long",
     "kapoutcomes/ingest/read.py:_fast_frame",
     "kapoutcomes/ingest/read.py:read_delimited",
     "kapoutcomes/ingest/read.py:read_excel",
