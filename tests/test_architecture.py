@@ -82,7 +82,6 @@ KNOWN_LONG = {
     "kapoutcomes/ingest/read.py:_fast_frame",
     "kapoutcomes/ingest/read.py:read_delimited",
     "kapoutcomes/ingest/read.py:read_excel",
-    "kapoutcomes/ingest/resolve.py:_patient_candidates",
     "kapoutcomes/outcomes/episodes.py:benefit_durations",
     "kapoutcomes/outcomes/episodes.py:response_episodes",
     "kapoutcomes/present/html_report.py:to_html",

@@ -168,73 +168,18 @@ def _patient_candidates(
     acts = concat([ex.activity for ex in exs], extract.ACTIVITY_SCHEMA)
     if acts.height == 0:
         acts = pl.DataFrame(schema=extract.ACTIVITY_SCHEMA)
-    # first plausible activity (a visit typed as 1924 must not become the referral date)
-    plausible = pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
-
-    # explicit patient rows; referral date from the first activity when absent
-    explicit = concat([ex.patient_rows for ex in exs])
-    frames: list[pl.DataFrame] = []
-    if explicit.height:
-        first_seen = (
-            acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
-        )
-        explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
-        explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
-        no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
-        skipped.append(
-            no_ref.select(
-                RK,
-                reason=pl.lit(
-                    "no referral date, and no sessions, assessments or prescriptions of "
-                    "this patient in this import: nothing to anchor the patient row"
-                ),
-            ).cast(SKIP_SCHEMA)
-        )
-        explicit = explicit.filter(pl.col("referral_date").is_not_null())
-        frames.append(explicit)
+    explicit = _explicit_patients(exs, acts, skipped)
+    frames: list[pl.DataFrame] = [explicit] if explicit.height else []
     explicit_ids = (
         set(explicit.get_column("patient_id").drop_nulls().to_list()) if explicit.height else set()
     )
-
     # derived rows for patients nobody describes
     need = acts.filter(
         pl.col("patient_id").is_not_null() & ~pl.col("patient_id").is_in(list(known | explicit_ids))
     )
     derived_rks = _RowsOfPatient(need)
     if need.height:
-        if not need.get_column(RK).is_sorted():  # rows come in file order: usually sorted
-            need = need.sort(RK)
-        # one pass over the rows: the first plausible activity of each patient (in row
-        # order), its demographics, and the patient's first row of all (the owner)
-        empty = [c for c in _DEMOGRAPHICS if need.get_column(c).null_count() == need.height]
-        agg = (
-            need.group_by("patient_id", maintain_order=True)
-            .agg(
-                pl.col(RK).min().alias("_owner"),
-                pl.col(RK).filter(plausible).min().alias("_first_rk"),
-                pl.col("at_date").filter(plausible).min().alias("referral_date"),
-                # a column no row fills (an observation export has no demographics) stays
-                # null without being aggregated
-                *[
-                    pl.col(c).filter(plausible).drop_nulls().first()
-                    for c in _DEMOGRAPHICS
-                    if c not in empty
-                ],
-            )
-            .filter(pl.col("_first_rk").is_not_null())  # patients with a plausible activity
-            .sort("_first_rk")
-            .with_columns(pl.lit(None, dtype=need.schema[c]).alias(c) for c in empty)
-            .select("patient_id", "referral_date", *_DEMOGRAPHICS, "_owner")
-            .with_columns(
-                clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
-                primary_condition=pl.coalesce(
-                    "primary_condition", pl.lit(opts.condition, dtype=pl.String)
-                ),
-                sex=pl.coalesce("sex", pl.lit("unknown")),
-                comorbid_depression=pl.coalesce("comorbid_depression", pl.lit(False)),
-                first_date=pl.col("referral_date"),
-            )
-        )
+        agg = _derived_patients(need, opts)
         for pid in agg.filter(pl.col("clinic").is_null()).get_column("patient_id").to_list():
             problems.append(_problems(derived_rks[pid], "(patient)", None, NO_PATIENT))
         agg = agg.filter(pl.col("clinic").is_not_null()).with_columns(
@@ -245,6 +190,74 @@ def _patient_candidates(
     if patients.height:
         patients = complete_patients(patients)
     return patients, derived_rks
+
+
+def _plausible() -> pl.Expr:
+    """A plausible activity date (a visit typed as 1924 must not become the referral date)."""
+    return pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
+
+
+def _explicit_patients(exs: list, acts: pl.DataFrame, skipped: list) -> pl.DataFrame:
+    """Patient rows of a patients file; the referral date from the first activity when
+    absent, a row with neither skipped."""
+    explicit = concat([ex.patient_rows for ex in exs])
+    if not explicit.height:
+        return explicit
+    first_seen = (
+        acts.filter(_plausible()).group_by("patient_id").agg(first_date=pl.col("at_date").min())
+    )
+    explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
+    explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
+    no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
+    skipped.append(
+        no_ref.select(
+            RK,
+            reason=pl.lit(
+                "no referral date, and no sessions, assessments or prescriptions of "
+                "this patient in this import: nothing to anchor the patient row"
+            ),
+        ).cast(SKIP_SCHEMA)
+    )
+    return explicit.filter(pl.col("referral_date").is_not_null())
+
+
+def _derived_patients(need: pl.DataFrame, opts: Options) -> pl.DataFrame:
+    """One patient row per patient only mentioned by other rows; a null clinic when neither
+    the rows nor the import name one."""
+    plausible = _plausible()
+    if not need.get_column(RK).is_sorted():  # rows come in file order: usually sorted
+        need = need.sort(RK)
+    # one pass over the rows: the first plausible activity of each patient (in row
+    # order), its demographics, and the patient's first row of all (the owner)
+    empty = [c for c in _DEMOGRAPHICS if need.get_column(c).null_count() == need.height]
+    return (
+        need.group_by("patient_id", maintain_order=True)
+        .agg(
+            pl.col(RK).min().alias("_owner"),
+            pl.col(RK).filter(plausible).min().alias("_first_rk"),
+            pl.col("at_date").filter(plausible).min().alias("referral_date"),
+            # a column no row fills (an observation export has no demographics) stays
+            # null without being aggregated
+            *[
+                pl.col(c).filter(plausible).drop_nulls().first()
+                for c in _DEMOGRAPHICS
+                if c not in empty
+            ],
+        )
+        .filter(pl.col("_first_rk").is_not_null())  # patients with a plausible activity
+        .sort("_first_rk")
+        .with_columns(pl.lit(None, dtype=need.schema[c]).alias(c) for c in empty)
+        .select("patient_id", "referral_date", *_DEMOGRAPHICS, "_owner")
+        .with_columns(
+            clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
+            primary_condition=pl.coalesce(
+                "primary_condition", pl.lit(opts.condition, dtype=pl.String)
+            ),
+            sex=pl.coalesce("sex", pl.lit("unknown")),
+            comorbid_depression=pl.coalesce("comorbid_depression", pl.lit(False)),
+            first_date=pl.col("referral_date"),
+        )
+    )
 
 
 def _validate(
