@@ -79,7 +79,6 @@ KNOWN_LONG = {
     "kapoutcomes/demo/outcomes.py:draw_opioids",
     "kapoutcomes/demo/synthea_export.py:synthea_files",
     "kapoutcomes/demo/wide_export.py:wide_export",
-    "kapoutcomes/ingest/read.py:read_excel",
     "kapoutcomes/outcomes/episodes.py:benefit_durations",
     "kapoutcomes/outcomes/episodes.py:response_episodes",
     "kapoutcomes/present/html_report.py:to_html",

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -781,75 +781,89 @@ def read_excel(
             "save it again as .xlsx",
         ) from None
     try:
-        names = wb.sheetnames
-        if sheet is None:
-            ws = wb[names[0]]
-        else:
-            match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
-            if not match:
-                raise IngestError(
-                    src.name,
-                    f"no sheet named {sheet!r}",
-                    f"choose one of: {', '.join(names)}",
-                )
-            ws = wb[match[0]]
-        # ignore the sheet's declared size: rows are not padded to a forged A1:XFD1048576
-        ws.reset_dimensions()
-        header: list[str] | None = None
-        header_row = 0
-        preamble: list[int] = []
-        cells: list[list[str]] = []
-        lines: list[int] = []
-        shapes: list[str | None] = []
-        for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            texts = [_cell_text(v) for v in row]
-            if not any(t.strip() for t in texts):
-                continue
-            if header is None:
-                if sum(1 for t in texts if t.strip()) < 2 and len(preamble) < 10:
-                    preamble.append(r)  # a title row above the header
-                    continue
-                while texts and not texts[-1].strip():
-                    texts.pop()
-                if len(texts) > limits.max_columns:
-                    raise _too_many_columns(src.name, len(texts), limits, f"row {r}: ")
-                header = _dedupe_headers(texts)
-                header_row = r
-                continue
-            if len(cells) >= limits.max_rows:
-                raise _too_many_rows(src.name, limits, f"sheet {ws.title!r}: ")
-            width = len(header)
-            shape = None
-            if len(texts) > width and any(t.strip() for t in texts[width:]):
-                shape = f"the row has values beyond the last header column ({width} columns)"
-            texts = (texts + [""] * width)[:width]
-            cells.append(texts)
-            lines.append(r)
-            shapes.append(shape)
+        ws = _worksheet(src, wb, sheet)
+        recs = _sheet_records(src, ws, limits)
         title = ws.title
     finally:
         wb.close()
-    if header is None and preamble:
+    _check_sheet(src, recs, title)
+    assert recs.header is not None
+    notes = []
+    if recs.preamble:
+        where = ", ".join(str(x) for x in recs.preamble)
+        notes.append(
+            f"title row(s) above the header ignored (row {where}); header on row {recs.header_line}"
+        )
+    frame = _frame(recs.header, recs.cells, recs.lines, recs.shapes)
+    return RawTable(src, frame, recs.header, "xlsx", sheet=title, notes=notes)
+
+
+def _worksheet(src: Source, wb: Any, sheet: str | None) -> Any:
+    """The sheet named ``sheet`` (case and surrounding spaces ignored), else the first."""
+    names = wb.sheetnames
+    if sheet is None:
+        return wb[names[0]]
+    match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+    if not match:
+        raise IngestError(
+            src.name,
+            f"no sheet named {sheet!r}",
+            f"choose one of: {', '.join(names)}",
+        )
+    return wb[match[0]]
+
+
+def _sheet_records(src: Source, ws: Any, limits: ImportLimits) -> _Records:
+    """Every non-blank row after the header, as text fitted to the header's width."""
+    # ignore the sheet's declared size: rows are not padded to a forged A1:XFD1048576
+    ws.reset_dimensions()
+    header: list[str] | None = None
+    header_row = 0
+    preamble: list[int] = []
+    cells: list[list[str]] = []
+    lines: list[int] = []
+    shapes: list[str | None] = []
+    for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        texts = [_cell_text(v) for v in row]
+        if not any(t.strip() for t in texts):
+            continue
+        if header is None:
+            if sum(1 for t in texts if t.strip()) < 2 and len(preamble) < 10:
+                preamble.append(r)  # a title row above the header
+                continue
+            while texts and not texts[-1].strip():
+                texts.pop()
+            if len(texts) > limits.max_columns:
+                raise _too_many_columns(src.name, len(texts), limits, f"row {r}: ")
+            header = _dedupe_headers(texts)
+            header_row = r
+            continue
+        if len(cells) >= limits.max_rows:
+            raise _too_many_rows(src.name, limits, f"sheet {ws.title!r}: ")
+        width = len(header)
+        shape = None
+        if len(texts) > width and any(t.strip() for t in texts[width:]):
+            shape = f"the row has values beyond the last header column ({width} columns)"
+        cells.append((texts + [""] * width)[:width])
+        lines.append(r)
+        shapes.append(shape)
+    return _Records(header, header_row, preamble, cells, lines, shapes, set())
+
+
+def _check_sheet(src: Source, recs: _Records, title: str) -> None:
+    """A sheet to import needs a header of two columns or more and a data row."""
+    if recs.header is None and recs.preamble:
         raise _not_table(src, f"sheet {title!r} has only one column")
-    if header is None:
+    if recs.header is None:
         raise IngestError(src.name, f"sheet {title!r} is empty", "choose the sheet with --sheet")
-    if len(header) < 2:
+    if len(recs.header) < 2:
         raise _not_table(src, f"sheet {title!r} has only one column")
-    if not cells:
+    if not recs.cells:
         raise IngestError(
             src.name,
             f"sheet {title!r} has a header but no data rows",
             "export again including the data rows, or choose another sheet with --sheet",
         )
-    notes = []
-    if preamble:
-        where = ", ".join(str(x) for x in preamble)
-        notes.append(
-            f"title row(s) above the header ignored (row {where}); header on row {header_row}"
-        )
-    return RawTable(
-        src, _frame(header, cells, lines, shapes), header, "xlsx", sheet=title, notes=notes
-    )
 
 
 #: Bytes of a file with nothing in it: whitespace, NULs and byte-order marks only.
