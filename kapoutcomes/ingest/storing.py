@@ -132,9 +132,8 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
     ]
     words = deid.file_identifier_words(fr, ident, ex.mrn_col)
-    js = deid.raw_rows_json(
-        rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident, words
-    )
+    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words)
+    js = deid.raw_rows_json(rows, keep, rows.get_column("_pid"), ids)
     # a record whose cells may sit in the wrong columns (too many fields, or split by a line
     # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
     shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}
