@@ -97,12 +97,7 @@ def import_files(
     t0 = time.perf_counter()
     if isinstance(paths, str | os.PathLike | tuple):
         paths = [paths]
-    if preset is not None and preset not in presets.PRESETS:
-        raise IngestError(
-            str(preset),
-            f"unknown preset {preset!r}",
-            f"choose one of: {', '.join(presets.PRESETS)} (or leave it out to detect)",
-        )
+    _check_preset(preset)
     mp = mapping if isinstance(mapping, mapping_mod.Mapping) or mapping is None else None
     if mapping is not None and mp is None:
         mp = mapping_mod.load(mapping)
@@ -128,6 +123,7 @@ def import_files(
 def run_import(request: ImportRequest, started: float | None = None) -> ImportReport:
     """Carry out ``request``; ``started`` (a ``time.perf_counter()``) times the report."""
     t0 = time.perf_counter() if started is None else started
+    _check_preset(request.preset)
     if request.preset == "wide" and request.mapping is None:
         raise IngestError(
             "wide",
@@ -141,6 +137,15 @@ def run_import(request: ImportRequest, started: float | None = None) -> ImportRe
     finally:
         if own_store:
             st.close()
+
+
+def _check_preset(preset: str | None) -> None:
+    if preset is not None and preset not in presets.PRESETS:
+        raise IngestError(
+            str(preset),
+            f"unknown preset {preset!r}",
+            f"choose one of: {', '.join(presets.PRESETS)} (or leave it out to detect)",
+        )
 
 
 # -- the run --------------------------------------------------------------------------------
