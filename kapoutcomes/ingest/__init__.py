@@ -8,7 +8,7 @@ from kapoutcomes.ingest.errors import IngestError
 from kapoutcomes.ingest.frames import QUARANTINE_META
 from kapoutcomes.ingest.mapping import Mapping
 from kapoutcomes.ingest.mapping import load as load_mapping
-from kapoutcomes.ingest.pipeline import find_patient_id, import_files
+from kapoutcomes.ingest.pipeline import ImportRequest, find_patient_id, import_files, run_import
 from kapoutcomes.ingest.presets import PRESETS
 from kapoutcomes.ingest.quarantine import quarantine_csv, quarantine_frame
 from kapoutcomes.ingest.read import (
@@ -34,6 +34,7 @@ __all__ = [
     "FileReport",
     "ImportLimits",
     "ImportReport",
+    "ImportRequest",
     "IngestError",
     "Mapping",
     "ReasonCount",
@@ -42,4 +43,5 @@ __all__ = [
     "load_mapping",
     "quarantine_csv",
     "quarantine_frame",
+    "run_import",
 ]

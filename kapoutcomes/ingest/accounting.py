@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -65,76 +65,126 @@ def _without(frame: pl.DataFrame, drop: pl.Series) -> pl.DataFrame:
     return frame.filter(~drop) if drop.any() else frame
 
 
-def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
-    raw = f.raw
-    assert raw is not None
-    base = f.index * RK_BASE
-    lines = raw.frame.get_column(rd.LINE)
-    lo, hi = base, base + RK_BASE
-    # Row states are flags indexed by line number (a row key is base + its line): marking and
-    # looking up millions of rows is then positional, without hashing.
-    size = int(lines.max() or 0) + 1
+@dataclass(frozen=True)
+class RowAccount:
+    """Where the rows of one file went."""
 
-    def mine(df: pl.DataFrame) -> pl.DataFrame:
+    rows_read: int
+    accepted: int
+    quarantined: int
+    skipped: int
+    duplicates: int
+    conflicts: int
+    written: tuple[tuple[str, int], ...]  # (table, rows written)
+    quarantine_reasons: tuple[ReasonCount, ...]
+    skip_reasons: tuple[ReasonCount, ...]
+    problems: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The row keys of one file as flags indexed by line number (a row key is base + its
+    line): marking and looking up millions of rows is then positional, without hashing."""
+
+    base: int
+    size: int  # the last line + 1
+
+    def mine(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The rows of ``df`` from this file."""
         if df.height == 0:
             return df
+        lo, hi = self.base, self.base + RK_BASE
         rk = df.get_column(RK)
         if not rk.null_count() and rk.min() >= lo and rk.max() < hi:
             return df  # all of this file's (an import of one file): no copy
         return df.filter(pl.col(RK).is_between(lo, hi - 1))
 
-    def flags(rk: pl.Series | None = None) -> pl.Series:
-        out = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
-        return out if rk is None or rk.len() == 0 else out.scatter(at(rk), True)
+    def flags(self, rk: pl.Series | None = None) -> pl.Series:
+        out = pl.repeat(False, self.size, dtype=pl.Boolean, eager=True)
+        return out if rk is None or rk.len() == 0 else out.scatter(self.at(rk), True)
 
-    def at(rk: pl.Series) -> pl.Series:
-        return (rk.cast(pl.Int64) - base).cast(pl.UInt32)
+    def at(self, rk: pl.Series) -> pl.Series:
+        return (rk.cast(pl.Int64) - self.base).cast(pl.UInt32)
 
-    def keys(flag: pl.Series) -> pl.DataFrame:
-        return (flag.arg_true().cast(pl.Int64) + base).alias(RK).to_frame()
+    def keys(self, flag: pl.Series, reason: str) -> pl.DataFrame:
+        """The row keys ``flag`` marks, skipped for ``reason``."""
+        rk = (flag.arg_true().cast(pl.Int64) + self.base).alias(RK).to_frame()
+        return rk.with_columns(reason=pl.lit(reason)).cast(SKIP_SCHEMA)
 
-    probs = mine(result.problems)
-    bad = flags(probs.get_column(RK).drop_nulls() if probs.height else None)
-    status = mine(result.status)
+
+@dataclass(frozen=True)
+class _States:
+    """Per line: written new, a conflict, only a duplicate, only a conflict."""
+
+    new: pl.Series
+    conflict: pl.Series
+    dup_only: pl.Series
+    conflict_only: pl.Series
+
+
+def classify(f: ImportFile, result: Resolved) -> RowAccount:
+    raw = f.raw
+    assert raw is not None
+    lines = raw.frame.get_column(rd.LINE)
+    at = _Lines(f.index * RK_BASE, int(lines.max() or 0) + 1)
+    probs = at.mine(result.problems)
+    bad = at.flags(probs.get_column(RK).drop_nulls() if probs.height else None)
+    states = _states(at, result, bad)
+    skips = _skips(at, result, bad, states, lines)
+    return RowAccount(
+        rows_read=raw.height,
+        accepted=int(states.new.sum()),
+        quarantined=int(bad.sum()),
+        skipped=skips.height,
+        duplicates=int(states.dup_only.sum()),
+        conflicts=int(states.conflict.sum()),
+        written=_written(result, at.base),
+        quarantine_reasons=reason_counts(probs, True),
+        skip_reasons=reason_counts(skips, False, one_per_row=True),
+        problems=probs,
+    )
+
+
+def _states(at: _Lines, result: Resolved, bad: pl.Series) -> _States:
+    """The rows' statuses (new, duplicate, conflict), quarantined rows left out."""
+    status = at.mine(result.status)
     if status.height and bad.any():
-        status = _without(status, bad.gather(at(status.get_column(RK))))
+        status = _without(status, bad.gather(at.at(status.get_column(RK))))
     st = status.get_column("status") if status.height else pl.Series([], dtype=pl.String)
     rk_st = status.get_column(RK) if status.height else pl.Series([], dtype=pl.Int64)
-    new = flags(rk_st.filter(st == "new"))
-    conflict = flags(rk_st.filter(st == "conflict"))
-    dup = flags(rk_st.filter(st == "duplicate"))
-    dup_only = dup & ~new & ~conflict
-    conflict_only = conflict & ~new
-    skips = mine(result.skipped)
+    new = at.flags(rk_st.filter(st == "new"))
+    conflict = at.flags(rk_st.filter(st == "conflict"))
+    dup = at.flags(rk_st.filter(st == "duplicate"))
+    return _States(new, conflict, dup & ~new & ~conflict, conflict & ~new)
+
+
+def _skips(
+    at: _Lines, result: Resolved, bad: pl.Series, states: _States, lines: pl.Series
+) -> pl.DataFrame:
+    """Every row neither written nor quarantined, once, under its first reason."""
+    skips = at.mine(result.skipped)
     if skips.height:
-        skips = _without(skips, (bad | new).gather(at(skips.get_column(RK))))
+        skips = _without(skips, (bad | states.new).gather(at.at(skips.get_column(RK))))
     extra = []
-    if dup_only.any():
+    if states.dup_only.any():
         extra.append(
-            keys(dup_only)
-            .with_columns(
-                reason=pl.lit("duplicate: already in the store or earlier in this import")
-            )
-            .cast(SKIP_SCHEMA)
+            at.keys(states.dup_only, "duplicate: already in the store or earlier in this import")
         )
-    if conflict_only.any():
+    if states.conflict_only.any():
         extra.append(
-            keys(conflict_only)
-            .with_columns(
-                reason=pl.lit(
-                    "conflict: differs from what the store holds for the same patient, "
-                    "time and measure; kept for review in conflicts"
-                )
+            at.keys(
+                states.conflict_only,
+                "conflict: differs from what the store holds for the same patient, "
+                "time and measure; kept for review in conflicts",
             )
-            .cast(SKIP_SCHEMA)
         )
-    accounted = bad | new | dup_only | conflict_only
+    accounted = bad | states.new | states.dup_only | states.conflict_only
     if skips.height:
-        accounted = accounted | flags(skips.get_column(RK))
+        accounted = accounted | at.flags(skips.get_column(RK))
     rest = lines.filter(~accounted.gather(lines.cast(pl.UInt32)))
     if rest.len():
         extra.append(
-            (rest + base)
+            (rest + at.base)
             .alias(RK)
             .to_frame()
             .with_columns(
@@ -148,8 +198,14 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
     # a row skipped for several reasons counts once (under its first reason)
     # (whether any row repeats is told by counting rows per line: hashing millions of row
     # keys only when one does)
-    if skips.height and np.bincount(at(skips.get_column(RK)).to_numpy()).max() > 1:
+    if skips.height and np.bincount(at.at(skips.get_column(RK)).to_numpy()).max() > 1:
         skips = skips.filter(skips.get_column(RK).is_first_distinct())
+    return skips
+
+
+def _written(result: Resolved, base: int) -> tuple[tuple[str, int], ...]:
+    """Rows written per table (and session vital signs filled) from the file at ``base``."""
+    lo, hi = base, base + RK_BASE
     written = {}
     for table, fr in result.frames.items():
         n = 0
@@ -163,18 +219,7 @@ def classify(f: ImportFile, result: Resolved) -> dict[str, Any]:
         n = filled.filter(pl.col(RK).is_between(lo, hi - 1)).height
         if n:
             written["session vital signs"] = n
-    return {
-        "rows_read": raw.height,
-        "accepted": int(new.sum()),
-        "quarantined": int(bad.sum()),
-        "skipped": skips.height,
-        "duplicates": int(dup_only.sum()),
-        "conflicts": int(conflict.sum()),
-        "written": tuple(written.items()),
-        "quarantine_reasons": reason_counts(probs, True),
-        "skip_reasons": reason_counts(skips, False, one_per_row=True),
-        "problems": probs,
-    }
+    return tuple(written.items())
 
 
 def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileReport]:
@@ -202,18 +247,18 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 kind=f.fit.kind,
                 sha256=f.src.sha256,
                 import_id=f.import_id,
-                rows_read=c["rows_read"],
-                accepted=c["accepted"],
-                quarantined=c["quarantined"],
-                skipped=c["skipped"],
-                duplicates=c["duplicates"],
-                conflicts=c["conflicts"],
+                rows_read=c.rows_read,
+                accepted=c.accepted,
+                quarantined=c.quarantined,
+                skipped=c.skipped,
+                duplicates=c.duplicates,
+                conflicts=c.conflicts,
                 encoding=f.raw.encoding,
                 delimiter=f.raw.delimiter,
                 sheet=f.raw.sheet,
-                written=c["written"],
-                quarantine_reasons=c["quarantine_reasons"],
-                skip_reasons=c["skip_reasons"],
+                written=c.written,
+                quarantine_reasons=c.quarantine_reasons,
+                skip_reasons=c.skip_reasons,
                 removed_identifier_columns=f.identifiers,
                 ignored_columns=f.ignored,
                 notes=tuple(notes),

@@ -4,6 +4,7 @@ vital signs attached to the nearest session of the day."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -60,7 +61,7 @@ TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
 def ids_for(st: store_mod.Store, table: str, ids: pl.Series) -> list:
     """The ids (patients, sessions) to look up in ``table``: none when the table is empty (a
     first import), where passing 100,000 ids costs more than the lookup itself."""
-    if not st.query(f'SELECT EXISTS (SELECT 1 FROM "{table}") AS x').item():
+    if not st.has_rows(table):
         return []
     return ids.unique().to_list()
 
@@ -102,167 +103,206 @@ def same_values(cols: Sequence[str], schema: dict[str, Any], defaulted: bool = F
     return pl.all_horizontal(parts) if parts else pl.lit(True)
 
 
-def dedupe(
-    table: str, fr: pl.DataFrame, st: store_mod.Store
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, str]]:
-    """(new rows, RK status, conflicts, session-id remap) for one table."""
+@dataclass(frozen=True)
+class Deduped:
+    """One table after de-duplication."""
+
+    new: pl.DataFrame  # rows to write
+    status: pl.DataFrame  # RK, status: new | duplicate | conflict
+    conflicts: pl.DataFrame  # CONFLICT_SCHEMA
+    remap: dict[str, str]  # id of a duplicate -> the id kept (sessions, adverse events)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """How one table's rows are told apart and compared."""
+
+    table: str
+    key: list[str]  # the natural key
+    compare: list[str]  # the values that must agree for a duplicate
+    schema: dict[str, Any]
+    id_col: str | None  # a generated id other tables link to
+    defaulted: bool  # rows carry _defaulted (values the mapping supplied)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    status: pl.DataFrame
+    conflicts: pl.DataFrame | None
+    remap: dict[str, str]
+
+
+def dedupe(table: str, fr: pl.DataFrame, st: store_mod.Store) -> Deduped:
+    """New rows, each row's status, conflicts and the id remap for one table."""
     empty_status = pl.DataFrame(schema={RK: pl.Int64, "status": pl.String})
-    empty_conf = pl.DataFrame(schema=CONFLICT_SCHEMA)
     if fr.height == 0:
-        return fr, empty_status, empty_conf, {}
-    key = list(tables.NATURAL_KEYS[table])
-    cmp_cols = list(COMPARE[table])
-    schema = dict(fr.schema)
+        return Deduped(fr, empty_status, pl.DataFrame(schema=CONFLICT_SCHEMA), {})
+    id_col = {"sessions": "session_id", "adverse_events": "event_id"}.get(table)
+    k = _Keys(
+        table,
+        list(tables.NATURAL_KEYS[table]),
+        list(COMPARE[table]),
+        dict(fr.schema),
+        id_col,
+        "_defaulted" in fr.columns,
+    )
     rk = fr.get_column(RK)
     if rk.null_count() or not rk.is_sorted():  # rows come in file order: usually sorted
         fr = fr.sort(RK, nulls_last=True)
     fr = fr.with_row_index("_pos")
-    first = first_of_key(fr, key)
+    first = first_of_key(fr, k.key)
     firsts, rest = fr.filter(first), fr.filter(~first)
     statuses, confs = [], []
     remap: dict[str, str] = {}
-    id_col = {"sessions": "session_id", "adverse_events": "event_id"}.get(table)
     if rest.height:
-        j = rest.join(
-            firsts.select(
-                *key,
-                *[pl.col(c).alias(f"{c}__stored") for c in cmp_cols],
-                pl.col(RK).alias("_first_rk"),
-                *([pl.col(id_col).alias("_first_id")] if id_col else []),
-            ),
-            on=key,
-            how="left",
-            nulls_equal=True,
-        ).with_columns(same_values=same_values(cmp_cols, schema, "_defaulted" in fr.columns))
-        statuses.append(_status(j))
-        c = j.filter(~pl.col("same_values"))
-        if c.height:
-            confs.append(
-                pl.DataFrame(
-                    {
-                        RK: c.get_column(RK),
-                        "table_name": [table] * c.height,
-                        "natural_key": json_rows(c, key),
-                        "stored_value": [
-                            f"another row of this import (line {(r or 0) % RK_BASE}): {v}"
-                            for r, v in zip(
-                                c.get_column("_first_rk"),
-                                json_rows(
-                                    c.select([pl.col(f"{x}__stored").alias(x) for x in cmp_cols]),
-                                    cmp_cols,
-                                ),
-                                strict=True,
-                            )
-                        ],
-                        "incoming_value": json_rows(c, cmp_cols),
-                    },
-                    schema=CONFLICT_SCHEMA,
-                )
-            )
-        if id_col:
-            remap.update(dict(zip(j.get_column(id_col), j.get_column("_first_id"), strict=True)))
+        found = _repeats_in_import(k, firsts, rest)
+        statuses.append(found.status)
+        confs.append(found.conflicts)
+        remap.update(found.remap)
     if id_col:
         # one id, two different facts (natural keys): keep the first, the other for review
-        clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
-        ids = ids_for(st, table, firsts.get_column(id_col))
-        in_store = st.query(
-            f'SELECT "{id_col}" AS _sid, {", ".join(f"{chr(34)}{k}{chr(34)} AS {chr(34)}_k_{k}{chr(34)}" for k in key)} '
-            f'FROM "{table}" WHERE "{id_col}" IN (SELECT unnest(?))',
-            [ids],
-        )
-        if in_store.height:
-            cmp_key = firsts.join(
-                in_store.cast({f"_k_{k}": schema[k] for k in key}),
-                left_on=id_col,
-                right_on="_sid",
-                how="inner",
-            )
-            differs = pl.any_horizontal([~pl.col(k).eq_missing(pl.col(f"_k_{k}")) for k in key])
-            clash = pl.concat([clash, cmp_key.filter(differs).select(firsts.columns)])
+        clash = _id_clashes(k, firsts, st)
         if clash.height:
             statuses.append(clash.select(RK, status=pl.lit("conflict")))
+            stored_value = "another row with this id describes a different " + table[:-1]
             confs.append(
-                pl.DataFrame(
-                    {
-                        RK: clash.get_column(RK),
-                        "table_name": [table] * clash.height,
-                        "natural_key": json_rows(clash, [id_col]),
-                        "stored_value": [
-                            "another row with this id describes a different " + table[:-1]
-                        ]
-                        * clash.height,
-                        "incoming_value": json_rows(clash, key),
-                    },
-                    schema=CONFLICT_SCHEMA,
+                _conflicts(
+                    table,
+                    clash,
+                    json_rows(clash, [id_col]),
+                    [stored_value] * clash.height,
+                    json_rows(clash, k.key),
                 )
             )
             firsts = firsts.filter(~pl.col("_pos").is_in(clash.get_column("_pos").implode()))
     # against the store
     pids = ids_for(st, table, firsts.get_column("patient_id"))
-    sel = ", ".join(
-        f'"{c}"' for c in dict.fromkeys([*key, *cmp_cols, *([id_col] if id_col else [])])
-    )
-    stored = st.query(f'SELECT {sel} FROM "{table}" WHERE patient_id IN (SELECT unnest(?))', [pids])
+    sel = [*k.key, *k.compare, *([id_col] if id_col else [])]
+    stored = st.rows_where_in(table, sel, "patient_id", pids)
     if stored.height:
-        stored = stored.cast({c: schema[c] for c in stored.columns if c in schema})
-        j = firsts.join(
-            stored.rename({c: f"{c}__stored" for c in stored.columns if c not in key}),
-            on=key,
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-        # a key may match several stored rows only if the store itself holds duplicates
-        j = j.unique("_pos", keep="first", maintain_order=True)
-        matched = pl.col("_matched")
-        probe = f"{id_col}__stored" if id_col else f"{cmp_cols[0]}__stored"
-        j = j.with_columns(
-            _matched=pl.col(probe).is_not_null()
-            if id_col
-            else pl.any_horizontal([pl.col(f"{c}__stored").is_not_null() for c in cmp_cols])
-        )
-        if not id_col:
-            # compare with a presence marker: join again to know matches exactly
-            marker = stored.select(key).unique().with_columns(_hit=pl.lit(True))
-            j = (
-                j.drop("_matched")
-                .join(marker, on=key, how="left", nulls_equal=True)
-                .with_columns(_matched=pl.col("_hit").fill_null(False))
-            )
-        j = j.with_columns(same_values=same_values(cmp_cols, schema, "_defaulted" in fr.columns))
-        hit = j.filter(matched)
-        statuses.append(_status(hit))
-        c = hit.filter(~pl.col("same_values"))
-        if c.height:
-            confs.append(
-                pl.DataFrame(
-                    {
-                        RK: c.get_column(RK),
-                        "table_name": [table] * c.height,
-                        "natural_key": json_rows(c, key),
-                        "stored_value": json_rows(
-                            c.select([pl.col(f"{x}__stored").alias(x) for x in cmp_cols]), cmp_cols
-                        ),
-                        "incoming_value": json_rows(c, cmp_cols),
-                    },
-                    schema=CONFLICT_SCHEMA,
-                )
-            )
+        found, firsts = _in_store(k, firsts, stored)
+        statuses.append(found.status)
+        confs.append(found.conflicts)
         if id_col:
-            remap.update(
-                dict(zip(hit.get_column(id_col), hit.get_column(f"{id_col}__stored"), strict=True))
-            )
+            remap.update(found.remap)
             # within-import duplicates of a stored row point at the stored id too
-            remap = {k: remap.get(v, v) for k, v in remap.items()}
-        firsts = j.filter(~matched).select(firsts.columns)
+            remap = {a: remap.get(b, b) for a, b in remap.items()}
     statuses.append(firsts.filter(pl.col(RK).is_not_null()).select(RK, status=pl.lit("new")))
-    out = firsts.drop("_pos")
-    return (
-        out,
+    return Deduped(
+        firsts.drop("_pos"),
         pl.concat([s.cast({RK: pl.Int64}) for s in statuses]),
         concat(confs, CONFLICT_SCHEMA),
         remap,
     )
+
+
+def _conflicts(
+    table: str, rows: pl.DataFrame, natural_key: list[str], stored: list[str], incoming: list[str]
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            RK: rows.get_column(RK),
+            "table_name": [table] * rows.height,
+            "natural_key": natural_key,
+            "stored_value": stored,
+            "incoming_value": incoming,
+        },
+        schema=CONFLICT_SCHEMA,
+    )
+
+
+def _stored_values(rows: pl.DataFrame, cols: list[str]) -> list[str]:
+    return json_rows(rows.select([pl.col(f"{x}__stored").alias(x) for x in cols]), cols)
+
+
+def _repeats_in_import(k: _Keys, firsts: pl.DataFrame, rest: pl.DataFrame) -> _Matches:
+    """Rows repeating an earlier row's natural key in this import: duplicates when their
+    values agree, else conflicts."""
+    id_col = k.id_col
+    j = rest.join(
+        firsts.select(
+            *k.key,
+            *[pl.col(c).alias(f"{c}__stored") for c in k.compare],
+            pl.col(RK).alias("_first_rk"),
+            *([pl.col(id_col).alias("_first_id")] if id_col else []),
+        ),
+        on=k.key,
+        how="left",
+        nulls_equal=True,
+    ).with_columns(same_values=same_values(k.compare, k.schema, k.defaulted))
+    c = j.filter(~pl.col("same_values"))
+    conflicts = None
+    if c.height:
+        stored = [
+            f"another row of this import (line {(r or 0) % RK_BASE}): {v}"
+            for r, v in zip(c.get_column("_first_rk"), _stored_values(c, k.compare), strict=True)
+        ]
+        conflicts = _conflicts(k.table, c, json_rows(c, k.key), stored, json_rows(c, k.compare))
+    remap = (
+        dict(zip(j.get_column(id_col), j.get_column("_first_id"), strict=True)) if id_col else {}
+    )
+    return _Matches(_status(j), conflicts, remap)
+
+
+def _id_clashes(k: _Keys, firsts: pl.DataFrame, st: store_mod.Store) -> pl.DataFrame:
+    """Rows whose id repeats in the import, or names a stored row of other natural keys."""
+    id_col, key = k.id_col, k.key
+    assert id_col is not None
+    clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
+    ids = ids_for(st, k.table, firsts.get_column(id_col))
+    in_store = st.rows_where_in(k.table, [id_col, *key], id_col, ids).select(
+        pl.col(id_col).alias("_sid"), *[pl.col(c).alias(f"_k_{c}") for c in key]
+    )
+    if in_store.height:
+        cmp_key = firsts.join(
+            in_store.cast({f"_k_{c}": k.schema[c] for c in key}),
+            left_on=id_col,
+            right_on="_sid",
+            how="inner",
+        )
+        differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"_k_{c}")) for c in key])
+        clash = pl.concat([clash, cmp_key.filter(differs).select(firsts.columns)])
+    return clash
+
+
+def _in_store(
+    k: _Keys, firsts: pl.DataFrame, stored: pl.DataFrame
+) -> tuple[_Matches, pl.DataFrame]:
+    """Rows whose natural key the store holds (duplicates or conflicts), and the rest."""
+    id_col, key, cmp_cols = k.id_col, k.key, k.compare
+    stored = stored.cast({c: k.schema[c] for c in stored.columns if c in k.schema})
+    j = firsts.join(
+        stored.rename({c: f"{c}__stored" for c in stored.columns if c not in key}),
+        on=key,
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
+    # a key may match several stored rows only if the store itself holds duplicates
+    j = j.unique("_pos", keep="first", maintain_order=True)
+    matched = pl.col("_matched")
+    if id_col:
+        j = j.with_columns(_matched=pl.col(f"{id_col}__stored").is_not_null())
+    else:
+        # compare with a presence marker: join again to know matches exactly
+        marker = stored.select(key).unique().with_columns(_hit=pl.lit(True))
+        j = j.join(marker, on=key, how="left", nulls_equal=True).with_columns(
+            _matched=pl.col("_hit").fill_null(False)
+        )
+    j = j.with_columns(same_values=same_values(cmp_cols, k.schema, k.defaulted))
+    hit = j.filter(matched)
+    c = hit.filter(~pl.col("same_values"))
+    conflicts = None
+    if c.height:
+        conflicts = _conflicts(
+            k.table, c, json_rows(c, key), _stored_values(c, cmp_cols), json_rows(c, cmp_cols)
+        )
+    remap = (
+        dict(zip(hit.get_column(id_col), hit.get_column(f"{id_col}__stored"), strict=True))
+        if id_col
+        else {}
+    )
+    return _Matches(_status(hit), conflicts, remap), j.filter(~matched).select(firsts.columns)
 
 
 def vital_range(column: str) -> tuple[float, float]:
@@ -277,19 +317,47 @@ def vital_range(column: str) -> tuple[float, float]:
     return lo, hi
 
 
+@dataclass(frozen=True)
+class AttachedVitals:
+    """Vital-sign readings after attaching them to sessions."""
+
+    status: pl.DataFrame  # RK, status: new | duplicate | conflict
+    skipped: pl.DataFrame  # SKIP_SCHEMA
+    problems: pl.DataFrame  # PROBLEM_SCHEMA: out of range
+    conflicts: pl.DataFrame  # CONFLICT_SCHEMA
+    updates: pl.DataFrame  # session_id, column, value: stored sessions to fill
+    sessions: pl.DataFrame  # the new sessions with their vital signs filled
+
+
+_NO_UPDATES = {"session_id": pl.String, "column": pl.String, "value": pl.Float64}
+_NO_SESSION = (
+    "vital sign with no session of this patient on that day: vital signs are kept "
+    "only as session vitals"
+)
+
+
+def _one_per_row(skips: pl.DataFrame) -> pl.DataFrame:
+    return skips.sort(RK).filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))
+
+
+def _nothing_attached(sessions_new: pl.DataFrame, skipped: pl.DataFrame) -> AttachedVitals:
+    return AttachedVitals(
+        pl.DataFrame(schema={RK: pl.Int64, "status": pl.String}),
+        skipped,
+        pl.DataFrame(schema=PROBLEM_SCHEMA),
+        pl.DataFrame(schema=CONFLICT_SCHEMA),
+        pl.DataFrame(schema=_NO_UPDATES),
+        sessions_new,
+    )
+
+
 def attach_vitals(
     vitals: Sequence[pl.DataFrame | None],
     sessions_new: pl.DataFrame,
     st: store_mod.Store,
     bad: set[int],
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Attach vital signs to the nearest (dosing) session of the patient on the same day.
-    Returns (row status, skipped, problems, conflicts, updates of stored sessions, the new
-    sessions with their vitals filled)."""
-    empty_status = pl.DataFrame(schema={RK: pl.Int64, "status": pl.String})
-    no_updates = pl.DataFrame(
-        schema={"session_id": pl.String, "column": pl.String, "value": pl.Float64}
-    )
+) -> AttachedVitals:
+    """Attach vital signs to the nearest (dosing) session of the patient on the same day."""
     v = concat(vitals, extract.VITAL_SCHEMA)
     if v.height:
         v = v.filter(
@@ -298,131 +366,13 @@ def attach_vitals(
             & pl.col("at").is_not_null()
         )
     if v.height == 0:
-        return (
-            empty_status,
-            pl.DataFrame(schema=SKIP_SCHEMA),
-            pl.DataFrame(schema=PROBLEM_SCHEMA),
-            pl.DataFrame(schema=CONFLICT_SCHEMA),
-            no_updates,
-            sessions_new,
-        )
-    vcols = sorted(set(VITAL_COLUMNS.values()))
-    pids = ids_for(st, "sessions", v.get_column("patient_id"))
-    stored = st.query(
-        f"SELECT session_id, patient_id, started_at, session_type, {', '.join(vcols)} FROM sessions "
-        "WHERE patient_id IN (SELECT unnest(?))",
-        [pids],
-    )
-    cand = [
-        stored.with_columns(_stored=pl.lit(True)),
-        sessions_new.select(
-            "session_id", "patient_id", "started_at", "session_type", *vcols
-        ).with_columns(_stored=pl.lit(False)),
-    ]
-    sschema = tables.empty("sessions").schema
-    cand = [
-        c.select(
-            pl.col("session_id").cast(pl.String),
-            pl.col("patient_id").cast(pl.String),
-            pl.col("started_at").cast(pl.Datetime("us")),
-            # vital signs are monitored at dosing sessions: prefer those on the day
-            (~pl.col("session_type").cast(pl.String).is_in(list(tables.DOSING_TYPES))).alias(
-                "_not_dosing"
-            ),
-            *[pl.col(x).cast(sschema[x]) for x in vcols],
-            "_stored",
-        )
-        for c in cand
-    ]
-    sess = pl.concat(cand)
-    no_session_reason = (
-        "vital sign with no session of this patient on that day: vital signs are kept "
-        "only as session vitals"
-    )
+        return _nothing_attached(sessions_new, pl.DataFrame(schema=SKIP_SCHEMA))
+    sess = _day_sessions(v, sessions_new, st)
     if sess.height == 0:  # no session at all: every reading is skipped (no join needed)
-        return (
-            empty_status,
-            v.select(RK, reason=pl.lit(no_session_reason))
-            .sort(RK)
-            .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))
-            .cast(SKIP_SCHEMA),
-            pl.DataFrame(schema=PROBLEM_SCHEMA),
-            pl.DataFrame(schema=CONFLICT_SCHEMA),
-            no_updates,
-            sessions_new,
-        )
-    sess = sess.with_columns(_day=pl.col("started_at").dt.date())
-    j = v.with_columns(_day=pl.col("at").dt.date()).join(
-        sess, on=["patient_id", "_day"], how="left", maintain_order="left"
-    )
-    # a reading with no session that day joins nothing (one row, no session); only the
-    # readings with sessions need the nearest one chosen
-    no_session = pl.col("session_id").is_null()
-    skips = [
-        j.filter(no_session)
-        .select(
-            RK,
-            reason=pl.lit(no_session_reason),
-        )
-        .sort(RK)
-        .filter(pl.col(RK).ne_missing(pl.col(RK).shift(1)))  # one per input row
-    ]
-    j = (
-        j.filter(~no_session)
-        .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
-        .sort(RK, "_not_dosing", "_gap", nulls_last=True)
-        .unique(RK, keep="first", maintain_order=True)
-    )
-    before = pl.col("at") <= pl.col("started_at") + pl.duration(minutes=BEFORE_GRACE_MINUTES)
-    j = j.with_columns(
-        column=pl.when(pl.col("vital") == "weight_kg")
-        .then(pl.lit("weight_kg"))
-        .otherwise(
-            pl.col("vital").replace_strict(
-                {
-                    "systolic": "bp_systolic",
-                    "diastolic": "bp_diastolic",
-                    "heart_rate": "heart_rate",
-                    "spo2": "spo2",
-                },
-                default=None,
-            )
-            + pl.when(before).then(pl.lit("_before")).otherwise(pl.lit("_after"))
-        )
-    )
-    # one reading per session and column: the closest to the session start
-    j = j.sort("session_id", "column", "_gap", RK)
-    first = pl.int_range(pl.len()).over("session_id", "column") == 0
-    j = j.with_columns(_first=first)
-    skips.append(
-        j.filter(~pl.col("_first")).select(
-            RK,
-            reason=pl.lit(
-                "another reading of this vital sign was closer to the session start and was kept"
-            ),
-        )
-    )
-    j = j.filter(pl.col("_first"))
-    probs = []
-    ok_rows = []
-    for column in j.get_column("column").unique().to_list():
-        lo, hi = vital_range(column)
-        part = j.filter(pl.col("column") == column)
-        out = part.filter(~pl.col("value").is_between(lo, hi))
-        if out.height:
-            probs.append(
-                out.select(
-                    RK,
-                    column=pl.lit(column),
-                    value=pl.col("value").cast(pl.String),
-                    reason=pl.lit(f"{column}: expected a value from {lo:g} to {hi:g}"),
-                )
-            )
-        part = part.filter(pl.col("value").is_between(lo, hi))
-        current = part.get_column(column).cast(pl.Float64)
-        part = part.with_columns(_current=current)
-        ok_rows.append(part)
-    j = concat(ok_rows)
+        skipped = _one_per_row(v.select(RK, reason=pl.lit(_NO_SESSION))).cast(SKIP_SCHEMA)
+        return _nothing_attached(sessions_new, skipped)
+    j, skips = _nearest_sessions(v, sess)
+    j, probs = _in_range(j)
     statuses, confs, updates = [], [], []
     if j.height:
         j = j.with_columns(
@@ -448,27 +398,143 @@ def attach_vitals(
             )
         fill = j.filter(pl.col("status") == "new")
         updates.append(fill.filter(pl.col("_stored")).select("session_id", "column", "value"))
-        mine = fill.filter(~pl.col("_stored"))
-        for column in mine.get_column("column").unique().to_list():
-            vals = mine.filter(pl.col("column") == column).select("session_id", _v=pl.col("value"))
-            dtype = sessions_new.schema[column]
-            sessions_new = (
-                sessions_new.join(vals, on="session_id", how="left", maintain_order="left")
-                .with_columns(
-                    pl.coalesce(
-                        column, pl.col("_v").round(0 if dtype == pl.Int32 else 3).cast(dtype)
-                    ).alias(column)
-                )
-                .drop("_v")
-            )
-    return (
+        sessions_new = _fill_new_sessions(sessions_new, fill.filter(~pl.col("_stored")))
+    return AttachedVitals(
         concat(statuses, {RK: pl.Int64, "status": pl.String}),
         concat(skips, SKIP_SCHEMA).cast(SKIP_SCHEMA),
         concat(probs, PROBLEM_SCHEMA).cast(PROBLEM_SCHEMA),
         concat(confs, CONFLICT_SCHEMA).cast(CONFLICT_SCHEMA),
-        concat(updates, no_updates.schema),
+        concat(updates, _NO_UPDATES),
         sessions_new,
     )
+
+
+def _day_sessions(v: pl.DataFrame, sessions_new: pl.DataFrame, st: store_mod.Store) -> pl.DataFrame:
+    """The sessions a reading may belong to: stored ones of its patients and new ones, with
+    their vital signs so far."""
+    vcols = sorted(set(VITAL_COLUMNS.values()))
+    pids = ids_for(st, "sessions", v.get_column("patient_id"))
+    stored = st.rows_where_in(
+        "sessions",
+        ["session_id", "patient_id", "started_at", "session_type", *vcols],
+        "patient_id",
+        pids,
+    )
+    cand = [
+        stored.with_columns(_stored=pl.lit(True)),
+        sessions_new.select(
+            "session_id", "patient_id", "started_at", "session_type", *vcols
+        ).with_columns(_stored=pl.lit(False)),
+    ]
+    sschema = tables.empty("sessions").schema
+    cand = [
+        c.select(
+            pl.col("session_id").cast(pl.String),
+            pl.col("patient_id").cast(pl.String),
+            pl.col("started_at").cast(pl.Datetime("us")),
+            # vital signs are monitored at dosing sessions: prefer those on the day
+            (~pl.col("session_type").cast(pl.String).is_in(list(tables.DOSING_TYPES))).alias(
+                "_not_dosing"
+            ),
+            *[pl.col(x).cast(sschema[x]) for x in vcols],
+            "_stored",
+        )
+        for c in cand
+    ]
+    return pl.concat(cand)
+
+
+def _nearest_sessions(
+    v: pl.DataFrame, sess: pl.DataFrame
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Each reading on the nearest session of its patient's day, named by the session column
+    it fills; one reading per session and column (the closest to the start). The readings
+    kept, and the skipped ones with their reasons."""
+    sess = sess.with_columns(_day=pl.col("started_at").dt.date())
+    j = v.with_columns(_day=pl.col("at").dt.date()).join(
+        sess, on=["patient_id", "_day"], how="left", maintain_order="left"
+    )
+    # a reading with no session that day joins nothing (one row, no session); only the
+    # readings with sessions need the nearest one chosen
+    no_session = pl.col("session_id").is_null()
+    skips = [_one_per_row(j.filter(no_session).select(RK, reason=pl.lit(_NO_SESSION)))]
+    j = (
+        j.filter(~no_session)
+        .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
+        .sort(RK, "_not_dosing", "_gap", nulls_last=True)
+        .unique(RK, keep="first", maintain_order=True)
+    )
+    before = pl.col("at") <= pl.col("started_at") + pl.duration(minutes=BEFORE_GRACE_MINUTES)
+    j = j.with_columns(
+        column=pl.when(pl.col("vital") == "weight_kg")
+        .then(pl.lit("weight_kg"))
+        .otherwise(
+            pl.col("vital").replace_strict(
+                {
+                    "systolic": "bp_systolic",
+                    "diastolic": "bp_diastolic",
+                    "heart_rate": "heart_rate",
+                    "spo2": "spo2",
+                },
+                default=None,
+            )
+            + pl.when(before).then(pl.lit("_before")).otherwise(pl.lit("_after"))
+        )
+    )
+    # one reading per session and column: the closest to the session start
+    j = j.sort("session_id", "column", "_gap", RK)
+    j = j.with_columns(_first=pl.int_range(pl.len()).over("session_id", "column") == 0)
+    skips.append(
+        j.filter(~pl.col("_first")).select(
+            RK,
+            reason=pl.lit(
+                "another reading of this vital sign was closer to the session start and was kept"
+            ),
+        )
+    )
+    return j.filter(pl.col("_first")), skips
+
+
+def _in_range(j: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Readings within the session column's range, each with the session's value so far
+    (_current); the others as problems."""
+    probs = []
+    ok_rows = []
+    for column in j.get_column("column").unique().to_list():
+        lo, hi = vital_range(column)
+        part = j.filter(pl.col("column") == column)
+        out = part.filter(~pl.col("value").is_between(lo, hi))
+        if out.height:
+            probs.append(
+                out.select(
+                    RK,
+                    column=pl.lit(column),
+                    value=pl.col("value").cast(pl.String),
+                    reason=pl.lit(f"{column}: expected a value from {lo:g} to {hi:g}"),
+                )
+            )
+        part = part.filter(pl.col("value").is_between(lo, hi))
+        current = part.get_column(column).cast(pl.Float64)
+        part = part.with_columns(_current=current)
+        ok_rows.append(part)
+    return concat(ok_rows), probs
+
+
+def _fill_new_sessions(sessions_new: pl.DataFrame, mine: pl.DataFrame) -> pl.DataFrame:
+    """New sessions take the readings attached to them where they hold no value yet."""
+    for column in mine.get_column("column").unique().to_list():
+        vals = mine.filter(pl.col("column") == column).select("session_id", _v=pl.col("value"))
+        dtype = sessions_new.schema[column]
+        sessions_new = (
+            sessions_new.join(vals, on="session_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce(
+                    column, pl.col("_v").round(0 if dtype == pl.Int32 else 3).cast(dtype)
+                ).alias(column)
+            )
+            .drop("_v")
+        )
+    return sessions_new
 
 
 def link_to_sessions(
@@ -484,11 +550,7 @@ def link_to_sessions(
         return fr
     pids = ids_for(st, "sessions", free.get_column("patient_id"))
     cols = ("session_id", "patient_id", "started_at", "session_type")
-    stored = st.query(
-        "SELECT session_id, patient_id, started_at, session_type FROM sessions "
-        "WHERE patient_id IN (SELECT unnest(?))",
-        [pids],
-    )
+    stored = st.rows_where_in("sessions", cols, "patient_id", pids)
     parts = [
         f.select(
             pl.col("session_id").cast(pl.String),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -206,19 +207,23 @@ def scrub_file_words(text: str, words: frozenset[str]) -> str:
     return re.sub(r"[^\W\d_]+", sub, re.sub(r"[\w-]+", sub, text))
 
 
+@dataclass(frozen=True)
+class FileIdentifiers:
+    """Where one file's identifiers sit, to be scrubbed from each de-identified row."""
+
+    mrn_col: str | None
+    dob_col: str | None
+    columns: list[str]  # identifier columns (names, addresses, phone numbers, ...)
+    words: frozenset[str] = frozenset()  # the file's identifier words (file_identifier_words)
+
+
 def raw_rows_json(
-    frame: pl.DataFrame,
-    keep: list[str],
-    mrn_col: str | None,
-    patient_ids: pl.Series | None,
-    dob_col: str | None,
-    identifier_cols: list[str],
-    file_words: frozenset[str] = frozenset(),
+    frame: pl.DataFrame, keep: list[str], patient_ids: pl.Series | None, ids: FileIdentifiers
 ) -> list[str]:
     """The de-identified input rows as JSON: identifier columns dropped, the MRN replaced by
     the pseudonym, the birth date by the birth year, identifier patterns, this row's own
-    identifier values and the file's identifier words (``file_identifier_words``) scrubbed
-    from every remaining cell."""
+    identifier values and the file's identifier words scrubbed from every remaining cell."""
+    mrn_col, dob_col, identifier_cols, file_words = ids.mrn_col, ids.dob_col, ids.columns, ids.words
     out = []
     ident = frame.select(identifier_cols).rows() if identifier_cols else [()] * frame.height
     rows = frame.select(keep).rows()

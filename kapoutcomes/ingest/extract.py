@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -288,6 +289,49 @@ def _distinct_rows(frame: pl.DataFrame, columns: dict[str, str]) -> tuple[pl.Dat
     return distinct, idx
 
 
+@dataclass(frozen=True)
+class _Distinct:
+    """A long export's distinct (code, name, value, units, item) cells, ``idx`` giving each
+    row's combination; problems and skips found per combination land on every row of it."""
+
+    r: Rows
+    d: pl.DataFrame
+    idx: pl.Series
+
+    def cell(self, role: str) -> pl.Series:
+        if role in self.d.columns:
+            return self.d.get_column(role)
+        return pl.Series(role, [None] * self.d.height, dtype=pl.String)
+
+    def rows(self, s: pl.Series) -> pl.Series:
+        return s.gather(self.idx)
+
+    def bad(self, mask: pl.Series, column: str, values: pl.Series, reason: str) -> None:
+        mask = mask.fill_null(False)
+        if mask.any():
+            self.r.bad(self.rows(mask), column, self.rows(values), reason)
+
+    def skip(self, mask: pl.Series, reason: str | pl.Series) -> None:
+        mask = mask.fill_null(False)
+        if mask.any():
+            self.r.skip(self.rows(mask), reason if isinstance(reason, str) else self.rows(reason))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """Per distinct combination: what was measured."""
+
+    code: pl.Series
+    name: pl.Series
+    instrument: pl.Series  # an instrument code, or null
+    vital: pl.Series  # a vital sign, or null
+    item: pl.Series  # an item number, or null
+
+    @property
+    def tracked(self) -> pl.Series:
+        return self.instrument.is_not_null() | self.vital.is_not_null()
+
+
 def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int) -> Extract:
     ex = Extract("observations")
     r = Rows(raw, rk_base, ex)
@@ -296,33 +340,40 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     # Everything below depends only on the code, name, value, units and item cells of a row:
     # computed once per distinct combination (``d``), then taken for each row (``idx``).
     d, idx = _distinct_rows(raw.frame, {k: roles[k] for k in _MEASURE_ROLES if roles.get(k)})
-    nd = d.height
+    c = _Distinct(r, d, idx)
+    m = _measured(c, roles)
+    _skip_untracked(c, m)
+    value_raw = c.cell("value")
+    value_present = nm.present(value_raw)
+    score, assessed = _scores(c, m, roles, value_present)
+    # the per-row columns each output takes, filtered together (one parallel pass per output)
+    per_row = pl.DataFrame({RK: r.rk, "patient_id": pid, "at": at, "_k": idx})
+    a = per_row.filter(c.rows(assessed.fill_null(False)))
+    ia = a.get_column("_k")
+    ex.outputs["assessments"] = pl.DataFrame(
+        {
+            RK: a.get_column(RK),
+            "patient_id": a.get_column("patient_id"),
+            "assessed_at": a.get_column("at"),
+            "instrument": m.instrument.gather(ia),
+            "item": m.item.gather(ia),
+            "score": score.gather(ia),
+            "session_id": nulls(a.height),
+            "timing": nulls(a.height),
+        }
+    )
+    ex.vitals = _vital_readings(c, m, roles, per_row, value_present)
+    act = per_row.filter(c.rows((m.tracked & value_present).fill_null(False)))
+    ex.activity = activity(act.get_column(RK), act.get_column("patient_id"), act.get_column("at"))
+    return ex
 
-    def cell(role: str) -> pl.Series:
-        if role in d.columns:
-            return d.get_column(role)
-        return pl.Series(role, [None] * nd, dtype=pl.String)
 
-    def rows(s: pl.Series) -> pl.Series:
-        return s.gather(idx)
-
-    def bad(mask: pl.Series, column: str, values: pl.Series, reason: str | pl.Series) -> None:
-        mask = mask.fill_null(False)
-        if mask.any():
-            why = reason if isinstance(reason, str) else rows(reason)
-            r.bad(rows(mask), column, rows(values), why)
-
-    def skip(mask: pl.Series, reason: str | pl.Series) -> None:
-        mask = mask.fill_null(False)
-        if mask.any():
-            r.skip(rows(mask), reason if isinstance(reason, str) else rows(reason))
-
-    code = nm.clean(cell("code")).str.strip_chars()
-    name = nm.clean(cell("name"))
-    value_raw = cell("value")
-    units = nm.clean(cell("units")).str.to_lowercase()
-    item_raw = cell("item")
-
+def _measured(c: _Distinct, roles: dict[str, str]) -> _Measured:
+    """The instrument (by item or instrument LOINC code, else by name) or vital sign (by
+    LOINC code, else by name) and item number of each combination."""
+    code = nm.clean(c.cell("code")).str.strip_chars()
+    name = nm.clean(c.cell("name"))
+    item_raw = c.cell("item")
     inst_by_code = _lookup(code, INSTRUMENT_LOINC, pl.String)
     item_inst = _lookup(code, {k: v[0] for k, v in ITEM_LOINC.items()}, pl.String)
     item_no = _lookup(code, {k: v[1] for k, v in ITEM_LOINC.items()}, pl.Int32)
@@ -338,15 +389,19 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
     vital = pl.select(pl.coalesce(vital_by_code, vital_by_name)).to_series()
     # an explicit item column (e.g. "PHQ-9", item 9)
     item_col = nm.parse_int(item_raw)
-    bad(
+    c.bad(
         nm.present(item_raw) & item_col.is_null(),
         roles.get("item", ""),
         item_raw,
         "expected an item number",
     )
     item = pl.select(pl.coalesce(item_no, item_col)).to_series().cast(pl.Int32)
+    return _Measured(code, name, instrument, vital, item)
 
-    tracked = instrument.is_not_null() | vital.is_not_null()
+
+def _skip_untracked(c: _Distinct, m: _Measured) -> None:
+    """Rows measuring something kapoutcomes does not track are skipped, saying what."""
+    code, name, tracked = m.code, m.name, m.tracked
     label = pl.select(
         pl.concat_str(
             [
@@ -357,7 +412,7 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
             ]
         )
     ).to_series()
-    skip(
+    c.skip(
         ~tracked & code.is_null() & name.is_null(),
         "no code or name: nothing says what was measured",
     )
@@ -367,76 +422,76 @@ def extract_long(raw: RawTable, roles: dict[str, str], opts: Options, rk_base: i
         default=None,
         return_dtype=pl.String,
     )
-    skip(
+    c.skip(
         ~tracked & (code.is_not_null() | name.is_not_null()),
         pl.select(pl.lit("observation not tracked by kapoutcomes: ") + label).to_series(),
     )
+
+
+def _scores(
+    c: _Distinct, m: _Measured, roles: dict[str, str], value_present: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    """Each combination's score ("7", "7/10", an LL358-3 answer text) and whether it is an
+    assessment to keep."""
+    instrument, item = m.instrument, m.item
+    value_raw = c.cell("value")
     item_other = instrument.is_not_null() & item.is_not_null() & (instrument != "phq9")
-    # values: scores ("7", "7/10"), LL358-3 answer texts for items
     sc = nm.parse_score(value_raw)
     answer = _lookup(nm.clean(value_raw).str.to_lowercase(), LL358_3, pl.Float64)
     score = pl.select(pl.coalesce(sc.get_column("value"), answer)).to_series()
     maxima = {i.code: float(i.maximum) for i in instruments.INSTRUMENTS.values()}
     inst_max = _lookup(instrument, maxima, pl.Float64)
     denom = sc.get_column("denominator")
-    value_present = nm.present(value_raw)
-    skip(
-        tracked & ~value_present,
+    c.skip(
+        m.tracked & ~value_present,
         "no value (blank or a missing marker such as N/A, --, declined): nothing to import",
     )
     is_inst = instrument.is_not_null() & value_present
-    bad(
+    c.bad(
         is_inst & score.is_null(),
         roles.get("value", "value"),
         value_raw,
         "expected a score such as 7, 7/10 or 7 out of 10",
     )
-    bad(
+    c.bad(
         is_inst & item.is_null() & denom.is_not_null() & (denom != inst_max),
         roles.get("value", "value"),
         value_raw,
         "the score is written out of a different maximum than the instrument's",
     )
-    skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
-    # the per-row columns each output takes, filtered together (one parallel pass per output)
-    per_row = pl.DataFrame({RK: r.rk, "patient_id": pid, "at": at, "_k": idx})
-    a = per_row.filter(rows((is_inst & ~item_other).fill_null(False)))
-    ia = a.get_column("_k")
-    ex.outputs["assessments"] = pl.DataFrame(
-        {
-            RK: a.get_column(RK),
-            "patient_id": a.get_column("patient_id"),
-            "assessed_at": a.get_column("at"),
-            "instrument": instrument.gather(ia),
-            "item": item.gather(ia),
-            "score": score.gather(ia),
-            "session_id": nulls(a.height),
-            "timing": nulls(a.height),
-        }
-    )
-    # vitals: numbers (weights in lb converted)
+    c.skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
+    return score, is_inst & ~item_other
+
+
+def _vital_readings(
+    c: _Distinct,
+    m: _Measured,
+    roles: dict[str, str],
+    per_row: pl.DataFrame,
+    value_present: pl.Series,
+) -> pl.DataFrame:
+    """Vital-sign readings as numbers (weights in lb converted to kg)."""
+    value_raw = c.cell("value")
+    units = nm.clean(c.cell("units")).str.to_lowercase()
     v = nm.parse_number(value_raw)
     lb = units.str.contains(r"lb").fill_null(False)
     v = pl.select(
-        pl.when(lb & (vital == "weight_kg")).then((v * 0.45359237).round(1)).otherwise(v)
+        pl.when(lb & (m.vital == "weight_kg")).then((v * 0.45359237).round(1)).otherwise(v)
     ).to_series()
-    is_vital = vital.is_not_null() & instrument.is_null() & value_present
-    bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
-    vs = per_row.filter(rows(is_vital.fill_null(False)))
+    is_vital = m.vital.is_not_null() & m.instrument.is_null() & value_present
+    c.bad(is_vital & v.is_null(), roles.get("value", "value"), value_raw, "expected a number")
+    vs = per_row.filter(c.rows(is_vital.fill_null(False)))
     iv = vs.get_column("_k")
-    ex.vitals = pl.DataFrame(
+    return pl.DataFrame(
         {
             RK: vs.get_column(RK),
             "patient_id": vs.get_column("patient_id"),
             "at": vs.get_column("at"),
-            "vital": vital.gather(iv),
+            "vital": m.vital.gather(iv),
             "value": v.gather(iv),
         },
         schema=VITAL_SCHEMA,
     )
-    act = per_row.filter(rows((tracked & value_present).fill_null(False)))
-    ex.activity = activity(act.get_column(RK), act.get_column("patient_id"), act.get_column("at"))
-    return ex
 
 
 # -- medications ----------------------------------------------------------------------------
@@ -584,63 +639,93 @@ def extract_canonical(
         h = roles.get(col)
         if col == "patient_id":
             out[col] = r.patient(h, opts.secret)
-            continue
-        if h is None:
+        elif h is None:
             out[col] = pl.Series(col, [None] * n, dtype=dtype)
-            continue
-        vocab = _vocab_for(table, col)
-        if col == "sex":
-            s = r.vocab(h, vocab, nm.SEX_WORDS).fill_null("unknown")  # blank: unknown
-        elif vocab is not None:
-            s = r.vocab(h, vocab)
-        elif col == "instrument":
-            rawc = r.col(h)
-            vals = {
-                v: (i.code if (i := instruments.recognise(v)) else None)
-                for v in nm.clean(rawc).unique().drop_nulls()
-            }
-            s = _lookup(nm.clean(rawc), vals, pl.String)
-            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "not an instrument in the registry")
-        elif col == "score":
-            rawc = r.col(h)
-            s = nm.parse_score(rawc).get_column("value")
-            r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
-        elif isinstance(dtype, pl.Datetime):
-            s = r.datetime(h, opts, required=False)
-        elif dtype == pl.Date:
-            s = r.datetime(h, opts, required=False).cast(pl.Date)
-        elif dtype == pl.Boolean:
-            s = r.boolean(h)
-        elif dtype == pl.Float64:
-            s = r.number(h)
-        elif dtype == pl.Int32:
-            s = r.integer(h)
-        elif col in ("event_text", "description", "clinician"):
-            s = r.text(h)
         else:
-            s = nm.clean(r.col(h))
-        out[col] = s.cast(dtype, strict=False).alias(col)
+            out[col] = _canonical_column(r, table, col, dtype, h, opts)
     frame = pl.DataFrame(out)
     if table == "patients":
-        if "clinic" not in roles:
-            frame = frame.with_columns(clinic=pl.lit(opts.clinic, dtype=pl.String))
-            if not opts.clinic:
-                r.bad(
-                    pl.Series([True] * n),
-                    "clinic",
-                    pl.Series([None] * n, dtype=pl.String),
-                    "no clinic column and no clinic given: import with --clinic NAME",
-                )
-        birth_h = roles.get("birth_date")
-        birth = (
-            r.datetime(birth_h, opts, required=False).cast(pl.Date)
-            if birth_h
-            else pl.Series([None] * n, dtype=pl.Date)
-        )
-        ex.dob_col = birth_h
-        frame = frame.with_columns(birth_date=birth)
-        ex.patient_rows = frame
+        ex.patient_rows = _canonical_patients(r, frame, roles, opts)
         return ex
+    frame = _derived_columns(table, frame, roles, opts)
+    ex.outputs[table] = frame
+    date_col = {
+        "sessions": "started_at",
+        "assessments": "assessed_at",
+        "opioids": "start_date",
+        "adverse_events": "onset_at",
+    }[table]
+    ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
+    return ex
+
+
+def _canonical_column(
+    r: Rows, table: str, col: str, dtype: Any, h: str, opts: Options
+) -> pl.Series:
+    """One column of a canonical-layout file, read by the column's vocabulary or type."""
+    vocab = _vocab_for(table, col)
+    if col == "sex":
+        s = r.vocab(h, vocab, nm.SEX_WORDS).fill_null("unknown")  # blank: unknown
+    elif vocab is not None:
+        s = r.vocab(h, vocab)
+    elif col == "instrument":
+        rawc = r.col(h)
+        vals = {
+            v: (i.code if (i := instruments.recognise(v)) else None)
+            for v in nm.clean(rawc).unique().drop_nulls()
+        }
+        s = _lookup(nm.clean(rawc), vals, pl.String)
+        r.bad(nm.present(rawc) & s.is_null(), h, rawc, "not an instrument in the registry")
+    elif col == "score":
+        rawc = r.col(h)
+        s = nm.parse_score(rawc).get_column("value")
+        r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
+    elif isinstance(dtype, pl.Datetime):
+        s = r.datetime(h, opts, required=False)
+    elif dtype == pl.Date:
+        s = r.datetime(h, opts, required=False).cast(pl.Date)
+    elif dtype == pl.Boolean:
+        s = r.boolean(h)
+    elif dtype == pl.Float64:
+        s = r.number(h)
+    elif dtype == pl.Int32:
+        s = r.integer(h)
+    elif col in ("event_text", "description", "clinician"):
+        s = r.text(h)
+    else:
+        s = nm.clean(r.col(h))
+    return s.cast(dtype, strict=False).alias(col)
+
+
+def _canonical_patients(
+    r: Rows, frame: pl.DataFrame, roles: dict[str, str], opts: Options
+) -> pl.DataFrame:
+    """Patient rows: the clinic given when the file has none, the full birth date (kept
+    only until de-identification)."""
+    n = frame.height
+    if "clinic" not in roles:
+        frame = frame.with_columns(clinic=pl.lit(opts.clinic, dtype=pl.String))
+        if not opts.clinic:
+            r.bad(
+                pl.Series([True] * n),
+                "clinic",
+                pl.Series([None] * n, dtype=pl.String),
+                "no clinic column and no clinic given: import with --clinic NAME",
+            )
+    birth_h = roles.get("birth_date")
+    birth = (
+        r.datetime(birth_h, opts, required=False).cast(pl.Date)
+        if birth_h
+        else pl.Series([None] * n, dtype=pl.Date)
+    )
+    r.ex.dob_col = birth_h
+    return frame.with_columns(birth_date=birth)
+
+
+def _derived_columns(
+    table: str, frame: pl.DataFrame, roles: dict[str, str], opts: Options
+) -> pl.DataFrame:
+    """Columns the store derives: an opioid's daily dose and MME, session and event ids."""
     if table == "opioids":
         if "daily_dose" not in roles:
             frame = frame.with_columns(
@@ -661,12 +746,4 @@ def extract_canonical(
         frame = frame.with_columns(
             event_id=stable_id("e", frame["patient_id"], frame["onset_at"], frame["event"])
         )
-    ex.outputs[table] = frame
-    date_col = {
-        "sessions": "started_at",
-        "assessments": "assessed_at",
-        "opioids": "start_date",
-        "adverse_events": "onset_at",
-    }[table]
-    ex.activity = activity(r.rk, frame["patient_id"], frame[date_col].cast(pl.Datetime("us")))
-    return ex
+    return frame

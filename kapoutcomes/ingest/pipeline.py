@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from kapoutcomes import tables
@@ -41,6 +42,35 @@ def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
     return deid.find_patient_id(mrn, secret)
 
 
+@dataclass(frozen=True)
+class ImportRequest:
+    """What one import is asked to do: the files, where they go, how to read them.
+
+    ``paths``: file paths, folders, or ``(name, bytes)`` pairs (uploads). ``store``: a
+    ``Store`` (left open) or a path (opened and closed by the import). ``preset``: one of
+    ``presets.PRESETS`` or None to detect. ``mapping``: the wide layout's mapping, if any.
+    ``clinic`` / ``condition``: for patient rows the export does not describe. ``day_first``:
+    read 03/04/2024 as 3 April (None: the mapping's, else the settings'). ``on_progress(done,
+    total)``: called while reading (bytes) and at the end. ``limits``: upload limits.
+    ``audit_as``: (user, role) recorded in the audit trail in the import's own transaction.
+    """
+
+    paths: tuple[Any, ...]
+    store: store_mod.Store | str | os.PathLike[str]
+    preset: str | None = None
+    mapping: mapping_mod.Mapping | None = None
+    settings: Settings = DEFAULT
+    dry_run: bool = False
+    on_progress: Progress = None
+    sheet: str | None = None
+    clinic: str | None = None
+    condition: str = "other"
+    day_first: bool | None = None
+    secret: bytes | None = None
+    limits: rd.ImportLimits = rd.DEFAULT_LIMITS
+    audit_as: tuple[str, str] | None = None
+
+
 def import_files(
     paths: str | os.PathLike[str] | tuple[str, bytes] | Iterable[Any],
     store: store_mod.Store | str | os.PathLike[str],
@@ -58,87 +88,101 @@ def import_files(
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS,
     audit_as: tuple[str, str] | None = None,
 ) -> ImportReport:
-    """Import clinic exports into ``store``; see docs/importing.md.
+    """Import clinic exports into ``store``; see docs/importing.md and ``ImportRequest``.
 
-    ``paths``: file paths, folders, or ``(name, bytes)`` pairs (uploads). ``preset``: one of
-    ``presets.PRESETS`` or None to detect. ``mapping``: a TOML mapping file (wide layout): path, ``(name, bytes)`` or ``Mapping``.
-    ``clinic`` / ``condition``: used for patient rows the export does not describe.
-    ``day_first``: read 03/04/2024 as 3 April (default: the mapping's or the settings').
-    ``on_progress(done, total)``: called while reading (bytes) and at the end.
-    ``limits``: upload limits (``ImportLimits``: bytes, rows, columns, cell length); a file
-    over one raises ``IngestError``.
-    ``audit_as``: (user, role) to record the import in the audit trail, in the import's own
-    transaction.
-    Raises ``IngestError`` for a file that cannot be imported at all (nothing is written).
+    ``mapping`` may also be a TOML mapping file: a path or ``(name, bytes)``. A file over a
+    limit raises ``IngestError``, as does a file that cannot be imported at all (nothing is
+    written then).
     """
     t0 = time.perf_counter()
     if isinstance(paths, str | os.PathLike | tuple):
         paths = [paths]
+    _check_preset(preset)
+    mp = mapping if isinstance(mapping, mapping_mod.Mapping) or mapping is None else None
+    if mapping is not None and mp is None:
+        mp = mapping_mod.load(mapping)
+    request = ImportRequest(
+        paths=tuple(paths),
+        store=store,
+        preset=preset,
+        mapping=mp,
+        settings=settings,
+        dry_run=dry_run,
+        on_progress=on_progress,
+        sheet=sheet,
+        clinic=clinic,
+        condition=condition,
+        day_first=day_first,
+        secret=secret,
+        limits=limits,
+        audit_as=audit_as,
+    )
+    return run_import(request, t0)
+
+
+def run_import(request: ImportRequest, started: float | None = None) -> ImportReport:
+    """Carry out ``request``; ``started`` (a ``time.perf_counter()``) times the report."""
+    t0 = time.perf_counter() if started is None else started
+    _check_preset(request.preset)
+    if request.preset == "wide" and request.mapping is None:
+        raise IngestError(
+            "wide",
+            "the wide preset needs a mapping file",
+            "pass --mapping FILE (see docs/importing.md)",
+        )
+    own_store = not isinstance(request.store, store_mod.Store)
+    st = store_mod.Store(request.store) if own_store else request.store
+    try:
+        return _run(request, st, t0)
+    finally:
+        if own_store:
+            st.close()
+
+
+def _check_preset(preset: str | None) -> None:
     if preset is not None and preset not in presets.PRESETS:
         raise IngestError(
             str(preset),
             f"unknown preset {preset!r}",
             f"choose one of: {', '.join(presets.PRESETS)} (or leave it out to detect)",
         )
-    mp = mapping if isinstance(mapping, mapping_mod.Mapping) or mapping is None else None
-    if mapping is not None and mp is None:
-        mp = mapping_mod.load(mapping)
-    if preset == "wide" and mp is None:
-        raise IngestError(
-            "wide",
-            "the wide preset needs a mapping file",
-            "pass --mapping FILE (see docs/importing.md)",
-        )
-    own_store = not isinstance(store, store_mod.Store)
-    st = store_mod.Store(store) if own_store else store
-    try:
-        return _run(
-            paths,
-            st,
-            preset,
-            mp,
-            settings,
-            dry_run,
-            on_progress,
-            sheet,
-            clinic,
-            condition,
-            day_first,
-            secret,
-            t0,
-            limits,
-            audit_as,
-        )
-    finally:
-        if own_store:
-            st.close()
 
 
 # -- the run --------------------------------------------------------------------------------
-def _run(
-    paths,
-    st,
-    preset,
-    mp,
-    settings,
-    dry_run,
-    on_progress,
-    sheet,
-    clinic,
-    condition,
-    day_first,
-    secret,
-    t0,
-    limits=rd.DEFAULT_LIMITS,
-    audit_as=None,
-) -> ImportReport:
-    srcs = rd.sources(paths, limits)
+def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
+    srcs = rd.sources(req.paths, req.limits)
     total = sum(len(s.data) for s in srcs)
+    opts = _options(req)
+    files = _read_files(srcs, st, req, total)
+    for f in files:
+        if f.raw is None or f.fit is None:
+            continue
+        f.ex = _extract(f, opts, req.mapping)
+    live = [f for f in files if f.ex is not None]
+    result = resolve(live, st, opts)
+    for f in live:
+        f.ex.release_candidates()
+    reports = file_reports(files, result)
+    report = ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
+    if not req.dry_run and live:
+        write(st, live, result, report, audit_as=req.audit_as)
+    if req.on_progress:
+        req.on_progress(total, total)
+    return ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
+
+
+def _options(req: ImportRequest) -> Options:
+    """The extractors' options: the request's, else the mapping's, else the settings'."""
+    mp = req.mapping
+    day_first = req.day_first
     if day_first is None:
         day_first = (
-            mp.day_first if (mp is not None and mp.day_first is not None) else settings.day_first
+            mp.day_first
+            if (mp is not None and mp.day_first is not None)
+            else req.settings.day_first
         )
-    clinic = clinic or (mp.clinic if mp is not None else None)
+    clinic = req.clinic or (mp.clinic if mp is not None else None)
+    condition = req.condition
     if mp is not None and mp.default_condition:
         condition = condition if condition != "other" else mp.default_condition
     if condition not in tables.CONDITIONS:
@@ -147,8 +191,15 @@ def _run(
             f"unknown condition {condition!r}",
             f"choose one of {', '.join(tables.CONDITIONS)}",
         )
-    if secret is None:
-        secret = privacy.load_or_create_secret()
+    secret = req.secret if req.secret is not None else privacy.load_or_create_secret()
+    return Options(req.settings, secret, clinic, condition, day_first)
+
+
+def _read_files(
+    srcs: list[rd.Source], st: store_mod.Store, req: ImportRequest, total: int
+) -> list[ImportFile]:
+    """Read and detect every source not already imported (same content in the ledger or
+    earlier in this call)."""
     files: list[ImportFile] = []
     seen: set[str] = set()
     done = 0
@@ -163,19 +214,7 @@ def _run(
         # large buffer, so the SHA-256 costs no wall time beside polars' parse.
         if empty_ledger and len(src.data) not in sizes and len(src.data) >= _HASH_BESIDE:
             sizes.add(len(src.data))
-            with ThreadPoolExecutor(1) as pool:
-                hashed = pool.submit(lambda s=src: s.sha256)
-                try:
-                    f.raw = rd.read(
-                        src,
-                        sheet=sheet,
-                        on_progress=on_progress,
-                        offset=done,
-                        total=total,
-                        limits=limits,
-                    )
-                finally:
-                    sha = hashed.result()
+            f.raw, sha = _read_hashing(src, req, done, total)
             seen.add(sha)
         else:
             sizes.add(len(src.data))
@@ -185,30 +224,37 @@ def _run(
                 done += len(src.data)
                 continue
             seen.add(sha)
-            f.raw = rd.read(
-                src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
-            )
+            f.raw = _read(src, req, done, total)
         done += len(src.data)
         src.release()
-        if on_progress:
-            on_progress(done, total)
-        _detect(f, preset, mp)
-    opts = Options(settings, secret, clinic, condition, day_first)
-    for f in files:
-        if f.raw is None or f.fit is None:
-            continue
-        f.ex = _extract(f, opts, mp)
-    live = [f for f in files if f.ex is not None]
-    result = resolve(live, st, opts)
-    for f in live:
-        f.ex.release_candidates()
-    reports = file_reports(files, result)
-    report = ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
-    if not dry_run and live:
-        write(st, live, result, report, audit_as=audit_as)
-    if on_progress:
-        on_progress(total, total)
-    return ImportReport(tuple(reports), dry_run, st.path, time.perf_counter() - t0)
+        if req.on_progress:
+            req.on_progress(done, total)
+        _detect(f, req.preset, req.mapping)
+    return files
+
+
+def _read(src: rd.Source, req: ImportRequest, done: int, total: int) -> rd.RawTable:
+    return rd.read(
+        src,
+        sheet=req.sheet,
+        on_progress=req.on_progress,
+        offset=done,
+        total=total,
+        limits=req.limits,
+    )
+
+
+def _read_hashing(
+    src: rd.Source, req: ImportRequest, done: int, total: int
+) -> tuple[rd.RawTable, str]:
+    """Read ``src`` while its SHA-256 is computed in a thread; the table and the hash."""
+    with ThreadPoolExecutor(1) as pool:
+        hashed = pool.submit(lambda s=src: s.sha256)
+        try:
+            raw = _read(src, req, done, total)
+        finally:
+            sha = hashed.result()
+    return raw, sha
 
 
 #: Files from this size (bytes) up are hashed in a thread while they are read.
@@ -216,7 +262,7 @@ _HASH_BESIDE = 1 << 20
 
 
 def _ledger_empty(st: store_mod.Store) -> bool:
-    return not st.con.execute("SELECT count(*) FROM import_ledger").fetchall()[0][0]
+    return not st.has_rows("import_ledger")
 
 
 def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -> None:

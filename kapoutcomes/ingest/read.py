@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -358,12 +359,58 @@ def read_delimited(
         if on_progress:
             on_progress(offset + len(src.data), total)
         return fast
+    recs = _records(
+        src, text, delim, limits, lambda done: _progress(on_progress, offset, done, total)
+    )
+    _check_records(src, recs)
+    assert recs.header is not None
+    frame = _frame(recs.header, recs.cells, recs.lines, recs.shapes)
+    notes = []
+    if recs.preamble:
+        where = ", ".join(str(x) for x in recs.preamble)
+        notes.append(
+            f"title line(s) above the header ignored (line {where}); "
+            f"header on line {recs.header_line}"
+        )
+    return RawTable(
+        src,
+        frame,
+        recs.header,
+        encoding,
+        delimiter=delim,
+        notes=notes,
+        suspect=frozenset(recs.suspect),
+    )
+
+
+def _progress(on_progress: Progress, offset: int, done: int, total: int) -> None:
+    if on_progress:
+        on_progress(offset + done, total)
+
+
+@dataclass(frozen=True)
+class _Records:
+    """The records of a delimited text, read with the csv module."""
+
+    header: list[str] | None
+    header_line: int
+    preamble: list[int]  # lines of title lines above the header
+    cells: list[list[str]]  # one list per record, as wide as the header
+    lines: list[int]  # the line each record starts on
+    shapes: list[str | None]  # a problem with the record's shape, else None
+    suspect: set[int]  # lines whose cells may sit in the wrong columns
+
+
+def _records(
+    src: Source, text: str, delim: str, limits: ImportLimits, progress: Callable[[int], None]
+) -> _Records:
+    """Every non-blank record after the header, fitted to the header's width; ``progress``
+    gets the bytes read so far."""
     buf = io.StringIO(text, newline="")
     reader = csv.reader(buf, delimiter=delim)
     header: list[str] | None = None
-    header_line = 0
+    header_line = prev_line = 0
     preamble: list[int] = []
-    prev_line = 0
     lines: list[int] = []
     cells: list[list[str]] = []
     shapes: list[str | None] = []
@@ -387,62 +434,68 @@ def read_delimited(
                 continue
             if len(cells) >= limits.max_rows:
                 raise _too_many_rows(src.name, limits)
-            width = len(header)
-            shape = None
-            n = len(rec)
+            width, n = len(header), len(rec)
             if n < width and prev_fields and prev_fields < width and prev_fields + n - 1 == width:
                 suspect.update((prev_start, start))  # one record split across two lines
             prev_fields, prev_start = n, start
-            if len(rec) < width:
-                rec = rec + [""] * (width - len(rec))
-            elif len(rec) > width:
-                extra = rec[width:]
-                if any(c.strip() for c in extra):
-                    shape = f"the row has {len(rec)} fields but the header has {width}"
-                    suspect.add(start)
-                rec = rec[:width]
+            rec, shape = _fit_record(rec, width)
+            if shape is not None:
+                suspect.add(start)
             cells.append(rec)
             lines.append(start)
             shapes.append(shape)
-            if on_progress and len(cells) % 20000 == 0:
-                on_progress(offset + int(len(src.data) * buf.tell() / n_chars), total)
+            if len(cells) % 20000 == 0:
+                progress(int(len(src.data) * buf.tell() / n_chars))
     except csv.Error as e:
-        if "field larger than field limit" in str(e):
-            raise IngestError(
-                src.name,
-                f"a cell in the record starting at line {prev_line + 1} is longer than the "
-                f"limit of {limits.max_field_chars:,} characters",
-                'check for an unclosed quote (") that runs on to the end of the file, or '
-                "export it again",
-            ) from None
-        raise IngestError(
+        raise _unreadable(src, e, prev_line + 1, delim, limits) from None
+    return _Records(header, header_line, preamble, cells, lines, shapes, suspect)
+
+
+def _fit_record(rec: list[str], width: int) -> tuple[list[str], str | None]:
+    """A record padded or cut to ``width`` fields; the shape problem when cut fields held
+    values."""
+    if len(rec) < width:
+        return rec + [""] * (width - len(rec)), None
+    if len(rec) > width:
+        shape = None
+        if any(c.strip() for c in rec[width:]):
+            shape = f"the row has {len(rec)} fields but the header has {width}"
+        return rec[:width], shape
+    return rec, None
+
+
+def _unreadable(
+    src: Source, e: csv.Error, line: int, delim: str, limits: ImportLimits
+) -> IngestError:
+    if "field larger than field limit" in str(e):
+        return IngestError(
             src.name,
-            f"the file cannot be read as {_delim_name(delim)}-separated text at line "
-            f"{prev_line + 1} ({e})",
-            "check for an unclosed quote, or export it again",
-        ) from None
-    if header is None and preamble:
+            f"a cell in the record starting at line {line} is longer than the "
+            f"limit of {limits.max_field_chars:,} characters",
+            'check for an unclosed quote (") that runs on to the end of the file, or '
+            "export it again",
+        )
+    return IngestError(
+        src.name,
+        f"the file cannot be read as {_delim_name(delim)}-separated text at line {line} ({e})",
+        "check for an unclosed quote, or export it again",
+    )
+
+
+def _check_records(src: Source, recs: _Records) -> None:
+    """A table needs a header of two columns or more and a data row."""
+    if recs.header is None and recs.preamble:
         raise _not_table(src, "only one column was found; no comma, semicolon, tab or pipe")
-    if header is None:
+    if recs.header is None:
         raise IngestError(src.name, "the file is empty", "export the data again and check it")
-    if len(header) < 2:
+    if len(recs.header) < 2:
         raise _not_table(src, "only one column was found; no comma, semicolon, tab or pipe")
-    if not cells:
+    if not recs.cells:
         raise IngestError(
             src.name,
-            f"the file has a header (line {header_line}) but no data rows",
+            f"the file has a header (line {recs.header_line}) but no data rows",
             "export again including the data rows",
         )
-    frame = _frame(header, cells, lines, shapes)
-    notes = []
-    if preamble:
-        where = ", ".join(str(x) for x in preamble)
-        notes.append(
-            f"title line(s) above the header ignored (line {where}); header on line {header_line}"
-        )
-    return RawTable(
-        src, frame, header, encoding, delimiter=delim, notes=notes, suspect=frozenset(suspect)
-    )
 
 
 #: Characters of the start of a file that settle its delimiter and header (``sniff_delimiter``
@@ -486,7 +539,20 @@ def _read_delimited_fast(
     return _fast_frame(src, data, text[:_HEAD_BYTES], encoding, delim, limits)
 
 
-def _quoted_sections(data: bytes, delim: int, start: int) -> tuple[int, list[int]] | None:
+class _Quoted(NamedTuple):
+    delimiters: int  # delimiters inside quoted fields
+    breaks: list[int]  # positions of the line breaks inside quoted fields
+
+
+class _Scan(NamedTuple):
+    """What one pass over a file's bytes finds."""
+
+    quoted: _Quoted
+    delimiters: int  # all delimiters
+    line_breaks: int  # all line breaks
+
+
+def _quoted_sections(data: bytes, delim: int, start: int) -> _Quoted | None:
     """The delimiters and the positions of the line breaks inside quoted fields of ``data``
     (from ``start``), or None when the quoting is malformed: a quote inside an unquoted field,
     text after a closing quote, or a quote left open - polars and the csv module read those
@@ -521,10 +587,10 @@ def _quoted_sections(data: bytes, delim: int, start: int) -> tuple[int, list[int
                     breaks.append(nl)
                     nl = find(b"\n", nl + 1, b)
         a = find(b'"', b)
-    return None if inside else (delims, breaks)
+    return None if inside else _Quoted(delims, breaks)
 
 
-def _scan(data: bytes, delim: int, start: int) -> tuple[tuple[int, list[int]], int, int] | None:
+def _scan(data: bytes, delim: int, start: int) -> _Scan | None:
     """``_quoted_sections``, the delimiters and the line breaks of ``data``; None when the
     quoting is malformed or a line ends in a bare CR (the careful reader keeps count)."""
     quoted = _quoted_sections(data, delim, start)
@@ -532,7 +598,7 @@ def _scan(data: bytes, delim: int, start: int) -> tuple[tuple[int, list[int]], i
         return None
     if data.find(b"\r") >= 0 and data.count(b"\r") != data.count(b"\r\n"):
         return None
-    return quoted, data.count(bytes([delim])), data.count(b"\n")
+    return _Scan(quoted, data.count(bytes([delim])), data.count(b"\n"))
 
 
 def _fast_frame(
@@ -545,7 +611,25 @@ def _fast_frame(
     record starts one line after the previous record ended)."""
     if data.find(b"\n", 0, 65_536) < 0:
         return None  # no line break near the start: not a file of several records
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    header = _fast_header(head, delim, limits)
+    if header is None:
+        return None
+    f, scan = _parse_and_scan(data, delim, header)
+    if scan is None or f is None:
+        return None  # malformed quoting or bare CR line endings (see ``_scan``), or polars
+    if f.width != len(header) or f.height == 0 or f.height > limits.max_rows:
+        return None
+    if any(f.null_count().row(0)):
+        f = f.with_columns(pl.col(c).fill_null("") for c in header)
+    if not _as_careful_reader(f, scan, header, data, limits):
+        return None
+    line = _record_lines(f.height, data, scan.quoted.breaks)
+    f = f.with_columns(line.cast(pl.Int64).alias(LINE), pl.lit(None, pl.String).alias(SHAPE))
+    return RawTable(src, f, header, encoding, delimiter=delim)
+
+
+def _fast_header(head: str, delim: str, limits: ImportLimits) -> list[str] | None:
+    """The header, when it is the first line and has two named columns or more."""
     try:
         reader = csv.reader(io.StringIO(head, newline=""), delimiter=delim)
         raw_header = next(reader)
@@ -555,10 +639,16 @@ def _fast_frame(
         return None
     if sum(1 for c in raw_header if c.strip()) < 2 or len(raw_header) > limits.max_columns:
         return None
-    header = _dedupe_headers(raw_header)
-    width = len(header)
-    # The passes over the bytes (quotes, delimiters, line breaks) run in a thread while polars
-    # parses (polars releases the GIL): every check below must hold, whichever ends first.
+    return _dedupe_headers(raw_header)
+
+
+def _parse_and_scan(
+    data: bytes, delim: str, header: list[str]
+) -> tuple[pl.DataFrame | None, _Scan | None]:
+    """polars' parse of the records and the scan of the bytes, None for either that fails.
+    The passes over the bytes (quotes, delimiters, line breaks) run in a thread while polars
+    parses (polars releases the GIL): every check after must hold, whichever ends first."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     with ThreadPoolExecutor(1) as pool:
         scanned = pool.submit(_scan, data, ord(delim), start)
         try:
@@ -576,63 +666,68 @@ def _fast_frame(
         # which the scan tells only afterwards): the careful reader decides
         except (Exception, pl.exceptions.PanicException):
             f = None
-        scan = scanned.result()
-    if scan is None or f is None:
-        return None  # malformed quoting or bare CR line endings (see ``_scan``), or polars
-    (in_quotes, breaks), n_delims, n_breaks = scan
-    if f.width != width or f.height == 0 or f.height > limits.max_rows:
-        return None
-    if any(f.null_count().row(0)):
-        f = f.with_columns(pl.col(c).fill_null("") for c in header)
+        return f, scanned.result()
+
+
+def _as_careful_reader(
+    f: pl.DataFrame, scan: _Scan, header: list[str], data: bytes, limits: ImportLimits
+) -> bool:
+    """Whether polars' records are the careful reader's: no short record, no blank line, no
+    cell over the limit, no whitespace-only record."""
+    width = len(header)
     # A record with fewer fields than the header (polars pads it) goes to the careful reader,
     # which notes records split in two. Found by counting: every delimiter of the file either
     # separates two fields (width - 1 per record with all its fields; a record never has
     # more, polars refuses those) or sits inside a quoted field.
-    if n_delims != (f.height + 1) * (width - 1) + in_quotes:
-        return None
+    if scan.delimiters != (f.height + 1) * (width - 1) + scan.quoted.delimiters:
+        return False
     # every line break ends a record (the header's, each record's but perhaps the last) or
     # sits inside a quoted field; a blank line (which the careful reader skips and counts) is
     # either a record polars padded (refused above) or a line break too many
-    if n_breaks != f.height + data.endswith(b"\n") + len(breaks):
-        return None
+    if scan.line_breaks != f.height + data.endswith(b"\n") + len(scan.quoted.breaks):
+        return False
     if f.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in header)).item() > (
         limits.max_field_chars
     ) and any(
         (f.get_column(c).str.len_chars().max() or 0) > limits.max_field_chars for c in header
     ):
-        return None
+        return False
     ws = ~f.get_column(header[0]).str.contains(r"\S")  # whitespace only (or empty)
-    if ws.any() and (
-        f.filter(ws)
-        .select(pl.all_horizontal(pl.col(c).str.strip_chars() == "" for c in header).any())
-        .item()
-    ):
-        return None  # whitespace-only records are skipped by the careful reader
+    # whitespace-only records are skipped by the careful reader
+    return not (
+        ws.any()
+        and (
+            f.filter(ws)
+            .select(pl.all_horizontal(pl.col(c).str.strip_chars() == "" for c in header).any())
+            .item()
+        )
+    )
+
+
+def _record_lines(height: int, data: bytes, breaks: list[int]) -> pl.Series:
+    """The line each record starts on (header on line 1)."""
     if not breaks:  # one line per record
-        line = pl.int_range(2, f.height + 2, dtype=pl.Int64, eager=True)
-    else:
-        # a line break inside a quoted field lengthens the record holding it by a line; the
-        # record of the physical line p of such a break is p - 2 less the breaks before it
-        before = [data.count(b"\n", 0, breaks[0])]
-        for x, y in itertools.pairwise(breaks):
-            before.append(before[-1] + 1 + data.count(b"\n", x + 1, y))
-        record = (
-            pl.Series(before, dtype=pl.Int64)
-            - 1
-            - pl.int_range(0, len(breaks), dtype=pl.Int64, eager=True)
-        )
-        extra = record.alias("i").value_counts().with_columns(pl.col("count").cast(pl.Int64))
-        span = (
-            pl.int_range(0, f.height, dtype=pl.Int64, eager=True)
-            .alias("i")
-            .to_frame()
-            .join(extra, on="i", how="left", maintain_order="left")
-            .select(1 + pl.col("count").fill_null(0))
-            .to_series()
-        )
-        line = span.cum_sum() - span + 2  # header on line 1
-    f = f.with_columns(line.cast(pl.Int64).alias(LINE), pl.lit(None, pl.String).alias(SHAPE))
-    return RawTable(src, f, header, encoding, delimiter=delim)
+        return pl.int_range(2, height + 2, dtype=pl.Int64, eager=True)
+    # a line break inside a quoted field lengthens the record holding it by a line; the
+    # record of the physical line p of such a break is p - 2 less the breaks before it
+    before = [data.count(b"\n", 0, breaks[0])]
+    for x, y in itertools.pairwise(breaks):
+        before.append(before[-1] + 1 + data.count(b"\n", x + 1, y))
+    record = (
+        pl.Series(before, dtype=pl.Int64)
+        - 1
+        - pl.int_range(0, len(breaks), dtype=pl.Int64, eager=True)
+    )
+    extra = record.alias("i").value_counts().with_columns(pl.col("count").cast(pl.Int64))
+    span = (
+        pl.int_range(0, height, dtype=pl.Int64, eager=True)
+        .alias("i")
+        .to_frame()
+        .join(extra, on="i", how="left", maintain_order="left")
+        .select(1 + pl.col("count").fill_null(0))
+        .to_series()
+    )
+    return span.cum_sum() - span + 2  # header on line 1
 
 
 def _delim_name(d: str) -> str:
@@ -686,75 +781,89 @@ def read_excel(
             "save it again as .xlsx",
         ) from None
     try:
-        names = wb.sheetnames
-        if sheet is None:
-            ws = wb[names[0]]
-        else:
-            match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
-            if not match:
-                raise IngestError(
-                    src.name,
-                    f"no sheet named {sheet!r}",
-                    f"choose one of: {', '.join(names)}",
-                )
-            ws = wb[match[0]]
-        # ignore the sheet's declared size: rows are not padded to a forged A1:XFD1048576
-        ws.reset_dimensions()
-        header: list[str] | None = None
-        header_row = 0
-        preamble: list[int] = []
-        cells: list[list[str]] = []
-        lines: list[int] = []
-        shapes: list[str | None] = []
-        for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            texts = [_cell_text(v) for v in row]
-            if not any(t.strip() for t in texts):
-                continue
-            if header is None:
-                if sum(1 for t in texts if t.strip()) < 2 and len(preamble) < 10:
-                    preamble.append(r)  # a title row above the header
-                    continue
-                while texts and not texts[-1].strip():
-                    texts.pop()
-                if len(texts) > limits.max_columns:
-                    raise _too_many_columns(src.name, len(texts), limits, f"row {r}: ")
-                header = _dedupe_headers(texts)
-                header_row = r
-                continue
-            if len(cells) >= limits.max_rows:
-                raise _too_many_rows(src.name, limits, f"sheet {ws.title!r}: ")
-            width = len(header)
-            shape = None
-            if len(texts) > width and any(t.strip() for t in texts[width:]):
-                shape = f"the row has values beyond the last header column ({width} columns)"
-            texts = (texts + [""] * width)[:width]
-            cells.append(texts)
-            lines.append(r)
-            shapes.append(shape)
+        ws = _worksheet(src, wb, sheet)
+        recs = _sheet_records(src, ws, limits)
         title = ws.title
     finally:
         wb.close()
-    if header is None and preamble:
+    _check_sheet(src, recs, title)
+    assert recs.header is not None
+    notes = []
+    if recs.preamble:
+        where = ", ".join(str(x) for x in recs.preamble)
+        notes.append(
+            f"title row(s) above the header ignored (row {where}); header on row {recs.header_line}"
+        )
+    frame = _frame(recs.header, recs.cells, recs.lines, recs.shapes)
+    return RawTable(src, frame, recs.header, "xlsx", sheet=title, notes=notes)
+
+
+def _worksheet(src: Source, wb: Any, sheet: str | None) -> Any:
+    """The sheet named ``sheet`` (case and surrounding spaces ignored), else the first."""
+    names = wb.sheetnames
+    if sheet is None:
+        return wb[names[0]]
+    match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+    if not match:
+        raise IngestError(
+            src.name,
+            f"no sheet named {sheet!r}",
+            f"choose one of: {', '.join(names)}",
+        )
+    return wb[match[0]]
+
+
+def _sheet_records(src: Source, ws: Any, limits: ImportLimits) -> _Records:
+    """Every non-blank row after the header, as text fitted to the header's width."""
+    # ignore the sheet's declared size: rows are not padded to a forged A1:XFD1048576
+    ws.reset_dimensions()
+    header: list[str] | None = None
+    header_row = 0
+    preamble: list[int] = []
+    cells: list[list[str]] = []
+    lines: list[int] = []
+    shapes: list[str | None] = []
+    for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        texts = [_cell_text(v) for v in row]
+        if not any(t.strip() for t in texts):
+            continue
+        if header is None:
+            if sum(1 for t in texts if t.strip()) < 2 and len(preamble) < 10:
+                preamble.append(r)  # a title row above the header
+                continue
+            while texts and not texts[-1].strip():
+                texts.pop()
+            if len(texts) > limits.max_columns:
+                raise _too_many_columns(src.name, len(texts), limits, f"row {r}: ")
+            header = _dedupe_headers(texts)
+            header_row = r
+            continue
+        if len(cells) >= limits.max_rows:
+            raise _too_many_rows(src.name, limits, f"sheet {ws.title!r}: ")
+        width = len(header)
+        shape = None
+        if len(texts) > width and any(t.strip() for t in texts[width:]):
+            shape = f"the row has values beyond the last header column ({width} columns)"
+        cells.append((texts + [""] * width)[:width])
+        lines.append(r)
+        shapes.append(shape)
+    return _Records(header, header_row, preamble, cells, lines, shapes, set())
+
+
+def _check_sheet(src: Source, recs: _Records, title: str) -> None:
+    """A sheet to import needs a header of two columns or more and a data row."""
+    if recs.header is None and recs.preamble:
         raise _not_table(src, f"sheet {title!r} has only one column")
-    if header is None:
+    if recs.header is None:
         raise IngestError(src.name, f"sheet {title!r} is empty", "choose the sheet with --sheet")
-    if len(header) < 2:
+    if len(recs.header) < 2:
         raise _not_table(src, f"sheet {title!r} has only one column")
-    if not cells:
+    if not recs.cells:
         raise IngestError(
             src.name,
             f"sheet {title!r} has a header but no data rows",
             "export again including the data rows, or choose another sheet with --sheet",
         )
-    notes = []
-    if preamble:
-        where = ", ".join(str(x) for x in preamble)
-        notes.append(
-            f"title row(s) above the header ignored (row {where}); header on row {header_row}"
-        )
-    return RawTable(
-        src, _frame(header, cells, lines, shapes), header, "xlsx", sheet=title, notes=notes
-    )
 
 
 #: Bytes of a file with nothing in it: whitespace, NULs and byte-order marks only.

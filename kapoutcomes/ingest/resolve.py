@@ -27,7 +27,7 @@ FLAGS = (
 
 
 def store_patients(st: store_mod.Store) -> set[str]:
-    return set(st.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
+    return st.patient_ids()
 
 
 CHILD_TABLES = ("sessions", "assessments", "opioids", "adverse_events")
@@ -106,20 +106,19 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         if table in ("assessments", "adverse_events") and fr.height:
             fr, orphans = _check_session_links(fr, new["sessions"], st)
             problems.append(orphans)
-        n, stt, conf, rm = dedupe(table, fr, st)
-        new[table] = n
-        status.append(stt)
-        conflicts.append(conf)
+        deduped = dedupe(table, fr, st)
+        new[table] = deduped.new
+        status.append(deduped.status)
+        conflicts.append(deduped.conflicts)
         if table == "sessions":
-            remap = rm
+            remap = deduped.remap
 
-    vit_status, vit_skip, vit_prob, vit_conf, updates, new["sessions"] = attach_vitals(
-        [ex.vitals for ex in exs], new["sessions"], st, _bad(problems)
-    )
-    status.append(vit_status)
-    skipped.append(vit_skip)
-    problems.append(vit_prob)
-    conflicts.append(vit_conf)
+    vitals = attach_vitals([ex.vitals for ex in exs], new["sessions"], st, _bad(problems))
+    new["sessions"] = vitals.sessions
+    status.append(vitals.status)
+    skipped.append(vitals.skipped)
+    problems.append(vitals.problems)
+    conflicts.append(vitals.conflicts)
     # problems found late (a missing session link, a vital sign out of range) still take the
     # whole input row out: nothing of a quarantined row is written
     bad = _bad(problems)
@@ -131,9 +130,9 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         skipped=concat(skipped, SKIP_SCHEMA),
         status=concat(status, {RK: pl.Int64, "status": pl.String}),
         conflicts=concat(conflicts, CONFLICT_SCHEMA),
-        vital_updates=updates,
+        vital_updates=vitals.updates,
         notes=notes,
-        vitals_filled=_without(vit_status.filter(pl.col("status") == "new"), bad).select(RK),
+        vitals_filled=_without(vitals.status.filter(pl.col("status") == "new"), bad).select(RK),
     )
 
 
@@ -169,73 +168,18 @@ def _patient_candidates(
     acts = concat([ex.activity for ex in exs], extract.ACTIVITY_SCHEMA)
     if acts.height == 0:
         acts = pl.DataFrame(schema=extract.ACTIVITY_SCHEMA)
-    # first plausible activity (a visit typed as 1924 must not become the referral date)
-    plausible = pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
-
-    # explicit patient rows; referral date from the first activity when absent
-    explicit = concat([ex.patient_rows for ex in exs])
-    frames: list[pl.DataFrame] = []
-    if explicit.height:
-        first_seen = (
-            acts.filter(plausible).group_by("patient_id").agg(first_date=pl.col("at_date").min())
-        )
-        explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
-        explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
-        no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
-        skipped.append(
-            no_ref.select(
-                RK,
-                reason=pl.lit(
-                    "no referral date, and no sessions, assessments or prescriptions of "
-                    "this patient in this import: nothing to anchor the patient row"
-                ),
-            ).cast(SKIP_SCHEMA)
-        )
-        explicit = explicit.filter(pl.col("referral_date").is_not_null())
-        frames.append(explicit)
+    explicit = _explicit_patients(exs, acts, skipped)
+    frames: list[pl.DataFrame] = [explicit] if explicit.height else []
     explicit_ids = (
         set(explicit.get_column("patient_id").drop_nulls().to_list()) if explicit.height else set()
     )
-
     # derived rows for patients nobody describes
     need = acts.filter(
         pl.col("patient_id").is_not_null() & ~pl.col("patient_id").is_in(list(known | explicit_ids))
     )
     derived_rks = _RowsOfPatient(need)
     if need.height:
-        if not need.get_column(RK).is_sorted():  # rows come in file order: usually sorted
-            need = need.sort(RK)
-        # one pass over the rows: the first plausible activity of each patient (in row
-        # order), its demographics, and the patient's first row of all (the owner)
-        empty = [c for c in _DEMOGRAPHICS if need.get_column(c).null_count() == need.height]
-        agg = (
-            need.group_by("patient_id", maintain_order=True)
-            .agg(
-                pl.col(RK).min().alias("_owner"),
-                pl.col(RK).filter(plausible).min().alias("_first_rk"),
-                pl.col("at_date").filter(plausible).min().alias("referral_date"),
-                # a column no row fills (an observation export has no demographics) stays
-                # null without being aggregated
-                *[
-                    pl.col(c).filter(plausible).drop_nulls().first()
-                    for c in _DEMOGRAPHICS
-                    if c not in empty
-                ],
-            )
-            .filter(pl.col("_first_rk").is_not_null())  # patients with a plausible activity
-            .sort("_first_rk")
-            .with_columns(pl.lit(None, dtype=need.schema[c]).alias(c) for c in empty)
-            .select("patient_id", "referral_date", *_DEMOGRAPHICS, "_owner")
-            .with_columns(
-                clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
-                primary_condition=pl.coalesce(
-                    "primary_condition", pl.lit(opts.condition, dtype=pl.String)
-                ),
-                sex=pl.coalesce("sex", pl.lit("unknown")),
-                comorbid_depression=pl.coalesce("comorbid_depression", pl.lit(False)),
-                first_date=pl.col("referral_date"),
-            )
-        )
+        agg = _derived_patients(need, opts)
         for pid in agg.filter(pl.col("clinic").is_null()).get_column("patient_id").to_list():
             problems.append(_problems(derived_rks[pid], "(patient)", None, NO_PATIENT))
         agg = agg.filter(pl.col("clinic").is_not_null()).with_columns(
@@ -246,6 +190,74 @@ def _patient_candidates(
     if patients.height:
         patients = complete_patients(patients)
     return patients, derived_rks
+
+
+def _plausible() -> pl.Expr:
+    """A plausible activity date (a visit typed as 1924 must not become the referral date)."""
+    return pl.col("at_date").is_between(tables.EARLIEST_DATE, dt.date.today())
+
+
+def _explicit_patients(exs: list, acts: pl.DataFrame, skipped: list) -> pl.DataFrame:
+    """Patient rows of a patients file; the referral date from the first activity when
+    absent, a row with neither skipped."""
+    explicit = concat([ex.patient_rows for ex in exs])
+    if not explicit.height:
+        return explicit
+    first_seen = (
+        acts.filter(_plausible()).group_by("patient_id").agg(first_date=pl.col("at_date").min())
+    )
+    explicit = explicit.join(first_seen, on="patient_id", how="left", maintain_order="left")
+    explicit = explicit.with_columns(referral_date=pl.coalesce("referral_date", "first_date"))
+    no_ref = explicit.filter(pl.col("referral_date").is_null() & pl.col(RK).is_not_null())
+    skipped.append(
+        no_ref.select(
+            RK,
+            reason=pl.lit(
+                "no referral date, and no sessions, assessments or prescriptions of "
+                "this patient in this import: nothing to anchor the patient row"
+            ),
+        ).cast(SKIP_SCHEMA)
+    )
+    return explicit.filter(pl.col("referral_date").is_not_null())
+
+
+def _derived_patients(need: pl.DataFrame, opts: Options) -> pl.DataFrame:
+    """One patient row per patient only mentioned by other rows; a null clinic when neither
+    the rows nor the import name one."""
+    plausible = _plausible()
+    if not need.get_column(RK).is_sorted():  # rows come in file order: usually sorted
+        need = need.sort(RK)
+    # one pass over the rows: the first plausible activity of each patient (in row
+    # order), its demographics, and the patient's first row of all (the owner)
+    empty = [c for c in _DEMOGRAPHICS if need.get_column(c).null_count() == need.height]
+    return (
+        need.group_by("patient_id", maintain_order=True)
+        .agg(
+            pl.col(RK).min().alias("_owner"),
+            pl.col(RK).filter(plausible).min().alias("_first_rk"),
+            pl.col("at_date").filter(plausible).min().alias("referral_date"),
+            # a column no row fills (an observation export has no demographics) stays
+            # null without being aggregated
+            *[
+                pl.col(c).filter(plausible).drop_nulls().first()
+                for c in _DEMOGRAPHICS
+                if c not in empty
+            ],
+        )
+        .filter(pl.col("_first_rk").is_not_null())  # patients with a plausible activity
+        .sort("_first_rk")
+        .with_columns(pl.lit(None, dtype=need.schema[c]).alias(c) for c in empty)
+        .select("patient_id", "referral_date", *_DEMOGRAPHICS, "_owner")
+        .with_columns(
+            clinic=pl.coalesce("clinic", pl.lit(opts.clinic, dtype=pl.String)),
+            primary_condition=pl.coalesce(
+                "primary_condition", pl.lit(opts.condition, dtype=pl.String)
+            ),
+            sex=pl.coalesce("sex", pl.lit("unknown")),
+            comorbid_depression=pl.coalesce("comorbid_depression", pl.lit(False)),
+            first_date=pl.col("referral_date"),
+        )
+    )
 
 
 def _validate(
@@ -323,9 +335,7 @@ def _check_session_links(
     stored: set[str] = set()
     if wanted:
         stored = set(
-            st.query(
-                "SELECT session_id FROM sessions WHERE session_id IN (SELECT unnest(?))", [wanted]
-            )
+            st.rows_where_in("sessions", ["session_id"], "session_id", wanted)
             .get_column("session_id")
             .to_list()
         )

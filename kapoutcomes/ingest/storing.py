@@ -4,6 +4,7 @@ one transaction, then a CHECKPOINT."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -13,7 +14,7 @@ from kapoutcomes.ingest import deid
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
-from kapoutcomes.ingest.report import ImportReport
+from kapoutcomes.ingest.report import FileReport, ImportReport
 from kapoutcomes.ingest.side_effects import scrub_names
 from kapoutcomes.storage import privacy
 from kapoutcomes.storage import store as store_mod
@@ -26,8 +27,6 @@ def write(
     report: ImportReport,
     audit_as: tuple[str, str] | None = None,
 ) -> None:
-    by_index = {f.index: f for f in files}
-    rep_by_name = {r.import_id: r for r in report.files}
     frames = {}
     for table, fr in result.frames.items():
         if fr.height:
@@ -35,78 +34,26 @@ def write(
     # quarantine: one record per (row, column, reason) with the de-identified row
     q_parts, c_parts, ledger = [], [], []
     now = dt.datetime.now()
+    rep_by_name = {r.import_id: r for r in report.files}
     for f in files:
         lo, hi = f.index * RK_BASE, (f.index + 1) * RK_BASE - 1
-        rep = rep_by_name[f.import_id]
-        probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
         name = privacy.scrub_text(f.src.name)
+        probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
         if probs.height:
             q_parts.append(quarantine_records(f, probs, name))
         conf = result.conflicts.filter(pl.col(RK).is_between(lo, hi))
         if conf.height:
-            c_parts.append(
-                conf.select(
-                    import_id=pl.lit(f.import_id),
-                    file_name=pl.lit(name),
-                    row_number=pl.col(RK) % RK_BASE,
-                    table_name="table_name",
-                    natural_key="natural_key",
-                    stored_value="stored_value",
-                    incoming_value="incoming_value",
-                    status=pl.lit("open"),
-                )
-            )
-        ledger.append(
-            {
-                "import_id": f.import_id,
-                "file_name": name,
-                "content_sha256": f.src.sha256,
-                "preset": f"{rep.preset}:{rep.kind}",
-                "imported_at": now,
-                "rows_read": rep.rows_read,
-                "accepted": rep.accepted,
-                "quarantined": rep.quarantined,
-                "skipped": rep.skipped,
-                "duplicates": rep.duplicates,
-                "conflicts": rep.conflicts,
-                "report_json": store_mod.to_json(rep.to_dict()),
-            }
-        )
-    del by_index
+            c_parts.append(conflict_records(f, conf, name))
+        ledger.append(ledger_entry(f, rep_by_name[f.import_id], name, now))
     corrected = corrected_rows(files, result)
     updates = result.vital_updates
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
         if audit_as is not None:
-            from kapoutcomes.storage import audit
-
-            audit.append_entry(
-                con,
-                privacy.load_or_create_secret(),
-                audit_as[0],
-                audit_as[1],
-                "import",
-                ", ".join(entry["file_name"] for entry in ledger),
-                f"accepted={sum(e['accepted'] for e in ledger)} "
-                f"quarantined={sum(e['quarantined'] for e in ledger)} "
-                f"skipped={sum(e['skipped'] for e in ledger)}",
-            )
-        for column in updates.get_column("column").unique().to_list() if updates.height else []:
-            part = updates.filter(pl.col("column") == column).select("session_id", "value")
-            arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
-            con.execute(
-                f'UPDATE sessions SET "{column}" = CAST(round(u.value, 3) AS '
-                f"{'DOUBLE' if column == 'weight_kg' else 'INTEGER'}) "
-                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL'
-            )
+            _audit(con, audit_as, ledger)
+        st.fill_session_vitals(con, updates)
         if corrected.height:
-            arrow_c = corrected.to_arrow()  # noqa: F841
-            con.execute(
-                "UPDATE quarantine SET status = c.status FROM arrow_c c "
-                "WHERE quarantine.status = 'open' AND quarantine.row_number = c.row_number "
-                "AND (quarantine.import_id = c.import_id "
-                "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
-            )
+            st.settle_quarantine(con, corrected)
 
     st.write_tables(
         frames,
@@ -115,7 +62,57 @@ def write(
         conflicts=concat(c_parts) if c_parts else None,
         then=then,
     )
-    st.con.execute("CHECKPOINT")
+    st.checkpoint()
+
+
+def conflict_records(f: ImportFile, conf: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The conflicts of one file, as the store's ``conflicts`` rows (open, for review)."""
+    return conf.select(
+        import_id=pl.lit(f.import_id),
+        file_name=pl.lit(name),
+        row_number=pl.col(RK) % RK_BASE,
+        table_name="table_name",
+        natural_key="natural_key",
+        stored_value="stored_value",
+        incoming_value="incoming_value",
+        status=pl.lit("open"),
+    )
+
+
+def ledger_entry(f: ImportFile, rep: FileReport, name: str, now: dt.datetime) -> dict[str, Any]:
+    """The import ledger's entry for one file, its report kept as JSON."""
+    return {
+        "import_id": f.import_id,
+        "file_name": name,
+        "content_sha256": f.src.sha256,
+        "preset": f"{rep.preset}:{rep.kind}",
+        "imported_at": now,
+        "rows_read": rep.rows_read,
+        "accepted": rep.accepted,
+        "quarantined": rep.quarantined,
+        "skipped": rep.skipped,
+        "duplicates": rep.duplicates,
+        "conflicts": rep.conflicts,
+        "report_json": store_mod.to_json(rep.to_dict()),
+    }
+
+
+def _audit(
+    con: duckdb.DuckDBPyConnection, audit_as: tuple[str, str], ledger: list[dict[str, Any]]
+) -> None:
+    from kapoutcomes.storage import audit
+
+    audit.append_entry(
+        con,
+        privacy.load_or_create_secret(),
+        audit_as[0],
+        audit_as[1],
+        "import",
+        ", ".join(entry["file_name"] for entry in ledger),
+        f"accepted={sum(e['accepted'] for e in ledger)} "
+        f"quarantined={sum(e['quarantined'] for e in ledger)} "
+        f"skipped={sum(e['skipped'] for e in ledger)}",
+    )
 
 
 def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -135,9 +132,8 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
     ]
     words = deid.file_identifier_words(fr, ident, ex.mrn_col)
-    js = deid.raw_rows_json(
-        rows, keep, ex.mrn_col, rows.get_column("_pid"), ex.dob_col, ident, words
-    )
+    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words)
+    js = deid.raw_rows_json(rows, keep, rows.get_column("_pid"), ids)
     # a record whose cells may sit in the wrong columns (too many fields, or split by a line
     # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
     shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}

@@ -66,10 +66,9 @@ def append_entry(
     audit entry in its own transaction, so both land or neither does)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
-    rows = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
-    last = rows[0] if rows else None
-    seq = 1 if last is None else int(last[0]) + 1
-    prev = GENESIS if last is None else str(last[1])
+    last = Store.last_audit_link(con)
+    seq = 1 if last is None else last[0] + 1
+    prev = GENESIS if last is None else last[1]
     row: dict[str, object] = {
         "seq": seq,
         "at": (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(microsecond=0),
@@ -81,10 +80,7 @@ def append_entry(
     }
     row["prev_hash"] = prev
     row["entry_hash"] = _digest(key, prev, _fields(row))
-    frame = pl.DataFrame([row], schema=AUDIT_SCHEMA)
-    arrow = frame.to_arrow()  # noqa: F841 - scanned by DuckDB below
-    cols = ", ".join(f'"{c}"' for c in AUDIT_SCHEMA)
-    con.execute(f"INSERT INTO audit_log ({cols}) SELECT {cols} FROM arrow")
+    Store.insert(con, "audit_log", pl.DataFrame([row], schema=AUDIT_SCHEMA))
     return row
 
 

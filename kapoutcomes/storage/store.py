@@ -159,6 +159,12 @@ class Store:
 
     def append(self, con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
         """Insert ``frame`` into ``table`` on ``con`` (call inside ``transaction``)."""
+        return self.insert(con, table, frame)
+
+    @staticmethod
+    def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+        """Insert ``frame`` into ``table`` on ``con``, for a caller holding only the
+        connection of a transaction (the audit chain)."""
         if frame.height == 0:
             return 0
         schema = _schema_of(table)
@@ -194,6 +200,44 @@ class Store:
                 self.append(con, "import_ledger", pl.DataFrame(entries, schema=LEDGER_SCHEMA))
             if then is not None:
                 then(con)
+
+    @staticmethod
+    def fill_session_vitals(con: duckdb.DuckDBPyConnection, updates: pl.DataFrame) -> None:
+        """Fill stored sessions' missing vital signs on ``con`` (inside ``transaction``) from
+        ``updates`` (session_id, column, value); a value the session already holds is kept."""
+        columns = updates.get_column("column").unique().to_list() if updates.height else []
+        for column in columns:
+            part = updates.filter(pl.col("column") == column).select("session_id", "value")
+            arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
+            con.execute(
+                f'UPDATE sessions SET "{column}" = CAST(round(u.value, 3) AS '
+                f"{'DOUBLE' if column == 'weight_kg' else 'INTEGER'}) "
+                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL'
+            )
+
+    @staticmethod
+    def settle_quarantine(con: duckdb.DuckDBPyConnection, statuses: pl.DataFrame) -> None:
+        """Give open quarantine entries their new status on ``con`` (inside ``transaction``):
+        ``statuses`` has import_id ('' = match on file_name), file_name, row_number, status."""
+        arrow_c = statuses.to_arrow()  # noqa: F841 - scanned by DuckDB
+        con.execute(
+            "UPDATE quarantine SET status = c.status FROM arrow_c c "
+            "WHERE quarantine.status = 'open' AND quarantine.row_number = c.row_number "
+            "AND (quarantine.import_id = c.import_id "
+            "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
+        )
+
+    @staticmethod
+    def last_audit_link(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+        """The newest audit entry's (seq, entry_hash) on ``con``, or None for an empty log."""
+        rows = con.execute(
+            "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchall()
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def checkpoint(self) -> None:
+        """Write the write-ahead log into the store file."""
+        self.con.execute("CHECKPOINT")
 
     def replace_all(self, frames: dict[str, pl.DataFrame]) -> None:
         """Replace every canonical table with ``frames`` in one transaction (demo loading)."""
@@ -246,6 +290,23 @@ class Store:
         reads only those columns of the tables it names (e.g. ``cohort.REPORT_COLUMNS``)."""
         cols = columns or {}
         return {t: self.read(t, validate=validate, columns=cols.get(t)) for t in CANONICAL}
+
+    def rows_where_in(
+        self, table: str, columns: Sequence[str], column: str, values: list[Any]
+    ) -> pl.DataFrame:
+        """``columns`` of the rows of ``table`` whose ``column`` is one of ``values``."""
+        cols = ", ".join(f'"{c}"' for c in dict.fromkeys(columns))
+        return self.query(
+            f'SELECT {cols} FROM "{table}" WHERE "{column}" IN (SELECT unnest(?))', [values]
+        )
+
+    def has_rows(self, table: str) -> bool:
+        """Whether ``table`` holds any row."""
+        return bool(self.query(f'SELECT EXISTS (SELECT 1 FROM "{table}") AS x').item())
+
+    def patient_ids(self) -> set[str]:
+        """Every stored patient id."""
+        return set(self.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
 
     def counts(self) -> dict[str, int]:
         return {

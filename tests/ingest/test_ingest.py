@@ -538,3 +538,51 @@ def test_canonical_templates_with_mrn_dob_and_derived_columns(tmp_path):
         assert o.get_column("daily_mme").to_list() == [60.0, 45.0]
         ev = st.read("adverse_events")
         assert ev.item(0, "event") == "nausea_vomiting" and ev.item(0, "event_id").startswith("e_")
+
+
+@needs_exports
+def test_a_request_object_imports_like_the_keyword_front_door(tmp_path):
+    from kapoutcomes.ingest import ImportRequest, load_mapping, run_import
+
+    files = (EXPORTS / "riverside_visits.csv",)
+    by_keywords = import_files(list(files), tmp_path / "a.duckdb", mapping=MAPPING, secret=SECRET)
+    request = ImportRequest(
+        paths=files, store=tmp_path / "b.duckdb", mapping=load_mapping(MAPPING), secret=SECRET
+    )
+    by_request = run_import(request)
+    strip = ("seconds", "store", "import_id")
+
+    def _plain(rep):
+        d = rep.to_dict()
+        return {k: v for k, v in d.items() if k not in strip} | {
+            "files": [{k: v for k, v in f.items() if k not in strip} for f in d["files"]]
+        }
+
+    assert _plain(by_request) == _plain(by_keywords)
+    assert by_request.files[0].accepted > 0
+
+
+def test_decode_tells_windows_1252_from_latin_1_and_utf_16():
+    """The encoding rule for real exports: UTF-8, else Windows-1252 (what US Windows EHRs
+    write: smart quotes, µg, °), else latin-1 when a byte is one cp1252 leaves undefined;
+    UTF-16 by its BOM or its NUL pattern. A statistical detector (charset-normalizer 3.5)
+    read the Windows-1252 sample export and the cases below as cp1250 or cp932, turning
+    "Søren" into "Sřren": a guess is worse than this rule here."""
+    from kapoutcomes.ingest.read import Source, decode
+
+    def enc(data: bytes) -> tuple[str, str]:
+        return decode(Source("f.csv", data))
+
+    text = (
+        "mrn;name;dose;note\n1001;José Núñez;500 µg;“nausea” – 37.2 °C\n1002;Søren;35 mg;O’Neil\n"
+    )
+    assert enc(text.encode("cp1252")) == (text, "windows-1252")
+    assert enc(text.encode("utf-8")) == (text, "utf-8")
+    odd = "mrn,name\n1,Ma\x81rten Müller\n"  # 0x81: undefined in cp1252
+    assert enc(odd.encode("latin-1")) == (odd, "latin-1")
+    plain = "mrn,score\n1,7\n2,8\n"
+    assert enc(plain.encode("utf-16-le")) == (plain, "utf-16-le")
+    assert enc(plain.encode("utf-16-be")) == (plain, "utf-16-be")
+    assert enc(plain.encode("utf-16")) == (plain, "utf-16")
+    if (EXPORTS / "riverside_visits.csv").exists():
+        assert enc((EXPORTS / "riverside_visits.csv").read_bytes())[1] == "windows-1252"

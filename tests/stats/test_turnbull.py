@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import turnbull_reference as ref
 from scipy import stats as sps
 
 from kapoutcomes.stats import turnbull as tb
 from kapoutcomes.stats.turnbull import turnbull
+from tests.reference import turnbull_reference as ref
 
 INF = math.inf
 
