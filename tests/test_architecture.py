@@ -51,18 +51,7 @@ KNOWN_UPWARD = {
     ("kapoutcomes.stats.intervals", "kapoutcomes.outcomes.change"),
     ("kapoutcomes.stats.survival", "kapoutcomes.definitions.settings"),
 }
-KNOWN_LOOPS = [
-    [
-        "kapoutcomes.demo.catalog",
-        "kapoutcomes.demo.exports",
-        "kapoutcomes.demo.files",
-        "kapoutcomes.demo.generator",
-        "kapoutcomes.demo.identities",
-        "kapoutcomes.demo.long_export",
-        "kapoutcomes.demo.synthea_export",
-        "kapoutcomes.demo.wide_export",
-    ],
-]
+KNOWN_LOOPS: list[list[str]] = []
 KNOWN_LONG = {
     "kapoutcomes/cohort/completeness.py:completeness_items",
     "kapoutcomes/cohort/improvement.py:change_from_baseline",

@@ -7,8 +7,9 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import generator, params
+from kapoutcomes.demo import params
 from kapoutcomes.demo.files import CLINIC_TZ, EXPORT_PATIENTS, Entry, clinic_patients, csv_text
+from kapoutcomes.demo.sample import SampleCohort
 
 LONG_HEADER = [
     "patient_mrn", "encounter_id", "observed_at", "loinc_code", "description", "value", "unit",
@@ -56,9 +57,7 @@ def to_utc(frame: pl.DataFrame, col: str, out: str) -> pl.DataFrame:
     )
 
 
-def observation_rows(
-    cohort: generator.SampleCohort, pts: list[str], seed_stream: int
-) -> pl.DataFrame:
+def observation_rows(cohort: SampleCohort, pts: list[str], seed_stream: int) -> pl.DataFrame:
     """Long rows (patient_id, session_id, at, code, value) for the given patients: assessments
     exactly as in the canonical table, vitals around each dose, and untracked codes."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
@@ -106,7 +105,7 @@ def observation_rows(
     )
 
 
-def long_export(cohort: generator.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
+def long_export(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 102])
     clinic = params.CLINICS[1]
     pts = clinic_patients(cohort, clinic)

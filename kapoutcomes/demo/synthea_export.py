@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import generator, params
+from kapoutcomes.demo import params
 from kapoutcomes.demo.files import CLINIC_TZ, EXPORT_PATIENTS, Entry, clinic_patients, csv_text
 from kapoutcomes.demo.long_export import LOINC, UNTRACKED, observation_rows, to_utc
+from kapoutcomes.demo.sample import SampleCohort
 
 SYNTHEA_PATIENTS = [
     "Id", "BIRTHDATE", "DEATHDATE", "SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST", "MIDDLE",
@@ -46,9 +47,7 @@ def seeded_uuid(rng: np.random.Generator) -> str:
     return str(uuid.UUID(bytes=rng.bytes(16), version=4))
 
 
-def synthea_files(
-    cohort: generator.SampleCohort, ids: pl.DataFrame
-) -> list[tuple[str, str, Entry]]:
+def synthea_files(cohort: SampleCohort, ids: pl.DataFrame) -> list[tuple[str, str, Entry]]:
     rng = np.random.default_rng([cohort.seed, 104])
     clinic = params.CLINICS[2]
     pts = clinic_patients(cohort, clinic)

@@ -10,8 +10,9 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.demo import generator, params
+from kapoutcomes.demo import params
 from kapoutcomes.demo.files import EXPORT_PATIENTS, Entry, clinic_patients, csv_text
+from kapoutcomes.demo.sample import SampleCohort
 from kapoutcomes.demo.synthea_export import OTHER_MEDICATIONS
 
 WIDE_HEADER = [
@@ -62,7 +63,7 @@ def us_date(d: dt.date) -> str:
     return f"{d.month}/{d.day}/{d.year}"
 
 
-def session_scores(cohort: generator.SampleCohort) -> pl.DataFrame:
+def session_scores(cohort: SampleCohort) -> pl.DataFrame:
     """Per session: pain before / after dose, PHQ-9 total and the side effects."""
     a = cohort.tables["assessments"].filter(pl.col("session_id").is_not_null())
     pain_before = a.filter(
@@ -91,7 +92,7 @@ def session_scores(cohort: generator.SampleCohort) -> pl.DataFrame:
     )
 
 
-def wide_export(cohort: generator.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
+def wide_export(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 101])
     clinic = params.CLINICS[0]
     pts = clinic_patients(cohort, clinic)
@@ -258,7 +259,7 @@ SIG = {
 }
 
 
-def medication_list(cohort: generator.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
+def medication_list(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 107])
     clinic = params.CLINICS[0]
     pts = clinic_patients(cohort, clinic)
