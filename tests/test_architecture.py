@@ -83,9 +83,6 @@ KNOWN_LONG = {
     "kapoutcomes/ingest/storing.py:write",
     "kapoutcomes/outcomes/episodes.py:benefit_durations",
     "kapoutcomes/outcomes/episodes.py:response_episodes",
-    "kapoutcomes/present/html_report.py:to_html",
-    "kapoutcomes/present/patient_summary.py:one_page_html",
-    "kapoutcomes/present/timeline.py:patient_timeline",
     "kapoutcomes/stats/survival.py:durability",
     "kapoutcomes/stats/survival.py:kaplan_meier",
 }
@@ -116,3 +113,22 @@ def test_the_graph_finds_a_loop_and_an_upward_import():
     }
     assert import_graph.loops(g) == [["kapoutcomes.cohort.b", "kapoutcomes.stats.a"]]
     assert import_graph.upward(g) == [("kapoutcomes.stats.a", "kapoutcomes.cohort.b")]
+
+
+def test_colours_come_from_the_one_palette():
+    """Every colour literal of the charts and printed pages lives in present/palette.py."""
+    import re
+
+    colour = re.compile(r"#[0-9A-Fa-f]{6}\b|#[0-9A-Fa-f]{3}\b|rgba\(")
+    places = [
+        *(ROOT / "kapoutcomes" / "present").rglob("*.py"),
+        *(ROOT / "dashboards").rglob("*.py"),
+    ]
+    found = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in places
+        if p.name != "palette.py"
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if colour.search(line)
+    ]
+    assert found == []
