@@ -60,7 +60,6 @@ KNOWN_LONG = {
     "kapoutcomes/cohort/response.py:response_rates",
     "kapoutcomes/cohort/safety.py:adverse_event_rates",
     "kapoutcomes/cohort/summary.py:cohort_summary",
-    "kapoutcomes/demo/long_export.py:long_export",
     "kapoutcomes/demo/synthea_export.py:synthea_files",
     "kapoutcomes/demo/wide_export.py:wide_export",
     "kapoutcomes/ingest/accounting.py:classify",
