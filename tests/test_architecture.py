@@ -61,7 +61,6 @@ KNOWN_LONG = {
     "kapoutcomes/cohort/safety.py:adverse_event_rates",
     "kapoutcomes/cohort/summary.py:cohort_summary",
     "kapoutcomes/demo/synthea_export.py:synthea_files",
-    "kapoutcomes/demo/wide_export.py:wide_export",
     "kapoutcomes/ingest/accounting.py:classify",
     "kapoutcomes/ingest/dedupe.py:attach_vitals",
     "kapoutcomes/ingest/dedupe.py:dedupe",

@@ -50,6 +50,14 @@ class Entry:
     counts: dict[str, int | str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ExportRows:
+    """An export's rows as written, and the counts of its deliberate mess."""
+
+    rows: list[list]
+    counts: dict[str, int | str]
+
+
 def fixed_decimals(col: str, decimals: int) -> pl.Expr:
     """A float column as text with exactly ``decimals`` decimals (vectorised, no locale)."""
     scale = 10**decimals

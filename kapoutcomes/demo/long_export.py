@@ -3,14 +3,19 @@ patient / time / LOINC code (UTF-8 with BOM, comma, UTC timestamps)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
 from kapoutcomes.definitions import instruments
 from kapoutcomes.demo import params
-from kapoutcomes.demo.files import CLINIC_TZ, EXPORT_PATIENTS, Entry, clinic_patients, csv_text
+from kapoutcomes.demo.files import (
+    CLINIC_TZ,
+    EXPORT_PATIENTS,
+    Entry,
+    ExportRows,
+    clinic_patients,
+    csv_text,
+)
 from kapoutcomes.demo.sample import SampleCohort
 
 LONG_HEADER = [
@@ -129,14 +134,6 @@ _LONG_MESS = [
     "vitals before (5 min before the start) and after (20 min after the end) each dose "
     "share the code: the time says which",
 ]
-
-
-@dataclass(frozen=True)
-class ExportRows:
-    """An export's rows as written, and the counts of its deliberate mess."""
-
-    rows: list[list]
-    counts: dict[str, int | str]
 
 
 def _long_row(rng: np.random.Generator, v: dict, encounter: str, counts: dict[str, int]) -> list:
