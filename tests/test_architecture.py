@@ -60,7 +60,6 @@ KNOWN_LONG = {
     "kapoutcomes/cohort/response.py:response_rates",
     "kapoutcomes/cohort/safety.py:adverse_event_rates",
     "kapoutcomes/cohort/summary.py:cohort_summary",
-    "kapoutcomes/demo/synthea_export.py:synthea_files",
     "kapoutcomes/ingest/accounting.py:classify",
     "kapoutcomes/ingest/dedupe.py:attach_vitals",
     "kapoutcomes/ingest/dedupe.py:dedupe",
