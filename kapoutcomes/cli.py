@@ -30,10 +30,10 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from kapoutcomes.demo import generator
+    from kapoutcomes.demo import exports, generator
 
     out = Path(args.out)
-    written = generator.write_sample(out, seed=args.seed, patients=args.patients)
+    written = exports.write_sample(out, seed=args.seed, patients=args.patients)
     print(f"wrote {len(written)} files to {out} (seed {args.seed})")
     if args.store:
         with store_mod.Store(args.store) as st:

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboards import access_gate, common
 from kapoutcomes.cohort import activity
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
-from kapoutcomes.present import cohort_figures, figures, html_report
+from kapoutcomes.present import figures, html_report
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -122,7 +122,7 @@ with tab_out:
     st.caption(summary["response"].definition)
 
     pf = summary.metrics  # per-patient frames the summary was computed from
-    wf = cohort_figures.waterfall_figure(pf.end_of_induction, s)
+    wf = figures.waterfall_figure(pf.end_of_induction, s)
     if wf is None:
         st.info(
             "No patient is evaluable at the end of induction yet (baseline and a score "
@@ -133,7 +133,7 @@ with tab_out:
     c1, c2 = st.columns(2)
     for col, inst in ((c1, "pain_nrs"), (c2, "phq9")):
         with col:
-            fig = cohort_figures.trajectory_figure(pf.changes, inst)
+            fig = figures.trajectory_figure(pf.changes, inst)
             if fig is None:
                 st.info(f"Too few {inst} scores after the first infusion for a trajectory.")
             else:
@@ -176,7 +176,7 @@ with tab_cmp:
         & (pl.col("instrument") == "pain_nrs")
         & (pl.col("measure") == "response")
     )
-    sub_fig = cohort_figures.subgroup_rates_figure(resp, dim)
+    sub_fig = figures.subgroup_rates_figure(resp, dim)
     if sub_fig is not None:
         st.plotly_chart(sub_fig, width="stretch")
     lr = comp["durability_logrank"].filter(
@@ -226,23 +226,7 @@ with tab_opi:
 
 with tab_act:
     monthly = activity.sessions_by_month(t)
-    fig = figures.sessions_figure(monthly) if hasattr(figures, "sessions_figure") else None
-    if fig is None:
-        import plotly.express as px
-
-        fig = px.bar(
-            monthly,
-            x="month",
-            y="sessions",
-            color="session_type",
-            color_discrete_sequence=list(figures.OKABE_ITO),
-            title="Sessions per month by type",
-            labels={
-                "month": "Month",
-                "sessions": "Sessions (count)",
-                "session_type": "Session type",
-            },
-        )
+    fig = figures.sessions_figure(monthly)
     st.plotly_chart(fig, width="stretch")
     common.download_csv(monthly, "Sessions per month", "sessions_per_month.csv", key="dl-monthly")
     c1, c2, c3, c4 = st.columns(4)

@@ -9,7 +9,7 @@ from dashboards import access_gate, common
 from kapoutcomes import ingest
 from kapoutcomes.cohort import safety
 from kapoutcomes.outcomes import change, episodes, maintenance_review
-from kapoutcomes.present import patient_summary, timeline
+from kapoutcomes.present import figures, patient_summary
 from kapoutcomes.storage import privacy
 
 loaded, viewer = common.page("Patient view")
@@ -126,7 +126,7 @@ st.caption(
     f"{s.baseline_window_days} days before the first dose); {episodes.loss_definition(s)}."
 )
 
-st.plotly_chart(timeline.patient_timeline(t, patient_id, s), width="stretch")
+st.plotly_chart(figures.patient_timeline(t, patient_id, s), width="stretch")
 
 st.subheader("How long benefit lasted after each infusion")
 ep = episodes.response_episodes(

@@ -3,7 +3,6 @@ trends over time, blood-pressure excursions, serious events and open PHQ-9 item 
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -81,30 +80,7 @@ common.download_csv(rates, "Adverse event rates", "adverse_event_rates.csv", key
 
 monthly = activity.adverse_events_by_month(ae, sessions, s.confidence_level)
 if monthly.height:
-    fig = go.Figure(
-        go.Scatter(
-            x=monthly["month"].to_list(),
-            y=monthly["per_100_sessions"].to_list(),
-            mode="lines+markers",
-            line={"color": "#CC79A7"},
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": (monthly["per_100_upper"] - monthly["per_100_sessions"]).to_list(),
-                "arrayminus": (monthly["per_100_sessions"] - monthly["per_100_lower"]).to_list(),
-                "color": "#999",
-            },
-            customdata=list(zip(monthly["events"], monthly["sessions"], strict=True)),
-            hovertemplate="%{x|%b %Y}: %{y:.1f} per 100 (%{customdata[0]} events / "
-            "%{customdata[1]} sessions)<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title={"text": "Adverse events per 100 dosing sessions, by month"},
-        xaxis_title="Month of the dosing session",
-        yaxis_title="Events per 100 sessions (95% exact CI)",
-        template="plotly_white",
-    )
+    fig = figures.adverse_events_by_month_figure(monthly)
     st.plotly_chart(fig, width="stretch")
 
 st.subheader("Blood pressure and oxygen excursions")

@@ -9,8 +9,9 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import generator, params
+from kapoutcomes.demo import params
 from kapoutcomes.demo.files import Entry
+from kapoutcomes.demo.sample import SampleCohort
 
 TABLE_WHAT = {
     "patients": "one row per patient: clinic, condition, screening flags, birth year, age band",
@@ -28,7 +29,7 @@ MAPPINGS_NOTE = (
 )
 
 
-def catalog_markdown(cohort: generator.SampleCohort, entries: list[Entry]) -> str:
+def catalog_markdown(cohort: SampleCohort, entries: list[Entry]) -> str:
     made = (
         f"`kapoutcomes sample --seed {cohort.seed} --patients {cohort.patients}` "
         f"(kapoutcomes.demo.generator.generate(seed={cohort.seed}, patients={cohort.patients}))"
@@ -71,7 +72,7 @@ def catalog_markdown(cohort: generator.SampleCohort, entries: list[Entry]) -> st
     return "\n".join(lines)
 
 
-def simulation_notes(cohort: generator.SampleCohort) -> list[str]:
+def simulation_notes(cohort: SampleCohort) -> list[str]:
     """What the generator assumes, in words, with the truth it drew (for checking analytics)."""
     truth = cohort.truth
     classes = ", ".join(

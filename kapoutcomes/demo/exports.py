@@ -31,6 +31,7 @@ from kapoutcomes.demo.files import (
 )
 from kapoutcomes.demo.identities import identities
 from kapoutcomes.demo.long_export import LOINC, TOTAL_LOINC, long_export
+from kapoutcomes.demo.sample import SampleCohort
 from kapoutcomes.demo.synthea_export import synthea_files
 from kapoutcomes.demo.wide_export import medication_list, wide_export
 
@@ -38,7 +39,7 @@ from kapoutcomes.demo.wide_export import medication_list, wide_export
 _fixed = fixed_decimals
 
 
-def write_all(out: Path, cohort: generator.SampleCohort) -> list[Path]:
+def write_all(out: Path, cohort: SampleCohort) -> list[Path]:
     """Write demo/<table>.csv, the exports and CATALOG.md under ``out``; return the paths."""
     written: list[Path] = []
     entries: list[Entry] = []
@@ -74,6 +75,12 @@ def write_all(out: Path, cohort: generator.SampleCohort) -> list[Path]:
     return written
 
 
+def write_sample(out: Path, seed: int = 7, patients: int = 360) -> list[Path]:
+    """Generate the demo cohort and write its tables, the messy exports and CATALOG.md under
+    ``out``; return the paths."""
+    return write_all(Path(out), generator.generate(seed=seed, patients=patients))
+
+
 __all__ = [
     "CLINIC_TZ",
     "DECIMALS",
@@ -85,4 +92,5 @@ __all__ = [
     "canonical_csv",
     "identities",
     "write_all",
+    "write_sample",
 ]

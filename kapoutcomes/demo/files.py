@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.demo import generator
+from kapoutcomes.demo.sample import SampleCohort
 
 EXPORT_PATIENTS = 150
 CLINIC_TZ = "America/New_York"
@@ -48,6 +48,14 @@ class Entry:
     delimiter: str
     mess: list[str] = field(default_factory=list)
     counts: dict[str, int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportRows:
+    """An export's rows as written, and the counts of its deliberate mess."""
+
+    rows: list[list]
+    counts: dict[str, int | str]
 
 
 def fixed_decimals(col: str, decimals: int) -> pl.Expr:
@@ -89,7 +97,7 @@ def csv_text(header: list[str], rows: list[list[object]], delimiter: str, newlin
     return buf.getvalue()
 
 
-def clinic_patients(cohort: generator.SampleCohort, clinic: str) -> list[str]:
+def clinic_patients(cohort: SampleCohort, clinic: str) -> list[str]:
     pts = cohort.tables["patients"].filter(pl.col("clinic") == clinic).get_column("patient_id")
     mrns = sorted(cohort.mrns[p] for p in pts.to_list())[:EXPORT_PATIENTS]
     back = {m: p for p, m in cohort.mrns.items()}

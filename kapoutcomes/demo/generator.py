@@ -12,14 +12,11 @@ are vectorised per patient / per session so 100,000 patients are feasible.
 The draws live by idea: ``sample_params`` (the clinical and real-world parameters),
 ``sample_course`` (referrals, dosing calendar, sessions, adverse events), ``sample_outcomes``
 (scores and opioid use) and ``sample_draws`` (calendar and grouping plumbing); this module
-assembles them. ``write_sample`` writes the tables as CSV plus messy EHR-style exports of the
-same cohort (see ``sample_exports``).
+assembles them into a ``sample.SampleCohort``. ``exports.write_sample`` writes the tables as CSV
+plus messy EHR-style exports of the same cohort.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -34,23 +31,8 @@ from kapoutcomes.demo.course import (
 from kapoutcomes.demo.draws import Draws, day_dates, minute_times
 from kapoutcomes.demo.outcomes import draw_assessments, draw_opioids
 from kapoutcomes.demo.params import CLINICS, RESPONSE_CLASSES
+from kapoutcomes.demo.sample import SampleCohort
 from kapoutcomes.storage import privacy
-
-
-@dataclass(frozen=True)
-class SampleCohort:
-    """The demo cohort: canonical tables plus the truth the generator used.
-
-    ``mrns`` maps patient_id -> demo MRN (DEMO-000001...), which pseudonymises to the id with
-    ``privacy.DEMO_SECRET``. ``truth`` holds one row per patient with the hidden response class,
-    maximum pain relief, durability and depression effect (for checking analytics).
-    """
-
-    seed: int
-    patients: int
-    tables: dict[str, pl.DataFrame]
-    mrns: dict[str, str] = field(repr=False)
-    truth: pl.DataFrame = field(repr=False)
 
 
 def _patient_frame(
@@ -164,11 +146,4 @@ def generate(seed: int = 7, patients: int = 360) -> SampleCohort:
     )
 
 
-def write_sample(out: Path, seed: int = 7, patients: int = 360) -> list[Path]:
-    """Write the demo tables, the messy exports and CATALOG.md under ``out``; return the paths."""
-    from kapoutcomes.demo import exports
-
-    return exports.write_all(Path(out), generate(seed=seed, patients=patients))
-
-
-__all__ = ["CLINICS", "SampleCohort", "generate", "write_sample"]
+__all__ = ["CLINICS", "SampleCohort", "generate"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from kapoutcomes.demo import generator
+from kapoutcomes.demo.sample import SampleCohort
 
 FIRST_F = (
     "Zoë", "Renée", "Chloé", "María", "Sofía", "Inés", "Mónica", "Noémie", "Jennifer",
@@ -37,7 +37,7 @@ PLACES = (  # fictional addresses in real states; ZIP codes are 00000-range fake
 )
 
 
-def identities(cohort: generator.SampleCohort) -> pl.DataFrame:
+def identities(cohort: SampleCohort) -> pl.DataFrame:
     """One fake identity per patient (name, DOB, phone, address, SSN), keyed by patient_id."""
     truth = cohort.truth.sort("mrn")
     n = truth.height

@@ -7,8 +7,16 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import generator, params
-from kapoutcomes.demo.files import CLINIC_TZ, EXPORT_PATIENTS, Entry, clinic_patients, csv_text
+from kapoutcomes.demo import params
+from kapoutcomes.demo.files import (
+    CLINIC_TZ,
+    EXPORT_PATIENTS,
+    Entry,
+    ExportRows,
+    clinic_patients,
+    csv_text,
+)
+from kapoutcomes.demo.sample import SampleCohort
 
 LONG_HEADER = [
     "patient_mrn", "encounter_id", "observed_at", "loinc_code", "description", "value", "unit",
@@ -56,9 +64,7 @@ def to_utc(frame: pl.DataFrame, col: str, out: str) -> pl.DataFrame:
     )
 
 
-def observation_rows(
-    cohort: generator.SampleCohort, pts: list[str], seed_stream: int
-) -> pl.DataFrame:
+def observation_rows(cohort: SampleCohort, pts: list[str], seed_stream: int) -> pl.DataFrame:
     """Long rows (patient_id, session_id, at, code, value) for the given patients: assessments
     exactly as in the canonical table, vitals around each dose, and untracked codes."""
     rng = np.random.default_rng([cohort.seed, seed_stream])
@@ -106,7 +112,71 @@ def observation_rows(
     )
 
 
-def long_export(cohort: generator.SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
+#: free-text notes the long export carries on a few rows (the first has an embedded newline)
+_NOTES = (
+    'pt says pain "8, maybe 9"\nafter a bad week',
+    "repeat reading after 5 min rest",
+    "taken on the left arm",
+    "pt reported via portal",
+)
+#: what is deliberately messy in the long export (CATALOG.md)
+_LONG_MESS = [
+    "observed_at in UTC with a Z (2024-03-02T15:26:00Z); the clinic is in "
+    f"{CLINIC_TZ}, so convert to local time to match the canonical tables",
+    "scores, vitals and weights as text values with UCUM units ({score}, mm[Hg], /min, %, kg)",
+    "PHQ-9 item 9 as its own code 44260-8 beside the 44261-6 total",
+    "codes the product does not track, to be skipped with a reason: "
+    + ", ".join(f"{c} {LOINC[c][0]}" for c in UNTRACKED),
+    "encounter_id blank for follow-up observations outside a visit",
+    "a free-text note column, mostly blank; a quoted note with an embedded newline, a "
+    "comma and doubled quotes",
+    "a few pain rows with a blank value (note 'patient asleep')",
+    "vitals before (5 min before the start) and after (20 min after the end) each dose "
+    "share the code: the time says which",
+]
+
+
+def _long_row(rng: np.random.Generator, v: dict, encounter: str, counts: dict[str, int]) -> list:
+    """One observation as written: a few notes, a few blank pain values (counted)."""
+    r = rng.random(3)
+    desc, unit = LOINC[v["code"]]
+    value = v["value"]
+    if v["code"] in UNTRACKED:
+        counts["untracked_code_rows"] += 1
+    note = ""
+    if r[0] < 0.05 and v["code"] == "72514-3" and counts["embedded_newline_rows"] < 3:
+        note = _NOTES[0]
+        counts["embedded_newline_rows"] += 1
+        counts["noted_rows"] += 1
+    elif r[0] < 0.01 and v["code"] in ("8480-6", "8462-4"):
+        note = _NOTES[1 + int(r[1] * 3)]
+        counts["noted_rows"] += 1
+    if r[2] < 0.004 and v["code"] == "72514-3":
+        value, note = "", "patient asleep"
+        counts["blank_value_rows"] += 1
+    return [v["mrn"], encounter, v["observed_at"], v["code"], desc, value, unit, note]
+
+
+def _long_rows(rng: np.random.Generator, obs: pl.DataFrame) -> ExportRows:
+    enc = {
+        sid: f"LKC-E{i + 1:07d}"
+        for i, sid in enumerate(obs.get_column("session_id").drop_nulls().unique().sort().to_list())
+    }
+    mess = dict.fromkeys(
+        ("untracked_code_rows", "blank_value_rows", "embedded_newline_rows", "noted_rows"), 0
+    )
+    rows = [
+        _long_row(rng, v, enc.get(v["session_id"], ""), mess) for v in obs.iter_rows(named=True)
+    ]
+    counts: dict[str, int | str] = {**mess}
+    for code in LOINC:
+        k = sum(r[3] == code for r in rows)
+        if k:
+            counts[f"rows with code {code}"] = k
+    return ExportRows(rows, counts)
+
+
+def long_export(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 102])
     clinic = params.CLINICS[1]
     pts = clinic_patients(cohort, clinic)
@@ -114,82 +184,19 @@ def long_export(cohort: generator.SampleCohort, ids: pl.DataFrame) -> tuple[str,
     obs = to_utc(obs, "at", "observed_at").sort(
         "mrn", "observed_at", "code", "value", maintain_order=True
     )
-    enc = {
-        sid: f"LKC-E{i + 1:07d}"
-        for i, sid in enumerate(obs.get_column("session_id").drop_nulls().unique().sort().to_list())
-    }
-    counts: dict[str, int | str] = {
-        "untracked_code_rows": 0,
-        "blank_value_rows": 0,
-        "embedded_newline_rows": 0,
-        "noted_rows": 0,
-    }
-    rows = []
-    notes = (
-        'pt says pain "8, maybe 9"\nafter a bad week',
-        "repeat reading after 5 min rest",
-        "taken on the left arm",
-        "pt reported via portal",
-    )
-    for v in obs.iter_rows(named=True):
-        r = rng.random(3)
-        desc, unit = LOINC[v["code"]]
-        value = v["value"]
-        if v["code"] in UNTRACKED:
-            counts["untracked_code_rows"] += 1
-        note = ""
-        if r[0] < 0.05 and v["code"] == "72514-3" and counts["embedded_newline_rows"] < 3:
-            note = notes[0]
-            counts["embedded_newline_rows"] += 1
-            counts["noted_rows"] += 1
-        elif r[0] < 0.01 and v["code"] in ("8480-6", "8462-4"):
-            note = notes[1 + int(r[1] * 3)]
-            counts["noted_rows"] += 1
-        if r[2] < 0.004 and v["code"] == "72514-3":
-            value, note = "", "patient asleep"
-            counts["blank_value_rows"] += 1
-        rows.append(
-            [
-                v["mrn"],
-                enc.get(v["session_id"], ""),
-                v["observed_at"],
-                v["code"],
-                desc,
-                value,
-                unit,
-                note,
-            ]
-        )
-    for code in LOINC:
-        k = sum(r[3] == code for r in rows)
-        if k:
-            counts[f"rows with code {code}"] = k
-    text = csv_text(LONG_HEADER, rows, ",", "\n")
+    out = _long_rows(rng, obs)
+    text = csv_text(LONG_HEADER, out.rows, ",", "\n")
     entry = Entry(
         path="exports/lakeshore_observations.csv",
         what=(
             f"Long observation export from {clinic}: one row per patient / time / LOINC code for "
             f"{len(pts)} patients (first {EXPORT_PATIENTS} by MRN)"
         ),
-        rows=len(rows),
+        rows=len(out.rows),
         encoding="UTF-8 with BOM, LF line endings",
         delimiter=", (comma)",
-        mess=[
-            "observed_at in UTC with a Z (2024-03-02T15:26:00Z); the clinic is in "
-            f"{CLINIC_TZ}, so convert to local time to match the canonical tables",
-            "scores, vitals and weights as text values with UCUM units ({score}, mm[Hg], /min, "
-            "%, kg)",
-            "PHQ-9 item 9 as its own code 44260-8 beside the 44261-6 total",
-            "codes the product does not track, to be skipped with a reason: "
-            + ", ".join(f"{c} {LOINC[c][0]}" for c in UNTRACKED),
-            "encounter_id blank for follow-up observations outside a visit",
-            "a free-text note column, mostly blank; a quoted note with an embedded newline, a "
-            "comma and doubled quotes",
-            "a few pain rows with a blank value (note 'patient asleep')",
-            "vitals before (5 min before the start) and after (20 min after the end) each dose "
-            "share the code: the time says which",
-        ],
-        counts=counts,
+        mess=list(_LONG_MESS),
+        counts=out.counts,
     )
     return "\ufeff" + text, entry
 

@@ -4,6 +4,8 @@ prescriptions behind the daily-MME course."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -22,11 +24,20 @@ from kapoutcomes.demo.draws import (
 from kapoutcomes.demo.params import DAY_MINUTES, END_DAY, OPIOID_PRODUCTS, OPIOID_SHARE
 
 
-def draw_assessments(
-    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, extra: Draws
-) -> pl.DataFrame:
-    """Pain NRS, PHQ-9 (with item 9 answers) and GAD-7 at baseline, around doses, follow-ups."""
-    n, m = len(ids), len(d["pid"])
+@dataclass(frozen=True)
+class ReliefCourse:
+    """Per dosing row: the day of the dose and the pain relief and depression effect just
+    before and just after it, from the patient's hidden response."""
+
+    day: np.ndarray  # the dose's time in days
+    relief_before: np.ndarray
+    relief_after: np.ndarray
+    dep_before: np.ndarray
+    dep_after: np.ndarray
+
+
+def relief_course(p: Draws, d: Draws, extra: Draws) -> ReliefCourse:
+    m = len(d["pid"])
     pid, j = d["pid"], d["j"]
     dur = p["durability"][pid]
     r_after = p["relief"][pid] * (1 - 0.55 ** (j + 1))
@@ -36,70 +47,85 @@ def draw_assessments(
     since = t - t[prev]
     r_before = np.where(j == 0, 0.0, r_after[prev] * relief_kept(since, dur))
     dep_before = np.where(j == 0, 0.0, dep_after[prev] * relief_kept(since, 1.5 * dur))
-    rows: list[pl.DataFrame] = []
-    # Session of each assessment as an index into the screening then the dosing session ids.
-    session_ids = pl.concat([extra["screening_session"], extra["dosing_session"]])
+    return ReliefCourse(t, r_before, r_after, dep_before, dep_after)
 
-    def add(who, minute, inst, score, session, timing, keep) -> None:
-        rows.append(
-            pl.DataFrame(
-                {
-                    "pid": who[keep].astype(np.int64),
-                    "minute": minute[keep].astype(np.int64),
-                    "score": score[keep].astype(np.float64),
-                    "sidx": session[keep].astype(np.int64),
-                }
-            ).with_columns(instrument=pl.lit(inst), timing=pl.lit(timing))
-        )
 
-    def pain(level: np.ndarray) -> np.ndarray:
-        return np.clip(np.round(level + rng.normal(0, 0.6, len(level))), 0, 10)
+def _score_rows(who, minute, inst, score, session, timing, keep) -> pl.DataFrame:
+    """The kept scores of one instrument and timing; ``session`` indexes the screening then
+    the dosing session ids (-1: no session)."""
+    return pl.DataFrame(
+        {
+            "pid": who[keep].astype(np.int64),
+            "minute": minute[keep].astype(np.int64),
+            "score": score[keep].astype(np.float64),
+            "sidx": session[keep].astype(np.int64),
+        }
+    ).with_columns(instrument=pl.lit(inst), timing=pl.lit(timing))
 
-    def phq(base, relief, dep) -> np.ndarray:
-        frac = np.clip(0.45 * relief + dep, 0, 0.95)
-        return np.clip(np.round(base * (1 - frac) + rng.normal(0, 1.5, len(base))), 0, 27)
 
-    def gad(base, relief, dep) -> np.ndarray:
-        g = 0.6 * base * 21 / 27 + 1.5
-        return np.clip(
-            np.round(g * (1 - np.clip(0.4 * relief + dep, 0, 0.9)) + rng.normal(0, 1.5, len(g))),
-            0,
-            21,
-        )
+def _pain(rng: np.random.Generator, level: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(level + rng.normal(0, 0.6, len(level))), 0, 10)
 
+
+def _phq(rng: np.random.Generator, base, relief, dep) -> np.ndarray:
+    frac = np.clip(0.45 * relief + dep, 0, 0.95)
+    return np.clip(np.round(base * (1 - frac) + rng.normal(0, 1.5, len(base))), 0, 27)
+
+
+def _gad(rng: np.random.Generator, base, relief, dep) -> np.ndarray:
+    g = 0.6 * base * 21 / 27 + 1.5
+    return np.clip(
+        np.round(g * (1 - np.clip(0.4 * relief + dep, 0, 0.9)) + rng.normal(0, 1.5, len(g))),
+        0,
+        21,
+    )
+
+
+def _baseline_scores(rng: np.random.Generator, p: Draws, extra: Draws) -> list[pl.DataFrame]:
+    """Scores at the screening visit (none for patients without a baseline)."""
+    n = len(p["pain0"])
     allp = np.arange(n)
     zero = np.zeros(n)
     base_t = extra["screening_minute"] + 20
     s_sess = np.arange(n)
     has_base = ~p["no_baseline"]
-    add(
-        allp,
-        base_t,
-        "pain_nrs",
-        pain(p["pain0"]),
-        s_sess,
-        "baseline",
-        has_base & (rng.random(n) < 0.93),
-    )
-    add(
-        allp,
-        base_t,
-        "phq9",
-        phq(p["phq0"], zero, zero),
-        s_sess,
-        "baseline",
-        has_base & (rng.random(n) < 0.88),
-    )
-    add(
-        allp,
-        base_t,
-        "gad7",
-        gad(p["phq0"], zero, zero),
-        s_sess,
-        "baseline",
-        p["gad_tracked"] & has_base,
-    )
-    # Around each dose.
+    return [
+        _score_rows(
+            allp,
+            base_t,
+            "pain_nrs",
+            _pain(rng, p["pain0"]),
+            s_sess,
+            "baseline",
+            has_base & (rng.random(n) < 0.93),
+        ),
+        _score_rows(
+            allp,
+            base_t,
+            "phq9",
+            _phq(rng, p["phq0"], zero, zero),
+            s_sess,
+            "baseline",
+            has_base & (rng.random(n) < 0.88),
+        ),
+        _score_rows(
+            allp,
+            base_t,
+            "gad7",
+            _gad(rng, p["phq0"], zero, zero),
+            s_sess,
+            "baseline",
+            p["gad_tracked"] & has_base,
+        ),
+    ]
+
+
+def _dose_scores(
+    rng: np.random.Generator, p: Draws, d: Draws, extra: Draws, c: ReliefCourse
+) -> list[pl.DataFrame]:
+    """Pain before and after each dose, PHQ-9 before some doses."""
+    n, m = len(p["pain0"]), len(d["pid"])
+    pid, j = d["pid"], d["j"]
     d_sess = n + np.arange(m)
     before_t = extra["dose_minute"] - 10
     after_t = (
@@ -109,39 +135,48 @@ def draw_assessments(
     )
     pain0 = p["pain0"][pid]
     skip_first = p["no_baseline"][pid] & (j == 0)
-    add(
+    before = _score_rows(
         pid,
         before_t,
         "pain_nrs",
-        pain(pain0 * (1 - r_before)),
+        _pain(rng, pain0 * (1 - c.relief_before)),
         d_sess,
         "before_dose",
         ~skip_first & (rng.random(m) < 0.9),
     )
     acute = rng.uniform(0.3, 1.5, m) * (p["response"][pid] < 2)
-    add(
+    after = _score_rows(
         pid,
         after_t,
         "pain_nrs",
-        pain(pain0 * (1 - r_after) - acute),
+        _pain(rng, pain0 * (1 - c.relief_after) - acute),
         d_sess,
         "after_dose",
         rng.random(m) < 0.8,
     )
     phq_at = ~skip_first & (rng.random(m) < np.where(j == 0, 0.8, 0.25))
-    add(
+    phq = _score_rows(
         pid,
         before_t,
         "phq9",
-        phq(p["phq0"][pid], r_before, dep_before),
+        _phq(rng, p["phq0"][pid], c.relief_before, c.dep_before),
         d_sess,
         "before_dose",
         phq_at,
     )
-    # Follow-ups after the end of the induction series (some late, many missed).
+    return [before, after, phq]
+
+
+def _follow_up_times(
+    rng: np.random.Generator, p: Draws, d: Draws, c: ReliefCourse
+) -> tuple[np.ndarray, np.ndarray]:
+    """Patients and minutes of the follow-ups after the end of the induction series (some
+    late, many missed; none after the end of the data)."""
+    n = len(p["pain0"])
+    pid = d["pid"]
     ind_end = np.full(n, -1.0)
     is_ind = np.asarray(d["kind"]) == 0
-    np.maximum.at(ind_end, pid[is_ind], t[is_ind])
+    np.maximum.at(ind_end, pid[is_ind], c.day[is_ind])
     treated = ind_end >= 0
     single = p["n_induction"] == 1
     f_pid, f_t = [], []
@@ -149,43 +184,56 @@ def draw_assessments(
         keep = treated & (rng.random(n) < prob * np.where(single, 0.5, 1.0))
         late = np.where(rng.random(n) < 0.1, rng.integers(7, 26, n), rng.integers(0, 4, n))
         day = np.floor(ind_end) + offset + late
-        f_pid.append(allp[keep])
+        f_pid.append(np.arange(n)[keep])
         f_t.append((day * DAY_MINUTES + 9 * 60 + rng.integers(0, 480, n))[keep])
     fp = np.concatenate(f_pid).astype(np.int64)
     ft = np.concatenate(f_t).astype(np.int64)
     inside = ft < (END_DAY + 1) * DAY_MINUTES
-    fp, ft = fp[inside], ft[inside]
+    return fp[inside], ft[inside]
+
+
+def _follow_up_scores(
+    rng: np.random.Generator, p: Draws, d: Draws, extra: Draws, c: ReliefCourse
+) -> list[pl.DataFrame]:
+    """Scores at follow-up, from the relief left of the patient's last dose before it."""
+    fp, ft = _follow_up_times(rng, p, d, c)
     span = (END_DAY + 400) * DAY_MINUTES
-    dose_key = pid * span + extra["dose_minute"]
+    dose_key = d["pid"] * span + extra["dose_minute"]
     idx = np.searchsorted(dose_key, fp * span + ft, side="right") - 1
     fdur = p["durability"][fp]
-    fsince = ft / DAY_MINUTES - t[idx]
-    f_relief = r_after[idx] * relief_kept(fsince, fdur)
-    f_dep = dep_after[idx] * relief_kept(fsince, 1.5 * fdur)
+    fsince = ft / DAY_MINUTES - c.day[idx]
+    f_relief = c.relief_after[idx] * relief_kept(fsince, fdur)
+    f_dep = c.dep_after[idx] * relief_kept(fsince, 1.5 * fdur)
     k = len(fp)
     none = np.full(k, -1)
-    add(
-        fp,
-        ft,
-        "pain_nrs",
-        pain(p["pain0"][fp] * (1 - f_relief)),
-        none,
-        "follow_up",
-        np.ones(k, bool),
-    )
-    add(fp, ft, "phq9", phq(p["phq0"][fp], f_relief, f_dep), none, "follow_up", rng.random(k) < 0.7)
-    add(
-        fp,
-        ft,
-        "gad7",
-        gad(p["phq0"][fp], f_relief, f_dep),
-        none,
-        "follow_up",
-        p["gad_tracked"][fp] & (rng.random(k) < 0.6),
-    )
-    frame = pl.concat(rows, how="vertical_relaxed")
+    pain = _pain(rng, p["pain0"][fp] * (1 - f_relief))
+    return [
+        _score_rows(fp, ft, "pain_nrs", pain, none, "follow_up", np.ones(k, bool)),
+        _score_rows(
+            fp,
+            ft,
+            "phq9",
+            _phq(rng, p["phq0"][fp], f_relief, f_dep),
+            none,
+            "follow_up",
+            rng.random(k) < 0.7,
+        ),
+        _score_rows(
+            fp,
+            ft,
+            "gad7",
+            _gad(rng, p["phq0"][fp], f_relief, f_dep),
+            none,
+            "follow_up",
+            p["gad_tracked"][fp] & (rng.random(k) < 0.6),
+        ),
+    ]
+
+
+def _with_item9(rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
+    """PHQ-9 item 9 beside half the PHQ-9 totals; answers above 0 are rare and track
+    severity."""
     frame = frame.with_columns(item=pl.lit(None, dtype=pl.Int32))
-    # PHQ-9 item 9 beside half the PHQ-9 totals; answers above 0 are rare and track severity.
     phq_rows = frame.filter(pl.col("instrument") == "phq9")
     total = phq_rows.get_column("score").to_numpy()
     q = len(total)
@@ -194,9 +242,23 @@ def draw_assessments(
     item9 = phq_rows.with_columns(
         item=pl.lit(9, dtype=pl.Int32), score=pl.Series(answer.astype(float))
     ).filter(pl.Series(rng.random(q) < 0.5))
-    frame = pl.concat([frame, item9], how="vertical_relaxed")
+    return pl.concat([frame, item9], how="vertical_relaxed")
+
+
+def draw_assessments(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, extra: Draws
+) -> pl.DataFrame:
+    """Pain NRS, PHQ-9 (with item 9 answers) and GAD-7 at baseline, around doses, follow-ups."""
+    course = relief_course(p, d, extra)
+    rows = [
+        *_baseline_scores(rng, p, extra),
+        *_dose_scores(rng, p, d, extra, course),
+        *_follow_up_scores(rng, p, d, extra, course),
+    ]
+    frame = _with_item9(rng, pl.concat(rows, how="vertical_relaxed"))
     keys = ["pid", "minute", "instrument", "item"]
     frame = first_of_each_key(frame.sort(keys, nulls_last=False, maintain_order=True), keys)
+    session_ids = pl.concat([extra["screening_session"], extra["dosing_session"]])
     frame = frame.with_columns(
         patient_id=ids.gather(frame.get_column("pid")),
         assessed_at=minute_times(frame.get_column("minute").to_numpy()),
@@ -205,18 +267,24 @@ def draw_assessments(
     return frame.select(tables.columns("assessments"))
 
 
-def draw_opioids(
-    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, referral_day: np.ndarray
-) -> pl.DataFrame:
-    n = len(ids)
+#: the fentanyl patch a taper steps down to
+_FENTANYL_STEP = ("245134", "72 HR Fentanyl 0.025 MG/HR Transdermal System")
+
+
+def _draw_who_takes_opioids(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Patients on opioids (some on two) and each prescription's ingredient, with a few on
+    buprenorphine."""
     on = rng.random(n) < 0.42
     who = np.r_[np.flatnonzero(on), np.flatnonzero(on & (rng.random(n) < 0.12))]
     ingredient = pick(rng, tuple(OPIOID_SHARE), tuple(OPIOID_SHARE.values()), len(who))
     n_bup = max(1, round(n * 0.004)) if n >= 20 else 0
     bup = rng.choice(n, size=n_bup, replace=False)
-    who = np.r_[who, bup]
-    ingredient = np.r_[ingredient, np.full(n_bup, "buprenorphine", dtype=object)]
-    k = len(who)
+    return np.r_[who, bup], np.r_[ingredient, np.full(n_bup, "buprenorphine", dtype=object)]
+
+
+def _draw_products(rng: np.random.Generator, ingredient: np.ndarray) -> Draws:
+    """Strength, RxNorm code, description and doses a day of each prescription."""
+    k = len(ingredient)
     strength, rxnorm, text, freq = (np.empty(k, dtype=object) for _ in range(4))
     for ing, products in OPIOID_PRODUCTS.items():
         sel = np.flatnonzero(ingredient == ing)
@@ -225,10 +293,22 @@ def draw_opioids(
             rows_ = sel[choice == c]
             strength[rows_], rxnorm[rows_], text[rows_] = s, code, desc
             freq[rows_] = rng.choice(freqs, len(rows_))
-    strength, freq = strength.astype(float), freq.astype(float)
+    return {
+        "strength": strength.astype(float),
+        "rxnorm": rxnorm,
+        "text": text,
+        "freq": freq.astype(float),
+    }
+
+
+def _draw_dates(
+    rng: np.random.Generator, p: Draws, d: Draws, who: np.ndarray, referral_day: np.ndarray
+) -> Draws:
+    """Start and stop days (-1: still taking it); tapering after treatment is more common in
+    responders who completed induction."""
+    k = len(who)
     start = referral_day[who] - rng.integers(60, 1500, k)
-    # Tapering after treatment: more often in responders who completed induction.
-    ind_end = np.full(n, -1)
+    ind_end = np.full(len(p["response"]), -1)
     is_ind = d["kind"] == 0
     np.maximum.at(ind_end, d["pid"][is_ind], d["day"][is_ind])
     resp = p["response"][who]
@@ -239,28 +319,47 @@ def draw_opioids(
         ~taper & (rng.random(k) < 0.08), referral_day[who] + rng.integers(30, 200, k), stop
     )
     stop = np.where(stop > END_DAY, -1, stop)
-    taper &= stop >= 0
+    return {"start": start, "stop": stop, "taper": taper & (stop >= 0)}
+
+
+def _draw_taper_steps(
+    rng: np.random.Generator, ingredient: np.ndarray, rx: Draws, dates: Draws
+) -> Draws:
+    """The lower dose a tapered prescription continues at: one or two doses a day fewer, or
+    the 25 mcg/hr fentanyl patch (``f``: the rows it follows)."""
+    strength, freq, stop = rx["strength"], rx["freq"], dates["stop"]
+    k = len(ingredient)
     step_freq = np.where(freq > 1, freq - rng.integers(1, 3, k), 0)
     step_strength = np.where((ingredient == "fentanyl") & (strength > 25), 25.0, strength)
     step_freq = np.where(ingredient == "fentanyl", np.where(strength > 25, 0, -1), step_freq)
     follow = (
-        taper & (step_freq != -1) & ((step_freq > 0) | (ingredient == "fentanyl") & (strength > 25))
+        dates["taper"]
+        & (step_freq != -1)
+        & ((step_freq > 0) | (ingredient == "fentanyl") & (strength > 25))
     )
     follow &= ~((ingredient != "fentanyl") & (step_freq <= 0))
     f = np.flatnonzero(follow)
     f_start = stop[f] + 1
     f_stop = np.where(rng.random(len(f)) < 0.3, f_start + rng.integers(30, 120, len(f)), -1)
-    f_stop = np.where(f_stop > END_DAY, -1, f_stop)
     f_fent = ingredient[f] == "fentanyl"
-    f_strength = np.where(f_fent, step_strength[f], strength[f])
-    f_freq = np.where(f_fent, 0, step_freq[f])
-    all_strength = np.r_[strength, f_strength]
-    all_freq = np.r_[freq, f_freq]
+    return {
+        "f": f,
+        "start": f_start,
+        "stop": np.where(f_stop > END_DAY, -1, f_stop),
+        "strength": np.where(f_fent, step_strength[f], strength[f]),
+        "freq": np.where(f_fent, 0, step_freq[f]),
+        "rxnorm": np.where(f_fent, _FENTANYL_STEP[0], rx["rxnorm"][f]),
+        "text": np.where(f_fent, _FENTANYL_STEP[1], rx["text"][f]),
+    }
+
+
+def _opioid_frame(
+    ids: pl.Series, who: np.ndarray, ingredient: np.ndarray, rx: Draws, dates: Draws, step: Draws
+) -> pl.DataFrame:
+    f = step["f"]
+    all_strength = np.r_[rx["strength"], step["strength"]]
+    all_freq = np.r_[rx["freq"], step["freq"]]
     fent = np.r_[ingredient, ingredient[f]] == "fentanyl"
-    daily = np.where(fent, all_strength, all_strength * all_freq)
-    fentanyl_text = {25.0: ("245134", "72 HR Fentanyl 0.025 MG/HR Transdermal System")}
-    f_rx = np.where(f_fent, fentanyl_text[25.0][0], rxnorm[f])
-    f_text = np.where(f_fent, fentanyl_text[25.0][1], text[f])
     frame = pl.DataFrame(
         {
             "pid": np.r_[who, who[f]],
@@ -269,11 +368,11 @@ def draw_opioids(
             "strength": all_strength,
             "unit": np.where(fent, "mcg/hr", "mg").tolist(),
             "frequency_per_day": np.where(fent, np.nan, all_freq),
-            "daily_dose": daily,
-            "start": np.r_[start, f_start],
-            "stop": np.r_[stop, f_stop],
-            "rxnorm": np.r_[rxnorm, f_rx].tolist(),
-            "description": np.r_[text, f_text].tolist(),
+            "daily_dose": np.where(fent, all_strength, all_strength * all_freq),
+            "start": np.r_[dates["start"], step["start"]],
+            "stop": np.r_[dates["stop"], step["stop"]],
+            "rxnorm": np.r_[rx["rxnorm"], step["rxnorm"]].tolist(),
+            "description": np.r_[rx["text"], step["text"]].tolist(),
         },
         schema_overrides={
             "patient_id": pl.String,
@@ -283,12 +382,22 @@ def draw_opioids(
             "description": pl.String,
         },
     )
-    frame = nan_to_null(frame).with_columns(
+    return nan_to_null(frame).with_columns(
         start_date=day_dates(frame["start"].to_numpy()),
         stop_date=pl.when(pl.col("stop") >= 0).then(
             day_dates(np.maximum(frame["stop"].to_numpy(), 0))
         ),
     )
+
+
+def draw_opioids(
+    rng: np.random.Generator, p: Draws, d: Draws, ids: pl.Series, referral_day: np.ndarray
+) -> pl.DataFrame:
+    who, ingredient = _draw_who_takes_opioids(rng, len(ids))
+    rx = _draw_products(rng, ingredient)
+    dates = _draw_dates(rng, p, d, who, referral_day)
+    step = _draw_taper_steps(rng, ingredient, rx, dates)
+    frame = _opioid_frame(ids, who, ingredient, rx, dates, step)
     frame = opioids.add_daily_mme(frame).with_columns(pl.col("daily_mme").round(4))
     keys = ["pid", "start_date", "ingredient", "daily_dose"]
     frame = first_of_each_key(frame.sort(keys, maintain_order=True), keys)

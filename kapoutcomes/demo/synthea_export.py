@@ -9,9 +9,17 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import generator, params
-from kapoutcomes.demo.files import CLINIC_TZ, EXPORT_PATIENTS, Entry, clinic_patients, csv_text
+from kapoutcomes.demo import params
+from kapoutcomes.demo.files import (
+    CLINIC_TZ,
+    EXPORT_PATIENTS,
+    Entry,
+    ExportRows,
+    clinic_patients,
+    csv_text,
+)
 from kapoutcomes.demo.long_export import LOINC, UNTRACKED, observation_rows, to_utc
+from kapoutcomes.demo.sample import SampleCohort
 
 SYNTHEA_PATIENTS = [
     "Id", "BIRTHDATE", "DEATHDATE", "SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST", "MIDDLE",
@@ -46,18 +54,37 @@ def seeded_uuid(rng: np.random.Generator) -> str:
     return str(uuid.UUID(bytes=rng.bytes(16), version=4))
 
 
-def synthea_files(
-    cohort: generator.SampleCohort, ids: pl.DataFrame
-) -> list[tuple[str, str, Entry]]:
-    rng = np.random.default_rng([cohort.seed, 104])
-    clinic = params.CLINICS[2]
-    pts = clinic_patients(cohort, clinic)
-    people = ids.filter(pl.col("patient_id").is_in(pts)).sort("mrn")
-    uid = {p: seeded_uuid(rng) for p in people.get_column("patient_id").to_list()}
-    payer = {
-        p: seeded_uuid(np.random.default_rng([cohort.seed, 105, i])) for i, p in enumerate(PAYERS)
-    }
-    # patients.csv: Synthea appends digits to names; states are written out in full.
+_PATIENTS_MESS = [
+    "Id is a random UUID, not the demo MRN: pseudonymise the Id",
+    "Synthea-style names with digits appended (José443 García52), SSN 999-xx-xxxx, "
+    "driver's licence, passport, address, LAT/LON: all direct identifiers to drop",
+    "BIRTHPLACE with double spaces; GENDER M/F, blank for sex other or unknown",
+]
+_OBSERVATIONS_MESS = [
+    "DATE in UTC with a Z (2024-08-23T13:26:00Z); the clinic is in " + CLINIC_TZ,
+    "VALUE as decimals ('7.0'); TYPE numeric or text",
+    "PHQ-9 item 9 (44260-8) as a text answer of LOINC list LL358-3 ('Several days')",
+    "PHQ-2 (55758-7) beside some follow-up PHQ-9 totals (a screen, not a PHQ-9 outcome)",
+    "untracked codes to skip with a reason: 8302-2 body height, 39156-5 BMI, 2093-3 "
+    "cholesterol, 72166-2 tobacco smoking status (text)",
+    "ENCOUNTER links vitals and scores of one visit; follow-ups have their own",
+]
+_MEDICATIONS_MESS = [
+    "RxNorm product codes and texts ('Acetaminophen 325 MG / Oxycodone Hydrochloride "
+    "10 MG Oral Tablet', '72 HR Fentanyl 0.025 MG/HR Transdermal System', 'tramadol "
+    "hydrochloride 50 MG Oral Tablet'); a few rows carry an ingredient code instead",
+    "no daily dose: Synthea's CSV has no dosage, so daily MME needs a sig from "
+    "elsewhere (the canonical opioids table holds the truth)",
+    "buprenorphine rows (no MME factor: flag, don't drop)",
+    "non-opioid medications to skip: " + ", ".join(d for _, d, _ in OTHER_MEDICATIONS),
+    "STOP blank while ongoing; tapering shows as a stopped row followed by a lower-dose row",
+]
+
+
+def _patient_rows(
+    rng: np.random.Generator, people: pl.DataFrame, uid: dict[str, str]
+) -> list[list]:
+    """patients.csv: Synthea appends digits to names; states are written out in full."""
     prow = []
     for v in people.iter_rows(named=True):
         r = rng.random(8)
@@ -76,80 +103,73 @@ def synthea_files(
                 f"{r[2] * 900000:.2f}", f"{r[3] * 150000:.2f}", f"{int(20000 + r[4] * 90000)}",
             ]
         )  # fmt: skip
-    # observations.csv from the same observations as the long export, Synthea style.
+    return prow
+
+
+def _synthea_observation(v: dict, encounter: str, counts: dict[str, int]) -> list:
+    """One observation as Synthea writes it: category, decimal or text value, units, type."""
+    desc, unit = LOINC[v["code"]]
+    category = "survey" if unit == "{score}" or v["code"] == "72166-2" else "vital-signs"
+    if v["code"] in ("2093-3",):
+        category = "laboratory"
+    kind, value = "numeric", v["value"]
+    if v["code"] == "72166-2":
+        kind = "text"
+    if v["code"] == instruments.PHQ9_ITEM9_LOINC:
+        kind, value = "text", PHQ9_ITEM_ANSWERS[int(value)]
+        counts["item9_text_answers"] += 1
+    if v["code"] in UNTRACKED:
+        counts["untracked_code_rows"] += 1
+    if kind == "numeric":
+        value = f"{float(value):.1f}"
+    unit = "" if kind == "text" else unit
+    return [v["DATE"], v["uuid"], encounter, category, v["code"], desc, value, unit, kind]
+
+
+def _phq2_row(rng: np.random.Generator, v: dict, encounter: str) -> list:
+    """A PHQ-2 screen beside a follow-up PHQ-9 total, consistent with it."""
+    phq2 = min(6, max(0, round(float(v["value"]) * 6 / 27 + rng.normal(0, 0.7))))
+    d2, u2 = LOINC["55758-7"]
+    return [v["DATE"], v["uuid"], encounter, "survey", "55758-7", d2, f"{phq2:.1f}", u2, "numeric"]
+
+
+def _observations(
+    rng: np.random.Generator, cohort: SampleCohort, pts: list[str], uid: dict[str, str]
+) -> ExportRows:
+    """observations.csv from the same observations as the long export, Synthea style."""
     obs = observation_rows(cohort, pts, 106).filter(pl.col("code") != "4548-4")
     obs = to_utc(obs, "at", "DATE")
     sessions = obs.get_column("session_id").drop_nulls().unique().sort().to_list()
     enc = {s: seeded_uuid(rng) for s in sessions}
-    orow: list[list[object]] = []
-    counts: dict[str, int | str] = {
-        "untracked_code_rows": 0, "item9_text_answers": 0, "phq2_rows": 0,
-    }  # fmt: skip
+    orow: list[list] = []
+    mess = dict.fromkeys(("untracked_code_rows", "item9_text_answers", "phq2_rows"), 0)
     obs = obs.with_columns(uuid=pl.col("patient_id").replace_strict(uid)).sort(
         "uuid", "DATE", "code", "value", maintain_order=True
     )
     follow_enc: dict[tuple[str, str], str] = {}
     for v in obs.iter_rows(named=True):
-        desc, unit = LOINC[v["code"]]
         sid = v["session_id"]
         if sid is None:
             key = (v["patient_id"], v["DATE"][:10])
             sid_uuid = follow_enc.setdefault(key, seeded_uuid(rng))
         else:
             sid_uuid = enc[sid]
-        category = "survey" if unit == "{score}" or v["code"] == "72166-2" else "vital-signs"
-        if v["code"] in ("2093-3",):
-            category = "laboratory"
-        kind, value = "numeric", v["value"]
-        if v["code"] == "72166-2":
-            kind = "text"
-        if v["code"] == instruments.PHQ9_ITEM9_LOINC:
-            kind, value = "text", PHQ9_ITEM_ANSWERS[int(value)]
-            counts["item9_text_answers"] += 1
-        if v["code"] in UNTRACKED:
-            counts["untracked_code_rows"] += 1
-        if kind == "numeric":
-            value = f"{float(value):.1f}"
-        orow.append(
-            [
-                v["DATE"],
-                v["uuid"],
-                sid_uuid,
-                category,
-                v["code"],
-                desc,
-                value,
-                "" if kind == "text" else unit,
-                kind,
-            ]
-        )
+        orow.append(_synthea_observation(v, sid_uuid, mess))
         if v["code"] == "44261-6" and v["session_id"] is None and rng.random() < 0.5:
-            phq2 = min(6, max(0, round(float(v["value"]) * 6 / 27 + rng.normal(0, 0.7))))
-            d2, u2 = LOINC["55758-7"]
-            orow.append(
-                [
-                    v["DATE"],
-                    v["uuid"],
-                    sid_uuid,
-                    "survey",
-                    "55758-7",
-                    d2,
-                    f"{phq2:.1f}",
-                    u2,
-                    "numeric",
-                ]
-            )
-            counts["phq2_rows"] += 1
+            orow.append(_phq2_row(rng, v, sid_uuid))
+            mess["phq2_rows"] += 1
+    counts: dict[str, int | str] = {**mess}
     for code in LOINC:
         k = sum(r[4] == code for r in orow)
         if k:
             counts[f"rows with code {code}"] = k
-    # medications.csv: opioids from the canonical table plus non-opioids to skip.
-    op = (
-        cohort.tables["opioids"]
-        .filter(pl.col("patient_id").is_in(pts))
-        .sort("patient_id", "start_date", "ingredient", maintain_order=True)
-    )
+    return ExportRows(orow, counts)
+
+
+def _opioid_rows(
+    rng: np.random.Generator, op: pl.DataFrame, uid: dict[str, str], payer: dict[str, str]
+) -> list[list]:
+    """medications.csv rows of the opioids in the canonical table."""
     mrow = []
     pay_names = list(payer)
     for v in op.iter_rows(named=True):
@@ -166,7 +186,14 @@ def synthea_files(
         cover = 0.0 if pay == "NO_INSURANCE" else base * dispenses * 0.8
         mrow.append([start, stop, uid[v["patient_id"]], payer[pay], seeded_uuid(rng), v["rxnorm"], v["description"],
                      f"{base:.2f}", f"{cover:.2f}", dispenses, f"{base * dispenses:.2f}", "82423001", "Chronic pain (finding)"])  # fmt: skip
-    n_other = 0
+    return mrow
+
+
+def _other_medication_rows(
+    rng: np.random.Generator, people: pl.DataFrame, uid: dict[str, str], payer: dict[str, str]
+) -> list[list]:
+    """medications.csv rows of non-opioids an importer must skip."""
+    mrow = []
     for v in people.iter_rows(named=True):
         for code, desc, reason in OTHER_MEDICATIONS:
             r = rng.random(4)
@@ -183,72 +210,61 @@ def synthea_files(
             mrow.append([start, "", uid[v["patient_id"]], payer[PAYERS[int(r[1] * 5)]], seeded_uuid(rng), code, desc,
                          f"{base:.2f}", f"{base * dispenses * 0.7:.2f}", dispenses, f"{base * dispenses:.2f}",
                          reason[0] if reason else "", reason[1] if reason else ""])  # fmt: skip
-            n_other += 1
-    mrow.sort(key=lambda r: (r[2], r[0], r[5]))
+    return mrow
+
+
+def _medications(
+    rng: np.random.Generator,
+    cohort: SampleCohort,
+    pts: list[str],
+    people: pl.DataFrame,
+    uid: dict[str, str],
+) -> ExportRows:
+    """medications.csv: opioids from the canonical table plus non-opioids to skip."""
+    payer = {
+        p: seeded_uuid(np.random.default_rng([cohort.seed, 105, i])) for i, p in enumerate(PAYERS)
+    }
+    op = (
+        cohort.tables["opioids"]
+        .filter(pl.col("patient_id").is_in(pts))
+        .sort("patient_id", "start_date", "ingredient", maintain_order=True)
+    )
+    opioid_rows = _opioid_rows(rng, op, uid, payer)
+    other = _other_medication_rows(rng, people, uid, payer)
+    mrow = sorted(opioid_rows + other, key=lambda r: (r[2], r[0], r[5]))
+    return ExportRows(mrow, {"opioid_rows": op.height, "non_opioid_rows": len(other)})
+
+
+def synthea_files(cohort: SampleCohort, ids: pl.DataFrame) -> list[tuple[str, str, Entry]]:
+    rng = np.random.default_rng([cohort.seed, 104])
+    clinic = params.CLINICS[2]
+    pts = clinic_patients(cohort, clinic)
+    people = ids.filter(pl.col("patient_id").is_in(pts)).sort("mrn")
+    uid = {p: seeded_uuid(rng) for p in people.get_column("patient_id").to_list()}
     made = f"{len(pts)} patients of {clinic} (first {EXPORT_PATIENTS} by MRN)"
-    common = "UTF-8, LF line endings"
-    return [
-        (
-            "exports/synthea/patients.csv",
-            csv_text(SYNTHEA_PATIENTS, prow, ",", "\n"),
-            Entry(
-                path="exports/synthea/patients.csv",
-                what=f"Synthea-layout patients.csv (Synthea's real CSV header) for {made}",
-                rows=len(prow),
-                encoding=common,
-                delimiter=", (comma)",
-                mess=[
-                    "Id is a random UUID, not the demo MRN: pseudonymise the Id",
-                    "Synthea-style names with digits appended (José443 García52), SSN 999-xx-xxxx, "
-                    "driver's licence, passport, address, LAT/LON: all direct identifiers to drop",
-                    "BIRTHPLACE with double spaces; GENDER M/F, blank for sex other or unknown",
-                ],
-                counts={"patients": len(prow)},
-            ),
-        ),
-        (
-            "exports/synthea/observations.csv",
-            csv_text(SYNTHEA_OBSERVATIONS, orow, ",", "\n"),
-            Entry(
-                path="exports/synthea/observations.csv",
-                what=f"Synthea-layout observations.csv for {made}",
-                rows=len(orow),
-                encoding=common,
-                delimiter=", (comma)",
-                mess=[
-                    "DATE in UTC with a Z (2024-08-23T13:26:00Z); the clinic is in " + CLINIC_TZ,
-                    "VALUE as decimals ('7.0'); TYPE numeric or text",
-                    "PHQ-9 item 9 (44260-8) as a text answer of LOINC list LL358-3 ('Several days')",
-                    "PHQ-2 (55758-7) beside some follow-up PHQ-9 totals (a screen, not a PHQ-9 outcome)",
-                    "untracked codes to skip with a reason: 8302-2 body height, 39156-5 BMI, 2093-3 "
-                    "cholesterol, 72166-2 tobacco smoking status (text)",
-                    "ENCOUNTER links vitals and scores of one visit; follow-ups have their own",
-                ],
-                counts=counts,
-            ),
-        ),
-        (
-            "exports/synthea/medications.csv",
-            csv_text(SYNTHEA_MEDICATIONS, mrow, ",", "\n"),
-            Entry(
-                path="exports/synthea/medications.csv",
-                what=f"Synthea-layout medications.csv for {made}",
-                rows=len(mrow),
-                encoding=common,
-                delimiter=", (comma)",
-                mess=[
-                    "RxNorm product codes and texts ('Acetaminophen 325 MG / Oxycodone Hydrochloride "
-                    "10 MG Oral Tablet', '72 HR Fentanyl 0.025 MG/HR Transdermal System', 'tramadol "
-                    "hydrochloride 50 MG Oral Tablet'); a few rows carry an ingredient code instead",
-                    "no daily dose: Synthea's CSV has no dosage, so daily MME needs a sig from "
-                    "elsewhere (the canonical opioids table holds the truth)",
-                    "buprenorphine rows (no MME factor: flag, don't drop)",
-                    "non-opioid medications to skip: "
-                    + ", ".join(d for _, d, _ in OTHER_MEDICATIONS),
-                    "STOP blank while ongoing; tapering shows as a stopped row followed by a "
-                    "lower-dose row",
-                ],
-                counts={"opioid_rows": op.height, "non_opioid_rows": n_other},
-            ),
-        ),
-    ]
+    files = (
+        ("patients", SYNTHEA_PATIENTS, "Synthea-layout patients.csv (Synthea's real CSV header)"),
+        ("observations", SYNTHEA_OBSERVATIONS, "Synthea-layout observations.csv"),
+        ("medications", SYNTHEA_MEDICATIONS, "Synthea-layout medications.csv"),
+    )
+    patients = _patient_rows(rng, people, uid)
+    written = (
+        ExportRows(patients, {"patients": len(patients)}),
+        _observations(rng, cohort, pts, uid),
+        _medications(rng, cohort, pts, people, uid),
+    )
+    mess = (_PATIENTS_MESS, _OBSERVATIONS_MESS, _MEDICATIONS_MESS)
+    out = []
+    for (name, header, what), rows, notes in zip(files, written, mess, strict=True):
+        path = f"exports/synthea/{name}.csv"
+        entry = Entry(
+            path=path,
+            what=f"{what} for {made}",
+            rows=len(rows.rows),
+            encoding="UTF-8, LF line endings",
+            delimiter=", (comma)",
+            mess=list(notes),
+            counts=rows.counts,
+        )
+        out.append((path, csv_text(header, rows.rows, ",", "\n"), entry))
+    return out

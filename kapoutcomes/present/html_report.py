@@ -8,29 +8,30 @@ every text that came from the data is escaped.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from kapoutcomes.cohort.summary import CohortSummary
-from kapoutcomes.present import figures
+from kapoutcomes.present import figures, palette
 from kapoutcomes.present.formatting import format_value, overall
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
-color:#1a1a1a;line-height:1.4;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:2px solid #0072B2}
-h3{font-size:1.05rem;margin-top:1.4rem}
-table{border-collapse:collapse;width:100%;font-size:.82rem;margin:.5rem 0 1rem}
-th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top}
-th{background:#eef4fa}td.num{text-align:right;white-space:nowrap}
-td.txt{font-size:.74rem;color:#333;min-width:14rem}.wrap{overflow-x:auto}
-.def{color:#444;font-size:.85rem}.cav{color:#8a3b00;font-size:.85rem}
-.meta td{border:none;padding:.1rem .6rem .1rem 0}.kpi{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}
-.kpi div{border:1px solid #ccc;border-radius:6px;padding:.6rem .9rem;min-width:12rem}
-.kpi b{font-size:1.4rem;display:block}.small{font-size:.8rem;color:#555}
-@media print{.plotly-graph-div{page-break-inside:avoid}h2{page-break-before:auto}}
+_CSS = f"""
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+color:{palette.INK};line-height:1.4;padding:0 1rem}}
+h1{{font-size:1.6rem;margin-bottom:.2rem}}h2{{font-size:1.25rem;margin-top:2.2rem;border-bottom:2px solid {palette.PRIMARY}}}
+h3{{font-size:1.05rem;margin-top:1.4rem}}
+table{{border-collapse:collapse;width:100%;font-size:.82rem;margin:.5rem 0 1rem}}
+th,td{{border:1px solid {palette.RULE};padding:.25rem .4rem;text-align:left;vertical-align:top}}
+th{{background:{palette.PRIMARY_TINT}}}td.num{{text-align:right;white-space:nowrap}}
+td.txt{{font-size:.74rem;color:{palette.NOTE};min-width:14rem}}.wrap{{overflow-x:auto}}
+.def{{color:{palette.NOTE};font-size:.85rem}}.cav{{color:{palette.HARM_TEXT};font-size:.85rem}}
+.meta td{{border:none;padding:.1rem .6rem .1rem 0}}.kpi{{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}}
+.kpi div{{border:1px solid {palette.RULE};border-radius:6px;padding:.6rem .9rem;min-width:12rem}}
+.kpi b{{font-size:1.4rem;display:block}}.small{{font-size:.8rem;color:{palette.REFERENCE}}}
+@media print{{.plotly-graph-div{{page-break-inside:avoid}}h2{{page-break-before:auto}}}}
 """
 
 
@@ -252,178 +253,188 @@ def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[s
     return parts
 
 
-def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
-    """The whole summary as one self-contained HTML page."""
-    fig = _Figs()
-    m = summary.meta
-    s = summary.sections
-    parts: list[str] = _overview(summary, title)
-    resp = overall(s["response"].frames["rates"])
-    prim = m.get("primary_instrument", "pain_nrs")
-    dur = overall(s["durability"].frames["summary"])
-    flags = s["safety"].frames["flags"]
-    parts.append("<h3>Definitions in force</h3>")
-    parts.append(_table(pl.DataFrame(summary.definitions)))
+_ATTRITION_COLS = ["stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES]
+_CHANGE_COLS = [
+    "instrument",
+    "n",
+    "denominator",
+    "mean_baseline",
+    "mean_score",
+    *_ci("mean"),
+    *_ci("median"),
+    "mean_reduction_pct",
+    "wilcoxon_p",
+    "srm",
+    "effect_size",
+    *_NOTES,
+]
+_MONTH_COLS = [
+    "instrument",
+    "treatment_month",
+    "n",
+    "denominator",
+    "mean_change",
+    "mean_reduction_pct",
+    *_INTERVAL,
+    "caveats",
+]
+_DURABILITY_COLS = [
+    "instrument",
+    "n",
+    "events",
+    "censored_pct",
+    *_MEDIAN,
+    *_ci("s_4w"),
+    *_ci("s_8w"),
+    *_ci("s_12w"),
+    "caveats",
+]
+_OPIOID_COLS = [
+    "timepoint",
+    "measure",
+    "n",
+    "denominator",
+    "value",
+    "lower",
+    "upper",
+    "unit",
+    *_NOTES,
+]
+_FUNNEL_COLS = [
+    "clinic",
+    "n",
+    "denominator",
+    "rate",
+    "network_rate",
+    "lower95",
+    "upper95",
+    "lower998",
+    "upper998",
+    "position",
+    "caveats",
+]
 
-    def head(key: str) -> None:
-        sec = s[key]
-        parts.append(f"<h2 id='{_e(key)}'>{_e(sec.title)}</h2>")
-        parts.append(f"<p class='def'>Definition: {_e(sec.definition)}</p>")
-        for c in sec.caveats:
-            parts.append(f"<p class='cav'>Caveat: {_e(c)}</p>")
 
-    def section(key: str, frame: pl.DataFrame, columns: list[str], figure: Any = None) -> None:
-        """A section's heading, then its figure of ``frame`` (if any), then its table."""
-        head(key)
-        if figure is not None:
-            parts.append(fig(figure(frame)))
-        parts.append(_table(frame, columns))
+def _heading(summary: CohortSummary, key: str) -> list[str]:
+    """A section's heading, definition and caveats."""
+    sec = summary.sections[key]
+    return [
+        f"<h2 id='{_e(key)}'>{_e(sec.title)}</h2>",
+        f"<p class='def'>Definition: {_e(sec.definition)}</p>",
+        *(f"<p class='cav'>Caveat: {_e(c)}</p>" for c in sec.caveats),
+    ]
 
-    section(
-        "attrition",
-        overall(s["attrition"].frames["stages"]),
-        ["stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES],
-        figures.attrition_figure,
-    )
 
-    head("response")
+def _section(
+    summary: CohortSummary,
+    key: str,
+    frame: pl.DataFrame,
+    columns: list[str],
+    fig: _Figs,
+    figure: Callable[[pl.DataFrame], Any] | None = None,
+) -> list[str]:
+    """A section's heading, then its figure of ``frame`` (if any), then its table."""
+    parts = _heading(summary, key)
+    if figure is not None:
+        parts.append(fig(figure(frame)))
+    parts.append(_table(frame, columns))
+    return parts
+
+
+def _response(summary: CohortSummary, fig: _Figs) -> list[str]:
+    resp = overall(summary.sections["response"].frames["rates"])
+    parts = _heading(summary, "response")
     parts.append(fig(figures.rates_figure(resp)))
     parts.append(_table(_short_definitions(resp), _RATE_COLS))
     common = _common_definition(resp)
     if common:
         parts.append(f"<p class='def'>For every row: {_e(common)}</p>")
+    return parts
 
-    section(
-        "change",
-        overall(s["change"].frames["end_of_induction"]),
-        [
-            "instrument",
-            "n",
-            "denominator",
-            "mean_baseline",
-            "mean_score",
-            *_ci("mean"),
-            *_ci("median"),
-            "mean_reduction_pct",
-            "wilcoxon_p",
-            "srm",
-            "effect_size",
-            *_NOTES,
-        ],
-    )
-    section(
-        "improvement_by_month",
-        overall(s["improvement_by_month"].frames["months"]),
-        [
-            "instrument",
-            "treatment_month",
-            "n",
-            "denominator",
-            "mean_change",
-            "mean_reduction_pct",
-            *_INTERVAL,
-            "caveats",
-        ],
-        figures.month_figure,
-    )
 
-    head("durability")
-    parts.append(fig(figures.km_figure(overall(s["durability"].frames["curves"]))))
-    parts.append(
-        _table(
-            dur,
-            [
-                "instrument",
-                "n",
-                "events",
-                "censored_pct",
-                *_MEDIAN,
-                *_ci("s_4w"),
-                *_ci("s_8w"),
-                *_ci("s_12w"),
-                "caveats",
-            ],
-        )
-    )
-    ar = overall(s["durability"].frames["at_risk"])
+def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
+    frames = summary.sections["durability"].frames
+    dur = overall(frames["summary"])
+    parts = _heading(summary, "durability")
+    parts.append(fig(figures.km_figure(overall(frames["curves"]))))
+    parts.append(_table(dur, _DURABILITY_COLS))
+    ar = overall(frames["at_risk"])
     if ar.height:
         wide = ar.pivot(on="week", index="instrument", values="at_risk")
         parts.append("<h3>Numbers at risk (by week)</h3>" + _table(wide))
     parts.append(f"<p class='def'>{_e(dur.get_column('definition')[0] if dur.height else '')}</p>")
+    return parts
 
-    section(
-        "opioids",
-        overall(s["opioids"].frames["timepoints"]),
-        ["timepoint", "measure", "n", "denominator", "value", "lower", "upper", "unit", *_NOTES],
-        figures.mme_figure,
-    )
 
-    ae = overall(s["safety"].frames["adverse_events"])
-    section(
-        "safety",
-        ae,
-        ["dimension", "category", *_PER_100, *_RATE, "caveats"],
-        figures.adverse_event_figure,
-    )
+def _safety(summary: CohortSummary, fig: _Figs) -> list[str]:
+    frames = summary.sections["safety"].frames
+    ae = overall(frames["adverse_events"])
+    columns = ["dimension", "category", *_PER_100, *_RATE, "caveats"]
+    parts = _section(summary, "safety", ae, columns, fig, figures.adverse_event_figure)
     parts.append(f"<p class='def'>{_e(ae.get_column('definition')[0] if ae.height else '')}</p>")
-    parts.append("<h3>Must-not-miss safety flags</h3>" + _table(flags))
+    parts.append("<h3>Must-not-miss safety flags</h3>" + _table(frames["flags"]))
     parts.append("<h3>Patients with a PHQ-9 item 9 answer above 0</h3>")
-    parts.append(_table(s["safety"].frames["open_item9"], limit=1000))
-    parts.append(
-        "<h3>Serious adverse events</h3>" + _table(s["safety"].frames["serious_events"], limit=500)
-    )
+    parts.append(_table(frames["open_item9"], limit=1000))
+    parts.append("<h3>Serious adverse events</h3>" + _table(frames["serious_events"], limit=500))
     parts.append("<h3>Vital-sign excursions</h3>")
-    parts.append(
-        _table(
-            overall(s["safety"].frames["excursions"]),
-            ["excursion", *_RATE, "patients", *_NOTES],
-        )
-    )
+    parts.append(_table(overall(frames["excursions"]), ["excursion", *_RATE, "patients", *_NOTES]))
+    return parts
 
-    section(
-        "cost",
-        overall(s["cost"].frames["cost"]),
-        ["measure", "n", "denominator", "value", "unit", *_NOTES],
-    )
-    section(
-        "completeness",
-        overall(s["completeness"].frames["completeness"]),
-        ["instrument", "measure", *_RATE, *_NOTES],
-    )
 
-    head("comparisons")
+def _funnel(summary: CohortSummary, fig: _Figs) -> list[str]:
+    parts = _heading(summary, "funnel")
+    fun = summary.sections["funnel"].frames["clinics"]
+    if fun.height:
+        parts.append(fig(figures.funnel_figure(fun)))
+        parts.append(_table(fun, _FUNNEL_COLS))
+    else:
+        parts.append("<p class='small'>No clinic rates to compare.</p>")
+    return parts
+
+
+def _sections(summary: CohortSummary, fig: _Figs) -> list[str]:
+    """Every section after the overview, in the report's order."""
+    s = summary.sections
+    prim = summary.meta.get("primary_instrument", "pain_nrs")
+    parts = ["<h3>Definitions in force</h3>", _table(pl.DataFrame(summary.definitions))]
+    frame = overall(s["attrition"].frames["stages"])
+    parts += _section(summary, "attrition", frame, _ATTRITION_COLS, fig, figures.attrition_figure)
+    parts += _response(summary, fig)
+    frame = overall(s["change"].frames["end_of_induction"])
+    parts += _section(summary, "change", frame, _CHANGE_COLS, fig)
+    frame = overall(s["improvement_by_month"].frames["months"])
+    parts += _section(
+        summary, "improvement_by_month", frame, _MONTH_COLS, fig, figures.month_figure
+    )
+    parts += _durability(summary, fig)
+    frame = overall(s["opioids"].frames["timepoints"])
+    parts += _section(summary, "opioids", frame, _OPIOID_COLS, fig, figures.mme_figure)
+    parts += _safety(summary, fig)
+    frame = overall(s["cost"].frames["cost"])
+    columns = ["measure", "n", "denominator", "value", "unit", *_NOTES]
+    parts += _section(summary, "cost", frame, columns, fig)
+    frame = overall(s["completeness"].frames["completeness"])
+    parts += _section(
+        summary, "completeness", frame, ["instrument", "measure", *_RATE, *_NOTES], fig
+    )
+    parts += _heading(summary, "comparisons")
     comp = s["comparisons"].frames
     if comp:
         parts += _comparisons(comp, prim, fig)
+    parts += _funnel(summary, fig)
+    return parts
 
-    head("funnel")
-    fun = s["funnel"].frames["clinics"]
-    if fun.height:
-        parts.append(fig(figures.funnel_figure(fun)))
-        parts.append(
-            _table(
-                fun,
-                [
-                    "clinic",
-                    "n",
-                    "denominator",
-                    "rate",
-                    "network_rate",
-                    "lower95",
-                    "upper95",
-                    "lower998",
-                    "upper998",
-                    "position",
-                    "caveats",
-                ],
-            )
-        )
-    else:
-        parts.append("<p class='small'>No clinic rates to compare.</p>")
-    parts.append(
-        f"<p class='small'>Generated by kapoutcomes from data up to {_e(format_value(m.get('as_of'), 'as_of'))}. "
-        "Decision support: figures with their definitions, not verdicts.</p>"
-    )
+
+def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
+    """The whole summary as one self-contained HTML page."""
+    fig = _Figs()
+    as_of = format_value(summary.meta.get("as_of"), "as_of")
+    parts = [
+        *_overview(summary, title),
+        *_sections(summary, fig),
+        f"<p class='small'>Generated by kapoutcomes from data up to {_e(as_of)}. "
+        "Decision support: figures with their definitions, not verdicts.</p>",
+    ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapoutcomes import cli, tables
-from kapoutcomes.demo import generator, long_export, synthea_export, wide_export
+from kapoutcomes.demo import exports, generator, long_export, synthea_export, wide_export
 from kapoutcomes.storage import privacy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ def test_small_cohorts_always_validate(seed: int, patients: int) -> None:
 
 
 def test_tiny_cohorts_still_write_every_file(tmp_path: Path) -> None:
-    written = generator.write_sample(tmp_path, seed=3, patients=3)
+    written = exports.write_sample(tmp_path, seed=3, patients=3)
     assert (tmp_path / "CATALOG.md") in written
     assert all(p.exists() for p in written)
     assert len(written) == len(_files(tmp_path))
@@ -257,3 +257,12 @@ def test_catalog_describes_every_file(written: tuple[Path, Path]) -> None:
             assert f"`{name}`" in catalog, name
     assert "sample_data/mappings/" in catalog
     assert "--seed 7" in catalog
+
+
+def test_sample_cohort_holds_every_canonical_table():
+    from kapoutcomes.demo.generator import generate
+    from kapoutcomes.demo.sample import SampleCohort
+
+    cohort = generate(seed=3, patients=20)
+    assert isinstance(cohort, SampleCohort)
+    assert set(cohort.tables) == set(tables.MODELS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from kapoutcomes.definitions.settings import DEFAULT
-from kapoutcomes.present import cohort_figures as cf
+from kapoutcomes.present import figures as cf
 
 
 def eoi(values):
@@ -85,3 +85,23 @@ def test_subgroup_rates_one_bar_per_level():
     assert [list(t.x) for t in fig.data] == [["A", "B"], ["A", "B"]]
     assert list(fig.data[0].y) == [50.0, 30.0]
     assert cf.subgroup_rates_figure(rates.head(0), "clinic") is None
+
+
+def test_sessions_figure_stacks_each_session_type_in_its_palette_colour():
+    import datetime as dt
+
+    from kapoutcomes.present import palette
+
+    monthly = pl.DataFrame(
+        {
+            "month": [dt.date(2024, 1, 1), dt.date(2024, 1, 1), dt.date(2024, 2, 1)],
+            "session_type": ["screening", "induction", "induction"],
+            "sessions": [3, 5, 2],
+        }
+    )
+    fig = cf.sessions_figure(monthly)
+    assert [t.name for t in fig.data] == ["screening", "induction"]
+    assert fig.data[1].marker.color == palette.DOSE_COLOURS["induction"]
+    assert list(fig.data[1].y) == [5, 2]
+    assert fig.layout.barmode == "stack"
+    assert fig.layout.yaxis.title.text == "Sessions (count)"

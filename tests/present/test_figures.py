@@ -9,13 +9,27 @@ import polars as pl
 import pytest
 
 from kapoutcomes.present import figures as fg
+from kapoutcomes.present import palette
+from kapoutcomes.present.figures import cohort, layout, per_patient, printed, timeline
 
 
 def test_palette_is_okabe_ito_and_labels_fall_back_to_the_code():
     # Okabe & Ito (2008), "Color Universal Design": the eight colours in their order
     assert fg.OKABE_ITO[:3] == ("#0072B2", "#E69F00", "#009E73")
     assert len(set(fg.OKABE_ITO)) == 8
-    assert fg._rgba("#0072B2", 0.15) == "rgba(0,114,178,0.15)"
+    assert palette.translucent(palette.BLUE, 0.15) == "rgba(0,114,178,0.15)"
+    assert palette.series(9) == palette.OKABE_ITO[1]
+
+
+def test_the_package_exports_each_family_member():
+    # one figures family: the package's names are the submodules' own functions
+    assert fg.km_figure is cohort.km_figure
+    assert fg.label is layout.label
+    assert fg.patient_timeline is timeline.patient_timeline
+    assert fg.score_chart_svg is printed.score_chart_svg
+    assert set(per_patient.__all__ if hasattr(per_patient, "__all__") else dir(per_patient)) & set(
+        fg.__all__
+    )
     assert fg.label("phq9") == "PHQ-9 (0-27)"
     assert fg.label("new_scale") == "new_scale"
 

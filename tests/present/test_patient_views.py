@@ -11,7 +11,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort import quality
 from kapoutcomes.definitions.settings import DEFAULT
 from kapoutcomes.demo import generator
-from kapoutcomes.present import patient_summary, timeline
+from kapoutcomes.present import figures, patient_summary
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def some_patient(demo, kind="maintenance"):
 
 def test_timeline_has_titles_units_and_every_infusion(demo):
     pid = some_patient(demo)
-    fig = timeline.patient_timeline(demo, pid, DEFAULT)
+    fig = figures.patient_timeline(demo, pid, DEFAULT)
     titles = [a.text for a in fig.layout.annotations]
     assert "Pain (NRS 0-10) with infusions" in titles
     assert "Opioids (daily MME, mg/day)" in titles

@@ -1,6 +1,5 @@
-"""Cohort figures built from per-patient frames (``cohort.PatientMetrics``): the
-end-of-induction waterfall and score trajectories over weeks from the first infusion
-(pure: frames in, figures out)."""
+"""Cohort figures drawn patient by patient, from per-patient frames (``cohort.PatientMetrics``):
+the end-of-induction waterfall and score trajectories over weeks from the first infusion."""
 
 from __future__ import annotations
 
@@ -8,7 +7,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.present.figures import OKABE_ITO, _layout, _rgba, label
+from kapoutcomes.present import palette
+from kapoutcomes.present.figures.layout import label, titled
 
 #: Individual lines drawn on a trajectory chart at most (the rest summarised by median/IQR).
 MAX_LINES = 60
@@ -31,34 +31,39 @@ def waterfall_figure(
     resp, subst = settings.pain_response_pct, settings.pain_substantial_pct
     if instrument != "pain_nrs":
         resp = subst = settings.depression_response_pct
+    groups = {
+        f">= {subst:g}% (substantial)": palette.SUBSTANTIAL,
+        f"{resp:g}-{subst:g}% (responder)": palette.PRIMARY,
+        f"0-{resp:g}% (below threshold)": palette.BELOW_THRESHOLD,
+        "no change or worse": palette.HARM,
+    }
+    names = list(groups)
     r = pl.col("reduction_pct")
     f = f.with_columns(
         group=pl.when(r >= subst)
-        .then(pl.lit(f">= {subst:g}% (substantial)"))
+        .then(pl.lit(names[0]))
         .when(r >= resp)
-        .then(pl.lit(f"{resp:g}-{subst:g}% (responder)"))
+        .then(pl.lit(names[1]))
         .when(r > 0)
-        .then(pl.lit(f"0-{resp:g}% (below threshold)"))
-        .otherwise(pl.lit("no change or worse"))
+        .then(pl.lit(names[2]))
+        .otherwise(pl.lit(names[3]))
     )
-    colours = [OKABE_ITO[2], OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[3]]
-    groups = f.get_column("group").unique(maintain_order=True).to_list()
     fig = go.Figure()
-    for i, g in enumerate(groups):
+    for g in f.get_column("group").unique(maintain_order=True).to_list():
         part = f.filter(pl.col("group") == g)
         fig.add_trace(
             go.Bar(
                 x=part["rank"].to_list(),
                 y=part["reduction_pct"].to_list(),
                 name=g,
-                marker_color=colours[min(i, 3)] if resp != subst else colours[i % 4],
+                marker_color=groups[g],
                 hovertemplate="%{y:.0f}% reduction<extra></extra>",
             )
         )
     for y, text in ((resp, f"{resp:g}% response"), (subst, f"{subst:g}% substantial")):
-        fig.add_hline(y=y, line_dash="dash", line_color="#555", annotation_text=text)
+        fig.add_hline(y=y, line_dash="dash", line_color=palette.REFERENCE, annotation_text=text)
     fig.update_layout(bargap=0, barmode="overlay")
-    return _layout(
+    return titled(
         fig,
         f"End-of-induction change per patient, {label(instrument)} (n = {f.height})",
         "Patients, best to worst",
@@ -125,7 +130,7 @@ def trajectory_figure(
             x=xs,
             y=ys,
             mode="lines",
-            line={"color": "rgba(120,120,120,0.25)", "width": 1},
+            line={"color": palette.translucent(palette.BASELINE, 0.25), "width": 1},
             name=f"individual patients ({shown.len()} of {ids.len()} shown)",
             hoverinfo="skip",
         )
@@ -136,7 +141,7 @@ def trajectory_figure(
             x=w + w[::-1],
             y=summary["q3"].to_list() + summary["q1"].to_list()[::-1],
             fill="toself",
-            fillcolor=_rgba(OKABE_ITO[0], 0.2),
+            fillcolor=palette.translucent(palette.PRIMARY, 0.2),
             line={"width": 0},
             name="interquartile range",
             hoverinfo="skip",
@@ -147,66 +152,20 @@ def trajectory_figure(
             x=w,
             y=summary["median"].to_list(),
             mode="lines+markers",
-            line={"color": OKABE_ITO[0], "width": 3},
+            line={"color": palette.PRIMARY, "width": 3},
             name="median",
             customdata=summary["n"].to_list(),
             hovertemplate="week %{x}: median %{y:.1f} (n=%{customdata})<extra></extra>",
         )
     )
-    fig.add_vline(x=0, line_dash="dot", line_color="#555", annotation_text="first infusion")
+    fig.add_vline(
+        x=0, line_dash="dot", line_color=palette.REFERENCE, annotation_text="first infusion"
+    )
     if summary["week"][0] == -1:
         fig.add_annotation(x=-1, y=0, yref="paper", text="baseline", showarrow=False, yshift=-12)
-    return _layout(
+    return titled(
         fig,
         f"{label(instrument)} over weeks from the first infusion",
         "Weeks from the first infusion",
         f"{label(instrument)} score",
-    )
-
-
-def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
-    """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
-    intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
-    if rates.height == 0:
-        return None
-    f = rates.sort("level")
-    levels = [str(v) for v in f["level"].to_list()]
-    fig = go.Figure()
-    for col, lo, hi, name, colour, den in (
-        ("rate", "lower", "upper", "evaluable", OKABE_ITO[0], "denominator"),
-        (
-            "itt_rate",
-            "itt_lower",
-            "itt_upper",
-            "intention-to-treat",
-            OKABE_ITO[1],
-            "itt_denominator",
-        ),
-    ):
-        r = f[col].fill_null(float("nan"))
-        fig.add_trace(
-            go.Bar(
-                x=levels,
-                y=(r * 100).to_list(),
-                name=name,
-                marker_color=colour,
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": ((f[hi].fill_null(float("nan")) - r) * 100).to_list(),
-                    "arrayminus": ((r - f[lo].fill_null(float("nan"))) * 100).to_list(),
-                },
-                customdata=list(zip(f["n"].to_list(), f[den].to_list(), strict=True)),
-                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]}/%{customdata[1]})<extra>"
-                + name
-                + "</extra>",
-            )
-        )
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 100])
-    return _layout(
-        fig,
-        f"Response rate by {dimension.replace('_', ' ')}",
-        dimension.replace("_", " ").capitalize(),
-        "Patients responding (%), 95% Wilson CI",
     )

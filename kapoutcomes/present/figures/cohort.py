@@ -1,61 +1,15 @@
-"""Plotly figure builders: tidy frames in, figures out (no data access, no Streamlit).
-
-Every chart has a title and axis titles with units, uses the Okabe-Ito colour-blind-safe
-palette, and takes the frames the statistics functions return, so the dashboards and the
-HTML report draw the same pictures.
-"""
+"""Cohort section figures: tidy frames from the cohort statistics in, plotly figures out
+(durability curves, attrition, response rates overall and by subgroup, improvement by month,
+the clinic funnel plot, adverse events and opioid doses, activity by month)."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO = (
-    "#0072B2",  # blue
-    "#E69F00",  # orange
-    "#009E73",  # bluish green
-    "#D55E00",  # vermillion
-    "#CC79A7",  # reddish purple
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-    "#000000",  # black
-)
-
-INSTRUMENT_LABELS = {
-    "pain_nrs": "Pain NRS (0-10)",
-    "pain_vas": "Pain VAS (0-100 mm)",
-    "peg": "PEG (0-10)",
-    "bpi_severity": "BPI severity (0-10)",
-    "bpi_interference": "BPI interference (0-10)",
-    "phq9": "PHQ-9 (0-27)",
-    "gad7": "GAD-7 (0-21)",
-    "bdi2": "BDI-II (0-63)",
-    "madrs": "MADRS (0-60)",
-}
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title},
-        xaxis_title=x,
-        yaxis_title=y,
-        template="plotly_white",
-        colorway=list(OKABE_ITO),
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
-    )
-    return fig
-
-
-def label(instrument: str) -> str:
-    return INSTRUMENT_LABELS.get(instrument, instrument)
+from kapoutcomes import tables
+from kapoutcomes.present import palette
+from kapoutcomes.present.figures.layout import label, titled
 
 
 def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> go.Figure:
@@ -63,10 +17,10 @@ def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> 
     ``curves`` (``survival.Durability.curves``); x in weeks."""
     fig = go.Figure()
     if curves.height == 0:
-        return _layout(fig, title + " (no episodes)", "Weeks from origin", "Still responding (%)")
+        return titled(fig, title + " (no episodes)", "Weeks from origin", "Still responding (%)")
     keys = curves.select("level", "instrument").unique(maintain_order=True).rows()
     for i, (lv, inst) in enumerate(keys):
-        c = OKABE_ITO[i % len(OKABE_ITO)]
+        c = palette.series(i)
         f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst)).sort(
             "time_days"
         )
@@ -81,7 +35,7 @@ def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> 
                     for v in f.get_column("lower").to_list()[::-1]
                 ],
                 fill="toself",
-                fillcolor=_rgba(c, 0.15),
+                fillcolor=palette.translucent(c, 0.15),
                 line={"width": 0, "shape": "hv"},
                 hoverinfo="skip",
                 showlegend=False,
@@ -100,7 +54,7 @@ def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> 
             )
         )
     fig.update_yaxes(range=[0, 102])
-    return _layout(
+    return titled(
         fig,
         title,
         "Weeks from origin (end of induction or restoring infusion)",
@@ -118,7 +72,7 @@ def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral
             x=f.get_column("n").to_list(),
             y=[s.replace("_", " ") for s in f.get_column("stage").to_list()],
             orientation="h",
-            marker_color=OKABE_ITO[0],
+            marker_color=palette.PRIMARY,
             text=[
                 f"{n:,} ({p:.0f}%)" if p is not None else f"{n:,}"
                 for n, p in zip(
@@ -131,7 +85,7 @@ def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "Patients (n)", "Stage")
+    return titled(fig, title, "Patients (n)", "Stage")
 
 
 def rates_figure(
@@ -156,7 +110,7 @@ def rates_figure(
                 x=r.to_list(),
                 orientation="h",
                 name=name,
-                marker_color=OKABE_ITO[j],
+                marker_color=(palette.PRIMARY, palette.SECONDARY)[j],
                 error_x={
                     "type": "data",
                     "symmetric": False,
@@ -172,7 +126,7 @@ def rates_figure(
     fig.update_layout(barmode="group", height=max(320, 70 + 44 * len(cats)))
     fig.update_xaxes(range=[0, 100])
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "Patients (%) with 95% CI", "Instrument and measure")
+    return titled(fig, title, "Patients (%) with 95% CI", "Instrument and measure")
 
 
 def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment month") -> go.Figure:
@@ -187,12 +141,12 @@ def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment mo
                 y=f.get_column("mean_reduction_pct").to_list(),
                 mode="lines+markers",
                 name=label(inst),
-                line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
+                line={"color": palette.series(i)},
                 customdata=f.select("denominator").to_numpy(),
                 hovertemplate="month %{x}: %{y:.0f}% (n=%{customdata[0]})",
             )
         )
-    return _layout(
+    return titled(
         fig,
         title,
         "Treatment month (30-day months from the first dose)",
@@ -209,14 +163,14 @@ def funnel_figure(
 
     fig = go.Figure()
     if clinics.height == 0:
-        return _layout(fig, title + " (no data)", "Evaluable patients (n)", "Response rate (%)")
+        return titled(fig, title + " (no data)", "Evaluable patients (n)", "Response rate (%)")
     p = clinics.get_column("network_rate")[0]
     top = max(int(clinics.get_column("denominator").max() or 1) * 1.2, 10)  # type: ignore[operator]
     ns = [max(1, int(top * k / 200)) for k in range(1, 201)]
     lim = funnel_limits(pl.Series(ns).to_numpy(), p)
     for key, name, dash, c in (
-        ("95", "95% limits", "dash", OKABE_ITO[1]),
-        ("998", "99.8% limits", "dot", OKABE_ITO[3]),
+        ("95", "95% limits", "dash", palette.ORANGE),
+        ("998", "99.8% limits", "dot", palette.VERMILLION),
     ):
         for side in ("lower", "upper"):
             fig.add_trace(
@@ -235,7 +189,7 @@ def funnel_figure(
             x=[1, top],
             y=[100 * p, 100 * p],
             mode="lines",
-            line={"color": OKABE_ITO[7]},
+            line={"color": palette.NETWORK},
             name=f"network {100 * p:.0f}%",
         )
     )
@@ -246,12 +200,12 @@ def funnel_figure(
             mode="markers+text",
             text=clinics.get_column("clinic").to_list(),
             textposition="top center",
-            marker={"size": 10, "color": OKABE_ITO[0]},
+            marker={"size": 10, "color": palette.PRIMARY},
             name="clinics",
         )
     )
     fig.update_yaxes(range=[0, 100])
-    return _layout(fig, title, "Evaluable patients (n)", "Response rate (%)")
+    return titled(fig, title, "Evaluable patients (n)", "Response rate (%)")
 
 
 def adverse_event_figure(
@@ -265,7 +219,7 @@ def adverse_event_figure(
         go.Bar(
             x=[e.replace("_", " ") for e in f.get_column("category").to_list()],
             y=r.to_list(),
-            marker_color=OKABE_ITO[3],
+            marker_color=palette.HARM,
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -274,7 +228,7 @@ def adverse_event_figure(
             },
         )
     )
-    return _layout(fig, title, "Event", "Events per 100 dosing sessions (95% exact CI)")
+    return titled(fig, title, "Event", "Events per 100 dosing sessions (95% exact CI)")
 
 
 def mme_figure(
@@ -287,7 +241,7 @@ def mme_figure(
         go.Bar(
             x=f.get_column("timepoint").to_list(),
             y=v.to_list(),
-            marker_color=OKABE_ITO[2],
+            marker_color=palette.OPIOIDS,
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -298,51 +252,107 @@ def mme_figure(
             textposition="auto",
         )
     )
-    return _layout(
+    return titled(
         fig, title, "Time from the first dose", "Median daily MME (mg/day morphine equivalent), IQR"
     )
 
 
-def patient_figure(
-    change: pl.DataFrame,
-    doses: pl.DataFrame | None = None,
-    instrument: str = "pain_nrs",
-    title: str | None = None,
-) -> go.Figure:
-    """One patient's scores over time (``outcomes.changes`` rows), with the baseline as a
-    horizontal line and dosing sessions (``outcomes.dosing_sessions`` rows) as markers."""
-    f = change.filter(pl.col("instrument") == instrument).sort("assessed_at")
+def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
+    """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
+    intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
+    if rates.height == 0:
+        return None
+    f = rates.sort("level")
+    levels = [str(v) for v in f["level"].to_list()]
     fig = go.Figure()
-    fig.add_trace(
+    for col, lo, hi, name, colour, den in (
+        ("rate", "lower", "upper", "evaluable", palette.PRIMARY, "denominator"),
+        (
+            "itt_rate",
+            "itt_lower",
+            "itt_upper",
+            "intention-to-treat",
+            palette.SECONDARY,
+            "itt_denominator",
+        ),
+    ):
+        r = f[col].fill_null(float("nan"))
+        fig.add_trace(
+            go.Bar(
+                x=levels,
+                y=(r * 100).to_list(),
+                name=name,
+                marker_color=colour,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": ((f[hi].fill_null(float("nan")) - r) * 100).to_list(),
+                    "arrayminus": ((r - f[lo].fill_null(float("nan"))) * 100).to_list(),
+                },
+                customdata=list(zip(f["n"].to_list(), f[den].to_list(), strict=True)),
+                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]}/%{customdata[1]})<extra>"
+                + name
+                + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 100])
+    return titled(
+        fig,
+        f"Response rate by {dimension.replace('_', ' ')}",
+        dimension.replace("_", " ").capitalize(),
+        "Patients responding (%), 95% Wilson CI",
+    )
+
+
+def sessions_figure(monthly: pl.DataFrame, title: str = "Sessions per month by type") -> go.Figure:
+    """Stacked bars of sessions per calendar month, one colour per session type
+    (``activity.sessions_by_month`` rows: month, session_type, sessions)."""
+    present = set(monthly.get_column("session_type").to_list())
+    kinds = [k for k in tables.SESSION_TYPES if k in present] + sorted(
+        present - set(tables.SESSION_TYPES)
+    )
+    fig = go.Figure()
+    for kind in kinds:
+        f = monthly.filter(pl.col("session_type") == kind).sort("month")
+        fig.add_trace(
+            go.Bar(
+                x=f.get_column("month").to_list(),
+                y=f.get_column("sessions").to_list(),
+                name=kind.replace("_", " "),
+                marker_color=palette.SESSION_COLOURS.get(kind, palette.BASELINE),
+                hovertemplate="%{x|%b %Y}: %{y} sessions<extra>" + kind + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    return titled(fig, title, "Month", "Sessions (count)")
+
+
+def adverse_events_by_month_figure(
+    monthly: pl.DataFrame, title: str = "Adverse events per 100 dosing sessions, by month"
+) -> go.Figure:
+    """Events per 100 dosing sessions by calendar month with exact Poisson intervals
+    (``activity.adverse_events_by_month`` rows)."""
+    r = monthly.get_column("per_100_sessions")
+    fig = go.Figure(
         go.Scatter(
-            x=f.get_column("assessed_at").to_list(),
-            y=f.get_column("score").to_list(),
+            x=monthly.get_column("month").to_list(),
+            y=r.to_list(),
             mode="lines+markers",
-            name=label(instrument),
-            line={"color": OKABE_ITO[0]},
+            name="events per 100 sessions",
+            line={"color": palette.HARM},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (monthly.get_column("per_100_upper") - r).to_list(),
+                "arrayminus": (r - monthly.get_column("per_100_lower")).to_list(),
+                "color": palette.AXIS,
+            },
+            customdata=list(zip(monthly["events"], monthly["sessions"], strict=True)),
+            hovertemplate="%{x|%b %Y}: %{y:.1f} per 100 (%{customdata[0]} events / "
+            "%{customdata[1]} sessions)<extra></extra>",
         )
     )
-    if f.height and f.get_column("baseline_score")[0] is not None:
-        b = f.get_column("baseline_score")[0]
-        fig.add_hline(
-            y=b, line_dash="dash", line_color=OKABE_ITO[7], annotation_text=f"baseline {b:g}"
-        )
-    if doses is not None and doses.height:
-        for i, kind in enumerate(("induction", "maintenance", "booster")):
-            d = doses.filter(pl.col("session_type") == kind)
-            if d.height:
-                fig.add_trace(
-                    go.Scatter(
-                        x=d.get_column("started_at").to_list(),
-                        y=[0] * d.height,
-                        mode="markers",
-                        marker={"symbol": "triangle-up", "size": 10, "color": OKABE_ITO[1 + i]},
-                        name=f"{kind} infusion",
-                    )
-                )
-    return _layout(
-        fig,
-        title or f"{label(instrument)} over time",
-        "Date",
-        f"{label(instrument)} score (points)",
+    return titled(
+        fig, title, "Month of the dosing session", "Events per 100 sessions (95% exact CI)"
     )
