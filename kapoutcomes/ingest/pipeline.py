@@ -22,7 +22,7 @@ from typing import Any
 
 from kapoutcomes import tables
 from kapoutcomes.definitions.settings import DEFAULT, Settings
-from kapoutcomes.ingest import deid, extract, presets
+from kapoutcomes.ingest import deid, extract, fhir, presets
 from kapoutcomes.ingest import mapping as mapping_mod
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
@@ -132,7 +132,7 @@ def _run(
     limits=rd.DEFAULT_LIMITS,
     audit_as=None,
 ) -> ImportReport:
-    srcs = rd.sources(paths, limits)
+    srcs = fhir.sources(paths, limits)  # read.sources, and FHIR .json / .ndjson files
     total = sum(len(s.data) for s in srcs)
     if day_first is None:
         day_first = (
@@ -166,13 +166,14 @@ def _run(
             with ThreadPoolExecutor(1) as pool:
                 hashed = pool.submit(lambda s=src: s.sha256)
                 try:
-                    f.raw = rd.read(
+                    f.raw = fhir.read(  # read.read for anything but FHIR JSON
                         src,
                         sheet=sheet,
                         on_progress=on_progress,
                         offset=done,
                         total=total,
                         limits=limits,
+                        settings=settings,
                     )
                 finally:
                     sha = hashed.result()
@@ -185,8 +186,14 @@ def _run(
                 done += len(src.data)
                 continue
             seen.add(sha)
-            f.raw = rd.read(
-                src, sheet=sheet, on_progress=on_progress, offset=done, total=total, limits=limits
+            f.raw = fhir.read(  # read.read for anything but FHIR JSON
+                src,
+                sheet=sheet,
+                on_progress=on_progress,
+                offset=done,
+                total=total,
+                limits=limits,
+                settings=settings,
             )
         done += len(src.data)
         src.release()
@@ -222,6 +229,9 @@ def _ledger_empty(st: store_mod.Store) -> bool:
 def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -> None:
     raw = f.raw
     assert raw is not None
+    if isinstance(raw, fhir.FhirTable):  # FHIR JSON: the file's content says what it is
+        f.fit = fhir.FIT
+        return
     headers = [h for h in raw.headers if h not in QUARANTINE_META]
     f.identifiers = tuple(deid.identifier_columns(headers))
     if mp is not None and preset in (None, "wide"):
@@ -262,6 +272,8 @@ def _extract(f: ImportFile, opts: Options, mp: mapping_mod.Mapping | None) -> Ex
     fit, raw = f.fit, f.raw
     assert fit is not None and raw is not None
     base = f.index * RK_BASE
+    if fit.preset == "fhir":
+        return fhir.extract(raw, opts, base)
     if fit.preset == "wide":
         assert mp is not None
         return mp.extract(raw, opts, base, f.identifiers)
