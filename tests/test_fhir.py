@@ -471,3 +471,55 @@ def test_entries_of_a_bundle_source_from_bytes():
     src = Source("b.json", _bundle(_patient(), {"resourceType": "Encounter"})[1])
     rows = [(e.row, e.resource["resourceType"]) for e in reader.entries(src)]
     assert rows == [(1, "Patient"), (2, "Encounter")]
+
+
+# -- the demo cohort's FHIR bulk export ------------------------------------------------------
+SAMPLE = ROOT / "sample_data"
+
+
+def _differences(a, b, path: str = "$") -> list[str]:
+    """As tests/test_golden_report.py: floats agree to a relative 1e-9 (sums taken in another
+    row order may differ in the last digit), timings ignored."""
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
+        return [
+            d
+            for k in a
+            if not k.startswith("seconds")
+            for d in _differences(a[k], b[k], f"{path}.{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        return [] if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) else [f"{path}: {a} vs {b}"]
+    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
+
+
+@pytest.mark.skipif(not (SAMPLE / "exports" / "fhir").exists(), reason="sample data not generated")
+def test_demo_fhir_export_gives_the_same_report_as_the_canonical_csvs(tmp_path):
+    from kapoutcomes.cohort.summary import cohort_summary
+    from kapoutcomes.present import report
+
+    csv_rep = import_files([SAMPLE / "demo"], tmp_path / "csv.duckdb", secret=SECRET)
+    fhir_rep = import_files([SAMPLE / "exports" / "fhir"], tmp_path / "fhir.duckdb", secret=SECRET)
+    for f in fhir_rep.files:
+        assert f.preset == "fhir" and f.rows_read == f.accepted, f.to_dict()
+    assert sum(f.rows_read for f in fhir_rep.files) == sum(f.rows_read for f in csv_rep.files)
+    out = []
+    for db in ("csv.duckdb", "fhir.duckdb"):
+        with Store(tmp_path / db, read_only=True) as st:
+            tabs = st.read_all()
+        out.append((tabs, json.loads(report.to_json(cohort_summary(tabs, None)))))
+    (csv_tabs, csv_json), (fhir_tabs, fhir_json) = out
+    for table, frame in csv_tabs.items():  # the same rows (in another order)
+        assert frame.sort(pl.all()).equals(fhir_tabs[table].sort(pl.all())), table
+    assert _differences(csv_json, fhir_json) == []

@@ -112,9 +112,15 @@ def ref_key(ref: Any) -> str | None:
     return "/".join(parts[-2:])
 
 
-def record_id(prefix: str, key: str) -> str:
-    """A session / event id from the resource's ``Type/id`` (stable across re-exports; the
-    EHR's own id is not stored)."""
+def _own_id(res: dict, prefix: str, *natural: str | None) -> str:
+    """A session's or event's id: the resource's logical id (at most 64 characters in FHIR,
+    as the tables allow; the same in every re-export, and what ``partOf`` / ``suspectEntity``
+    point to), as the canonical layout keeps a given session_id; a resource without one
+    gets an id made from its natural key (patient, time, type)."""
+    rid = res.get("id")
+    if isinstance(rid, str) and 0 < len(rid.strip()) <= 64:
+        return rid.strip()
+    key = "|".join(str(x or "") for x in natural)
     return f"{prefix}_{hashlib.sha256(('fhir|' + key).encode()).hexdigest()[:16]}"
 
 
@@ -273,7 +279,7 @@ def observation(row: int, res: dict, out: Collector) -> None:
                     "instrument": inst[0],
                     "item": inst[1],
                     "score": v,
-                    "session_id": record_id("s", session) if session else None,
+                    "session_id": session.split("/")[-1] if session else None,
                     "timing": timing,
                 },
             )
@@ -455,7 +461,7 @@ def _session(row, res, out, pid, start, route, dose, period) -> None:
     if minutes is None and isinstance(period, dict) and period.get("start") and period.get("end"):
         minutes = _minutes(period["start"], period["end"])
     fact = {
-        "session_id": record_id("s", f"{res['resourceType']}/{res.get('id')}"),
+        "session_id": _own_id(res, "s", pid, start),
         "patient_id": pid,
         "started_at": start,
         "session_type": ext(res, "session-type") or _session_type(res),
@@ -539,17 +545,19 @@ def adverse_event(row: int, res: dict, out: Collector) -> None:
     for s in res.get("suspectEntity") or []:
         key = ref_key((s or {}).get("instance"))
         if key and key.split("/")[0] in ("MedicationAdministration", "Procedure"):
-            session = record_id("s", key)
+            session = key.split("/")[-1]
     serious = code_of(res.get("seriousness"))
     out.fact(
         "adverse_events",
         row,
         {
-            "event_id": record_id("e", f"AdverseEvent/{res.get('id')}"),
+            "event_id": _own_id(res, "e", pid, at, code or text),
             "patient_id": pid,
             "session_id": session,
             "event": event or "other",
-            "event_text": None if event else text,
+            "event_text": cc.get("text")
+            if isinstance(cc, dict) and cc.get("text")
+            else (None if event else text),
             "severity": code_of(res.get("severity")),
             "grade": ext(res, "grade"),
             "serious": "yes" if serious == "serious" else "no",
