@@ -523,3 +523,39 @@ def test_demo_fhir_export_gives_the_same_report_as_the_canonical_csvs(tmp_path):
     for table, frame in csv_tabs.items():  # the same rows (in another order)
         assert frame.sort(pl.all()).equals(fhir_tabs[table].sort(pl.all())), table
     assert _differences(csv_json, fhir_json) == []
+
+
+@needs_fixtures
+def test_resources_of_the_wrong_shape_are_quarantined_never_a_traceback(tmp_path):
+    """Elements of the wrong JSON type (a list for an object, a number for a string, ...) in
+    every resource of both Bundles: the import reconciles, and only IngestError may stop it."""
+    import random
+
+    rng = random.Random(13)
+    junk = [[], {}, 7, "x", None, True, [{"a": 1}], {"reference": 5}, {"coding": "LA6568-5"}]
+    for name in ("brenda_jackson.json", "lois_lane.json"):
+        bundle = json.loads((FIXTURES / name).read_text())
+        for run in range(6):
+            b = copy.deepcopy(bundle)
+            for e in b["entry"]:
+                res = e["resource"]
+                for key in rng.sample(sorted(res), k=min(2, len(res) - 1)):
+                    if key != "resourceType":
+                        res[key] = rng.choice(junk)
+            db = tmp_path / f"{name}-{run}.duckdb"
+            data = (f"{run}.json", json.dumps(b).encode())
+            try:
+                rep = import_files([data], db, clinic="C", secret=SECRET)
+            except IngestError:
+                continue
+            (f,) = rep.files
+            assert f.rows_read == f.accepted + f.quarantined + f.skipped == len(b["entry"])
+
+
+def test_a_subject_that_is_not_a_patient_has_no_patient(tmp_path):
+    obs = _obs("72514-3", {"valueInteger": 5})
+    obs["subject"] = {"reference": "Group/clinic-list"}
+    rep = import_files([_bundle(_patient(), obs)], tmp_path / "s.duckdb", clinic="C", secret=SECRET)
+    (f,) = rep.files
+    assert (f.quarantined, f.accepted) == (1, 0)  # the patient row needs a surviving fact
+    assert "patient identifier" in f.quarantine_reasons[0].reason

@@ -105,11 +105,13 @@ class Collector:
         self._skips = _Columns(("reason",))
         self._problems = _Columns(("column", "value", "reason"))
         self.types: dict[str, int] = {}
+        self.last_line = -1
         #: words of the Patients' names, only to remove them from the file's name (a Bundle
         #: is often named after its patient); never stored
         self.name_words: set[str] = set()
 
     def raw(self, line: int, resource: str, **cells: str | None) -> None:
+        self.last_line = line
         self.types[resource] = self.types.get(resource, 0) + 1
         self._raw.add(line, {"resource": resource, **cells})
 

@@ -205,7 +205,16 @@ def _num(v: Any) -> str:
 
 
 def subject(res: dict) -> str | None:
-    return ref_id(res.get("subject") or res.get("patient"))
+    """The Patient a resource is about (a reference to a Group, Device or Location is none)."""
+    ref = res.get("subject") or res.get("patient")
+    r = ref.get("reference") if isinstance(ref, dict) else None
+    if isinstance(r, str) and "/" in r and not r.startswith("urn:"):
+        parts = r.strip().split("/")
+        if "_history" in parts:
+            parts = parts[: parts.index("_history")]
+        if len(parts) < 2 or parts[-2] != "Patient":
+            return None
+    return ref_id(ref)
 
 
 # -- per resource type ----------------------------------------------------------------------
@@ -587,4 +596,16 @@ def flatten(row: int, res: dict, out: Collector) -> None:
         out.raw(row, kind, patient=subject(res))
         out.skip(row, f"FHIR {kind[:40]}: resource type not imported by kapoutcomes")
         return
-    handler(row, res, out)
+    try:
+        handler(row, res, out)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as e:
+        # an element of the wrong JSON type (a list where FHIR has an object, ...): the
+        # resource is quarantined (its facts so far go with it), never a traceback
+        if out.last_line != row:
+            out.raw(row, kind, patient=None)
+        out.problem(
+            row,
+            "(resource)",
+            None,
+            f"the {kind} does not have FHIR R4's shape ({type(e).__name__}): export it again",
+        )
