@@ -559,3 +559,19 @@ def test_a_subject_that_is_not_a_patient_has_no_patient(tmp_path):
     (f,) = rep.files
     assert (f.quarantined, f.accepted) == (1, 0)  # the patient row needs a surviving fact
     assert "patient identifier" in f.quarantine_reasons[0].reason
+
+
+def test_a_quarantined_patient_keeps_its_birth_year_only(tmp_path):
+    rep = import_files(
+        [_bundle(_patient(), _obs("72514-3", {"valueInteger": 5}))],
+        tmp_path / "s.duckdb",
+        secret=SECRET,
+    )
+    (f,) = rep.files  # no clinic anywhere: the Patient (and its score) wait in the quarantine
+    assert f.quarantined == 2
+    assert any("managingOrganization" in (r.column or "") for r in f.quarantine_reasons)
+    with Store(tmp_path / "s.duckdb") as st:
+        q = st.read("quarantine", validate=False)
+    blob = " ".join(str(v) for row in q.rows() for v in row)
+    assert "1971" in blob and "1971-06-30" not in blob and "Quarterbridge" not in blob
+    assert "pt-1" not in blob  # the Patient id appears only as its pseudonym
