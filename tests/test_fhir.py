@@ -575,3 +575,19 @@ def test_a_quarantined_patient_keeps_its_birth_year_only(tmp_path):
     blob = " ".join(str(v) for row in q.rows() for v in row)
     assert "1971" in blob and "1971-06-30" not in blob and "Quarterbridge" not in blob
     assert "pt-1" not in blob  # the Patient id appears only as its pseudonym
+
+
+def test_a_bulk_export_manifest_is_passed_by_and_a_table_named_ndjson_is_read_as_one(tmp_path):
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_bytes(_ndjson(_patient()))
+    (folder / "Observation.ndjson").write_bytes(_ndjson(_obs("72514-3", {"valueInteger": 6})))
+    manifest = {"transactionTime": "2024-06-01T00:00:00Z", "request": "x", "output": []}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "scores.ndjson").write_text("MRN,Date,LOINC,Value\nM1,2024-05-03,72514-3,4\n")
+    rep = import_files([folder], tmp_path / "s.duckdb", clinic="C", secret=SECRET)
+    assert [(f.file, f.preset, f.accepted) for f in rep.files] == [
+        ("Observation.ndjson", "fhir", 1),
+        ("Patient.ndjson", "fhir", 1),
+        ("scores.ndjson", "long", 1),
+    ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -69,6 +70,8 @@ def read(
 ) -> rd.RawTable:
     """A FHIR file into a ``FhirTable``; any other file through ``read.read``."""
     if not is_fhir(src):
+        if isinstance(src, StreamedSource):  # named .ndjson, but not JSON: read as a table
+            src = rd.Source(src.name, Path(src.path or "").read_bytes(), src.path)
         return rd.read(src, sheet, on_progress, offset, total, limits)
     if len(src.data) > limits.max_bytes:
         raise rd._too_big(src.name, len(src.data), limits)

@@ -65,9 +65,18 @@ def _head(src: rd.Source, n: int = 4096) -> bytes:
 
 def is_fhir(src: rd.Source) -> bool:
     """A JSON object text (what FHIR JSON is): judged from the content, never the name."""
-    if isinstance(src, StreamedSource):
-        return True
-    return src.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    head = _head(src, 65536) if isinstance(src, StreamedSource) else src.data[:65536]
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def is_manifest(path: Path) -> bool:
+    """A bulk-data ``$export`` manifest saved beside the ndjson files (``transactionTime``,
+    ``output``): it lists the files and holds no resources, so a folder import passes it by."""
+    try:
+        doc = json.loads(path.read_bytes()[: 16 * 1024 * 1024])
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and "transactionTime" in doc and "output" in doc
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -84,7 +93,12 @@ def sources(
         p = Path(item)
         if p.is_dir():
             files = sorted(f for f in p.iterdir() if f.is_file())
-            fhir = [f for f in files if f.suffix.lower() in SUFFIXES]
+            fhir = [
+                f
+                for f in files
+                if f.suffix.lower() == ".ndjson"
+                or (f.suffix.lower() == ".json" and not is_manifest(f))
+            ]
             if not fhir:
                 out.extend(rd.sources([p], limits))
                 continue
