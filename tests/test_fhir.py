@@ -204,7 +204,9 @@ def test_a_broken_json_bundle_is_refused_with_its_line(tmp_path):
     with pytest.raises(IngestError) as e:
         import_files([("b.json", text[:-3].encode())], tmp_path / "s.duckdb", secret=SECRET)
     assert "not valid JSON" in e.value.problem and "line" in e.value.problem
-    assert not (tmp_path / "s.duckdb").exists() or Store(tmp_path / "s.duckdb").counts()
+    if (tmp_path / "s.duckdb").exists():  # nothing written
+        with Store(tmp_path / "s.duckdb") as st:
+            assert st.query("SELECT count(*) AS n FROM import_ledger").item() == 0
 
 
 def test_json_that_is_not_fhir_is_refused(tmp_path):
@@ -591,3 +593,41 @@ def test_a_bulk_export_manifest_is_passed_by_and_a_table_named_ndjson_is_read_as
         ("Patient.ndjson", "fhir", 1),
         ("scores.ndjson", "long", 1),
     ]
+
+
+def test_questionnaire_answers_as_ll358_codes_text_and_item_numbers():
+    gad = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "Questionnaire/gad-7",
+        "item": [
+            {"linkId": f"gad7-{i}", "answer": [{"valueCoding": {"code": code}}]}
+            for i, code in enumerate(
+                [
+                    "LA6568-5",
+                    "LA6569-3",
+                    "LA6570-1",
+                    "LA6571-9",
+                    "LA6569-3",
+                    "LA6568-5",
+                    "LA6570-1",
+                ],
+                start=1,
+            )
+        ],
+    }
+    assert score_response(gad).facts == [("70274-6", "9")]
+    peg = {
+        "resourceType": "QuestionnaireResponse",
+        "item": [
+            {"linkId": "/75893-8", "answer": [{"valueInteger": 7}]},
+            {"linkId": "/91145-3", "answer": [{"valueInteger": 5}]},
+            {"linkId": "/91146-1", "answer": [{"valueDecimal": 4.0}]},
+        ],
+    }
+    assert score_response(peg).instrument == "peg"
+    assert score_response(peg).facts == [("91147-9", "5.333")]
+    text9 = _qr({})
+    text9["item"] = [
+        {"linkId": code, "answer": [{"valueString": "Nearly every day"}]} for code in PHQ9_ITEMS
+    ]
+    assert score_response(text9).facts == [("44261-6", "27"), ("44260-8", "3")]
