@@ -18,6 +18,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from kapoutcomes.ingest.errors import IngestError
 MAX_LINE_BYTES = 8 * 1024 * 1024
 SUFFIXES = (".json", ".ndjson")
 _CHUNK = 1 << 20
+#: A JSON object's start: ``{`` then a key's quote or ``}`` (an RTF document starts ``{\rtf``).
+_JSON_OBJECT = re.compile(rb"(?:\xef\xbb\xbf)?\s*\{\s*[\"}]")
 
 
 @dataclass(eq=False)
@@ -66,7 +69,7 @@ def _head(src: rd.Source, n: int = 4096) -> bytes:
 def is_fhir(src: rd.Source) -> bool:
     """A JSON object text (what FHIR JSON is): judged from the content, never the name."""
     head = _head(src, 65536) if isinstance(src, StreamedSource) else src.data[:65536]
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    return _JSON_OBJECT.match(head) is not None
 
 
 def is_manifest(path: Path) -> bool:
