@@ -61,12 +61,29 @@ def _every_text_cell(db: Path) -> str:
 
 
 def _with_planted_identifiers(bundle: dict) -> dict:
+    """The Bundle with an address, phone, e-mail, MRN and SSN on its Patient, and the
+    patient's first name in free text: an adverse event's text and a score written as a
+    sentence (quarantined, so its raw row is stored)."""
     b = copy.deepcopy(bundle)
     for e in b["entry"]:
-        if e["resource"]["resourceType"] == "Patient":
-            e["resource"].update(
-                {k: v if k != "address" else [v] for k, v in copy.deepcopy(PLANTED).items()}
-            )
+        res = e["resource"]
+        if res["resourceType"] == "Patient":
+            res.update({k: v if k != "address" else [v] for k, v in copy.deepcopy(PLANTED).items()})
+            first, ref = res["name"][0]["given"][0], {"reference": f"Patient/{res['id']}"}
+    b["entry"].append(
+        {
+            "resource": {
+                "resourceType": "AdverseEvent",
+                "actuality": "actual",
+                "subject": ref,
+                "event": {"text": f"{first} felt dizzy in the car park"},
+                "severity": {"coding": [{"code": "mild"}]},
+                "date": "2023-02-01T10:00:00Z",
+            }
+        }
+    )
+    b["entry"].append({"resource": _obs("72514-3", {"valueString": f"{first} says 7ish"})})
+    b["entry"][-1]["resource"]["subject"] = ref
     return b
 
 

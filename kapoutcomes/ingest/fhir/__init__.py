@@ -87,6 +87,8 @@ def read(
             col.problem(e.row, "(line)", None, e.problem or "not a FHIR resource")
     frame, facts, skips, problems = col.frames()
     src.name = _without_names(src.name, col.name_words)
+    if col.name_words:
+        frame, facts = _scrub_names(frame, facts, col.name_words)
     if frame.height == 0:
         raise IngestError(src.name, "the file holds no FHIR resources", "export it again")
     if on_progress:
@@ -111,6 +113,30 @@ def _without_names(name: str, words: set[str]) -> str:
     for w in sorted(words, key=len, reverse=True):
         name = re.sub(rf"(?i)(?<![^\W\d_]){re.escape(w)}(?![^\W\d_])", "[name]", name)
     return name
+
+
+#: Free-text cells a resource may carry (a note, an answer, an event's text), per layout.
+_TEXT = {
+    "raw": ("display", "value"),
+    "long": ("name", "value"),
+    "medications": ("description",),
+    "adverse_events": ("event_text",),
+}
+
+
+def _scrub_names(
+    frame: pl.DataFrame, facts: dict[str, pl.DataFrame], words: set[str]
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Free text without the names of the file's own Patients (a note "Brenda reports 7"),
+    as the CSV presets scrub a row's text of that row's name columns."""
+    alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = rf"(?i)\b(?:{alts})\b"
+
+    def scrub(f: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
+        return f.with_columns(pl.col(c).str.replace_all(pattern, "[removed]") for c in cols)
+
+    facts = {k: scrub(f, _TEXT[k]) if k in _TEXT else f for k, f in facts.items()}
+    return scrub(frame, _TEXT["raw"]), facts
 
 
 #: Role -> column of each layout, for the existing extractors.
