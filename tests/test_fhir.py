@@ -648,3 +648,23 @@ def test_questionnaire_answers_as_ll358_codes_text_and_item_numbers():
         {"linkId": code, "answer": [{"valueString": "Nearly every day"}]} for code in PHQ9_ITEMS
     ]
     assert score_response(text9).facts == [("44261-6", "27"), ("44260-8", "3")]
+
+
+def test_other_questionnaire_items_as_observations_are_skipped_as_item_answers(tmp_path):
+    rep = import_files(
+        [
+            _bundle(
+                _patient(),
+                _obs("44250-9", {"valueInteger": 2}),
+                _obs("44260-8", {"valueInteger": 0}),
+            )
+        ],
+        tmp_path / "s.duckdb",
+        clinic="C",
+        secret=SECRET,
+    )
+    (f,) = rep.files
+    assert (f.accepted, f.skipped) == (2, 1)
+    assert [r.reason for r in f.skip_reasons] == [
+        "item-level answers are kept for PHQ-9 item 9 only"
+    ]

@@ -29,7 +29,7 @@ from typing import Any
 from kapoutcomes import tables
 from kapoutcomes.ingest.extract import INSTRUMENT_LOINC, ITEM_LOINC, VITAL_LOINC
 from kapoutcomes.ingest.fhir.collect import Collector
-from kapoutcomes.ingest.fhir.questionnaire import score_response
+from kapoutcomes.ingest.fhir.questionnaire import FORMS, score_response
 
 #: kapoutcomes' own extensions (elements FHIR R4 has no place for: session type, care model,
 #: assessment timing, screening flags ...): ``EXT + name``. Documented in docs/importing.md.
@@ -43,6 +43,9 @@ FHIR_INSTRUMENTS = {"91147-9": "peg", "38221-8": "pain_nrs"}
 #: Local (non-LOINC) codes are recognised by their display, as the long layout recognises a
 #: name; beside the registry's names, a display naming PEG ("... (PEG) Assessment").
 LOCAL_NAMES = ((re.compile(r"\bPEG\b"), "peg"),)
+#: Item codes of the questionnaires (PHQ-9 items but item 9, GAD-7, PEG items): item-level
+#: answers, skipped as the long layout skips them ("kept for PHQ-9 item 9 only").
+ITEM_CODES = frozenset(c for form in FORMS for c in form.items if c not in ITEM_LOINC)
 #: LOINC answer list LL358-3 (PHQ-9 / GAD-7 items) answer codes -> points.
 LL358_3_CODES = {"LA6568-5": "0", "LA6569-3": "1", "LA6570-1": "2", "LA6571-9": "3"}
 #: Statuses that mean "this did not happen / is not a result".
@@ -292,6 +295,9 @@ def observation(row: int, res: dict, out: Collector) -> None:
                     "timing": timing,
                 },
             )
+            continue
+        if c in ITEM_CODES:  # as the long layout: items are kept for PHQ-9 item 9 only
+            out.skip(row, "item-level answers are kept for PHQ-9 item 9 only")
             continue
         if c in FHIR_INSTRUMENTS:
             c, n = None, FHIR_INSTRUMENTS[c]
