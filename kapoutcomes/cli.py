@@ -268,10 +268,16 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=_cmd_dashboard)
 
-    p = sub.add_parser("import", help="import clinic EHR exports (CSV, TSV, Excel)")
-    p.add_argument("paths", nargs="*", help="files or folders to import")
+    p = sub.add_parser(
+        "import", help="import clinic EHR exports (CSV, TSV, Excel, FHIR R4 .json / .ndjson)"
+    )
+    p.add_argument(
+        "paths", nargs="*", help="files or folders to import (a FHIR bulk-export folder too)"
+    )
     _store_arg(p)
-    p.add_argument("--preset", default=None, help="canonical, long, medications, synthea, wide")
+    p.add_argument(
+        "--preset", default=None, help="canonical, fhir, long, medications, synthea, wide"
+    )
     p.add_argument("--mapping", default=None, help="TOML mapping file for a wide per-visit export")
     p.add_argument("--sheet", default=None, help="worksheet of an Excel workbook")
     p.add_argument("--clinic", default=None, help="clinic of patients the export does not describe")

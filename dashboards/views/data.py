@@ -28,13 +28,14 @@ with tab_upload:
         st.info("Importing is for data managers and administrators.")
     else:
         st.write(
-            "Upload one or more exports from your EHR (CSV, TSV or Excel). Every row ends up "
+            "Upload one or more exports from your EHR (CSV, TSV, Excel, or FHIR R4 JSON: a "
+            "Bundle .json or bulk-export .ndjson files). Every row ends up "
             "accepted, quarantined with its reason, or skipped with a stated reason; names, "
             "addresses, phone numbers, SSNs and other direct identifiers never reach the store."
         )
         files = st.file_uploader(
             "EHR exports",
-            type=["csv", "tsv", "txt", "xlsx"],
+            type=["csv", "tsv", "txt", "xlsx", "json", "ndjson"],
             accept_multiple_files=True,
             key="upload-files",
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from kapoutcomes import tables
 from kapoutcomes.demo import generator
 from kapoutcomes.demo.catalog import TABLE_WHAT, catalog_markdown, table_counts
+from kapoutcomes.demo.fhir_export import fhir_files
 from kapoutcomes.demo.files import (
     CLINIC_TZ,
     DECIMALS,
@@ -71,6 +72,9 @@ def write_all(out: Path, cohort: SampleCohort) -> list[Path]:
     text, entry = medication_list(cohort, ids)
     written.append(write_text(out / entry.path, text))
     entries.append(entry)
+    for rel, text, fields in fhir_files(cohort.tables, CLINIC_TZ, DECIMALS):
+        written.append(write_text(out / rel, text))
+        entries.append(Entry(**fields))
     written.append(write_text(out / "CATALOG.md", catalog_markdown(cohort, entries)))
     return written
 

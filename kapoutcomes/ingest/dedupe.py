@@ -462,7 +462,7 @@ def _nearest_sessions(
         j.filter(~no_session)
         .with_columns(_gap=(pl.col("at") - pl.col("started_at")).abs())
         .sort(RK, "_not_dosing", "_gap", nulls_last=True)
-        .unique(RK, keep="first", maintain_order=True)
+        .unique([RK, "vital"], keep="first", maintain_order=True)  # a BP panel: 2 per row
     )
     before = pl.col("at") <= pl.col("started_at") + pl.duration(minutes=BEFORE_GRACE_MINUTES)
     j = j.with_columns(

@@ -23,7 +23,7 @@ from typing import Any
 
 from kapoutcomes import tables
 from kapoutcomes.definitions.settings import DEFAULT, Settings
-from kapoutcomes.ingest import deid, extract, presets
+from kapoutcomes.ingest import deid, extract, fhir, presets
 from kapoutcomes.ingest import mapping as mapping_mod
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
@@ -150,7 +150,7 @@ def _check_preset(preset: str | None) -> None:
 
 # -- the run --------------------------------------------------------------------------------
 def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
-    srcs = rd.sources(req.paths, req.limits)
+    srcs = fhir.sources(req.paths, req.limits)  # read.sources, and FHIR .json / .ndjson files
     total = sum(len(s.data) for s in srcs)
     opts = _options(req)
     files = _read_files(srcs, st, req, total)
@@ -234,13 +234,14 @@ def _read_files(
 
 
 def _read(src: rd.Source, req: ImportRequest, done: int, total: int) -> rd.RawTable:
-    return rd.read(
+    return fhir.read(  # read.read for anything but FHIR JSON
         src,
         sheet=req.sheet,
         on_progress=req.on_progress,
         offset=done,
         total=total,
         limits=req.limits,
+        settings=req.settings,
     )
 
 
@@ -268,6 +269,9 @@ def _ledger_empty(st: store_mod.Store) -> bool:
 def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -> None:
     raw = f.raw
     assert raw is not None
+    if isinstance(raw, fhir.FhirTable):  # FHIR JSON: the file's content says what it is
+        f.fit = fhir.FIT
+        return
     headers = [h for h in raw.headers if h not in QUARANTINE_META]
     f.identifiers = tuple(deid.identifier_columns(headers))
     if mp is not None and preset in (None, "wide"):
@@ -308,6 +312,8 @@ def _extract(f: ImportFile, opts: Options, mp: mapping_mod.Mapping | None) -> Ex
     fit, raw = f.fit, f.raw
     assert fit is not None and raw is not None
     base = f.index * RK_BASE
+    if fit.preset == "fhir":
+        return fhir.extract(raw, opts, base)
     if fit.preset == "wide":
         assert mp is not None
         return mp.extract(raw, opts, base, f.identifiers)

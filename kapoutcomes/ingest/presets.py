@@ -19,7 +19,7 @@ from kapoutcomes import tables
 from kapoutcomes.ingest import deid
 from kapoutcomes.storage import privacy
 
-PRESETS = ("canonical", "long", "medications", "synthea", "wide")
+PRESETS = ("canonical", "fhir", "long", "medications", "synthea", "wide")
 
 
 def norm(h: str) -> str:

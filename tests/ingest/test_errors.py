@@ -48,8 +48,8 @@ def test_missing_required_columns_names_closest_preset(tmp_path):
 
 
 def test_unknown_preset(tmp_path):
-    with pytest.raises(IngestError, match=r"unknown preset 'fhir'.*canonical, long"):
-        _import(tmp_path, "a.csv", b"a,b\n1,2\n", preset="fhir")
+    with pytest.raises(IngestError, match=r"unknown preset 'hl7'.*canonical, fhir, long"):
+        _import(tmp_path, "a.csv", b"a,b\n1,2\n", preset="hl7")
 
 
 def test_mapping_file_with_a_mistake(tmp_path):
