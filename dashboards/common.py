@@ -81,6 +81,14 @@ def load() -> Loaded:
     return Loaded(t, False, path, f"{path}@{_mtime(path)}")
 
 
+def forget_loaded_data() -> None:
+    """After an import: drop the caches that hold store data (the store's tables and what was
+    computed from them). They are keyed by the store's modification time, so this frees the
+    old copies' memory rather than correcting anything; there is no st.cache_data to clear."""
+    for cached in (_store_tables, _filtered, _summary):
+        cached.clear()
+
+
 @st.cache_resource
 def _settings(path: str | None, mtime: float) -> settings.Settings:
     return settings.load_settings(path)
