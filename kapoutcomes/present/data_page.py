@@ -13,6 +13,7 @@ import polars as pl
 from kapoutcomes.ingest import mapping as mapping_mod
 from kapoutcomes.ingest import quarantine
 from kapoutcomes.ingest.read import MAX_BYTES
+from kapoutcomes.ingest.report import ImportReport, ReasonCount
 from kapoutcomes.storage import store
 
 #: the largest file the app accepts, in Streamlit's megabytes: the importer's MAX_BYTES
@@ -61,3 +62,55 @@ def store_records(path: str | os.PathLike[str]) -> StoreRecords | None:
         return None
     with store.Store(path) as s:
         return StoreRecords(quarantine.quarantine_frame(s), s.ledger().drop("report_json"))
+
+
+#: the import report's per-file columns, in the order people read them
+FILE_COLUMNS = (
+    "file",
+    "preset",
+    "rows_read",
+    "accepted",
+    "quarantined",
+    "skipped",
+    "duplicates",
+    "conflicts",
+    "already_imported",
+)
+
+
+def files_summary(report: ImportReport) -> pl.DataFrame:
+    """One row per imported file: rows read = accepted + quarantined + skipped."""
+    return pl.DataFrame([f.to_dict() for f in report.files]).select(FILE_COLUMNS)
+
+
+def reasons_frame(reasons: list[ReasonCount] | tuple[ReasonCount, ...]) -> pl.DataFrame:
+    """Quarantine or skip reasons for people: column, reason, rows, example line numbers."""
+    return pl.DataFrame(
+        [
+            {
+                "column": r.column or "",
+                "reason": r.reason,
+                "rows": r.count,
+                "example rows (line numbers)": ", ".join(str(x) for x in r.rows),
+            }
+            for r in reasons
+        ],
+        schema={
+            "column": pl.String,
+            "reason": pl.String,
+            "rows": pl.Int64,
+            "example rows (line numbers)": pl.String,
+        },
+    )
+
+
+def file_quarantine(path: str | os.PathLike[str], import_id: str) -> pl.DataFrame:
+    """The open quarantined rows of one import."""
+    with store.Store(path) as s:
+        return quarantine.quarantine_frame(s, import_id=import_id)
+
+
+def quarantine_waiting(path: str | os.PathLike[str]) -> int:
+    """How many quarantined rows wait for correction (0 without a store)."""
+    records = store_records(path)
+    return 0 if records is None else records.quarantine.height
