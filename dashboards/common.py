@@ -236,6 +236,14 @@ def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> N
     )
 
 
+def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """A figure across the page; ``missing`` says why when there is none."""
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch")
+    elif missing:
+        st.info(missing)
+
+
 def definitions_expander(s: settings.Settings, names: list[str]) -> None:
     rows = [d for d in s.describe() if d["setting"] in names]
     with st.expander("Definitions in force", expanded=False):

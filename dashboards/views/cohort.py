@@ -38,13 +38,6 @@ summary = common.summary(loaded, flt, s, comparisons=(dim,))
 view = cohort_page.cohort_view(summary, s)
 
 
-def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    if fig is not None:
-        st.plotly_chart(fig, width="stretch")
-    elif missing:
-        st.info(missing)
-
-
 for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
     col.metric(h.label, h.value)
     col.caption(h.caption)
@@ -58,22 +51,22 @@ tab_out, tab_dur, tab_cmp, tab_opi, tab_act, tab_rep = st.tabs(
 with tab_out:
     c1, c2 = st.columns(2)
     with c1:
-        chart(view.attrition_figure)
+        common.chart(view.attrition_figure)
         common.download_csv(view.attrition, "Attrition", "attrition.csv", key="dl-attrition")
     with c2:
-        chart(view.rates_figure)
+        common.chart(view.rates_figure)
         common.download_csv(view.rates, "Response and remission", "response.csv", key="dl-rates")
     st.caption(view.definitions["response"])
-    chart(
+    common.chart(
         view.waterfall,
         "No patient is evaluable at the end of induction yet (baseline and a score within the "
         "end-of-induction window are needed).",
     )
     for col, (inst, fig) in zip(st.columns(2), view.trajectories.items(), strict=True):
         with col:
-            chart(fig, f"Too few {inst} scores after the first infusion for a trajectory.")
+            common.chart(fig, f"Too few {inst} scores after the first infusion for a trajectory.")
     if view.months_figure is not None:
-        chart(view.months_figure)
+        common.chart(view.months_figure)
         st.caption(view.definitions["improvement_by_month"])
         common.download_csv(view.months, "Improvement by month", "months.csv", key="dl-months")
     st.markdown("**Change from baseline at the end of induction**")
@@ -84,7 +77,7 @@ with tab_dur:
     if view.durability_figure is None:
         st.info("No response episodes yet: durability needs responders with follow-up.")
     else:
-        chart(view.durability_figure)
+        common.chart(view.durability_figure)
         st.caption(view.definitions["durability"])
         st.markdown("**Numbers at risk**")
         st.dataframe(view.at_risk, width="stretch", hide_index=True)
@@ -96,8 +89,8 @@ with tab_cmp:
         "Compare by", dims, format_func=lambda d: d.replace("_", " "), key="cohort-compare"
     )
     cmp = cohort_page.comparison(summary, dim)
-    chart(cmp.response_figure)
-    chart(cmp.durability_figure)
+    common.chart(cmp.response_figure)
+    common.chart(cmp.durability_figure)
     if cmp.logrank:
         st.markdown(cmp.logrank)
         if cmp.logrank_caveats:
@@ -105,7 +98,7 @@ with tab_cmp:
     st.dataframe(cmp.response, width="stretch", hide_index=True)
     common.download_csv(cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp")
     if viewer.can("compare_clinics") and cmp.funnel_figure is not None:
-        chart(cmp.funnel_figure)
+        common.chart(cmp.funnel_figure)
         st.caption(view.definitions["funnel"])
         common.download_csv(cmp.funnel, "Clinic funnel", "funnel.csv", key="dl-funnel")
 
@@ -113,7 +106,7 @@ with tab_opi:
     if view.opioids_figure is None:
         st.info("No opioid records in this cohort.")
     else:
-        chart(view.opioids_figure)
+        common.chart(view.opioids_figure)
         st.caption(view.definitions["opioids"])
         st.dataframe(view.opioids, width="stretch", hide_index=True)
         common.download_csv(view.opioids, "Opioids", "opioids.csv", key="dl-opioids")
@@ -123,7 +116,7 @@ with tab_opi:
 
 with tab_act:
     act = cohort_page.activity_view(t)
-    chart(act.figure)
+    common.chart(act.figure)
     common.download_csv(act.monthly, "Sessions per month", "sessions_per_month.csv", "dl-monthly")
     for col, h in zip(st.columns(len(act.headlines)), act.headlines, strict=True):
         col.metric(h.label, h.value)
