@@ -30,12 +30,13 @@ class Viewer:
         return access.can(self.role, action)
 
 
-def sign_in_configured() -> bool:
+def _auth_secrets() -> object:
+    """The [auth] section of the app's secrets (None without a secrets file); whether it is
+    enough to sign people in is decided by the library, access.sign_in_configured."""
     try:
-        auth = st.secrets.get("auth")
+        return st.secrets.get("auth")
     except Exception:  # no secrets file at all
-        return False
-    return bool(auth) and bool(auth.get("cookie_secret")) and bool(auth.get("redirect_uri"))
+        return None
 
 
 def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> None:
@@ -67,7 +68,7 @@ def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> N
 
 def gate() -> Viewer:
     """Return who is looking, or stop the script with the sign-in page."""
-    if not sign_in_configured():
+    if not access.sign_in_configured(_auth_secrets()):  # type: ignore[arg-type]
         host = str(st.get_option("server.address") or "127.0.0.1")
         try:
             access.check_listen_address(host, sign_in_configured=False)

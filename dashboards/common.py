@@ -81,6 +81,14 @@ def load() -> Loaded:
     return Loaded(t, False, path, f"{path}@{_mtime(path)}")
 
 
+def forget_loaded_data() -> None:
+    """After an import: drop the caches that hold store data (the store's tables and what was
+    computed from them). They are keyed by the store's modification time, so this frees the
+    old copies' memory rather than correcting anything; there is no st.cache_data to clear."""
+    for cached in (_store_tables, _filtered, _summary):
+        cached.clear()
+
+
 @st.cache_resource
 def _settings(path: str | None, mtime: float) -> settings.Settings:
     return settings.load_settings(path)
@@ -100,37 +108,18 @@ def outcome_settings() -> settings.Settings:
 def _audit_settings_change(s: settings.Settings) -> None:
     """Record in the audit trail when the definitions in force differ from the last ones
     recorded (a settings file edited or pointed elsewhere), once per change."""
-    import hashlib
-    import json
+    from kapoutcomes.storage import settings_change
 
-    from kapoutcomes.storage import audit
-
-    digest = hashlib.sha256(
-        json.dumps([(d["setting"], d["value"]) for d in s.describe()]).encode()
-    ).hexdigest()[:16]
+    digest = settings_change.digest(s)
     if st.session_state.get("_settings_digest") == digest:
         return
     st.session_state["_settings_digest"] = digest
-    path = store.default_path()
-    if not path.exists():
-        return
-    with store.Store(path) as db:
-        log = audit.entries(db).filter(pl.col("action") == "settings_change")
-    last = log["detail"][0] if log.height else None
-    changed = [
-        d for d in s.describe() if d["value"] != str(getattr(settings.DEFAULT, d["setting"]))
-    ]
-    detail = f"digest={digest}; differs from defaults: " + (
-        ", ".join(f"{d['setting']}={d['value']}" for d in changed) or "none"
-    )
-    if last is None and not changed:
-        return  # defaults in force since the start: nothing changed
-    if last is None or not last.startswith(f"digest={digest}"):
+    detail = settings_change.change_to_record(s, store.default_path())
+    viewer = st.session_state.get("viewer")
+    if detail is not None and viewer is not None:
         from dashboards import access_gate
 
-        viewer = st.session_state.get("viewer")
-        if viewer is not None:
-            access_gate.record(viewer, "settings_change", os.environ.get(SETTINGS_ENV, ""), detail)
+        access_gate.record(viewer, settings_change.ACTION, os.environ.get(SETTINGS_ENV, ""), detail)
 
 
 def page(title: str) -> tuple[Loaded, object]:
@@ -245,6 +234,14 @@ def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> N
         mime="text/csv",
         key=key,
     )
+
+
+def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """A figure across the page; ``missing`` says why when there is none."""
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch")
+    elif missing:
+        st.info(missing)
 
 
 def definitions_expander(s: settings.Settings, names: list[str]) -> None:

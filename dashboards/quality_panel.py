@@ -7,27 +7,8 @@ import streamlit as st
 
 from dashboards import common
 from kapoutcomes import ingest
+from kapoutcomes.present import data_page
 from kapoutcomes.storage import store
-
-
-def _reasons_frame(reasons) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    return pl.DataFrame(
-        [
-            {
-                "column": r.column or "",
-                "reason": r.reason,
-                "rows": r.count,
-                "example rows (line numbers)": ", ".join(str(x) for x in r.rows),
-            }
-            for r in reasons
-        ],
-        schema={
-            "column": pl.String,
-            "reason": pl.String,
-            "rows": pl.Int64,
-            "example rows (line numbers)": pl.String,
-        },
-    )
 
 
 def import_report(report: ingest.ImportReport) -> None:
@@ -36,17 +17,7 @@ def import_report(report: ingest.ImportReport) -> None:
     ok = "Every row is accounted for." if report.reconciles else "Rows do not reconcile!"
     st.subheader("Import report")
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
-    summary = pl.DataFrame([f.to_dict() for f in report.files]).select(
-        "file",
-        "preset",
-        "rows_read",
-        "accepted",
-        "quarantined",
-        "skipped",
-        "duplicates",
-        "conflicts",
-        "already_imported",
-    )
+    summary = data_page.files_summary(report)
     st.dataframe(summary, width="stretch", hide_index=True)
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")
     for i, f in enumerate(report.files):
@@ -69,13 +40,16 @@ def import_report(report: ingest.ImportReport) -> None:
                 st.caption(note)
             if f.quarantine_reasons:
                 st.markdown("**Quarantined rows, by reason**")
-                st.dataframe(_reasons_frame(f.quarantine_reasons), width="stretch", hide_index=True)
+                st.dataframe(
+                    data_page.reasons_frame(f.quarantine_reasons), width="stretch", hide_index=True
+                )
             if f.skip_reasons:
                 st.markdown("**Skipped rows, by reason**")
-                st.dataframe(_reasons_frame(f.skip_reasons), width="stretch", hide_index=True)
+                st.dataframe(
+                    data_page.reasons_frame(f.skip_reasons), width="stretch", hide_index=True
+                )
             if f.quarantined and not report.dry_run:
-                with store.Store(store.default_path()) as s:
-                    q = ingest.quarantine_frame(s, import_id=f.import_id)
+                q = data_page.file_quarantine(store.default_path(), f.import_id)
                 common.download_csv(
                     q,
                     "Quarantined rows of this file",
@@ -107,11 +81,7 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
         common.download_csv(
             q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside"
         )
-    path = store.default_path()
-    waiting = 0
-    if path.exists():
-        with store.Store(path) as st_:
-            waiting = ingest.quarantine_frame(st_).height
+    waiting = data_page.quarantine_waiting(store.default_path())
     st.markdown(
         f"**Quarantined rows waiting for correction:** {waiting:,} (see the Quarantine tab)"
     )

@@ -68,49 +68,53 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def sign_in_configured(root: Path) -> bool:
-    """True when a Streamlit secrets file the app will read has an [auth] section."""
-    import tomllib
+def app_options() -> dict[str, object]:
+    """The Streamlit options the app runs with, passed on the command line by
+    ``kapoutcomes dashboard`` so that no ``.streamlit/config.toml`` in the working directory
+    is needed (the source checkout's copy, for ``streamlit run``, is checked against this).
+    The upload limit is the importer's own (``MAX_BYTES``), in Streamlit's megabytes."""
+    from kapoutcomes.ingest.read import MAX_BYTES
 
-    for p in (root / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"):
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        auth = data.get("auth")
-        if isinstance(auth, dict) and auth.get("cookie_secret") and auth.get("redirect_uri"):
-            return True
-    return False
+    return {
+        "server.headless": True,
+        "server.maxUploadSize": MAX_BYTES // (1024 * 1024),
+        "browser.gatherUsageStats": False,
+        "client.toolbarMode": "viewer",
+        "theme.base": "light",
+    }
+
+
+def _secrets_files() -> list[Path]:
+    """The secrets files Streamlit reads for an app started in the working directory."""
+    return [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
+
+
+def _app_script() -> Path:
+    """The installed app's entry point, found by import (not by a path in a source checkout)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("dashboards")
+    if spec is None or spec.origin is None:
+        raise UserError("the dashboards package is not installed; reinstall kapoutcomes")
+    return Path(spec.origin).parent / "app.py"
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
-    if not app.exists():
-        raise UserError(f"{app}: dashboards not found; run from a source checkout")
     from kapoutcomes.storage import access
 
-    root = app.parent.parent
-    access.check_listen_address(args.host, sign_in_configured(root))
+    configured = any(access.sign_in_configured(access.secrets_auth(p)) for p in _secrets_files())
+    access.check_listen_address(args.host, configured)
+    app = _app_script()
     env = dict(os.environ)
     if args.store:
         env[store_mod.STORE_ENV] = str(args.store)
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.address",
-        args.host,
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    print(f"serving kapoutcomes on http://{args.host}:{args.port}")
-    return subprocess.call(cmd, env=env, cwd=root)
+    options = {**app_options(), "server.address": args.host, "server.port": args.port}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
+    for name, value in options.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        cmd += [f"--{name}", text]
+    print(f"serving kapoutcomes on http://{args.host}:{args.port}", flush=True)
+    return subprocess.call(cmd, env=env)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -151,3 +151,18 @@ def test_colours_come_from_the_one_palette():
         if colour.search(line)
     ]
     assert found == []
+
+
+def test_no_public_name_shadows_a_submodule():
+    """`from kapoutcomes import report_html` once returned the function to_html instead of the
+    module of that name, and the Cohort page's board-report button crashed: a public-API name
+    must never equal a submodule or sub-package of kapoutcomes."""
+    import pkgutil
+
+    import kapoutcomes
+
+    submodules = {m.name for m in pkgutil.iter_modules(kapoutcomes.__path__)}
+    assert {"cohort", "present", "tables", "cli"} <= submodules
+    assert set(kapoutcomes._API) & submodules == set()
+    assert set(kapoutcomes.__all__) & submodules == set()
+    assert set(kapoutcomes._API) | {"__version__"} == set(kapoutcomes.__all__)

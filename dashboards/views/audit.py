@@ -5,20 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import access_gate, common
-from kapoutcomes.storage import audit, privacy, store
+from kapoutcomes.present import audit_page
+from kapoutcomes.storage import store
 
 _, viewer = common.page("Audit trail")
 st.write(
     "Sign-ins, patient record views, imports, exports and settings changes, each chained to "
     "the previous entry by a keyed hash so that an edited or deleted entry is detected."
 )
-path = store.default_path()
-if not path.exists():
+trail = audit_page.audit_trail(store.default_path())
+if trail is None:
     st.info("No store yet, so nothing has been recorded. Import data on the Data page.")
     st.stop()
-with store.Store(path) as s:
-    log = audit.entries(s)
-    check = audit.verify(s, privacy.load_or_create_secret())
+check = trail.check
 if check.ok:
     st.success(f"Chain intact: {check.entries} entries verified.", icon=":material/verified:")
 else:
@@ -27,18 +26,17 @@ else:
         + "; ".join(check.problems[:5]),
         icon=":material/gpp_bad:",
     )
-if log.height == 0:
+if trail.entries.height == 0:
     st.info("No entries yet.")
     st.stop()
-actions = sorted(log.get_column("action").unique().to_list())
+actions = sorted(trail.entries.get_column("action").unique().to_list())
 picked = st.multiselect("Actions", actions, default=actions)
-shown = log.filter(log["action"].is_in(picked)).drop("prev_hash", "entry_hash")
-st.dataframe(shown, width="stretch", hide_index=True)
+st.dataframe(trail.shown(picked), width="stretch", hide_index=True)
 if st.download_button(
     "⬇ Audit trail (CSV)",
-    data=common.exports.safe_csv(log),
+    data=trail.csv,
     file_name="audit_trail.csv",
     mime="text/csv",
     key="dl-audit",
 ):
-    access_gate.record(viewer, "export", "audit_trail.csv", f"rows={log.height}")
+    access_gate.record(viewer, "export", "audit_trail.csv", f"rows={trail.entries.height}")

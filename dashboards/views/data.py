@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import streamlit as st
 
 from dashboards import common, quality_panel
 from kapoutcomes import ingest
-from kapoutcomes.ingest import mapping as mapping_mod
+from kapoutcomes.present import data_page
 from kapoutcomes.storage import store
-
-MAX_UPLOAD_MB = 200
-ROOT = Path(__file__).resolve().parent.parent.parent
-BUNDLED_MAPPINGS = sorted((ROOT / "sample_data" / "mappings").glob("*.toml"))
 
 loaded, viewer = common.page("Data")
 path = store.default_path()
@@ -38,6 +31,7 @@ with tab_upload:
             type=["csv", "tsv", "txt", "xlsx", "json", "ndjson"],
             accept_multiple_files=True,
             key="upload-files",
+            help=data_page.upload_help(),
         )
         c1, c2, c3 = st.columns(3)
         preset = c1.selectbox(
@@ -45,14 +39,14 @@ with tab_upload:
         )
         mapping_choice = c2.selectbox(
             "Mapping file (wide per-visit exports)",
-            ["none", *[p.name for p in BUNDLED_MAPPINGS], "upload my own"],
+            data_page.mapping_choices(),
             key="upload-mapping",
         )
         clinic = c3.text_input(
             "Clinic (for patients the export does not describe)", key="upload-clinic"
         )
         own_mapping = None
-        if mapping_choice == "upload my own":
+        if mapping_choice == data_page.OWN_MAPPING:
             own_mapping = st.file_uploader("Mapping file (TOML)", type=["toml"], key="upload-toml")
         day_first = st.checkbox(
             "Dates are day-first (03/04/2024 is 3 April)", key="upload-dayfirst"
@@ -60,23 +54,11 @@ with tab_upload:
         dry_run = st.checkbox("Dry run: check only, write nothing", key="upload-dry")
 
         if st.button("Import", type="primary", disabled=not files, key="upload-go"):
-            mp = None
+            own = (own_mapping.name, own_mapping.getvalue()) if own_mapping else None
             try:
-                if mapping_choice == "upload my own" and own_mapping is not None:
-                    mp = mapping_mod.parse(
-                        tomllib.loads(own_mapping.getvalue().decode("utf-8")), own_mapping.name
-                    )
-                elif mapping_choice not in ("none", "upload my own"):
-                    mp = mapping_mod.load(ROOT / "sample_data" / "mappings" / mapping_choice)
-            except (ingest.IngestError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                mp = data_page.chosen_mapping(mapping_choice, own)
+            except ingest.IngestError as e:
                 st.error(f"Mapping file problem: {e}")
-                st.stop()
-            too_big = [f.name for f in files if f.size > MAX_UPLOAD_MB * 1024 * 1024]
-            if too_big:
-                st.error(
-                    f"{', '.join(too_big)}: larger than {MAX_UPLOAD_MB} MB; split the export "
-                    "or import it with the command line (kapoutcomes import)."
-                )
                 st.stop()
             bar = st.progress(0.0, text="Reading…")
 
@@ -105,22 +87,21 @@ with tab_upload:
                 st.error(f"The store is busy or unavailable: {e}. Nothing was written.")
                 st.stop()
             bar.progress(1.0, text="Done")
-            if not dry_run:
-                st.cache_data.clear()
             st.session_state["last_report"] = report
             if not dry_run:
+                common.forget_loaded_data()
                 st.rerun()  # the rest of the app now reads the store, not the demo cohort
 
         report = st.session_state.get("last_report")
         if report is not None:
             quality_panel.import_report(report)
 
+records = data_page.store_records(path)
 with tab_quarantine:
-    if not path.exists():
+    if records is None:
         st.info("No store yet: nothing has been imported, so nothing is quarantined.")
     else:
-        with store.Store(path) as s:
-            q = ingest.quarantine_frame(s)
+        q = records.quarantine
         if q.height == 0:
             st.success("No quarantined rows are waiting for correction.")
         else:
@@ -132,16 +113,12 @@ with tab_quarantine:
             common.download_csv(q, "Quarantined rows", "quarantine.csv", key="dl-quarantine")
 
 with tab_history:
-    if not path.exists():
+    ledger = records.history if records is not None else None
+    if ledger is None or ledger.height == 0:
         st.info("No imports yet.")
     else:
-        with store.Store(path) as s:
-            ledger = s.ledger().drop("report_json")
-        if ledger.height == 0:
-            st.info("No imports yet.")
-        else:
-            st.dataframe(ledger, width="stretch", hide_index=True)
-            common.download_csv(ledger, "Import history", "import_history.csv", key="dl-ledger")
+        st.dataframe(ledger, width="stretch", hide_index=True)
+        common.download_csv(ledger, "Import history", "import_history.csv", key="dl-ledger")
 
 with tab_quality:
     if loaded.tables["patients"].height == 0:

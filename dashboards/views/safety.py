@@ -3,109 +3,46 @@ trends over time, blood-pressure excursions, serious events and open PHQ-9 item 
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from dashboards import common
-from kapoutcomes.cohort import activity, filters, safety
-from kapoutcomes.cohort.groups import patient_groups
-from kapoutcomes.present import figures
+from kapoutcomes.present import safety_page
+from kapoutcomes.present.headline import ci_label
 
 loaded, viewer = common.page("Safety")
 s = common.outcome_settings()
 flt = common.sidebar_filters(loaded.tables, key="safety")
-t = filters.apply(loaded.tables, flt)
-st.caption(f"Cohort: {flt.describe()}. Confidence level {s.confidence_level:.0%}.")
-
-sessions, ae = t["sessions"], t["adverse_events"]
-dosing = sessions.filter(pl.col("session_type").is_in(["induction", "maintenance", "booster"]))
-if dosing.height == 0:
+st.caption(f"Cohort: {flt.describe()}. Intervals: {ci_label(s.confidence_level)}.")
+view = safety_page.safety_view(common.filtered(loaded, flt), s)
+if view is None:
     st.info("No dosing sessions in this cohort yet, so there is nothing to rate.")
     st.stop()
 
-groups = patient_groups(t["patients"], sessions)
-rates = safety.adverse_event_rates(ae, sessions, groups, s)
-overall = rates.filter(pl.col("dimension") == "overall")
-serious = safety.serious_events(ae)
-item9 = safety.item9_by_patient(t["assessments"])
+for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
+    col.metric(h.label, h.value, help=h.help)
+    if h.caption:
+        col.caption(h.caption)
 
-c1, c2, c3, c4 = st.columns(4)
-if overall.height:
-    o = overall.row(0, named=True)
-    c1.metric(
-        "Events per 100 infusions",
-        f"{o['per_100_sessions']:.1f}",
-        help=o["definition"],
-    )
-    c1.caption(
-        f"{o['per_100_lower']:.1f}-{o['per_100_upper']:.1f} ({o['events']:,} events / "
-        f"{o['sessions']:,} sessions)"
-    )
-    c2.metric("Patients with any event", f"{o['rate']:.0%}")
-    c2.caption(f"{o['lower']:.0%}-{o['upper']:.0%} ({o['n']:,}/{o['denominator']:,} patients)")
-else:
-    c1.metric("Events per 100 infusions", "0")
-    c2.metric("Patients with any event", "0%")
-c3.metric("Serious adverse events", f"{serious.height:,}")
-open_item9 = item9.filter(pl.col("status").str.starts_with("open")).height
-c4.metric("Open PHQ-9 item 9 flags", f"{open_item9:,}")
-c4.caption(f"{item9.height:,} patient(s) ever answered above 0")
-
-if rates.filter(pl.col("dimension") == "event").height:
-    st.plotly_chart(figures.adverse_event_figure(rates), width="stretch")
-
-cols = st.columns(2)
-for col, dim, title in ((cols[0], "severity", "By severity"), (cols[1], "route", "By route")):
+if view.rates_figure is not None:
+    st.plotly_chart(view.rates_figure, width="stretch")
+for col, title, table in zip(
+    st.columns(2), ("By severity", "By route"), (view.by_severity, view.by_route), strict=True
+):
     with col:
         st.markdown(f"**{title}**")
-        f = rates.filter(pl.col("dimension") == dim).select(
-            "category",
-            "events",
-            "sessions",
-            pl.col("per_100_sessions").round(1),
-            pl.when(pl.col("sessions") > 0)
-            .then(
-                pl.format(
-                    "{}-{}", pl.col("per_100_lower").round(1), pl.col("per_100_upper").round(1)
-                )
-            )
-            .otherwise(pl.lit("no linked infusions"))
-            .alias("per_100 CI"),
-            pl.format("{}/{}", "n", "denominator").alias("patients"),
-            (pl.col("rate") * 100).round(1).alias("% patients"),
-            "caveats",
-        )
-        st.dataframe(f, width="stretch", hide_index=True)
-common.download_csv(rates, "Adverse event rates", "adverse_event_rates.csv", key="dl-ae-rates")
-
-monthly = activity.adverse_events_by_month(ae, sessions, s.confidence_level)
-if monthly.height:
-    fig = figures.adverse_events_by_month_figure(monthly)
-    st.plotly_chart(fig, width="stretch")
+        st.dataframe(table, width="stretch", hide_index=True)
+common.download_csv(view.rates, "Adverse event rates", "adverse_event_rates.csv", "dl-ae-rates")
+if view.monthly_figure is not None:
+    st.plotly_chart(view.monthly_figure, width="stretch")
 
 st.subheader("Blood pressure and oxygen excursions")
-exc = safety.excursion_summary(safety.vital_excursions(sessions, s), groups, s)
-st.dataframe(
-    exc.select(
-        "definition",
-        "n",
-        "denominator",
-        (pl.col("rate") * 100).round(1).alias("% of sessions"),
-        pl.format(
-            "{}-{}", (pl.col("lower") * 100).round(1), (pl.col("upper") * 100).round(1)
-        ).alias("95% CI (%)"),
-        pl.col("patients").alias("patients affected"),
-        "caveats",
-    ),
-    width="stretch",
-    hide_index=True,
-)
-common.download_csv(exc, "Vital-sign excursions", "excursions.csv", key="dl-exc")
+st.dataframe(view.excursions_table, width="stretch", hide_index=True)
+common.download_csv(view.excursions, "Vital-sign excursions", "excursions.csv", key="dl-exc")
 
 st.subheader("Serious adverse events")
-if serious.height:
-    st.dataframe(serious, width="stretch", hide_index=True)
-    common.download_csv(serious, "Serious adverse events", "serious_events.csv", key="dl-sae")
+if view.serious.height:
+    st.dataframe(view.serious, width="stretch", hide_index=True)
+    common.download_csv(view.serious, "Serious adverse events", "serious_events.csv", "dl-sae")
 else:
     st.success("No serious adverse events in this cohort.")
 
@@ -114,8 +51,8 @@ st.caption(
     "Any answer above 0 needs clinician follow-up (Simon et al., Psychiatr Serv 2013). "
     "Every patient who ever answered above 0 is listed; none is dropped."
 )
-if item9.height:
-    st.dataframe(item9, width="stretch", hide_index=True)
-    common.download_csv(item9, "PHQ-9 item 9 flags", "phq9_item9.csv", key="dl-item9")
+if view.item9.height:
+    st.dataframe(view.item9, width="stretch", hide_index=True)
+    common.download_csv(view.item9, "PHQ-9 item 9 flags", "phq9_item9.csv", key="dl-item9")
 else:
     st.success("No PHQ-9 item 9 answers above 0.")

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROLES = ("medical_director", "clinician", "data_manager", "administrator")
 ROLE_LABELS = {
@@ -128,6 +130,24 @@ def pages_for(role: str) -> tuple[str, ...]:
 
 def can(role: str, action: str) -> bool:
     return action in ROLE_ACTIONS.get(role, frozenset())
+
+
+def sign_in_configured(auth: Mapping[str, Any] | None) -> bool:
+    """True when a Streamlit secrets ``[auth]`` section has what ``st.login`` needs to keep a
+    session (a cookie secret and the redirect address). The app passes ``st.secrets["auth"]``,
+    the command line the section read from the secrets files (``secrets_auth``)."""
+    return bool(auth) and bool(auth.get("cookie_secret")) and bool(auth.get("redirect_uri"))
+
+
+def secrets_auth(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``[auth]`` section of one Streamlit secrets file; None when the file is missing,
+    unreadable or has no such section."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    auth = data.get("auth")
+    return auth if isinstance(auth, dict) else None
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -159,3 +159,16 @@ def test_cohort_comparison_dimension_switch(demo_env):
     at.selectbox(key="cohort-compare").select("route").run()
     assert not at.exception, at.exception
     assert any("Response rate by route" in str(c.proto.spec) for c in at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("page", ["views/cohort.py", "views/safety.py"])
+def test_interval_labels_follow_the_configured_level(demo_env, monkeypatch, page):
+    """The level is a setting (confidence_level): no page may call a 90% interval "95% CI"."""
+    (demo_env / "outcomes.toml").write_text("confidence_level = 0.9\n")
+    monkeypatch.setenv("KAPOUTCOMES_SETTINGS", str(demo_env / "outcomes.toml"))
+    at = run(page)
+    assert not at.exception, at.exception
+    shown = texts(at) + "\n".join(str(list(d.value.columns)) for d in at.dataframe)
+    assert "90% CI" in shown
+    # (the funnel plot's fixed 95% and 99.8% control limits are not this interval)
+    assert "95% CI" not in shown and "95% exact" not in shown

@@ -1,0 +1,1 @@
+"""The kapoutcomes Streamlit app: `kapoutcomes dashboard` runs dashboards/app.py."""

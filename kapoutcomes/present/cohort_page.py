@@ -1,0 +1,234 @@
+"""Everything the app's Cohort review shows, from the cohort summary: the headline figures
+(intervals labelled at the configured confidence level), caveats, and the tables and figures
+of each tab. The page asks for the summary, calls these and renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import polars as pl
+
+from kapoutcomes.cohort import activity
+from kapoutcomes.cohort.summary import CohortSummary
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.present import figures, html_report, report
+from kapoutcomes.present.formatting import overall, percent
+from kapoutcomes.present.headline import Headline, ci_label, number
+
+#: the definitions shown beside the cohort figures
+DEFINITIONS = (
+    "baseline_window_days",
+    "pain_response_pct",
+    "pain_substantial_pct",
+    "depression_response_pct",
+    "phq9_remission_below",
+    "induction_complete_infusions",
+    "end_of_induction_window_days",
+    "loss_consecutive_assessments",
+    "loss_on_unscheduled_booster",
+    "mme_table",
+    "confidence_level",
+)
+
+
+@dataclass(frozen=True)
+class CohortView:
+    headlines: tuple[Headline, ...]
+    caveats: tuple[str, ...]  # each once, in order
+    attrition: pl.DataFrame
+    attrition_figure: go.Figure
+    rates: pl.DataFrame  # response and remission, whole cohort
+    rates_figure: go.Figure
+    waterfall: go.Figure | None  # None: nobody evaluable at the end of induction
+    trajectories: dict[str, go.Figure | None]  # pain_nrs, phq9
+    months: pl.DataFrame
+    months_figure: go.Figure | None
+    change: pl.DataFrame  # change from baseline at the end of induction
+    durability_curves: pl.DataFrame
+    durability_figure: go.Figure | None
+    at_risk: pl.DataFrame  # numbers at risk, one column per week
+    durability: pl.DataFrame
+    opioids: pl.DataFrame
+    opioids_figure: go.Figure | None
+    cost: pl.DataFrame
+    definitions: dict[str, str]  # section -> its definition sentence
+
+
+def _response_headline(rates: pl.DataFrame, instrument: str, label: str, ci: str) -> Headline:
+    resp = rates.filter((pl.col("instrument") == instrument) & (pl.col("measure") == "response"))
+    if resp.height == 0:
+        return Headline(label, "—", caption="no patient evaluable")
+    r = resp.row(0, named=True)
+    return Headline(
+        label,
+        percent(r["rate"]),
+        caption=f"{ci} {percent(r['lower'])}-{percent(r['upper'])} · "
+        f"{r['n']}/{r['denominator']} evaluable · "
+        f"ITT {percent(r['itt_rate'])} of {r['itt_denominator']}",
+    )
+
+
+def _durability_headline(dur: pl.DataFrame, ci: str) -> Headline:
+    label = "Median time to loss of pain response"
+    if dur.height == 0:
+        return Headline(label, "—", caption="no response episodes yet")
+    d = dur.row(0, named=True)
+    med = "not reached" if d["median_days"] is None else f"{d['median_days']:.0f} days"
+    lo = "—" if d["median_lower"] is None else f"{d['median_lower']:.0f}"
+    hi = "not reached" if d["median_upper"] is None else f"{d['median_upper']:.0f}"
+    return Headline(
+        label,
+        med,
+        caption=f"{ci} {lo}-{hi} · {d['n']} episodes, {number(d['censored_pct'], '.0f')}% censored",
+    )
+
+
+def _change_headline(chg: pl.DataFrame, ci: str) -> Headline:
+    label = "Pain change at end of induction"
+    if chg.height == 0:
+        return Headline(label, "—", caption="no patient evaluable")
+    c = chg.row(0, named=True)
+    return Headline(
+        label,
+        f"{number(c['mean'], '+.2f')} points",
+        caption=f"mean, {ci} {number(c['mean_lower'], '+.2f')} to "
+        f"{number(c['mean_upper'], '+.2f')} · n={c['n']}",
+    )
+
+
+def headlines(summary: CohortSummary, s: Settings) -> tuple[Headline, ...]:
+    """Pain and PHQ-9 responders, median durability and pain change, each with its interval
+    at the configured confidence level and its denominator."""
+    frames = {k: sec.frames for k, sec in summary.sections.items()}
+    ci = ci_label(s.confidence_level)
+    rates = overall(frames["response"]["rates"])
+    pain = pl.col("instrument") == "pain_nrs"
+    return (
+        _response_headline(rates, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%)", ci),
+        _response_headline(
+            rates, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%)", ci
+        ),
+        _durability_headline(overall(frames["durability"]["summary"]).filter(pain), ci),
+        _change_headline(overall(frames["change"]["end_of_induction"]).filter(pain), ci),
+    )
+
+
+def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
+    """The Cohort review's content for one cohort summary (whole-cohort rows)."""
+    frames = {k: sec.frames for k, sec in summary.sections.items()}
+    caveats = [cv for sec in summary.sections.values() for cv in sec.caveats]
+    caveats += list(summary.meta.get("caveats", []))
+    pf = summary.metrics
+    attrition = overall(frames["attrition"]["stages"])
+    rates = overall(frames["response"]["rates"])
+    months = overall(frames["improvement_by_month"]["months"])
+    curves = overall(frames["durability"]["curves"])
+    at_risk = overall(frames["durability"]["at_risk"])
+    opioids = overall(frames["opioids"]["timepoints"])
+    return CohortView(
+        headlines=headlines(summary, s),
+        caveats=tuple(dict.fromkeys(caveats)),
+        attrition=attrition,
+        attrition_figure=figures.attrition_figure(attrition),
+        rates=rates,
+        rates_figure=figures.rates_figure(rates),
+        waterfall=figures.waterfall_figure(pf.end_of_induction, s) if pf else None,
+        trajectories={
+            inst: figures.trajectory_figure(pf.changes, inst) if pf else None
+            for inst in ("pain_nrs", "phq9")
+        },
+        months=months,
+        months_figure=figures.month_figure(months) if months.height else None,
+        change=overall(frames["change"]["end_of_induction"]),
+        durability_curves=curves,
+        durability_figure=figures.km_figure(curves) if curves.height else None,
+        at_risk=at_risk.pivot(on="week", index="instrument", values="at_risk")
+        if at_risk.height
+        else at_risk,
+        durability=overall(frames["durability"]["summary"]),
+        opioids=opioids,
+        opioids_figure=figures.mme_figure(opioids) if opioids.height else None,
+        cost=overall(frames["cost"]["cost"]),
+        definitions={k: sec.definition for k, sec in summary.sections.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    dimension: str
+    response: pl.DataFrame  # pain response by level of the dimension
+    response_figure: go.Figure | None
+    durability_figure: go.Figure | None
+    logrank: str | None  # the log-rank test in a sentence
+    logrank_caveats: str
+    funnel: pl.DataFrame  # clinics against the network rate
+    funnel_figure: go.Figure | None
+
+
+def comparison(summary: CohortSummary, dimension: str) -> Comparison:
+    """Pain response and durability compared across the levels of one dimension."""
+    comp = summary["comparisons"].frames
+    pain = (pl.col("subgroup") == dimension) & (pl.col("instrument") == "pain_nrs")
+    resp = comp["response"].filter(pain & (pl.col("measure") == "response"))
+    curves = comp["durability_curves"].filter(pain)
+    lr = comp["durability_logrank"].filter(pain)
+    text, caveats = None, ""
+    if lr.height:
+        r = lr.row(0, named=True)
+        text = (
+            f"**Log-rank test** across {r['levels']} groups: chi-square {number(r['statistic'])} "
+            f"on {r['df']} df, p = {number(r['pvalue'], '.3g')} ({r['n']} episodes, "
+            f"{r['events']} losses)."
+        )
+        caveats = r.get("caveats") or ""
+    title = f"Time to loss of pain response by {dimension.replace('_', ' ')}"
+    funnel = summary["funnel"].frames["clinics"]
+    return Comparison(
+        dimension=dimension,
+        response=resp,
+        response_figure=figures.subgroup_rates_figure(resp, dimension),
+        durability_figure=figures.km_figure(curves, title=title) if curves.height else None,
+        logrank=text,
+        logrank_caveats=caveats,
+        funnel=funnel,
+        funnel_figure=figures.funnel_figure(funnel) if funnel.height else None,
+    )
+
+
+@dataclass(frozen=True)
+class Activity:
+    monthly: pl.DataFrame  # sessions per month by type
+    figure: go.Figure
+    headlines: tuple[Headline, ...]
+
+
+def activity_view(t: dict[str, pl.DataFrame]) -> Activity:
+    """Sessions per month and the cohort's size."""
+    size = activity.cohort_size(t)
+    monthly = activity.sessions_by_month(t)
+    return Activity(
+        monthly=monthly,
+        figure=figures.sessions_figure(monthly),
+        headlines=(
+            Headline("Patients", f"{size.patients:,}"),
+            Headline("Clinics", f"{size.clinics}"),
+            Headline("Patients dosed", f"{size.dosed_patients:,}"),
+            Headline("Dosing sessions", f"{size.dosing_sessions:,}"),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    """The full cohort report, with the cohort it was prepared for (data version, filter) so
+    that a report is never offered for a cohort other than the one on screen."""
+
+    cohort: tuple[object, ...]
+    html: str
+    json: str
+
+
+def board_report(summary: CohortSummary, *cohort: object) -> BoardReport:
+    """The HTML and JSON report of a full cohort summary (every comparison)."""
+    return BoardReport(tuple(cohort), html_report.to_html(summary), report.to_json(summary))
