@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from kapoutcomes.cohort import attrition
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes.induction import induction_series
-from kapoutcomes.stats import intervals
 from tests.builders import SIX, induction, patient, score, session, tables_of
 
 S = Settings()
@@ -33,7 +33,7 @@ def stages_and_groups():
         ],
         [score(3, -1, 8), score(3, 20, 4), score(4, -1, 7)],
     )
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     ind = induction_series(t["sessions"], S)
     return attrition.patient_stages(groups, t["sessions"], t["assessments"], ind), groups
 

@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from kapoutcomes.cohort import completeness as cp
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
-from kapoutcomes.stats import intervals
 from tests.builders import D0, induction, patient, score, tables_of
 
 S = Settings()
@@ -37,7 +37,7 @@ def cohort():
         ],
     )
     base = change.baselines(t["assessments"], t["sessions"], S)
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     items = cp.completeness_items(t["sessions"], t["assessments"], base, groups, S, AS_OF)
     return items, groups
 

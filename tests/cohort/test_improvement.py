@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from kapoutcomes.cohort import improvement
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats import intervals
 from tests.builders import D0, induction, patient, pid, tables_of
 
 S = Settings()
@@ -61,7 +61,7 @@ def groups():
         [patient(i, "North" if i < 3 else "South") for i in range(4)],
         [s for i in range(4) for s in induction(i, [0])],
     )
-    return intervals.patient_groups(t["patients"], t["sessions"])
+    return patient_groups(t["patients"], t["sessions"])
 
 
 def test_change_from_baseline_table(groups):

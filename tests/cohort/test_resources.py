@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from kapoutcomes.cohort import resources
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.stats import intervals
 from tests.builders import induction, patient, pid, tables_of
 
 S = Settings()
@@ -22,7 +22,7 @@ S = Settings()
 @pytest.fixture(scope="module")
 def groups():
     t = tables_of([patient(i) for i in range(4)], [s for i in range(4) for s in induction(i, [0])])
-    return intervals.patient_groups(t["patients"], t["sessions"])
+    return patient_groups(t["patients"], t["sessions"])
 
 
 def _mme() -> pl.DataFrame:

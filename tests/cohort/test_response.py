@@ -17,10 +17,10 @@ import polars as pl
 import pytest
 
 from kapoutcomes.cohort import response
+from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
 from kapoutcomes.outcomes.induction import end_of_induction, induction_series
-from kapoutcomes.stats import intervals
 from tests.builders import SIX, induction, patient, pid, score, tables_of
 
 S = Settings()
@@ -38,7 +38,7 @@ def parts():
     base = change.baselines(t["assessments"], t["sessions"], S)
     ch = change.changes(t["assessments"], t["sessions"], S, base=base)
     eoi = end_of_induction(ch, induction_series(t["sessions"], S), S)
-    groups = intervals.patient_groups(t["patients"], t["sessions"])
+    groups = patient_groups(t["patients"], t["sessions"])
     itt = response.itt_population(groups, t["assessments"], S)
     return eoi, itt, base, groups
 
