@@ -70,6 +70,24 @@ CONFLICT_SCHEMA: dict[str, Any] = {
     "status": pl.String,  # open | resolved
 }
 
+#: Safety signals an import could not store (a PHQ-9 item 9 answer not known to be 0, a
+#: serious adverse event, on a quarantined row): listed on the Safety page until the row is
+#: corrected or a clinician marks the entry reviewed. Never holds an identifier.
+REVIEW_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "file_name": pl.String,
+    "row_number": pl.Int64,
+    "kind": pl.String,  # phq9_item9 | serious_adverse_event
+    "headline": pl.String,
+    "seen": pl.String,
+    "reason": pl.String,
+    "action": pl.String,
+    "raised_at": pl.Datetime("us"),
+    "status": pl.String,  # open | corrected | reviewed
+    "reviewed_by": pl.String,
+    "reviewed_at": pl.Datetime("us"),
+}
+
 AUDIT_SCHEMA: dict[str, Any] = {
     "seq": pl.Int64,
     "at": pl.Datetime("us"),
@@ -87,6 +105,7 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "quarantine": QUARANTINE_SCHEMA,
     "conflicts": CONFLICT_SCHEMA,
     "audit_log": AUDIT_SCHEMA,
+    "review_now": REVIEW_SCHEMA,
 }
 
 
@@ -226,6 +245,34 @@ class Store:
             "AND (quarantine.import_id = c.import_id "
             "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
         )
+
+    @staticmethod
+    def settle_reviews(con: duckdb.DuckDBPyConnection) -> None:
+        """Close open review-now entries whose quarantined row is no longer open (corrected
+        or resubmitted: a resubmitted row raises its own entry under the new import)."""
+        con.execute(
+            "UPDATE review_now SET status = 'corrected' WHERE status = 'open' AND NOT EXISTS "
+            "(SELECT 1 FROM quarantine q WHERE q.status = 'open' "
+            "AND q.import_id = review_now.import_id AND q.row_number = review_now.row_number)"
+        )
+
+    def open_reviews(self) -> pl.DataFrame:
+        """Open review-now entries, newest first."""
+        return (
+            self.read("review_now")
+            .filter(pl.col("status") == "open")
+            .sort(["raised_at", "file_name", "row_number"], descending=[True, False, False])
+        )
+
+    def mark_reviewed(self, import_id: str, row_number: int, kind: str, user: str) -> None:
+        """A clinician has reviewed one review-now entry: it leaves the open list."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE review_now SET status = 'reviewed', reviewed_by = ?, "
+                "reviewed_at = now()::TIMESTAMP WHERE import_id = ? AND row_number = ? "
+                "AND kind = ? AND status = 'open'",
+                [user, import_id, row_number, kind],
+            )
 
     @staticmethod
     def last_audit_link(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
