@@ -30,12 +30,40 @@ def _reasons_frame(reasons) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     )
 
 
+def review_now(report: ingest.ImportReport) -> None:
+    """Safety signals on quarantined rows, above everything else: each needs review today."""
+    if not report.review_now:
+        return
+    st.error(
+        f"**Review now: {len(report.review_now)} safety signal(s) could not be stored.** "
+        "Each is listed on the Safety page until the row is corrected or marked reviewed."
+    )
+    st.dataframe(
+        pl.DataFrame(
+            [
+                {
+                    "file": r.file,
+                    "line": r.line,
+                    "signal": r.headline,
+                    "seen": r.seen,
+                    "not stored because": r.reason,
+                    "what to do": r.action,
+                }
+                for r in report.review_now
+            ]
+        ),
+        width="stretch",
+        hide_index=True,
+    )
+
+
 def import_report(report: ingest.ImportReport) -> None:
     """The import report: per file, rows read = accepted + quarantined + skipped, reasons."""
     head = "Dry run: nothing was written." if report.dry_run else "Import finished."
     ok = "Every row is accounted for." if report.reconciles else "Rows do not reconcile!"
     st.subheader("Import report")
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
+    review_now(report)
     summary = pl.DataFrame([f.to_dict() for f in report.files]).select(
         "file",
         "preset",

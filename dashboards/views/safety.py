@@ -18,6 +18,8 @@ flt = common.sidebar_filters(loaded.tables, key="safety")
 t = filters.apply(loaded.tables, flt)
 st.caption(f"Cohort: {flt.describe()}. Confidence level {s.confidence_level:.0%}.")
 
+common.review_now_panel(viewer)
+
 sessions, ae = t["sessions"], t["adverse_events"]
 dosing = sessions.filter(pl.col("session_type").is_in(["induction", "maintenance", "booster"]))
 if dosing.height == 0:
@@ -125,6 +127,25 @@ st.dataframe(
     hide_index=True,
 )
 common.download_csv(exc, "Vital-sign excursions", "excursions.csv", key="dl-exc")
+
+st.subheader("After-dose vital signs: must-not-miss flags")
+after = safety.safety_flags(t["assessments"].clear(), ae.clear(), sessions, s).filter(
+    pl.col("flag").str.ends_with("_after_dosing")
+)
+st.caption(
+    f"Hypertensive crisis above {s.bp_crisis_systolic_above}/{s.bp_crisis_diastolic_above} mmHg "
+    f"(ACC/AHA 2017), SpO2 below {s.spo2_low_pct:g}% (hypoxaemia), heart rate above "
+    f"{s.heart_rate_after_above} beats/min (project default); limits in Definitions."
+)
+if after.height:
+    st.dataframe(
+        after.select("at", "patient_id", "flag", "value", "detail", "session_id"),
+        width="stretch",
+        hide_index=True,
+    )
+    common.download_csv(after, "After-dose vital-sign flags", "after_dose_flags.csv", key="dl-adf")
+else:
+    st.success("No after-dose vital-sign flags in this cohort.")
 
 st.subheader("Serious adverse events")
 if serious.height:

@@ -30,15 +30,7 @@ from kapoutcomes.stats.funnel import funnel
 #: contraindications, prescription details, event ids): ``REPORT_COLUMNS`` leaves them out,
 #: so that the report reads and carries less (``Store.read_all(columns=REPORT_COLUMNS)``).
 UNUSED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sessions": (
-        "dose_mg",
-        "dose_mg_per_kg",
-        "weight_kg",
-        "infusion_minutes",
-        "heart_rate_before",
-        "heart_rate_after",
-        "bp_diastolic_after",
-    ),
+    "sessions": ("dose_mg", "weight_kg", "infusion_minutes", "heart_rate_before"),
     "patients": (
         "sex",
         "birth_year",
