@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import common
-from kapoutcomes.cohort import activity, filters, safety
+from kapoutcomes.cohort import activity, dissociation, filters, safety
 from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.present import figures
 
@@ -146,6 +146,31 @@ if after.height:
     common.download_csv(after, "After-dose vital-sign flags", "after_dose_flags.csv", key="dl-adf")
 else:
     st.success("No after-dose vital-sign flags in this cohort.")
+
+st.subheader("Dissociation after dosing (CADSS per session)")
+diss = dissociation.cadss_summary(t["assessments"], sessions, s)
+if diss.height:
+    st.dataframe(
+        diss.select(
+            "dose_band",
+            "sessions",
+            "patients",
+            "median",
+            pl.format("{}-{}", "q1", "q3").alias("IQR"),
+            pl.format("{}/{}", "above", "sessions").alias(f"above {s.cadss_dissociation_above:g}"),
+            (pl.col("share_above") * 100).round(1).alias("% above"),
+            pl.format(
+                "{}-{}", (pl.col("lower") * 100).round(1), (pl.col("upper") * 100).round(1)
+            ).alias("95% CI (%)"),
+            "caveats",
+        ),
+        width="stretch",
+        hide_index=True,
+    )
+    st.caption(diss.get_column("definition")[0])
+    common.download_csv(diss, "Dissociation (CADSS)", "dissociation.csv", key="dl-cadss")
+else:
+    st.info("No after-dose CADSS scores linked to dosing sessions in this cohort.")
 
 st.subheader("Serious adverse events")
 if serious.height:

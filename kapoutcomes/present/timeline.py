@@ -1,5 +1,6 @@
 """One patient's timeline: infusions, pain and PHQ-9 against baseline and thresholds, daily
-MME, blood pressure and side effects on one shared time axis (a pure plotly builder)."""
+MME, blood pressure, side effects and after-dose dissociation (CADSS) on one shared time axis
+(a pure plotly builder)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from kapoutcomes import tables
+from kapoutcomes.cohort import dissociation
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, opioid_course
 
@@ -59,7 +61,7 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
             "Depression (PHQ-9, 0-27)",
             "Opioids (daily MME, mg/day)",
             "Blood pressure before and after dosing (mmHg)",
-            "Side effects",
+            "Side effects and after-dose dissociation (CADSS)",
         ),
     )
 
@@ -299,6 +301,7 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
             row=5,
             col=1,
         )
+    _cadss_markers(fig, dissociation.after_dose_cadss(assess, sessions), settings)
     fig.update_yaxes(title_text="Event", row=5, col=1)
     fig.update_xaxes(title_text="Date", row=5, col=1)
     if x0 is not None and x1 is not None:
@@ -312,3 +315,33 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
         template="plotly_white",
     )
     return fig
+
+
+def _cadss_markers(fig: go.Figure, cadss: pl.DataFrame, settings: Settings) -> None:
+    """After-dose CADSS totals on the side-effects row, written on each marker; totals above
+    ``settings.cadss_dissociation_above`` in vermillion."""
+    if cadss.height == 0:
+        return
+    limit = settings.cadss_dissociation_above
+    above = [v > limit for v in cadss["cadss"].to_list()]
+    fig.add_trace(
+        go.Scatter(
+            x=cadss["started_at"].to_list(),
+            y=["dissociation (CADSS after dose)"] * cadss.height,
+            mode="markers+text",
+            text=[f"{v:g}" for v in cadss["cadss"].to_list()],
+            textposition="top center",
+            name="CADSS after dose",
+            marker={
+                "size": 9,
+                "symbol": "hexagon",
+                "color": [OKABE_ITO["vermillion"] if a else OKABE_ITO["sky"] for a in above],
+            },
+            customdata=[f"above {limit:g}" if a else f"at most {limit:g}" for a in above],
+            hovertemplate="CADSS %{text} after the dose of %{x|%Y-%m-%d} (%{customdata})"
+            "<extra></extra>",
+            legendgroup="row5",
+        ),
+        row=5,
+        col=1,
+    )
