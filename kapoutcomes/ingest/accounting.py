@@ -144,13 +144,24 @@ def classify(f: ImportFile, result: Resolved) -> RowAccount:
         quarantine_reasons=reason_counts(probs, True),
         skip_reasons=reason_counts(skips, False, one_per_row=True),
         problems=probs,
-        review=safety_signals.review_now(
-            at.mine(result.signals)
-            if result.signals is not None
-            else pl.DataFrame(schema=safety_signals.SIGNAL_SCHEMA),
-            probs,
-        ),
+        review=_review(at, result, probs, states),
     )
+
+
+def _review(at: _Lines, result: Resolved, probs: pl.DataFrame, states: _States) -> pl.DataFrame:
+    """Review-now entries of this file: safety signals on rows quarantined, or kept only as a
+    conflict (the store holds another answer for the same patient, time and measure)."""
+    if result.signals is None or result.signals.height == 0:
+        return safety_signals.review_now(pl.DataFrame(schema=safety_signals.SIGNAL_SCHEMA), probs)
+    why = probs.select(RK, "column", "reason")
+    if states.conflict_only.any():
+        conflicts = at.keys(
+            states.conflict_only,
+            "differs from what the store holds for the same patient, time and measure (kept "
+            "for review in conflicts)",
+        ).select(RK, pl.lit("(conflict)").alias("column"), "reason")
+        why = pl.concat([why, conflicts])
+    return safety_signals.review_now(at.mine(result.signals), why)
 
 
 def _states(at: _Lines, result: Resolved, bad: pl.Series) -> _States:

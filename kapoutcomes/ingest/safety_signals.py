@@ -20,6 +20,7 @@ import re
 
 import polars as pl
 
+from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
 from kapoutcomes.storage import privacy
 
@@ -136,8 +137,6 @@ def item9_signals(rk: pl.Series, is_item9: pl.Series, score: pl.Series, raw: pl.
 def serious_event_signals(events: pl.DataFrame) -> pl.DataFrame:
     """Signal rows for candidate adverse events that are serious (marked so, or an event
     that is always serious)."""
-    from kapoutcomes import tables
-
     if events.height == 0 or RK not in events.columns:
         return pl.DataFrame(schema=SIGNAL_SCHEMA)
     serious = events.filter(
@@ -154,8 +153,8 @@ def serious_event_signals(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def review_now(signals: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
-    """Review-now entries: the signal rows that were quarantined (``problems``: RK, column,
-    reason), once per row and kind, with why the row could not be stored and what to do.
+    """Review-now entries: the signal rows that were quarantined or kept only as a conflict
+    (``problems``: RK, column, reason), once per row and kind, with why the row could not be stored and what to do.
     Columns: RK, kind, headline, seen, reason, action."""
     schema = {
         RK: pl.Int64,

@@ -249,9 +249,12 @@ class Store:
     @staticmethod
     def settle_reviews(con: duckdb.DuckDBPyConnection) -> None:
         """Close open review-now entries whose quarantined row is no longer open (corrected
-        or resubmitted: a resubmitted row raises its own entry under the new import)."""
+        or resubmitted: a resubmitted row raises its own entry under the new import). Entries
+        of rows kept as conflicts (never quarantined) stay open until marked reviewed."""
         con.execute(
-            "UPDATE review_now SET status = 'corrected' WHERE status = 'open' AND NOT EXISTS "
+            "UPDATE review_now SET status = 'corrected' WHERE status = 'open' AND EXISTS "
+            "(SELECT 1 FROM quarantine q WHERE q.import_id = review_now.import_id "
+            "AND q.row_number = review_now.row_number) AND NOT EXISTS "
             "(SELECT 1 FROM quarantine q WHERE q.status = 'open' "
             "AND q.import_id = review_now.import_id AND q.row_number = review_now.row_number)"
         )

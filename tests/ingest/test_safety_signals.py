@@ -249,3 +249,14 @@ def test_correcting_the_row_closes_the_review_and_a_clinician_can_mark_it(st):
     r = st.open_reviews().row(0, named=True)
     st.mark_reviewed(r["import_id"], r["row_number"], r["kind"], "dr_a")
     assert st.open_reviews().height == 0
+
+
+def test_an_answer_kept_only_as_a_conflict_raises_review_now(st):
+    # the store holds 0 for the same patient and time; a later export says 2: the 2 is not
+    # stored (a conflict kept for review), so it must not pass unseen
+    _import("a.csv", "mrn,date,code,value\nM1,2024-03-01,44260-8,0\n", st, clinic="R")
+    rep = _import("b.csv", "mrn,date,code,value\nM1,2024-03-01,44260-8,2\n", st, clinic="R")
+    assert rep.files[0].conflicts == 1 and _item9_flags(st) == []
+    (r,) = rep.review_now
+    assert r.line == 2 and "conflict" in r.reason
+    assert st.open_reviews()["file_name"].to_list() == ["b.csv"]
