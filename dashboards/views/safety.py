@@ -1,5 +1,6 @@
-"""Safety: adverse events by type, severity and route, per 100 sessions and per patient,
-trends over time, blood-pressure excursions, serious events and open PHQ-9 item 9 flags."""
+"""Safety: review-now signals imports could not store, adverse events by type, severity and
+route, per 100 sessions and per patient, trends over time, vital-sign excursions and
+after-dose flags, dissociation (CADSS), serious events and open PHQ-9 item 9 flags."""
 
 from __future__ import annotations
 
