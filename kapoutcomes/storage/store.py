@@ -359,8 +359,15 @@ class Store:
         return set(self.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
 
     def counts(self) -> dict[str, int]:
+        """Rows per table; a table an older store (opened read-only) lacks counts 0."""
+        present = {
+            r[0]
+            for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         return {
             t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # type: ignore[index]
+            if t in present
+            else 0
             for t in (*CANONICAL, *BOOKKEEPING)
         }
 
