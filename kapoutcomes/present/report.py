@@ -100,7 +100,7 @@ def to_text(summary: CohortSummary) -> str:
     lines.append("safety flags (must not be missed):")
     for r in s["safety"].frames["flags"].iter_rows(named=True):
         lines.append(
-            f"  {r['flag']:<28} {r['patients']:>6} patients, {r['occurrences']} occurrences"
+            f"  {r['flag']:<33} {r['patients']:>6} patients, {r['occurrences']} occurrences"
         )
     diss = s["safety"].frames["dissociation"]
     if diss.height:
