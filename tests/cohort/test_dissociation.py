@@ -100,3 +100,13 @@ def test_no_cadss_gives_an_empty_table():
     t = tables_of([patient(1)], [session(1, 0, "induction", 0)])
     d = dissociation.cadss_summary(t["assessments"], t["sessions"], S)
     assert d.height == 0 and d.columns == list(dissociation.COLUMNS)
+
+
+def test_the_report_safety_section_carries_the_table():
+    from kapoutcomes.cohort.summary import cohort_summary
+
+    t = _cohort()
+    s = cohort_summary(t, S)
+    got = s["safety"].frames["dissociation"]
+    assert got.equals(dissociation.cadss_summary(t["assessments"], t["sessions"], S))
+    assert got.height == 4
