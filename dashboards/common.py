@@ -253,3 +253,49 @@ def definitions_expander(s: settings.Settings, names: list[str]) -> None:
 
 def today() -> dt.date:
     return dt.date.today()
+
+
+def review_now_panel(viewer) -> None:  # type: ignore[no-untyped-def]
+    """Safety signals an import could not store (store table ``review_now``), listed until
+    the row is corrected or a clinician marks the entry reviewed."""
+    path = store.default_path()
+    if not path.exists():
+        return
+    with store.Store(path) as s:
+        reviews = s.open_reviews()
+    if reviews.height == 0:
+        return
+    st.error(
+        f"**Review now: {reviews.height} safety signal(s) from imports could not be stored** "
+        "(possible suicide-risk answers, serious adverse events). Review each patient today; "
+        "then correct the quarantined row (Data page) or mark the entry reviewed."
+    )
+    st.dataframe(
+        reviews.select(
+            pl.col("headline").alias("signal"),
+            pl.col("file_name").alias("file"),
+            pl.col("row_number").alias("line"),
+            "seen",
+            pl.col("reason").alias("not stored because"),
+            pl.col("action").alias("what to do"),
+            pl.col("raised_at").alias("imported at"),
+        ),
+        width="stretch",
+        hide_index=True,
+    )
+    if not viewer.can("view_patient"):
+        return
+    labels = {
+        f"{r['file_name']} line {r['row_number']} ({r['kind']})": r
+        for r in reviews.iter_rows(named=True)
+    }
+    c1, c2 = st.columns([3, 1])
+    pick = c1.selectbox("Entry reviewed by a clinician", list(labels), key="review-now-pick")
+    if c2.button("Mark reviewed", key="review-now-done") and pick:
+        r = labels[pick]
+        with store.Store(path) as s:
+            s.mark_reviewed(r["import_id"], r["row_number"], r["kind"], viewer.user)
+        from dashboards import access_gate
+
+        access_gate.record(viewer, "review_now_reviewed", f"{r['file_name']}:{r['row_number']}")
+        st.rerun()

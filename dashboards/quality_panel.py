@@ -11,12 +11,40 @@ from kapoutcomes.present import data_page
 from kapoutcomes.storage import store
 
 
+def review_now(report: ingest.ImportReport) -> None:
+    """Safety signals on quarantined rows, above everything else: each needs review today."""
+    if not report.review_now:
+        return
+    st.error(
+        f"**Review now: {len(report.review_now)} safety signal(s) could not be stored.** "
+        "Each is listed on the Safety page until the row is corrected or marked reviewed."
+    )
+    st.dataframe(
+        pl.DataFrame(
+            [
+                {
+                    "file": r.file,
+                    "line": r.line,
+                    "signal": r.headline,
+                    "seen": r.seen,
+                    "not stored because": r.reason,
+                    "what to do": r.action,
+                }
+                for r in report.review_now
+            ]
+        ),
+        width="stretch",
+        hide_index=True,
+    )
+
+
 def import_report(report: ingest.ImportReport) -> None:
     """The import report: per file, rows read = accepted + quarantined + skipped, reasons."""
     head = "Dry run: nothing was written." if report.dry_run else "Import finished."
     ok = "Every row is accounted for." if report.reconciles else "Rows do not reconcile!"
     st.subheader("Import report")
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
+    review_now(report)
     summary = data_page.files_summary(report)
     st.dataframe(summary, width="stretch", hide_index=True)
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")

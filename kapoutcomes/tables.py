@@ -308,6 +308,12 @@ class Assessments(pa.DataFrameModel):
         ok = pl.when(pl.col("item").is_null()).then(total_ok).otherwise(item_ok)
         return lf.select(ok.fill_null(False) | pl.col("minimum").is_null())
 
+    @pa.dataframe_check(error="score|an item answer is a whole number (e.g. 0, 1, 2 or 3)")
+    def item_answer_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("item").is_null() | (pl.col("score") == pl.col("score").round(0)).fill_null(True)
+        )
+
     @pa.dataframe_check(error="item|item number beyond the instrument's item count")
     def item_exists(cls, data: pa.PolarsData) -> pl.LazyFrame:
         lf = data.lazyframe.join(

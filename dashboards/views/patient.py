@@ -58,7 +58,10 @@ if flags.height:
         icon=":material/warning:",
     )
 else:
-    st.success("No safety flags (PHQ-9 item 9, serious adverse events, hypertensive pre-dose BP).")
+    st.success(
+        "No safety flags (PHQ-9 item 9, serious adverse events, hypertensive pre-dose BP, "
+        "after-dose hypertensive crisis, hypoxaemia or tachycardia)."
+    )
 
 st.markdown(view.header)
 

@@ -1,5 +1,6 @@
-"""Safety: adverse events by type, severity and route, per 100 sessions and per patient,
-trends over time, blood-pressure excursions, serious events and open PHQ-9 item 9 flags."""
+"""Safety: review-now signals imports could not store, adverse events by type, severity and
+route, per 100 sessions and per patient, trends over time, vital-sign excursions and
+after-dose flags, dissociation (CADSS), serious events and open PHQ-9 item 9 flags."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ loaded, viewer = common.page("Safety")
 s = common.outcome_settings()
 flt = common.sidebar_filters(loaded.tables, key="safety")
 st.caption(f"Cohort: {flt.describe()}. Intervals: {ci_label(s.confidence_level)}.")
+common.review_now_panel(viewer)
 view = safety_page.safety_view(common.filtered(loaded, flt), s)
 if view is None:
     st.info("No dosing sessions in this cohort yet, so there is nothing to rate.")
@@ -38,6 +40,27 @@ if view.monthly_figure is not None:
 st.subheader("Blood pressure and oxygen excursions")
 st.dataframe(view.excursions_table, width="stretch", hide_index=True)
 common.download_csv(view.excursions, "Vital-sign excursions", "excursions.csv", key="dl-exc")
+
+st.subheader("After-dose vital signs: must-not-miss flags")
+st.caption(view.after_dose_limits)
+after = view.after_dose_flags
+if after.height:
+    st.dataframe(
+        after.select("at", "patient_id", "flag", "value", "detail", "session_id"),
+        width="stretch",
+        hide_index=True,
+    )
+    common.download_csv(after, "After-dose vital-sign flags", "after_dose_flags.csv", key="dl-adf")
+else:
+    st.success("No after-dose vital-sign flags in this cohort.")
+
+st.subheader("Dissociation after dosing (CADSS per session)")
+if view.dissociation.height:
+    st.dataframe(view.dissociation_table, width="stretch", hide_index=True)
+    st.caption(view.dissociation.get_column("definition")[0])
+    common.download_csv(view.dissociation, "Dissociation (CADSS)", "dissociation.csv", "dl-cadss")
+else:
+    st.info("No after-dose CADSS scores linked to dosing sessions in this cohort.")
 
 st.subheader("Serious adverse events")
 if view.serious.height:

@@ -7,7 +7,11 @@ Flags that must never be missed (``safety_flags``):
 * a serious adverse event (marked serious, or an event that is serious whatever its recorded
   severity: ``tables.SERIOUS_EVENTS``);
 * a hypertensive reading before dosing (systolic above ``settings.bp_systolic_limit`` or
-  diastolic above ``settings.bp_diastolic_limit``; esketamine REMS).
+  diastolic above ``settings.bp_diastolic_limit``; esketamine REMS);
+* after dosing: a hypertensive crisis (systolic above ``settings.bp_crisis_systolic_above``
+  or diastolic above ``settings.bp_crisis_diastolic_above``; ACC/AHA 2017), hypoxaemia (SpO2
+  below ``settings.spo2_low_pct``) or tachycardia (heart rate above
+  ``settings.heart_rate_after_above``; a project choice).
 
 Rates come with exact intervals: events per 100 dosing sessions with the Garwood (exact
 Poisson) interval, % of patients with the Clopper-Pearson interval.
@@ -32,6 +36,14 @@ FLAG_SOURCES = {
     "psychosis, hypertensive crisis, respiratory depression and abuse count as serious",
     "hypertensive_before_dosing": "Esketamine REMS: consider delaying dosing when BP > 140/90 "
     "before dosing (limits from settings)",
+    "hypertensive_crisis_after_dosing": "ACC/AHA 2017 guideline (Whelton et al., Hypertension "
+    "2018;71:e13): hypertensive crisis = systolic > 180 and/or diastolic > 120 mmHg (limits "
+    "from settings)",
+    "hypoxaemia_after_dosing": "SpO2 < 90% is hypoxaemia (clinical reference, safety "
+    "monitoring; esketamine REMS respiratory checks); limit from settings",
+    "tachycardia_after_dosing": "kapoutcomes default (no published standard; configurable): "
+    "heart rate after dosing above the limit from settings (default 120 beats/min, marked "
+    "tachycardia; tachycardia is > 100)",
 }
 
 
@@ -46,10 +58,19 @@ def vital_excursions(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame
     Columns: patient_id, session_id, started_at, route, bp_recorded, hypertensive_before
     (systolic > limit or diastolic > limit before dosing), bp_rise (systolic after - before
     >= ``settings.bp_rise_mmhg``), bp_rise_mmhg, spo2_recorded, desaturation (SpO2 before or
-    after below ``settings.spo2_low_pct``). Flags are empty where the readings are missing.
+    after below ``settings.spo2_low_pct``), after dosing: crisis_after (systolic >
+    ``bp_crisis_systolic_above`` or diastolic > ``bp_crisis_diastolic_above``),
+    hypoxaemia_after (SpO2 < ``spo2_low_pct``), tachycardia_after (heart rate >
+    ``heart_rate_after_above``), and the readings. Flags are empty where the readings are
+    missing (a sessions frame without a column reads it as missing).
     """
     d = dosing.dosing_sessions(sessions)
+    d = d.with_columns(
+        pl.lit(None, dtype=pl.Int32).alias(c) for c in _VITAL_COLUMNS if c not in d.columns
+    )
     sb, db = pl.col("bp_systolic_before"), pl.col("bp_diastolic_before")
+    sa, da = pl.col("bp_systolic_after"), pl.col("bp_diastolic_after")
+    hr_a, spo2_a = pl.col("heart_rate_after"), pl.col("spo2_after")
     rise = pl.col("bp_systolic_after") - sb
     low = settings.spo2_low_pct
     s_min = pl.min_horizontal(pl.col("spo2_before"), pl.col("spo2_after"))
@@ -70,7 +91,77 @@ def vital_excursions(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame
         systolic_before=sb,
         diastolic_before=db,
         spo2_min=s_min,
+        crisis_after=pl.when(sa.is_not_null() | da.is_not_null()).then(
+            (sa > settings.bp_crisis_systolic_above).fill_null(False)
+            | (da > settings.bp_crisis_diastolic_above).fill_null(False)
+        ),
+        hypoxaemia_after=spo2_a < low,
+        tachycardia_after=hr_a > settings.heart_rate_after_above,
+        systolic_after=sa,
+        diastolic_after=da,
+        heart_rate_after=hr_a,
+        spo2_after=spo2_a,
     )
+
+
+_VITAL_COLUMNS = (
+    "bp_systolic_before",
+    "bp_diastolic_before",
+    "bp_systolic_after",
+    "bp_diastolic_after",
+    "heart_rate_after",
+    "spo2_before",
+    "spo2_after",
+)
+
+
+def _bp_text(sys_col: str, dia_col: str) -> pl.Expr:
+    return pl.format(
+        "{}/{}",
+        pl.col(sys_col).cast(pl.String).fill_null("?"),
+        pl.col(dia_col).cast(pl.String).fill_null("?"),
+    )
+
+
+def _after_dose_flags(v: pl.DataFrame, settings: Settings) -> list[pl.DataFrame]:
+    """Must-not-miss flags from the readings after dosing, one row per session and flag."""
+    keys = {"patient_id": pl.col("patient_id"), "at": pl.col("started_at")}
+    crisis = v.filter(pl.col("crisis_after").fill_null(False)).select(
+        **keys,
+        flag=pl.lit("hypertensive_crisis_after_dosing"),
+        value=_bp_text("systolic_after", "diastolic_after"),
+        detail=pl.format(
+            "BP {} mmHg after dosing: hypertensive crisis (above {}/{}, ACC/AHA 2017); check "
+            "for symptoms and organ damage",
+            _bp_text("systolic_after", "diastolic_after"),
+            pl.lit(settings.bp_crisis_systolic_above),
+            pl.lit(settings.bp_crisis_diastolic_above),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    hypox = v.filter(pl.col("hypoxaemia_after").fill_null(False)).select(
+        **keys,
+        flag=pl.lit("hypoxaemia_after_dosing"),
+        value=pl.col("spo2_after").cast(pl.String),
+        detail=pl.format(
+            "SpO2 {}% after dosing: hypoxaemia (below {}%)",
+            pl.col("spo2_after"),
+            pl.lit(f"{settings.spo2_low_pct:g}"),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    tachy = v.filter(pl.col("tachycardia_after").fill_null(False)).select(
+        **keys,
+        flag=pl.lit("tachycardia_after_dosing"),
+        value=pl.col("heart_rate_after").cast(pl.String),
+        detail=pl.format(
+            "heart rate {} beats/min after dosing (above {}, a configurable project default)",
+            pl.col("heart_rate_after"),
+            pl.lit(settings.heart_rate_after_above),
+        ),
+        session_id=pl.col("session_id"),
+    )
+    return [crisis, hypox, tachy]
 
 
 def safety_flags(
@@ -84,7 +175,8 @@ def safety_flags(
     (``excursions``: the ``vital_excursions`` of ``sessions`` when already computed).
 
     Columns: patient_id, at, flag (phq9_item9 | serious_adverse_event |
-    hypertensive_before_dosing), value, detail, session_id, source."""
+    hypertensive_before_dosing | hypertensive_crisis_after_dosing | hypoxaemia_after_dosing |
+    tachycardia_after_dosing: ``FLAG_SOURCES``), value, detail, session_id, source."""
     item9 = assessments.filter(
         (pl.col("instrument") == "phq9")
         & (pl.col("item") == instruments.PHQ9_ITEM9)
@@ -133,7 +225,8 @@ def safety_flags(
         ),
         session_id=pl.col("session_id"),
     )
-    out = pl.concat([item9, sae, htn], how="diagonal_relaxed")
+    after = _after_dose_flags(v, settings) if "crisis_after" in v.columns else []
+    out = pl.concat([item9, sae, htn, *after], how="diagonal_relaxed")
     src = pl.DataFrame({"flag": list(FLAG_SOURCES), "source": list(FLAG_SOURCES.values())})
     return out.join(src, on="flag", how="left").sort(
         ["at", "patient_id", "flag"], descending=[True, False, False]
@@ -380,7 +473,14 @@ def serious_events(adverse_events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-EXCURSIONS = ("hypertensive_before", "bp_rise", "desaturation")
+EXCURSIONS = (
+    "hypertensive_before",
+    "bp_rise",
+    "desaturation",
+    "crisis_after",
+    "hypoxaemia_after",
+    "tachycardia_after",
+)
 
 
 def excursion_counts(excursions: pl.DataFrame) -> pl.DataFrame:
@@ -440,6 +540,11 @@ def excursion_summary_from_counts(
         f"{settings.bp_diastolic_limit} mmHg before dosing",
         "bp_rise": f"systolic BP rise of at least {settings.bp_rise_mmhg} mmHg after dosing",
         "desaturation": f"SpO2 below {settings.spo2_low_pct:g}% before or after dosing",
+        "crisis_after": f"BP above {settings.bp_crisis_systolic_above}/"
+        f"{settings.bp_crisis_diastolic_above} mmHg after dosing (hypertensive crisis)",
+        "hypoxaemia_after": f"SpO2 below {settings.spo2_low_pct:g}% after dosing (hypoxaemia)",
+        "tachycardia_after": f"heart rate above {settings.heart_rate_after_above} beats/min "
+        "after dosing",
     }
     out = (
         level_agg(

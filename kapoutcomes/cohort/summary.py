@@ -17,7 +17,15 @@ from typing import Any
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.cohort import attrition, durability, improvement, resources, response, safety
+from kapoutcomes.cohort import (
+    attrition,
+    dissociation,
+    durability,
+    improvement,
+    resources,
+    response,
+    safety,
+)
 from kapoutcomes.cohort import completeness as completeness_mod
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, GROUP_MEANINGS, rollup
 from kapoutcomes.cohort.metrics import PatientMetrics, patient_metrics
@@ -30,15 +38,7 @@ from kapoutcomes.stats.funnel import funnel
 #: contraindications, prescription details, event ids): ``REPORT_COLUMNS`` leaves them out,
 #: so that the report reads and carries less (``Store.read_all(columns=REPORT_COLUMNS)``).
 UNUSED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sessions": (
-        "dose_mg",
-        "dose_mg_per_kg",
-        "weight_kg",
-        "infusion_minutes",
-        "heart_rate_before",
-        "heart_rate_after",
-        "bp_diastolic_after",
-    ),
+    "sessions": ("dose_mg", "weight_kg", "infusion_minutes", "heart_rate_before"),
     "patients": (
         "sex",
         "birth_year",
@@ -279,6 +279,7 @@ def _safety_lists(i: SummaryInputs, c: Computed) -> Frames:
         "serious_events": i.codes.decode(safety.serious_events(i.adverse_events)),
         "flags": _flag_counts(i),
         "open_item9": i.codes.decode(safety.item9_by_patient(i.assessments)),
+        "dissociation": dissociation.cadss_summary(i.assessments, i.metrics.dosing, i.settings),
     }
 
 
@@ -400,9 +401,16 @@ SECTION_SPECS: tuple[SectionSpec, ...] = (
         "Safety",
         lambda i: (
             "adverse events per 100 dosing sessions and % of patients (exact intervals); "
-            "vital-sign excursions; must-not-miss flags"
+            "vital-sign excursions; must-not-miss flags; after-dose dissociation (CADSS)"
         ),
-        shown=("adverse_events", "serious_events", "excursions", "flags", "open_item9"),
+        shown=(
+            "adverse_events",
+            "serious_events",
+            "excursions",
+            "flags",
+            "open_item9",
+            "dissociation",
+        ),
         split=_safety,
         whole=_safety_lists,
         compared={"adverse_events": "adverse_events", "excursions": "excursions"},

@@ -343,6 +343,20 @@ PHQ9_ITEM9_SOURCE = (
     "LOINC 44260-8, answers LL358-3"
 )
 
+#: LOINC answer list LL358-3 (PHQ-9 / GAD-7 items): answer text and LA code -> points.
+#: Source: LOINC LL358-3 (LA6568-5 not at all = 0, LA6569-3 several days = 1, LA6570-1 more
+#: than half the days = 2, LA6571-9 nearly every day = 3).
+LL358_3_TEXT = {
+    "not at all": 0,
+    "several days": 1,
+    "more than half the days": 2,
+    "nearly every day": 3,
+}
+LL358_3_CODES = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
+#: Words of the PHQ-9 item 9 question (LOINC 44260-8 display), for exports that name the item
+#: by its question rather than its number.
+PHQ9_ITEM9_WORDS = ("better off dead", "hurting yourself")
+
 #: Jacobson & Truax reliable change criterion.
 RCI_CRITERION = 1.96
 RCI_SOURCE = "Jacobson & Truax, J Consult Clin Psychol 1991;59:12: RCI = (x2 - x1) / sqrt(2 SEM^2)"

@@ -140,8 +140,36 @@ class Settings:
     )
     spo2_low_pct: float = _f(
         90.0,
-        "clinical reference, vital-sign excursions (SpO2 below 90%)",
-        "desaturation: SpO2 below this",
+        "clinical reference, safety monitoring: SpO2 < 90% is hypoxaemia",
+        "desaturation: SpO2 below this (after dosing: a must-not-miss flag)",
+    )
+    bp_crisis_systolic_above: int = _f(
+        180,
+        "ACC/AHA 2017 guideline (Whelton et al., Hypertension 2018;71:e13): hypertensive crisis "
+        "= systolic > 180 and/or diastolic > 120 mmHg; Yip et al., Front Psychiatry 2022;"
+        "13:1017504 apply it to ketamine infusions (urgency without, emergency with organ "
+        "damage)",
+        "hypertensive crisis after dosing (must-not-miss flag): systolic after dosing above this",
+    )
+    bp_crisis_diastolic_above: int = _f(
+        120,
+        "ACC/AHA 2017 guideline (Whelton et al., Hypertension 2018;71:e13): hypertensive crisis "
+        "= systolic > 180 and/or diastolic > 120 mmHg",
+        "hypertensive crisis after dosing (must-not-miss flag): diastolic after dosing above this",
+    )
+    heart_rate_after_above: int = _f(
+        120,
+        f"{PROJECT_CHOICE}: adult tachycardia is a heart rate above 100 beats/min; ketamine "
+        "commonly raises heart rate, so the flag is set at marked tachycardia",
+        "tachycardia after dosing (must-not-miss flag): heart rate after dosing above this",
+    )
+    cadss_dissociation_above: float = _f(
+        4.0,
+        "peak CADSS total > 4 marks dissociation in the esketamine TRANSFORM-2 / SUSTAIN-1 "
+        "post hoc analysis of dissociation and antidepressant effect (Int J "
+        "Neuropsychopharmacol 2022); yet no CADSS cut-off separated investigator-reported "
+        "dissociation well (Int J Neuropsychopharmacol 2023;26:198): a descriptive share",
+        "after-dose CADSS: share of sessions with a total above this",
     )
     bp_rise_mmhg: int = _f(
         20,

@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 
 from kapoutcomes.ingest import read as rd
+from kapoutcomes.ingest import safety_signals
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
-from kapoutcomes.ingest.report import FileReport, ReasonCount
+from kapoutcomes.ingest.report import FileReport, ReasonCount, ReviewNow
 from kapoutcomes.storage import privacy
 
 
@@ -79,6 +80,7 @@ class RowAccount:
     quarantine_reasons: tuple[ReasonCount, ...]
     skip_reasons: tuple[ReasonCount, ...]
     problems: pl.DataFrame
+    review: pl.DataFrame  # safety_signals.review_now rows of this file
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,24 @@ def classify(f: ImportFile, result: Resolved) -> RowAccount:
         quarantine_reasons=reason_counts(probs, True),
         skip_reasons=reason_counts(skips, False, one_per_row=True),
         problems=probs,
+        review=_review(at, result, probs, states),
     )
+
+
+def _review(at: _Lines, result: Resolved, probs: pl.DataFrame, states: _States) -> pl.DataFrame:
+    """Review-now entries of this file: safety signals on rows quarantined, or kept only as a
+    conflict (the store holds another answer for the same patient, time and measure)."""
+    if result.signals is None or result.signals.height == 0:
+        return safety_signals.review_now(pl.DataFrame(schema=safety_signals.SIGNAL_SCHEMA), probs)
+    why = probs.select(RK, "column", "reason")
+    if states.conflict_only.any():
+        conflicts = at.keys(
+            states.conflict_only,
+            "differs from what the store holds for the same patient, time and measure (kept "
+            "for review in conflicts)",
+        ).select(RK, pl.lit("(conflict)").alias("column"), "reason")
+        why = pl.concat([why, conflicts])
+    return safety_signals.review_now(at.mine(result.signals), why)
 
 
 def _states(at: _Lines, result: Resolved, bad: pl.Series) -> _States:
@@ -240,9 +259,10 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
             continue
         c = classify(f, result)
         notes = list(f.raw.notes) + list(result.notes.get(f.index, []))
+        name = privacy.scrub_text(f.src.name)
         out.append(
             FileReport(
-                file=privacy.scrub_text(f.src.name),
+                file=name,
                 preset=f.fit.preset,
                 kind=f.fit.kind,
                 sha256=f.src.sha256,
@@ -262,6 +282,22 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 removed_identifier_columns=f.identifiers,
                 ignored_columns=f.ignored,
                 notes=tuple(notes),
+                review_now=_review_entries(name, c.review),
             )
         )
     return out
+
+
+def _review_entries(file: str, review: pl.DataFrame) -> tuple[ReviewNow, ...]:
+    return tuple(
+        ReviewNow(
+            file=file,
+            line=int(r[RK] % RK_BASE),
+            kind=r["kind"],
+            headline=r["headline"],
+            seen=r["seen"],
+            reason=r["reason"],
+            action=r["action"],
+        )
+        for r in review.iter_rows(named=True)
+    )

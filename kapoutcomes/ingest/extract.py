@@ -17,7 +17,7 @@ import polars as pl
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments, opioids
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.ingest import deid, opioid_text
+from kapoutcomes.ingest import deid, opioid_text, safety_signals
 from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest.read import LINE, SHAPE, RawTable
 from kapoutcomes.storage import privacy
@@ -70,13 +70,6 @@ VITAL_NAMES = {
 }
 #: Item-level answers the product keeps: PHQ-9 item 9 (clinical reference), LOINC 44260-8.
 ITEM_LOINC = {"44260-8": ("phq9", 9)}
-#: LOINC answer list LL358-3 (PHQ items): text -> points.
-LL358_3 = {
-    "not at all": 0.0,
-    "several days": 1.0,
-    "more than half the days": 2.0,
-    "nearly every day": 3.0,
-}
 INSTRUMENT_LOINC = {i.loinc: i.code for i in instruments.INSTRUMENTS.values() if i.loinc}
 
 
@@ -105,6 +98,9 @@ class Extract:
     mrn_col: str | None = None
     dob_col: str | None = None
     patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
+    #: rows carrying a safety signal (``safety_signals.SIGNAL_SCHEMA``): a PHQ-9 item 9 answer
+    #: not known to be 0, a serious adverse event; kept after the candidates are released
+    signals: list[pl.DataFrame] = field(default_factory=list)
 
     def release_candidates(self) -> None:
         """Drop the candidates, problems, skips, vital signs and activity once resolved
@@ -381,21 +377,36 @@ def _measured(c: _Distinct, roles: dict[str, str]) -> _Measured:
     names = name.unique().drop_nulls().to_list()
     recog = {n: (i.code if (i := instruments.recognise(n)) else None) for n in names}
     inst_by_name = _lookup(name, recog, pl.String)
+    # a PHQ-9 item named by a name or local code ("PHQ9_9", "PHQ-9 item 9", its question)
+    items_named = {
+        t: n
+        for t in {*names, *code.unique().drop_nulls().to_list()}
+        if (n := safety_signals.phq9_item_of_name(t)) is not None
+    }
+    item_by_name = pl.select(
+        pl.coalesce(
+            _lookup(code, items_named, pl.Int32),
+            _lookup(name, items_named, pl.Int32),
+        )
+    ).to_series()
+    item_name_inst = pl.select(pl.when(item_by_name.is_not_null()).then(pl.lit("phq9"))).to_series()
     vital_names = {
         n: VITAL_NAMES[key] for n in names if (key := privacy.normalise_header(n)) in VITAL_NAMES
     }
     vital_by_name = _lookup(name, vital_names, pl.String)
-    instrument = pl.select(pl.coalesce(item_inst, inst_by_code, inst_by_name)).to_series()
+    instrument = pl.select(
+        pl.coalesce(item_inst, inst_by_code, item_name_inst, inst_by_name)
+    ).to_series()
     vital = pl.select(pl.coalesce(vital_by_code, vital_by_name)).to_series()
-    # an explicit item column (e.g. "PHQ-9", item 9)
-    item_col = nm.parse_int(item_raw)
+    # an explicit item column (e.g. "PHQ-9", item 9 / "Q9" / "item 9" / "PHQ9_9")
+    item_col = safety_signals.item_numbers(nm.clean(item_raw))
     c.bad(
         nm.present(item_raw) & item_col.is_null(),
         roles.get("item", ""),
         item_raw,
-        "expected an item number",
+        "expected an item number such as 9, Q9 or item 9",
     )
-    item = pl.select(pl.coalesce(item_no, item_col)).to_series().cast(pl.Int32)
+    item = pl.select(pl.coalesce(item_no, item_by_name, item_col)).to_series().cast(pl.Int32)
     return _Measured(code, name, instrument, vital, item)
 
 
@@ -431,13 +442,15 @@ def _skip_untracked(c: _Distinct, m: _Measured) -> None:
 def _scores(
     c: _Distinct, m: _Measured, roles: dict[str, str], value_present: pl.Series
 ) -> tuple[pl.Series, pl.Series]:
-    """Each combination's score ("7", "7/10", an LL358-3 answer text) and whether it is an
-    assessment to keep."""
+    """Each combination's score ("7", "7/10"; for an item, also an LL358-3 answer text or LA
+    code) and whether it is an assessment to keep. PHQ-9 item 9 answers not known to be 0 are
+    marked as safety signals."""
     instrument, item = m.instrument, m.item
     value_raw = c.cell("value")
     item_other = instrument.is_not_null() & item.is_not_null() & (instrument != "phq9")
     sc = nm.parse_score(value_raw)
-    answer = _lookup(nm.clean(value_raw).str.to_lowercase(), LL358_3, pl.Float64)
+    answer = safety_signals.answer_points(nm.clean(value_raw))
+    answer = pl.select(pl.when(item.is_not_null()).then(answer)).to_series()
     score = pl.select(pl.coalesce(sc.get_column("value"), answer)).to_series()
     maxima = {i.code: float(i.maximum) for i in instruments.INSTRUMENTS.values()}
     inst_max = _lookup(instrument, maxima, pl.Float64)
@@ -460,6 +473,13 @@ def _scores(
         "the score is written out of a different maximum than the instrument's",
     )
     c.skip(item_other, "item-level answers are kept for PHQ-9 item 9 only")
+    is_item9 = (instrument == "phq9") & (item == instruments.PHQ9_ITEM9) & value_present
+    if is_item9.fill_null(False).any():
+        c.r.ex.signals.append(
+            safety_signals.item9_signals(
+                c.r.rk, c.rows(is_item9.fill_null(False)), c.rows(score), c.rows(value_raw)
+            )
+        )
     return score, is_inst & ~item_other
 
 
@@ -648,6 +668,10 @@ def extract_canonical(
         ex.patient_rows = _canonical_patients(r, frame, roles, opts)
         return ex
     frame = _derived_columns(table, frame, roles, opts)
+    if table == "assessments":
+        frame = _canonical_items(r, frame, roles)
+    if table == "adverse_events":
+        ex.signals.append(safety_signals.serious_event_signals(frame))
     ex.outputs[table] = frame
     date_col = {
         "sessions": "started_at",
@@ -671,7 +695,11 @@ def _canonical_column(
     elif col == "instrument":
         rawc = r.col(h)
         vals = {
-            v: (i.code if (i := instruments.recognise(v)) else None)
+            v: (
+                i.code
+                if (i := instruments.recognise(v))
+                else ("phq9" if safety_signals.phq9_item_of_name(v) else None)
+            )
             for v in nm.clean(rawc).unique().drop_nulls()
         }
         s = _lookup(nm.clean(rawc), vals, pl.String)
@@ -679,7 +707,23 @@ def _canonical_column(
     elif col == "score":
         rawc = r.col(h)
         s = nm.parse_score(rawc).get_column("value")
-        r.bad(nm.present(rawc) & s.is_null(), h, rawc, "expected a score such as 7 or 7/10")
+        s = pl.select(pl.coalesce(s, safety_signals.answer_points(nm.clean(rawc)))).to_series()
+        r.bad(
+            nm.present(rawc) & s.is_null(),
+            h,
+            rawc,
+            "expected a score such as 7 or 7/10 (an item answer may also be written as "
+            "LOINC answer text such as Several days)",
+        )
+    elif col == "item":
+        rawc = r.col(h)
+        s = safety_signals.item_numbers(nm.clean(rawc))
+        r.bad(
+            nm.present(rawc) & s.is_null(),
+            h,
+            rawc,
+            "expected an item number such as 9, Q9 or item 9",
+        )
     elif isinstance(dtype, pl.Datetime):
         s = r.datetime(h, opts, required=False)
     elif dtype == pl.Date:
@@ -720,6 +764,38 @@ def _canonical_patients(
     )
     r.ex.dob_col = birth_h
     return frame.with_columns(birth_date=birth)
+
+
+def _canonical_items(r: Rows, frame: pl.DataFrame, roles: dict[str, str]) -> pl.DataFrame:
+    """Assessment rows: a PHQ-9 item named in the instrument column ("PHQ9_9", read as
+    instrument phq9) gives the item number; answer text on a total is a problem; PHQ-9 item 9
+    answers not known to be 0 are marked as safety signals."""
+    inst_raw = nm.clean(r.col(roles.get("instrument")))
+    named = {
+        t: n
+        for t in inst_raw.unique().drop_nulls().to_list()
+        if (n := safety_signals.phq9_item_of_name(t)) is not None
+    }
+    if named:
+        by_name = _lookup(inst_raw, named, pl.Int32)
+        frame = frame.with_columns(item=pl.coalesce(pl.col("item"), by_name))
+    raw_score = r.col(roles.get("score"))
+    answer = safety_signals.answer_points(nm.clean(raw_score)).is_not_null()
+    r.bad(
+        answer & frame.get_column("item").is_null(),
+        roles.get("score", "score"),
+        raw_score,
+        "answer text such as Several days is an item answer: give the item number (e.g. 9)",
+    )
+    is_item9 = (frame.get_column("instrument") == "phq9") & (
+        frame.get_column("item") == instruments.PHQ9_ITEM9
+    )
+    r.ex.signals.append(
+        safety_signals.item9_signals(
+            r.rk, is_item9 & nm.present(raw_score), frame.get_column("score"), raw_score
+        )
+    )
+    return frame
 
 
 def _derived_columns(

@@ -51,6 +51,8 @@ class Resolved:
     vital_updates: pl.DataFrame  # session_id, column, value (stored sessions)
     notes: dict[int, list[str]]
     vitals_filled: pl.DataFrame | None = None  # RK of vital signs filled into sessions
+    #: rows carrying a safety signal (``safety_signals.SIGNAL_SCHEMA``)
+    signals: pl.DataFrame | None = None
 
 
 def concat(frames: Sequence[pl.DataFrame | None], schema: dict | None = None) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
-from kapoutcomes.ingest import deid, side_effects
+from kapoutcomes.ingest import deid, safety_signals, side_effects
 from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest.errors import IngestError
 from kapoutcomes.ingest.extract import RK, Extract, Options, Rows, activity, stable_id
@@ -88,6 +88,7 @@ class AssessmentColumn:
     instrument: str
     timing: str | None = None
     minutes_after_start: float | None = None
+    item: int | None = None  # an item-level answer (PHQ-9 item 9), not a total
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class Mapping:
             events = _side_effects(v, raw, identifiers, visit)
             if events is not None:
                 ex.outputs["adverse_events"] = events
+                ex.signals.append(safety_signals.serious_event_signals(events))
         demo = _patient_facts(v, opts)
         ex.activity = activity(r.rk, pid, started, **demo)
         return ex
@@ -363,6 +365,12 @@ def _assessments(v: _Visits, a: AssessmentColumn, visit: _Visit) -> pl.DataFrame
     sc = nm.parse_score(rawc)
     inst = instruments.INSTRUMENTS[a.instrument]
     value, denom = sc.get_column("value"), sc.get_column("denominator")
+    if a.item is not None:  # an item answer may be LOINC answer text or an LA code
+        value = pl.select(
+            pl.coalesce(value, safety_signals.answer_points(nm.clean(rawc)))
+        ).to_series()
+        if a.instrument == "phq9" and a.item == instruments.PHQ9_ITEM9:
+            r.ex.signals.append(safety_signals.item9_signals(r.rk, nm.present(rawc), value, rawc))
     r.bad(
         nm.present(rawc) & value.is_null(),
         h,
@@ -388,7 +396,7 @@ def _assessments(v: _Visits, a: AssessmentColumn, visit: _Visit) -> pl.DataFrame
             "patient_id": visit.patient_id,
             "assessed_at": at,
             "instrument": [a.instrument] * n,
-            "item": pl.Series([None] * n, dtype=pl.Int32),
+            "item": pl.Series([a.item] * n, dtype=pl.Int32),
             "score": value,
             "session_id": visit.session_id,
             "timing": timing_for(a.timing, visit.session_type),
@@ -634,7 +642,7 @@ def _assessment_column(a: Any, i: int, name: str) -> AssessmentColumn:
     """One [[assessments]] entry (the i-th, from 1)."""
     if not isinstance(a, dict) or "column" not in a or "instrument" not in a:
         raise _err(name, f"[[assessments]] entry {i} needs column and instrument")
-    extra = set(a) - {"column", "instrument", "timing", "minutes_after_start"}
+    extra = set(a) - {"column", "instrument", "timing", "minutes_after_start", "item"}
     if extra:
         raise _err(name, f"[[assessments]] entry {i}: unknown key(s) {', '.join(sorted(extra))}")
     inst = a["instrument"]
@@ -657,7 +665,26 @@ def _assessment_column(a: Any, i: int, name: str) -> AssessmentColumn:
     mas = a.get("minutes_after_start")
     if mas is not None and not isinstance(mas, int | float):
         raise _err(name, f"[[assessments]] entry {i}: minutes_after_start must be a number")
-    return AssessmentColumn(a["column"], code, timing, mas)
+    item = _item_key(a.get("item"), code, i, name)
+    return AssessmentColumn(a["column"], code, timing, mas, item)
+
+
+def _item_key(value: Any, code: str, i: int, name: str) -> int | None:
+    """The ``item`` key of an [[assessments]] entry: 9, "9", "Q9" or "item 9", within the
+    instrument's item count."""
+    if value is None:
+        return None
+    n = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if n is None and isinstance(value, str):
+        n = safety_signals.item_number(value)
+    inst = instruments.INSTRUMENTS[code]
+    if n is None or not 1 <= n <= (inst.items or 0):
+        raise _err(
+            name,
+            f"[[assessments]] entry {i}: item {value!r} is not an item number of {inst.code} "
+            f"(1-{inst.items or 0}); write item = 9 for PHQ-9 item 9",
+        )
+    return n
 
 
 def _values_section(data: dict[str, Any], name: str) -> dict[str, Any]:

@@ -18,6 +18,20 @@ class ReasonCount:
 
 
 @dataclass(frozen=True)
+class ReviewNow:
+    """A safety signal that could not be stored: a PHQ-9 item 9 answer not known to be 0, or
+    a serious adverse event, on a quarantined row. ``seen`` never holds an identifier."""
+
+    file: str
+    line: int  # line number in the file (header = line 1)
+    kind: str  # phq9_item9 | serious_adverse_event
+    headline: str  # "possible suicide-risk answer: review now", ...
+    seen: str  # what was seen, e.g. "PHQ-9 item 9 answer '2.5'"
+    reason: str  # why the row could not be stored (column: reason)
+    action: str  # what to do
+
+
+@dataclass(frozen=True)
 class FileReport:
     """What happened to every row of one file.
 
@@ -45,6 +59,7 @@ class FileReport:
     removed_identifier_columns: tuple[str, ...] = ()
     ignored_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    review_now: tuple[ReviewNow, ...] = ()
 
     @property
     def reconciles(self) -> bool:
@@ -84,6 +99,11 @@ class ImportReport:
     def reconciles(self) -> bool:
         return all(f.reconciles for f in self.files)
 
+    @property
+    def review_now(self) -> tuple[ReviewNow, ...]:
+        """Safety signals on quarantined rows, every file's: each needs review today."""
+        return tuple(r for f in self.files for r in f.review_now)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
@@ -94,6 +114,7 @@ class ImportReport:
             "quarantined": self.quarantined,
             "skipped": self.skipped,
             "reconciles": self.reconciles,
+            "review_now": [dataclasses.asdict(r) for r in self.review_now],
             "files": [f.to_dict() for f in self.files],
         }
 
@@ -101,6 +122,13 @@ class ImportReport:
         out = []
         head = "dry run (nothing written)" if self.dry_run else f"store: {self.store}"
         out.append(f"{head}; {len(self.files)} file(s) in {self.seconds:.1f} s")
+        if self.review_now:
+            out.append("")
+            out.append(f"REVIEW NOW: {len(self.review_now)} safety signal(s) could not be stored")
+            for r in self.review_now:
+                out.append(f"  {r.file} line {r.line}: {r.headline}")
+                out.append(f"    seen: {r.seen}; not stored because {r.reason}")
+                out.append(f"    what to do: {r.action}")
         for f in self.files:
             out.append("")
             out.append(f"{f.file}  [{f.preset}: {f.kind}]")

@@ -10,7 +10,7 @@ import datetime as dt
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.ingest import extract
+from kapoutcomes.ingest import extract, safety_signals
 from kapoutcomes.ingest.dedupe import attach_vitals, dedupe, link_to_sessions
 from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA, Options
 from kapoutcomes.ingest.frames import CONFLICT_SCHEMA, UNIQUENESS, ImportFile, Resolved, concat
@@ -133,6 +133,7 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
         vital_updates=vitals.updates,
         notes=notes,
         vitals_filled=_without(vitals.status.filter(pl.col("status") == "new"), bad).select(RK),
+        signals=concat([s for ex in exs for s in ex.signals], safety_signals.SIGNAL_SCHEMA),
     )
 
 

@@ -47,13 +47,17 @@ def write(
         ledger.append(ledger_entry(f, rep_by_name[f.import_id], name, now))
     corrected = corrected_rows(files, result)
     updates = result.vital_updates
+    reviews = review_records(report, now)
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
         if audit_as is not None:
             _audit(con, audit_as, ledger)
         st.fill_session_vitals(con, updates)
+        if reviews.height:
+            st.append(con, "review_now", reviews)
         if corrected.height:
             st.settle_quarantine(con, corrected)
+            st.settle_reviews(con)
 
     st.write_tables(
         frames,
@@ -63,6 +67,29 @@ def write(
         then=then,
     )
     st.checkpoint()
+
+
+def review_records(report: ImportReport, now: dt.datetime) -> pl.DataFrame:
+    """The import's review-now entries as the store's ``review_now`` rows (open)."""
+    rows = [
+        {
+            "import_id": f.import_id,
+            "file_name": r.file,
+            "row_number": r.line,
+            "kind": r.kind,
+            "headline": r.headline,
+            "seen": r.seen,
+            "reason": r.reason,
+            "action": r.action,
+            "raised_at": now,
+            "status": "open",
+            "reviewed_by": None,
+            "reviewed_at": None,
+        }
+        for f in report.files
+        for r in f.review_now
+    ]
+    return pl.DataFrame(rows, schema=store_mod.REVIEW_SCHEMA)
 
 
 def conflict_records(f: ImportFile, conf: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -25,6 +25,7 @@ def format_value(v: Any, col: str) -> str:
             "rate",
             "lower",
             "upper",
+            "share_above",
             "itt_rate",
             "itt_lower",
             "itt_upper",

@@ -39,6 +39,21 @@ def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x))
 
 
+_DISSOCIATION = (
+    "dose_band",
+    "sessions",
+    "patients",
+    "median",
+    "q1",
+    "q3",
+    "above",
+    "share_above",
+    "lower",
+    "upper",
+    "caveats",
+)
+
+
 def _table(frame: pl.DataFrame, columns: list[str] | None = None, limit: int = 200) -> str:
     if frame.height == 0:
         return "<p class='small'>No rows.</p>"
@@ -378,6 +393,11 @@ def _safety(summary: CohortSummary, fig: _Figs) -> list[str]:
     parts.append("<h3>Serious adverse events</h3>" + _table(frames["serious_events"], limit=500))
     parts.append("<h3>Vital-sign excursions</h3>")
     parts.append(_table(overall(frames["excursions"]), ["excursion", *_RATE, "patients", *_NOTES]))
+    diss = frames["dissociation"]
+    parts.append("<h3>Dissociation after dosing (CADSS per session)</h3>")
+    parts.append(_table(diss, list(_DISSOCIATION)))
+    if diss.height:
+        parts.append(f"<p class='def'>{_e(diss.get_column('definition')[0])}</p>")
     return parts
 
 

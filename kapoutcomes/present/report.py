@@ -100,8 +100,17 @@ def to_text(summary: CohortSummary) -> str:
     lines.append("safety flags (must not be missed):")
     for r in s["safety"].frames["flags"].iter_rows(named=True):
         lines.append(
-            f"  {r['flag']:<28} {r['patients']:>6} patients, {r['occurrences']} occurrences"
+            f"  {r['flag']:<33} {r['patients']:>6} patients, {r['occurrences']} occurrences"
         )
+    diss = s["safety"].frames["dissociation"]
+    if diss.height:
+        lines.append("dissociation after dosing (CADSS per session):")
+        for r in diss.iter_rows(named=True):
+            lines.append(
+                f"  {r['dose_band']:<18} {r['sessions']:>6} sessions, median {r['median']:g} "
+                f"(IQR {r['q1']:g}-{r['q3']:g}), above {r['threshold']:g}: "
+                f"{percent(r['share_above'])}" + (f"  [{r['caveats']}]" if r["caveats"] else "")
+            )
     lines.append("")
     lines.append("Full report: --json or --html FILE.")
     return "\n".join(lines)

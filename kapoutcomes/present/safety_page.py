@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.cohort import activity, safety
+from kapoutcomes.cohort import activity, dissociation, safety
 from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.present import figures
@@ -29,6 +29,10 @@ class SafetyView:
     excursions_table: pl.DataFrame  # for people
     serious: pl.DataFrame
     item9: pl.DataFrame
+    after_dose_flags: pl.DataFrame  # must-not-miss vital signs after dosing
+    after_dose_limits: str  # the limits in force, in words, with their sources
+    dissociation: pl.DataFrame  # after-dose CADSS per session by dose band (the download)
+    dissociation_table: pl.DataFrame  # for people
 
 
 def _rate_table(rates: pl.DataFrame, dimension: str, ci: str) -> pl.DataFrame:
@@ -132,4 +136,34 @@ def safety_view(t: dict[str, pl.DataFrame], s: Settings) -> SafetyView | None:
         excursions_table=_excursions_table(exc, ci),
         serious=serious,
         item9=item9,
+        after_dose_flags=safety.safety_flags(
+            t["assessments"].clear(), ae.clear(), sessions, s
+        ).filter(pl.col("flag").str.ends_with("_after_dosing")),
+        after_dose_limits=after_dose_limits(s),
+        dissociation=(diss := dissociation.cadss_summary(t["assessments"], sessions, s)),
+        dissociation_table=_dissociation_table(diss, s, ci),
+    )
+
+
+def after_dose_limits(s: Settings) -> str:
+    return (
+        f"Hypertensive crisis above {s.bp_crisis_systolic_above}/{s.bp_crisis_diastolic_above} "
+        f"mmHg (ACC/AHA 2017), SpO2 below {s.spo2_low_pct:g}% (hypoxaemia), heart rate above "
+        f"{s.heart_rate_after_above} beats/min (project default); limits in Definitions."
+    )
+
+
+def _dissociation_table(diss: pl.DataFrame, s: Settings, ci: str) -> pl.DataFrame:
+    return diss.select(
+        "dose_band",
+        "sessions",
+        "patients",
+        "median",
+        pl.format("{}-{}", "q1", "q3").alias("IQR"),
+        pl.format("{}/{}", "above", "sessions").alias(f"above {s.cadss_dissociation_above:g}"),
+        (pl.col("share_above") * 100).round(1).alias("% above"),
+        pl.format(
+            "{}-{}", (pl.col("lower") * 100).round(1), (pl.col("upper") * 100).round(1)
+        ).alias(f"{ci} (%)"),
+        "caveats",
     )

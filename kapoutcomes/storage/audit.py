@@ -31,6 +31,7 @@ ACTIONS = (
     "report",
     "settings_change",
     "access_denied",
+    "review_now_reviewed",
 )
 
 

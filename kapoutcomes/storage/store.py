@@ -70,6 +70,24 @@ CONFLICT_SCHEMA: dict[str, Any] = {
     "status": pl.String,  # open | resolved
 }
 
+#: Safety signals an import could not store (a PHQ-9 item 9 answer not known to be 0, a
+#: serious adverse event, on a quarantined row): listed on the Safety page until the row is
+#: corrected or a clinician marks the entry reviewed. Never holds an identifier.
+REVIEW_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "file_name": pl.String,
+    "row_number": pl.Int64,
+    "kind": pl.String,  # phq9_item9 | serious_adverse_event
+    "headline": pl.String,
+    "seen": pl.String,
+    "reason": pl.String,
+    "action": pl.String,
+    "raised_at": pl.Datetime("us"),
+    "status": pl.String,  # open | corrected | reviewed
+    "reviewed_by": pl.String,
+    "reviewed_at": pl.Datetime("us"),
+}
+
 AUDIT_SCHEMA: dict[str, Any] = {
     "seq": pl.Int64,
     "at": pl.Datetime("us"),
@@ -87,6 +105,7 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "quarantine": QUARANTINE_SCHEMA,
     "conflicts": CONFLICT_SCHEMA,
     "audit_log": AUDIT_SCHEMA,
+    "review_now": REVIEW_SCHEMA,
 }
 
 
@@ -228,6 +247,37 @@ class Store:
         )
 
     @staticmethod
+    def settle_reviews(con: duckdb.DuckDBPyConnection) -> None:
+        """Close open review-now entries whose quarantined row is no longer open (corrected
+        or resubmitted: a resubmitted row raises its own entry under the new import). Entries
+        of rows kept as conflicts (never quarantined) stay open until marked reviewed."""
+        con.execute(
+            "UPDATE review_now SET status = 'corrected' WHERE status = 'open' AND EXISTS "
+            "(SELECT 1 FROM quarantine q WHERE q.import_id = review_now.import_id "
+            "AND q.row_number = review_now.row_number) AND NOT EXISTS "
+            "(SELECT 1 FROM quarantine q WHERE q.status = 'open' "
+            "AND q.import_id = review_now.import_id AND q.row_number = review_now.row_number)"
+        )
+
+    def open_reviews(self) -> pl.DataFrame:
+        """Open review-now entries, newest first."""
+        return (
+            self.read("review_now")
+            .filter(pl.col("status") == "open")
+            .sort(["raised_at", "file_name", "row_number"], descending=[True, False, False])
+        )
+
+    def mark_reviewed(self, import_id: str, row_number: int, kind: str, user: str) -> None:
+        """A clinician has reviewed one review-now entry: it leaves the open list."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE review_now SET status = 'reviewed', reviewed_by = ?, "
+                "reviewed_at = now()::TIMESTAMP WHERE import_id = ? AND row_number = ? "
+                "AND kind = ? AND status = 'open'",
+                [user, import_id, row_number, kind],
+            )
+
+    @staticmethod
     def last_audit_link(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         """The newest audit entry's (seq, entry_hash) on ``con``, or None for an empty log."""
         rows = con.execute(
@@ -309,8 +359,15 @@ class Store:
         return set(self.query("SELECT patient_id FROM patients").get_column("patient_id").to_list())
 
     def counts(self) -> dict[str, int]:
+        """Rows per table; a table an older store (opened read-only) lacks counts 0."""
+        present = {
+            r[0]
+            for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         return {
             t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # type: ignore[index]
+            if t in present
+            else 0
             for t in (*CANONICAL, *BOOKKEEPING)
         }
 

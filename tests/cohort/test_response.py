@@ -83,15 +83,3 @@ def test_phq9_response_needs_a_baseline_remission_does_not(parts):
     assert rem["definition"].startswith("score < 5")
     assert "50.0% of the ITT population lack a baseline" in resp["caveats"]
     assert "fewer than half" not in resp["caveats"]  # 1 of 2 is half
-
-
-def test_counts_and_their_cells_give_the_same_rates(parts):
-    eoi, itt, base, groups = parts
-    direct = response.response_rates(eoi, itt, base, groups, S)
-    counted = response.response_rates(
-        response.response_counts(eoi), response.itt_counts(itt, base), base, groups, S
-    )
-    assert counted.equals(direct)
-    counts = response.response_counts(eoi).filter(pl.col("instrument") == "pain_nrs")
-    assert counts.get_column("response|n").sum() == 2
-    assert counts.get_column("response|d").sum() == 3

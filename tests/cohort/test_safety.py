@@ -103,6 +103,7 @@ def test_safety_flags_never_missed():
     got = sorted(f.select("patient_id", "flag", "value").rows())
     assert got == [
         (pid(1), "hypertensive_before_dosing", "150/85"),
+        (pid(1), "hypoxaemia_after_dosing", "88"),  # SpO2 88 after dose 4
         (pid(2), "phq9_item9", "2.0"),
         (pid(2), "serious_adverse_event", "psychosis"),
     ]
@@ -174,3 +175,64 @@ def test_adverse_event_rates_by_route_use_session_route_exposure():
         (pl.col("level") == "IV") & (pl.col("dimension") == "route") & (pl.col("category") == "IV")
     ).row(0, named=True)
     assert (iv_route["events"], iv_route["sessions"]) == (4, 7)
+
+
+def _after_dose_cohort():
+    # patient 3, after-dose readings (limits: crisis above 180/120, SpO2 below 90, HR above 120):
+    # dose 0: 181/100 -> crisis (systolic); dose 1: 180/120 -> none (at the limits, not above);
+    # dose 2: 150/121 -> crisis (diastolic); dose 3: SpO2 89 -> hypoxaemia; dose 4: SpO2 90 ->
+    # none; dose 5: HR 121 -> tachycardia; dose 6: HR 120 -> none; dose 7: nothing recorded.
+    after = [
+        {"bp_systolic_after": 181, "bp_diastolic_after": 100},
+        {"bp_systolic_after": 180, "bp_diastolic_after": 120},
+        {"bp_systolic_after": 150, "bp_diastolic_after": 121},
+        {"spo2_after": 89},
+        {"spo2_after": 90},
+        {"heart_rate_after": 121},
+        {"heart_rate_after": 120},
+        {},
+    ]
+    ses = [session(3, n, "induction", n, **kw) for n, kw in enumerate(after)]
+    return tables_of([patient(3)], ses, (), (), ())
+
+
+def test_after_dose_vital_flags_hand_worked():
+    t = _after_dose_cohort()
+    v = safety.vital_excursions(t["sessions"], S)
+    assert v.get_column("crisis_after").to_list() == [True, False, True, *[None] * 5]
+    assert v.get_column("hypoxaemia_after").to_list() == [None] * 3 + [True, False] + [None] * 3
+    assert v.get_column("tachycardia_after").to_list() == [None] * 5 + [True, False, None]
+    f = safety.safety_flags(t["assessments"], t["adverse_events"], t["sessions"], S)
+    got = sorted(f.select("session_id", "flag", "value").rows())
+    assert got == [
+        ("s3_0", "hypertensive_crisis_after_dosing", "181/100"),
+        ("s3_2", "hypertensive_crisis_after_dosing", "150/121"),
+        ("s3_3", "hypoxaemia_after_dosing", "89"),
+        ("s3_5", "tachycardia_after_dosing", "121"),
+    ]
+    assert f.get_column("source").null_count() == 0
+    assert "ACC/AHA 2017" in f.filter(pl.col("session_id") == "s3_0")["source"][0]
+    # the limits come from settings: at 179/119, 95% and 100 beats/min every reading above flags
+    strict = Settings(
+        bp_crisis_systolic_above=179,
+        bp_crisis_diastolic_above=119,
+        spo2_low_pct=95.0,
+        heart_rate_after_above=100,
+    )
+    f2 = safety.safety_flags(t["assessments"], t["adverse_events"], t["sessions"], strict)
+    assert f2.group_by("flag").len().sort("flag").rows() == [
+        ("hypertensive_crisis_after_dosing", 3),
+        ("hypoxaemia_after_dosing", 2),
+        ("tachycardia_after_dosing", 2),
+    ]
+
+
+def test_after_dose_excursion_rates_hand_worked():
+    # crisis: 2 of the 3 sessions with an after-dose BP; hypoxaemia 1 of 2 with an SpO2 after
+    t = _after_dose_cohort()
+    groups = patient_groups(t["patients"], t["sessions"])
+    x = safety.excursion_summary(safety.vital_excursions(t["sessions"], S), groups, S)
+    got = {r["excursion"]: (r["n"], r["denominator"]) for r in x.iter_rows(named=True)}
+    assert got["crisis_after"] == (2, 3)
+    assert got["hypoxaemia_after"] == (1, 2)
+    assert got["tachycardia_after"] == (1, 2)

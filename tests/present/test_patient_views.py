@@ -11,7 +11,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort import quality
 from kapoutcomes.definitions.settings import DEFAULT
 from kapoutcomes.demo import generator
-from kapoutcomes.present import figures, patient_summary
+from kapoutcomes.present import figures, palette, patient_summary
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +75,23 @@ def test_empty_tables():
     q = quality.data_quality(empty, DEFAULT)
     assert q.completeness.height == 0 and q.no_baseline.height == 0
     assert quality.completeness_figure(q.completeness) is None
+
+
+def test_timeline_marks_after_dose_cadss():
+    # two doses with after-dose CADSS 2 and 8: both written on the side-effects row, the one
+    # above the threshold (4) in vermillion; a before-dose CADSS is not drawn
+    from tests.builders import patient, pid, score, session, tables_of
+
+    t = tables_of(
+        [patient(1)],
+        [session(1, 0, "induction", 0), session(1, 2, "induction", 1)],
+        [
+            score(1, 0.05, 2, "cadss", timing="after_dose", sid="s1_0"),
+            score(1, 2.05, 8, "cadss", timing="after_dose", sid="s1_1"),
+            score(1, 2.0, 30, "cadss", timing="before_dose", sid="s1_1"),
+        ],
+    )
+    fig = figures.patient_timeline(t, pid(1), DEFAULT)
+    (trace,) = [d for d in fig.data if d.name == "CADSS after dose"]
+    assert list(trace.text) == ["2", "8"]
+    assert list(trace.marker.color) == [palette.SKY, palette.HARM]

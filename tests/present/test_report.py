@@ -74,12 +74,22 @@ def test_report_json_on_demo_prints_every_section(demo_json):
     assert pain["lower"] <= pain["rate"] <= pain["upper"]
     dur = demo_json["durability"]["tables"]["summary"]
     assert {r["instrument"] for r in dur} >= {"pain_nrs"}
-    for name in ("adverse_events", "serious_events", "excursions", "flags", "open_item9"):
+    for name in (
+        "adverse_events",
+        "serious_events",
+        "excursions",
+        "flags",
+        "open_item9",
+        "dissociation",
+    ):
         assert name in demo_json["safety"]["tables"]
     assert {r["flag"] for r in demo_json["safety"]["tables"]["flags"]} == {
         "phq9_item9",
         "serious_adverse_event",
         "hypertensive_before_dosing",
+        "hypertensive_crisis_after_dosing",
+        "hypoxaemia_after_dosing",
+        "tachycardia_after_dosing",
     }
     comp = demo_json["comparisons"]["tables"]
     subgroups = {r["subgroup"] for r in comp["response"]}

@@ -12,6 +12,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from kapoutcomes import tables
+from kapoutcomes.cohort import dissociation
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, opioid_course
 from kapoutcomes.present import palette
@@ -23,7 +24,7 @@ ROWS = (
     ("Depression (PHQ-9, 0-27)", 0.22),
     ("Opioids (daily MME, mg/day)", 0.16),
     ("Blood pressure before and after dosing (mmHg)", 0.2),
-    ("Side effects", 0.14),
+    ("Side effects and after-dose dissociation (CADSS)", 0.14),
 )
 #: blood pressure series: (column, legend name, colour, marker symbol)
 BLOOD_PRESSURE = (
@@ -300,6 +301,10 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
     _opioid_row(fig, rows, window, settings)
     _blood_pressure_row(fig, rows, window, settings)
     _side_effect_row(fig, rows.events)
+    cadss = dissociation.after_dose_cadss(
+        _patient(t, "assessments", patient_id), _patient(t, "sessions", patient_id)
+    )
+    _cadss_markers(fig, cadss, settings)
     fig.update_xaxes(title_text="Date", row=5, col=1)
     if window is not None:
         fig.update_xaxes(range=[window.start, window.end])
@@ -360,4 +365,34 @@ def patient_figure(
         title or f"{label(instrument)} over time",
         "Date",
         f"{label(instrument)} score (points)",
+    )
+
+
+def _cadss_markers(fig: go.Figure, cadss: pl.DataFrame, settings: Settings) -> None:
+    """After-dose CADSS totals on the side-effects row, written on each marker; totals above
+    ``settings.cadss_dissociation_above`` in the harm colour."""
+    if cadss.height == 0:
+        return
+    limit = settings.cadss_dissociation_above
+    above = [v > limit for v in cadss["cadss"].to_list()]
+    fig.add_trace(
+        go.Scatter(
+            x=cadss["started_at"].to_list(),
+            y=["dissociation (CADSS after dose)"] * cadss.height,
+            mode="markers+text",
+            text=[f"{v:g}" for v in cadss["cadss"].to_list()],
+            textposition="top center",
+            name="CADSS after dose",
+            marker={
+                "size": 9,
+                "symbol": "hexagon",
+                "color": [palette.HARM if a else palette.SKY for a in above],
+            },
+            customdata=[f"above {limit:g}" if a else f"at most {limit:g}" for a in above],
+            hovertemplate="CADSS %{text} after the dose of %{x|%Y-%m-%d} (%{customdata})"
+            "<extra></extra>",
+            legendgroup="row5",
+        ),
+        row=5,
+        col=1,
     )
