@@ -68,11 +68,11 @@ def test_response_rates_agree(both):
     _, summary, theirs = both
     ours = _all_levels(summary, "response", "rates", "response")
     keys = ["subgroup", "level", "instrument", "measure"]
-    m = _merge(ours.select(*keys, "n", "denominator", "itt_denominator", "missing_baseline",
-                           "rate", "lower", "upper", "itt_rate", "itt_lower", "itt_upper"),
-               theirs["response"], keys)  # fmt: skip
-    _close(m, ["n", "denominator", "itt_denominator", "missing_baseline", "rate", "lower",
-               "upper", "itt_rate", "itt_lower", "itt_upper"], 1e-9)  # fmt: skip
+    cols = ["n", "denominator", "itt_denominator", "missing_baseline", "rate", "lower",
+            "upper", "itt_rate", "itt_lower", "itt_upper", "completers_n",
+            "completers_denominator", "started", "not_eligible", "not_yet_due"]  # fmt: skip
+    m = _merge(ours.select(*keys, *cols), theirs["response"], keys)
+    _close(m, cols, 1e-9)
     assert ours.height > 100
 
 

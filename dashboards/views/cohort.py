@@ -74,8 +74,8 @@ chg = overall(frames["change"]["end_of_induction"]).filter(pl.col("instrument") 
 
 h1, h2, h3, h4 = st.columns(4)
 for col, instrument, label in (
-    (h1, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%)"),
-    (h2, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%)"),
+    (h1, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%), all starters"),
+    (h2, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%), all starters"),
 ):
     resp = rates.filter((pl.col("instrument") == instrument) & (pl.col("measure") == "response"))
     if resp.height:
@@ -83,7 +83,9 @@ for col, instrument, label in (
         col.metric(label, pct(r["rate"]))
         col.caption(
             f"{pct(r['lower'])}-{pct(r['upper'])} · {r['n']}/{r['denominator']} evaluable · "
-            f"ITT {pct(r['itt_rate'])} of {r['itt_denominator']}"
+            f"ITT {pct(r['itt_rate'])} of {r['itt_denominator']} · completers "
+            f"{r['completers_n']}/{r['completers_denominator']}"
+            + (f" · {r['excluded']}" if r["excluded"] else "")
         )
 if dur.height:
     d = dur.row(0, named=True)
@@ -120,6 +122,19 @@ with tab_out:
         st.plotly_chart(figures.rates_figure(rates), width="stretch")
         common.download_csv(rates, "Response and remission", "response.csv", key="dl-rates")
     st.caption(summary["response"].definition)
+    st.markdown(
+        "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
+        "range) whose end-of-induction window has closed; the rest are counted beside it."
+    )
+    who = rates.select(
+        "instrument", "measure", "n", "denominator", "rate", "itt_denominator", "itt_rate",
+        "completers_n", "completers_denominator", "completers_rate", "started", "excluded",
+    )  # fmt: skip
+    st.dataframe(
+        who,
+        width="stretch",
+        hide_index=True,
+    )
 
     pf = summary.metrics  # per-patient frames the summary was computed from
     wf = cohort_figures.waterfall_figure(pf.end_of_induction, s)

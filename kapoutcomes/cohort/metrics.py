@@ -187,6 +187,7 @@ def _part_metrics(
     cost = change.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
     itt = response.itt_population(groups, tot, settings, instruments_=before)
+    due = induction.end_of_induction_due(groups, ind, settings, as_of)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(
         dos, assessments, base, groups, settings, as_of, recorded=every
@@ -216,7 +217,7 @@ def _part_metrics(
         "mme": g(mme, "timepoint"),
         "cost": cost,
         "excursions": exc,
-        "itt": g(response.with_baseline_flag(itt, base), "instrument"),
+        "itt": g(response.measure_population(itt, base, due, settings), "instrument"),
         "ae_events": cells(aes.events, "ae_events"),
         "ae_exposure": cells(aes.exposure, "ae_exposure"),
         "excursion_counts": cells(exc_counts, "excursion_counts"),
