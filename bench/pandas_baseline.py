@@ -656,9 +656,10 @@ def mme_course(opi, dosing, sessions, assessments, s: Settings) -> pd.DataFrame:
 
 def opioid_summary(mme: pd.DataFrame, groups: pd.DataFrame, s: Settings) -> pd.DataFrame:
     rows = []
-    m = mme[mme["observed"]]
-    for sub, e in _by_levels(m, groups):
-        for (lv, tp, day), f in e.groupby(["level", "timepoint", "day"]):
+    for sub, e in _by_levels(mme, groups):
+        for (lv, tp, day), every in e.groupby(["level", "timepoint", "day"]):
+            # every timepoint has its rows, 0 of 0 when nobody was observed there
+            f = every[every["observed"].astype(bool)]
             on_base = f["baseline_mme"] > 0
             mm = f["daily_mme"]
             rows += [
