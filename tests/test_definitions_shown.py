@@ -111,3 +111,64 @@ def test_mean_mme_change_with_a_t_interval():
         .filter((pl.col("timepoint") == "baseline") & (pl.col("measure") == "mean_mme_change"))
         .is_empty()
     )
+
+
+# -- remission by treatment month and at any time -----------------------------------------------
+def _score(i: int, day: float, value: float, timing: str = "follow_up") -> dict:
+    return {
+        "patient_id": _pid(i),
+        "assessed_at": D0 + dt.timedelta(days=day),
+        "instrument": "phq9",
+        "score": float(value),
+        "timing": timing,
+    }
+
+
+def _phq9_course() -> dict[str, pl.DataFrame]:
+    """PHQ-9, one infusion each on day 0 (treatment month 1 = days 0-29, 2 = days 30-59).
+
+    p1 baseline 16: day 10 -> 6 (62.5%, response, not remission), day 40 -> 4 (remission)
+    p2 baseline 12: day 10 -> 10, day 40 -> 9 (neither); an after-dose 2 on day 0 is ignored
+    p3 baseline 4 (not eligible): day 10 -> 1, day 40 -> 0
+    Month 1: scored 3, eligible 2 (p1, p2): response 1 of 2, remission 0 of 2.
+    Month 2: scored 3, eligible 2: response 1 of 2 (p1), remission 1 of 2 (p1).
+    At any time: response 1 of 2, remission 1 of 2 (p1); 1 not eligible.
+    """
+    sessions = [_session(i, 0, 0) for i in (1, 2, 3)]
+    scores = [
+        _score(1, -1, 16),
+        _score(1, 10, 6),
+        _score(1, 40, 4),
+        _score(2, -1, 12),
+        _score(2, 0.1, 2, timing="after_dose"),
+        _score(2, 10, 10),
+        _score(2, 40, 9),
+        _score(3, -1, 4),
+        _score(3, 10, 1),
+        _score(3, 40, 0),
+    ]
+    return {
+        "patients": _frame("patients", [_patient(i) for i in (1, 2, 3)]),
+        "sessions": _frame("sessions", sessions),
+        "assessments": _frame("assessments", scores),
+        "opioids": tables.empty("opioids"),
+        "adverse_events": tables.empty("adverse_events"),
+    }
+
+
+def test_remission_by_treatment_month_among_eligible_patients():
+    s = cohort_summary(_phq9_course(), S, comparisons=())
+    m = s["improvement_by_month"].frames["months"].sort("treatment_month")
+    cols = ["treatment_month", "scored", "denominator", "not_eligible", "n", "remission_n"]
+    assert m.select(cols).rows() == [(1, 3, 2, 1, 1, 0), (2, 3, 2, 1, 1, 1)]
+    assert m.get_column("remission_rate").to_list() == [0.0, 0.5]
+    assert m.get_column("remission_lower").to_list()[0] == 0.0  # exact, no 1e-17
+    assert "not used for change, response or episodes" in m.get_column("definition")[0]
+
+
+def test_remission_and_response_at_any_time():
+    s = cohort_summary(_phq9_course(), S, comparisons=())
+    a = s["response"].frames["any_time"]
+    got = {r["measure"]: (r["n"], r["denominator"], r["not_eligible"]) for r in a.to_dicts()}
+    assert got == {"response": (1, 2, 1), "remission": (1, 2, 1)}
+    assert "after dosing" in a.get_column("definition")[0]

@@ -38,6 +38,7 @@ class PatientMetrics:
     baselines: pl.DataFrame
     changes: pl.DataFrame
     monthly: pl.DataFrame
+    ever: pl.DataFrame
     induction: pl.DataFrame
     end_of_induction: pl.DataFrame
     episodes: pl.DataFrame
@@ -131,6 +132,7 @@ def patient_metrics(
         baselines=base,
         changes=cat["changes"],
         monthly=cat["monthly"],
+        ever=cat["ever"],
         induction=cat["induction"],
         end_of_induction=eoi,
         episodes=cat["episodes"],
@@ -192,7 +194,7 @@ def _part_metrics(
     comp = completeness_mod.completeness_items(
         dos, assessments, base, groups, settings, as_of, recorded=every
     )
-    monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
+    monthly = improvement.monthly_scores(ch, settings.max_treatment_month, settings)
 
     def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
         # the string columns the statistics group by as Categorical as well: every grouping
@@ -210,6 +212,7 @@ def _part_metrics(
         "baselines": base,
         "changes": ch,
         "monthly": g(monthly, "instrument"),
+        "ever": g(improvement.ever_scores(ch, settings), "instrument"),
         "induction": ind,
         "end_of_induction": g(eoi),
         "episodes": g(ep),

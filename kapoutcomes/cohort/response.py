@@ -23,7 +23,7 @@ from kapoutcomes.cohort.groups import (
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change
 from kapoutcomes.outcomes.change import AFTER_DOSE_NOTE
-from kapoutcomes.outcomes.rules import response_rules
+from kapoutcomes.outcomes.rules import eligible_expr, response_rules
 from kapoutcomes.stats.intervals import with_proportion
 
 MEASURES = ("response", "substantial", "remission", "mcid_improved", "reliable_improvement")
@@ -107,13 +107,6 @@ def measure_population(
     """
     rules = response_rules(settings).select("instrument", "eligible_from", "best_score")
     b = pl.col("baseline_score")
-    eligible = (
-        pl.when(b.is_null())
-        .then(False)
-        .when(pl.col("eligible_from").is_not_null())
-        .then(b >= pl.col("eligible_from"))
-        .otherwise(b != pl.col("best_score"))
-    )
     out = (
         itt.drop("has_baseline", strict=False)
         .join(
@@ -124,7 +117,7 @@ def measure_population(
         .join(rules, on="instrument", how="left")
         .join(due.select("patient_id", "completed", "due"), on="patient_id", how="left")
         .with_columns(
-            eligible=eligible,
+            eligible=eligible_expr(),
             due=pl.col("due").fill_null(False),
             completed=pl.col("completed").fill_null(False),
         )

@@ -200,7 +200,8 @@ def _attrition(i: SummaryInputs, by: str | None) -> Frames:
 
 def _response(i: SummaryInputs, by: str | None) -> Frames:
     rates = response.response_rates_from_cells(i.response_cells, i.settings, by)
-    return {"rates": rates}
+    any_time = improvement.any_time_rates(i.metrics.ever, i.metrics.groups, i.settings, by)
+    return {"rates": rates, "any_time": any_time}
 
 
 def _change(i: SummaryInputs, by: str | None) -> Frames:
@@ -350,9 +351,9 @@ SECTION_SPECS: tuple[SectionSpec, ...] = (
             + intervals.WILSON_SOURCE
             + ")"
         ),
-        shown=("rates",),
+        shown=("rates", "any_time"),
         split=_response,
-        compared={"rates": "response"},
+        compared={"rates": "response", "any_time": "response_any_time"},
         caveats=_cohort_caveats,
     ),
     SectionSpec(

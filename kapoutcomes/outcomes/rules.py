@@ -54,6 +54,21 @@ def eligible_reason(inst: instruments.Instrument, settings: Settings) -> str:
     return f"baseline {short} below {low:g}"
 
 
+def eligible_expr(baseline: str = "baseline_score") -> pl.Expr:
+    """Whether the baseline is in the instrument's eligible population (needs the
+    ``response_rules`` columns eligible_from and best_score on the row): at or above
+    ``eligible_from``; for an instrument without a cut-off, any baseline other than the best
+    possible score; never without a baseline."""
+    b = pl.col(baseline)
+    return (
+        pl.when(b.is_null())
+        .then(False)
+        .when(pl.col("eligible_from").is_not_null())
+        .then(b >= pl.col("eligible_from"))
+        .otherwise(b != pl.col("best_score"))
+    )
+
+
 def response_rules(settings: Settings) -> pl.DataFrame:
     """One row per instrument: the response, substantial, minimal, remission, MCID and
     reliability figures in force, with the definition in words.
