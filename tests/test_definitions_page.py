@@ -47,13 +47,46 @@ def test_the_default_cut_offs_and_windows_are_the_ones_in_force():
         assert words in text, words
 
 
-def test_the_definitions_page_renders_the_file():
+def _isolated(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
+    monkeypatch.delenv("KAPOUTCOMES_DEMO", raising=False)
+    monkeypatch.delenv("KAPOUTCOMES_SETTINGS", raising=False)
+
+
+def _page(name: str):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(
-        str(ROOT / "dashboards" / "views" / "definitions.py"), default_timeout=60
-    )
+    at = AppTest.from_file(str(ROOT / "dashboards" / "app.py"), default_timeout=120)
     at.run()
-    assert not at.exception
+    at.switch_page(f"views/{name}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_definitions_page_renders_the_file(monkeypatch, tmp_path):
+    _isolated(monkeypatch, tmp_path)
+    at = _page("definitions")
     shown = " ".join(m.value for m in at.markdown)
-    assert "Who a measure is about" in shown or "Eligible (who a measure is about)" in shown
+    assert "Eligible (who a measure is about)" in shown
+    assert "HEDIS DRR-E" in shown
+
+
+def test_the_cohort_page_shows_the_populations_of_the_demo(monkeypatch, tmp_path):
+    """The demo (seed 7, as recorded in the golden report): pain response 131 of 303
+    evaluable, ITT 319, completers 64 of 118, 4 not eligible and 21 without a baseline;
+    PHQ-9 response 58 of 153, ITT 178, completers 27 of 60, 140 not eligible."""
+    _isolated(monkeypatch, tmp_path)
+    at = _page("cohort")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pain responders (≥30%), all starters"] == "43%"
+    assert metrics["PHQ-9 responders (≥50%), all starters"] == "38%"
+    captions = " ".join(c.value for c in at.caption)
+    assert "131/303 evaluable" in captions and "ITT 41% of 319" in captions
+    assert "completers 64/118" in captions
+    assert "4 not eligible: baseline pain NRS below 4; 21 without a baseline" in captions
+    assert "58/153 evaluable" in captions and "completers 27/60" in captions
+    assert "140 not eligible: baseline PHQ-9 below 10" in captions
+    who = [d.value for d in at.dataframe]
+    assert any("excluded" in f.columns and "started" in f.columns for f in who)
