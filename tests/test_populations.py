@@ -315,3 +315,24 @@ def test_itt_never_counts_a_not_yet_due_patient(patients, end_day):
     assert x["itt_denominator"] == expected_itt
     assert x["not_yet_due"] == expected_not_due
     assert x["denominator"] <= x["itt_denominator"]
+
+
+def test_a_baseline_at_the_floor_is_not_eligible_for_an_instrument_without_a_cut_off():
+    # BPI interference has no published cut-off: p1 baseline 0 -> 0 cannot improve by the
+    # 1-point MCID: not eligible (stated), not a non-responder; p2 3 -> 1.5 (MCID met), p3
+    # 0.5 -> 0.5 (eligible, not met): 1 of 2. Data end day 60.
+    scores = [
+        _score(1, -1, 0, "bpi_interference"),
+        _score(1, 14, 0, "bpi_interference"),
+        _score(2, -1, 3, "bpi_interference"),
+        _score(2, 14, 1.5, "bpi_interference"),
+        _score(3, -1, 0.5, "bpi_interference"),
+        _score(3, 14, 0.5, "bpi_interference"),
+        _score(3, 60, 0.5, "bpi_interference"),
+    ]
+    t = _tables([_patient(i) for i in (1, 2, 3)], [s for i in (1, 2, 3) for s in _infusions(i, SIX)], scores)  # fmt: skip
+    x = _row(_rates(t), "bpi_interference", "mcid_improved")
+    assert (x["n"], x["denominator"], x["not_eligible"], x["eligible_from"]) == (1, 2, 1, None)
+    assert x["excluded"] == (
+        "1 not eligible: baseline BPI interference at the best possible score (no room to improve)"
+    )
