@@ -27,7 +27,9 @@ class PatientMetrics:
     """The per-patient frames the cohort statistics are computed from (each already carrying
     the comparison dimensions of ``groups.patient_groups``, as Categorical). ``changes`` holds
     the ``change.change_rows`` columns; ``end_of_induction`` every ``change.changes``
-    column. ``adverse_events`` (events and exposure), ``excursion_counts`` (with
+    column; ``itt`` who each end-of-induction measure is about
+    (``response.measure_population``: eligible, due, completed, status); ``ever`` response
+    and remission at any time (``improvement.ever_scores``). ``adverse_events`` (events and exposure), ``excursion_counts`` (with
     ``patients``: patients with the excursion) and ``completeness`` are ``groups.rollup``
     cells: the per-patient counts summed per combination of the comparison dimensions (the
     statistics on them are sums and counts only), part by part, so that the per-patient rows
