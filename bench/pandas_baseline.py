@@ -389,28 +389,73 @@ def itt_population(groups, totals, s: Settings) -> pd.DataFrame:
     return grid[keep][["patient_id", "instrument"]]
 
 
-def response_rates(eoi, itt, base, groups, s: Settings) -> pd.DataFrame:
+def measure_population(itt, base, ind, groups, as_of, s: Settings) -> pd.DataFrame:
+    """Eligible (baseline in the instrument's range), due (end-of-induction window closed by
+    the data end) and completers, per patient and instrument of the ITT population."""
+    rules = response_rules(s).to_pandas()[["instrument", "eligible_from", "best_score"]]
+    p = itt.merge(base[["patient_id", "instrument", "baseline_score"]], how="left")
+    p = p.merge(rules, on="instrument", how="left")
+    b = p["baseline_score"]
+    cut = p["eligible_from"]
+    p["eligible"] = b.notna() & np.where(cut.notna(), b >= cut, b != p["best_score"])
+    first = ind[ind["course"] == 1][["patient_id", "induction_end", "completed"]]
+    g = groups[groups["dosed"]][["patient_id", "first_dose_at"]].merge(
+        first, on="patient_id", how="left"
+    )
+    closes = g["induction_end"].fillna(g["first_dose_at"]) + pd.Timedelta(
+        days=s.end_of_induction_window_days
+    )
+    g["due"] = closes <= as_of
+    g["completed"] = g["completed"].fillna(False).astype(bool)
+    p = p.merge(g[["patient_id", "due", "completed"]], on="patient_id", how="left")
+    p["in_itt"] = p["eligible"] & p["due"].fillna(False).astype(bool)
+    p["not_yet_due"] = p["eligible"] & ~p["in_itt"]
+    p["missing"] = b.isna()
+    p["not_eligible"] = b.notna() & ~p["eligible"]
+    return p
+
+
+def response_rates(eoi, pop, groups, s: Settings) -> pd.DataFrame:
     col = {"response": "responder"}
+    rules = response_rules(s).to_pandas().set_index("instrument")
+    defined = {
+        "response": rules["response_pct"].notna(),
+        "substantial": rules["substantial_pct"].notna(),
+        "remission": rules["remission_below"].notna() | rules["remission_at_or_below"].notna(),
+        "mcid_improved": rules["mcid"].notna(),
+        "reliable_improvement": rules["reliability"].notna(),
+    }
+    e = eoi[["patient_id", "instrument", *[col.get(m, m) for m in MEASURES]]]
+    joined = pop.merge(e, on=["patient_id", "instrument"], how="left")
     out = []
-    itt = itt.merge(base[["patient_id", "instrument", "has_baseline"]], how="left")
-    itt_levels = dict(_by_levels(itt, groups))
-    for sub, e in _by_levels(eoi, groups):
-        i = itt_levels[sub]
-        i = i.assign(missing=~i["has_baseline"].fillna(False).astype(bool))
-        idn = i.groupby(["level", "instrument"]).agg(
-            itt_denominator=("patient_id", "size"), missing_baseline=("missing", "sum")
-        )
-        for m in MEASURES:
-            c = col.get(m, m)
-            x = e[e[c].notna()]
-            g = x.groupby(["level", "instrument"])[c].agg(
-                n=lambda v: int(v.astype(bool).sum()), denominator="size"
-            )
-            g = g.join(idn, how="left").fillna({"itt_denominator": 0, "missing_baseline": 0})
-            g = g.reset_index().assign(subgroup=sub, measure=m)
-            out.append(g)
-    r = pd.concat(out, ignore_index=True)
-    r["rate"] = r["n"] / r["denominator"]
+    for sub, f in _by_levels(joined, groups):
+        for (lv, inst), x in f.groupby(["level", "instrument"]):
+            itt = x[x["in_itt"]]
+            for m in MEASURES:
+                if not defined[m].get(inst, False):
+                    continue
+                c = col.get(m, m)
+                known = itt[itt[c].notna()]
+                done = known[known["completed"]]
+                out.append(
+                    {
+                        "subgroup": sub,
+                        "level": lv,
+                        "instrument": inst,
+                        "measure": m,
+                        "n": int(known[c].astype(bool).sum()),
+                        "denominator": len(known),
+                        "itt_denominator": len(itt),
+                        "completers_n": int(done[c].astype(bool).sum()),
+                        "completers_denominator": len(done),
+                        "started": len(x),
+                        "missing_baseline": int(x["missing"].sum()),
+                        "not_eligible": int(x["not_eligible"].sum()),
+                        "not_yet_due": int(x["not_yet_due"].sum()),
+                    }
+                )
+    r = pd.DataFrame(out)
+    r["rate"] = (r["n"] / r["denominator"]).where(r["denominator"] > 0)
     r["lower"], r["upper"] = _wilson(
         r["n"].to_numpy(), r["denominator"].to_numpy(), s.confidence_level
     )
@@ -614,9 +659,10 @@ def mme_course(opi, dosing, sessions, assessments, s: Settings) -> pd.DataFrame:
 
 def opioid_summary(mme: pd.DataFrame, groups: pd.DataFrame, s: Settings) -> pd.DataFrame:
     rows = []
-    m = mme[mme["observed"]]
-    for sub, e in _by_levels(m, groups):
-        for (lv, tp, day), f in e.groupby(["level", "timepoint", "day"]):
+    for sub, e in _by_levels(mme, groups):
+        for (lv, tp, day), every in e.groupby(["level", "timepoint", "day"]):
+            # every timepoint has its rows, 0 of 0 when nobody was observed there
+            f = every[every["observed"].astype(bool)]
             on_base = f["baseline_mme"] > 0
             mm = f["daily_mme"]
             rows += [
@@ -698,11 +744,13 @@ def cohort_figures(t: dict[str, pd.DataFrame], s: Settings | None = None) -> dic
     ind = induction_series(dosing, s)
     eoi = end_of_induction(ch, ind, s)
     itt = itt_population(groups, totals, s)
+    as_of = max(sessions["started_at"].max(), assessments["assessed_at"].max())
+    pop = measure_population(itt, base, ind, groups, as_of, s)
     ep = response_episodes(ch, dosing, ind, s)
     mme = mme_course(t["opioids"], dosing, sessions, assessments, s)
     return {
         "baselines": base,
-        "response": response_rates(eoi, itt, base, groups, s),
+        "response": response_rates(eoi, pop, groups, s),
         "change": change_summary(eoi, groups, s),
         "durability": durability(ep, groups, s),
         "opioids": opioid_summary(mme, groups, s),

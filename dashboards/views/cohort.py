@@ -57,6 +57,11 @@ with tab_out:
         common.chart(view.rates_figure)
         common.download_csv(view.rates, "Response and remission", "response.csv", key="dl-rates")
     st.caption(view.definitions["response"])
+    st.markdown(
+        "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
+        "range) whose end-of-induction window has closed; the rest are counted beside it."
+    )
+    st.dataframe(view.who, width="stretch", hide_index=True)
     common.chart(
         view.waterfall,
         "No patient is evaluable at the end of induction yet (baseline and a score within the "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import streamlit as st
 
@@ -15,6 +17,13 @@ st.write(
     "standard exists the source says so: those defaults are the project's own choice and can "
     "be changed in the clinic's settings file (docs/settings.md)."
 )
+DEFINITIONS_MD = Path(__file__).resolve().parents[2] / "docs" / "definitions.md"
+with st.expander("Who is counted, from when to when (one page of definitions)", expanded=True):
+    if DEFINITIONS_MD.exists():
+        st.markdown(DEFINITIONS_MD.read_text(encoding="utf-8"))
+    else:
+        st.info("docs/definitions.md is not installed with this copy of the app.")
+st.subheader("Settings in force")
 defs = pl.DataFrame(s.describe())
 st.dataframe(defs, width="stretch", hide_index=True)
 common.download_csv(defs, "Definitions", "definitions.csv", key="dl-defs")

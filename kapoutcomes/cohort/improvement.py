@@ -12,6 +12,8 @@ from scipy import stats as sp_stats
 
 from kapoutcomes.cohort.groups import attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.change import AFTER_DOSE_NOTE
+from kapoutcomes.outcomes.rules import eligible_expr, response_rules
 from kapoutcomes.stats.intervals import median_ci, with_proportion
 
 #: The statistics ``describe_change`` returns for one group, in the order of the report columns.
@@ -144,7 +146,7 @@ def change_from_baseline(
         f"change = score at {timepoint} - baseline (negative = improvement); mean with t "
         f"interval, median with order-statistic interval ({settings.confidence_level:.0%}); "
         "paired Wilcoxon signed-rank test; SRM = mean change / SD of change; effect size = "
-        "mean change / SD of baseline"
+        f"mean change / SD of baseline; {AFTER_DOSE_NOTE}"
     )
     return out.with_columns(
         timepoint=pl.lit(timepoint),
@@ -153,15 +155,44 @@ def change_from_baseline(
     ).select(CHANGE_COLUMNS)
 
 
-def monthly_scores(change: pl.DataFrame, max_month: int = 12) -> pl.DataFrame:
+def _eligible_and_remission(settings: Settings) -> tuple[pl.DataFrame, pl.Expr, pl.Expr]:
+    """The rules to join (instrument, eligible_from, best_score, remission thresholds) and
+    the ``eligible`` and ``remission`` expressions on rows with score and baseline_score
+    (``rules.eligible_expr``, as in ``cohort.response.measure_population``)."""
+    rules = response_rules(settings).select(
+        "instrument", "eligible_from", "best_score", "remission_below", "remission_at_or_below"
+    )
+    eligible = eligible_expr()
+    remission = (
+        pl.when(pl.col("remission_below").is_not_null())
+        .then(pl.col("score") < pl.col("remission_below"))
+        .when(pl.col("remission_at_or_below").is_not_null())
+        .then(pl.col("score") <= pl.col("remission_at_or_below"))
+    )
+    return rules, eligible, remission
+
+
+def monthly_scores(
+    change: pl.DataFrame, max_month: int = 12, settings: Settings | None = None
+) -> pl.DataFrame:
     """Each patient's last score with a baseline in every 30-day treatment month (up to
-    ``max_month``): the ``outcomes.changes`` columns, one row per patient, instrument and
-    month (the natural key allows one total per patient, instrument and time)."""
+    ``max_month``): patient_id, instrument, treatment_month, assessed_at, change,
+    reduction_pct, responder, remission (empty without a remission rule) and eligible
+    (baseline in the instrument's elevated range), one row per patient, instrument and month
+    (the natural key allows one total per patient, instrument and time)."""
     key = ["patient_id", "instrument", "treatment_month"]
+    rules, eligible, remission = _eligible_and_remission(settings or Settings())
     return (
         change.filter(pl.col("change").is_not_null() & (pl.col("treatment_month") <= max_month))
-        .select(*key, "assessed_at", "change", "reduction_pct", "responder")
+        .select(
+            *key, "assessed_at", "score", "baseline_score", "change", "reduction_pct", "responder"
+        )
         .filter(pl.col("assessed_at") == pl.col("assessed_at").max().over(key))
+        .join(rules, on="instrument", how="left")
+        .with_columns(remission=remission, eligible=eligible)
+        .select(
+            *key, "assessed_at", "change", "reduction_pct", "responder", "remission", "eligible"
+        )
     )
 
 
@@ -172,40 +203,139 @@ def improvement_by_month(
     by: str | None = None,
 ) -> pl.DataFrame:
     """Improvement by treatment month (``settings.treatment_month_days``-day months from the
-    first dose) from
-    ``monthly_scores`` (each patient's last score in the month).
+    first dose) from ``monthly_scores`` (each patient's last score in the month).
 
-    Columns: subgroup, level, instrument, treatment_month, n (responders; empty for
-    instruments without a response threshold), denominator (patients with a score and a
-    baseline that month), mean_change, median_change, mean_reduction_pct, rate / lower /
-    upper (share responding, Wilson), definition, caveats.
+    Columns: subgroup, level, instrument, treatment_month, scored (patients with a score and
+    a baseline that month: the mean and median change are about them), mean_change,
+    median_change, mean_reduction_pct, denominator (of them, the eligible patients: baseline
+    in the instrument's elevated range), not_eligible, n (eligible responders; empty for
+    instruments without a response threshold), rate / lower / upper (share responding,
+    Wilson), remission_n, remission_rate / remission_lower / remission_upper (share in
+    remission among the eligible; empty without a remission rule), definition, caveats.
     """
     c = attach_groups(monthly, groups)
+    el = pl.col("eligible").fill_null(False)
     g = level_agg(
         c,
         by,
         ["instrument", "treatment_month"],
         [
-            pl.col("responder").fill_null(False).sum().cast(pl.Int64).alias("n"),
-            pl.len().cast(pl.Int64).alias("denominator"),
+            pl.len().cast(pl.Int64).alias("scored"),
             pl.col("change").mean().alias("mean_change"),
             pl.col("change").median().alias("median_change"),
             pl.col("reduction_pct").mean().alias("mean_reduction_pct"),
+            el.sum().cast(pl.Int64).alias("denominator"),
+            (el & pl.col("responder").fill_null(False)).sum().cast(pl.Int64).alias("n"),
+            (el & pl.col("remission").fill_null(False)).sum().cast(pl.Int64).alias("remission_n"),
             pl.col("responder").is_not_null().any().alias("_has_rule"),
+            pl.col("remission").is_not_null().any().alias("_has_remission"),
         ],
     ).sort("subgroup", "level", "instrument", "treatment_month")
     g = with_proportion(g, "n", "denominator", settings.confidence_level)
+    g = with_proportion(
+        g, "remission_n", "denominator", settings.confidence_level, prefix="remission_"
+    )
     g = g.with_columns(
         [
             pl.when(pl.col("_has_rule")).then(pl.col(x)).alias(x)
             for x in ("n", "rate", "lower", "upper")
         ]
-    ).drop("_has_rule")
+        + [
+            pl.when(pl.col("_has_remission")).then(pl.col(x)).alias(x)
+            for x in ("remission_n", "remission_rate", "remission_lower", "remission_upper")
+        ],
+        not_eligible=pl.col("scored") - pl.col("denominator"),
+    ).drop("_has_rule", "_has_remission")
     return g.with_columns(
         definition=pl.lit(
             f"last score in each {settings.treatment_month_days}-day treatment month after the "
-            "first dose; change = score - baseline; rate = share at or above the instrument's "
-            "response threshold"
+            "first dose; change = score - baseline (every patient with a baseline); rate = "
+            "share at or above the instrument's response threshold, remission_rate = share "
+            "in remission, both among eligible patients (baseline in the instrument's "
+            f"elevated range, as for end-of-induction response); {AFTER_DOSE_NOTE}"
         ),
         caveats=caveat_expr(pl.col("denominator"), settings),
+    )
+
+
+def ever_scores(change: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Per patient and instrument with a baseline and any score after the first dose
+    (``change.change_rows`` rows; after-dose scores are not among them): eligible (baseline in
+    the instrument's elevated range), ever_response and ever_remission (at any score up to the
+    data end; empty without such a rule)."""
+    rules, eligible, remission = _eligible_and_remission(settings)
+    return (
+        change.filter(pl.col("change").is_not_null())
+        .select("patient_id", "instrument", "score", "baseline_score", "responder")
+        .join(rules, on="instrument", how="left")
+        .with_columns(_remission=remission, _eligible=eligible)
+        .group_by("patient_id", "instrument")
+        .agg(
+            eligible=pl.col("_eligible").first(),
+            ever_response=pl.when(pl.col("responder").is_not_null().any()).then(
+                pl.col("responder").fill_null(False).any()
+            ),
+            ever_remission=pl.when(pl.col("_remission").is_not_null().any()).then(
+                pl.col("_remission").fill_null(False).any()
+            ),
+        )
+        .sort("patient_id", "instrument")
+    )
+
+
+def any_time_rates(
+    ever: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
+) -> pl.DataFrame:
+    """Response and remission at any time after the first dose (``ever_scores``), among
+    eligible patients with at least one score after the first dose.
+
+    Columns: subgroup, level, instrument, measure (response, remission), n (eligible
+    patients who met it at least once), denominator (eligible patients with a score after
+    the first dose), rate, lower, upper (Wilson), not_eligible (patients with a baseline
+    and a later score whose baseline is outside the eligible range), definition, caveats.
+    """
+    c = attach_groups(ever, groups)
+    el = pl.col("eligible").fill_null(False)
+    g = level_agg(
+        c,
+        by,
+        ["instrument"],
+        [
+            el.sum().cast(pl.Int64).alias("denominator"),
+            (~el).sum().cast(pl.Int64).alias("not_eligible"),
+            (el & pl.col("ever_response").fill_null(False)).sum().cast(pl.Int64).alias("_r"),
+            (el & pl.col("ever_remission").fill_null(False)).sum().cast(pl.Int64).alias("_m"),
+            pl.col("ever_response").is_not_null().any().alias("_has_r"),
+            pl.col("ever_remission").is_not_null().any().alias("_has_m"),
+        ],
+    )
+    keep = ["subgroup", "level", "instrument", "denominator", "not_eligible"]
+    out = pl.concat(
+        [
+            g.filter(pl.col("_has_r")).select(*keep, measure=pl.lit("response"), n=pl.col("_r")),
+            g.filter(pl.col("_has_m")).select(*keep, measure=pl.lit("remission"), n=pl.col("_m")),
+        ]
+    ).sort("subgroup", "level", "instrument", "measure")
+    out = with_proportion(out, "n", "denominator", settings.confidence_level)
+    return out.with_columns(
+        definition=pl.lit(
+            "met at least once at any score after the first dose up to the data end (response: "
+            "the instrument's response threshold; remission: its remission score), among "
+            "eligible patients (baseline in the instrument's elevated range) with a score after "
+            f"the first dose; {AFTER_DOSE_NOTE}"
+        ),
+        caveats=caveat_expr(pl.col("denominator"), settings),
+    ).select(
+        "subgroup",
+        "level",
+        "instrument",
+        "measure",
+        "n",
+        "denominator",
+        "rate",
+        "lower",
+        "upper",
+        "not_eligible",
+        "definition",
+        "caveats",
     )

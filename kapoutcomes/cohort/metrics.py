@@ -27,7 +27,9 @@ class PatientMetrics:
     """The per-patient frames the cohort statistics are computed from (each already carrying
     the comparison dimensions of ``groups.patient_groups``, as Categorical). ``changes`` holds
     the ``change.change_rows`` columns; ``end_of_induction`` every ``change.changes``
-    column. ``adverse_events`` (events and exposure), ``excursion_counts`` (with
+    column; ``itt`` who each end-of-induction measure is about
+    (``response.measure_population``: eligible, due, completed, status); ``ever`` response
+    and remission at any time (``improvement.ever_scores``). ``adverse_events`` (events and exposure), ``excursion_counts`` (with
     ``patients``: patients with the excursion) and ``completeness`` are ``groups.rollup``
     cells: the per-patient counts summed per combination of the comparison dimensions (the
     statistics on them are sums and counts only), part by part, so that the per-patient rows
@@ -38,6 +40,7 @@ class PatientMetrics:
     baselines: pl.DataFrame
     changes: pl.DataFrame
     monthly: pl.DataFrame
+    ever: pl.DataFrame
     induction: pl.DataFrame
     end_of_induction: pl.DataFrame
     episodes: pl.DataFrame
@@ -131,6 +134,7 @@ def patient_metrics(
         baselines=base,
         changes=cat["changes"],
         monthly=cat["monthly"],
+        ever=cat["ever"],
         induction=cat["induction"],
         end_of_induction=eoi,
         episodes=cat["episodes"],
@@ -187,11 +191,12 @@ def _part_metrics(
     cost = change.cost_per_patient(sessions)
     exc = safety.vital_excursions(dos, settings)
     itt = response.itt_population(groups, tot, settings, instruments_=before)
+    due = induction.end_of_induction_due(groups, ind, settings, as_of)
     aes = safety.adverse_event_counts(_table(tabs, "adverse_events"), dos)
     comp = completeness_mod.completeness_items(
         dos, assessments, base, groups, settings, as_of, recorded=every
     )
-    monthly = improvement.monthly_scores(ch, settings.max_treatment_month)
+    monthly = improvement.monthly_scores(ch, settings.max_treatment_month, settings)
 
     def g(f: pl.DataFrame, *keys: str) -> pl.DataFrame:
         # the string columns the statistics group by as Categorical as well: every grouping
@@ -209,6 +214,7 @@ def _part_metrics(
         "baselines": base,
         "changes": ch,
         "monthly": g(monthly, "instrument"),
+        "ever": g(improvement.ever_scores(ch, settings), "instrument"),
         "induction": ind,
         "end_of_induction": g(eoi),
         "episodes": g(ep),
@@ -216,7 +222,7 @@ def _part_metrics(
         "mme": g(mme, "timepoint"),
         "cost": cost,
         "excursions": exc,
-        "itt": g(response.with_baseline_flag(itt, base), "instrument"),
+        "itt": g(response.measure_population(itt, base, due, settings), "instrument"),
         "ae_events": cells(aes.events, "ae_events"),
         "ae_exposure": cells(aes.exposure, "ae_exposure"),
         "excursion_counts": cells(exc_counts, "excursion_counts"),

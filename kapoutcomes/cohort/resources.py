@@ -6,7 +6,9 @@ by a comparison dimension with ``by`` as in :mod:`kapoutcomes.cohort.groups`.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy import stats as sp_stats
 
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, attach_groups, caveat_expr, level_agg
 from kapoutcomes.definitions import opioids
@@ -58,27 +60,34 @@ OPIOID_COLUMNS = (
 
 def _opioid_counts(mme: pl.DataFrame, groups: pl.DataFrame, by: str | None) -> pl.DataFrame:
     """Per subgroup, level and timepoint: the patients observed and those meeting each share
-    measure, and the medians and quartiles of daily MME."""
-    m = mme.filter(pl.col("observed")).pipe(attach_groups, groups)
-    on_base = pl.col("baseline_mme") > 0
-    on = pl.col("daily_mme").filter(pl.col("daily_mme") > 0)
+    measure, the medians and quartiles of daily MME and the mean change from the first dose
+    among patients on opioids then. Every timepoint of ``mme`` has a row, also when nobody
+    was observed there (0 of 0)."""
+    m = mme.pipe(attach_groups, groups)
+    obs = pl.col("observed").fill_null(False)
+    on_base = obs & (pl.col("baseline_mme") > 0)
+    on = pl.col("daily_mme").filter(obs & (pl.col("daily_mme") > 0))
+    chg = pl.col("change_mme").filter(on_base & pl.col("change_mme").is_not_null())
     return level_agg(
         m,
         by,
         ["timepoint", "day"],
         [
-            pl.len().alias("_n"),
-            pl.col("on_opioids").sum().alias("_on"),
-            (pl.col("daily_mme") >= REASSESS_MME).sum().alias("_a50"),
-            (pl.col("daily_mme") >= AVOID_MME).sum().alias("_a90"),
-            pl.col("buprenorphine").sum().alias("_bup"),
+            obs.sum().alias("_n"),
+            (obs & pl.col("on_opioids").fill_null(False)).sum().alias("_on"),
+            (obs & (pl.col("daily_mme") >= REASSESS_MME)).sum().alias("_a50"),
+            (obs & (pl.col("daily_mme") >= AVOID_MME)).sum().alias("_a90"),
+            (obs & pl.col("buprenorphine").fill_null(False)).sum().alias("_bup"),
             on_base.sum().alias("_base_on"),
             (on_base & (pl.col("reduction_pct") >= 50)).sum().alias("_red"),
             (on_base & (pl.col("daily_mme") == 0)).sum().alias("_disc"),
-            pl.col("daily_mme").median().alias("median_mme_all"),
+            pl.col("daily_mme").filter(obs).median().alias("median_mme_all"),
             on.median().alias("median_mme_on_opioids"),
             on.quantile(0.25).alias("_q1"),
             on.quantile(0.75).alias("_q3"),
+            chg.len().alias("_chg_n"),
+            chg.mean().alias("_chg_mean"),
+            chg.std().alias("_chg_sd"),
         ],
     )
 
@@ -137,6 +146,36 @@ def _opioid_medians(g: pl.DataFrame) -> list[pl.DataFrame]:
     ]
 
 
+def _opioid_mean_change(g: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Mean change in daily MME from the first dose among patients on MME-counted opioids
+    then and observed at the timepoint, with a t interval (no row at baseline)."""
+    n = g.get_column("_chg_n").cast(pl.Float64).to_numpy()
+    sd = g.get_column("_chg_sd").cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = sp_stats.t.ppf(0.5 + settings.confidence_level / 2, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, t * sd / np.sqrt(np.maximum(n, 1)), np.nan)
+    mean = pl.col("_chg_mean")
+    return (
+        g.with_columns(_half=pl.Series(half, dtype=pl.Float64).fill_nan(None))
+        .select(
+            *_TIMEPOINT,
+            measure=pl.lit("mean_mme_change"),
+            n=pl.col("_chg_n").cast(pl.Int64),
+            denominator=pl.col("_base_on").cast(pl.Int64),
+            definition=pl.lit(
+                "mean change in daily MME from the first dose among patients on MME-counted "
+                f"opioids at the first dose and observed at this timepoint (negative = lower), "
+                f"t interval ({settings.confidence_level:.0%})"
+            ),
+            value=mean,
+            lower=mean - pl.col("_half"),
+            upper=mean + pl.col("_half"),
+            unit=pl.lit("MME/day"),
+        )
+        .filter(pl.col("day") > 0)
+    )
+
+
 def opioid_summary(
     mme: pl.DataFrame, groups: pl.DataFrame, settings: Settings, by: str | None = None
 ) -> pl.DataFrame:
@@ -147,10 +186,15 @@ def opioid_summary(
     patients), median_mme_all, median_mme_on_opioids, above_50_mme, above_90_mme (% at or
     above), buprenorphine (% on buprenorphine, excluded from MME), reduction_50 (% of those
     on opioids at baseline with a >= 50% lower MME), discontinued (% of those on opioids at
-    baseline with none).
+    baseline with none), mean_mme_change (mean change from the first dose among those on
+    opioids then, with a t interval). Every timepoint has its rows, 0 of 0 when nobody was
+    observed there.
     """
     g = _opioid_counts(mme, groups, by)
-    out = pl.concat([*_opioid_shares(g, settings), *_opioid_medians(g)], how="diagonal_relaxed")
+    out = pl.concat(
+        [*_opioid_shares(g, settings), *_opioid_medians(g), _opioid_mean_change(g, settings)],
+        how="diagonal_relaxed",
+    )
     return (
         out.with_columns(
             definition=pl.concat_str(

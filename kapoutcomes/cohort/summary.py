@@ -159,7 +159,6 @@ class SummaryInputs:
     adverse_events: pl.DataFrame
     codes: IdCodes
     response_cells: pl.DataFrame
-    itt_cells: pl.DataFrame
     costs: pl.DataFrame
     caveats: tuple[str, ...]  # the cohort's (small cohort, missing baselines)
 
@@ -200,8 +199,9 @@ def _attrition(i: SummaryInputs, by: str | None) -> Frames:
 
 
 def _response(i: SummaryInputs, by: str | None) -> Frames:
-    rates = response.response_rates_from_cells(i.response_cells, i.itt_cells, i.settings, by)
-    return {"rates": rates}
+    rates = response.response_rates_from_cells(i.response_cells, i.settings, by)
+    any_time = improvement.any_time_rates(i.metrics.ever, i.metrics.groups, i.settings, by)
+    return {"rates": rates, "any_time": any_time}
 
 
 def _change(i: SummaryInputs, by: str | None) -> Frames:
@@ -345,13 +345,16 @@ SECTION_SPECS: tuple[SectionSpec, ...] = (
         "response",
         "Response and remission at the end of induction",
         lambda i: (
-            "rates among evaluable patients and intention-to-treat, Wilson intervals ("
+            "rates among eligible patients (baseline in the instrument's elevated range) whose "
+            "end-of-induction window has closed by the data end: evaluable (all starters), "
+            "intention-to-treat and completers of the induction series; patients left out are "
+            "counted beside each rate with the reason; Wilson intervals ("
             + intervals.WILSON_SOURCE
             + ")"
         ),
-        shown=("rates",),
+        shown=("rates", "any_time"),
         split=_response,
-        compared={"rates": "response"},
+        compared={"rates": "response", "any_time": "response_any_time"},
         caveats=_cohort_caveats,
     ),
     SectionSpec(
@@ -515,8 +518,10 @@ def _inputs(
     per-cell sums (a cell = one combination of the comparison dimensions): the same figures
     from far fewer rows (the completeness, adverse-event and excursion cells come summed from
     ``patient_metrics``)."""
-    responders = pm.end_of_induction.filter(pl.col("instrument") == primary_instrument).select(
-        "patient_id", "responder"
+    counts = response.response_counts(pm.end_of_induction, pm.itt)
+    # responders as the response rates count them (eligible, due, responding)
+    responders = counts.filter(pl.col("instrument") == primary_instrument).select(
+        "patient_id", responder=pl.col("response|n") == 1
     )
     return SummaryInputs(
         settings=settings,
@@ -527,10 +532,7 @@ def _inputs(
         assessments=_table(tabs, "assessments"),
         adverse_events=_table(tabs, "adverse_events"),
         codes=codes,
-        response_cells=rollup(
-            response.response_counts(pm.end_of_induction), ["instrument"], response.COUNT_COLUMNS
-        ),
-        itt_cells=rollup(response.itt_counts(pm.itt), ["instrument"], ["missing_baseline"]),
+        response_cells=rollup(counts, ["instrument"], response.COUNT_COLUMNS),
         costs=resources.cost_frame(pm.cost, responders, pm.groups),
         caveats=tuple(_cohort_caveats_of(pm, settings, primary_instrument)),
     )

@@ -53,6 +53,37 @@ class Settings:
         "Kroenke 2001; Löwe et al. 2004 (PHQ-9 remission < 5)",
         "PHQ-9 remission: score below this",
     )
+    pain_baseline_min: float = _f(
+        4.0,
+        "IMMPACT: a minimum baseline pain of 4 on a 0-10 NRS as the inclusion criterion of "
+        "chronic-pain trials, to limit floor effects (Dworkin et al., Pain 2012;153:1148; "
+        "Dworkin et al., Pain 2010;149:177)",
+        "pain response is measured only for patients whose baseline pain is at least this "
+        "(0-10 scales; the 0-100 mm VAS uses 10 times this)",
+    )
+    phq9_baseline_min: float = _f(
+        10.0,
+        "HEDIS DRR-E (NCQA) and NQF 0710 / CMS159: index PHQ-9 > 9 (moderate depression, "
+        "Kroenke 2001)",
+        "PHQ-9 response and remission are measured only for patients whose baseline PHQ-9 is at "
+        "least this",
+    )
+    bdi2_baseline_min: float = _f(
+        20.0,
+        "Beck, Steer & Brown, BDI-II manual 1996: 20-28 moderate depression",
+        "BDI-II outcomes are measured only for patients whose baseline BDI-II is at least this",
+    )
+    madrs_baseline_min: float = _f(
+        20.0,
+        "Snaith et al. 1986: MADRS 20-34 moderate depression",
+        "MADRS response and remission are measured only for patients whose baseline MADRS is at "
+        "least this",
+    )
+    gad7_baseline_min: float = _f(
+        10.0,
+        "Spitzer et al., Arch Intern Med 2006;166:1092: GAD-7 10-14 moderate anxiety",
+        "GAD-7 outcomes are measured only for patients whose baseline GAD-7 is at least this",
+    )
     induction_max_gap_days: int = _f(
         14,
         f"{PROJECT_CHOICE}; induction series are 4-8 infusions over 1-4 weeks (ASRA/AAPM/ASA "
@@ -234,6 +265,15 @@ def _check(s: Settings, origin: str) -> None:
     ):
         if getattr(s, name) < 1:
             raise bad(name, "must be a whole number of at least 1")
+    for name in (
+        "pain_baseline_min",
+        "phq9_baseline_min",
+        "bdi2_baseline_min",
+        "madrs_baseline_min",
+        "gad7_baseline_min",
+    ):
+        if getattr(s, name) < 0:
+            raise bad(name, "must be a score of at least 0")
     if not 0.5 < s.confidence_level < 1:
         raise bad("confidence_level", "must be between 0.5 and 1, for example 0.95")
     if s.mme_table not in opioids.TABLES:

@@ -4,6 +4,8 @@ end of induction with response measured against baseline."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
@@ -82,4 +84,36 @@ def end_of_induction(
     return pl.concat(
         [change[hit.get_column("_row")], hit.select("induction_end", "completed")],
         how="horizontal",
+    )
+
+
+def end_of_induction_due(
+    groups: pl.DataFrame, induction: pl.DataFrame, settings: Settings, as_of: dt.datetime
+) -> pl.DataFrame:
+    """Whether each dosed patient's end-of-induction window has closed by ``as_of`` (the data
+    end): the window closes ``settings.end_of_induction_window_days`` after the last infusion
+    of the first induction course (after the first dose for a patient without an induction
+    infusion). A patient who stopped during induction is due that many days after their last
+    infusion; a patient whose window is still open is "not yet due" (neither a responder nor
+    a non-responder yet).
+
+    ``groups``: ``cohort.groups.patient_groups`` (patient_id, dosed, first_dose_at).
+    Columns: patient_id, completed (the first course reached
+    ``settings.induction_complete_infusions`` infusions), window_closes_at, due.
+    """
+    first = induction.filter(pl.col("course") == 1).select(
+        "patient_id", "induction_end", "completed"
+    )
+    window = pl.duration(days=settings.end_of_induction_window_days)
+    return (
+        groups.filter(pl.col("dosed"))
+        .select("patient_id", "first_dose_at")
+        .join(first, on="patient_id", how="left")
+        .select(
+            "patient_id",
+            completed=pl.col("completed").fill_null(False),
+            window_closes_at=pl.coalesce("induction_end", "first_dose_at") + window,
+        )
+        .with_columns(due=pl.col("window_closes_at") <= pl.lit(as_of))
+        .sort("patient_id")
     )

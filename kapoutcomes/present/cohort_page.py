@@ -40,6 +40,7 @@ class CohortView:
     attrition_figure: go.Figure
     rates: pl.DataFrame  # response and remission, whole cohort
     rates_figure: go.Figure
+    who: pl.DataFrame  # who each rate is about: evaluable, ITT, completers, excluded
     waterfall: go.Figure | None  # None: nobody evaluable at the end of induction
     trajectories: dict[str, go.Figure | None]  # pain_nrs, phq9
     months: pl.DataFrame
@@ -65,7 +66,9 @@ def _response_headline(rates: pl.DataFrame, instrument: str, label: str, ci: str
         percent(r["rate"]),
         caption=f"{ci} {percent(r['lower'])}-{percent(r['upper'])} · "
         f"{r['n']}/{r['denominator']} evaluable · "
-        f"ITT {percent(r['itt_rate'])} of {r['itt_denominator']}",
+        f"ITT {percent(r['itt_rate'])} of {r['itt_denominator']} · completers "
+        f"{r['completers_n']}/{r['completers_denominator']}"
+        + (f" · {r['excluded']}" if r["excluded"] else ""),
     )
 
 
@@ -105,13 +108,24 @@ def headlines(summary: CohortSummary, s: Settings) -> tuple[Headline, ...]:
     rates = overall(frames["response"]["rates"])
     pain = pl.col("instrument") == "pain_nrs"
     return (
-        _response_headline(rates, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%)", ci),
         _response_headline(
-            rates, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%)", ci
+            rates, "pain_nrs", f"Pain responders (≥{s.pain_response_pct:g}%), all starters", ci
+        ),
+        _response_headline(
+            rates, "phq9", f"PHQ-9 responders (≥{s.depression_response_pct:g}%), all starters", ci
         ),
         _durability_headline(overall(frames["durability"]["summary"]).filter(pain), ci),
         _change_headline(overall(frames["change"]["end_of_induction"]).filter(pain), ci),
     )
+
+
+def who_each_rate_is_about(rates: pl.DataFrame) -> pl.DataFrame:
+    """Each rate's populations side by side: evaluable, intention-to-treat, completers, and
+    who was left out and why."""
+    return rates.select(
+        "instrument", "measure", "n", "denominator", "rate", "itt_denominator", "itt_rate",
+        "completers_n", "completers_denominator", "completers_rate", "started", "excluded",
+    )  # fmt: skip
 
 
 def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
@@ -133,6 +147,7 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         attrition_figure=figures.attrition_figure(attrition),
         rates=rates,
         rates_figure=figures.rates_figure(rates),
+        who=who_each_rate_is_about(rates),
         waterfall=figures.waterfall_figure(pf.end_of_induction, s) if pf else None,
         trajectories={
             inst: figures.trajectory_figure(pf.changes, inst) if pf else None

@@ -117,10 +117,14 @@ _RATE_COLS = [
     "itt_rate",
     "itt_lower",
     "itt_upper",
-    "missing_baseline",
+    "completers_n",
+    "completers_denominator",
+    "completers_rate",
+    "started",
+    "excluded",
     *_NOTES,
 ]
-_COMMON = "; end of induction = "
+_COMMON = "; baseline = "
 
 
 def _short_definitions(f: pl.DataFrame) -> pl.DataFrame:
@@ -178,10 +182,13 @@ def _overview(summary: CohortSummary, title: str) -> list[str]:
         if r.height and r.get_column("rate")[0] is not None:
             x = r.row(0, named=True)
             kpis.append(
-                f"<div>{_e(words)}<b>{100 * x['rate']:.0f}%</b>"
+                f"<div>{_e(words)}, all starters<b>{100 * x['rate']:.0f}%</b>"
                 f"<span class='small'>{x['n']} of {x['denominator']} evaluable "
                 f"(95% CI {100 * x['lower']:.0f}-{100 * x['upper']:.0f}%); ITT "
-                f"{100 * (x['itt_rate'] or 0):.0f}% of {x['itt_denominator']}</span></div>"
+                f"{100 * (x['itt_rate'] or 0):.0f}% of {x['itt_denominator']}; completers "
+                f"{x['completers_n']} of {x['completers_denominator']}"
+                + (f"; {_e(x['excluded'])}" if x["excluded"] else "")
+                + "</span></div>"
             )
     dur = overall(s["durability"].frames["summary"])
     d = dur.filter(pl.col("instrument") == prim)

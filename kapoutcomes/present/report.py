@@ -79,14 +79,17 @@ def to_text(summary: CohortSummary) -> str:
         lines.append(
             f"  {r['stage']:<22} {r['n']:>8,}  ({r['pct_of_referred'] or 0:.0f}% of referred)"
         )
-    lines.append("response at the end of induction (evaluable | intention-to-treat):")
+    lines.append(
+        "response at the end of induction, eligible patients whose window has closed "
+        "(all starters, evaluable | intention-to-treat | completers, evaluable):"
+    )
     for r in overall(s["response"].frames["rates"]).iter_rows(named=True):
-        if not r["denominator"]:
-            continue
         lines.append(
             f"  {r['instrument']:<10} {r['measure']:<21} {r['n']:>6}/{r['denominator']:<6} "
             f"{percent(r['rate'])} ({percent(r['lower'])}-{percent(r['upper'])}) | "
-            f"ITT {percent(r['itt_rate'])} of {r['itt_denominator']}"
+            f"ITT {percent(r['itt_rate'])} of {r['itt_denominator']} | "
+            f"completers {r['completers_n']}/{r['completers_denominator']}"
+            + (f"  ({r['excluded']})" if r["excluded"] else "")
             + (f"  [{r['caveats']}]" if r["caveats"] else "")
         )
     lines.append("durability (time to loss of response):")

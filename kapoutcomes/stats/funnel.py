@@ -41,7 +41,7 @@ def funnel(rates: pl.DataFrame, network_rate: float | None = None) -> pl.DataFra
 
 def funnel_limits(n: np.ndarray, p: float) -> dict[str, np.ndarray]:
     """Binomial control limits (as proportions) around ``p`` for denominators ``n``,
-    interpolated as in Spiegelhalter 2005 (appendix A.1.1)."""
+    interpolated as in Spiegelhalter 2005 (appendix A.1.1), clipped to [0, 1]."""
     n = np.asarray(n, float)
     out = {}
     for name, q in (
@@ -55,5 +55,6 @@ def funnel_limits(n: np.ndarray, p: float) -> dict[str, np.ndarray]:
             a = (stats.binom.cdf(r, n, p) - q) / (
                 stats.binom.cdf(r, n, p) - stats.binom.cdf(r - 1, n, p)
             )
-            out[name] = np.where(n > 0, (r - a) / n, np.nan)
+            # a proportion's limit lies in [0, 1] (the interpolation overshoots for small n)
+            out[name] = np.where(n > 0, np.clip((r - a) / n, 0.0, 1.0), np.nan)
     return out

@@ -55,8 +55,10 @@ def proportion_ci_arrays(
             hi = np.where(k < nn, stats.beta.ppf(1 - a / 2, k + 1, np.maximum(nn - k, 1e-12)), 1.0)
     else:
         raise ValueError(f"unknown method {method!r}: use wilson or exact")
-    lo = np.where(ok, np.clip(lo, 0.0, 1.0), np.nan)
-    hi = np.where(ok, np.clip(hi, 0.0, 1.0), np.nan)
+    # the bounds are exactly 0 with no successes and exactly 1 with no failures (the closed
+    # form leaves rounding residue such as 5.6e-17)
+    lo = np.where(ok, np.where(k <= 0, 0.0, np.clip(lo, 0.0, 1.0)), np.nan)
+    hi = np.where(ok, np.where(k >= nn, 1.0, np.clip(hi, 0.0, 1.0)), np.nan)
     return p, lo, hi
 
 

@@ -188,13 +188,18 @@ def logrank(
     events_b: np.ndarray,
     names: tuple[str, str] = ("a", "b"),
 ) -> LogRank:
-    """Two-group log-rank test via ``scipy.stats.logrank`` (two-sided)."""
+    """Two-group log-rank test via ``scipy.stats.logrank`` (two-sided). Without any event
+    there is nothing to compare: statistic, p and z are NaN (scipy is not called, so it prints
+    no division warning)."""
     da, ea = np.asarray(durations_a, float), np.asarray(events_a, bool)
     db, eb = np.asarray(durations_b, float), np.asarray(events_b, bool)
+    k = logrank_k([da, db], [ea, eb], names)
+    if not (ea.any() or eb.any()):
+        nan = float("nan")
+        return LogRank(names, k.n, k.events, k.expected, nan, 1, nan, z=nan)
     x = stats.CensoredData(uncensored=da[ea], right=da[~ea])
     y = stats.CensoredData(uncensored=db[eb], right=db[~eb])
     res = stats.logrank(x, y)
-    k = logrank_k([da, db], [ea, eb], names)
     return LogRank(
         groups=names,
         n=k.n,

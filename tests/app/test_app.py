@@ -102,7 +102,7 @@ def test_cohort_filter_changes_figures(demo_env):
     assert before["Patients"] == "360" and after["Patients"] != "360"
     # every headline figure follows the filter
     changed = [k for k in before if k != "Clinics" and before[k] != after.get(k)]
-    assert "Pain responders (≥30%)" in changed and "Dosing sessions" in changed
+    assert "Pain responders (≥30%), all starters" in changed and "Dosing sessions" in changed
 
 
 def test_patient_found_by_demo_mrn_and_view_audited(demo_env):

@@ -18,7 +18,7 @@ from kapoutcomes.cohort.groups import (
 )
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.demo import generator
-from kapoutcomes.outcomes import change, induction
+from kapoutcomes.outcomes import change, episodes, induction
 
 S = Settings()
 BY = (None, *GROUP_DIMENSIONS)
@@ -30,26 +30,23 @@ def cohort():
     groups = patient_groups(t["patients"], t["sessions"])
     base = change.baselines(t["assessments"], t["sessions"], S)
     ch = change.changes(t["assessments"], t["sessions"], S, base=base)
-    eoi = induction.end_of_induction(ch, induction.induction_series(t["sessions"], S), S)
+    ind = induction.induction_series(t["sessions"], S)
+    eoi = induction.end_of_induction(ch, ind, S)
+    due = induction.end_of_induction_due(groups, ind, S, episodes.data_end(t))
     itt = response.itt_population(groups, t["assessments"], S)
-    return t, groups, base, eoi, itt
+    return t, groups, base, eoi, response.measure_population(itt, base, due, S)
 
 
 @pytest.mark.parametrize("by", BY)
 def test_response_rates_from_patients_equal_those_from_cells(cohort, by):
-    _t, groups, base, eoi, itt = cohort
-    from_patients = response.response_rates(eoi, itt, base, groups, S, by)
+    _t, groups, _base, eoi, population = cohort
+    from_patients = response.response_rates(eoi, population, groups, S, by)
     counts = rollup(
-        attach_groups(response.response_counts(eoi), groups),
+        response.response_counts(eoi, attach_groups(population, groups)),
         ["instrument"],
         response.COUNT_COLUMNS,
     )
-    itt_cells = rollup(
-        attach_groups(response.itt_counts(response.with_baseline_flag(itt, base)), groups),
-        ["instrument"],
-        ["missing_baseline"],
-    )
-    from_cells = response.response_rates_from_cells(counts, itt_cells, S, by)
+    from_cells = response.response_rates_from_cells(counts, S, by)
     assert from_patients.height > 0
     assert_frame_equal(from_patients, from_cells)
 

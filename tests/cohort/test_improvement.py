@@ -9,8 +9,6 @@ signed-rank: every change negative, W+ = 0, exact two-sided p = 2 / 2^4 = 0.125.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import polars as pl
 import pytest
@@ -18,7 +16,7 @@ import pytest
 from kapoutcomes.cohort import improvement
 from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
-from tests.builders import D0, induction, patient, pid, tables_of
+from tests.builders import induction, patient, pid, tables_of
 
 S = Settings()
 CHANGE = [-4.0, -3.0, -2.0, -1.0]
@@ -89,31 +87,3 @@ def test_change_from_baseline_table(groups):
         pl.col("level") == "South"
     )
     assert south.select("n", "mean").row(0) == (1, -1.0)
-
-
-def test_monthly_scores_keep_each_months_last_score(groups):
-    at = [D0 + dt.timedelta(days=d) for d in (5, 20, 40, 400)]
-    ch = pl.DataFrame(
-        {
-            "patient_id": [pid(0)] * 4,
-            "instrument": ["pain_nrs"] * 4,
-            "treatment_month": [1, 1, 2, 14],
-            "assessed_at": at,
-            "change": [-1.0, -3.0, -2.0, -5.0],
-            "reduction_pct": [12.5, 37.5, 25.0, 62.5],
-            "responder": [False, True, False, True],
-        }
-    )
-    m = improvement.monthly_scores(ch).sort("treatment_month")
-    # month 1: the day-20 score (last); month 14 is past the 12 months followed
-    assert m.select("treatment_month", "change").rows() == [(1, -3.0), (2, -2.0)]
-    by_month = improvement.improvement_by_month(m, groups, S)
-    assert by_month.select("treatment_month", "n", "denominator", "rate").rows() == [
-        (1, 1, 1, 1.0),
-        (2, 0, 1, 0.0),
-    ]
-    # an instrument without a response rule (responder empty) has no responder count
-    no_rule = m.with_columns(responder=pl.lit(None, pl.Boolean))
-    out = improvement.improvement_by_month(no_rule, groups, S)
-    assert out.get_column("n").to_list() == [None, None]
-    assert out.get_column("mean_change").to_list() == [-3.0, -2.0]

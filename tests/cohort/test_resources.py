@@ -51,28 +51,6 @@ def _values(out: pl.DataFrame, day: int) -> dict[str, tuple]:
     return {m: (n, d, v) for m, n, d, v in f.select("measure", "n", "denominator", "value").rows()}
 
 
-def test_opioids_at_baseline(groups):
-    v = _values(resources.opioid_summary(_mme(), groups, S), 0)
-    assert v["on_opioids"] == (3, 4, 75.0)
-    assert v["above_50_mme"] == (2, 4, 50.0)  # 90 and 60
-    assert v["above_90_mme"] == (1, 4, 25.0)  # 90 counts: at or above
-    assert v["buprenorphine"] == (1, 4, 25.0)
-    assert v["median_mme_all"] == (4, 4, 45.0)  # median of 0, 30, 60, 90
-    assert v["median_mme_on_opioids"] == (3, 4, 60.0)  # of 30, 60, 90
-    assert "reduction_50" not in v and "discontinued" not in v  # nothing to reduce from yet
-
-
-def test_opioids_later_count_only_patients_followed_that_far(groups):
-    out = resources.opioid_summary(_mme(), groups, S)
-    v = _values(out, 91)
-    assert v["on_opioids"] == (1, 3, pytest.approx(100 / 3))
-    # of the two on opioids at baseline (90, 30): both >= 50% lower, one on none
-    assert v["reduction_50"] == (2, 2, 100.0)
-    assert v["discontinued"] == (1, 2, 50.0)
-    later = out.filter(pl.col("timepoint") == "3 months")
-    assert all("only patients followed up to this timepoint" in c for c in later["caveats"])
-
-
 def test_cost_per_patient_and_per_responder(groups):
     cost = pl.DataFrame(
         {"patient_id": [pid(0), pid(1), pid(3)], "cost_usd": [3000.0, 1500.0, 4500.0]}

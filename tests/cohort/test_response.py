@@ -55,31 +55,3 @@ def _row(rates: pl.DataFrame, inst: str, measure: str) -> dict:
     return rates.filter((pl.col("instrument") == inst) & (pl.col("measure") == measure)).row(
         0, named=True
     )
-
-
-def test_pain_response_evaluable_and_itt(parts):
-    rates = response.response_rates(*parts, S)
-    r = _row(rates, "pain_nrs", "response")
-    assert (r["n"], r["denominator"], r["itt_denominator"], r["missing_baseline"]) == (2, 3, 5, 1)
-    assert r["rate"] == pytest.approx(2 / 3)
-    assert (r["lower"], r["upper"]) == (pytest.approx(0.2077, abs=1e-4),
-                                        pytest.approx(0.9385, abs=1e-4))  # fmt: skip
-    assert r["itt_rate"] == pytest.approx(0.4)
-    assert (r["itt_lower"], r["itt_upper"]) == (pytest.approx(0.1176, abs=1e-4),
-                                                pytest.approx(0.7693, abs=1e-4))  # fmt: skip
-    assert r["definition"].startswith("reduction from baseline >= 30")
-    # 1 of 5 (20%) lack a baseline: the caveat starts above 20%
-    assert "lack a baseline" not in r["caveats"]
-    assert "small n (3 < 20)" in r["caveats"]
-
-
-def test_phq9_response_needs_a_baseline_remission_does_not(parts):
-    rates = response.response_rates(*parts, S)
-    resp = _row(rates, "phq9", "response")
-    assert (resp["n"], resp["denominator"], resp["itt_denominator"]) == (1, 1, 2)
-    # remission is a score below 5, known for patient 1 too (10: not remitted)
-    rem = _row(rates, "phq9", "remission")
-    assert (rem["n"], rem["denominator"], rem["itt_denominator"]) == (1, 2, 2)
-    assert rem["definition"].startswith("score < 5")
-    assert "50.0% of the ITT population lack a baseline" in resp["caveats"]
-    assert "fewer than half" not in resp["caveats"]  # 1 of 2 is half

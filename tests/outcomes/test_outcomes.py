@@ -419,7 +419,7 @@ def test_constant_scores_never_respond(value, n, gaps):
 
 @hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
-def test_patient_without_assessments_counts_only_in_itt(seed):
+def test_patient_without_assessments_is_counted_as_without_a_baseline(seed):
     t = _random_cohort(seed)
     extra = {
         **t,
@@ -438,9 +438,9 @@ def test_patient_without_assessments_counts_only_in_itt(seed):
     )
     cols = ["instrument", "measure", "n", "denominator", "rate", "lower", "upper"]
     assert a.select(cols).equals(b.select(cols))
-    assert (b.get_column("itt_denominator") - a.get_column("itt_denominator")).to_list() == [
-        1
-    ] * a.height
+    # no baseline: outside the eligible (ITT) population, counted beside it (issue 12)
+    assert a.get_column("itt_denominator").equals(b.get_column("itt_denominator"))
+    assert (b.get_column("started") - a.get_column("started")).to_list() == [1] * a.height
     assert (b.get_column("missing_baseline") - a.get_column("missing_baseline")).to_list() == [
         1
     ] * a.height

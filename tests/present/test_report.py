@@ -164,7 +164,8 @@ def test_report_from_store_with_settings_file(tmp_path, capsys):
     t = tables_of(
         [patient(1), patient(2)],
         [*induction(1, SIX), *induction(2, SIX), session(2, 30, "booster", 9)],
-        [score(1, -1, 8), score(1, 14, 5), score(2, -1, 6), score(2, 14, 3)],
+        # the day-45 score puts the data end after the end-of-induction window (day 11 + 31)
+        [score(1, -1, 8), score(1, 14, 5), score(2, -1, 6), score(2, 14, 3), score(1, 45, 5)],
     )
     path = tmp_path / "s.duckdb"
     with Store(path) as st:

@@ -142,7 +142,9 @@ def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment mo
                 mode="lines+markers",
                 name=label(inst),
                 line={"color": palette.series(i)},
-                customdata=f.select("denominator").to_numpy(),
+                customdata=f.select(
+                    "scored" if "scored" in f.columns else "denominator"
+                ).to_numpy(),
                 hovertemplate="month %{x}: %{y:.0f}% (n=%{customdata[0]})",
             )
         )
