@@ -297,6 +297,16 @@ def _logrank_frame(e: pl.DataFrame, by: str, defn: str, settings: Settings) -> p
     return pl.DataFrame(rows, schema=LOGRANK_SCHEMA)
 
 
+def _summary_definition(defn: str, first_episode_only: bool, cl: float) -> str:
+    counted = "first response episode per patient, " if first_episode_only else ""
+    return (
+        f"{defn}; Kaplan-Meier, {counted}{cl:.0%} log-log band; median CI from the band; "
+        "turnbull_median_* = the median with each loss interval-censored (Turnbull NPMLE); "
+        "s_Nw = probability still responding N weeks after the origin (empty when follow-up "
+        "is shorter)"
+    )
+
+
 def durability(
     episodes: pl.DataFrame,
     groups: pl.DataFrame,
@@ -327,13 +337,8 @@ def durability(
         curves.append(_curve_frame(km, sg, lv, inst, max_points))
         risks.append(_at_risk_frame(km, sg, lv, inst))
     defn = definition or "time to loss of response"
-    counted = "first response episode per patient, " if first_episode_only else ""
     summary = pl.DataFrame(summaries, schema=SUMMARY_SCHEMA).with_columns(
-        definition=pl.lit(
-            f"{defn}; Kaplan-Meier, {counted}{cl:.0%} log-log band; median CI from the band; "
-            "s_Nw = probability still responding N weeks after the origin (empty when "
-            "follow-up is shorter)"
-        )
+        definition=pl.lit(_summary_definition(defn, first_episode_only, cl))
     )
     return Durability(
         summary=summary,
@@ -497,7 +502,9 @@ def primary_durability(
         pop.join(d.summary, on=keys, how="full", coalesce=True)
         .with_columns(
             pl.col("n", "events").fill_null(0),
-            pl.col("definition").fill_null(d.summary.get_column("definition").first()),
+            pl.col("definition").fill_null(
+                _summary_definition(primary_definition(loss_rule), False, settings.confidence_level)
+            ),
             caveats=pl.concat_list(
                 pl.col("caveats").replace("", None),
                 pl.when(pl.col("n").fill_null(0) == 0).then(
