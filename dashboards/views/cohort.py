@@ -91,7 +91,11 @@ if dur.height:
     h3.metric("Median time to loss of pain response", med)
     lo = "—" if d["median_lower"] is None else f"{d['median_lower']:.0f}"
     hi = "not reached" if d["median_upper"] is None else f"{d['median_upper']:.0f}"
-    h3.caption(f"95% CI {lo}-{hi} · {d['n']} episodes, {num(d['censored_pct'], '.0f')}% censored")
+    h3.caption(
+        f"95% CI {lo}-{hi} · after induction, {d['responders']} responders of "
+        f"{d['evaluable']} evaluable, "
+        f"{num(d['censored_pct'], '.0f')}% censored"
+    )
 if chg.height:
     c = chg.row(0, named=True)
     h4.metric("Pain change at end of induction", f"{num(c['mean'], '+.2f')} points")
@@ -153,7 +157,16 @@ with tab_dur:
     if curves.height == 0:
         st.info("No response episodes yet: durability needs responders with follow-up.")
     else:
-        st.plotly_chart(figures.km_figure(curves), width="stretch")
+        km = figures.km_figure(
+            curves, title="Primary: time to loss of response after the end of induction"
+        )
+        st.plotly_chart(
+            km.update_xaxes(title_text="Weeks from the end of induction"), width="stretch"
+        )
+        for r in overall(frames["durability"]["summary"]).iter_rows(named=True):
+            st.markdown(f"**{r['instrument']}**: {r['population']}.")
+        for cv in summary["durability"].caveats:
+            st.caption(cv)
         st.caption(summary["durability"].definition)
         st.markdown("**Numbers at risk**")
         at_risk = overall(frames["durability"]["at_risk"])
@@ -165,6 +178,8 @@ with tab_dur:
         summ = overall(frames["durability"]["summary"])
         st.dataframe(summ, width="stretch", hide_index=True)
         common.download_csv(summ, "Durability", "durability.csv", key="dl-dur")
+        with st.expander("Secondary: every response episode, from the dose that started it"):
+            st.dataframe(frames["durability"]["secondary_summary"], hide_index=True)
 
 with tab_cmp:
     comp = frames["comparisons"]
@@ -189,7 +204,7 @@ with tab_cmp:
         st.plotly_chart(
             figures.km_figure(
                 dcurves, title=f"Time to loss of pain response by {dim.replace('_', ' ')}"
-            ),
+            ).update_xaxes(title_text="Weeks from the end of induction"),
             width="stretch",
         )
     if lr.height:

@@ -607,12 +607,11 @@ def interval_caveat(summary: pl.DataFrame, instrument: str) -> str | None:
     def days(x: float | None) -> str:
         return "not reached" if x is None else f"{x:.0f} days"
 
-    tb = (
-        "not reached"
-        if r["turnbull_median_days"] is None
-        else f"{r['turnbull_median_days']:.0f} days (between {r['turnbull_median_from']:.0f} "
-        f"and {r['turnbull_median_to']:.0f})"
-    )
+    if r["turnbull_median_days"] is None:
+        tb = "not reached"
+    else:
+        a, b = round(r["turnbull_median_from"]), round(r["turnbull_median_to"])
+        tb = f"{r['turnbull_median_days']:.0f} days" + (f" (between {a} and {b})" if a != b else "")
     return (
         f"{instrument} median time to loss of response: Kaplan-Meier {days(r['median_days'])}, "
         "dating each loss at the first assessment that showed it (the later date), which "
