@@ -177,13 +177,16 @@ def _at_risk_frame(km: KaplanMeier, sg: str, lv: str, inst: str) -> pl.DataFrame
 def _turnbull_columns(obs: _Observed) -> tuple[dict[str, Any], list[str]]:
     """The Turnbull median (midpoint and interval) of the interval-censored observations,
     empty without intervals, and the estimator's caveats worth showing (not the ones the
-    Kaplan-Meier caveats already say)."""
+    Kaplan-Meier caveats already say). The intervals are taken in whole days, widened to
+    contain the exact ones (last responding day rounded down, the loss's day rounded up):
+    assessments are dated by the day, and on a day grid the NPMLE fits in well under a
+    second for thousands of patients (on exact times it needs seconds)."""
     cols: dict[str, Any] = dict.fromkeys(
         ("turnbull_median_days", "turnbull_median_from", "turnbull_median_to")
     )
     if obs.lower is None or obs.upper is None or obs.lower.size == 0:
         return cols, []
-    tb = turnbull_mod.turnbull(obs.lower, obs.upper)
+    tb = turnbull_mod.turnbull(np.floor(obs.lower), np.ceil(obs.upper))
     if tb.median is not None:
         cols["turnbull_median_days"] = tb.median_midpoint
         cols["turnbull_median_from"], cols["turnbull_median_to"] = tb.median
