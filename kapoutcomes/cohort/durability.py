@@ -177,16 +177,13 @@ def _at_risk_frame(km: KaplanMeier, sg: str, lv: str, inst: str) -> pl.DataFrame
 def _turnbull_columns(obs: _Observed) -> tuple[dict[str, Any], list[str]]:
     """The Turnbull median (midpoint and interval) of the interval-censored observations,
     empty without intervals, and the estimator's caveats worth showing (not the ones the
-    Kaplan-Meier caveats already say). The intervals are taken in whole days, widened to
-    contain the exact ones (last responding day rounded down, the loss's day rounded up):
-    assessments are dated by the day, and on a day grid the NPMLE fits in well under a
-    second for thousands of patients (on exact times it needs seconds)."""
+    Kaplan-Meier caveats already say)."""
     cols: dict[str, Any] = dict.fromkeys(
         ("turnbull_median_days", "turnbull_median_from", "turnbull_median_to")
     )
     if obs.lower is None or obs.upper is None or obs.lower.size == 0:
         return cols, []
-    tb = turnbull_mod.turnbull(np.floor(obs.lower), np.ceil(obs.upper))
+    tb = turnbull_mod.turnbull(obs.lower, obs.upper)
     if tb.median is not None:
         cols["turnbull_median_days"] = tb.median_midpoint
         cols["turnbull_median_from"], cols["turnbull_median_to"] = tb.median
@@ -358,6 +355,13 @@ def _days_after(t: pl.Expr, origin: pl.Expr) -> pl.Expr:
     return (t - origin).dt.total_microseconds() / 86_400e6
 
 
+def _calendar_days(t: pl.Expr, origin: pl.Expr) -> pl.Expr:
+    """Whole calendar days from the origin's date to ``t``'s: the loss intervals are taken on
+    days (assessments are dated by the day), which also keeps the Turnbull fit fast (on exact
+    times it took ~10 s for 1,800 responders, on days ~0.3 s)."""
+    return (t.dt.date() - origin.dt.date()).dt.total_days().cast(pl.Float64)
+
+
 def primary_observations(eoi: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """One row per end-of-induction responder and instrument: the response episode running
     at the end-of-induction score, timed from the end of induction (``induction_end``, the
@@ -367,8 +371,9 @@ def primary_observations(eoi: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
     ``induction_end``; any comparison dimensions are kept); ``episodes``:
     ``episodes.response_episodes``. Columns: patient_id, instrument, [dimensions],
     origin_at, assessed_at, end_at, event, duration_days (to the loss, or to the last
-    assessment while responding), lower_days (last responding assessment) and upper_days
-    (the loss as Kaplan-Meier dates it; inf while responding): the loss's interval. Every
+    assessment while responding), lower_days (day of the last responding assessment) and
+    upper_days (day of the loss as Kaplan-Meier dates it; inf while responding): the loss's
+    interval, in whole calendar days after the origin's date. Every
     loss lies after the origin: the episode is running at the end-of-induction score, and
     the loss rule needs later assessments (or a later booster)."""
     dims = [c for c in eoi.columns if c in GROUP_DIMENSIONS]
@@ -408,9 +413,9 @@ def primary_observations(eoi: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
         "end_at",
         "event",
         duration_days=_days_after(stop, pl.col("origin_at")),
-        lower_days=_days_after(pl.col("last_responding_at"), pl.col("origin_at")),
+        lower_days=_calendar_days(pl.col("last_responding_at"), pl.col("origin_at")),
         upper_days=pl.when(pl.col("event"))
-        .then(_days_after(pl.col("end_at"), pl.col("origin_at")))
+        .then(_calendar_days(pl.col("end_at"), pl.col("origin_at")))
         .otherwise(float("inf")),
     ).sort("patient_id", "instrument")
 
@@ -532,8 +537,9 @@ def primary_durability(
 # -- the secondary curve: every response episode, from the dose that started it -------------
 def episode_observations(episodes: pl.DataFrame) -> pl.DataFrame:
     """Every response episode (``episodes.response_episodes``) timed from the dose that
-    started it: patient_id, instrument, episode, duration_days, event, lower_days (last
-    responding assessment) and upper_days (the loss; inf while responding)."""
+    started it: patient_id, instrument, episode, duration_days, event, lower_days (day of
+    the last responding assessment) and upper_days (day of the loss; inf while responding),
+    in whole calendar days after the dose's date."""
     origin = pl.col("origin_at")
     return episodes.filter(origin.is_not_null()).select(
         "patient_id",
@@ -541,9 +547,9 @@ def episode_observations(episodes: pl.DataFrame) -> pl.DataFrame:
         "episode",
         "duration_days",
         "event",
-        lower_days=_days_after(pl.col("last_responding_at"), origin),
+        lower_days=_calendar_days(pl.col("last_responding_at"), origin),
         upper_days=pl.when(pl.col("event"))
-        .then(_days_after(pl.col("end_at"), origin))
+        .then(_calendar_days(pl.col("end_at"), origin))
         .otherwise(float("inf")),
     )
 
@@ -617,8 +623,8 @@ def interval_caveat(summary: pl.DataFrame, instrument: str) -> str | None:
         tb = f"{r['turnbull_median_days']:.0f} days" + (f" (between {a} and {b})" if a != b else "")
     return (
         f"{instrument} median time to loss of response: Kaplan-Meier {days(r['median_days'])}, "
-        "dating each loss at the first assessment that showed it (the later date), which "
-        f"overstates durability; Turnbull (interval-censored) {tb}, placing each loss between "
-        "the last responding assessment and that assessment. Assessments weeks apart make "
-        "the two differ."
+        "dating each loss at the first assessment that showed it (the later date), so it "
+        "overstates durability when assessments are far apart; Turnbull (interval-censored, "
+        f"on days) {tb}, placing each loss between the last responding assessment and that "
+        "assessment."
     )
