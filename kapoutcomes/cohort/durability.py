@@ -33,6 +33,7 @@ import polars as pl
 
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, attach_groups, level_agg
 from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes.dosing import days_between
 from kapoutcomes.stats import turnbull as turnbull_mod
 from kapoutcomes.stats.survival import KaplanMeier, LogRank, kaplan_meier, logrank, logrank_k
 
@@ -221,7 +222,9 @@ def _summary_row(
     if km.n < settings.small_n:
         cav.append(f"small n ({km.n} < {settings.small_n}): imprecise")
     if km.n and km.censored_pct > settings.heavy_censoring_pct:
-        cav.append(f"heavy censoring ({km.censored_pct:.0f}% censored)")
+        cav.append(
+            f"heavy censoring ({km.n - km.n_events} of {km.n} censored, {km.censored_pct:.0f}%)"
+        )
     row["caveats"] = "; ".join(cav)
     return row
 
@@ -351,10 +354,6 @@ def durability(
 
 
 # -- the primary curve: end-of-induction responders, from the end of induction ---------------
-def _days_after(t: pl.Expr, origin: pl.Expr) -> pl.Expr:
-    return (t - origin).dt.total_microseconds() / 86_400e6
-
-
 def _calendar_days(t: pl.Expr, origin: pl.Expr) -> pl.Expr:
     """Whole calendar days from the origin's date to ``t``'s: the loss intervals are taken on
     days (assessments are dated by the day), which also keeps the Turnbull fit fast (on exact
@@ -412,7 +411,7 @@ def primary_observations(eoi: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
         "assessed_at",
         "end_at",
         "event",
-        duration_days=_days_after(stop, pl.col("origin_at")),
+        duration_days=days_between(stop, pl.col("origin_at")),
         lower_days=_calendar_days(pl.col("last_responding_at"), pl.col("origin_at")),
         upper_days=pl.when(pl.col("event"))
         .then(_calendar_days(pl.col("end_at"), pl.col("origin_at")))

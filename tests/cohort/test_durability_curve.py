@@ -294,3 +294,19 @@ def test_no_primary_event_before_the_origin_and_population_is_eoi_responders(ps)
         assert r["evaluable"] == r["responders"] + r["non_responders"]
         assert r["evaluable"] + r["not_evaluable"] == r["itt_denominator"]
     assert d.curves.filter(pl.col("time_days") <= 0).get_column("events").sum() == 0
+
+
+def test_caveat_flags_carry_their_denominator():
+    # 4 patients, 1 loss, 3 still responding: "3 of 4 censored, 75%" (> 50%), small n (4 < 20)
+    obs = pl.DataFrame(
+        {
+            "patient_id": ["a", "b", "c", "d"],
+            "instrument": ["pain_nrs"] * 4,
+            "duration_days": [10.0, 20.0, 30.0, 40.0],
+            "event": [True, False, False, False],
+        }
+    )
+    groups = pl.DataFrame({"patient_id": ["a", "b", "c", "d"]})
+    d = durability.durability(obs, groups, S, first_episode_only=False)
+    cav = d.summary.get_column("caveats")[0]
+    assert "heavy censoring (3 of 4 censored, 75%)" in cav and "small n (4 < 20)" in cav
