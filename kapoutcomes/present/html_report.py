@@ -228,7 +228,6 @@ def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[s
                 "evaluable",
                 "events",
                 *_MEDIAN,
-                *_TURNBULL,
                 "s_12w",
                 "caveats",
             ],
