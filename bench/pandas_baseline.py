@@ -487,7 +487,7 @@ def change_summary(eoi, groups, s: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, ind, s: Settings) -> pd.DataFrame:
+def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """The loss-of-response state machine, one (patient, instrument) stream at a time.
 
     The benchmark's own copy: the tests check the library against the plain-Python reference
@@ -539,18 +539,9 @@ def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, ind, s: Settings) 
     dt_type = dosing["started_at"].dtype
     for c in ("onset_at", "end_at", "last"):
         ep[c] = pd.to_datetime(ep[c]).astype(dt_type)
-    # origin: latest dose at or before onset; an induction dose stands for its course end
+    # origin: the dose that started the response (latest dose at or before onset)
     d = dosing.copy()
-    courses = ind.sort_values("induction_start")
-    di = pd.merge_asof(
-        d[d["session_type"] == "induction"].sort_values("started_at"),
-        courses[["patient_id", "induction_start", "induction_end"]],
-        left_on="started_at",
-        right_on="induction_start",
-        by="patient_id",
-    )[["session_id", "induction_end"]]
-    d = d.merge(di, on="session_id", how="left")
-    d["origin_at"] = d["induction_end"].fillna(d["started_at"])
+    d["origin_at"] = d["started_at"]
     ep = pd.merge_asof(
         ep.sort_values("onset_at"),
         d[["patient_id", "started_at", "origin_at", "session_type"]].sort_values("started_at"),
@@ -560,8 +551,28 @@ def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, ind, s: Settings) 
     )
     ep["event"] = ep["end_at"].notna()
     stop = ep["end_at"].where(ep["event"], ep["last"])
-    ep["duration_days"] = _days(stop, ep["origin_at"]).clip(lower=0.0)
+    ep["duration_days"] = _days(stop, ep["origin_at"])
     return ep.sort_values(["patient_id", "instrument", "episode"])
+
+
+def primary_observations(ep: pd.DataFrame, eoi: pd.DataFrame) -> pd.DataFrame:
+    """End-of-induction responders with the episode running at their end-of-induction score,
+    timed from the end of induction."""
+    r = eoi[eoi["responder"].eq(True)]
+    r = r[["patient_id", "instrument", "assessed_at", "induction_end"]].sort_values("assessed_at")
+    e = ep[["patient_id", "instrument", "onset_at", "end_at", "event", "last"]]
+    e = e.assign(onset_at=e["onset_at"].astype(r["assessed_at"].dtype))
+    j = pd.merge_asof(
+        r,
+        e.sort_values("onset_at"),
+        left_on="assessed_at",
+        right_on="onset_at",
+        by=["patient_id", "instrument"],
+    )
+    j = j[j["onset_at"].notna() & (j["end_at"].isna() | (j["end_at"] >= j["assessed_at"]))]
+    j = j.assign(event=j["event"].astype(bool))
+    stop = j["end_at"].where(j["event"], j["last"])
+    return j.assign(duration_days=_days(stop, j["induction_end"]))
 
 
 def _first_at_or_below(curve: pd.Series, has_events: bool) -> float | None:
@@ -569,10 +580,9 @@ def _first_at_or_below(curve: pd.Series, has_events: bool) -> float | None:
     return float(hit[0]) if has_events and len(hit) else None
 
 
-def durability(ep: pd.DataFrame, groups: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    first = ep[ep["episode"] == 1]
+def durability(obs: pd.DataFrame, groups: pd.DataFrame, s: Settings) -> pd.DataFrame:
     rows = []
-    for sub, e in _by_levels(first, groups):
+    for sub, e in _by_levels(obs, groups):
         for (lv, inst), f in e.groupby(["level", "instrument"]):
             kmf = KaplanMeierFitter(alpha=1 - s.confidence_level)
             kmf.fit(f["duration_days"], f["event"])
@@ -746,13 +756,13 @@ def cohort_figures(t: dict[str, pd.DataFrame], s: Settings | None = None) -> dic
     itt = itt_population(groups, totals, s)
     as_of = max(sessions["started_at"].max(), assessments["assessed_at"].max())
     pop = measure_population(itt, base, ind, groups, as_of, s)
-    ep = response_episodes(ch, dosing, ind, s)
+    ep = response_episodes(ch, dosing, s)
     mme = mme_course(t["opioids"], dosing, sessions, assessments, s)
     return {
         "baselines": base,
         "response": response_rates(eoi, pop, groups, s),
         "change": change_summary(eoi, groups, s),
-        "durability": durability(ep, groups, s),
+        "durability": durability(primary_observations(ep, eoi), groups, s),
         "opioids": opioid_summary(mme, groups, s),
         "adverse_events": adverse_event_rates(t["adverse_events"], dosing, groups, s),
     }

@@ -83,11 +83,17 @@ with tab_dur:
         st.info("No response episodes yet: durability needs responders with follow-up.")
     else:
         common.chart(view.durability_figure)
+        for line in view.durability_populations:
+            st.markdown(line)
+        for cv in view.durability_caveats:
+            st.caption(cv)
         st.caption(view.definitions["durability"])
         st.markdown("**Numbers at risk**")
         st.dataframe(view.at_risk, width="stretch", hide_index=True)
         st.dataframe(view.durability, width="stretch", hide_index=True)
         common.download_csv(view.durability, "Durability", "durability.csv", key="dl-dur")
+        with st.expander("Secondary: every response episode, from the dose that started it"):
+            st.dataframe(view.durability_secondary, hide_index=True)
 
 with tab_cmp:
     st.selectbox(

@@ -184,7 +184,7 @@ def _part_metrics(
     ch = change.change_rows(tot, dos, settings, base=base)
     ind = induction.induction_series(dos, settings)
     eoi = induction.end_of_induction(ch, ind, settings)
-    ep = episodes.response_episodes(ch, dos, settings, induction=ind)
+    ep = episodes.response_episodes(ch, dos, settings)
     st = attrition.patient_stages(groups, sessions, tot, ind)
     contact = change.last_contact(sessions, assessments)
     mme = opioid_course.mme_course(_table(tabs, "opioids"), dos, contact, settings)

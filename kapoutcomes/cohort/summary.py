@@ -31,7 +31,7 @@ from kapoutcomes.cohort.groups import GROUP_DIMENSIONS, GROUP_MEANINGS, rollup
 from kapoutcomes.cohort.metrics import PatientMetrics, patient_metrics
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import episodes
-from kapoutcomes.stats import intervals, survival
+from kapoutcomes.stats import intervals, survival, turnbull
 from kapoutcomes.stats.funnel import funnel
 
 #: Columns the cohort summary does not read (dosing details, heart rate, demographics and
@@ -216,11 +216,25 @@ def _by_month(i: SummaryInputs, by: str | None) -> Frames:
 
 
 def _durability(i: SummaryInputs, by: str | None) -> Frames:
+    """The primary curve (end-of-induction responders, from the end of induction) overall
+    and per dimension; the secondary (every episode, from its dose) overall only."""
     pm = i.metrics
-    d = durability.durability(
-        pm.episodes, pm.groups, i.settings, by=by, definition=i.loss_definition
+    d = durability.primary_durability(
+        pm.end_of_induction,
+        pm.episodes,
+        pm.itt,
+        pm.groups,
+        i.settings,
+        by=by,
+        loss_rule=i.loss_definition,
     )
-    return {"summary": d.summary, "curves": d.curves, "at_risk": d.at_risk, "logrank": d.logrank}
+    frames = {"summary": d.summary, "curves": d.curves, "at_risk": d.at_risk, "logrank": d.logrank}
+    if by is None:
+        e = durability.episode_durability(
+            pm.episodes, pm.groups, i.settings, loss_rule=i.loss_definition
+        )
+        frames |= {"secondary_summary": e.summary, "secondary_curves": e.curves}
+    return frames
 
 
 def _opioids(i: SummaryInputs, by: str | None) -> Frames:
@@ -322,6 +336,22 @@ def _item9_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
     return (f"{n} patient(s) with a PHQ-9 item 9 answer above 0: see the list",) if n else ()
 
 
+def _durability_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
+    """Which curve answers the question, and which median is which."""
+    out = [
+        "the primary curve answers 'after a successful induction, how long does benefit "
+        "last?': end-of-induction responders only, from the end of induction; its denominator "
+        "is in the summary (population); the secondary curve (every response episode, from "
+        "the dose that started it) is not that answer"
+    ]
+    out += [
+        c
+        for inst in frames["summary"].get_column("instrument").unique(maintain_order=True)
+        if (c := durability.interval_caveat(frames["summary"], inst)) is not None
+    ]
+    return tuple(out)
+
+
 def _cost_caveats(i: SummaryInputs, frames: Frames) -> tuple[str, ...]:
     cost = i.metrics.cost
     costed = int(cost.get_column("costed_sessions").sum()) if cost.height else 0
@@ -378,15 +408,24 @@ SECTION_SPECS: tuple[SectionSpec, ...] = (
     ),
     SectionSpec(
         "durability",
-        "Durability: time to loss of response",
-        lambda i: i.loss_definition + "; " + survival.SOURCE,
-        shown=("summary", "curves", "at_risk"),
+        "Durability: time to loss of response after a successful induction",
+        lambda i: (
+            durability.primary_definition(i.loss_definition)
+            + "; secondary: "
+            + durability.episode_definition("").removeprefix("secondary: ").rstrip("; ")
+            + "; "
+            + survival.SOURCE
+            + "; interval-censored sensitivity: "
+            + turnbull.SOURCE
+        ),
+        shown=("summary", "curves", "at_risk", "secondary_summary", "secondary_curves"),
         split=_durability,
         compared={
             "summary": "durability",
             "logrank": "durability_logrank",
             "curves": "durability_curves",
         },
+        caveats=_durability_caveats,
     ),
     SectionSpec(
         "opioids",

@@ -9,14 +9,18 @@ the response threshold (``outcomes.response_rules``) while no episode is running
 * an unscheduled booster infusion (``session_type == "booster"``) given while responding,
   when ``settings.loss_on_unscheduled_booster`` is set.
 
-Episodes still running at the last assessment are censored there. Time is counted from the
-*origin*: the end of the induction course (start of its last infusion) when the response
-began during or after induction before any later dose, else the dosing session that
-(re)started the response (the latest dose at or before onset); an episode whose origin is a
-booster is ``restored_by_booster``. The whole state machine is written with polars window
-expressions (no per-patient loops): the assessment stream is cut into segments that each
-open with a responding assessment or a booster, and the episode state follows from the
-number of non-responding assessments in each segment.
+Episodes still running at the last assessment are censored there. ``last_responding_at``
+is the episode's last responding assessment: a loss happened after it and no later than
+``end_at`` (the first of the assessments that confirm it), which is what interval-censored
+estimates need; ``last_assessed_at`` is the last assessment of the episode (for a loss, the
+assessment that confirmed it). Time is counted from the *origin*: the dosing session that
+started the response (the latest dose at or before onset, an induction infusion included);
+an episode whose origin is a booster is ``restored_by_booster``. Durability after a
+successful induction (origin the end of induction, end-of-induction responders only) is
+computed from these episodes in ``cohort.durability``. The whole state machine is written
+with polars window expressions (no per-patient loops): the assessment stream is cut into
+segments that each open with a responding assessment or a booster, and the episode state
+follows from the number of non-responding assessments in each segment.
 
 The one-patient maintenance review (``patient_facts``, ``describe_patient``) is in
 ``maintenance_review``, which builds on this module (never the other way round).
@@ -30,7 +34,6 @@ import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
-from kapoutcomes.outcomes.induction import induction_series
 
 _EPISODE_SCHEMA = {
     "patient_id": pl.String,
@@ -43,6 +46,7 @@ _EPISODE_SCHEMA = {
     "end_at": pl.Datetime("us"),
     "end_reason": pl.String,
     "event": pl.Boolean,
+    "last_responding_at": pl.Datetime("us"),
     "last_assessed_at": pl.Datetime("us"),
     "duration_days": pl.Float64,
 }
@@ -56,10 +60,7 @@ def loss_definition(settings: Settings) -> str:
     )
     if settings.loss_on_unscheduled_booster:
         rule += ", or at an unscheduled booster infusion"
-    return (
-        rule + "; time counted from the end of the induction series or from the infusion that "
-        "restored response; still responding at the last assessment = censored there"
-    )
+    return rule + "; still responding at the last assessment = censored there"
 
 
 def _event_stream(
@@ -98,11 +99,11 @@ def _event_stream(
     return pl.concat(streams).sort("patient_id", "instrument", "t", "kind")
 
 
-def _segments(s: pl.DataFrame) -> pl.DataFrame:
+def _segments(s: pl.DataFrame, k: int) -> pl.DataFrame:
     """The stream cut into segments: one opening row (responding assessment R or booster B)
     plus the non-responding assessments N after it; a key's first segment may have no
     opening row (open_kind -1). Per segment: key, key_start, open_kind, start_t, n_below,
-    first_below_t, last_t."""
+    first_below_t, confirm_t (the ``k``-th N: the one that confirms a loss), last_t."""
     # The stream is sorted by patient, instrument and time, so cumulative sums with resets at
     # each new (patient, instrument) replace window functions.
     new_key = (
@@ -130,6 +131,7 @@ def _segments(s: pl.DataFrame) -> pl.DataFrame:
             start_t=pl.col("t").first(),
             n_below=is_n.sum(),
             first_below_t=pl.col("t").filter(is_n).first(),
+            confirm_t=pl.col("t").filter(is_n).slice(k - 1, 1).first(),
             last_t=pl.col("t").filter(pl.col("kind") == 0).last(),
         )
         .sort("_sg")
@@ -159,6 +161,9 @@ def _episode_state(seg: pl.DataFrame, k: int) -> pl.DataFrame:
         .then(pl.lit("loss"))
         .when(ends_booster)
         .then(pl.lit("booster")),
+        # the segment's last assessment counted in its episode: a loss stops at the
+        # assessment that confirmed it (later non-responding scores are not the episode's)
+        seg_last_t=pl.when(ends_loss).then(pl.col("confirm_t")).otherwise(pl.col("last_t")),
         _eg=pl.col("starts").cast(pl.UInt32).cum_sum().set_sorted(),
     )
     has_end = pl.col("end_t").is_not_null().cast(pl.UInt32)
@@ -189,7 +194,8 @@ def _episodes(in_ep: pl.DataFrame, names: list[str]) -> pl.DataFrame:
             onset_at=pl.col("start_t").first(),
             end_at=pl.col("end_t").drop_nulls().first(),
             end_reason=pl.col("end_reason").drop_nulls().first(),
-            last_assessed_at=pl.col("last_t").filter(pl.col("open_kind") == 0).max(),
+            last_responding_at=pl.col("start_t").filter(pl.col("open_kind") == 0).max(),
+            last_assessed_at=pl.col("seg_last_t").filter(pl.col("open_kind") == 0).max(),
         )
         .drop("_eg")
     )
@@ -204,39 +210,21 @@ def _episodes(in_ep: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     )
 
 
-def _with_origin(
-    ep: pl.DataFrame, sessions: pl.DataFrame, settings: Settings, induction: pl.DataFrame | None
-) -> pl.DataFrame:
-    """The episodes with origin_at and origin_session_type: the latest dose at or before
-    onset; an induction dose stands for its course end."""
-    dos = dosing_sessions(sessions)
-    ind = induction if induction is not None else induction_series(sessions, settings)
-    d_ind = (
-        dos.filter(pl.col("session_type") == "induction")
-        .join_asof(
-            ind.select("patient_id", "induction_start", "induction_end").sort("induction_start"),
-            left_on="started_at",
-            right_on="induction_start",
-            by="patient_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .select("session_id", "induction_end")
-    )
-    dos = (
-        dos.join(d_ind, on="session_id", how="left")
-        .select(
-            "patient_id",
-            dose_at=pl.col("started_at"),
-            origin_at=pl.coalesce("induction_end", "started_at"),
-            origin_session_type=pl.col("session_type"),
-        )
-        .sort("dose_at")
+def _with_origin(ep: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """The episodes with origin_at and origin_session_type: the dosing session that started
+    the response (the latest dose at or before onset; an induction infusion is its own
+    origin, so that an episode that ends during induction is timed from the infusion that
+    started it, never counted as lost at the end of induction)."""
+    dos = dosing_sessions(sessions).select(
+        "patient_id",
+        dose_at=pl.col("started_at"),
+        origin_at=pl.col("started_at"),
+        origin_session_type=pl.col("session_type"),
     )
     return (
         ep.sort("onset_at")
         .join_asof(
-            dos,
+            dos.sort("dose_at"),
             left_on="onset_at",
             right_on="dose_at",
             by="patient_id",
@@ -248,19 +236,15 @@ def _with_origin(
 
 
 def response_episodes(
-    change: pl.DataFrame,
-    sessions: pl.DataFrame,
-    settings: Settings,
-    induction: pl.DataFrame | None = None,
+    change: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
 ) -> pl.DataFrame:
     """Response episodes per patient and instrument (instruments with a response threshold).
 
-    ``change`` is ``changes(...)``; ``induction`` (optional) the
-    ``induction.induction_series`` already computed from ``sessions``. Columns: patient_id,
-    instrument, episode (1, 2, ...), onset_at, origin_at, origin_session_type,
+    ``change`` is ``changes(...)``. Columns: patient_id, instrument, episode (1, 2, ...),
+    onset_at, origin_at (the dose that started the response), origin_session_type,
     restored_by_booster, end_at (empty when censored), end_reason ("loss" | "booster" |
-    empty), event, last_assessed_at, duration_days (origin to end, or to the last assessment
-    while responding when censored).
+    empty), event, last_responding_at, last_assessed_at, duration_days (origin to end, or
+    to the last assessment while responding when censored).
     """
     # instruments as small integer codes: sorting and grouping on them is much cheaper
     names = sorted(change.get_column("instrument").unique().to_list())
@@ -268,16 +252,17 @@ def response_episodes(
     s = _event_stream(change, sessions, settings, code)
     if s.height == 0:
         return pl.DataFrame(schema={**_EPISODE_SCHEMA, "patient_id": change.schema["patient_id"]})
-    in_ep = _episode_state(_segments(s), settings.loss_consecutive_assessments)
-    ep = _with_origin(_episodes(in_ep, names), sessions, settings, induction)
+    k = settings.loss_consecutive_assessments
+    ep = _with_origin(_episodes(_episode_state(_segments(s, k), k), names), sessions)
     ep = ep.with_columns(
         event=pl.col("end_at").is_not_null(),
         restored_by_booster=(pl.col("origin_session_type") == "booster").fill_null(False),
     ).with_columns(
+        # never negative: an episode ends after its onset, which is at or after its origin
         duration_days=days_between(
             pl.when(pl.col("event")).then(pl.col("end_at")).otherwise(pl.col("last_assessed_at")),
             pl.col("origin_at"),
-        ).clip(lower_bound=0.0)
+        )
     )
     return ep.select(
         [pl.col(c) if c == "patient_id" else pl.col(c).cast(t) for c, t in _EPISODE_SCHEMA.items()]

@@ -50,6 +50,9 @@ class CohortView:
     durability_figure: go.Figure | None
     at_risk: pl.DataFrame  # numbers at risk, one column per week
     durability: pl.DataFrame
+    durability_populations: tuple[str, ...]  # "pain_nrs: 133 responders of 307 evaluable ..."
+    durability_caveats: tuple[str, ...]  # which curve and which median is which
+    durability_secondary: pl.DataFrame  # every response episode, labelled secondary
     opioids: pl.DataFrame
     opioids_figure: go.Figure | None
     cost: pl.DataFrame
@@ -83,7 +86,8 @@ def _durability_headline(dur: pl.DataFrame, ci: str) -> Headline:
     return Headline(
         label,
         med,
-        caption=f"{ci} {lo}-{hi} · {d['n']} episodes, {number(d['censored_pct'], '.0f')}% censored",
+        caption=f"{ci} {lo}-{hi} · after induction, {d['responders']} responders of "
+        f"{d['evaluable']} evaluable, {number(d['censored_pct'], '.0f')}% censored",
     )
 
 
@@ -128,6 +132,17 @@ def who_each_rate_is_about(rates: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
+def primary_km_figure(curves: pl.DataFrame, by: str | None = None) -> go.Figure:
+    """The primary durability curve: end-of-induction responders, weeks from the end of
+    induction (per level of ``by`` when comparing)."""
+    title = "Primary: time to loss of response after the end of induction"
+    if by:
+        title = f"Time to loss of pain response by {by.replace('_', ' ')}"
+    return figures.km_figure(curves, title=title).update_xaxes(
+        title_text="Weeks from the end of induction"
+    )
+
+
 def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
     """The Cohort review's content for one cohort summary (whole-cohort rows)."""
     frames = {k: sec.frames for k, sec in summary.sections.items()}
@@ -157,11 +172,16 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         months_figure=figures.month_figure(months) if months.height else None,
         change=overall(frames["change"]["end_of_induction"]),
         durability_curves=curves,
-        durability_figure=figures.km_figure(curves) if curves.height else None,
+        durability_figure=primary_km_figure(curves) if curves.height else None,
         at_risk=at_risk.pivot(on="week", index="instrument", values="at_risk")
         if at_risk.height
         else at_risk,
-        durability=overall(frames["durability"]["summary"]),
+        durability=(dur := overall(frames["durability"]["summary"])),
+        durability_populations=tuple(
+            f"**{r['instrument']}**: {r['population']}." for r in dur.iter_rows(named=True)
+        ),
+        durability_caveats=tuple(summary.sections["durability"].caveats),
+        durability_secondary=frames["durability"]["secondary_summary"],
         opioids=opioids,
         opioids_figure=figures.mme_figure(opioids) if opioids.height else None,
         cost=overall(frames["cost"]["cost"]),
@@ -197,13 +217,12 @@ def comparison(summary: CohortSummary, dimension: str) -> Comparison:
             f"{r['events']} losses)."
         )
         caveats = r.get("caveats") or ""
-    title = f"Time to loss of pain response by {dimension.replace('_', ' ')}"
     funnel = summary["funnel"].frames["clinics"]
     return Comparison(
         dimension=dimension,
         response=resp,
         response_figure=figures.subgroup_rates_figure(resp, dimension),
-        durability_figure=figures.km_figure(curves, title=title) if curves.height else None,
+        durability_figure=primary_km_figure(curves, dimension) if curves.height else None,
         logrank=text,
         logrank_caveats=caveats,
         funnel=funnel,

@@ -100,6 +100,7 @@ _INTERVAL = ["rate", "lower", "upper"]
 _RATE = ["n", "denominator", *_INTERVAL]
 _PER_100 = ["events", "sessions", "per_100_sessions", "per_100_lower", "per_100_upper"]
 _MEDIAN = ["median_days", "median_lower", "median_upper"]
+_TURNBULL = ["turnbull_median_days", "turnbull_median_from", "turnbull_median_to"]
 _SUBGROUP = ["subgroup", "level"]
 _NOTES = ["definition", "caveats"]
 
@@ -196,8 +197,9 @@ def _overview(summary: CohortSummary, title: str) -> list[str]:
         x = d.row(0, named=True)
         med = "not reached" if x["median_days"] is None else f"{x['median_days']:.0f} days"
         kpis.append(
-            f"<div>median time to loss of response<b>{_e(med)}</b><span class='small'>"
-            f"{x['n']} episodes, {x['events']} losses</span></div>"
+            f"<div>median time to loss of response after induction<b>{_e(med)}</b>"
+            f"<span class='small'>{x['responders']} responders of {x['evaluable']} evaluable, "
+            f"{x['events']} losses</span></div>"
         )
     flags = s["safety"].frames["flags"]
     for row in flags.iter_rows(named=True):
@@ -238,11 +240,20 @@ def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[s
         (pl.col("subgroup") == "care_model") & (pl.col("instrument") == prim)
     )
     if care.height:
-        parts.append(fig(figures.km_figure(care, "Time to loss of response: KAP vs infusion-only")))
+        km = figures.km_figure(care, "Time to loss of response: KAP vs infusion-only")
+        parts.append(fig(km.update_xaxes(title_text="Weeks from the end of induction")))
     parts.append(
         _table(
             cd,
-            [*_SUBGROUP, "n", "events", *_MEDIAN, "s_12w", "caveats"],
+            [
+                *_SUBGROUP,
+                "responders",
+                "evaluable",
+                "events",
+                *_MEDIAN,
+                "s_12w",
+                "caveats",
+            ],
             limit=400,
         )
     )
@@ -378,13 +389,24 @@ def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
     frames = summary.sections["durability"].frames
     dur = overall(frames["summary"])
     parts = _heading(summary, "durability")
-    parts.append(fig(figures.km_figure(overall(frames["curves"]))))
+    km = figures.km_figure(
+        overall(frames["curves"]),
+        "Primary: time to loss of response after the end of induction "
+        "(end-of-induction responders)",
+    )
+    parts.append(fig(km.update_xaxes(title_text="Weeks from the end of induction")))
     parts.append(_table(dur, _DURABILITY_COLS))
     ar = overall(frames["at_risk"])
     if ar.height:
         wide = ar.pivot(on="week", index="instrument", values="at_risk")
         parts.append("<h3>Numbers at risk (by week)</h3>" + _table(wide))
     parts.append(f"<p class='def'>{_e(dur.get_column('definition')[0] if dur.height else '')}</p>")
+    sec = frames["secondary_summary"]
+    if sec.height:
+        parts.append("<h3>Secondary: every response episode, from the dose that started it</h3>")
+        cols = ["instrument", "n", "events", "censored_pct", *_MEDIAN, *_TURNBULL, "caveats"]
+        parts.append(_table(sec, cols))
+        parts.append(f"<p class='def'>{_e(sec.get_column('definition')[0])}</p>")
     return parts
 
 

@@ -92,11 +92,14 @@ def to_text(summary: CohortSummary) -> str:
             + (f"  ({r['excluded']})" if r["excluded"] else "")
             + (f"  [{r['caveats']}]" if r["caveats"] else "")
         )
-    lines.append("durability (time to loss of response):")
+    lines.append("durability (time to loss of response after the end of induction):")
     for r in overall(s["durability"].frames["summary"]).iter_rows(named=True):
         med = "not reached" if r["median_days"] is None else f"{r['median_days']:.0f} days"
+        t = r["turnbull_median_days"]
+        tb = "not reached" if t is None else f"{t:.0f} days"
         lines.append(
-            f"  {r['instrument']:<10} n={r['n']} events={r['events']} median {med}; "
+            f"  {r['instrument']:<10} {r['responders']} responders of {r['evaluable']} "
+            f"evaluable, events={r['events']} median {med} (interval-censored {tb}); "
             f"4 wk {percent(r['s_4w'])}, 8 wk {percent(r['s_8w'])}, 12 wk {percent(r['s_12w'])}"
             + (f"  [{r['caveats']}]" if r["caveats"] else "")
         )

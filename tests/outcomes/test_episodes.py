@@ -87,8 +87,6 @@ def _same(ours: list[dict], ref: list[dict]) -> None:
     assert len(ours) == len(ref), (ours, ref)
     for a, b in zip(ours, ref, strict=True):
         for c in COLUMNS:
-            if c == "last_assessed_at" and a["event"]:
-                continue  # see test_last_assessment_of_a_lost_episode_is_the_loss_confirmation
             if c == "duration_days" and a[c] is not None and b[c] is not None:
                 assert a[c] == pytest.approx(b[c], abs=1e-9), (c, a, b)
             else:
@@ -197,11 +195,6 @@ def test_response_before_any_dose_has_no_origin(run):
     assert [(e["origin_at"], e["duration_days"]) for e in eps] == [(None, None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library: a lost episode's last_assessed_at runs on to the last non-responding "
-    "assessment after the loss (the reference stops at the assessment that confirmed it)",
-)
 def test_last_assessment_of_a_lost_episode_is_the_loss_confirmation():
     # k = 1: day 0 R, day 1 N -> lost at day 1; day 2 N is after the episode ended
     rows = _stream([(0, True), (1, False), (2, False)])

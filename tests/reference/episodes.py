@@ -17,9 +17,8 @@ assessment before a booster at the same moment):
   count;
 * an episode still running at the end is censored at its last assessment.
 
-Origin (time zero): the latest dosing session at or before onset; an induction infusion stands
-for the end (start of the last infusion) of its induction course, a course being induction
-infusions no more than ``settings.induction_max_gap_days`` apart.
+Origin (time zero): the latest dosing session at or before onset (the dose that started the
+episode; an episode that ends during induction is timed from its own infusion).
 """
 
 from __future__ import annotations
@@ -46,27 +45,9 @@ def dose_origins(sessions: Iterable[dict], settings: Settings) -> dict[str, list
     out: dict[str, list[tuple]] = {}
     for pid, rows in doses.items():
         rows.sort(key=lambda r: (r["started_at"], r["session_id"]))
-        # induction courses: a gap over the maximum starts a new one
-        courses: list[list[dt.datetime]] = []
-        for r in rows:
-            if r["session_type"] != "induction":
-                continue
-            t = r["started_at"]
-            if courses and _days(t, courses[-1][-1]) <= settings.induction_max_gap_days:
-                courses[-1].append(t)
-            else:
-                courses.append([t])
-        course_end = {t: c[-1] for c in courses for t in c}
-        out[pid] = [
-            (
-                r["started_at"],
-                course_end[r["started_at"]]
-                if r["session_type"] == "induction"
-                else r["started_at"],
-                r["session_type"],
-            )
-            for r in rows
-        ]
+        # time zero is the dose that started the episode (the latest dose at or before its
+        # onset): an episode that ends during induction is timed from its own infusion
+        out[pid] = [(r["started_at"], r["started_at"], r["session_type"]) for r in rows]
     return out
 
 
@@ -76,12 +57,18 @@ def _walk(events: list[tuple], k: int) -> list[dict]:
     episodes = []
     active = False
     below = 0
-    first_below = onset = last = None
+    first_below = onset = last = last_resp = None
     for t, kind, responder in events:
         if kind == 1:
             if active:
                 episodes.append(
-                    {"onset_at": onset, "end_at": t, "end_reason": "booster", "last": last}
+                    {
+                        "onset_at": onset,
+                        "end_at": t,
+                        "end_reason": "booster",
+                        "last": last,
+                        "last_resp": last_resp,
+                    }
                 )
                 active = False
             below = 0
@@ -89,7 +76,7 @@ def _walk(events: list[tuple], k: int) -> list[dict]:
         if responder:
             if not active:
                 active, onset = True, t
-            below, first_below, last = 0, None, t
+            below, first_below, last, last_resp = 0, None, t, t
         elif active:
             below += 1
             last = t
@@ -97,11 +84,25 @@ def _walk(events: list[tuple], k: int) -> list[dict]:
                 first_below = t
             if below >= k:
                 episodes.append(
-                    {"onset_at": onset, "end_at": first_below, "end_reason": "loss", "last": last}
+                    {
+                        "onset_at": onset,
+                        "end_at": first_below,
+                        "end_reason": "loss",
+                        "last": last,
+                        "last_resp": last_resp,
+                    }
                 )
                 active = False
     if active:
-        episodes.append({"onset_at": onset, "end_at": None, "end_reason": None, "last": last})
+        episodes.append(
+            {
+                "onset_at": onset,
+                "end_at": None,
+                "end_reason": None,
+                "last": last,
+                "last_resp": last_resp,
+            }
+        )
     return episodes
 
 
@@ -148,6 +149,7 @@ def response_episodes(
                     "end_reason": ep["end_reason"],
                     "event": event,
                     "last_assessed_at": ep["last"],
+                    "last_responding_at": ep["last_resp"],
                     "duration_days": None
                     if origin_at is None
                     else max(0.0, _days(stop, origin_at)),
