@@ -65,6 +65,8 @@ def import_report(report: ingest.ImportReport) -> None:
                 )
             if f.ignored_columns:
                 st.caption("Columns not imported: " + ", ".join(f.ignored_columns))
+            for order in f.date_orders:
+                st.caption(order.text())
             for note in f.notes:
                 st.caption(note)
             if f.quarantine_reasons:
@@ -82,6 +84,35 @@ def import_report(report: ingest.ImportReport) -> None:
                     f"quarantine_{f.file.rsplit('/', 1)[-1]}.csv",
                     key=f"dl-q-{i}",
                 )
+
+
+def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-untyped-def]
+    """Undo one import command (its files together), newest first; audited."""
+    from kapoutcomes.ingest.undo import UndoError
+    from kapoutcomes.ingest.undo import undo_import as undo
+
+    live = ledger.filter(pl.col("undone_at").is_null())
+    if live.height == 0:
+        return
+    st.markdown(
+        "**Undo an import** (removes everything it wrote; the file can then be "
+        "imported again, for example with another clinic or date order)"
+    )
+    labels = {
+        f"{r['import_id']}: {r['file_name']} ({r['imported_at']:%Y-%m-%d %H:%M})": r["import_id"]
+        for r in live.iter_rows(named=True)
+    }
+    choice = st.selectbox("Import", list(labels), key="undo-choice")
+    sure = st.checkbox("I want to remove what this import wrote", key="undo-sure")
+    if st.button("Undo import", disabled=not sure, key="undo-go"):
+        try:
+            with store.Store(path) as s:
+                result = undo(s, labels[choice], (viewer.user, viewer.role))
+        except (UndoError, store.StoreError) as e:
+            st.error(str(e))
+            return
+        st.cache_data.clear()
+        st.success(result.text())
 
 
 def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]

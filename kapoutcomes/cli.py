@@ -117,6 +117,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from kapoutcomes.definitions import settings as settings_mod
     from kapoutcomes.ingest import import_files, quarantine_csv
 
+    if args.undo:
+        return _undo(args)
+    if args.history:
+        return _history(args)
     if args.quarantine_csv:
         with store_mod.Store(args.store or store_mod.default_path()) as st:
             data = quarantine_csv(st, import_id=args.import_id)
@@ -153,12 +157,37 @@ def _cmd_import(args: argparse.Namespace) -> int:
         clinic=args.clinic,
         condition=args.condition,
         day_first=True if args.day_first else None,
+        date_order=args.date_order,
         audit_as=(_os_user(), "command line"),
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report.text())
+    return 0
+
+
+def _undo(args: argparse.Namespace) -> int:
+    from kapoutcomes.ingest.undo import UndoError, undo_import
+
+    with _open_existing(args.store) as st:
+        try:
+            result = undo_import(st, args.undo, (_os_user(), "command line"))
+        except UndoError as e:
+            raise UserError(str(e)) from None
+    print(result.text())
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _open_existing(args.store) as st:
+        ledger = st.ledger()
+    for r in ledger.iter_rows(named=True):
+        state = f"undone {r['undone_at']:%Y-%m-%d %H:%M}" if r["undone_at"] else ""
+        print(
+            f"{r['import_id']}  {r['imported_at']:%Y-%m-%d %H:%M}  {r['file_name']}  "
+            f"accepted {r['accepted']:,} quarantined {r['quarantined']:,}  {state}".rstrip()
+        )
     return 0
 
 
@@ -276,7 +305,13 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--sheet", default=None, help="worksheet of an Excel workbook")
     p.add_argument("--clinic", default=None, help="clinic of patients the export does not describe")
     p.add_argument("--condition", default="other", help="their primary condition (default other)")
-    p.add_argument("--day-first", action="store_true", help="read 03/04/2024 as 3 April")
+    p.add_argument(
+        "--date-order",
+        choices=("day-first", "month-first"),
+        default=None,
+        help="how to read 03/04/2024 where a column's own values do not settle it",
+    )
+    p.add_argument("--day-first", action="store_true", help="the same as --date-order day-first")
     p.add_argument("--settings", default=None, help="settings TOML (time zone, MME table)")
     p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -287,6 +322,13 @@ def _build() -> argparse.ArgumentParser:
         help="write the open quarantine as CSV to correct and re-import",
     )
     p.add_argument("--import-id", default=None, help="with --quarantine-csv: one import only")
+    p.add_argument(
+        "--undo",
+        default=None,
+        metavar="IMPORT_ID",
+        help="remove everything the import command that wrote IMPORT_ID wrote (audited)",
+    )
+    p.add_argument("--history", action="store_true", help="list the imports (ids, files, undone)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")

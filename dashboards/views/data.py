@@ -53,8 +53,14 @@ with tab_upload:
         own_mapping = None
         if mapping_choice == "upload my own":
             own_mapping = st.file_uploader("Mapping file (TOML)", type=["toml"], key="upload-toml")
-        day_first = st.checkbox(
-            "Dates are day-first (03/04/2024 is 3 April)", key="upload-dayfirst"
+        date_order = st.selectbox(
+            "Dates such as 03/04/2024, where a column's own values do not settle the order",
+            [
+                "not set: the settings' order, else quarantine them",
+                "day-first (3 April)",
+                "month-first (4 March)",
+            ],
+            key="upload-dateorder",
         )
         dry_run = st.checkbox("Dry run: check only, write nothing", key="upload-dry")
 
@@ -92,7 +98,9 @@ with tab_upload:
                     dry_run=dry_run,
                     on_progress=progress,
                     clinic=clinic or None,
-                    day_first=day_first or None,
+                    date_order=None
+                    if date_order.startswith("not set")
+                    else date_order.split(" ")[0],
                     audit_as=(viewer.user, viewer.role),
                 )
             except ingest.IngestError as e:
@@ -141,6 +149,8 @@ with tab_history:
         else:
             st.dataframe(ledger, width="stretch", hide_index=True)
             common.download_csv(ledger, "Import history", "import_history.csv", key="dl-ledger")
+            if viewer.can("import"):
+                quality_panel.undo_import(path, ledger, viewer)
 
 with tab_quality:
     if loaded.tables["patients"].height == 0:

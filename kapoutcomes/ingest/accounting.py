@@ -262,6 +262,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 removed_identifier_columns=f.identifiers,
                 ignored_columns=f.ignored,
                 notes=tuple(notes),
+                date_orders=tuple(f.ex.date_orders) if f.ex is not None else (),
             )
         )
     return out

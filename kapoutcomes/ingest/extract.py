@@ -86,8 +86,9 @@ class Options:
     secret: bytes
     clinic: str | None
     condition: str
-    day_first: bool
+    date_order: str | None  # day-first / month-first as configured; None: decide per column
     assume_frequency: bool = False
+    century_pivot: int | None = None  # two-digit years 00..pivot are 20xx (see normalise)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Extract:
     activity: pl.DataFrame | None = None
     patient_rows: pl.DataFrame | None = None  # explicit patients (+ birth_date, referral null)
     notes: list[str] = field(default_factory=list)
+    date_orders: list[nm.DateOrder] = field(default_factory=list)
     mrn_col: str | None = None
     dob_col: str | None = None
     patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
@@ -188,14 +190,26 @@ class Rows:
 
     def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
         raw = self.col(header)
+        decided, against = nm.decide_date_order(raw, opts.date_order)
+        order = decided.order if decided is not None else opts.date_order
+        day_first = order == nm.DAY_FIRST
+        if decided is not None:
+            self.ex.date_orders.append(decided)
         out, present = nm.parse_datetime(
-            raw, opts.day_first, opts.settings.clinic_timezone, with_presence=True
+            raw,
+            day_first,
+            opts.settings.clinic_timezone,
+            with_presence=True,
+            century_pivot=opts.century_pivot,
         )
         unreadable = present & out.is_null()
+        if decided is not None and decided.quarantined:  # values its order cannot read
+            self.bad(against.is_not_null(), header or "date", raw, against)
+            out = pl.select(pl.when(against.is_null()).then(out)).to_series().alias(out.name)
+            unreadable = unreadable & against.is_null()
         if unreadable.any():
             hints = {
-                v: nm.date_hint(v, opts.day_first)
-                for v in raw.filter(unreadable).unique().to_list()
+                v: nm.date_hint(v, day_first) for v in raw.filter(unreadable).unique().to_list()
             }
             why = raw.replace_strict(hints, default=None, return_dtype=pl.String)
             self.bad(unreadable, header or "date", raw, why)

@@ -25,6 +25,7 @@ from kapoutcomes import tables
 from kapoutcomes.definitions.settings import DEFAULT, Settings
 from kapoutcomes.ingest import deid, extract, presets
 from kapoutcomes.ingest import mapping as mapping_mod
+from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
 from kapoutcomes.ingest.errors import IngestError
@@ -69,6 +70,7 @@ class ImportRequest:
     secret: bytes | None = None
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS
     audit_as: tuple[str, str] | None = None
+    date_order: str | None = None
 
 
 def import_files(
@@ -87,6 +89,7 @@ def import_files(
     secret: bytes | None = None,
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS,
     audit_as: tuple[str, str] | None = None,
+    date_order: str | None = None,
 ) -> ImportReport:
     """Import clinic exports into ``store``; see docs/importing.md and ``ImportRequest``.
 
@@ -116,6 +119,7 @@ def import_files(
         secret=secret,
         limits=limits,
         audit_as=audit_as,
+        date_order=date_order,
     )
     return run_import(request, t0)
 
@@ -154,6 +158,7 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     total = sum(len(s.data) for s in srcs)
     opts = _options(req)
     files = _read_files(srcs, st, req, total)
+    _check_clinic(files, opts, st)
     for f in files:
         if f.raw is None or f.fit is None:
             continue
@@ -174,13 +179,7 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
 def _options(req: ImportRequest) -> Options:
     """The extractors' options: the request's, else the mapping's, else the settings'."""
     mp = req.mapping
-    day_first = req.day_first
-    if day_first is None:
-        day_first = (
-            mp.day_first
-            if (mp is not None and mp.day_first is not None)
-            else req.settings.day_first
-        )
+    date_order = _date_order(req)
     clinic = req.clinic or (mp.clinic if mp is not None else None)
     condition = req.condition
     if mp is not None and mp.default_condition:
@@ -192,7 +191,62 @@ def _options(req: ImportRequest) -> Options:
             f"choose one of {', '.join(tables.CONDITIONS)}",
         )
     secret = req.secret if req.secret is not None else privacy.load_or_create_secret()
-    return Options(req.settings, secret, clinic, condition, day_first)
+    pivot = req.settings.two_digit_year_pivot
+    return Options(
+        req.settings,
+        secret,
+        clinic,
+        condition,
+        date_order,
+        century_pivot=None if pivot < 0 else pivot,
+    )
+
+
+def _date_order(req: ImportRequest) -> str | None:
+    """The configured day/month order: the request's (``date_order``, else ``day_first``),
+    else the mapping's, else the settings'; None when none is set (each column then decides
+    from its own values, see ``normalise.decide_date_order``)."""
+    order = req.date_order
+    if order is None and req.day_first is not None:
+        order = nm.DAY_FIRST if req.day_first else nm.MONTH_FIRST
+    if order is None and req.mapping is not None:
+        order = req.mapping.date_order
+    if order is None:
+        order = req.settings.date_order or None
+    if order is not None and order not in nm.DATE_ORDERS:
+        raise IngestError(
+            "date order",
+            f"unknown date order {order!r}",
+            f"choose one of {', '.join(nm.DATE_ORDERS)}",
+        )
+    return order
+
+
+def _check_clinic(files: list[ImportFile], opts: Options, st: store_mod.Store) -> None:
+    """Refuse, before anything is extracted or written, an import that cannot give its
+    patients a clinic: a patients file without a clinic column, or (into a store without
+    patients) files that describe no patient at all, when no clinic is given."""
+    if opts.clinic:
+        return
+    read = [f for f in files if f.fit is not None]
+    patients = [f for f in read if f.fit.kind == "patients" or "clinic" in f.fit.roles]
+    for f in patients:
+        if "clinic" not in f.fit.roles:
+            raise IngestError(
+                f.src.name,
+                "this patients file has no clinic column and no clinic was given, so no "
+                "patient could be stored; nothing was imported",
+                "import again with --clinic NAME (the clinic's name on the Data page's "
+                "upload; clinic= in Python)",
+            )
+    if read and not patients and not st.has_rows("patients"):
+        raise IngestError(
+            read[0].src.name,
+            "the store holds no patients and this import has no patients file, no clinic "
+            "column and no clinic given, so every row would be quarantined; nothing was "
+            "imported",
+            "import the patients file with it, or import again with --clinic NAME",
+        )
 
 
 def _read_files(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kapoutcomes.ingest.normalise import DateOrder
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class FileReport:
     removed_identifier_columns: tuple[str, ...] = ()
     ignored_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    date_orders: tuple[DateOrder, ...] = ()  # how each column's 03/04/2024 dates were read
 
     @property
     def reconciles(self) -> bool:
@@ -131,6 +135,8 @@ class ImportReport:
                         col = f"{r.column}: " if r.column else ""
                         rows = ", ".join(str(x) for x in r.rows)
                         out.append(f"    {r.count:>6,}  {col}{r.reason}  (rows {rows})")
+            for d in f.date_orders:
+                out.append(f"  {d.text()}")
             for n in f.notes:
                 out.append(f"  note: {n}")
         out.append("")

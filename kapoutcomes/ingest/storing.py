@@ -47,13 +47,16 @@ def write(
         ledger.append(ledger_entry(f, rep_by_name[f.import_id], name, now))
     corrected = corrected_rows(files, result)
     updates = result.vital_updates
+    written = written_keys(files, result)
+    first = ledger[0]["import_id"] if ledger else None
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
         if audit_as is not None:
             _audit(con, audit_as, ledger)
-        st.fill_session_vitals(con, updates)
+        record_writes(st, con, ledger, written)
+        st.fill_session_vitals(con, updates, import_id=first)
         if corrected.height:
-            st.settle_quarantine(con, corrected)
+            st.settle_quarantine(con, corrected, import_id=first)
 
     st.write_tables(
         frames,
@@ -63,6 +66,51 @@ def write(
         then=then,
     )
     st.checkpoint()
+
+
+def written_keys(files: list[ImportFile], result: Resolved) -> dict[str, pl.DataFrame]:
+    """Per canonical table, the natural key of every row written and the import id of the
+    file it came from (for an undo)."""
+    ids = pl.DataFrame(
+        {"_file": [f.index for f in files], "import_id": [f.import_id for f in files]},
+        schema={"_file": pl.Int64, "import_id": pl.String},
+    )
+    out = {}
+    for table, fr in result.frames.items():
+        if fr.height == 0:
+            continue
+        keys = list(tables.NATURAL_KEYS[table])
+        out[table] = (
+            fr.select((pl.col(RK) // RK_BASE).cast(pl.Int64).alias("_file"), *keys)
+            .join(ids, on="_file", how="left")
+            .select(pl.col("import_id").fill_null(files[0].import_id), *keys)
+        )
+    return out
+
+
+def record_writes(
+    st: store_mod.Store,
+    con: duckdb.DuckDBPyConnection,
+    ledger: list[dict[str, Any]],
+    written: dict[str, pl.DataFrame],
+) -> None:
+    """Record what the import writes, in its own transaction, so that it can be undone."""
+    st.insert(
+        con,
+        "import_writes",
+        pl.DataFrame(
+            {
+                "import_id": [e["import_id"] for e in ledger],
+                "action": "file",
+                "table_name": "import_ledger",
+                "row_key": [e["import_id"] for e in ledger],
+                "column_name": None,
+            },
+            schema=store_mod.WRITES_SCHEMA,
+        ),
+    )
+    for table, keys in written.items():
+        st.record_inserts(con, table, keys)
 
 
 def conflict_records(f: ImportFile, conf: pl.DataFrame, name: str) -> pl.DataFrame:

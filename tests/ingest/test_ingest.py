@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from kapoutcomes.definitions.settings import load_settings
 from kapoutcomes.ingest import (
     IngestError,
     find_patient_id,
@@ -384,7 +385,7 @@ def test_excel_workbook_with_chosen_sheet(tmp_path):
 def test_dry_run_writes_nothing_and_progress_is_reported(tmp_path):
     db = tmp_path / "s.duckdb"
     seen = []
-    data = b"MRN;Date;LOINC;Value\nM1;03/01/2024;72514-3;7 out of 10\n"
+    data = b"MRN;Date;LOINC;Value\nM1;03/21/2024;72514-3;7 out of 10\n"
     rep = import_files(
         [("x.csv", data)],
         db,
@@ -407,6 +408,43 @@ def test_day_first_option_and_timezone_conversion(tmp_path):
         got = sorted(str(x) for x in st.read("assessments").get_column("assessed_at").to_list())
     # 03/04 is 3 April; 03:26Z is 23:26 the evening before in New York
     assert got == ["2021-08-22 23:26:50", "2024-04-03 00:00:00"]
+
+
+def _assessed(db) -> list[str]:
+    with Store(db) as st:
+        return sorted(str(x) for x in st.read("assessments").get_column("assessed_at").to_list())
+
+
+def test_the_date_order_is_decided_per_column_and_reported(tmp_path):
+    """Issue 13: 02/04/2024 beside 25/03/2024 is 2 April, never 4 February."""
+    data = b"MRN,Date,LOINC,Value\nM1,02/04/2024,72514-3,5\nM1,25/03/2024,72514-3,6\n"
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET)
+    assert rep.accepted == 2 and _assessed(db) == ["2024-03-25 00:00:00", "2024-04-02 00:00:00"]
+    (order,) = rep.files[0].date_orders
+    assert (order.column, order.order, order.day_first_values) == ("Date", "day-first", 1)
+    assert "dates in Date: day-first (" in rep.text()
+    assert rep.to_dict()["files"][0]["date_orders"][0]["order"] == "day-first"
+
+
+def test_an_ambiguous_column_is_quarantined_unless_the_order_is_set(tmp_path):
+    data = b"MRN,Date,LOINC,Value\nM1,02/04/2024,72514-3,5\nM1,03/04/2024,72514-3,6\n"
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET, dry_run=True)
+    assert rep.quarantined == 2 and rep.accepted == 0
+    (reason,) = rep.files[0].quarantine_reasons
+    assert (
+        reason.reason == "ambiguous day/month: set the order (--date-order day-first|month-first)"
+    )
+    assert rep.files[0].date_orders[0].order is None
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET, date_order="day-first")
+    assert rep.accepted == 2 and _assessed(db) == ["2024-04-02 00:00:00", "2024-04-03 00:00:00"]
+    db2 = tmp_path / "m.duckdb"
+    settings = load_settings(None, date_order="month-first")
+    rep = import_files([("a.csv", data)], db2, clinic="C", secret=SECRET, settings=settings)
+    assert rep.accepted == 2 and _assessed(db2) == ["2024-02-04 00:00:00", "2024-03-04 00:00:00"]
+    with pytest.raises(IngestError, match="unknown date order"):
+        import_files([("a.csv", data)], db2, clinic="C", secret=SECRET, date_order="dmy")
 
 
 def test_find_patient_id_is_the_keyed_pseudonym():
