@@ -36,6 +36,8 @@ def import_report(report: ingest.ImportReport) -> None:
     ok = "Every row is accounted for." if report.reconciles else "Rows do not reconcile!"
     st.subheader("Import report")
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
+    for w in report.warnings:
+        st.warning(w)
     summary = pl.DataFrame([f.to_dict() for f in report.files]).select(
         "file",
         "preset",
@@ -120,6 +122,11 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
     windows, quarantined rows waiting for correction."""
     from kapoutcomes.cohort import quality
 
+    if t["assessments"].height and t["sessions"].height == 0:
+        st.warning(
+            "The store holds scores but no infusion sessions: the outcome pages lack sessions, "
+            "doses, induction, response and durability. Import the clinic's visit export."
+        )
     q = quality.data_quality(t, s)
     fig = quality.completeness_figure(q.completeness)
     if fig is not None:

@@ -592,6 +592,21 @@ def extract_medications(
 
 
 # -- Synthea patients.csv -------------------------------------------------------------------
+def extract_unused(raw: RawTable, kind: str, rk_base: int) -> Extract:
+    """A file of a known layout that kapoutcomes does not import (a Synthea encounters or
+    conditions file ...): every row skipped, with the reason."""
+    ex = Extract(kind)
+    rk = (raw.frame.get_column(LINE) + rk_base).alias(RK)
+    reason = (
+        f"a Synthea {kind} file: not used by kapoutcomes (it imports Synthea patients, "
+        "observations and medications)"
+    )
+    ex.skipped.append(
+        pl.DataFrame({RK: rk, "reason": repeat(reason, rk.len())}, schema=SKIP_SCHEMA)
+    )
+    return ex
+
+
 def extract_synthea_patients(
     raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int
 ) -> Extract:

@@ -30,7 +30,7 @@ from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
 from kapoutcomes.ingest.errors import IngestError
 from kapoutcomes.ingest.extract import Extract, Options
-from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Progress
+from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Progress, Resolved
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
 from kapoutcomes.ingest.storing import write
@@ -168,12 +168,38 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     for f in live:
         f.ex.release_candidates()
     reports = file_reports(files, result)
+    warnings = _warnings(result, st)
     report = ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
     if not req.dry_run and live:
         write(st, live, result, report, audit_as=req.audit_as)
     if req.on_progress:
         req.on_progress(total, total)
-    return ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
+    return ImportReport(
+        tuple(reports), req.dry_run, st.path, time.perf_counter() - t0, warnings=warnings
+    )
+
+
+def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
+    """What the outcome pages will lack after this import: scores of patients with no
+    infusion session (none in the store, none in this import)."""
+    scores = result.frames.get("assessments")
+    if scores is None or scores.height == 0:
+        return ()
+    pids = scores.get_column("patient_id").unique().to_list()
+    sessions = result.frames.get("sessions")
+    with_sessions = set() if sessions is None else set(sessions.get_column("patient_id"))
+    stored = st.rows_where_in("sessions", ["patient_id"], "patient_id", pids)
+    with_sessions |= set(stored.get_column("patient_id").to_list())
+    without = [p for p in pids if p not in with_sessions]
+    if not without:
+        return ()
+    return (
+        f"{len(without):,} patient(s) have scores but no infusion sessions (this import has "
+        "no visit or session rows for them, nor does the store): the outcome pages will lack "
+        "their sessions, doses, induction, response and durability (figures counted from "
+        "infusions); import the clinic's visit export too (a wide export with its mapping, "
+        "or the canonical sessions file)",
+    )
 
 
 def _options(req: ImportRequest) -> Options:
@@ -228,7 +254,7 @@ def _check_clinic(files: list[ImportFile], opts: Options, st: store_mod.Store) -
     patients) files that describe no patient at all, when no clinic is given."""
     if opts.clinic:
         return
-    read = [f for f in files if f.fit is not None]
+    read = [f for f in files if f.fit is not None and f.fit.kind not in presets.SYNTHEA_UNUSED]
     patients = [f for f in read if f.fit.kind == "patients" or "clinic" in f.fit.roles]
     for f in patients:
         if "clinic" not in f.fit.roles:
@@ -324,6 +350,10 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
     assert raw is not None
     headers = [h for h in raw.headers if h not in QUARANTINE_META]
     f.identifiers = tuple(deid.identifier_columns(headers))
+    unused = presets.synthea_unused(headers) if preset in (None, "synthea") else None
+    if unused is not None:  # a Synthea file kapoutcomes does not import: skipped, not read
+        f.fit = presets.Fit("synthea", unused, score=1.0)
+        return
     if mp is not None and preset in (None, "wide"):
         try:
             f.fit = mp.fit(raw.name, headers)
@@ -365,6 +395,8 @@ def _extract(f: ImportFile, opts: Options, mp: mapping_mod.Mapping | None) -> Ex
     if fit.preset == "wide":
         assert mp is not None
         return mp.extract(raw, opts, base, f.identifiers)
+    if fit.kind in presets.SYNTHEA_UNUSED:
+        return extract.extract_unused(raw, fit.kind, base)
     if fit.preset == "canonical":
         return extract.extract_canonical(raw, fit.kind, fit.roles, opts, base)
     if fit.kind == "patients":

@@ -98,6 +98,79 @@ SYNTHEA: dict[str, tuple[str, ...]] = {
 }
 
 
+def _cols(text: str) -> frozenset[str]:
+    return frozenset(norm(c) for c in text.split(","))
+
+
+#: The other files of a Synthea CSV export (Synthea 2.x and 3.x headers), which kapoutcomes
+#: does not import: kind -> (columns that identify it, every column it may have; None: any).
+#: Recognised by their own header, they are skipped with a one-line reason, so a whole
+#: Synthea folder imports as a folder (several would otherwise pass for medication lists).
+SYNTHEA_UNUSED: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
+    "encounters": (
+        _cols("Id,START,PATIENT,ENCOUNTERCLASS,CODE,DESCRIPTION"),
+        _cols(
+            "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+            "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION,"
+            "SYSTEM"
+        ),
+    ),
+    "conditions": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols("START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION"),
+    ),
+    "procedures": (
+        _cols("PATIENT,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,REASONCODE"),
+        _cols(
+            "START,STOP,DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
+            "REASONDESCRIPTION"
+        ),
+    ),
+    "allergies": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION,CATEGORY"),
+        _cols(
+            "START,STOP,PATIENT,ENCOUNTER,CODE,SYSTEM,DESCRIPTION,TYPE,CATEGORY,REACTION1,"
+            "DESCRIPTION1,SEVERITY1,REACTION2,DESCRIPTION2,SEVERITY2"
+        ),
+    ),
+    "careplans": (
+        _cols("Id,START,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols(
+            "Id,START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,REASONCODE,REASONDESCRIPTION"
+        ),
+    ),
+    "devices": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION,UDI"),
+        _cols("START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,UDI"),
+    ),
+    "immunizations": (
+        _cols("DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols("DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST"),
+    ),
+    "supplies": (
+        _cols("DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,QUANTITY"),
+        _cols("DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,QUANTITY"),
+    ),
+    "imaging_studies": (_cols("Id,DATE,PATIENT,ENCOUNTER,MODALITY_CODE"), None),
+    "organizations": (_cols("Id,NAME,REVENUE,UTILIZATION"), None),
+    "providers": (_cols("Id,ORGANIZATION,NAME,SPECIALITY"), None),
+    "payers": (_cols("Id,NAME,AMOUNT_COVERED"), None),
+    "payer_transitions": (_cols("PATIENT,MEMBERID,PAYER"), None),
+    "claims": (_cols("Id,PATIENTID,PROVIDERID"), None),
+    "claims_transactions": (_cols("ID,CLAIMID,CHARGEID,PATIENTID"), None),
+}
+
+
+def synthea_unused(headers: list[str]) -> str | None:
+    """The kind of Synthea file this header is (encounters, conditions, ...) when it is one
+    kapoutcomes does not import, else None."""
+    have = {norm(h) for h in headers}
+    for kind, (needed, allowed) in SYNTHEA_UNUSED.items():
+        if needed <= have and (allowed is None or have <= allowed):
+            return kind
+    return None
+
+
 @dataclass(frozen=True)
 class Fit:
     """How a file fits a preset: the columns found per role, and what is missing."""

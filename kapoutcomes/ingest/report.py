@@ -67,6 +67,7 @@ class ImportReport:
     dry_run: bool
     store: str
     seconds: float
+    warnings: tuple[str, ...] = ()  # what the outcome pages will lack after this import
 
     @property
     def rows_read(self) -> int:
@@ -98,6 +99,7 @@ class ImportReport:
             "quarantined": self.quarantined,
             "skipped": self.skipped,
             "reconciles": self.reconciles,
+            "warnings": list(self.warnings),
             "files": [f.to_dict() for f in self.files],
         }
 
@@ -145,4 +147,6 @@ class ImportReport:
             f"{self.quarantined:,} + skipped {self.skipped:,}"
         )
         out.append("row numbers are line numbers in the file (header = line 1)")
+        for w in self.warnings:
+            out.append(f"warning: {w}")
         return "\n".join(out)

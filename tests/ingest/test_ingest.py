@@ -20,7 +20,7 @@ from kapoutcomes.ingest import (
     quarantine_frame,
 )
 from kapoutcomes.storage import privacy
-from kapoutcomes.storage.store import Store
+from kapoutcomes.storage.store import BOOKKEEPING, CANONICAL, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = ROOT / "sample_data" / "exports"
@@ -624,3 +624,58 @@ def test_decode_tells_windows_1252_from_latin_1_and_utf_16():
     assert enc(plain.encode("utf-16")) == (plain, "utf-16")
     if (EXPORTS / "riverside_visits.csv").exists():
         assert enc((EXPORTS / "riverside_visits.csv").read_bytes())[1] == "windows-1252"
+
+
+def test_a_missing_clinic_is_refused_before_anything_is_written(tmp_path):
+    """Issue 13: a Synthea folder without --clinic quarantined all its rows with exit 0."""
+    db = tmp_path / "s.duckdb"
+    with pytest.raises(IngestError, match="patients file has no clinic column") as e:
+        import_files([EXPORTS / "synthea"], db)
+    assert "--clinic NAME" in str(e.value)
+    with pytest.raises(IngestError, match="the store holds no patients"):
+        import_files([("s.csv", b"MRN,Date,LOINC,Value\nM1,2024-03-01,72514-3,7\n")], db)
+    with Store(db) as st:
+        assert all(st.read(t, validate=False).height == 0 for t in (*CANONICAL, *BOOKKEEPING))
+
+
+def test_a_synthea_folder_imports_as_a_folder(tmp_path):
+    """Issue 13 item 4: encounters.csv and conditions.csv passed for medication lists, and a
+    real Synthea folder aborted. Each file is recognised by its own header; the files not
+    used are skipped with their reason."""
+    import shutil
+
+    folder = tmp_path / "synthea"
+    shutil.copytree(EXPORTS / "synthea", folder)
+    pid = "01a88c08-af62-420b-b547-bcedf6a64fca"
+    enc = "9e42a4ef-14ce-43b9-a578-65b5a0c9572b"
+    (folder / "encounters.csv").write_text(
+        "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+        "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION\n"
+        f"{enc},2024-11-30T22:00:00Z,2024-11-30T22:15:00Z,{pid},o1,p1,y1,wellness,410620009,"
+        "Well child visit (procedure),136.80,708.88,0.00,,\n"
+    )
+    (folder / "conditions.csv").write_text(
+        "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+        f"2020-01-01,,{pid},{enc},82423001,Chronic pain (finding)\n"
+        f"2021-02-03,2021-03-01,{pid},{enc},444814009,Viral sinusitis (disorder)\n"
+    )
+    (folder / "procedures.csv").write_text(
+        "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
+        "REASONDESCRIPTION\n"
+        f"2024-11-30T22:00:00Z,2024-11-30T22:15:00Z,{pid},{enc},http://snomed.info/sct,"
+        "430193006,Medication reconciliation (procedure),469.46,,\n"
+    )
+    db = tmp_path / "s.duckdb"
+    rep = import_files([folder], db, clinic="Summit", secret=SECRET)
+    by_file = {f.file.rsplit("/", 1)[-1]: f for f in rep.files}
+    for name, kind, n in (("encounters.csv", "encounters", 1), ("conditions.csv", "conditions", 2)):
+        f = by_file[name]
+        assert (f.preset, f.kind, f.rows_read, f.skipped, f.accepted) == ("synthea", kind, n, n, 0)
+        (reason,) = f.skip_reasons
+        assert reason.reason.startswith(f"a Synthea {kind} file: not used by kapoutcomes")
+    assert by_file["procedures.csv"].kind == "procedures"
+    assert by_file["medications.csv"].kind == "medications"
+    assert by_file["observations.csv"].accepted > 1000 and rep.reconciles
+    # scores but no sessions: the report says what the outcome pages will lack
+    assert len(rep.warnings) == 1 and "no infusion sessions" in rep.warnings[0]
+    assert "warning: " in rep.text()

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kapoutcomes.ingest import IngestError, import_files, quarantine_csv
+from kapoutcomes.ingest import import_files, quarantine_csv
 from kapoutcomes.ingest.undo import UndoError, undo_import
 from kapoutcomes.storage import audit, privacy
 from kapoutcomes.storage.store import BOOKKEEPING, CANONICAL, Store
@@ -110,15 +110,3 @@ def test_imports_are_undone_newest_first(tmp_path):
         undo_import(st, second.files[0].import_id, AS)
         undo_import(st, first.files[0].import_id, AS)
         assert all(st.read(t, validate=False).height == 0 for t in CANONICAL)
-
-
-def test_a_missing_clinic_is_refused_before_anything_is_written(tmp_path):
-    """Issue 13: a Synthea folder without --clinic quarantined all its rows with exit 0."""
-    db = tmp_path / "s.duckdb"
-    with pytest.raises(IngestError, match="patients file has no clinic column") as e:
-        import_files([SYNTHEA], db)
-    assert "--clinic NAME" in str(e.value)
-    with pytest.raises(IngestError, match="the store holds no patients"):
-        import_files([("first.csv", SCORES)], db)
-    with Store(db) as st:
-        assert all(st.read(t, validate=False).height == 0 for t in (*CANONICAL, *BOOKKEEPING))
