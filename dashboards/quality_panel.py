@@ -88,6 +88,36 @@ def import_report(report: ingest.ImportReport) -> None:
                 )
 
 
+def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
+    """Open conflicts with both values; a data manager keeps one (audited)."""
+    from kapoutcomes.ingest import review
+
+    with store.Store(path) as s:
+        frame = review.conflicts(s)
+    if frame.height == 0:
+        st.success("No conflicts wait for review.")
+        return
+    st.write(
+        f"{frame.height:,} imported value(s) differ from what the store holds for the same "
+        "fact. The stored value stays until someone keeps the imported one."
+    )
+    st.dataframe(frame.drop("import_id", "status"), width="stretch", hide_index=True)
+    if not viewer.can("import"):
+        return
+    c1, c2, c3 = st.columns(3)
+    cid = c1.selectbox("Conflict", frame.get_column("conflict_id").to_list(), key="conf-id")
+    which = c2.radio("Keep", ["STORED", "IMPORTED"], horizontal=True, key="conf-keep")
+    if c3.button("Keep this value", key="conf-go"):
+        try:
+            with store.Store(path) as s:
+                done = review.keep(s, cid, which, (viewer.user, viewer.role))
+        except (review.ReviewError, store.StoreError) as e:
+            st.error(str(e))
+            return
+        st.cache_data.clear()
+        st.success(done.text())
+
+
 def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-untyped-def]
     """Undo one import command (its files together), newest first; audited."""
     from kapoutcomes.ingest.undo import UndoError

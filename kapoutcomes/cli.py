@@ -191,6 +191,37 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conflicts(args: argparse.Namespace) -> int:
+    from kapoutcomes.ingest import review
+
+    with _open_existing(args.store) as st:
+        if args.keep:
+            which, conflict_id = args.keep
+            try:
+                print(review.keep(st, conflict_id, which, (_os_user(), "command line")).text())
+            except review.ReviewError as e:
+                raise UserError(str(e)) from None
+            return 0
+        frame = review.conflicts(st, None if args.all else "open")
+    if args.json:
+        print(json.dumps(frame.to_dicts(), indent=2, default=str))
+        return 0
+    if frame.height == 0:
+        print("no open conflicts" if not args.all else "no conflicts")
+        return 0
+    for c in frame.iter_rows(named=True):
+        print(
+            f"{c['conflict_id']}  {c['table_name']}  {c['file_name']} row {c['row_number']}"
+            f"  [{c['status']}]\n  key:      {c['natural_key']}\n"
+            f"  stored:   {c['stored_value']}\n  imported: {c['incoming_value']}"
+        )
+    print(
+        f"{frame.height} conflict(s); settle one with "
+        "`kapoutcomes conflicts --keep IMPORTED|STORED CONFLICT_ID`"
+    )
+    return 0
+
+
 def _os_user() -> str:
     """The operating-system user, for the audit trail of command-line actions."""
     import getpass
@@ -330,6 +361,19 @@ def _build() -> argparse.ArgumentParser:
     )
     p.add_argument("--history", action="store_true", help="list the imports (ids, files, undone)")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("conflicts", help="list conflicts kept for review; keep one value")
+    _store_arg(p)
+    p.add_argument(
+        "--keep",
+        nargs=2,
+        metavar=("IMPORTED|STORED", "CONFLICT_ID"),
+        default=None,
+        help="settle a conflict: keep the imported or the stored value (audited)",
+    )
+    p.add_argument("--all", action="store_true", help="also the conflicts already settled")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_conflicts)
 
     p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")
     _store_arg(p)

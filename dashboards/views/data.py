@@ -19,8 +19,8 @@ BUNDLED_MAPPINGS = sorted((ROOT / "sample_data" / "mappings").glob("*.toml"))
 loaded, viewer = common.page("Data")
 path = store.default_path()
 
-tab_upload, tab_quarantine, tab_history, tab_quality = st.tabs(
-    ["Upload exports", "Quarantine", "Import history", "Data quality"]
+tab_upload, tab_quarantine, tab_conflicts, tab_history, tab_quality = st.tabs(
+    ["Upload exports", "Quarantine", "Conflicts", "Import history", "Data quality"]
 )
 
 with tab_upload:
@@ -137,6 +137,12 @@ with tab_quarantine:
             )
             st.dataframe(q, width="stretch", hide_index=True)
             common.download_csv(q, "Quarantined rows", "quarantine.csv", key="dl-quarantine")
+
+with tab_conflicts:
+    if not path.exists():
+        st.info("No imports yet, so no conflicts.")
+    else:
+        quality_panel.conflicts(path, viewer)
 
 with tab_history:
     if not path.exists():

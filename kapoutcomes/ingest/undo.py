@@ -63,6 +63,12 @@ def undo_import(
             f"{newest['file_name']}); nothing was changed"
         )
     ids = batch.get_column("import_id").to_list()
+    if st.kept_imported(ids):
+        raise UndoError(
+            f"import {import_id}: {st.kept_imported(ids)} of its conflicts were settled by "
+            "keeping the imported value, which replaced what an earlier import stored; an "
+            "undo cannot restore it; nothing was changed"
+        )
     files = tuple(batch.get_column("file_name").to_list())
     key = privacy.load_or_create_secret()  # the audit chain's key, as an import's entry
     with st.transaction() as con:

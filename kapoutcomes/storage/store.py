@@ -121,6 +121,13 @@ _QUARANTINE_KEY = (
 )
 
 
+#: A conflict's id: the first 12 hex digits of the md5 of its import, row, table and key.
+_CONFLICT_ID = (
+    "substr(md5(concat_ws('\x02', import_id, CAST(row_number AS VARCHAR), table_name, "
+    "natural_key)), 1, 12)"
+)
+
+
 def _key_sql(table: str, alias: str = "") -> str:
     """The md5 of a canonical row's natural key, computed by DuckDB (the same expression
     when an import records its rows and when an undo finds them)."""
@@ -344,6 +351,45 @@ class Store:
             "AND l.import_id NOT IN (SELECT import_id FROM import_undone) "
             "ORDER BY l.imported_at DESC",
             [import_id],
+        )
+
+    def conflict_list(self, status: str | None = "open") -> pl.DataFrame:
+        """Conflicts kept for review (``status`` None: all), each with ``conflict_id``: a
+        short stable id from its import, row, table and natural key."""
+        where = "" if status is None else "WHERE status = ?"
+        return self.query(
+            f"SELECT {_CONFLICT_ID} AS conflict_id, * FROM conflicts {where} "
+            "ORDER BY import_id, row_number, table_name, natural_key",
+            [] if status is None else [status],
+        )
+
+    @staticmethod
+    def set_conflict_status(con: duckdb.DuckDBPyConnection, conflict_id: str, status: str) -> None:
+        """Give one conflict its status (on ``con``, inside a transaction)."""
+        con.execute(
+            f"UPDATE conflicts SET status = ? WHERE {_CONFLICT_ID} = ?", [status, conflict_id]
+        )
+
+    @staticmethod
+    def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
+        """Replace the canonical rows with the natural keys of ``rows`` by ``rows`` (on
+        ``con``, inside a transaction): a data manager's choice of the imported values."""
+        schema = _schema_of(table)
+        arrow_r = rows.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()  # noqa: F841
+        con.execute(
+            f'DELETE FROM "{table}" WHERE {_key_sql(table)} IN '
+            f"(SELECT {_key_sql(table)} FROM arrow_r)"
+        )
+        Store.insert(con, table, rows)
+
+    def kept_imported(self, import_ids: list[str]) -> int:
+        """How many conflicts of these imports were settled by keeping the imported value."""
+        return int(
+            self.query(
+                "SELECT count(*) AS n FROM conflicts WHERE import_id IN (SELECT unnest(?)) "
+                "AND status = 'kept_imported'",
+                [import_ids],
+            ).item()
         )
 
     @staticmethod
