@@ -128,6 +128,12 @@ with tab_quarantine:
     else:
         with store.Store(path) as s:
             q = ingest.quarantine_frame(s)
+            out_of_scope = ingest.quarantine_frame(s, status="out_of_scope").height
+        if out_of_scope:
+            st.caption(
+                f"{out_of_scope:,} row(s) are out of scope (dated before 2000, or children): "
+                "kept and counted, nothing to correct."
+            )
         if q.height == 0:
             st.success("No quarantined rows are waiting for correction.")
         else:

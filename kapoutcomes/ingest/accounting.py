@@ -79,6 +79,15 @@ class RowAccount:
     quarantine_reasons: tuple[ReasonCount, ...]
     skip_reasons: tuple[ReasonCount, ...]
     problems: pl.DataFrame
+    out_of_scope: int = 0  # quarantined rows whose every problem is out of scope
+
+
+def out_of_scope_rows(probs: pl.DataFrame) -> int:
+    """Quarantined rows whose every problem is out of scope (before 2000, a child)."""
+    if probs.height == 0:
+        return 0
+    per_row = probs.group_by(RK).agg(pl.col("reason").str.starts_with("out of scope: ").all())
+    return int(per_row.get_column("reason").sum())
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,7 @@ def classify(f: ImportFile, result: Resolved) -> RowAccount:
         quarantine_reasons=reason_counts(probs, True),
         skip_reasons=reason_counts(skips, False, one_per_row=True),
         problems=probs,
+        out_of_scope=out_of_scope_rows(probs),
     )
 
 
@@ -250,6 +260,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 rows_read=c.rows_read,
                 accepted=c.accepted,
                 quarantined=c.quarantined,
+                out_of_scope=c.out_of_scope,
                 skipped=c.skipped,
                 duplicates=c.duplicates,
                 conflicts=c.conflicts,

@@ -38,6 +38,7 @@ class FileReport:
     skipped: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    out_of_scope: int = 0  # quarantined rows outside what is tracked: kept, not to correct
     already_imported: bool = False
     encoding: str | None = None
     delimiter: str | None = None
@@ -118,6 +119,12 @@ class ImportReport:
                 f"{f.quarantined:,} + skipped {f.skipped:,}"
                 f"   (duplicates {f.duplicates:,}, conflicts {f.conflicts:,})"
             )
+            if f.out_of_scope:
+                out.append(
+                    f"  of the quarantined, {f.out_of_scope:,} are out of scope (before 2000, "
+                    f"children): kept and counted, nothing to correct; "
+                    f"{f.quarantined - f.out_of_scope:,} need correction"
+                )
             if f.written:
                 verb = "would write" if self.dry_run else "written"
                 out.append(f"  {verb}: " + ", ".join(f"{t} {n:,}" for t, n in f.written))

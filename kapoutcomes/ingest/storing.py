@@ -40,7 +40,7 @@ def write(
         name = privacy.scrub_text(f.src.name)
         probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
         if probs.height:
-            q_parts.append(quarantine_records(f, probs, name))
+            q_parts.append(_scope(quarantine_records(f, probs, name)))
         conf = result.conflicts.filter(pl.col(RK).is_between(lo, hi))
         if conf.height:
             c_parts.append(conflict_records(f, conf, name))
@@ -66,6 +66,15 @@ def write(
         then=then,
     )
     st.checkpoint()
+
+
+def _scope(records: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose every problem is out of scope (before 2000, a minor) are ``out_of_scope``:
+    kept and counted, not listed for correction."""
+    out = pl.col("reason").str.starts_with("out of scope: ").all().over("row_number")
+    return records.with_columns(
+        status=pl.when(out).then(pl.lit("out_of_scope")).otherwise(pl.col("status"))
+    )
 
 
 def written_keys(files: list[ImportFile], result: Resolved) -> dict[str, pl.DataFrame]:

@@ -679,3 +679,29 @@ def test_a_synthea_folder_imports_as_a_folder(tmp_path):
     # scores but no sessions: the report says what the outcome pages will lack
     assert len(rep.warnings) == 1 and "no infusion sessions" in rep.warnings[0]
     assert "warning: " in rep.text()
+
+
+def test_out_of_scope_records_are_kept_and_counted_not_listed_for_correction(tmp_path):
+    """Issue 13: records before 2000 and children are out of scope, apart from the rows that
+    need a correction."""
+    db = tmp_path / "s.duckdb"
+    pat = b"Id,BIRTHDATE,GENDER,SSN,FIRST,LAST\nk1,2019-01-01,F,1,a,b\nk2,1980-01-01,M,1,c,d\n"
+    obs = (
+        b"DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,VALUE,UNITS\n"
+        b"2024-01-01T00:00:00Z,k1,e,72514-3,Pain,5,{score}\n"
+        b"1999-01-01T00:00:00Z,k2,e,72514-3,Pain,5,{score}\n"
+        b"2024-01-02T00:00:00Z,k2,e,72514-3,Pain,55,{score}\n"
+        b"2024-01-03T00:00:00Z,k2,e,72514-3,Pain,5,{score}\n"
+    )
+    rep = import_files(
+        [("patients.csv", pat), ("observations.csv", obs)], db, clinic="C", secret=SECRET
+    )
+    f = {x.file: x for x in rep.files}
+    assert (f["patients.csv"].quarantined, f["patients.csv"].out_of_scope) == (1, 1)
+    assert (f["observations.csv"].quarantined, f["observations.csv"].out_of_scope) == (3, 2)
+    assert "1 need correction" in rep.text()
+    with Store(db) as st:
+        q = st.read("quarantine", validate=False)
+        assert q.filter(pl.col("status") == "out_of_scope").height == 3
+        open_rows = quarantine_frame(st)
+    assert open_rows.height == 1 and open_rows.item(0, "quarantine_row") == "4"
