@@ -115,18 +115,14 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from kapoutcomes.definitions import settings as settings_mod
-    from kapoutcomes.ingest import import_files, quarantine_csv
+    from kapoutcomes.ingest import import_files
 
     if args.undo:
         return _undo(args)
     if args.history:
         return _history(args)
     if args.quarantine_csv:
-        with store_mod.Store(args.store or store_mod.default_path()) as st:
-            data = quarantine_csv(st, import_id=args.import_id)
-        Path(args.quarantine_csv).write_bytes(data)
-        print(f"wrote the open quarantine to {args.quarantine_csv}")
-        return 0
+        return _quarantine_files(args)
     if not args.paths:
         raise UserError("give one or more files or folders to import")
     last = [0.0, False]  # time of the last line, finished
@@ -164,6 +160,28 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report.text())
+    return 0
+
+
+def _quarantine_files(args: argparse.Namespace) -> int:
+    """One CSV per source file: OUT itself for a single source file named *.csv, else
+    files in the folder OUT."""
+    from kapoutcomes.ingest import quarantine_files
+
+    with store_mod.Store(args.store or store_mod.default_path()) as st:
+        files = quarantine_files(st, import_id=args.import_id)
+    out = Path(args.quarantine_csv)
+    if not files:
+        print("nothing is quarantined for correction")
+        return 0
+    if len(files) == 1 and out.suffix.lower() == ".csv":
+        out.write_bytes(next(iter(files.values())))
+        print(f"wrote the open quarantine to {out}")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        print(f"wrote {out / name}")
     return 0
 
 

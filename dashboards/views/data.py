@@ -142,7 +142,11 @@ with tab_quarantine:
                 "named in quarantine_reason, and import the corrected file with the same preset."
             )
             st.dataframe(q, width="stretch", hide_index=True)
-            common.download_csv(q, "Quarantined rows", "quarantine.csv", key="dl-quarantine")
+            st.caption("One file per source file, each re-importable as it is once corrected:")
+            with store.Store(path) as s:
+                per_file = ingest.quarantine_files(s)
+            for i, (name, data) in enumerate(per_file.items()):
+                st.download_button(name, data, file_name=name, mime="text/csv", key=f"dl-q{i}")
 
 with tab_conflicts:
     if not path.exists():

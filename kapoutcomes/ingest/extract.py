@@ -188,8 +188,14 @@ class Rows:
         self.ex.patient_ids = pid
         return pid
 
-    def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
+    def datetime(
+        self, header: str | None, opts: Options, required: bool = True, birth: bool = False
+    ) -> pl.Series:
+        """``birth``: a date of birth, which may be its year alone (as a downloaded
+        quarantine file writes it): read as 1 January of that year (only the year is kept)."""
         raw = self.col(header)
+        if birth:
+            raw = raw.cast(pl.String).str.replace(r"^\s*((?:19|20)\d\d)\s*$", "$1-01-01")
         decided, against = nm.decide_date_order(raw, opts.date_order)
         order = decided.order if decided is not None else opts.date_order
         day_first = order == nm.DAY_FIRST
@@ -613,7 +619,7 @@ def extract_synthea_patients(
     ex = Extract("patients")
     r = Rows(raw, rk_base, ex)
     pid = r.patient(roles.get("patient"), opts.secret)
-    birth = r.datetime(roles.get("birth_date"), opts, required=False).cast(pl.Date)
+    birth = r.datetime(roles.get("birth_date"), opts, required=False, birth=True).cast(pl.Date)
     ex.dob_col = roles.get("birth_date")
     sex = nm.parse_sex(r.col(roles.get("sex")))
     n = len(pid)
@@ -743,7 +749,7 @@ def _canonical_patients(
             )
     birth_h = roles.get("birth_date")
     birth = (
-        r.datetime(birth_h, opts, required=False).cast(pl.Date)
+        r.datetime(birth_h, opts, required=False, birth=True).cast(pl.Date)
         if birth_h
         else pl.Series([None] * n, dtype=pl.Date)
     )

@@ -370,7 +370,8 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
             h for h in headers if h not in set(f.fit.roles.values()) and h not in f.identifiers
         )
         return
-    fit, closest = presets.best(headers, preset)
+    quarantined = "quarantine_file" in raw.headers
+    fit, closest = presets.best(headers, preset, quarantined)
     if fit is None:
         if closest is None:
             raise IngestError(raw.name, "no preset fits this file", "choose --preset or --mapping")

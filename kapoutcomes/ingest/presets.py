@@ -274,10 +274,14 @@ def fit_medications(headers: list[str]) -> Fit:
     return f
 
 
-def fit_synthea(headers: list[str]) -> list[Fit]:
+def fit_synthea(headers: list[str], quarantined: bool = False) -> list[Fit]:
+    """``quarantined``: a downloaded quarantine file, whose identifier columns (SSN, names)
+    were removed."""
     have = {norm(h) for h in headers}
     fits = []
     for kind, needed in SYNTHEA.items():
+        if kind == "patients" and quarantined:
+            needed = tuple(c for c in needed if c not in ("ssn", "first", "last"))
         missing = tuple(c.upper() for c in needed if c not in have)
         score = 1 - len(missing) / len(needed) + 0.05  # exact layouts win ties
         if kind == "observations":
@@ -298,10 +302,12 @@ def fit_synthea(headers: list[str]) -> list[Fit]:
     return fits
 
 
-def candidates(headers: list[str], preset: str | None = None) -> list[Fit]:
+def candidates(
+    headers: list[str], preset: str | None = None, quarantined: bool = False
+) -> list[Fit]:
     fits: list[Fit] = []
     if preset in (None, "synthea"):
-        fits += fit_synthea(headers)
+        fits += fit_synthea(headers, quarantined)
     if preset in (None, "canonical"):
         fits += fit_canonical(headers)
     if preset in (None, "long"):
@@ -311,8 +317,11 @@ def candidates(headers: list[str], preset: str | None = None) -> list[Fit]:
     return fits
 
 
-def best(headers: list[str], preset: str | None = None) -> tuple[Fit | None, Fit | None]:
-    """(the best complete fit or None, the closest fit overall)."""
-    fits = sorted(candidates(headers, preset), key=lambda f: f.score, reverse=True)
+def best(
+    headers: list[str], preset: str | None = None, quarantined: bool = False
+) -> tuple[Fit | None, Fit | None]:
+    """(the best complete fit or None, the closest fit overall); ``quarantined``: the file
+    is a downloaded quarantine file (see ``fit_synthea``)."""
+    fits = sorted(candidates(headers, preset, quarantined), key=lambda f: f.score, reverse=True)
     complete = [f for f in fits if f.complete]
     return (complete[0] if complete else None), (fits[0] if fits else None)
