@@ -166,16 +166,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _quarantine_files(args: argparse.Namespace) -> int:
     """One CSV per source file: OUT itself for a single source file named *.csv, else
     files in the folder OUT."""
-    from kapoutcomes.ingest import quarantine_files
+    from kapoutcomes.ingest import quarantine_files, quarantine_frame
+    from kapoutcomes.storage import exports
 
     with store_mod.Store(args.store or store_mod.default_path()) as st:
         files = quarantine_files(st, import_id=args.import_id)
+        empty = exports.safe_csv(quarantine_frame(st, import_id=args.import_id))
     out = Path(args.quarantine_csv)
-    if not files:
-        print("nothing is quarantined for correction")
-        return 0
-    if len(files) == 1 and out.suffix.lower() == ".csv":
-        out.write_bytes(next(iter(files.values())))
+    if len(files) <= 1 and out.suffix.lower() == ".csv":
+        # one source file (or none: an empty quarantine file, with its columns)
+        out.write_bytes(next(iter(files.values()), empty))
         print(f"wrote the open quarantine to {out}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
@@ -346,6 +346,29 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=_cmd_dashboard)
 
+    _import_parser(sub)
+    _conflicts_parser(sub)
+
+    p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")
+    _store_arg(p)
+    p.add_argument("--settings", default=None, help="settings TOML with outcome definitions")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML file")
+    p.add_argument("--demo", action="store_true", help="report on the seeded demo cohort")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("audit", help="check or export the audit trail")
+    _store_arg(p)
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    a = audit_sub.add_parser("verify", help="check the hash chain; exit 1 when it is broken")
+    a.set_defaults(func=_cmd_audit_verify)
+    a = audit_sub.add_parser("export", help="write the audit trail as CSV (formula-safe)")
+    a.add_argument("--out", required=True)
+    a.set_defaults(func=_cmd_audit_export)
+    return parser
+
+
+def _import_parser(sub) -> None:  # type: ignore[no-untyped-def]
     p = sub.add_parser("import", help="import clinic EHR exports (CSV, TSV, Excel)")
     p.add_argument("paths", nargs="*", help="files or folders to import")
     _store_arg(p)
@@ -380,6 +403,8 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--history", action="store_true", help="list the imports (ids, files, undone)")
     p.set_defaults(func=_cmd_import)
 
+
+def _conflicts_parser(sub) -> None:  # type: ignore[no-untyped-def]
     p = sub.add_parser("conflicts", help="list conflicts kept for review; keep one value")
     _store_arg(p)
     p.add_argument(
@@ -392,24 +417,6 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also the conflicts already settled")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_conflicts)
-
-    p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")
-    _store_arg(p)
-    p.add_argument("--settings", default=None, help="settings TOML with outcome definitions")
-    p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML file")
-    p.add_argument("--demo", action="store_true", help="report on the seeded demo cohort")
-    p.set_defaults(func=_cmd_report)
-
-    p = sub.add_parser("audit", help="check or export the audit trail")
-    _store_arg(p)
-    audit_sub = p.add_subparsers(dest="audit_command", required=True)
-    a = audit_sub.add_parser("verify", help="check the hash chain; exit 1 when it is broken")
-    a.set_defaults(func=_cmd_audit_verify)
-    a = audit_sub.add_parser("export", help="write the audit trail as CSV (formula-safe)")
-    a.add_argument("--out", required=True)
-    a.set_defaults(func=_cmd_audit_export)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,6 +105,34 @@ def _out_of_scope(problems: list[pl.DataFrame], patients: pl.DataFrame) -> set[s
     return set(young.get_column("patient_id").to_list())
 
 
+def _without_patient(
+    valid: dict[str, pl.DataFrame], pids_ok: set[str], minors: set[str]
+) -> list[pl.DataFrame]:
+    """Problems of the rows whose patient has no valid patient row (the store's or this
+    import's); rows of a child patient are out of scope."""
+    out = []
+    for table in CHILD_TABLES:
+        fr = valid[table]
+        if fr.height == 0:
+            continue
+        miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
+        minor = pl.col("patient_id").is_in(list(minors))
+        out.append(
+            _problems(
+                miss.filter(~minor).get_column(RK).to_list(),
+                "patient_id",
+                None,
+                "the patient has no valid patient row (see the patient's other rows)",
+            )
+        )
+        out.append(
+            _problems(
+                miss.filter(minor).get_column(RK).to_list(), "patient_id", None, OUT_OF_SCOPE_MINOR
+            )
+        )
+    return out
+
+
 def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Resolved:
     """Patients, validation, relations, duplicates and conflicts, vital signs - for the
     candidates of all files of one import together."""
@@ -125,27 +153,7 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
     valid = {t: _without(fr, bad) for t, fr in valid.items()}
     # relations: every row's patient must exist (store or a valid patient row of this import)
     pids_ok = known | set(valid["patients"].get_column("patient_id").to_list())
-    for table in CHILD_TABLES:
-        fr = valid[table]
-        if fr.height:
-            miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
-            minor = pl.col("patient_id").is_in(list(minors))
-            problems.append(
-                _problems(
-                    miss.filter(~minor).get_column(RK).to_list(),
-                    "patient_id",
-                    None,
-                    "the patient has no valid patient row (see the patient's other rows)",
-                )
-            )
-            problems.append(
-                _problems(
-                    miss.filter(minor).get_column(RK).to_list(),
-                    "patient_id",
-                    None,
-                    OUT_OF_SCOPE_MINOR,
-                )
-            )
+    problems += _without_patient(valid, pids_ok, minors)
     bad = _bad(problems)
     valid = {t: _without(fr, bad) for t, fr in valid.items()}
     valid["patients"] = _patients_in_use(valid, exs, bad)
