@@ -45,6 +45,8 @@ def import_report(report: ingest.ImportReport) -> None:
     st.subheader("Import report")
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
     review_now(report)
+    for w in report.warnings:
+        st.warning(w)
     summary = data_page.files_summary(report)
     st.dataframe(summary, width="stretch", hide_index=True)
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")
@@ -64,6 +66,8 @@ def import_report(report: ingest.ImportReport) -> None:
                 )
             if f.ignored_columns:
                 st.caption("Columns not imported: " + ", ".join(f.ignored_columns))
+            for order in f.date_orders:
+                st.caption(order.text())
             for note in f.notes:
                 st.caption(note)
             if f.quarantine_reasons:
@@ -86,11 +90,75 @@ def import_report(report: ingest.ImportReport) -> None:
                 )
 
 
+def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
+    """Open conflicts with both values; a data manager keeps one (audited)."""
+    from kapoutcomes.ingest import review
+
+    with store.Store(path) as s:
+        frame = review.conflicts(s)
+    if frame.height == 0:
+        st.success("No conflicts wait for review.")
+        return
+    st.write(
+        f"{frame.height:,} imported value(s) differ from what the store holds for the same "
+        "fact. The stored value stays until someone keeps the imported one."
+    )
+    st.dataframe(frame.drop("import_id", "status"), width="stretch", hide_index=True)
+    if not viewer.can("import"):
+        return
+    c1, c2, c3 = st.columns(3)
+    cid = c1.selectbox("Conflict", frame.get_column("conflict_id").to_list(), key="conf-id")
+    which = c2.radio("Keep", ["STORED", "IMPORTED"], horizontal=True, key="conf-keep")
+    if c3.button("Keep this value", key="conf-go"):
+        try:
+            with store.Store(path) as s:
+                done = review.keep(s, cid, which, (viewer.user, viewer.role))
+        except (review.ReviewError, store.StoreError) as e:
+            st.error(str(e))
+            return
+        st.cache_data.clear()
+        st.success(done.text())
+
+
+def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-untyped-def]
+    """Undo one import command (its files together), newest first; audited."""
+    from kapoutcomes.ingest.undo import UndoError
+    from kapoutcomes.ingest.undo import undo_import as undo
+
+    live = ledger.filter(pl.col("undone_at").is_null())
+    if live.height == 0:
+        return
+    st.markdown(
+        "**Undo an import** (removes everything it wrote; the file can then be "
+        "imported again, for example with another clinic or date order)"
+    )
+    labels = {
+        f"{r['import_id']}: {r['file_name']} ({r['imported_at']:%Y-%m-%d %H:%M})": r["import_id"]
+        for r in live.iter_rows(named=True)
+    }
+    choice = st.selectbox("Import", list(labels), key="undo-choice")
+    sure = st.checkbox("I want to remove what this import wrote", key="undo-sure")
+    if st.button("Undo import", disabled=not sure, key="undo-go"):
+        try:
+            with store.Store(path) as s:
+                result = undo(s, labels[choice], (viewer.user, viewer.role))
+        except (UndoError, store.StoreError) as e:
+            st.error(str(e))
+            return
+        st.cache_data.clear()
+        st.success(result.text())
+
+
 def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]
     """Completeness by clinic and instrument, patients without baseline, assessments outside
     windows, quarantined rows waiting for correction."""
     from kapoutcomes.cohort import quality
 
+    if t["assessments"].height and t["sessions"].height == 0:
+        st.warning(
+            "The store holds scores but no infusion sessions: the outcome pages lack sessions, "
+            "doses, induction, response and durability. Import the clinic's visit export."
+        )
     q = quality.data_quality(t, s)
     fig = quality.completeness_figure(q.completeness)
     if fig is not None:

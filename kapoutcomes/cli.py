@@ -119,14 +119,14 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from kapoutcomes.definitions import settings as settings_mod
-    from kapoutcomes.ingest import import_files, quarantine_csv
+    from kapoutcomes.ingest import import_files
 
+    if args.undo:
+        return _undo(args)
+    if args.history:
+        return _history(args)
     if args.quarantine_csv:
-        with store_mod.Store(args.store or store_mod.default_path()) as st:
-            data = quarantine_csv(st, import_id=args.import_id)
-        Path(args.quarantine_csv).write_bytes(data)
-        print(f"wrote the open quarantine to {args.quarantine_csv}")
-        return 0
+        return _quarantine_files(args)
     if not args.paths:
         raise UserError("give one or more files or folders to import")
     last = [0.0, False]  # time of the last line, finished
@@ -157,12 +157,90 @@ def _cmd_import(args: argparse.Namespace) -> int:
         clinic=args.clinic,
         condition=args.condition,
         day_first=True if args.day_first else None,
+        date_order=args.date_order,
         audit_as=(_os_user(), "command line"),
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report.text())
+    return 0
+
+
+def _quarantine_files(args: argparse.Namespace) -> int:
+    """One CSV per source file: OUT itself for a single source file named *.csv, else
+    files in the folder OUT."""
+    from kapoutcomes.ingest import quarantine_files, quarantine_frame
+    from kapoutcomes.storage import exports
+
+    with store_mod.Store(args.store or store_mod.default_path()) as st:
+        files = quarantine_files(st, import_id=args.import_id)
+        empty = exports.safe_csv(quarantine_frame(st, import_id=args.import_id))
+    out = Path(args.quarantine_csv)
+    if len(files) <= 1 and out.suffix.lower() == ".csv":
+        # one source file (or none: an empty quarantine file, with its columns)
+        out.write_bytes(next(iter(files.values()), empty))
+        print(f"wrote the open quarantine to {out}")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        print(f"wrote {out / name}")
+    return 0
+
+
+def _undo(args: argparse.Namespace) -> int:
+    from kapoutcomes.ingest.undo import UndoError, undo_import
+
+    with _open_existing(args.store) as st:
+        try:
+            result = undo_import(st, args.undo, (_os_user(), "command line"))
+        except UndoError as e:
+            raise UserError(str(e)) from None
+    print(result.text())
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _open_existing(args.store) as st:
+        ledger = st.ledger()
+    for r in ledger.iter_rows(named=True):
+        state = f"undone {r['undone_at']:%Y-%m-%d %H:%M}" if r["undone_at"] else ""
+        print(
+            f"{r['import_id']}  {r['imported_at']:%Y-%m-%d %H:%M}  {r['file_name']}  "
+            f"accepted {r['accepted']:,} quarantined {r['quarantined']:,}  {state}".rstrip()
+        )
+    return 0
+
+
+def _cmd_conflicts(args: argparse.Namespace) -> int:
+    from kapoutcomes.ingest import review
+
+    with _open_existing(args.store) as st:
+        if args.keep:
+            which, conflict_id = args.keep
+            try:
+                print(review.keep(st, conflict_id, which, (_os_user(), "command line")).text())
+            except review.ReviewError as e:
+                raise UserError(str(e)) from None
+            return 0
+        frame = review.conflicts(st, None if args.all else "open")
+    if args.json:
+        print(json.dumps(frame.to_dicts(), indent=2, default=str))
+        return 0
+    if frame.height == 0:
+        print("no open conflicts" if not args.all else "no conflicts")
+        return 0
+    for c in frame.iter_rows(named=True):
+        print(
+            f"{c['conflict_id']}  {c['table_name']}  {c['file_name']} row {c['row_number']}"
+            f"  [{c['status']}]\n  key:      {c['natural_key']}\n"
+            f"  stored:   {c['stored_value']}\n  imported: {c['incoming_value']}"
+        )
+    print(
+        f"{frame.height} conflict(s); settle one with "
+        "`kapoutcomes conflicts --keep IMPORTED|STORED CONFLICT_ID`"
+    )
     return 0
 
 
@@ -272,32 +350,8 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=_cmd_dashboard)
 
-    p = sub.add_parser(
-        "import", help="import clinic EHR exports (CSV, TSV, Excel, FHIR R4 .json / .ndjson)"
-    )
-    p.add_argument(
-        "paths", nargs="*", help="files or folders to import (a FHIR bulk-export folder too)"
-    )
-    _store_arg(p)
-    p.add_argument(
-        "--preset", default=None, help="canonical, fhir, long, medications, synthea, wide"
-    )
-    p.add_argument("--mapping", default=None, help="TOML mapping file for a wide per-visit export")
-    p.add_argument("--sheet", default=None, help="worksheet of an Excel workbook")
-    p.add_argument("--clinic", default=None, help="clinic of patients the export does not describe")
-    p.add_argument("--condition", default="other", help="their primary condition (default other)")
-    p.add_argument("--day-first", action="store_true", help="read 03/04/2024 as 3 April")
-    p.add_argument("--settings", default=None, help="settings TOML (time zone, MME table)")
-    p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument(
-        "--quarantine-csv",
-        default=None,
-        metavar="OUT",
-        help="write the open quarantine as CSV to correct and re-import",
-    )
-    p.add_argument("--import-id", default=None, help="with --quarantine-csv: one import only")
-    p.set_defaults(func=_cmd_import)
+    _import_parser(sub)
+    _conflicts_parser(sub)
 
     p = sub.add_parser("report", help="cohort outcome report (text, JSON or HTML)")
     _store_arg(p)
@@ -316,6 +370,63 @@ def _build() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True)
     a.set_defaults(func=_cmd_audit_export)
     return parser
+
+
+def _import_parser(sub) -> None:  # type: ignore[no-untyped-def]
+    p = sub.add_parser(
+        "import", help="import clinic EHR exports (CSV, TSV, Excel, FHIR R4 .json / .ndjson)"
+    )
+    p.add_argument(
+        "paths", nargs="*", help="files or folders to import (a FHIR bulk-export folder too)"
+    )
+    _store_arg(p)
+    p.add_argument(
+        "--preset", default=None, help="canonical, fhir, long, medications, synthea, wide"
+    )
+    p.add_argument("--mapping", default=None, help="TOML mapping file for a wide per-visit export")
+    p.add_argument("--sheet", default=None, help="worksheet of an Excel workbook")
+    p.add_argument("--clinic", default=None, help="clinic of patients the export does not describe")
+    p.add_argument("--condition", default="other", help="their primary condition (default other)")
+    p.add_argument(
+        "--date-order",
+        choices=("day-first", "month-first"),
+        default=None,
+        help="how to read 03/04/2024 where a column's own values do not settle it",
+    )
+    p.add_argument("--day-first", action="store_true", help="the same as --date-order day-first")
+    p.add_argument("--settings", default=None, help="settings TOML (time zone, MME table)")
+    p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--quarantine-csv",
+        default=None,
+        metavar="OUT",
+        help="write the open quarantine as CSV to correct and re-import",
+    )
+    p.add_argument("--import-id", default=None, help="with --quarantine-csv: one import only")
+    p.add_argument(
+        "--undo",
+        default=None,
+        metavar="IMPORT_ID",
+        help="remove everything the import command that wrote IMPORT_ID wrote (audited)",
+    )
+    p.add_argument("--history", action="store_true", help="list the imports (ids, files, undone)")
+    p.set_defaults(func=_cmd_import)
+
+
+def _conflicts_parser(sub) -> None:  # type: ignore[no-untyped-def]
+    p = sub.add_parser("conflicts", help="list conflicts kept for review; keep one value")
+    _store_arg(p)
+    p.add_argument(
+        "--keep",
+        nargs=2,
+        metavar=("IMPORTED|STORED", "CONFLICT_ID"),
+        default=None,
+        help="settle a conflict: keep the imported or the stored value (audited)",
+    )
+    p.add_argument("--all", action="store_true", help="also the conflicts already settled")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_conflicts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,3 +55,20 @@ def test_sample_twice_is_identical(tmp_path):
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files_a:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_import_undo_and_history(tmp_path, capsys):
+    """Issue 13: `kapoutcomes import --undo IMPORT_ID`; an unknown id is a clear error."""
+    data = tmp_path / "scores.csv"
+    data.write_text("MRN,Date,LOINC,Value\nM1,2024-03-01,72514-3,7\n")
+    db = str(tmp_path / "s.duckdb")
+    assert cli.main(["import", str(data), "--store", db, "--clinic", "C", "--json"]) == 0
+    import_id = json.loads(capsys.readouterr().out)["files"][0]["import_id"]
+    assert cli.main(["import", "--undo", "imp_unknown", "--store", db]) == 2
+    assert "no import 'imp_unknown' in the ledger" in capsys.readouterr().err
+    assert cli.main(["import", "--undo", import_id, "--store", db]) == 0
+    assert "undone: 1 file(s) (scores.csv); removed: patients 1, assessments 1" in (
+        capsys.readouterr().out
+    )
+    assert cli.main(["import", "--history", "--store", db]) == 0
+    assert f"{import_id}" in (out := capsys.readouterr().out) and "undone" in out

@@ -12,8 +12,8 @@ from kapoutcomes.storage import store
 loaded, viewer = common.page("Data")
 path = store.default_path()
 
-tab_upload, tab_quarantine, tab_history, tab_quality = st.tabs(
-    ["Upload exports", "Quarantine", "Import history", "Data quality"]
+tab_upload, tab_quarantine, tab_conflicts, tab_history, tab_quality = st.tabs(
+    ["Upload exports", "Quarantine", "Conflicts", "Import history", "Data quality"]
 )
 
 with tab_upload:
@@ -48,8 +48,14 @@ with tab_upload:
         own_mapping = None
         if mapping_choice == data_page.OWN_MAPPING:
             own_mapping = st.file_uploader("Mapping file (TOML)", type=["toml"], key="upload-toml")
-        day_first = st.checkbox(
-            "Dates are day-first (03/04/2024 is 3 April)", key="upload-dayfirst"
+        date_order = st.selectbox(
+            "Dates such as 03/04/2024, where a column's own values do not settle the order",
+            [
+                "not set: the settings' order, else quarantine them",
+                "day-first (3 April)",
+                "month-first (4 March)",
+            ],
+            key="upload-dateorder",
         )
         dry_run = st.checkbox("Dry run: check only, write nothing", key="upload-dry")
 
@@ -75,7 +81,9 @@ with tab_upload:
                     dry_run=dry_run,
                     on_progress=progress,
                     clinic=clinic or None,
-                    day_first=day_first or None,
+                    date_order=None
+                    if date_order.startswith("not set")
+                    else date_order.split(" ")[0],
                     audit_as=(viewer.user, viewer.role),
                 )
             except ingest.IngestError as e:
@@ -102,6 +110,11 @@ with tab_quarantine:
         st.info("No store yet: nothing has been imported, so nothing is quarantined.")
     else:
         q = records.quarantine
+        if records.out_of_scope:
+            st.caption(
+                f"{records.out_of_scope:,} row(s) are out of scope (dated before 2000, or "
+                "children): kept and counted, nothing to correct."
+            )
         if q.height == 0:
             st.success("No quarantined rows are waiting for correction.")
         else:
@@ -110,7 +123,17 @@ with tab_quarantine:
                 "named in quarantine_reason, and import the corrected file with the same preset."
             )
             st.dataframe(q, width="stretch", hide_index=True)
-            common.download_csv(q, "Quarantined rows", "quarantine.csv", key="dl-quarantine")
+            st.caption("One file per source file, each re-importable as it is once corrected:")
+            with store.Store(path) as s:
+                per_file = ingest.quarantine_files(s)
+            for i, (name, data) in enumerate(per_file.items()):
+                st.download_button(name, data, file_name=name, mime="text/csv", key=f"dl-q{i}")
+
+with tab_conflicts:
+    if not path.exists():
+        st.info("No imports yet, so no conflicts.")
+    else:
+        quality_panel.conflicts(path, viewer)
 
 with tab_history:
     ledger = records.history if records is not None else None
@@ -119,6 +142,8 @@ with tab_history:
     else:
         st.dataframe(ledger, width="stretch", hide_index=True)
         common.download_csv(ledger, "Import history", "import_history.csv", key="dl-ledger")
+        if viewer.can("import"):
+            quality_panel.undo_import(path, ledger, viewer)
 
 with tab_quality:
     if loaded.tables["patients"].height == 0:

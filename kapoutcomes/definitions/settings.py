@@ -217,10 +217,17 @@ class Settings:
         f"{PROJECT_CHOICE}; set to the clinic's own zone",
         "time-zone-stamped export times are converted to this zone before dates are taken",
     )
-    day_first: bool = _f(
-        False,
+    date_order: str = _f(
+        "",
         PROJECT_CHOICE,
-        "read ambiguous dates such as 03/04/2024 as day/month (True) or month/day (False)",
+        "how to read dates such as 03/04/2024 in a column whose values do not settle it: "
+        '"day-first", "month-first", or "" (not set: such values are quarantined)',
+    )
+    two_digit_year_pivot: int = _f(
+        -1,
+        PROJECT_CHOICE,
+        "two-digit years 00 to this value are 20xx, the rest 19xx; -1: this year's last two "
+        "digits, so no two-digit year is read as a future year",
     )
 
     def describe(self) -> list[dict[str, str]]:
@@ -276,6 +283,10 @@ def _check(s: Settings, origin: str) -> None:
             raise bad(name, "must be a score of at least 0")
     if not 0.5 < s.confidence_level < 1:
         raise bad("confidence_level", "must be between 0.5 and 1, for example 0.95")
+    if s.date_order not in ("", "day-first", "month-first"):
+        raise bad("date_order", 'must be "day-first", "month-first" or "" (not set)')
+    if not -1 <= s.two_digit_year_pivot <= 99:
+        raise bad("two_digit_year_pivot", "must be -1 (this year) or 0 to 99")
     if s.mme_table not in opioids.TABLES:
         raise bad("mme_table", f"must be one of {', '.join(opioids.TABLES)}")
     try:
@@ -303,6 +314,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             raise SettingsError(f"{p}: not valid TOML ({e})") from None
         values.update(data.get("outcomes", data))
     values.update(overrides)
+    if isinstance(values.get("day_first"), bool):  # the former setting: an order when true
+        values.setdefault("date_order", "day-first" if values["day_first"] else "")
+        del values["day_first"]
     known = {f.name: f for f in fields(Settings)}
     clean: dict[str, Any] = {}
     for name, value in values.items():

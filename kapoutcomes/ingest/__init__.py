@@ -10,7 +10,7 @@ from kapoutcomes.ingest.mapping import Mapping
 from kapoutcomes.ingest.mapping import load as load_mapping
 from kapoutcomes.ingest.pipeline import ImportRequest, find_patient_id, import_files, run_import
 from kapoutcomes.ingest.presets import PRESETS
-from kapoutcomes.ingest.quarantine import quarantine_csv, quarantine_frame
+from kapoutcomes.ingest.quarantine import quarantine_csv, quarantine_files, quarantine_frame
 from kapoutcomes.ingest.read import (
     DEFAULT_LIMITS,
     MAX_BYTES,
@@ -42,6 +42,7 @@ __all__ = [
     "import_files",
     "load_mapping",
     "quarantine_csv",
+    "quarantine_files",
     "quarantine_frame",
     "run_import",
 ]

@@ -81,6 +81,15 @@ class RowAccount:
     skip_reasons: tuple[ReasonCount, ...]
     problems: pl.DataFrame
     review: pl.DataFrame  # safety_signals.review_now rows of this file
+    out_of_scope: int = 0  # quarantined rows whose every problem is out of scope
+
+
+def out_of_scope_rows(probs: pl.DataFrame) -> int:
+    """Quarantined rows whose every problem is out of scope (before 2000, a child)."""
+    if probs.height == 0:
+        return 0
+    per_row = probs.group_by(RK).agg(pl.col("reason").str.starts_with("out of scope: ").all())
+    return int(per_row.get_column("reason").sum())
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,7 @@ def classify(f: ImportFile, result: Resolved) -> RowAccount:
         skip_reasons=reason_counts(skips, False, one_per_row=True),
         problems=probs,
         review=_review(at, result, probs, states),
+        out_of_scope=out_of_scope_rows(probs),
     )
 
 
@@ -270,6 +280,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 rows_read=c.rows_read,
                 accepted=c.accepted,
                 quarantined=c.quarantined,
+                out_of_scope=c.out_of_scope,
                 skipped=c.skipped,
                 duplicates=c.duplicates,
                 conflicts=c.conflicts,
@@ -283,6 +294,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 ignored_columns=f.ignored,
                 notes=tuple(notes),
                 review_now=_review_entries(name, c.review),
+                date_orders=tuple(f.ex.date_orders) if f.ex is not None else (),
             )
         )
     return out

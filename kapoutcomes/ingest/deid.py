@@ -237,11 +237,17 @@ def raw_rows_json(
             elif col == mrn_col:
                 rec[col] = pids[i] or ""
             elif col == dob_col:
-                rec[col] = year_only(val)
+                # a date of birth without a year to keep must not come back as a blank (a
+                # patient without birth year) when the downloaded file is imported as it is
+                rec[col] = year_only(val) or (UNREADABLE_BIRTH if str(val).strip() else "")
             else:
                 rec[col] = scrub_file_words(scrub_names(str(val), names), file_words)
         out.append(json.dumps(rec, ensure_ascii=False))
     return out
+
+
+#: What a quarantine file holds for a date of birth that has no year: to be corrected.
+UNREADABLE_BIRTH = "unreadable date of birth: enter the year"
 
 
 def year_only(text: str) -> str:

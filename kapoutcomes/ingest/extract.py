@@ -79,8 +79,9 @@ class Options:
     secret: bytes
     clinic: str | None
     condition: str
-    day_first: bool
+    date_order: str | None  # day-first / month-first as configured; None: decide per column
     assume_frequency: bool = False
+    century_pivot: int | None = None  # two-digit years 00..pivot are 20xx (see normalise)
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Extract:
     activity: pl.DataFrame | None = None
     patient_rows: pl.DataFrame | None = None  # explicit patients (+ birth_date, referral null)
     notes: list[str] = field(default_factory=list)
+    date_orders: list[nm.DateOrder] = field(default_factory=list)
     mrn_col: str | None = None
     dob_col: str | None = None
     patient_ids: pl.Series | None = None  # pseudonym per input row, for raw-row JSON
@@ -182,16 +184,34 @@ class Rows:
         self.ex.patient_ids = pid
         return pid
 
-    def datetime(self, header: str | None, opts: Options, required: bool = True) -> pl.Series:
+    def datetime(
+        self, header: str | None, opts: Options, required: bool = True, birth: bool = False
+    ) -> pl.Series:
+        """``birth``: a date of birth, which may be its year alone (as a downloaded
+        quarantine file writes it): read as 1 January of that year (only the year is kept)."""
         raw = self.col(header)
+        if birth:
+            raw = raw.cast(pl.String).str.replace(r"^\s*((?:19|20)\d\d)\s*$", "$1-01-01")
+        decided, against = nm.decide_date_order(raw, opts.date_order)
+        order = decided.order if decided is not None else opts.date_order
+        day_first = order == nm.DAY_FIRST
+        if decided is not None:
+            self.ex.date_orders.append(decided)
         out, present = nm.parse_datetime(
-            raw, opts.day_first, opts.settings.clinic_timezone, with_presence=True
+            raw,
+            day_first,
+            opts.settings.clinic_timezone,
+            with_presence=True,
+            century_pivot=opts.century_pivot,
         )
         unreadable = present & out.is_null()
+        if decided is not None and decided.quarantined:  # values its order cannot read
+            self.bad(against.is_not_null(), header or "date", raw, against)
+            out = pl.select(pl.when(against.is_null()).then(out)).to_series().alias(out.name)
+            unreadable = unreadable & against.is_null()
         if unreadable.any():
             hints = {
-                v: nm.date_hint(v, opts.day_first)
-                for v in raw.filter(unreadable).unique().to_list()
+                v: nm.date_hint(v, day_first) for v in raw.filter(unreadable).unique().to_list()
             }
             why = raw.replace_strict(hints, default=None, return_dtype=pl.String)
             self.bad(unreadable, header or "date", raw, why)
@@ -598,13 +618,28 @@ def extract_medications(
 
 
 # -- Synthea patients.csv -------------------------------------------------------------------
+def extract_unused(raw: RawTable, kind: str, rk_base: int) -> Extract:
+    """A file of a known layout that kapoutcomes does not import (a Synthea encounters or
+    conditions file ...): every row skipped, with the reason."""
+    ex = Extract(kind)
+    rk = (raw.frame.get_column(LINE) + rk_base).alias(RK)
+    reason = (
+        f"a Synthea {kind} file: not used by kapoutcomes (it imports Synthea patients, "
+        "observations and medications)"
+    )
+    ex.skipped.append(
+        pl.DataFrame({RK: rk, "reason": repeat(reason, rk.len())}, schema=SKIP_SCHEMA)
+    )
+    return ex
+
+
 def extract_synthea_patients(
     raw: RawTable, roles: dict[str, str], opts: Options, rk_base: int
 ) -> Extract:
     ex = Extract("patients")
     r = Rows(raw, rk_base, ex)
     pid = r.patient(roles.get("patient"), opts.secret)
-    birth = r.datetime(roles.get("birth_date"), opts, required=False).cast(pl.Date)
+    birth = r.datetime(roles.get("birth_date"), opts, required=False, birth=True).cast(pl.Date)
     ex.dob_col = roles.get("birth_date")
     sex = nm.parse_sex(r.col(roles.get("sex")))
     n = len(pid)
@@ -758,7 +793,7 @@ def _canonical_patients(
             )
     birth_h = roles.get("birth_date")
     birth = (
-        r.datetime(birth_h, opts, required=False).cast(pl.Date)
+        r.datetime(birth_h, opts, required=False, birth=True).cast(pl.Date)
         if birth_h
         else pl.Series([None] * n, dtype=pl.Date)
     )

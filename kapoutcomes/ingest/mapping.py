@@ -62,6 +62,7 @@ FILE_KEYS = {
     "name",
     "description",
     "day_first",
+    "date_order",
     "clinic",
     "default_condition",
     "session_type",
@@ -101,6 +102,7 @@ class Mapping:
     values: dict[str, dict[str, str]]
     ignore: tuple[str, ...] = ()
     day_first: bool | None = None
+    date_order: str | None = None  # day-first / month-first (or from day_first)
     clinic: str | None = None
     default_condition: str | None = None
     session_type: str | None = None
@@ -574,6 +576,8 @@ def parse(data: dict[str, Any], name: str = "mapping") -> Mapping:
         values={k: dict(v) for k, v in values.items()},
         ignore=tuple(ignore),
         day_first=f.get("day_first"),
+        date_order=f.get("date_order")
+        or {True: "day-first", False: "month-first"}.get(f.get("day_first")),
         clinic=f.get("clinic"),
         default_condition=f.get("default_condition"),
         session_type=f.get("session_type"),
@@ -721,3 +725,5 @@ def _check_file_values(f: dict[str, Any], name: str) -> None:
             raise _err(name, f"[file] {key} = {f[key]!r} is not one of {', '.join(vocab)}")
     if "day_first" in f and not isinstance(f["day_first"], bool):
         raise _err(name, "[file] day_first must be true or false")
+    if "date_order" in f and f["date_order"] not in ("day-first", "month-first"):
+        raise _err(name, '[file] date_order must be "day-first" or "month-first"')

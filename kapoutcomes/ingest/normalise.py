@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -168,18 +169,25 @@ def _slash_formats(day_first: bool) -> list[str]:
 _ZONE_SUFFIX = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
 
 
-def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: bool = False):
+def parse_datetime(
+    s: pl.Series,
+    day_first: bool,
+    timezone: str,
+    with_presence: bool = False,
+    century_pivot: int | None = None,
+):
     """Datetimes in clinic local time (naive); see ``_parse_datetime_values``. Each distinct
     text is parsed once (an export repeats the same times over many rows). ``with_presence``:
-    also ``present(s)``, from the same distinct texts: ``(datetimes, present)``."""
+    also ``present(s)``, from the same distinct texts: ``(datetimes, present)``.
+    ``century_pivot``: see ``two_digit_year``."""
     ZoneInfo(timezone)  # raises for an unknown zone
     if s.len() == 0:
-        out = _parse_datetime_values(s, day_first, timezone)
+        out = _parse_datetime_values(s, day_first, timezone, century_pivot=century_pivot)
         return (out, present(s)) if with_presence else out
     distinct, at = distinct_index(s)  # each row's index in distinct
     # a null text is missing: not present, parsed to null (as the parsers do)
     cleaned = clean(distinct)  # (once, for the datetimes and the presence)
-    parsed = _parse_datetime_values(distinct, day_first, timezone, cleaned)
+    parsed = _parse_datetime_values(distinct, day_first, timezone, cleaned, century_pivot)
     parsed = parsed.gather(at).alias(s.name)
     if not with_presence:
         return parsed
@@ -187,7 +195,11 @@ def parse_datetime(s: pl.Series, day_first: bool, timezone: str, with_presence: 
 
 
 def _parse_datetime_values(
-    s: pl.Series, day_first: bool, timezone: str, cleaned: pl.Series | None = None
+    s: pl.Series,
+    day_first: bool,
+    timezone: str,
+    cleaned: pl.Series | None = None,
+    century_pivot: int | None = None,
 ) -> pl.Series:
     """Datetimes in clinic local time (naive). ISO, US m/d/Y (or d/m/Y with ``day_first``),
     with or without times (12- or 24-hour). Zone-stamped times (``2021-08-23T03:26:50Z``,
@@ -200,8 +212,7 @@ def _parse_datetime_values(
         .str.replace(r"(?i)\s*(a\.m\.|am)$", " AM")
     )
     t = t.str.replace(r"(?i)\s*(p\.m\.|pm)$", " PM")
-    # Two-digit years: 00-(this year + 1) are 20xx, the rest 19xx.
-    pivot = (dt.date.today().year + 1) % 100
+    pivot = two_digit_pivot(century_pivot)
     m = t.str.extract_groups(r"^(?P<a>\d{1,2}[/.-]\d{1,2}[/.-])(?P<y>\d{2})(?P<r>(?:\s.*)?)$")
     yy = m.struct.field("y").cast(pl.Int32, strict=False)
     century = pl.select(pl.when(yy <= pivot).then(pl.lit("20")).otherwise(pl.lit("19"))).to_series()
@@ -218,6 +229,16 @@ def _parse_datetime_values(
     )
     out = pl.select(pl.when(zoned_mask).then(zoned).otherwise(naive)).to_series()
     return out.alias(s.name)
+
+
+def two_digit_pivot(century_pivot: int | None = None) -> int:
+    """Two-digit years ``00``..pivot are 20xx, the rest 19xx. The default pivot is this
+    year's last two digits, so a two-digit year is never read as a future year (in 2026:
+    ``26`` is 2026, ``27`` is 1927); ``century_pivot`` (setting ``two_digit_year_pivot``)
+    sets another."""
+    if century_pivot is None or century_pivot < 0:
+        return dt.date.today().year % 100
+    return century_pivot
 
 
 def _first_format(t: pl.Series, formats: list[str], **kw: str) -> pl.Series:
@@ -242,17 +263,145 @@ def date_hint(value: str, day_first: bool) -> str:
         if not day_first and a > 12 and b <= 12:
             return (
                 "not a valid month/day/year date; if this file writes the day first, import "
-                "it with the day-first option (--day-first)"
+                "it with --date-order day-first"
             )
         if day_first and b > 12 and a <= 12:
             return (
-                "not a valid day/month/year date; this import reads the day first: import the "
-                "file without --day-first"
+                "not a valid day/month/year date; this column is read day-first: import "
+                "the file with --date-order month-first"
             )
     return (
         "not a date this importer reads (use 2024-03-31, 03/31/2024, 31-Mar-2024 or "
         "2024-03-31T14:05:00Z)"
     )
+
+
+# -- the day/month order of a column ---------------------------------------------------------
+DAY_FIRST = "day-first"
+MONTH_FIRST = "month-first"
+DATE_ORDERS = (DAY_FIRST, MONTH_FIRST)
+_SLASH_DATE = r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{2}|\d{4})(?:[ T].*)?$"
+_SET_ORDER = "set the order (--date-order day-first|month-first)"
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """How one column's numeric dates (03/04/2024) were read, and why. ``order`` is
+    ``day-first``, ``month-first`` or None (undecided: its ambiguous values quarantined)."""
+
+    column: str
+    order: str | None
+    why: str
+    day_first_values: int = 0  # values whose first field is above 12 (25/03/2024)
+    month_first_values: int = 0  # values whose second field is above 12 (03/25/2024)
+    ambiguous_values: int = 0  # both fields 12 or below and different (03/04/2024)
+    quarantined: int = 0  # values quarantined for their order
+
+    def text(self) -> str:
+        return f"dates in {self.column}: {self.order or 'order not decided'} ({self.why})"
+
+
+def _evidence(s: pl.Series) -> pl.Series:
+    """Per value: "D" (only day-first reads it: first field above 12), "M" (only
+    month-first), "A" (both read it, as different dates) or null (not a numeric date, or
+    one both orders read the same, such as 04/04/2024)."""
+    m = clean(s).str.extract_groups(_SLASH_DATE)
+    a = m.struct.field("a").cast(pl.Int32, strict=False)
+    b = m.struct.field("b").cast(pl.Int32, strict=False)
+    return (
+        pl.select(
+            pl.when((a > 12) & (b <= 12) & (b >= 1))
+            .then(pl.lit("D"))
+            .when((b > 12) & (a <= 12) & (a >= 1))
+            .then(pl.lit("M"))
+            .when((a <= 12) & (b <= 12) & (a >= 1) & (b >= 1) & (a != b))
+            .then(pl.lit("A"))
+        )
+        .to_series()
+        .alias(s.name)
+    )
+
+
+def decide_date_order(s: pl.Series, configured: str | None) -> tuple[DateOrder | None, pl.Series]:
+    """The day/month order of a column from all its values, and per row the reason its
+    value cannot be read in that order (null for the rest). Never a guess:
+
+    * values with a first field above 12 (25/03/2024) settle day-first, a second field above
+      12 (03/25/2024) month-first;
+    * a column with both is inconsistent: read with ``configured`` if set, else with the
+      order most of those values show; the values of the other order are quarantined (a
+      tie, with no configured order: all its numeric dates are);
+    * a column no value settles is read with ``configured``; without it its ambiguous values
+      are quarantined ("ambiguous day/month: set the order ...");
+    * a settled column whose order contradicts ``configured`` keeps ``configured`` and
+      quarantines the values that contradict it (the clinic's order is never overridden).
+
+    None when the column holds no numeric day/month dates (ISO dates and the like)."""
+    ev = per_distinct(s, _evidence)
+    n_d, n_m = int((ev == "D").sum()), int((ev == "M").sum())
+    n_a = int((ev == "A").sum())
+    no_reason = pl.repeat(None, s.len(), dtype=pl.String, eager=True).alias(s.name)
+    if n_d + n_m + n_a == 0:
+        return None, no_reason
+    counts = {"day_first_values": n_d, "month_first_values": n_m, "ambiguous_values": n_a}
+    name = s.name or "date"
+    settled = f"{n_d} value(s) like 25/03 (day first), {n_m} like 03/25 (month first)"
+    if n_d and n_m:
+        order = configured or (DAY_FIRST if n_d > n_m else MONTH_FIRST if n_m > n_d else None)
+        src = "configured" if configured else "most of them"
+        why = (
+            f"inconsistent: {settled}; read {order} ({src})"
+            if order
+            else (f"inconsistent: {settled}, as many each way; {_SET_ORDER}")
+        )
+    elif n_d or n_m:
+        evident = DAY_FIRST if n_d else MONTH_FIRST
+        if configured and configured != evident:
+            order, why = configured, f"configured; {settled}: they contradict it"
+        else:
+            order, why = evident, f"{settled}"
+    elif configured:
+        order, why = configured, f"no value settles it ({n_a} ambiguous): configured order"
+    else:
+        order, why = None, f"no value settles it; {n_a} ambiguous value(s) quarantined"
+    reason = _order_reasons(ev, order, n_d and n_m and not configured, name)
+    decided = DateOrder(name, order, why, quarantined=int(reason.is_not_null().sum()), **counts)
+    return decided, reason
+
+
+def _other(order: str | None) -> str:
+    return MONTH_FIRST if order == DAY_FIRST else DAY_FIRST
+
+
+def _order_reasons(ev: pl.Series, order: str | None, inconsistent: bool, name: str) -> pl.Series:
+    """Per row, why its value is not read in ``order`` (null: nothing against it)."""
+    against = {DAY_FIRST: "M", MONTH_FIRST: "D"}.get(order or "")
+    contradicts = (
+        f"this date can only be read {'month' if against == 'M' else 'day'}-first, but "
+        f"{name} is read {order}: check the value in the EHR (or, if the whole column is "
+        f"written the other way, import with --date-order {_other(order)})"
+    )
+    if order is None:
+        ambiguous = (
+            f"ambiguous day/month: {name} writes both orders; {_SET_ORDER}"
+            if inconsistent
+            else f"ambiguous day/month: {_SET_ORDER}"
+        )
+        bad = ev.is_in(["D", "M", "A"]) if inconsistent else ev == "A"
+        return pl.select(pl.when(bad).then(pl.lit(ambiguous))).to_series().alias(ev.name)
+    if inconsistent:
+        ambiguous = f"ambiguous day/month: {name} writes both orders; {_SET_ORDER}"
+        return (
+            pl.select(
+                pl.when(ev == against)
+                .then(pl.lit(contradicts))
+                .when(ev == "A")
+                .then(pl.lit(ambiguous))
+            )
+            .to_series()
+            .alias(ev.name)
+        )
+    return pl.select(pl.when(ev == against).then(pl.lit(contradicts))).to_series().alias(ev.name)
 
 
 # -- numbers --------------------------------------------------------------------------------

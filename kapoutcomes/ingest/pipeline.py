@@ -25,11 +25,12 @@ from kapoutcomes import tables
 from kapoutcomes.definitions.settings import DEFAULT, Settings
 from kapoutcomes.ingest import deid, extract, fhir, presets
 from kapoutcomes.ingest import mapping as mapping_mod
+from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
 from kapoutcomes.ingest.errors import IngestError
 from kapoutcomes.ingest.extract import Extract, Options
-from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Progress
+from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Progress, Resolved
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
 from kapoutcomes.ingest.storing import write
@@ -69,6 +70,7 @@ class ImportRequest:
     secret: bytes | None = None
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS
     audit_as: tuple[str, str] | None = None
+    date_order: str | None = None
 
 
 def import_files(
@@ -87,6 +89,7 @@ def import_files(
     secret: bytes | None = None,
     limits: rd.ImportLimits = rd.DEFAULT_LIMITS,
     audit_as: tuple[str, str] | None = None,
+    date_order: str | None = None,
 ) -> ImportReport:
     """Import clinic exports into ``store``; see docs/importing.md and ``ImportRequest``.
 
@@ -116,6 +119,7 @@ def import_files(
         secret=secret,
         limits=limits,
         audit_as=audit_as,
+        date_order=date_order,
     )
     return run_import(request, t0)
 
@@ -154,6 +158,7 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     total = sum(len(s.data) for s in srcs)
     opts = _options(req)
     files = _read_files(srcs, st, req, total)
+    _check_clinic(files, opts, st)
     for f in files:
         if f.raw is None or f.fit is None:
             continue
@@ -163,24 +168,44 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     for f in live:
         f.ex.release_candidates()
     reports = file_reports(files, result)
+    warnings = _warnings(result, st)
     report = ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
     if not req.dry_run and live:
         write(st, live, result, report, audit_as=req.audit_as)
     if req.on_progress:
         req.on_progress(total, total)
-    return ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
+    return ImportReport(
+        tuple(reports), req.dry_run, st.path, time.perf_counter() - t0, warnings=warnings
+    )
+
+
+def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
+    """What the outcome pages will lack after this import: scores of patients with no
+    infusion session (none in the store, none in this import)."""
+    scores = result.frames.get("assessments")
+    if scores is None or scores.height == 0:
+        return ()
+    pids = scores.get_column("patient_id").unique().to_list()
+    sessions = result.frames.get("sessions")
+    with_sessions = set() if sessions is None else set(sessions.get_column("patient_id"))
+    stored = st.rows_where_in("sessions", ["patient_id"], "patient_id", pids)
+    with_sessions |= set(stored.get_column("patient_id").to_list())
+    without = [p for p in pids if p not in with_sessions]
+    if not without:
+        return ()
+    return (
+        f"{len(without):,} patient(s) have scores but no infusion sessions (this import has "
+        "no visit or session rows for them, nor does the store): the outcome pages will lack "
+        "their sessions, doses, induction, response and durability (figures counted from "
+        "infusions); import the clinic's visit export too (a wide export with its mapping, "
+        "or the canonical sessions file)",
+    )
 
 
 def _options(req: ImportRequest) -> Options:
     """The extractors' options: the request's, else the mapping's, else the settings'."""
     mp = req.mapping
-    day_first = req.day_first
-    if day_first is None:
-        day_first = (
-            mp.day_first
-            if (mp is not None and mp.day_first is not None)
-            else req.settings.day_first
-        )
+    date_order = _date_order(req)
     clinic = req.clinic or (mp.clinic if mp is not None else None)
     condition = req.condition
     if mp is not None and mp.default_condition:
@@ -192,7 +217,67 @@ def _options(req: ImportRequest) -> Options:
             f"choose one of {', '.join(tables.CONDITIONS)}",
         )
     secret = req.secret if req.secret is not None else privacy.load_or_create_secret()
-    return Options(req.settings, secret, clinic, condition, day_first)
+    pivot = req.settings.two_digit_year_pivot
+    return Options(
+        req.settings,
+        secret,
+        clinic,
+        condition,
+        date_order,
+        century_pivot=None if pivot < 0 else pivot,
+    )
+
+
+def _date_order(req: ImportRequest) -> str | None:
+    """The configured day/month order: the request's (``date_order``, else ``day_first``),
+    else the mapping's, else the settings'; None when none is set (each column then decides
+    from its own values, see ``normalise.decide_date_order``)."""
+    order = req.date_order
+    if order is None and req.day_first is not None:
+        order = nm.DAY_FIRST if req.day_first else nm.MONTH_FIRST
+    if order is None and req.mapping is not None:
+        order = req.mapping.date_order
+    if order is None:
+        order = req.settings.date_order or None
+    if order is not None and order not in nm.DATE_ORDERS:
+        raise IngestError(
+            "date order",
+            f"unknown date order {order!r}",
+            f"choose one of {', '.join(nm.DATE_ORDERS)}",
+        )
+    return order
+
+
+def _check_clinic(files: list[ImportFile], opts: Options, st: store_mod.Store) -> None:
+    """Refuse, before anything is extracted or written, an import that cannot give its
+    patients a clinic: a patients file without a clinic column, or (into a store without
+    patients) files that describe no patient at all, when no clinic is given."""
+    if opts.clinic:
+        return
+    # FHIR files say who their patients are by their content (Patient resources), not a header
+    read = [
+        f
+        for f in files
+        if f.fit is not None and f.fit.kind not in presets.SYNTHEA_UNUSED and f.fit.preset != "fhir"
+    ]
+    patients = [f for f in read if f.fit.kind == "patients" or "clinic" in f.fit.roles]
+    for f in patients:
+        if "clinic" not in f.fit.roles:
+            raise IngestError(
+                f.src.name,
+                "this patients file has no clinic column and no clinic was given, so no "
+                "patient could be stored; nothing was imported",
+                "import again with --clinic NAME (the clinic's name on the Data page's "
+                "upload; clinic= in Python)",
+            )
+    if read and not patients and not st.has_rows("patients"):
+        raise IngestError(
+            read[0].src.name,
+            "the store holds no patients and this import has no patients file, no clinic "
+            "column and no clinic given, so every row would be quarantined; nothing was "
+            "imported",
+            "import the patients file with it, or import again with --clinic NAME",
+        )
 
 
 def _read_files(
@@ -274,6 +359,10 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
         return
     headers = [h for h in raw.headers if h not in QUARANTINE_META]
     f.identifiers = tuple(deid.identifier_columns(headers))
+    unused = presets.synthea_unused(headers) if preset in (None, "synthea") else None
+    if unused is not None:  # a Synthea file kapoutcomes does not import: skipped, not read
+        f.fit = presets.Fit("synthea", unused, score=1.0)
+        return
     if mp is not None and preset in (None, "wide"):
         try:
             f.fit = mp.fit(raw.name, headers)
@@ -290,7 +379,8 @@ def _detect(f: ImportFile, preset: str | None, mp: mapping_mod.Mapping | None) -
             h for h in headers if h not in set(f.fit.roles.values()) and h not in f.identifiers
         )
         return
-    fit, closest = presets.best(headers, preset)
+    quarantined = "quarantine_file" in raw.headers
+    fit, closest = presets.best(headers, preset, quarantined)
     if fit is None:
         if closest is None:
             raise IngestError(raw.name, "no preset fits this file", "choose --preset or --mapping")
@@ -317,6 +407,8 @@ def _extract(f: ImportFile, opts: Options, mp: mapping_mod.Mapping | None) -> Ex
     if fit.preset == "wide":
         assert mp is not None
         return mp.extract(raw, opts, base, f.identifiers)
+    if fit.kind in presets.SYNTHEA_UNUSED:
+        return extract.extract_unused(raw, fit.kind, base)
     if fit.preset == "canonical":
         return extract.extract_canonical(raw, fit.kind, fit.roles, opts, base)
     if fit.kind == "patients":

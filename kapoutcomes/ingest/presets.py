@@ -98,6 +98,79 @@ SYNTHEA: dict[str, tuple[str, ...]] = {
 }
 
 
+def _cols(text: str) -> frozenset[str]:
+    return frozenset(norm(c) for c in text.split(","))
+
+
+#: The other files of a Synthea CSV export (Synthea 2.x and 3.x headers), which kapoutcomes
+#: does not import: kind -> (columns that identify it, every column it may have; None: any).
+#: Recognised by their own header, they are skipped with a one-line reason, so a whole
+#: Synthea folder imports as a folder (several would otherwise pass for medication lists).
+SYNTHEA_UNUSED: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
+    "encounters": (
+        _cols("Id,START,PATIENT,ENCOUNTERCLASS,CODE,DESCRIPTION"),
+        _cols(
+            "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+            "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION,"
+            "SYSTEM"
+        ),
+    ),
+    "conditions": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols("START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION"),
+    ),
+    "procedures": (
+        _cols("PATIENT,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,REASONCODE"),
+        _cols(
+            "START,STOP,DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
+            "REASONDESCRIPTION"
+        ),
+    ),
+    "allergies": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION,CATEGORY"),
+        _cols(
+            "START,STOP,PATIENT,ENCOUNTER,CODE,SYSTEM,DESCRIPTION,TYPE,CATEGORY,REACTION1,"
+            "DESCRIPTION1,SEVERITY1,REACTION2,DESCRIPTION2,SEVERITY2"
+        ),
+    ),
+    "careplans": (
+        _cols("Id,START,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols(
+            "Id,START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,REASONCODE,REASONDESCRIPTION"
+        ),
+    ),
+    "devices": (
+        _cols("START,PATIENT,ENCOUNTER,CODE,DESCRIPTION,UDI"),
+        _cols("START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,UDI"),
+    ),
+    "immunizations": (
+        _cols("DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION"),
+        _cols("DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST"),
+    ),
+    "supplies": (
+        _cols("DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,QUANTITY"),
+        _cols("DATE,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,QUANTITY"),
+    ),
+    "imaging_studies": (_cols("Id,DATE,PATIENT,ENCOUNTER,MODALITY_CODE"), None),
+    "organizations": (_cols("Id,NAME,REVENUE,UTILIZATION"), None),
+    "providers": (_cols("Id,ORGANIZATION,NAME,SPECIALITY"), None),
+    "payers": (_cols("Id,NAME,AMOUNT_COVERED"), None),
+    "payer_transitions": (_cols("PATIENT,MEMBERID,PAYER"), None),
+    "claims": (_cols("Id,PATIENTID,PROVIDERID"), None),
+    "claims_transactions": (_cols("ID,CLAIMID,CHARGEID,PATIENTID"), None),
+}
+
+
+def synthea_unused(headers: list[str]) -> str | None:
+    """The kind of Synthea file this header is (encounters, conditions, ...) when it is one
+    kapoutcomes does not import, else None."""
+    have = {norm(h) for h in headers}
+    for kind, (needed, allowed) in SYNTHEA_UNUSED.items():
+        if needed <= have and (allowed is None or have <= allowed):
+            return kind
+    return None
+
+
 @dataclass(frozen=True)
 class Fit:
     """How a file fits a preset: the columns found per role, and what is missing."""
@@ -201,10 +274,14 @@ def fit_medications(headers: list[str]) -> Fit:
     return f
 
 
-def fit_synthea(headers: list[str]) -> list[Fit]:
+def fit_synthea(headers: list[str], quarantined: bool = False) -> list[Fit]:
+    """``quarantined``: a downloaded quarantine file, whose identifier columns (SSN, names)
+    were removed."""
     have = {norm(h) for h in headers}
     fits = []
     for kind, needed in SYNTHEA.items():
+        if kind == "patients" and quarantined:
+            needed = tuple(c for c in needed if c not in ("ssn", "first", "last"))
         missing = tuple(c.upper() for c in needed if c not in have)
         score = 1 - len(missing) / len(needed) + 0.05  # exact layouts win ties
         if kind == "observations":
@@ -225,10 +302,12 @@ def fit_synthea(headers: list[str]) -> list[Fit]:
     return fits
 
 
-def candidates(headers: list[str], preset: str | None = None) -> list[Fit]:
+def candidates(
+    headers: list[str], preset: str | None = None, quarantined: bool = False
+) -> list[Fit]:
     fits: list[Fit] = []
     if preset in (None, "synthea"):
-        fits += fit_synthea(headers)
+        fits += fit_synthea(headers, quarantined)
     if preset in (None, "canonical"):
         fits += fit_canonical(headers)
     if preset in (None, "long"):
@@ -238,8 +317,11 @@ def candidates(headers: list[str], preset: str | None = None) -> list[Fit]:
     return fits
 
 
-def best(headers: list[str], preset: str | None = None) -> tuple[Fit | None, Fit | None]:
-    """(the best complete fit or None, the closest fit overall)."""
-    fits = sorted(candidates(headers, preset), key=lambda f: f.score, reverse=True)
+def best(
+    headers: list[str], preset: str | None = None, quarantined: bool = False
+) -> tuple[Fit | None, Fit | None]:
+    """(the best complete fit or None, the closest fit overall); ``quarantined``: the file
+    is a downloaded quarantine file (see ``fit_synthea``)."""
+    fits = sorted(candidates(headers, preset, quarantined), key=lambda f: f.score, reverse=True)
     complete = [f for f in fits if f.complete]
     return (complete[0] if complete else None), (fits[0] if fits else None)

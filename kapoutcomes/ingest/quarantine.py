@@ -4,6 +4,8 @@ correct and import again with the same preset."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import PurePath
 
 import polars as pl
 
@@ -52,6 +54,21 @@ def quarantine_frame(
     return pl.DataFrame(
         [{c: d.get(c, "") for c in cols} for d in recs], schema=dict.fromkeys(cols, pl.String)
     )
+
+
+def quarantine_files(st: store_mod.Store, import_id: str | None = None) -> dict[str, bytes]:
+    """The open quarantine as one CSV per source file (``quarantine_<file>.csv`` -> bytes),
+    each with that file's own columns, so that each is detected as its own layout when it is
+    imported again as it is (one CSV of several layouts would be read as one of them)."""
+    names = (
+        quarantine_frame(st, import_id).get_column("quarantine_file").unique(maintain_order=True)
+    )
+    out: dict[str, bytes] = {}
+    for name in names.to_list():
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(name).stem).removeprefix("quarantine_")
+        stem = stem or "file"
+        out[f"quarantine_{stem}.csv"] = exports.safe_csv(quarantine_frame(st, import_id, name))
+    return out
 
 
 def quarantine_csv(

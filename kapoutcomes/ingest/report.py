@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kapoutcomes.ingest.normalise import DateOrder
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class FileReport:
     skipped: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    out_of_scope: int = 0  # quarantined rows outside what is tracked: kept, not to correct
     already_imported: bool = False
     encoding: str | None = None
     delimiter: str | None = None
@@ -60,6 +64,7 @@ class FileReport:
     ignored_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     review_now: tuple[ReviewNow, ...] = ()
+    date_orders: tuple[DateOrder, ...] = ()  # how each column's 03/04/2024 dates were read
 
     @property
     def reconciles(self) -> bool:
@@ -78,6 +83,7 @@ class ImportReport:
     dry_run: bool
     store: str
     seconds: float
+    warnings: tuple[str, ...] = ()  # what the outcome pages will lack after this import
 
     @property
     def rows_read(self) -> int:
@@ -115,6 +121,7 @@ class ImportReport:
             "skipped": self.skipped,
             "reconciles": self.reconciles,
             "review_now": [dataclasses.asdict(r) for r in self.review_now],
+            "warnings": list(self.warnings),
             "files": [f.to_dict() for f in self.files],
         }
 
@@ -140,6 +147,12 @@ class ImportReport:
                 f"{f.quarantined:,} + skipped {f.skipped:,}"
                 f"   (duplicates {f.duplicates:,}, conflicts {f.conflicts:,})"
             )
+            if f.out_of_scope:
+                out.append(
+                    f"  of the quarantined, {f.out_of_scope:,} are out of scope (before 2000, "
+                    f"children): kept and counted, nothing to correct; "
+                    f"{f.quarantined - f.out_of_scope:,} need correction"
+                )
             if f.written:
                 verb = "would write" if self.dry_run else "written"
                 out.append(f"  {verb}: " + ", ".join(f"{t} {n:,}" for t, n in f.written))
@@ -159,6 +172,8 @@ class ImportReport:
                         col = f"{r.column}: " if r.column else ""
                         rows = ", ".join(str(x) for x in r.rows)
                         out.append(f"    {r.count:>6,}  {col}{r.reason}  (rows {rows})")
+            for d in f.date_orders:
+                out.append(f"  {d.text()}")
             for n in f.notes:
                 out.append(f"  note: {n}")
         out.append("")
@@ -167,4 +182,6 @@ class ImportReport:
             f"{self.quarantined:,} + skipped {self.skipped:,}"
         )
         out.append("row numbers are line numbers in the file (header = line 1)")
+        for w in self.warnings:
+            out.append(f"warning: {w}")
         return "\n".join(out)

@@ -57,6 +57,82 @@ def _without(frame: pl.DataFrame, bad: set[int]) -> pl.DataFrame:
     return frame.filter(pl.col(RK).is_null() | ~pl.col(RK).is_in(list(bad)))
 
 
+#: Quarantine reasons for records outside what kapoutcomes tracks: kept and counted, not
+#: listed for correction (their quarantine entries have status ``out_of_scope``).
+OUT_OF_SCOPE = "out of scope: "
+OUT_OF_SCOPE_BEFORE_2000 = (
+    OUT_OF_SCOPE + "dated before 2000 (kapoutcomes tracks treatment from 2000 on); kept, "
+    "nothing to correct"
+)
+OUT_OF_SCOPE_MINOR = (
+    OUT_OF_SCOPE + "the patient was a child (under 12) at referral; kept, nothing to correct"
+)
+
+
+#: Records dated from this year to 1999 are the EHR's history, out of scope (see above).
+EARLIEST_IN_SCOPE_HISTORY = 1950
+
+
+def _out_of_scope(problems: list[pl.DataFrame], patients: pl.DataFrame) -> set[str]:
+    """Give the problems that are out of scope (records before 2000; patients under 18)
+    their out-of-scope reason, in place; the ids of the patients under 18."""
+    # a record of the EHR's history (1950-1999): out of scope; a session before 2000 or a
+    # date before 1950 is more likely a typo (1924 for 2024): it needs correction
+    year = pl.col("value").str.slice(0, 4).cast(pl.Int64, strict=False)
+    early = (
+        pl.col("reason").str.starts_with("expected a value of at least 2000-01-01")
+        & (pl.col("column") != "started_at")
+        & (year >= EARLIEST_IN_SCOPE_HISTORY)
+    )
+    minor = pl.col("reason").str.starts_with("birth year gives an age outside") & (
+        pl.col("value").cast(pl.Int64, strict=False) >= dt.date.today().year - 17
+    )
+    minor_rks: list[int] = []
+    for i, p in enumerate(problems):
+        if p.height == 0:
+            continue
+        minor_rks += p.filter(minor).get_column(RK).drop_nulls().to_list()
+        problems[i] = p.with_columns(
+            reason=pl.when(early)
+            .then(pl.lit(OUT_OF_SCOPE_BEFORE_2000))
+            .when(minor)
+            .then(pl.lit(OUT_OF_SCOPE_MINOR))
+            .otherwise("reason")
+        )
+    if not minor_rks or patients.height == 0:
+        return set()
+    young = patients.filter(pl.col(RK).is_in(minor_rks))
+    return set(young.get_column("patient_id").to_list())
+
+
+def _without_patient(
+    valid: dict[str, pl.DataFrame], pids_ok: set[str], minors: set[str]
+) -> list[pl.DataFrame]:
+    """Problems of the rows whose patient has no valid patient row (the store's or this
+    import's); rows of a child patient are out of scope."""
+    out = []
+    for table in CHILD_TABLES:
+        fr = valid[table]
+        if fr.height == 0:
+            continue
+        miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
+        minor = pl.col("patient_id").is_in(list(minors))
+        out.append(
+            _problems(
+                miss.filter(~minor).get_column(RK).to_list(),
+                "patient_id",
+                None,
+                "the patient has no valid patient row (see the patient's other rows)",
+            )
+        )
+        out.append(
+            _problems(
+                miss.filter(minor).get_column(RK).to_list(), "patient_id", None, OUT_OF_SCOPE_MINOR
+            )
+        )
+    return out
+
+
 def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Resolved:
     """Patients, validation, relations, duplicates and conflicts, vital signs - for the
     candidates of all files of one import together."""
@@ -71,23 +147,13 @@ def resolve(files: list[ImportFile], st: store_mod.Store, opts: Options) -> Reso
     for table in CHILD_TABLES:
         cand[table] = concat([ex.outputs.get(table) for ex in exs])
     valid = _validate(cand, problems, derived_rks)
+    minors = _out_of_scope(problems, patients)
 
     bad = _bad(problems)
     valid = {t: _without(fr, bad) for t, fr in valid.items()}
     # relations: every row's patient must exist (store or a valid patient row of this import)
     pids_ok = known | set(valid["patients"].get_column("patient_id").to_list())
-    for table in CHILD_TABLES:
-        fr = valid[table]
-        if fr.height:
-            miss = fr.filter(~pl.col("patient_id").is_in(list(pids_ok)))
-            problems.append(
-                _problems(
-                    miss.get_column(RK).to_list(),
-                    "patient_id",
-                    None,
-                    "the patient has no valid patient row (see the patient's other rows)",
-                )
-            )
+    problems += _without_patient(valid, pids_ok, minors)
     bad = _bad(problems)
     valid = {t: _without(fr, bad) for t, fr in valid.items()}
     valid["patients"] = _patients_in_use(valid, exs, bad)

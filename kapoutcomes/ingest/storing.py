@@ -40,7 +40,7 @@ def write(
         name = privacy.scrub_text(f.src.name)
         probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
         if probs.height:
-            q_parts.append(quarantine_records(f, probs, name))
+            q_parts.append(_scope(quarantine_records(f, probs, name)))
         conf = result.conflicts.filter(pl.col(RK).is_between(lo, hi))
         if conf.height:
             c_parts.append(conflict_records(f, conf, name))
@@ -48,15 +48,18 @@ def write(
     corrected = corrected_rows(files, result)
     updates = result.vital_updates
     reviews = review_records(report, now)
+    written = written_keys(files, result)
+    first = ledger[0]["import_id"] if ledger else None
 
     def then(con: duckdb.DuckDBPyConnection) -> None:
         if audit_as is not None:
             _audit(con, audit_as, ledger)
-        st.fill_session_vitals(con, updates)
+        record_writes(st, con, ledger, written)
+        st.fill_session_vitals(con, updates, import_id=first)
         if reviews.height:
             st.append(con, "review_now", reviews)
         if corrected.height:
-            st.settle_quarantine(con, corrected)
+            st.settle_quarantine(con, corrected, import_id=first)
             st.settle_reviews(con)
 
     st.write_tables(
@@ -90,6 +93,60 @@ def review_records(report: ImportReport, now: dt.datetime) -> pl.DataFrame:
         for r in f.review_now
     ]
     return pl.DataFrame(rows, schema=store_mod.REVIEW_SCHEMA)
+
+
+def _scope(records: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose every problem is out of scope (before 2000, a minor) are ``out_of_scope``:
+    kept and counted, not listed for correction."""
+    out = pl.col("reason").str.starts_with("out of scope: ").all().over("row_number")
+    return records.with_columns(
+        status=pl.when(out).then(pl.lit("out_of_scope")).otherwise(pl.col("status"))
+    )
+
+
+def written_keys(files: list[ImportFile], result: Resolved) -> dict[str, pl.DataFrame]:
+    """Per canonical table, the natural key of every row written and the import id of the
+    file it came from (for an undo)."""
+    ids = pl.DataFrame(
+        {"_file": [f.index for f in files], "import_id": [f.import_id for f in files]},
+        schema={"_file": pl.Int64, "import_id": pl.String},
+    )
+    out = {}
+    for table, fr in result.frames.items():
+        if fr.height == 0:
+            continue
+        keys = list(tables.NATURAL_KEYS[table])
+        out[table] = (
+            fr.select((pl.col(RK) // RK_BASE).cast(pl.Int64).alias("_file"), *keys)
+            .join(ids, on="_file", how="left")
+            .select(pl.col("import_id").fill_null(files[0].import_id), *keys)
+        )
+    return out
+
+
+def record_writes(
+    st: store_mod.Store,
+    con: duckdb.DuckDBPyConnection,
+    ledger: list[dict[str, Any]],
+    written: dict[str, pl.DataFrame],
+) -> None:
+    """Record what the import writes, in its own transaction, so that it can be undone."""
+    st.insert(
+        con,
+        "import_writes",
+        pl.DataFrame(
+            {
+                "import_id": [e["import_id"] for e in ledger],
+                "action": "file",
+                "table_name": "import_ledger",
+                "row_key": [e["import_id"] for e in ledger],
+                "column_name": None,
+            },
+            schema=store_mod.WRITES_SCHEMA,
+        ),
+    )
+    for table, keys in written.items():
+        st.record_inserts(con, table, keys)
 
 
 def conflict_records(f: ImportFile, conf: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -54,6 +54,7 @@ def chosen_mapping(choice: str, uploaded: tuple[str, bytes] | None) -> mapping_m
 class StoreRecords:
     quarantine: pl.DataFrame  # rows waiting for correction
     history: pl.DataFrame  # the import ledger, newest first
+    out_of_scope: int = 0  # quarantined rows out of scope (before 2000, children): counted only
 
 
 def store_records(path: str | os.PathLike[str]) -> StoreRecords | None:
@@ -61,7 +62,11 @@ def store_records(path: str | os.PathLike[str]) -> StoreRecords | None:
     if not Path(path).exists():
         return None
     with store.Store(path) as s:
-        return StoreRecords(quarantine.quarantine_frame(s), s.ledger().drop("report_json"))
+        return StoreRecords(
+            quarantine.quarantine_frame(s),
+            s.ledger().drop("report_json"),
+            quarantine.quarantine_frame(s, status="out_of_scope").height,
+        )
 
 
 #: the import report's per-file columns, in the order people read them

@@ -27,6 +27,8 @@ ACTIONS = (
     "view_patient",
     "view_page",
     "import",
+    "undo_import",
+    "resolve_conflict",
     "export",
     "report",
     "settings_change",

@@ -100,13 +100,61 @@ AUDIT_SCHEMA: dict[str, Any] = {
     "entry_hash": pl.String,
 }
 
+#: What each import wrote, so that it can be undone exactly: ``insert`` (a canonical row,
+#: ``row_key`` = md5 of its natural key as DuckDB writes it), ``fill`` (a vital sign filled
+#: into a stored session: ``row_key`` = session id, ``column_name``), ``settle`` (another
+#: import's quarantine entry closed: ``row_key`` = its import id, file name and row number
+#: as JSON, ``column_name`` = the status it had) and ``file`` (one per ledger entry: the
+#: import was recorded, even when it wrote nothing).
+WRITES_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "action": pl.String,  # insert | fill | settle | file
+    "table_name": pl.String,
+    "row_key": pl.String,
+    "column_name": pl.String,
+}
+
+#: Imports undone: the ledger entry stays (history), marked by a row here.
+UNDONE_SCHEMA: dict[str, Any] = {
+    "import_id": pl.String,
+    "undone_at": pl.Datetime("us"),
+    "user_name": pl.String,
+    "role": pl.String,
+}
+
 BOOKKEEPING: dict[str, dict[str, Any]] = {
     "import_ledger": LEDGER_SCHEMA,
     "quarantine": QUARANTINE_SCHEMA,
     "conflicts": CONFLICT_SCHEMA,
     "audit_log": AUDIT_SCHEMA,
     "review_now": REVIEW_SCHEMA,
+    "import_writes": WRITES_SCHEMA,
+    "import_undone": UNDONE_SCHEMA,
 }
+
+
+#: A quarantine entry's key in ``import_writes`` (import id, file name, row number).
+_QUARANTINE_KEY = (
+    "concat_ws('\x02', quarantine.import_id, quarantine.file_name, "
+    "CAST(quarantine.row_number AS VARCHAR))"
+)
+
+
+#: A conflict's id: the first 12 hex digits of the md5 of its import, row, table and key.
+_CONFLICT_ID = (
+    "substr(md5(concat_ws('\x02', import_id, CAST(row_number AS VARCHAR), table_name, "
+    "natural_key)), 1, 12)"
+)
+
+
+def _key_sql(table: str, alias: str = "") -> str:
+    """The md5 of a canonical row's natural key, computed by DuckDB (the same expression
+    when an import records its rows and when an undo finds them)."""
+    prefix = f"{alias}." if alias else ""
+    parts = ", ".join(
+        f"coalesce(CAST({prefix}\"{c}\" AS VARCHAR), '\x01')" for c in tables.NATURAL_KEYS[table]
+    )
+    return f"md5(concat_ws('\x02', {parts}))"
 
 
 def _duck_type(dtype: Any) -> str:
@@ -221,30 +269,202 @@ class Store:
                 then(con)
 
     @staticmethod
-    def fill_session_vitals(con: duckdb.DuckDBPyConnection, updates: pl.DataFrame) -> None:
+    def fill_session_vitals(
+        con: duckdb.DuckDBPyConnection, updates: pl.DataFrame, import_id: str | None = None
+    ) -> None:
         """Fill stored sessions' missing vital signs on ``con`` (inside ``transaction``) from
-        ``updates`` (session_id, column, value); a value the session already holds is kept."""
+        ``updates`` (session_id, column, value); a value the session already holds is kept.
+        With ``import_id``, each filled (session, column) is recorded for an undo."""
         columns = updates.get_column("column").unique().to_list() if updates.height else []
         for column in columns:
             part = updates.filter(pl.col("column") == column).select("session_id", "value")
             arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
-            con.execute(
+            filled = con.execute(
                 f'UPDATE sessions SET "{column}" = CAST(round(u.value, 3) AS '
                 f"{'DOUBLE' if column == 'weight_kg' else 'INTEGER'}) "
-                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL'
-            )
+                f'FROM arrow u WHERE sessions.session_id = u.session_id AND sessions."{column}" IS NULL '
+                "RETURNING sessions.session_id"
+            ).fetchall()
+            if import_id is not None and filled:
+                Store.insert(
+                    con,
+                    "import_writes",
+                    pl.DataFrame(
+                        {
+                            "import_id": import_id,
+                            "action": "fill",
+                            "table_name": "sessions",
+                            "row_key": [r[0] for r in filled],
+                            "column_name": column,
+                        }
+                    ),
+                )
 
     @staticmethod
-    def settle_quarantine(con: duckdb.DuckDBPyConnection, statuses: pl.DataFrame) -> None:
+    def settle_quarantine(
+        con: duckdb.DuckDBPyConnection, statuses: pl.DataFrame, import_id: str | None = None
+    ) -> None:
         """Give open quarantine entries their new status on ``con`` (inside ``transaction``):
-        ``statuses`` has import_id ('' = match on file_name), file_name, row_number, status."""
+        ``statuses`` has import_id ('' = match on file_name), file_name, row_number, status.
+        With ``import_id``, each entry settled is recorded for an undo."""
         arrow_c = statuses.to_arrow()  # noqa: F841 - scanned by DuckDB
-        con.execute(
+        settled = con.execute(
             "UPDATE quarantine SET status = c.status FROM arrow_c c "
             "WHERE quarantine.status = 'open' AND quarantine.row_number = c.row_number "
             "AND (quarantine.import_id = c.import_id "
-            "OR (c.import_id = '' AND quarantine.file_name = c.file_name))"
+            "OR (c.import_id = '' AND quarantine.file_name = c.file_name)) "
+            f"RETURNING {_QUARANTINE_KEY}"
+        ).fetchall()
+        if import_id is not None and settled:
+            keys = [r[0] for r in settled]
+            Store.insert(
+                con,
+                "import_writes",
+                pl.DataFrame(
+                    {
+                        "import_id": import_id,
+                        "action": "settle",
+                        "table_name": "quarantine",
+                        "row_key": keys,
+                        "column_name": "open",
+                    }
+                ),
+            )
+
+    @staticmethod
+    def record_inserts(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
+        """Record, on ``con`` inside the import's transaction, the canonical rows of
+        ``table`` an import wrote: ``rows`` holds import_id and the table's natural key."""
+        if rows.height == 0:
+            return
+        schema = _schema_of(table)
+        keys = tables.NATURAL_KEYS[table]
+        arrow_k = rows.select(  # noqa: F841 - scanned by DuckDB
+            pl.col("import_id").cast(pl.String), *[pl.col(c).cast(schema[c]) for c in keys]
+        ).to_arrow()
+        con.execute(
+            "INSERT INTO import_writes (import_id, action, table_name, row_key, column_name) "
+            f"SELECT import_id, 'insert', '{table}', {_key_sql(table)}, NULL FROM arrow_k"
         )
+
+    def import_batch(self, import_id: str) -> pl.DataFrame:
+        """The ledger entries written together with ``import_id`` (the files of one command
+        share their ``imported_at``), with ``undone`` and ``recorded`` (whether the import
+        recorded what it wrote); empty for an unknown id."""
+        return self.query(
+            "SELECT l.import_id, l.file_name, l.imported_at, l.accepted, "
+            "u.import_id IS NOT NULL AS undone, "
+            "EXISTS (SELECT 1 FROM import_writes w WHERE w.import_id = l.import_id "
+            "AND w.action = 'file') AS recorded "
+            "FROM import_ledger l LEFT JOIN import_undone u ON u.import_id = l.import_id "
+            "WHERE l.imported_at = (SELECT imported_at FROM import_ledger WHERE import_id = ?) "
+            "ORDER BY l.file_name",
+            [import_id],
+        )
+
+    def later_imports(self, import_id: str) -> pl.DataFrame:
+        """Ledger entries written after ``import_id`` and not undone (newest first)."""
+        return self.query(
+            "SELECT l.import_id, l.file_name, l.imported_at FROM import_ledger l "
+            "WHERE l.imported_at > (SELECT imported_at FROM import_ledger WHERE import_id = ?) "
+            "AND l.import_id NOT IN (SELECT import_id FROM import_undone) "
+            "ORDER BY l.imported_at DESC",
+            [import_id],
+        )
+
+    def conflict_list(self, status: str | None = "open") -> pl.DataFrame:
+        """Conflicts kept for review (``status`` None: all), each with ``conflict_id``: a
+        short stable id from its import, row, table and natural key."""
+        where = "" if status is None else "WHERE status = ?"
+        return self.query(
+            f"SELECT {_CONFLICT_ID} AS conflict_id, * FROM conflicts {where} "
+            "ORDER BY import_id, row_number, table_name, natural_key",
+            [] if status is None else [status],
+        )
+
+    @staticmethod
+    def set_conflict_status(con: duckdb.DuckDBPyConnection, conflict_id: str, status: str) -> None:
+        """Give one conflict its status (on ``con``, inside a transaction)."""
+        con.execute(
+            f"UPDATE conflicts SET status = ? WHERE {_CONFLICT_ID} = ?", [status, conflict_id]
+        )
+
+    @staticmethod
+    def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
+        """Replace the canonical rows with the natural keys of ``rows`` by ``rows`` (on
+        ``con``, inside a transaction): a data manager's choice of the imported values."""
+        schema = _schema_of(table)
+        arrow_r = rows.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()  # noqa: F841
+        con.execute(
+            f'DELETE FROM "{table}" WHERE {_key_sql(table)} IN '
+            f"(SELECT {_key_sql(table)} FROM arrow_r)"
+        )
+        Store.insert(con, table, rows)
+
+    def kept_imported(self, import_ids: list[str]) -> int:
+        """How many conflicts of these imports were settled by keeping the imported value."""
+        return int(
+            self.query(
+                "SELECT count(*) AS n FROM conflicts WHERE import_id IN (SELECT unnest(?)) "
+                "AND status = 'kept_imported'",
+                [import_ids],
+            ).item()
+        )
+
+    @staticmethod
+    def mark_undone(
+        con: duckdb.DuckDBPyConnection, import_ids: list[str], at: Any, user: str, role: str
+    ) -> None:
+        """Mark ledger entries undone (the entries themselves stay, as history)."""
+        Store.insert(
+            con,
+            "import_undone",
+            pl.DataFrame(
+                {"import_id": import_ids, "undone_at": at, "user_name": user, "role": role},
+                schema=UNDONE_SCHEMA,
+            ),
+        )
+
+    @staticmethod
+    def undo_writes(con: duckdb.DuckDBPyConnection, import_ids: list[str]) -> dict[str, int]:
+        """Remove, on ``con`` inside a transaction, everything the imports ``import_ids``
+        wrote: their canonical rows, vital signs filled, quarantine entries they settled
+        (open again), their own quarantine and conflict rows and their write records. The
+        rows removed per table."""
+        ids = list(import_ids)
+        removed: dict[str, int] = {}
+        sel = "SELECT row_key FROM import_writes WHERE import_id IN (SELECT unnest(?)) "
+        for table in CANONICAL:
+            n = con.execute(
+                f'DELETE FROM "{table}" WHERE {_key_sql(table)} IN '
+                f"({sel}AND action = 'insert' AND table_name = '{table}')",
+                [ids],
+            ).fetchall()
+            removed[table] = int(n[0][0]) if n else 0
+        fills = con.execute(
+            "SELECT DISTINCT column_name FROM import_writes WHERE import_id IN (SELECT unnest(?)) "
+            "AND action = 'fill'",
+            [ids],
+        ).fetchall()
+        for (column,) in fills:
+            if column not in _schema_of("sessions"):
+                raise StoreError(f"import_writes: unknown sessions column {column!r}")
+            con.execute(
+                f'UPDATE sessions SET "{column}" = NULL WHERE session_id IN '
+                f"({sel}AND action = 'fill' AND column_name = ?)",
+                [ids, column],
+            )
+        con.execute(
+            f"UPDATE quarantine SET status = 'open' WHERE {_QUARANTINE_KEY} IN "
+            f"({sel}AND action = 'settle')",
+            [ids],
+        )
+        for table in ("quarantine", "conflicts", "import_writes"):
+            n = con.execute(
+                f'DELETE FROM "{table}" WHERE import_id IN (SELECT unnest(?))', [ids]
+            ).fetchall()
+            removed[table] = int(n[0][0]) if n else 0
+        return removed
 
     @staticmethod
     def settle_reviews(con: duckdb.DuckDBPyConnection) -> None:
@@ -375,13 +595,22 @@ class Store:
         return all(self.counts()[t] == 0 for t in CANONICAL)
 
     def has_import(self, content_sha256: str) -> bool:
+        """Whether a file with this content was imported (and not undone)."""
         row = self.con.execute(
-            "SELECT count(*) FROM import_ledger WHERE content_sha256 = ?", [content_sha256]
+            "SELECT count(*) FROM import_ledger WHERE content_sha256 = ? "
+            "AND import_id NOT IN (SELECT import_id FROM import_undone)",
+            [content_sha256],
         ).fetchall()[0]
         return bool(row and row[0])
 
     def ledger(self) -> pl.DataFrame:
-        return self.read("import_ledger").sort("imported_at", descending=True)
+        """The import ledger, newest first, with ``undone_at`` (null unless undone)."""
+        undone = self.read("import_undone").select("import_id", "undone_at")
+        return (
+            self.read("import_ledger")
+            .join(undone, on="import_id", how="left")
+            .sort("imported_at", descending=True)
+        )
 
     def info(self) -> dict[str, Any]:
         c = self.counts()

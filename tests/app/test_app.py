@@ -172,3 +172,28 @@ def test_interval_labels_follow_the_configured_level(demo_env, monkeypatch, page
     assert "90% CI" in shown
     # (the funnel plot's fixed 95% and 99.8% control limits are not this interval)
     assert "95% CI" not in shown and "95% exact" not in shown
+
+
+def test_data_page_settles_a_conflict_and_undoes_an_import(demo_env, monkeypatch):
+    """Issue 13: the Conflicts tab keeps one value; Import history undoes an import."""
+    from kapoutcomes.ingest import import_files
+
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    db = demo_env / "store.duckdb"
+    a = b"MRN,Date,LOINC,Value\nM1,2024-03-01 10:00,72514-3,7\n"
+    b = b"MRN,Date,LOINC,Value\nM1,2024-03-01 10:00,72514-3,4\n"
+    import_files([("a.csv", a)], db, clinic="C")
+    import_files([("b.csv", b)], db, clinic="C")
+    at = run("views/data.py")
+    assert not at.exception, at.exception
+    at.radio(key="conf-keep").set_value("IMPORTED")
+    at.button(key="conf-go").click().run()
+    assert any("kept the imported value" in s.value for s in at.success)
+    with Store(db) as st:
+        assert st.read("assessments").get_column("score").to_list() == [4.0]
+    at.checkbox(key="undo-sure").check().run()
+    labels = at.selectbox(key="undo-choice").options
+    assert len(labels) == 2 and labels[0].split(":")[0] != ""
+    at.button(key="undo-go").click().run()
+    # b.csv's conflict kept the imported value: its undo is refused with the reason
+    assert any("keeping the imported value" in e.value for e in at.error)

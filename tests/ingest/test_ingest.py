@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from kapoutcomes.definitions.settings import load_settings
 from kapoutcomes.ingest import (
     IngestError,
     find_patient_id,
@@ -19,7 +20,7 @@ from kapoutcomes.ingest import (
     quarantine_frame,
 )
 from kapoutcomes.storage import privacy
-from kapoutcomes.storage.store import Store
+from kapoutcomes.storage.store import BOOKKEEPING, CANONICAL, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = ROOT / "sample_data" / "exports"
@@ -384,7 +385,7 @@ def test_excel_workbook_with_chosen_sheet(tmp_path):
 def test_dry_run_writes_nothing_and_progress_is_reported(tmp_path):
     db = tmp_path / "s.duckdb"
     seen = []
-    data = b"MRN;Date;LOINC;Value\nM1;03/01/2024;72514-3;7 out of 10\n"
+    data = b"MRN;Date;LOINC;Value\nM1;03/21/2024;72514-3;7 out of 10\n"
     rep = import_files(
         [("x.csv", data)],
         db,
@@ -407,6 +408,43 @@ def test_day_first_option_and_timezone_conversion(tmp_path):
         got = sorted(str(x) for x in st.read("assessments").get_column("assessed_at").to_list())
     # 03/04 is 3 April; 03:26Z is 23:26 the evening before in New York
     assert got == ["2021-08-22 23:26:50", "2024-04-03 00:00:00"]
+
+
+def _assessed(db) -> list[str]:
+    with Store(db) as st:
+        return sorted(str(x) for x in st.read("assessments").get_column("assessed_at").to_list())
+
+
+def test_the_date_order_is_decided_per_column_and_reported(tmp_path):
+    """Issue 13: 02/04/2024 beside 25/03/2024 is 2 April, never 4 February."""
+    data = b"MRN,Date,LOINC,Value\nM1,02/04/2024,72514-3,5\nM1,25/03/2024,72514-3,6\n"
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET)
+    assert rep.accepted == 2 and _assessed(db) == ["2024-03-25 00:00:00", "2024-04-02 00:00:00"]
+    (order,) = rep.files[0].date_orders
+    assert (order.column, order.order, order.day_first_values) == ("Date", "day-first", 1)
+    assert "dates in Date: day-first (" in rep.text()
+    assert rep.to_dict()["files"][0]["date_orders"][0]["order"] == "day-first"
+
+
+def test_an_ambiguous_column_is_quarantined_unless_the_order_is_set(tmp_path):
+    data = b"MRN,Date,LOINC,Value\nM1,02/04/2024,72514-3,5\nM1,03/04/2024,72514-3,6\n"
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET, dry_run=True)
+    assert rep.quarantined == 2 and rep.accepted == 0
+    (reason,) = rep.files[0].quarantine_reasons
+    assert (
+        reason.reason == "ambiguous day/month: set the order (--date-order day-first|month-first)"
+    )
+    assert rep.files[0].date_orders[0].order is None
+    rep = import_files([("a.csv", data)], db, clinic="C", secret=SECRET, date_order="day-first")
+    assert rep.accepted == 2 and _assessed(db) == ["2024-04-02 00:00:00", "2024-04-03 00:00:00"]
+    db2 = tmp_path / "m.duckdb"
+    settings = load_settings(None, date_order="month-first")
+    rep = import_files([("a.csv", data)], db2, clinic="C", secret=SECRET, settings=settings)
+    assert rep.accepted == 2 and _assessed(db2) == ["2024-02-04 00:00:00", "2024-03-04 00:00:00"]
+    with pytest.raises(IngestError, match="unknown date order"):
+        import_files([("a.csv", data)], db2, clinic="C", secret=SECRET, date_order="dmy")
 
 
 def test_find_patient_id_is_the_keyed_pseudonym():
@@ -586,3 +624,84 @@ def test_decode_tells_windows_1252_from_latin_1_and_utf_16():
     assert enc(plain.encode("utf-16")) == (plain, "utf-16")
     if (EXPORTS / "riverside_visits.csv").exists():
         assert enc((EXPORTS / "riverside_visits.csv").read_bytes())[1] == "windows-1252"
+
+
+def test_a_missing_clinic_is_refused_before_anything_is_written(tmp_path):
+    """Issue 13: a Synthea folder without --clinic quarantined all its rows with exit 0."""
+    db = tmp_path / "s.duckdb"
+    with pytest.raises(IngestError, match="patients file has no clinic column") as e:
+        import_files([EXPORTS / "synthea"], db)
+    assert "--clinic NAME" in str(e.value)
+    with pytest.raises(IngestError, match="the store holds no patients"):
+        import_files([("s.csv", b"MRN,Date,LOINC,Value\nM1,2024-03-01,72514-3,7\n")], db)
+    with Store(db) as st:
+        assert all(st.read(t, validate=False).height == 0 for t in (*CANONICAL, *BOOKKEEPING))
+
+
+def test_a_synthea_folder_imports_as_a_folder(tmp_path):
+    """Issue 13 item 4: encounters.csv and conditions.csv passed for medication lists, and a
+    real Synthea folder aborted. Each file is recognised by its own header; the files not
+    used are skipped with their reason."""
+    import shutil
+
+    folder = tmp_path / "synthea"
+    shutil.copytree(EXPORTS / "synthea", folder)
+    pid = "01a88c08-af62-420b-b547-bcedf6a64fca"
+    enc = "9e42a4ef-14ce-43b9-a578-65b5a0c9572b"
+    (folder / "encounters.csv").write_text(
+        "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+        "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION\n"
+        f"{enc},2024-11-30T22:00:00Z,2024-11-30T22:15:00Z,{pid},o1,p1,y1,wellness,410620009,"
+        "Well child visit (procedure),136.80,708.88,0.00,,\n"
+    )
+    (folder / "conditions.csv").write_text(
+        "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+        f"2020-01-01,,{pid},{enc},82423001,Chronic pain (finding)\n"
+        f"2021-02-03,2021-03-01,{pid},{enc},444814009,Viral sinusitis (disorder)\n"
+    )
+    (folder / "procedures.csv").write_text(
+        "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
+        "REASONDESCRIPTION\n"
+        f"2024-11-30T22:00:00Z,2024-11-30T22:15:00Z,{pid},{enc},http://snomed.info/sct,"
+        "430193006,Medication reconciliation (procedure),469.46,,\n"
+    )
+    db = tmp_path / "s.duckdb"
+    rep = import_files([folder], db, clinic="Summit", secret=SECRET)
+    by_file = {f.file.rsplit("/", 1)[-1]: f for f in rep.files}
+    for name, kind, n in (("encounters.csv", "encounters", 1), ("conditions.csv", "conditions", 2)):
+        f = by_file[name]
+        assert (f.preset, f.kind, f.rows_read, f.skipped, f.accepted) == ("synthea", kind, n, n, 0)
+        (reason,) = f.skip_reasons
+        assert reason.reason.startswith(f"a Synthea {kind} file: not used by kapoutcomes")
+    assert by_file["procedures.csv"].kind == "procedures"
+    assert by_file["medications.csv"].kind == "medications"
+    assert by_file["observations.csv"].accepted > 1000 and rep.reconciles
+    # scores but no sessions: the report says what the outcome pages will lack
+    assert len(rep.warnings) == 1 and "no infusion sessions" in rep.warnings[0]
+    assert "warning: " in rep.text()
+
+
+def test_out_of_scope_records_are_kept_and_counted_not_listed_for_correction(tmp_path):
+    """Issue 13: records before 2000 and children are out of scope, apart from the rows that
+    need a correction."""
+    db = tmp_path / "s.duckdb"
+    pat = b"Id,BIRTHDATE,GENDER,SSN,FIRST,LAST\nk1,2019-01-01,F,1,a,b\nk2,1980-01-01,M,1,c,d\n"
+    obs = (
+        b"DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,VALUE,UNITS\n"
+        b"2024-01-01T00:00:00Z,k1,e,72514-3,Pain,5,{score}\n"
+        b"1999-01-01T00:00:00Z,k2,e,72514-3,Pain,5,{score}\n"
+        b"2024-01-02T00:00:00Z,k2,e,72514-3,Pain,55,{score}\n"
+        b"2024-01-03T00:00:00Z,k2,e,72514-3,Pain,5,{score}\n"
+    )
+    rep = import_files(
+        [("patients.csv", pat), ("observations.csv", obs)], db, clinic="C", secret=SECRET
+    )
+    f = {x.file: x for x in rep.files}
+    assert (f["patients.csv"].quarantined, f["patients.csv"].out_of_scope) == (1, 1)
+    assert (f["observations.csv"].quarantined, f["observations.csv"].out_of_scope) == (3, 2)
+    assert "1 need correction" in rep.text()
+    with Store(db) as st:
+        q = st.read("quarantine", validate=False)
+        assert q.filter(pl.col("status") == "out_of_scope").height == 3
+        open_rows = quarantine_frame(st)
+    assert open_rows.height == 1 and open_rows.item(0, "quarantine_row") == "4"

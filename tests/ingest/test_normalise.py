@@ -56,7 +56,7 @@ def test_dates_iso_us_times_and_zones():
         dt.datetime(2024, 3, 31, 8, 5),
     ]
     assert got[6] is None and got[7] is None  # 13/01 is no month/day date: not guessed
-    assert "--day-first" in nm.date_hint("13/01/2024", day_first=False)
+    assert "--date-order day-first" in nm.date_hint("13/01/2024", day_first=False)
     assert nm.parse_datetime(pl.Series(["13/01/2024"]), True, "UTC").item() == dt.datetime(
         2024, 1, 13
     )
@@ -184,3 +184,56 @@ def test_per_distinct_matches_the_function_on_every_row():
     out, present = nm.parse_datetime(s, False, "UTC", with_presence=True)
     assert out.equals(nm.parse_datetime(s, False, "UTC"))
     assert present.equals(nm.present(s))
+
+
+# -- the day/month order of a column (issue 13 item 1) --------------------------------------
+def _order(values, configured=None):
+    decided, reasons = nm.decide_date_order(pl.Series("Date", values), configured)
+    return decided, reasons.to_list()
+
+
+def test_a_day_above_twelve_settles_the_column():
+    decided, reasons = _order(["02/04/2024", "25/03/2024", "03/04/2024"])
+    assert decided.order == nm.DAY_FIRST and decided.day_first_values == 1
+    assert reasons == [None, None, None]
+    decided, _ = _order(["02/04/2024", "03/25/2024"])
+    assert decided.order == nm.MONTH_FIRST
+
+
+def test_an_ambiguous_column_is_never_read_month_first_by_default():
+    decided, reasons = _order(["02/04/2024", "03/04/2024", "04/04/2024", "2024-01-01"])
+    assert decided.order is None and decided.quarantined == 2
+    assert (
+        reasons[:2]
+        == ["ambiguous day/month: set the order (--date-order day-first|month-first)"] * 2
+    )
+    assert reasons[2:] == [None, None]  # 04/04 reads the same either way; ISO is unaffected
+    decided, reasons = _order(["02/04/2024", "03/04/2024"], nm.MONTH_FIRST)
+    assert decided.order == nm.MONTH_FIRST and "configured" in decided.why
+    assert reasons == [None, None]
+
+
+def test_an_inconsistent_column_quarantines_the_rows_that_contradict():
+    decided, reasons = _order(["25/03/2024", "26/03/2024", "03/25/2024", "01/02/2024"])
+    assert decided.order == nm.DAY_FIRST and "inconsistent" in decided.why
+    assert reasons[0] is None and reasons[1] is None
+    assert "can only be read month-first" in reasons[2]
+    assert "writes both orders" in reasons[3]  # not read by the majority's guess
+    # the configured order is never overridden by the values: contradicting values wait
+    decided, reasons = _order(["03/25/2024", "01/02/2024"], nm.DAY_FIRST)
+    assert decided.order == nm.DAY_FIRST and decided.quarantined == 1
+    assert "--date-order month-first" in reasons[0] and reasons[1] is None
+
+
+def test_iso_dates_need_no_order():
+    decided, reasons = _order(["2024-03-04", "2024-03-04T10:00:00Z", None])
+    assert decided is None and reasons == [None, None, None]
+
+
+def test_two_digit_years_are_never_in_the_future_unless_a_pivot_is_set():
+    yy = dt.date.today().year % 100
+    s = pl.Series([f"01/02/{yy:02d}", f"01/02/{(yy + 1) % 100:02d}"])
+    got = nm.parse_datetime(s, day_first=True, timezone="UTC").to_list()
+    assert [d.year for d in got] == [2000 + yy, 1900 + (yy + 1) % 100]
+    got = nm.parse_datetime(s, day_first=True, timezone="UTC", century_pivot=99).to_list()
+    assert [d.year for d in got] == [2000 + yy, 2000 + (yy + 1) % 100]

@@ -88,3 +88,37 @@ def test_best_returns_the_closest_fit_when_none_is_complete():
     assert complete is None
     assert closest.preset == "long" and "date" in closest.missing
     assert presets.candidates(["x"], preset="wide") == []
+
+
+# Real Synthea headers (3.x; procedures also as 2.x wrote them)
+ENCOUNTERS = (
+    "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+    "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION"
+)
+CONDITIONS = "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION"
+PROCEDURES = (
+    "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,REASONDESCRIPTION"
+)
+PROCEDURES_2 = "DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,REASONCODE,REASONDESCRIPTION"
+IMMUNIZATIONS = "DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,BASE_COST"
+MEDICATIONS = (
+    "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,"
+    "TOTALCOST,REASONCODE,REASONDESCRIPTION"
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        (ENCOUNTERS, "encounters"),
+        (CONDITIONS, "conditions"),
+        (CONDITIONS.replace("ENCOUNTER,", "ENCOUNTER,SYSTEM,"), "conditions"),
+        (PROCEDURES, "procedures"),
+        (PROCEDURES_2, "procedures"),
+        (IMMUNIZATIONS, "immunizations"),
+        (MEDICATIONS, None),  # imported
+        ("MRN,Start,Stop,Medication,Encounter,Code,Description", None),  # a clinic's list
+    ],
+)
+def test_synthea_files_kapoutcomes_does_not_import_are_recognised(header, kind):
+    assert presets.synthea_unused(header.split(",")) == kind

@@ -57,6 +57,9 @@ def test_rows_of_an_undescribed_patient_are_quarantined_and_store_patients_lists
     f.write_text("MRN,Date,Observation,Value\nA1,2024-02-01,Pain NRS,7\n", encoding="utf-8")
     db = tmp_path / "s.duckdb"
     secret = b"resolve-test-secret-resolve-test-secret"
+    seed = b"MRN,Date,Observation,Value\nB1,2024-01-01,Pain NRS,6\n"
+    import_files([("seed.csv", seed)], db, clinic="North", secret=secret)
+    # (into a store without patients, an import naming no clinic is refused up front)
     rep = import_files([f], db, secret=secret)  # no --clinic: the patient is unknown
     assert (rep.accepted, rep.quarantined) == (0, 1)
     assert rep.files[0].quarantine_reasons[0].reason == resolve.NO_PATIENT
@@ -66,4 +69,4 @@ def test_rows_of_an_undescribed_patient_are_quarantined_and_store_patients_lists
     assert rep.accepted == 2
     with Store(db, read_only=True) as st:
         assert resolve.store_patients(st) == set(st.read("patients").get_column("patient_id"))
-        assert len(resolve.store_patients(st)) == 1
+        assert len(resolve.store_patients(st)) == 2

@@ -189,6 +189,8 @@ def test_synthea_style_text_answers(st):
 
 # -- rows that cannot be stored raise "review now" ---------------------------------------------
 def test_unknown_patient_raises_review_now(st):
+    # another patient first: an import into a store with no patients is refused up front
+    _import("first.csv", "mrn,date,code,value\nM1,2024-03-01,72514-3,5\n", st, clinic="R")
     rep = _import(
         "obs.csv",
         "mrn,date,code,value\nM9,2024-03-01,44260-8,Several days\nM9,2024-03-02,44260-8,0\n",
@@ -223,6 +225,8 @@ def test_half_point_and_four_of_a_1_to_4_coding_raise_review_now(st):
 
 
 def test_quarantined_serious_adverse_event_raises_review_now(st):
+    # another patient first: an import into a store with no patients is refused up front
+    _import("first.csv", "mrn,date,code,value\nM1,2024-03-01,72514-3,5\n", st, clinic="R")
     rep = _import(
         "ae.csv",
         "mrn,onset_at,event,severity,serious\n"
@@ -235,6 +239,8 @@ def test_quarantined_serious_adverse_event_raises_review_now(st):
 
 
 def test_correcting_the_row_closes_the_review_and_a_clinician_can_mark_it(st):
+    # another patient first: an import into a store with no patients is refused up front
+    _import("first.csv", "mrn,date,code,value\nM1,2024-03-01,72514-3,5\n", st, clinic="R")
     _import("obs.csv", "mrn,date,code,value\nM9,2024-03-01,44260-8,2\n", st)
     _import("obs2.csv", "mrn,date,code,value\nM8,2024-03-01,44260-8,3\n", st)
     assert st.open_reviews().height == 2
