@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kapoutcomes.storage import access, audit, privacy, store
+from kapoutcomes.storage import access, audit, binding, privacy, store
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,21 @@ def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> N
     )
 
 
+def refuse_unless_loopback() -> None:
+    """Without sign-in, show only a refusal unless the configured address and every socket
+    this process listens on are loopback (``streamlit run`` without --server.address binds
+    every interface)."""
+    problem = binding.serving_problem(st.get_option("server.address"))
+    if problem:
+        st.title("kapoutcomes")
+        st.error(access.refusal(problem), icon=":material/block:")
+        st.stop()
+
+
 def gate() -> Viewer:
     """Return who is looking, or stop the script with the sign-in page."""
     if not sign_in_configured():
-        host = str(st.get_option("server.address") or "127.0.0.1")
-        try:
-            access.check_listen_address(host, sign_in_configured=False)
-        except access.AccessError as e:
-            st.error(str(e))
-            st.stop()
+        refuse_unless_loopback()
         st.sidebar.caption(
             ":material/lock: Local single-user mode: listening on 127.0.0.1 only; "
             "configure sign-in to serve other machines."

@@ -110,7 +110,36 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "false",
     ]
     print(f"serving kapoutcomes on http://{args.host}:{args.port}")
-    return subprocess.call(cmd, env=env, cwd=root)
+    return _run_child(cmd, env=env, cwd=root)
+
+
+def _run_child(cmd: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Run the Streamlit server as a child; SIGTERM, SIGHUP or Ctrl-C to this command stops
+    the child too (it must not keep serving after the command that started it has gone)."""
+    import signal
+
+    child = subprocess.Popen(cmd, env=env, cwd=cwd)
+
+    def stop(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.terminate()
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return child.wait()
+    except (KeyboardInterrupt, SystemExit):
+        if child.poll() is None:
+            child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

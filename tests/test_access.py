@@ -49,5 +49,7 @@ def test_access_file_errors(text, match):
 def test_listen_address_rules():
     access.check_listen_address("127.0.0.1", sign_in_configured=False)
     access.check_listen_address("0.0.0.0", sign_in_configured=True)
-    with pytest.raises(access.AccessError, match=r"refusing to listen on 0\.0\.0\.0"):
+    with pytest.raises(
+        access.AccessError, match=r"Refusing to serve: 0\.0\.0\.0 is not a loopback"
+    ):
         access.check_listen_address("0.0.0.0", sign_in_configured=False)

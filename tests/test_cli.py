@@ -43,7 +43,7 @@ def test_dashboard_refuses_other_addresses_without_sign_in(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2
-    assert "refusing to listen on 0.0.0.0" in r.stderr
+    assert "Refusing to serve: 0.0.0.0 is not a loopback" in r.stderr
     assert "Traceback" not in r.stderr
 
 

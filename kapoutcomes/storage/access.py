@@ -21,6 +21,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kapoutcomes.storage import binding
+
 ROLES = ("medical_director", "clinician", "data_manager", "administrator")
 ROLE_LABELS = {
     "medical_director": "Medical director",
@@ -130,17 +132,22 @@ def can(role: str, action: str) -> bool:
     return action in ROLE_ACTIONS.get(role, frozenset())
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def check_listen_address(host: str, sign_in_configured: bool) -> None:
-    """Refuse to listen beyond this machine unless sign-in is configured."""
-    if host in LOOPBACK or host.startswith("127."):
+def check_listen_address(host: str | None, sign_in_configured: bool) -> None:
+    """Refuse to listen beyond this machine unless sign-in is configured: every address the
+    host resolves to must be loopback (see ``binding.address_problem``)."""
+    if sign_in_configured:
         return
-    if not sign_in_configured:
-        raise AccessError(
-            f"refusing to listen on {host}: sign-in is not configured, so the app runs in local "
-            "single-user mode and listens on 127.0.0.1 only. Configure [auth] in "
-            ".streamlit/secrets.toml and an access file (see docs/access.md) to serve other "
-            "machines."
-        )
+    problem = binding.address_problem(host)
+    if problem:
+        raise AccessError(refusal(problem))
+
+
+def refusal(problem: str) -> str:
+    """The message shown when the app would be reachable from other machines without sign-in."""
+    return (
+        f"Refusing to serve: {problem}. Sign-in is not configured, so the app runs in local "
+        "single-user mode and must listen on 127.0.0.1 only (`kapoutcomes dashboard`, or "
+        "`streamlit run dashboards/app.py --server.address 127.0.0.1`). To serve other "
+        "machines, configure [auth] in .streamlit/secrets.toml and an access file, behind a "
+        "TLS reverse proxy (see docs/access.md and docs/security.md)."
+    )
