@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kapoutcomes.storage import access, audit, binding, privacy, store
+from kapoutcomes.storage import access, audit, binding, keys, store
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,12 @@ class Viewer:
     clinics: tuple[str, ...]  # empty: every clinic
     pages: tuple[str, ...]
     signed_in: bool
+    subject: str = ""  # issuer#subject of a signed-in person's verified identity
+
+    @property
+    def audit_name(self) -> str:
+        """Who, as written in the audit trail: the person and their verified subject."""
+        return f"{self.user} [{self.subject}]" if self.subject else self.user
 
     def can(self, action: str) -> bool:
         if self.role == "local":
@@ -38,31 +44,40 @@ def sign_in_configured() -> bool:
     return bool(auth) and bool(auth.get("cookie_secret")) and bool(auth.get("redirect_uri"))
 
 
-def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> None:
-    """Append to the audit trail; a failure to audit is shown, never hidden. Sessions of the
-    app write from several threads, so a write that collides with another (a DuckDB
-    transaction conflict) or finds the store busy is tried again before giving up."""
+def write_audit(viewer: Viewer, action: str, target: str = "", detail: str = "") -> None:
+    """Append to the audit trail or raise. Sessions of the app write from several threads, so
+    a write that collides with another (a DuckDB transaction conflict) or finds the store busy
+    is tried again before giving up. Safe to call outside the script thread (downloads)."""
     last: Exception | None = None
     for attempt in range(6):
         try:
-            with store.Store(store.default_path()) as s:
-                audit.record(
-                    s,
-                    privacy.load_or_create_secret(),
-                    viewer.user,
-                    viewer.role,
-                    action,
-                    target,
-                    detail,
-                )
+            s, k = keys.open_store(store.default_path())
+            with s:
+                audit.record(s, k.audit, viewer.audit_name, viewer.role, action, target, detail)
             return
-        except Exception as e:  # a conflicting writer, or an import in another process
+        except store.StoreError as e:
+            if "busy" not in str(e):
+                raise  # a lost or wrong key, a damaged store: trying again will not help
             last = e
-            time.sleep(0.1 * (attempt + 1))
-    st.error(
-        f"The audit trail could not record this {action.replace('_', ' ')} "
-        f"({type(last).__name__}); tell your administrator."
-    )
+        except Exception as e:  # a conflicting writer in this process
+            last = e
+        time.sleep(0.1 * (attempt + 1))
+    raise RuntimeError(f"the audit trail could not be written ({last})") from last
+
+
+def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> bool:
+    """Append to the audit trail; a failure to audit is shown, never hidden, and returns
+    False so that the caller shows nothing it could not record (fail closed)."""
+    try:
+        write_audit(viewer, action, target, detail)
+    except Exception as e:
+        st.error(
+            f"The audit trail could not record this {action.replace('_', ' ')}, so it is not "
+            f"shown: {e}. Tell your administrator.",
+            icon=":material/gpp_bad:",
+        )
+        return False
+    return True
 
 
 def refuse_unless_loopback() -> None:

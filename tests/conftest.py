@@ -17,6 +17,16 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own installation folder (key, default store): nothing is read from
+    or written to the real ~/.kapoutcomes, and no test sees another's key."""
+    home = tmp_path_factory.mktemp("kap-home")
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(home))
+    monkeypatch.delenv("KAPOUTCOMES_SECRET_FILE", raising=False)
+
+
 PID = privacy.pseudonymise("MRN-1", b"test-secret-test-secret-test-secret!")
 PID2 = privacy.pseudonymise("MRN-2", b"test-secret-test-secret-test-secret!")
 

@@ -8,12 +8,13 @@ import sys
 
 from kapoutcomes import cli
 from kapoutcomes.demo import generator
-from kapoutcomes.storage.store import Store
+from kapoutcomes.storage import keys
 
 
 def test_info_on_a_store(tmp_path, capsys):
     path = tmp_path / "s.duckdb"
-    with Store(path) as st:
+    st, _ = keys.open_store(path)  # a new store and its key, as import would make them
+    with st:
         st.write_tables(generator.generate(seed=3, patients=40).tables)
     assert cli.main(["info", "--store", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

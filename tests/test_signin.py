@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
-from kapoutcomes.storage import access, audit, privacy
+from kapoutcomes.storage import access, audit, keys, privacy
 from kapoutcomes.storage.store import Store, StoreError
 
 pytestmark = pytest.mark.browser
@@ -174,7 +174,7 @@ def test_patient_view_is_audited_with_the_user(browser, signed_app):
         try:
             with Store(home / "store.duckdb") as st:
                 log = audit.entries(st)
-                chain_ok = audit.verify(st, privacy.load_or_create_secret(home / "secret.key")).ok
+                chain_ok = audit.verify(st, keys.for_store(st, home / "secret.key").audit).ok
         except StoreError:
             if time.monotonic() > deadline:
                 raise

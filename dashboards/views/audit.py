@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access_gate, common
-from kapoutcomes.storage import audit, privacy, store
+from dashboards import common
+from kapoutcomes.storage import audit, keys, store
 
 _, viewer = common.page("Audit trail")
 st.write(
@@ -16,9 +16,14 @@ path = store.default_path()
 if not path.exists():
     st.info("No store yet, so nothing has been recorded. Import data on the Data page.")
     st.stop()
-with store.Store(path) as s:
+try:
+    s, k = keys.open_store(path)
+except store.StoreError as e:
+    common.stop_with(e)
+    raise
+with s:
     log = audit.entries(s)
-    check = audit.verify(s, privacy.load_or_create_secret())
+    check = audit.verify(s, k.audit)
 if check.ok:
     st.success(f"Chain intact: {check.entries} entries verified.", icon=":material/verified:")
 else:
@@ -34,11 +39,11 @@ actions = sorted(log.get_column("action").unique().to_list())
 picked = st.multiselect("Actions", actions, default=actions)
 shown = log.filter(log["action"].is_in(picked)).drop("prev_hash", "entry_hash")
 st.dataframe(shown, width="stretch", hide_index=True)
-if st.download_button(
+common.download(
+    lambda: common.exports.safe_csv(log),
     "⬇ Audit trail (CSV)",
-    data=common.exports.safe_csv(log),
-    file_name="audit_trail.csv",
-    mime="text/csv",
-    key="dl-audit",
-):
-    access_gate.record(viewer, "export", "audit_trail.csv", f"rows={log.height}")
+    "audit_trail.csv",
+    "text/csv",
+    "dl-audit",
+    detail=f"rows={log.height}",
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import access_gate, common
+from dashboards import common
 from kapoutcomes.cohort import activity
 from kapoutcomes.present import cohort_figures, figures, html_report
 from kapoutcomes.stats import intervals
@@ -260,11 +260,13 @@ with tab_rep:
         full = common.summary(loaded, flt, s, comparisons=COMPARISONS)
         st.session_state["cohort_report_html"] = html_report.to_html(full)
     html = st.session_state.get("cohort_report_html")
-    if html and st.download_button(
-        "⬇ Cohort report (HTML)",
-        data=html.encode("utf-8"),
-        file_name="kapoutcomes_cohort_report.html",
-        mime="text/html",
-        key="dl-report",
-    ):
-        access_gate.record(viewer, "export", "cohort report", flt.describe())
+    if html:
+        common.download(
+            lambda: html.encode("utf-8"),
+            "⬇ Cohort report (HTML)",
+            "kapoutcomes_cohort_report.html",
+            "text/html",
+            "dl-report",
+            target="cohort report",
+            detail=flt.describe(),
+        )

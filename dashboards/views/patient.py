@@ -36,7 +36,7 @@ if query.strip():
     if privacy.looks_like_patient_id(q):
         patient_id = q
     else:
-        key = privacy.DEMO_SECRET if loaded.is_demo else None
+        key = privacy.DEMO_SECRET if loaded.is_demo else common.installation_keys().pseudonym
         patient_id = ingest.find_patient_id(q, key)
     if patient_id not in known:
         st.warning(
@@ -52,7 +52,8 @@ if patient_id is None:
 
 seen = st.session_state.setdefault("audited_views", set())
 if patient_id not in seen:
-    access_gate.record(viewer, "view_patient", patient_id)
+    if not access_gate.record(viewer, "view_patient", patient_id):
+        st.stop()  # fail closed: no record shown whose view could not be audited
     seen.add(patient_id)
 
 one = {name: df.filter(pl.col("patient_id") == patient_id) for name, df in t.items()}
@@ -161,11 +162,12 @@ with st.expander("Sessions, scores and side effects"):
         st.dataframe(flags, width="stretch", hide_index=True)
 
 html = patient_summary.one_page_html(t, patient_id, s, facts=facts, flags=flags, as_of=as_of)
-if st.download_button(
+common.download(
+    lambda: html.encode("utf-8"),
     "⬇ One-page summary for the chart (HTML, printable)",
-    data=html.encode("utf-8"),
-    file_name=f"summary_{patient_id}.html",
-    mime="text/html",
-    key="dl-summary",
-):
-    access_gate.record(viewer, "export", patient_id, "one-page summary")
+    f"summary_{patient_id}.html",
+    "text/html",
+    "dl-summary",
+    target=patient_id,
+    detail="one-page summary",
+)

@@ -32,7 +32,7 @@ from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Prog
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
 from kapoutcomes.ingest.storing import write
-from kapoutcomes.storage import privacy
+from kapoutcomes.storage import keys
 from kapoutcomes.storage import store as store_mod
 
 
@@ -148,7 +148,7 @@ def _run(
             f"choose one of {', '.join(tables.CONDITIONS)}",
         )
     if secret is None:
-        secret = privacy.load_or_create_secret()
+        secret = keys.for_store(st).pseudonym  # refuses a store whose key is lost
     files: list[ImportFile] = []
     seen: set[str] = set()
     done = 0

@@ -76,21 +76,27 @@ def write(
     corrected = corrected_rows(files, result)
     updates = result.vital_updates
 
-    def then(con: duckdb.DuckDBPyConnection) -> None:
-        if audit_as is not None:
-            from kapoutcomes.storage import audit
+    # every import is audited (a library call without audit_as as the OS user), in the
+    # import's own transaction, naming its import ids so that `audit verify` can check that
+    # each ledger entry has its audit entry
+    from kapoutcomes.storage import audit, keys
 
-            audit.append_entry(
-                con,
-                privacy.load_or_create_secret(),
-                audit_as[0],
-                audit_as[1],
-                "import",
-                ", ".join(entry["file_name"] for entry in ledger),
-                f"accepted={sum(e['accepted'] for e in ledger)} "
-                f"quarantined={sum(e['quarantined'] for e in ledger)} "
-                f"skipped={sum(e['skipped'] for e in ledger)}",
-            )
+    audit_key = keys.for_store(st).audit
+    user, role = audit_as if audit_as is not None else (_os_user(), "library call")
+
+    def then(con: duckdb.DuckDBPyConnection) -> None:
+        audit.append_entry(
+            con,
+            audit_key,
+            user,
+            role,
+            "import",
+            ", ".join(entry["file_name"] for entry in ledger),
+            f"accepted={sum(e['accepted'] for e in ledger)} "
+            f"quarantined={sum(e['quarantined'] for e in ledger)} "
+            f"skipped={sum(e['skipped'] for e in ledger)} "
+            f"import_ids={','.join(e['import_id'] for e in ledger)}",
+        )
         for column in updates.get_column("column").unique().to_list() if updates.height else []:
             part = updates.filter(pl.col("column") == column).select("session_id", "value")
             arrow = part.to_arrow()  # noqa: F841 - scanned by DuckDB
@@ -116,6 +122,16 @@ def write(
         then=then,
     )
     st.con.execute("CHECKPOINT")
+    audit.save_checkpoint(st, audit_key)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:
