@@ -110,3 +110,18 @@ def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
     assert cli.main(["import", str(demo), "--store", str(path), "--json"]) == 0
     with Store(path) as st:
         assert st.counts()["import_ledger"] == 1
+
+
+def test_entries_after_a_deletion_continue_the_sequence(tmp_path):
+    """DuckDB 2.0.1's ORDER BY ... DESC LIMIT 1 missed rows inserted after a DELETE, so every
+    new entry took the same number; the next number comes from max(seq)."""
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        for _ in range(5):
+            audit.record(st, KEY, "u", "clinician", "sign_in")
+    with Store(path) as st:
+        st.con.execute("DELETE FROM audit_log WHERE seq >= 4")
+    with Store(path) as st:
+        for _ in range(3):
+            audit.record(st, KEY, "u", "clinician", "sign_in")
+        assert sorted(audit.entries(st)["seq"].to_list()) == [1, 2, 3, 4, 5, 6]

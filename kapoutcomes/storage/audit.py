@@ -70,7 +70,11 @@ def append_entry(
     audit entry in its own transaction, so both land or neither does)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
-    rows = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    # max(), not ORDER BY seq DESC LIMIT 1: DuckDB 2.0.1's top-N misses rows inserted after a
+    # DELETE on the same table (seen here: three appends all took seq 4)
+    rows = con.execute(
+        "SELECT seq, entry_hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
+    ).fetchall()
     last = rows[0] if rows else None
     seq = 1 if last is None else int(last[0]) + 1
     prev = GENESIS if last is None else str(last[1])
