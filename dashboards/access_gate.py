@@ -108,23 +108,40 @@ def gate() -> Viewer:
             st.login()
         st.stop()
 
-    email = str(st.user.get("email") or "")
-    groups = st.user.get("groups") or []
-    grant = access.load_access().grant_for(email, list(groups))
+    who = access.Identity.from_claims(dict(st.user.to_dict()))
+    email = who.email or who.subject
+    grant = access.load_access().grant_for_identity(who)
     if grant is None:
-        viewer = Viewer(email, "none", (), (), signed_in=True)
+        viewer = Viewer(email, "none", (), (), signed_in=True, subject=who.key)
         if not st.session_state.get("_denied_logged"):
-            record(viewer, "access_denied", "", "no role in the access file")
+            why = (
+                "e-mail not verified by the identity provider"
+                if who.email and not who.email_verified
+                else "no role in the access file"
+            )
+            record(viewer, "access_denied", "", why)
             st.session_state["_denied_logged"] = True
         st.title("No access yet")
         st.write(
-            f"You are signed in as {email}, but no role is assigned to this account. "
-            "Ask your kapoutcomes administrator to add you to the access file."
+            f"You are signed in as {email}, but no role is assigned to this account"
+            + (
+                " (your identity provider has not verified this e-mail address)"
+                if who.email and not who.email_verified
+                else ""
+            )
+            + ". Ask your kapoutcomes administrator to add you to the access file."
         )
         if st.button("Sign out"):
             st.logout()
         st.stop()
-    viewer = Viewer(email, grant.role, grant.clinics, access.pages_for(grant.role), signed_in=True)
+    viewer = Viewer(
+        email,
+        grant.role,
+        grant.clinics,
+        access.pages_for(grant.role),
+        signed_in=True,
+        subject=who.key,
+    )
     if not st.session_state.get("_signin_logged"):
         record(viewer, "sign_in")
         st.session_state["_signin_logged"] = True

@@ -131,8 +131,11 @@ def problem(path: str, error: BaseException) -> str:
             f"{path}: the store is busy (another kapoutcomes process, such as an import, holds "
             "it); try again when it has finished"
         )
-    if "no space left" in low or "disk full" in low or "enospc" in low:
-        return f"{path}: the disk is full; free space and try again (nothing was written)"
+    if any(w in low for w in ("no space left", "disk full", "enospc", "file too large")):
+        return (
+            f"{path}: the disk is full (or the file-size limit was reached): {text[:160]}; "
+            "free space and try again (the unfinished write was rolled back)"
+        )
     if "not a valid duckdb" in low or "duckdb database file" in low or "magic" in low:
         return (
             f"{path}: not a kapoutcomes store (not a DuckDB database file); check the path, or "
@@ -143,7 +146,7 @@ def problem(path: str, error: BaseException) -> str:
             f"{path}: the store file is damaged ({text[:200]}); restore it and secret.key from "
             "the last backup (see docs/security.md)"
         )
-    return f"{path}: cannot open the store ({text[:300]})"
+    return f"{path}: the store cannot be used ({text[:300]})"
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
