@@ -27,9 +27,15 @@ HOME_ENV = "KAPOUTCOMES_HOME"
 
 
 def home() -> Path:
-    """The per-installation folder (store, secret): $KAPOUTCOMES_HOME or ~/.kapoutcomes."""
+    """The per-installation folder (store, secret): $KAPOUTCOMES_HOME or ~/.kapoutcomes,
+    mode 0700 (tightened when it was created more open: it holds the key and the store)."""
     p = Path(os.environ.get(HOME_ENV) or Path.home() / ".kapoutcomes")
     p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if p.stat().st_mode & 0o077 and p.stat().st_uid == os.getuid():
+            os.chmod(p, 0o700)
+    except OSError:
+        pass
     return p
 
 
