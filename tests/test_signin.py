@@ -164,7 +164,6 @@ def test_unverified_email_gets_no_role(browser, signed_app):
     page = ctx.new_page()
     sign_in(page, url, "impostor")
     page.get_by_text("No access yet").wait_for(timeout=60_000)
-    assert page.get_by_text("has not verified this e-mail address").count() == 1
     assert nav_titles(page) == set()
     ctx.close()
 
