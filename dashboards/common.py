@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import streamlit as st
 
@@ -62,9 +63,12 @@ def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
     # first: a store that holds data without its key is refused, never read.
     s, _ = keys.open_store(path)
     with s:
-        if s.is_empty():
-            return None
-        return s.read_all(validate=False)  # validated on write
+        try:
+            if s.is_empty():
+                return None
+            return s.read_all(validate=False)  # validated on write
+        except duckdb.Error as e:  # a damaged block found while reading
+            raise store.StoreError(store.problem(path, e)) from None
 
 
 def stop_with(e: Exception) -> None:

@@ -103,8 +103,10 @@ def audit_log(home):
 
 def test_download_csv(page, app_url):
     goto(page, app_url, "Cohort review")
+    button = page.get_by_role("button", name="Attrition (CSV)").first
+    button.wait_for(timeout=90_000)
     with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Attrition (CSV)").first.click()
+        button.click()
     path = dl.value.path()
     text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115
     assert text.splitlines()[0].startswith("subgroup,level,stage,n,denominator")
@@ -123,16 +125,23 @@ def test_download_refused_when_it_cannot_be_audited(browser, tmp_path):
     with serve_app(env) as url:
         ctx = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
         pg = ctx.new_page()
-        goto(pg, url, "Cohort review")
+        pg.goto(url)  # the cohort review is the first page
         button = pg.get_by_role("button", name="Attrition (CSV)").first
-        button.wait_for(timeout=60_000)
+        button.wait_for(timeout=120_000)
+        wait_ready(pg)
         (home / "secret.key").write_text("damaged")
         got = []
         pg.on("download", lambda d: got.append(d))
         button.click()
-        pg.wait_for_timeout(5000)
+        pg.wait_for_timeout(10_000)
+        assert got == []
+        # control: with the key usable again (a new empty installation makes one), the same
+        # button downloads, so the refusal above was not a slow download
+        (home / "secret.key").unlink()
+        with pg.expect_download(timeout=60_000) as dl:
+            button.click()
+        assert dl.value.path()
         ctx.close()
-    assert got == []
 
 
 def test_every_other_page_on_the_demo_cohort(page, app_url):

@@ -234,3 +234,17 @@ def test_app_says_busy_instead_of_showing_the_demo(imported, monkeypatch):
         holder.kill()
         holder.wait()
     time.sleep(0.2)
+
+
+@pytest.mark.parametrize("how", ["truncated", "not-a-store"])
+def test_app_shows_one_line_for_a_damaged_store_not_the_demo(imported, how, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _damage(imported, how)
+    monkeypatch.setenv("KAPOUTCOMES_STORE", str(imported))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("The store cannot be used" in e.value and str(imported) in e.value for e in at.error)
+    assert not any("Demo data" in w.value for w in at.warning)
+    assert not at.metric and not at.dataframe

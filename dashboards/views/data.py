@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
 from dashboards import common, quality_panel
@@ -93,7 +94,7 @@ with tab_upload:
                     on_progress=progress,
                     clinic=clinic or None,
                     day_first=day_first or None,
-                    audit_as=(viewer.user, viewer.role),
+                    audit_as=(viewer.audit_name, viewer.role),
                 )
             except ingest.IngestError as e:
                 bar.empty()
@@ -102,6 +103,10 @@ with tab_upload:
             except store.StoreError as e:
                 bar.empty()
                 st.error(f"The store is busy or unavailable: {e}. Nothing was written.")
+                st.stop()
+            except (duckdb.Error, OSError) as e:  # a full disk, a damaged store file
+                bar.empty()
+                st.error(f"{store.problem(str(path), e)}. Nothing was written.")
                 st.stop()
             bar.progress(1.0, text="Done")
             if not dry_run:

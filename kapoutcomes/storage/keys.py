@@ -20,7 +20,7 @@ import os
 import duckdb
 
 from kapoutcomes.storage import privacy
-from kapoutcomes.storage.store import Store, StoreError
+from kapoutcomes.storage.store import Store, StoreError, problem
 
 RECOVERY = (
     "Restore secret.key from the backup taken with the store (the two are backed up "
@@ -66,6 +66,9 @@ def open_store(
     st = Store(path, read_only=read_only)
     try:
         return st, for_store(st, create=create and not read_only)
+    except duckdb.Error as e:  # a damaged file can open and fail at its first read
+        st.close()
+        raise StoreError(problem(st.path, e)) from None
     except BaseException:
         st.close()
         raise
