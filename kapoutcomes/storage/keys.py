@@ -44,10 +44,10 @@ def for_store(
             raise StoreError(f"{where}refusing to open the store: {e}. {RECOVERY}") from None
         keys = privacy.create_keys(path)
     if recorded and recorded != keys.key_id:
+        key_file = privacy.secret_path() if path is None else path
         raise StoreError(
-            f"{st.path}: refusing to open the store: secret.key ({privacy.secret_path() if path is None else path}) "
-            f"is not the key this store was written with (key id {keys.key_id}, the store "
-            f"expects {recorded}). {RECOVERY}"
+            f"{st.path}: refusing to open the store: {key_file} is not the key this store was "
+            f"written with (key id {keys.key_id}, the store expects {recorded}). {RECOVERY}"
         )
     if not recorded and not st.read_only:
         try:
