@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+os.umask(0o077)  # the store, its WAL and the audit checkpoint are the owner's only
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import streamlit as st
 
@@ -15,7 +17,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort import filters
 from kapoutcomes.definitions import settings
 from kapoutcomes.demo import generator
-from kapoutcomes.storage import exports, store
+from kapoutcomes.storage import exports, keys, privacy, store
 
 DEMO_SEED = 7
 SETTINGS_ENV = "KAPOUTCOMES_SETTINGS"
@@ -57,11 +59,42 @@ def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
     if mtime < 0:
         return None
     # read-write like every other connection in this process: DuckDB refuses to mix
-    # read-only and read-write connections to one file in one process
-    with store.Store(path) as s:
-        if s.is_empty():
-            return None
-        return s.read_all(validate=False)  # validated on write
+    # read-only and read-write connections to one file in one process. The key is checked
+    # first: a store that holds data without its key is refused, never read.
+    s, _ = keys.open_store(path)
+    with s:
+        try:
+            if s.is_empty():
+                return None
+            return s.read_all(validate=False)  # validated on write
+        except duckdb.Error as e:  # a damaged block found while reading
+            raise store.StoreError(store.problem(path, e)) from None
+
+
+def stop_with(e: Exception) -> None:
+    """One line about a store that cannot be used (busy, damaged, key lost), then stop: the
+    demo cohort is never shown in place of a clinic's store that exists."""
+    text = str(e)
+    if "busy" in text:
+        st.warning(
+            f"**The store is busy.** {text}. The page shows no data until it is free; "
+            "reload in a moment.",
+            icon=":material/hourglass_top:",
+        )
+    else:
+        st.error(f"The store cannot be used: {text}", icon=":material/error:")
+    st.stop()
+
+
+def installation_keys() -> privacy.Keys:
+    """This installation's keys, checked against the store (stops the page when refused)."""
+    try:
+        s, k = keys.open_store(store.default_path())
+    except store.StoreError as e:
+        stop_with(e)
+        raise
+    s.close()
+    return k
 
 
 def load() -> Loaded:
@@ -70,8 +103,8 @@ def load() -> Loaded:
     try:
         t = _store_tables(path, _mtime(path))
     except store.StoreError as e:
-        st.error(f"The store could not be read: {e}")
-        t = None
+        stop_with(e)
+        raise
     if t is None:
         if os.environ.get(DEMO_ENV, "1") == "0":
             return Loaded(empty_tables(), False, f"{path} (empty)", "empty")
@@ -99,8 +132,12 @@ def outcome_settings() -> settings.Settings:
     try:
         s = _settings(path, _mtime(path) if path else 0.0)
     except settings.SettingsError as e:
-        st.error(f"Settings file problem: {e}. Using the cited defaults.")
-        return settings.DEFAULT
+        st.error(
+            f"Settings file problem: {e}. Fix the file (or unset ${SETTINGS_ENV}) and reload; "
+            "the pages are not shown with other definitions than the ones you chose.",
+            icon=":material/error:",
+        )
+        st.stop()
     _audit_settings_change(s)
     return s
 
@@ -226,13 +263,14 @@ def sidebar_filters(t: dict[str, pl.DataFrame], key: str) -> filters.CohortFilte
 
 
 def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> None:
-    """A CSV download, safe against spreadsheet formula injection."""
-    st.download_button(
+    """A CSV download, safe against spreadsheet formula injection, audited."""
+    download(
+        lambda: exports.safe_csv(frame),
         f"⬇ {label} (CSV)",
-        data=exports.safe_csv(frame),
-        file_name=file_name,
-        mime="text/csv",
-        key=key,
+        file_name,
+        "text/csv",
+        key,
+        detail=f"rows={frame.height}",
     )
 
 
@@ -242,6 +280,31 @@ def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-d
         st.plotly_chart(fig, width="stretch")
     elif missing:
         st.info(missing)
+
+
+def download(
+    data: Callable[[], bytes],
+    label: str,
+    file_name: str,
+    mime: str,
+    key: str,
+    target: str | None = None,
+    detail: str = "",
+) -> None:
+    """A download that is recorded in the audit trail before any byte leaves: the data is
+    made only when the person clicks (Streamlit's deferred download), after the audit entry
+    is written; when it cannot be written the download fails and nothing is sent."""
+    from dashboards import access_gate
+
+    viewer = st.session_state.get("viewer")
+
+    def audited() -> bytes:
+        if viewer is None:
+            raise RuntimeError("no viewer: refusing an unaudited download")
+        access_gate.write_audit(viewer, "export", target or file_name, detail)
+        return data()
+
+    st.download_button(label, data=audited, file_name=file_name, mime=mime, key=key)
 
 
 def definitions_expander(s: settings.Settings, names: list[str]) -> None:

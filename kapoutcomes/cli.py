@@ -36,7 +36,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     written = exports.write_sample(out, seed=args.seed, patients=args.patients)
     print(f"wrote {len(written)} files to {out} (seed {args.seed})")
     if args.store:
-        with store_mod.Store(args.store) as st:
+        from kapoutcomes.storage import keys
+
+        st, _ = keys.open_store(args.store)  # a new store gets its key; a keyless one is refused
+        with st:
             st.replace_all(generator.generate(seed=args.seed, patients=args.patients).tables)
             print(f"loaded the demo cohort into {st.path}")
     return 0
@@ -54,7 +57,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     path = args.store or store_mod.default_path()
     if not Path(path).exists():
         raise UserError(f"{path}: no store here yet; run `kapoutcomes import FILE` first")
-    with store_mod.Store(path, read_only=True) as st:
+    st, _ = _open_checked(path, read_only=True)
+    with st:
         info = st.info()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -114,7 +118,36 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         cmd += [f"--{name}", text]
     print(f"serving kapoutcomes on http://{args.host}:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    return _run_child(cmd, env=env)
+
+
+def _run_child(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server as a child; SIGTERM, SIGHUP or Ctrl-C to this command stops
+    the child too (it must not keep serving after the command that started it has gone)."""
+    import signal
+
+    child = subprocess.Popen(cmd, env=env)
+
+    def stop(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.terminate()
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return child.wait()
+    except (KeyboardInterrupt, SystemExit):
+        if child.poll() is None:
+            child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -173,18 +206,20 @@ def _quarantine_files(args: argparse.Namespace) -> int:
     from kapoutcomes.ingest import quarantine_files, quarantine_frame
     from kapoutcomes.storage import exports
 
-    with store_mod.Store(args.store or store_mod.default_path()) as st:
+    st, k = _open_checked(args.store)
+    with st:
         files = quarantine_files(st, import_id=args.import_id)
         empty = exports.safe_csv(quarantine_frame(st, import_id=args.import_id))
+        _audit(st, k, "export", str(args.quarantine_csv), "open quarantine (CSV)")
     out = Path(args.quarantine_csv)
     if len(files) <= 1 and out.suffix.lower() == ".csv":
         # one source file (or none: an empty quarantine file, with its columns)
-        out.write_bytes(next(iter(files.values()), empty))
+        exports.write_private(out, next(iter(files.values()), empty))
         print(f"wrote the open quarantine to {out}")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, data in files.items():
-        (out / name).write_bytes(data)
+        exports.write_private(out / name, data)
         print(f"wrote {out / name}")
     return 0
 
@@ -192,7 +227,7 @@ def _quarantine_files(args: argparse.Namespace) -> int:
 def _undo(args: argparse.Namespace) -> int:
     from kapoutcomes.ingest.undo import UndoError, undo_import
 
-    with _open_existing(args.store) as st:
+    with _open_checked(args.store)[0] as st:
         try:
             result = undo_import(st, args.undo, (_os_user(), "command line"))
         except UndoError as e:
@@ -202,7 +237,7 @@ def _undo(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    with _open_existing(args.store) as st:
+    with _open_checked(args.store)[0] as st:
         ledger = st.ledger()
     for r in ledger.iter_rows(named=True):
         state = f"undone {r['undone_at']:%Y-%m-%d %H:%M}" if r["undone_at"] else ""
@@ -216,7 +251,7 @@ def _history(args: argparse.Namespace) -> int:
 def _cmd_conflicts(args: argparse.Namespace) -> int:
     from kapoutcomes.ingest import review
 
-    with _open_existing(args.store) as st:
+    with _open_checked(args.store)[0] as st:
         if args.keep:
             which, conflict_id = args.keep
             try:
@@ -271,7 +306,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 f"{path}: no store here yet; import exports with `kapoutcomes import FILE`, "
                 "or run `kapoutcomes report --demo` on the demo cohort"
             )
-        with store_mod.Store(path, read_only=True) as st:
+        st, k = _open_checked(path)
+        with st:
             if st.is_empty():
                 raise UserError(
                     f"{path}: the store holds no patients yet; import exports with "
@@ -279,9 +315,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 )
             # validated on write; only the columns the summary reads
             tabs = st.read_all(validate=False, columns=REPORT_COLUMNS)
+            shape = "html" if args.html else "json" if args.json else "text"
+            _audit(st, k, "report", str(args.html or "standard output"), f"cohort report ({shape})")
     summary = cohort_summary(tabs, settings)
     if args.html:
-        out = html_report.write_html(summary, args.html)
+        from kapoutcomes.storage import exports
+
+        out = exports.write_private(args.html, html_report.to_html(summary).encode("utf-8"))
         print(f"wrote the HTML report to {out}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(report.to_json(summary))
@@ -290,18 +330,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_existing(path_arg: str | None) -> store_mod.Store:
+def _open_checked(path_arg: str | os.PathLike[str] | None, read_only: bool = False):  # type: ignore[no-untyped-def]
+    """An existing store and its keys (refused when its key is lost, damaged or another's)."""
+    from kapoutcomes.storage import keys
+
     path = Path(path_arg) if path_arg else store_mod.default_path()
     if not path.exists():
         raise UserError(f"{path}: no store here yet; run `kapoutcomes import FILE` first")
-    return store_mod.Store(path)
+    return keys.open_store(path, read_only=read_only)
+
+
+def _audit(st: store_mod.Store, k, action: str, target: str, detail: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Record a command-line action before its output is written (no entry, no output)."""
+    from kapoutcomes.storage import audit
+
+    audit.record(st, k.audit, _os_user(), "command line", action, target, detail)
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from kapoutcomes.storage import audit, privacy
+    from kapoutcomes.storage import audit
 
-    with _open_existing(args.store) as st:
-        result = audit.verify(st, privacy.load_or_create_secret())
+    st, k = _open_checked(args.store)
+    with st:
+        adopted = audit.start_checkpoint(st, k.audit)
+        result = audit.verify(st, k.audit)
+    if adopted:
+        print(
+            f"no audit checkpoint yet: started one at entry {adopted} ({st.path}"
+            f"{audit.CHECKPOINT_SUFFIX})"
+        )
     if result.ok:
         print(f"audit trail intact: {result.entries} entries verified")
         return 0
@@ -314,11 +371,31 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 def _cmd_audit_export(args: argparse.Namespace) -> int:
     from kapoutcomes.storage import audit, exports
 
-    with _open_existing(args.store) as st:
+    st, k = _open_checked(args.store)
+    with st:
+        _audit(st, k, "export", str(args.out), "audit trail (CSV)")
         log = audit.entries(st)
-    Path(args.out).write_bytes(exports.safe_csv(log))
+    exports.write_private(args.out, exports.safe_csv(log))
     print(f"wrote {log.height} audit entries to {args.out}")
     return 0
+
+
+def _cmd_store_check(args: argparse.Namespace) -> int:
+    from kapoutcomes.storage import check
+
+    path = Path(args.store) if args.store else store_mod.default_path()
+    if not path.exists():
+        raise UserError(f"{path}: no store here yet; run `kapoutcomes import FILE` first")
+    result = check.check_store(path)
+    for line in result.lines:
+        print(line)
+    if result.ok:
+        print(f"store OK: {path}")
+        return 0
+    print(f"store has {len(result.problems)} problem(s):")
+    for problem in result.problems:
+        print(f"  {problem}")
+    return 1
 
 
 def _build() -> argparse.ArgumentParser:
@@ -369,6 +446,14 @@ def _build() -> argparse.ArgumentParser:
     a = audit_sub.add_parser("export", help="write the audit trail as CSV (formula-safe)")
     a.add_argument("--out", required=True)
     a.set_defaults(func=_cmd_audit_export)
+
+    p = sub.add_parser("store", help="check the store file")
+    _store_arg(p)
+    store_sub = p.add_subparsers(dest="store_command", required=True)
+    a = store_sub.add_parser(
+        "check", help="verify the whole store: every table, ledger counts, audit trail, key"
+    )
+    a.set_defaults(func=_cmd_store_check)
     return parser
 
 
@@ -432,14 +517,37 @@ def _conflicts_parser(sub) -> None:  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build()
     args = parser.parse_args(argv)
+    os.umask(0o077)  # everything this command writes (store, WAL, exports) is owner-only
+    store_path = getattr(args, "store", None) or store_mod.default_path()
     try:
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"kapoutcomes: {e}", file=sys.stderr)
         return 2
     except (store_mod.StoreError, ValueError, KeyError, OSError) as e:  # AccessError too
-        print(f"kapoutcomes: {e}", file=sys.stderr)
+        print(f"kapoutcomes: {_one_line(e)}", file=sys.stderr)
         return 2
+    except Exception as e:  # a DuckDB error mid-command (disk full, damaged file), ...
+        if os.environ.get("KAPOUTCOMES_DEBUG"):
+            raise
+        print(f"kapoutcomes: {_describe(e, str(store_path))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _describe(e: Exception, path: str) -> str:
+    """One line for an unexpected error; a store-level error is explained like StoreError."""
+    import duckdb
+
+    if isinstance(e, duckdb.Error):
+        return store_mod.problem(path, e)
+    return (
+        f"{type(e).__name__}: {_one_line(e)[:300]} (set KAPOUTCOMES_DEBUG=1 to see the "
+        "traceback and report it)"
+    )
 
 
 if __name__ == "__main__":

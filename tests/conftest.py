@@ -15,6 +15,15 @@ from tests.builders import PID, PID2, assessment_row, frame, patient_row, sessio
 # fuzz driver, the pandas baseline) import from there under both ``pytest`` and ``python -m pytest``
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own installation folder (key, default store): nothing is read from
+    or written to the real ~/.kapoutcomes, and no test sees another's key."""
+    home = tmp_path_factory.mktemp("kap-home")
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(home))
+    monkeypatch.delenv("KAPOUTCOMES_SECRET_FILE", raising=False)
+
+
 @pytest.fixture
 def small_tables() -> dict[str, pl.DataFrame]:
     from kapoutcomes import tables

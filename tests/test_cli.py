@@ -8,12 +8,13 @@ import sys
 
 from kapoutcomes import cli
 from kapoutcomes.demo import generator
-from kapoutcomes.storage.store import Store
+from kapoutcomes.storage import keys
 
 
 def test_info_on_a_store(tmp_path, capsys):
     path = tmp_path / "s.duckdb"
-    with Store(path) as st:
+    st, _ = keys.open_store(path)  # a new store and its key, as import would make them
+    with st:
         st.write_tables(generator.generate(seed=3, patients=40).tables)
     assert cli.main(["info", "--store", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -43,7 +44,7 @@ def test_dashboard_refuses_other_addresses_without_sign_in(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2
-    assert "refusing to listen on 0.0.0.0" in r.stderr
+    assert "Refusing to serve: 0.0.0.0 is not a loopback" in r.stderr
     assert "Traceback" not in r.stderr
 
 

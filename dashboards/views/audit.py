@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access_gate, common
+from dashboards import common
 from kapoutcomes.present import audit_page
 from kapoutcomes.storage import store
 
@@ -32,11 +32,11 @@ if trail.entries.height == 0:
 actions = sorted(trail.entries.get_column("action").unique().to_list())
 picked = st.multiselect("Actions", actions, default=actions)
 st.dataframe(trail.shown(picked), width="stretch", hide_index=True)
-if st.download_button(
+common.download(
+    lambda: trail.csv,
     "⬇ Audit trail (CSV)",
-    data=trail.csv,
-    file_name="audit_trail.csv",
-    mime="text/csv",
-    key="dl-audit",
-):
-    access_gate.record(viewer, "export", "audit_trail.csv", f"rows={trail.entries.height}")
+    "audit_trail.csv",
+    "text/csv",
+    "dl-audit",
+    detail=f"rows={trail.entries.height}",
+)

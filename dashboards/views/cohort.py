@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access_gate, common
+from dashboards import common
 from kapoutcomes.cohort import activity
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
 from kapoutcomes.present import cohort_page
@@ -148,11 +148,12 @@ with tab_rep:
             ("HTML", rep.html, "text/html"),
             ("JSON", rep.json, "application/json"),
         ):
-            if st.download_button(
+            common.download(
+                lambda d=data: d.encode("utf-8"),
                 f"⬇ Cohort report ({fmt})",
-                data=data.encode("utf-8"),
-                file_name=f"kapoutcomes_cohort_report.{fmt.lower()}",
-                mime=mime,
-                key=f"dl-report-{fmt.lower()}",
-            ):
-                access_gate.record(viewer, "export", f"cohort report ({fmt})", flt.describe())
+                f"kapoutcomes_cohort_report.{fmt.lower()}",
+                mime,
+                f"dl-report-{fmt.lower()}",
+                target=f"cohort report ({fmt})",
+                detail=flt.describe(),
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import streamlit as st
 
 from dashboards import common, quality_panel
@@ -84,7 +85,7 @@ with tab_upload:
                     date_order=None
                     if date_order.startswith("not set")
                     else date_order.split(" ")[0],
-                    audit_as=(viewer.user, viewer.role),
+                    audit_as=(viewer.audit_name, viewer.role),
                 )
             except ingest.IngestError as e:
                 bar.empty()
@@ -93,6 +94,10 @@ with tab_upload:
             except store.StoreError as e:
                 bar.empty()
                 st.error(f"The store is busy or unavailable: {e}. Nothing was written.")
+                st.stop()
+            except (duckdb.Error, OSError) as e:  # a full disk, a damaged store file
+                bar.empty()
+                st.error(f"{store.problem(str(path), e)}. Nothing was written.")
                 st.stop()
             bar.progress(1.0, text="Done")
             st.session_state["last_report"] = report

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboards import access_gate, common
 from kapoutcomes.present import patient_page
+from kapoutcomes.storage import privacy
 
 loaded, viewer = common.page("Patient view")
 s = common.outcome_settings()
@@ -26,7 +27,8 @@ picked = c2.selectbox("…or choose a patient id", ["", *known], key="patient-pi
 
 patient_id = None
 if query.strip():
-    patient_id = patient_page.find_patient(query, loaded.is_demo)
+    key = privacy.DEMO_SECRET if loaded.is_demo else common.installation_keys().pseudonym
+    patient_id = patient_page.find_patient(query, key)
     if patient_id not in known:
         st.warning(
             "No patient with that MRN or id in the data you may see. Check the MRN as written "
@@ -41,7 +43,8 @@ if patient_id is None:
 
 seen = st.session_state.setdefault("audited_views", set())
 if patient_id not in seen:
-    access_gate.record(viewer, "view_patient", patient_id)
+    if not access_gate.record(viewer, "view_patient", patient_id):
+        st.stop()  # fail closed: no record shown whose view could not be audited
     seen.add(patient_id)
 
 view = patient_page.patient_view(loaded.tables, patient_id, s)
@@ -96,11 +99,12 @@ with st.expander("Sessions, scores and side effects"):
         st.markdown("**Safety flags**")
         st.dataframe(flags, width="stretch", hide_index=True)
 
-if st.download_button(
+common.download(
+    lambda: view.summary_html.encode("utf-8"),
     "⬇ One-page summary for the chart (HTML, printable)",
-    data=view.summary_html.encode("utf-8"),
-    file_name=f"summary_{patient_id}.html",
-    mime="text/html",
-    key="dl-summary",
-):
-    access_gate.record(viewer, "export", patient_id, "one-page summary")
+    f"summary_{patient_id}.html",
+    "text/html",
+    "dl-summary",
+    target=patient_id,
+    detail="one-page summary",
+)

@@ -171,7 +171,7 @@ def _pseudonym(v: str, secret: bytes) -> str | None:
 def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
     """The pseudonymous patient id under which ``mrn`` is stored on this installation."""
     return privacy.pseudonymise(
-        mrn, secret if secret is not None else privacy.load_or_create_secret()
+        mrn, secret if secret is not None else privacy.read_keys().pseudonym
     )
 
 

@@ -34,7 +34,7 @@ from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Prog
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
 from kapoutcomes.ingest.storing import write
-from kapoutcomes.storage import privacy
+from kapoutcomes.storage import keys
 from kapoutcomes.storage import store as store_mod
 
 
@@ -156,7 +156,7 @@ def _check_preset(preset: str | None) -> None:
 def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     srcs = fhir.sources(req.paths, req.limits)  # read.sources, and FHIR .json / .ndjson files
     total = sum(len(s.data) for s in srcs)
-    opts = _options(req)
+    opts = _options(req, st)
     files = _read_files(srcs, st, req, total)
     _check_clinic(files, opts, st)
     for f in files:
@@ -202,7 +202,7 @@ def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
     )
 
 
-def _options(req: ImportRequest) -> Options:
+def _options(req: ImportRequest, st: store_mod.Store) -> Options:
     """The extractors' options: the request's, else the mapping's, else the settings'."""
     mp = req.mapping
     date_order = _date_order(req)
@@ -216,7 +216,8 @@ def _options(req: ImportRequest) -> Options:
             f"unknown condition {condition!r}",
             f"choose one of {', '.join(tables.CONDITIONS)}",
         )
-    secret = req.secret if req.secret is not None else privacy.load_or_create_secret()
+    # refuses a store whose key is lost
+    secret = req.secret if req.secret is not None else keys.for_store(st).pseudonym
     pivot = req.settings.two_digit_year_pivot
     return Options(
         req.settings,

@@ -14,7 +14,7 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.ingest.frames import json_rows
-from kapoutcomes.storage import privacy
+from kapoutcomes.storage import keys
 from kapoutcomes.storage import store as store_mod
 
 KEEP = ("IMPORTED", "STORED")
@@ -63,11 +63,12 @@ def keep(st: store_mod.Store, conflict_id: str, which: str, audit_as: tuple[str,
     c = found.row(0, named=True)
     table = c["table_name"]
     row = _imported_row(st, c) if which == "IMPORTED" else None
+    audit_key = keys.for_store(st).audit
     with st.transaction() as con:
         if row is not None:
             st.replace_rows(con, table, row)
         st.set_conflict_status(con, conflict_id, f"kept_{which.lower()}")
-        _audit(con, audit_as, conflict_id, table, which)
+        _audit(con, audit_key, audit_as, conflict_id, table, which)
     st.checkpoint()
     return Settled(conflict_id, which, table)
 
@@ -119,12 +120,14 @@ def _typed(value: Any, dtype: Any) -> Any:
     return value
 
 
-def _audit(con, audit_as: tuple[str, str], conflict_id: str, table: str, which: str) -> None:  # type: ignore[no-untyped-def]
+def _audit(
+    con, audit_key: bytes, audit_as: tuple[str, str], conflict_id: str, table: str, which: str
+) -> None:  # type: ignore[no-untyped-def]
     from kapoutcomes.storage import audit
 
     audit.append_entry(
         con,
-        privacy.load_or_create_secret(),
+        audit_key,
         audit_as[0],
         audit_as[1],
         "resolve_conflict",

@@ -51,9 +51,16 @@ def write(
     written = written_keys(files, result)
     first = ledger[0]["import_id"] if ledger else None
 
+    # every import is audited (a library call without audit_as as the OS user), in the
+    # import's own transaction, naming its import ids so that `audit verify` can check that
+    # each ledger entry has its audit entry
+    from kapoutcomes.storage import audit, keys
+
+    audit_key = keys.for_store(st).audit
+    user, role = audit_as if audit_as is not None else (_os_user(), "library call")
+
     def then(con: duckdb.DuckDBPyConnection) -> None:
-        if audit_as is not None:
-            _audit(con, audit_as, ledger)
+        _audit(con, audit_key, user, role, ledger)
         record_writes(st, con, ledger, written)
         st.fill_session_vitals(con, updates, import_id=first)
         if reviews.height:
@@ -70,6 +77,7 @@ def write(
         then=then,
     )
     st.checkpoint()
+    audit.save_checkpoint(st, audit_key)
 
 
 def review_records(report: ImportReport, now: dt.datetime) -> pl.DataFrame:
@@ -182,21 +190,35 @@ def ledger_entry(f: ImportFile, rep: FileReport, name: str, now: dt.datetime) ->
 
 
 def _audit(
-    con: duckdb.DuckDBPyConnection, audit_as: tuple[str, str], ledger: list[dict[str, Any]]
+    con: duckdb.DuckDBPyConnection,
+    audit_key: bytes,
+    user: str,
+    role: str,
+    ledger: list[dict[str, Any]],
 ) -> None:
     from kapoutcomes.storage import audit
 
     audit.append_entry(
         con,
-        privacy.load_or_create_secret(),
-        audit_as[0],
-        audit_as[1],
+        audit_key,
+        user,
+        role,
         "import",
         ", ".join(entry["file_name"] for entry in ledger),
         f"accepted={sum(e['accepted'] for e in ledger)} "
         f"quarantined={sum(e['quarantined'] for e in ledger)} "
-        f"skipped={sum(e['skipped'] for e in ledger)}",
+        f"skipped={sum(e['skipped'] for e in ledger)} "
+        f"import_ids={','.join(e['import_id'] for e in ledger)}",
     )
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kapoutcomes.storage import privacy
+from kapoutcomes.storage import keys
 from kapoutcomes.storage import store as store_mod
 
 
@@ -70,7 +70,7 @@ def undo_import(
             "undo cannot restore it; nothing was changed"
         )
     files = tuple(batch.get_column("file_name").to_list())
-    key = privacy.load_or_create_secret()  # the audit chain's key, as an import's entry
+    key = keys.for_store(st).audit  # the audit chain's key, as an import's entry
     with st.transaction() as con:
         removed = st.undo_writes(con, ids)
         st.mark_undone(con, ids, dt.datetime.now(), *audit_as)

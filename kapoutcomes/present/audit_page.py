@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from kapoutcomes.storage import audit, exports, privacy, store
+from kapoutcomes.storage import audit, exports, keys, store
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,5 @@ def audit_trail(path: str | os.PathLike[str]) -> AuditTrail | None:
         return None
     with store.Store(path) as s:
         log = audit.entries(s)
-        check = audit.verify(s, privacy.load_or_create_secret())
+        check = audit.verify(s, keys.for_store(s).audit)
     return AuditTrail(log, check, exports.safe_csv(log))

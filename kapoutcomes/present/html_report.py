@@ -493,6 +493,7 @@ def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort repo
 
 
 def write_html(summary: CohortSummary, path: str | Path, title: str | None = None) -> Path:
-    p = Path(path)
-    p.write_text(to_html(summary, **({"title": title} if title else {})), encoding="utf-8")
-    return p
+    from kapoutcomes.storage import exports
+
+    html = to_html(summary, **({"title": title} if title else {}))
+    return exports.write_private(path, html.encode("utf-8"))  # 0600: it may hold patient data

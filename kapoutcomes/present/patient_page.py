@@ -46,13 +46,13 @@ class PatientView:
     summary_html: str  # the one-page summary for the chart
 
 
-def find_patient(query: str, is_demo: bool) -> str:
-    """The patient id a search box entry means: an id as typed, or the MRN hashed with this
-    installation's key (the demo cohort's published key when showing the demo)."""
+def find_patient(query: str, pseudonym_key: bytes) -> str:
+    """The patient id a search box entry means: an id as typed, or the MRN hashed with the
+    pseudonym key (the installation's, or the demo cohort's published key for the demo)."""
     q = query.strip()
     if privacy.looks_like_patient_id(q):
         return q
-    return deid.find_patient_id(q, privacy.DEMO_SECRET if is_demo else None)
+    return deid.find_patient_id(q, pseudonym_key)
 
 
 def _header(patient_id: str, info: dict) -> str:

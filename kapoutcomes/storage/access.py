@@ -10,6 +10,12 @@ store), for example::
     [groups]                      # OIDC "groups" claim -> role
     "kap-data" = "data_manager"
 
+    [subjects."https://login.clinic.org"]   # issuer -> subject -> role
+    "248289761001" = "administrator"
+
+Roles come from verified identities only: an issuer + subject entry, an e-mail entry only when
+the provider marks the e-mail verified (``email_verified``), or the provider's groups claim.
+
 A person with no mapping gets no access. Without sign-in configured the app runs in local
 single-user mode: one local user with every role's pages, listening on 127.0.0.1 only.
 """
@@ -22,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kapoutcomes.storage import binding
 
 ROLES = ("medical_director", "clinician", "data_manager", "administrator")
 ROLE_LABELS = {
@@ -64,9 +72,53 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who signed in, as the identity provider vouches for them (the ID token's claims)."""
+
+    issuer: str
+    subject: str
+    email: str = ""
+    email_verified: bool = False
+    groups: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Issuer and subject: the one identifier a provider never reassigns."""
+        return f"{self.issuer}#{self.subject}"
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, object]) -> Identity:
+        verified = claims.get("email_verified")
+        groups = claims.get("groups") or ()
+        return cls(
+            issuer=str(claims.get("iss") or ""),
+            subject=str(claims.get("sub") or ""),
+            email=str(claims.get("email") or "").strip().lower(),
+            email_verified=verified is True or str(verified).lower() == "true",
+            groups=tuple(str(g) for g in groups) if isinstance(groups, list | tuple) else (),
+        )
+
+
+@dataclass(frozen=True)
 class AccessConfig:
     users: dict[str, Grant] = field(default_factory=dict)
     groups: dict[str, Grant] = field(default_factory=dict)
+    subjects: dict[str, Grant] = field(default_factory=dict)  # "issuer#subject" -> grant
+
+    def grant_for_identity(self, who: Identity) -> Grant | None:
+        """Roles come from verified identities only: an issuer + subject entry first, then an
+        e-mail entry only when the provider says the e-mail is verified, then the groups the
+        provider sends. No issuer or subject: no access."""
+        if not who.issuer or not who.subject:
+            return None
+        if who.key in self.subjects:
+            return self.subjects[who.key]
+        if who.email and who.email_verified and who.email in self.users:
+            return self.users[who.email]
+        for g in who.groups:
+            if g in self.groups:
+                return self.groups[g]
+        return None
 
     def grant_for(
         self, email: str | None, groups: list[str] | tuple[str, ...] = ()
@@ -104,17 +156,27 @@ def parse_access(text: str, origin: str = "access file") -> AccessConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise AccessError(f"{origin}: not valid TOML ({e})") from None
-    unknown = set(data) - {"users", "groups"}
+    unknown = set(data) - {"users", "groups", "subjects"}
     if unknown:
         raise AccessError(
-            f"{origin}: unknown sections {', '.join(sorted(unknown))}; use [users] and [groups]"
+            f"{origin}: unknown sections {', '.join(sorted(unknown))}; use [users], [groups] "
+            'and [subjects."ISSUER"]'
         )
     users = {
         k.strip().lower(): _grant(v, f"[users] {k}", origin)
         for k, v in data.get("users", {}).items()
     }
     groups = {k: _grant(v, f"[groups] {k}", origin) for k, v in data.get("groups", {}).items()}
-    return AccessConfig(users=users, groups=groups)
+    subjects: dict[str, Grant] = {}
+    for issuer, table in data.get("subjects", {}).items():
+        if not isinstance(table, dict):
+            raise AccessError(
+                f"{origin}: [subjects] {issuer} must be a table of subject = role "
+                f'([subjects."{issuer}"])'
+            )
+        for sub, v in table.items():
+            subjects[f"{issuer}#{sub}"] = _grant(v, f'[subjects."{issuer}"] {sub}', origin)
+    return AccessConfig(users=users, groups=groups, subjects=subjects)
 
 
 def load_access(path: str | os.PathLike[str] | None = None) -> AccessConfig:
@@ -150,17 +212,22 @@ def secrets_auth(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return auth if isinstance(auth, dict) else None
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def check_listen_address(host: str, sign_in_configured: bool) -> None:
-    """Refuse to listen beyond this machine unless sign-in is configured."""
-    if host in LOOPBACK or host.startswith("127."):
+def check_listen_address(host: str | None, sign_in_configured: bool) -> None:
+    """Refuse to listen beyond this machine unless sign-in is configured: every address the
+    host resolves to must be loopback (see ``binding.address_problem``)."""
+    if sign_in_configured:
         return
-    if not sign_in_configured:
-        raise AccessError(
-            f"refusing to listen on {host}: sign-in is not configured, so the app runs in local "
-            "single-user mode and listens on 127.0.0.1 only. Configure [auth] in "
-            ".streamlit/secrets.toml and an access file (see docs/access.md) to serve other "
-            "machines."
-        )
+    problem = binding.address_problem(host)
+    if problem:
+        raise AccessError(refusal(problem))
+
+
+def refusal(problem: str) -> str:
+    """The message shown when the app would be reachable from other machines without sign-in."""
+    return (
+        f"Refusing to serve: {problem}. Sign-in is not configured, so the app runs in local "
+        "single-user mode and must listen on 127.0.0.1 only (`kapoutcomes dashboard`, or "
+        "`streamlit run dashboards/app.py --server.address 127.0.0.1`). To serve other "
+        "machines, configure [auth] in .streamlit/secrets.toml and an access file, behind a "
+        "TLS reverse proxy (see docs/access.md and docs/security.md)."
+    )

@@ -3,10 +3,15 @@
 A cell beginning with =, +, -, @, a tab or a carriage return can be run as a formula by
 Excel, LibreOffice or Google Sheets (CSV / formula injection, OWASP). Every CSV kapoutcomes
 writes goes through ``safe_csv``, which prefixes such cells with a single quote so that they
-are shown as text.
+are shown as text. Files written for people (``write_private``) are readable by their owner
+only: they may hold patient-level data.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
 
 import polars as pl
 
@@ -41,3 +46,25 @@ def safe_csv(frame: pl.DataFrame) -> bytes:
     """CSV bytes (UTF-8 with BOM, so Excel reads accents) with formula injection neutralised."""
     body = neutralise(frame).write_csv()
     return ("\ufeff" + body).encode("utf-8")
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write an export that may hold patient data: mode 0600 (a folder made for it 0700),
+    written to a temporary file first so that a full disk never leaves half a file."""
+    p = Path(path)
+    if not p.parent.exists():
+        p.parent.mkdir(parents=True, mode=0o700)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return p

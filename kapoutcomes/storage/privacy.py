@@ -1,7 +1,8 @@
 """De-identification: keyed pseudonyms for patient identifiers, birth year instead of birth date.
 
-Patient identifiers are stored only as keyed hashes (HMAC-SHA256) under a per-installation
-secret created on first use in a file readable by the owner only. The same MRN always maps to
+Patient identifiers are stored only as keyed hashes (HMAC-SHA256) under a key derived from a
+per-installation secret, created for a new empty installation in a file readable by the owner
+only and never replaced silently (``storage.keys`` decides when a new one may be made). The same MRN always maps to
 the same pseudonym on one installation, so a clinician can look a patient up by MRN; without
 the secret the MRN cannot be recovered or tested.
 """
@@ -14,6 +15,7 @@ import hmac
 import os
 import re
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The demo cohort's key. Demo data is synthetic, so its key is public: demo MRNs such as
@@ -25,9 +27,15 @@ HOME_ENV = "KAPOUTCOMES_HOME"
 
 
 def home() -> Path:
-    """The per-installation folder (store, secret): $KAPOUTCOMES_HOME or ~/.kapoutcomes."""
+    """The per-installation folder (store, secret): $KAPOUTCOMES_HOME or ~/.kapoutcomes,
+    mode 0700 (tightened when it was created more open: it holds the key and the store)."""
     p = Path(os.environ.get(HOME_ENV) or Path.home() / ".kapoutcomes")
     p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if p.stat().st_mode & 0o077 and p.stat().st_uid == os.getuid():
+            os.chmod(p, 0o700)
+    except OSError:
+        pass
     return p
 
 
@@ -35,24 +43,118 @@ def secret_path() -> Path:
     return Path(os.environ.get(SECRET_ENV) or home() / "secret.key")
 
 
-def load_or_create_secret(path: str | os.PathLike[str] | None = None) -> bytes:
-    """Read the installation secret, creating it (32 random bytes, mode 0600) on first use."""
+#: Key derivation: 0 = an installation from before derived keys (its 32-byte secret.key is
+#: used as it is for both pseudonyms and the audit chain, so its ids and chain stay valid);
+#: 1 = separate keys derived from the master secret with HKDF-Expand (RFC 5869) under
+#: distinct labels, so the pseudonym key and the audit key are independent.
+DERIVATION = 1
+_HEADER = "kapoutcomes-secret-v1"
+_LABELS = {
+    "pseudonym": b"kapoutcomes/v1/pseudonym",
+    "audit": b"kapoutcomes/v1/audit-chain",
+    "key_id": b"kapoutcomes/key-id",
+    "checkpoint": b"kapoutcomes/v1/audit-checkpoint",
+}
+
+
+class KeyFileError(RuntimeError):
+    """The installation secret is missing or damaged; the message says what to do."""
+
+    def __init__(self, message: str, missing: bool) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def _expand(master: bytes, label: bytes) -> bytes:
+    """HKDF-Expand with the (uniformly random) master secret as PRK, one 32-byte block."""
+    return hmac.digest(master, label + b"\x01", "sha256")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The installation secret and the keys derived from it."""
+
+    master: bytes = field(repr=False)
+    derivation: int = DERIVATION
+
+    @property
+    def pseudonym(self) -> bytes:
+        """The key of ``pseudonymise``."""
+        return self.master if self.derivation == 0 else _expand(self.master, _LABELS["pseudonym"])
+
+    @property
+    def audit(self) -> bytes:
+        """The key of the audit chain's HMACs."""
+        return self.master if self.derivation == 0 else _expand(self.master, _LABELS["audit"])
+
+    @property
+    def checkpoint(self) -> bytes:
+        """The key of the audit checkpoint's MAC (kept apart from the chain's key)."""
+        return _expand(self.master, _LABELS["checkpoint"])
+
+    @property
+    def key_id(self) -> str:
+        """A public fingerprint recorded in the store: a store refuses any other key."""
+        return _expand(self.master, _LABELS["key_id"]).hex()[:16]
+
+
+def _parse_key_file(data: bytes, p: Path) -> Keys:
+    damaged = f"{p}: the installation secret is damaged (it was not replaced)"
+    if _HEADER.encode() not in data[:200]:
+        if len(data) >= 32:  # a secret.key written before derived keys: 32 random bytes
+            return Keys(data, derivation=0)
+        raise KeyFileError(f"{damaged} (it holds {len(data)} bytes, not 32 or more)", False)
+    lines = [
+        ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()[:1] != "#"
+    ]
+    lines = [ln for ln in lines if ln]
+    if len(lines) != 3 or lines[0] != _HEADER:
+        raise KeyFileError(f"{damaged} (unexpected layout)", False)
+    try:
+        master = bytes.fromhex(lines[1])
+    except ValueError:
+        raise KeyFileError(f"{damaged} (the key is not hexadecimal)", False) from None
+    if len(master) != 32 or hashlib.sha256(master).hexdigest()[:8] != lines[2]:
+        raise KeyFileError(f"{damaged} (its check digits do not match)", False)
+    return Keys(master, derivation=1)
+
+
+def read_keys(path: str | os.PathLike[str] | None = None) -> Keys:
+    """The installation's keys; ``KeyFileError`` when the file is missing or damaged. Never
+    creates or replaces a key (see ``storage.keys.for_store``, which decides that)."""
     p = Path(path) if path is not None else secret_path()
     try:
         data = p.read_bytes()
-        if len(data) >= 32:
-            return data
     except FileNotFoundError:
-        pass
+        raise KeyFileError(f"{p}: the installation secret is missing", True) from None
+    return _parse_key_file(data, p)
+
+
+def create_keys(path: str | os.PathLike[str] | None = None) -> Keys:
+    """A new installation secret (32 random bytes, mode 0600 in a 0700 folder). Refuses to
+    overwrite an existing file."""
+    p = Path(path) if path is not None else secret_path()
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_bytes(32)
-    tmp = p.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    os.replace(tmp, p)
+    master = secrets.token_bytes(32)
+    body = (
+        "# kapoutcomes installation secret: back it up together with the store.\n"
+        "# Without it, MRN look-ups, new imports and the audit check cannot work.\n"
+        f"{_HEADER}\n{master.hex()}\n{hashlib.sha256(master).hexdigest()[:8]}\n"
+    )
+    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, p)  # fails when another process created the key meanwhile
+    except FileExistsError:
+        return read_keys(p)
+    finally:
+        os.unlink(tmp)
     os.chmod(p, 0o600)
-    return key
+    return Keys(master, derivation=1)
 
 
 def normalise_mrn(mrn: str) -> str:

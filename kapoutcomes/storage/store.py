@@ -181,35 +181,111 @@ class StoreError(RuntimeError):
     """The store cannot be opened or written; the message says why and what to do."""
 
 
+#: Settings applied at every connection: no extension is ever downloaded or loaded behind
+#: the user's back (opening a store must never reach the network).
+SAFE_SETTINGS = {
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+}
+
+
+def problem(path: str, error: BaseException) -> str:
+    """One line saying what is wrong with the store file and what to do."""
+    text = " ".join(str(error).split())
+    low = text.lower()
+    if "lock" in low and ("conflicting" in low or "could not set lock" in low):
+        return (
+            f"{path}: the store is busy (another kapoutcomes process, such as an import, holds "
+            "it); try again when it has finished"
+        )
+    if any(w in low for w in ("no space left", "disk full", "enospc", "file too large")):
+        return (
+            f"{path}: the disk is full (or the file-size limit was reached): {text[:160]}; "
+            "free space and try again (the unfinished write was rolled back)"
+        )
+    if "not a valid duckdb" in low or "duckdb database file" in low or "magic" in low:
+        return (
+            f"{path}: not a kapoutcomes store (not a DuckDB database file); check the path, or "
+            "restore the store from its backup"
+        )
+    if "corrupt" in low or "checksum" in low or "truncat" in low or "serializ" in low:
+        return (
+            f"{path}: the store file is damaged ({text[:200]}); restore it and secret.key from "
+            "the last backup (see docs/security.md)"
+        )
+    return f"{path}: the store cannot be used ({text[:300]})"
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # owner-only from the first byte: DuckDB creates the file with the process umask
+    previous = os.umask(0o077)
+    try:
+        return duckdb.connect(path, read_only=read_only, config=dict(SAFE_SETTINGS))
+    except (duckdb.Error, OSError) as e:
+        raise StoreError(problem(path, e)) from None
+    finally:
+        os.umask(previous)
+
+
+def owner_only(path: str | os.PathLike[str]) -> None:
+    """Mode 0600 for a file kapoutcomes wrote (and the store's write-ahead log, if any)."""
+    for p in (Path(path), Path(f"{path}.wal")):
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o600)
+
+
 class Store:
     """A kapoutcomes store. ``Store(":memory:")`` gives a throw-away in-memory store."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False):
         self.path = str(path) if path is not None else str(default_path())
         self.in_memory = self.path == ":memory:"
+        self.read_only = read_only
         if not self.in_memory:
             p = Path(self.path)
-            p.parent.mkdir(parents=True, exist_ok=True)
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             new = not p.exists()
             if read_only and new:
                 raise StoreError(f"{p}: no store here yet; import data or run `kapoutcomes sample`")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as e:
-            raise StoreError(f"{self.path}: cannot open the store ({e})") from None
+            if not new and p.is_dir():
+                raise StoreError(f"{p}: this is a folder, not a store file")
+        self.con = _connect(self.path, read_only)
         if not self.in_memory:
-            with contextlib.suppress(OSError):
-                os.chmod(self.path, 0o600)
+            owner_only(self.path)
         if not read_only:
             self._create()
 
     # -- schema -----------------------------------------------------------------------------
     def _create(self) -> None:
-        for table in (*CANONICAL, *BOOKKEEPING):
-            cols = ", ".join(
-                f'"{name}" {_duck_type(dtype)}' for name, dtype in _schema_of(table).items()
+        try:
+            for table in (*CANONICAL, *BOOKKEEPING):
+                cols = ", ".join(
+                    f'"{name}" {_duck_type(dtype)}' for name, dtype in _schema_of(table).items()
+                )
+                self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR)"
             )
-            self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+        except duckdb.Error as e:
+            self.con.close()
+            raise StoreError(problem(self.path, e)) from None
+
+    # -- facts about the store itself (key id, key derivation) ------------------------------
+    def meta(self, name: str) -> str | None:
+        try:
+            rows = self.con.execute(
+                "SELECT value FROM store_meta WHERE name = ?", [name]
+            ).fetchall()
+        except duckdb.CatalogException:  # a store from before store_meta, opened read-only
+            return None
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [name, value])
+
+    def holds_data(self) -> bool:
+        """True when any table holds a row (patients, ledger, quarantine or audit trail)."""
+        return any(n > 0 for n in self.counts().values())
 
     # -- transactions -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -500,10 +576,25 @@ class Store:
     @staticmethod
     def last_audit_link(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         """The newest audit entry's (seq, entry_hash) on ``con``, or None for an empty log."""
+        # max(), not ORDER BY seq DESC LIMIT 1: DuckDB 2.0.1's top-N misses rows inserted after
+        # a DELETE on the same table (seen here: three appends all took seq 4)
         rows = con.execute(
-            "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+            "SELECT seq, entry_hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
         ).fetchall()
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def audit_head(self) -> tuple[int, int, str | None]:
+        """(entries, last seq, last entry hash) of the audit chain; (0, 0, None) when empty."""
+        rows = self.con.execute(
+            "SELECT count(*), max(seq), arg_max(entry_hash, seq) FROM audit_log"
+        ).fetchall()
+        n, seq, digest = rows[0] if rows else (0, None, None)
+        return int(n or 0), int(seq or 0), None if digest is None else str(digest)
+
+    def audit_hash_at(self, seq: int) -> str | None:
+        """The entry hash of audit entry ``seq``; None when there is no such entry."""
+        rows = self.con.execute("SELECT entry_hash FROM audit_log WHERE seq = ?", [seq]).fetchall()
+        return str(rows[0][0]) if rows else None
 
     def checkpoint(self) -> None:
         """Write the write-ahead log into the store file."""

@@ -111,13 +111,13 @@ def test_patient_found_by_demo_mrn_and_view_audited(demo_env):
     assert not at.exception, at.exception
     assert "Maintenance review" in [h.value for h in at.subheader]
     assert any("safety flag" in (m.body or "") for m in [*at.error, *at.success])
-    from kapoutcomes.storage import audit, privacy
+    from kapoutcomes.storage import audit, keys, privacy
     from kapoutcomes.storage.store import Store
 
     with Store(demo_env / "store.duckdb") as st:
         log = audit.entries(st)
         assert log.filter(log["action"] == "view_patient").height == 1
-        assert audit.verify(st, privacy.load_or_create_secret()).ok
+        assert audit.verify(st, keys.for_store(st).audit).ok
     pid = privacy.pseudonymise("DEMO-000012", privacy.DEMO_SECRET)
     assert log["target"][0] == pid
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kapoutcomes.storage import audit, privacy
+from kapoutcomes.storage import audit, keys
 from kapoutcomes.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +45,8 @@ def click_everything(page: str, store: str, home: Path) -> dict:
     }
     with Store(home / "store.duckdb") as db:  # without patients: the demo cohort shows
         if page == "audit":  # something in the trail to show and download
-            audit.record(
-                db, privacy.load_or_create_secret(home / "secret.key"), "t", "local", "sign_in"
-            )
+            k = keys.for_store(db, home / "secret.key")
+            audit.record(db, k.audit, "t", "local", "sign_in")
     r = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "app" / "app_clicks.py"), f"views/{page}.py"],
         capture_output=True,

@@ -14,12 +14,21 @@ pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+class AppURL(str):
+    """The app's URL, with the installation folder it runs on."""
+
+    def __new__(cls, url: str, home):  # type: ignore[no-untyped-def]
+        obj = super().__new__(cls, url)
+        obj.home = home  # type: ignore[attr-defined]
+        return obj
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     home = tmp_path_factory.mktemp("kap-home")
     env = {"KAPOUTCOMES_HOME": str(home), "KAPOUTCOMES_STORE": str(home / "store.duckdb")}
     with serve_app(env) as url:
-        yield url
+        yield AppURL(url, home)
 
 
 @pytest.fixture
@@ -75,14 +84,70 @@ def test_patient_view_by_mrn(page, app_url):
     assert page.console_errors == []
 
 
+def audit_log(home):
+    """The app's audit trail, read when the app is not holding the store for a moment."""
+    import time
+
+    from kapoutcomes.storage import audit
+    from kapoutcomes.storage.store import Store, StoreError
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with Store(home / "store.duckdb", read_only=True) as st:
+                return audit.entries(st)
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_download_csv(page, app_url):
     goto(page, app_url, "Cohort review")
+    button = page.get_by_role("button", name="Attrition (CSV)").first
+    button.wait_for(timeout=90_000)
     with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Attrition (CSV)").first.click()
+        button.click()
     path = dl.value.path()
     text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115
     assert text.splitlines()[0].startswith("subgroup,level,stage,n,denominator")
     assert page.console_errors == []
+    log = audit_log(app_url.home)
+    exports = log.filter(log["action"] == "export")
+    assert "attrition.csv" in exports["target"].to_list()
+
+
+def test_download_refused_when_it_cannot_be_audited(browser, tmp_path):
+    """Attack: the audit trail cannot be written (here: secret.key damaged after the page was
+    shown). The download must fail: no byte of the file is sent."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"KAPOUTCOMES_HOME": str(home), "KAPOUTCOMES_STORE": str(home / "store.duckdb")}
+    with serve_app(env) as url:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
+        pg = ctx.new_page()
+        pg.goto(url)  # the cohort review is the first page
+        button = pg.get_by_role("button", name="Attrition (CSV)").first
+        button.wait_for(timeout=120_000)
+        wait_ready(pg)
+        (home / "secret.key").write_text("damaged")
+        got = []
+        pg.on("download", lambda d: got.append(d))
+        button.click()
+        pg.wait_for_timeout(10_000)
+        assert got == []
+        # the click's rerun now finds the damaged key and shows only the refusal
+        pg.get_by_text("The store cannot be used").first.wait_for(timeout=120_000)
+        # control: with the key usable again (a new empty installation makes one), the same
+        # button downloads, so the refusal above was not a slow download
+        (home / "secret.key").unlink()
+        pg.goto(url)
+        button.wait_for(timeout=120_000)
+        wait_ready(pg)
+        with pg.expect_download(timeout=60_000) as dl:
+            button.click()
+        assert dl.value.path()
+        ctx.close()
 
 
 def test_every_other_page_on_the_demo_cohort(page, app_url):

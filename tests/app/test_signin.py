@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from kapoutcomes.storage import access, audit, privacy
+from kapoutcomes.storage import access, audit, keys, privacy
 from kapoutcomes.storage.store import Store, StoreError
 from tests.browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
 
@@ -44,7 +44,11 @@ def provider():
     port = free_port()
     args = [sys.executable, "-m", "oidc_provider_mock", "-p", str(port)]
     for sub, (email, _) in USERS.items():
-        args += ["--user-claims", json.dumps({"sub": sub, "email": email, "name": sub})]
+        claims = {"sub": sub, "email": email, "name": sub, "email_verified": True}
+        args += ["--user-claims", json.dumps(claims)]
+    # an account whose provider has not verified the director's e-mail it claims
+    impostor = {"sub": "impostor", "email": USERS["director"][0], "email_verified": False}
+    args += ["--user-claims", json.dumps(impostor)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + 30
@@ -153,6 +157,17 @@ def test_stranger_without_role_is_refused(browser, signed_app):
     ctx.close()
 
 
+def test_unverified_email_gets_no_role(browser, signed_app):
+    """Attack: sign in with an account that merely claims the director's e-mail."""
+    url, _ = signed_app
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    sign_in(page, url, "impostor")
+    page.get_by_text("No access yet").wait_for(timeout=60_000)
+    assert nav_titles(page) == set()
+    ctx.close()
+
+
 def test_patient_view_is_audited_with_the_user(browser, signed_app):
     url, home = signed_app
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -174,14 +189,16 @@ def test_patient_view_is_audited_with_the_user(browser, signed_app):
         try:
             with Store(home / "store.duckdb") as st:
                 log = audit.entries(st)
-                chain_ok = audit.verify(st, privacy.load_or_create_secret(home / "secret.key")).ok
+                chain_ok = audit.verify(st, keys.for_store(st, home / "secret.key").audit).ok
         except StoreError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
     views = log.filter(log["action"] == "view_patient")
     assert views.height >= 1
-    assert views["user_name"][0] == "dr.lee@clinic.test" and views["role"][0] == "clinician"
+    # the person and their verified identity (issuer#subject)
+    assert views["user_name"][0].startswith("dr.lee@clinic.test [http")
+    assert views["user_name"][0].endswith("#clinician]") and views["role"][0] == "clinician"
     assert views["target"][0] == privacy.pseudonymise("DEMO-000012", privacy.DEMO_SECRET)
     assert {"sign_in", "sign_out"} <= set(log["action"].to_list())
     assert chain_ok

@@ -9,7 +9,7 @@ import pytest
 
 from kapoutcomes.ingest import import_files, quarantine_csv
 from kapoutcomes.ingest.undo import UndoError, undo_import
-from kapoutcomes.storage import audit, privacy
+from kapoutcomes.storage import audit, keys
 from kapoutcomes.storage.store import BOOKKEEPING, CANONICAL, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def test_undo_leaves_every_table_as_before_the_import(tmp_path):
     with Store(db) as st:
         log = audit.entries(st)
         assert log.item(0, "action") == "undo_import" and log.item(0, "user_name") == AS[0]
-        assert audit.verify(st, privacy.load_or_create_secret()).ok
+        assert audit.verify(st, keys.for_store(st).audit).ok
         assert st.ledger().filter(pl.col("undone_at").is_not_null()).height == len(undone)
 
 

@@ -159,7 +159,7 @@ def test_missing_and_empty_store_are_said_plainly(tmp_path, capsys):
 
 
 def test_report_from_store_with_settings_file(tmp_path, capsys):
-    from kapoutcomes.storage.store import Store
+    from kapoutcomes.storage import keys
 
     t = tables_of(
         [patient(1), patient(2)],
@@ -168,7 +168,8 @@ def test_report_from_store_with_settings_file(tmp_path, capsys):
         [score(1, -1, 8), score(1, 14, 5), score(2, -1, 6), score(2, 14, 3), score(1, 45, 5)],
     )
     path = tmp_path / "s.duckdb"
-    with Store(path) as st:
+    st, _ = keys.open_store(path)  # a new store and its key, as import would make them
+    with st:
         st.replace_all(t)
     toml = tmp_path / "o.toml"
     toml.write_text("[outcomes]\npain_response_pct = 40\n", encoding="utf-8")

@@ -67,12 +67,13 @@ def test_timestamps_recorded():
 
 def test_cli_verify_and_export(tmp_path, monkeypatch, capsys):
     from kapoutcomes import cli
-    from kapoutcomes.storage import privacy
+    from kapoutcomes.storage import keys
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     path = tmp_path / "store.duckdb"
-    key = privacy.load_or_create_secret()
-    with Store(path) as st:
+    st, k = keys.open_store(path)
+    key = k.audit
+    with st:
         audit.record(st, key, "=cmd|' /C calc'!A0", "administrator", "sign_in")
         audit.record(st, key, "u", "administrator", "export", "report")
     assert cli.main(["audit", "--store", str(path), "verify"]) == 0
@@ -92,7 +93,7 @@ def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
     from pathlib import Path
 
     from kapoutcomes import cli
-    from kapoutcomes.storage import privacy
+    from kapoutcomes.storage import keys
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     path = tmp_path / "store.duckdb"
@@ -102,10 +103,25 @@ def test_cli_import_is_audited_in_its_own_transaction(tmp_path, monkeypatch):
         log = audit.entries(st)
         assert log["action"].to_list() == ["import"]
         assert log["target"][0] == "patients.csv" and log["role"][0] == "command line"
-        assert audit.verify(st, privacy.load_or_create_secret()).ok
+        assert audit.verify(st, keys.for_store(st).audit).ok
         ledger_rows = st.counts()["import_ledger"]
     assert ledger_rows == 1
     # the same file again adds nothing: no second ledger entry, no audit entry claiming one
     assert cli.main(["import", str(demo), "--store", str(path), "--json"]) == 0
     with Store(path) as st:
         assert st.counts()["import_ledger"] == 1
+
+
+def test_entries_after_a_deletion_continue_the_sequence(tmp_path):
+    """DuckDB 2.0.1's ORDER BY ... DESC LIMIT 1 missed rows inserted after a DELETE, so every
+    new entry took the same number; the next number comes from max(seq)."""
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        for _ in range(5):
+            audit.record(st, KEY, "u", "clinician", "sign_in")
+    with Store(path) as st:
+        st.con.execute("DELETE FROM audit_log WHERE seq >= 4")
+    with Store(path) as st:
+        for _ in range(3):
+            audit.record(st, KEY, "u", "clinician", "sign_in")
+        assert sorted(audit.entries(st)["seq"].to_list()) == [1, 2, 3, 4, 5, 6]

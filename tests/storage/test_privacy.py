@@ -14,10 +14,12 @@ from kapoutcomes.storage import privacy
 
 def test_secret_created_once_owner_only(tmp_path):
     p = tmp_path / "k" / "secret.key"
-    a = privacy.load_or_create_secret(p)
-    b = privacy.load_or_create_secret(p)
-    assert a == b and len(a) == 32
+    a = privacy.create_keys(p)
+    b = privacy.read_keys(p)
+    assert a == b and len(a.master) == 32 and a.derivation == privacy.DERIVATION
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(p.parent).st_mode) == 0o700
+    assert privacy.create_keys(p) == a  # never overwritten
 
 
 def test_pseudonym_is_keyed_and_normalised():

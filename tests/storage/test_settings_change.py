@@ -18,7 +18,7 @@ def test_settings_change_is_recorded_once_per_change(tmp_path):
     with Store(path) as db:
         audit.record(
             db,
-            privacy.load_or_create_secret(tmp_path / "k"),
+            privacy.create_keys(tmp_path / "k").audit,
             "u",
             "r",
             "settings_change",
