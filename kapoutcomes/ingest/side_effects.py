@@ -130,6 +130,7 @@ def scrub_names(text: str, names: tuple[str, ...]) -> str:
         if len(n) >= 2:
             words.add(n)
         words.update(t for t in re.split(r"[\s,;/()]+", n) if len(t) >= 3 and t.isalpha())
+        words.update(t for t in re.findall(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)+", n))
     for w in sorted(words, key=len, reverse=True):
-        text = re.sub(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", "[removed]", text)
+        text = re.sub(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", "[name]", text)
     return text
