@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from kapoutcomes.ingest import deid
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount
-from kapoutcomes.storage import privacy
 
 
 def reason_counts(
@@ -228,7 +228,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
         if f.already or f.raw is None or f.fit is None:
             out.append(
                 FileReport(
-                    file=privacy.scrub_text(f.src.name),
+                    file=f.safe_name or deid.scrub_file_name(f.src.name),
                     preset="-",
                     kind="-",
                     sha256=f.src.sha256,
@@ -242,7 +242,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
         notes = list(f.raw.notes) + list(result.notes.get(f.index, []))
         out.append(
             FileReport(
-                file=privacy.scrub_text(f.src.name),
+                file=f.safe_name or deid.scrub_file_name(f.src.name),
                 preset=f.fit.preset,
                 kind=f.fit.kind,
                 sha256=f.src.sha256,

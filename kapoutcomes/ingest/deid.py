@@ -137,7 +137,9 @@ def is_identifier(header: str) -> bool:
         return False
     if privacy.is_identifier_header(header) or h in EXTRA_IDENTIFIER_HEADERS:
         return True
-    if any(h.startswith(p) and (len(h) == len(p) or h[len(p) :] in _ID_TAILS) for p in _ID_PREFIXES):
+    if any(
+        h.startswith(p) and (len(h) == len(p) or h[len(p) :] in _ID_TAILS) for p in _ID_PREFIXES
+    ):
         return True
     return any(w in h for w in _ID_WORDS)
 
@@ -206,7 +208,32 @@ def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 #: Words an identifier column may hold that are not identifiers (kept in free text).
 _NOT_NAMES = frozenset(
-    ["none", "unknown", "declined", "refused", "missing", "self", "same", "null", "nan", "not", "the", "and", "n/a", "patient", "mother", "father", "spouse", "wife", "husband", "son", "daughter", "parent", "guardian", "other"]
+    [
+        "none",
+        "unknown",
+        "declined",
+        "refused",
+        "missing",
+        "self",
+        "same",
+        "null",
+        "nan",
+        "not",
+        "the",
+        "and",
+        "n/a",
+        "patient",
+        "mother",
+        "father",
+        "spouse",
+        "wife",
+        "husband",
+        "son",
+        "daughter",
+        "parent",
+        "guardian",
+        "other",
+    ]
 )
 
 
@@ -257,6 +284,21 @@ def scrub_kept_text(text: str | None, words: frozenset[str]) -> str | None:
     return scrub_file_words(privacy.scrub_text(text), words)
 
 
+def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
+    """A file name safe for the ledger, the quarantine, the audit trail and messages: the
+    base name with identifier patterns (e-mail, SSN, dates, phone numbers, IDs), every run of
+    two or more digits (a date of birth, an MRN) and the file's identifier words (``words``:
+    its patients' names and MRNs) replaced. The file's SHA-256 identifies the file itself."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
+        stem, ext = base, ""
+    text = privacy.scrub_text(stem)
+    text = re.sub(r"\d{2,}", "#", text)
+    text = scrub_file_words(text, words).strip() or "file"
+    return f"{text}.{ext.lower()}" if ext else text
+
+
 @dataclass(frozen=True)
 class FileIdentifiers:
     """Where one file's identifiers sit, to be scrubbed from each de-identified row."""
@@ -289,7 +331,7 @@ def raw_rows_json(
             elif col == dob_col:
                 rec[col] = year_only(val)
             else:
-                rec[col] = scrub_file_words(scrub_names(str(val), names), file_words)
+                rec[col] = scrub_file_words(scrub_names(str(val), names, cell=True), file_words)
         out.append(json.dumps(rec, ensure_ascii=False))
     return out
 

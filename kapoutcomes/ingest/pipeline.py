@@ -155,9 +155,11 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     opts = _options(req)
     files = _read_files(srcs, st, req, total)
     for f in files:
+        f.safe_name = deid.scrub_file_name(f.src.name)
         if f.raw is None or f.fit is None:
             continue
         f.ex = _extract(f, opts, req.mapping)
+        _identify(f)
     live = [f for f in files if f.ex is not None]
     result = resolve(live, st, opts)
     for f in live:
@@ -169,6 +171,14 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     if req.on_progress:
         req.on_progress(total, total)
     return ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)
+
+
+def _identify(f: ImportFile) -> None:
+    """The file's identifier words and the scrubbed file name (``deid.scrub_file_name``)."""
+    assert f.raw is not None and f.ex is not None
+    ident = [h for h in f.identifiers if h in f.raw.frame.columns]
+    f.words = deid.file_identifier_words(f.raw.frame, ident, f.ex.mrn_col)
+    f.safe_name = deid.scrub_file_name(f.src.name, f.words)
 
 
 def _options(req: ImportRequest) -> Options:

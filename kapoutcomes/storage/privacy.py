@@ -145,7 +145,9 @@ _MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 #: names it): e-mail, SSN, date of birth / any full date, street address, ID tokens, phone.
 IDENTIFIER_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-    "ssn": re.compile(r"(?i)(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])|\b(?:ssn|soc sec|social security)\b[\s:#no.-]*[\d -]{4,11}\d"),
+    "ssn": re.compile(
+        r"(?i)(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])|\b(?:ssn|soc sec|social security)\b[\s:#no.-]*[\d -]{4,11}\d"
+    ),
     "date": re.compile(
         r"(?i)\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\b[\s:#-]*"
         r"[\w/.,-]*\d[\w/.,-]*(?:\s+\d{2,4}\b)?"
@@ -173,6 +175,18 @@ IDENTIFIER_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
 }
 _DIGIT = re.compile(r"\d")
+_DECIMAL = re.compile(r"\d{1,7}\.\d{1,3}")
+_TIME = r"(?:[T ]\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+#: A structured cell: a number (with a unit or "/10"), a LOINC-shaped code, a code of up to
+#: eight digits, a date with its time. Such a cell keeps its value in the quarantine (a
+#: person corrects it there); any other cell is scrubbed like free text.
+_PLAIN = re.compile(
+    r"\s*(?:[-+$]?\d{1,8}(?:[.,]\d+)?(?:\s*(?:/|out of)\s*\d{1,3}(?:\.\d+)?)?\s*[a-zA-Z/%{}\[\]]{0,12}"
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+    r"|\d{1,7}-\d|[A-Za-z]{2}\d{1,6}-\d"
+    r"|(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}[- ][A-Za-z]{3,9}\.?[- ]\d{2,4}"
+    rf"|[A-Za-z]{{3,9}}\.? \d{{1,2}},? \d{{4}}){_TIME})\s*"
+)
 
 
 def _tag(label: str) -> str:
@@ -184,11 +198,19 @@ def _phone_or_keep(m: re.Match[str]) -> str:
     shorter run (a dose, a score, "120/80") is kept."""
     text = m.group(0)
     n = len(_DIGIT.findall(text))
-    if n < 6:
+    if n < 6 or _DECIMAL.fullmatch(text.strip()):
         return text
     if n == 9 and re.fullmatch(r"\d{9}", text.strip()):
         return _tag("ssn")
     return _tag("phone") if n >= 7 else _tag("id")
+
+
+def scrub_cell(text: str) -> str:
+    """``scrub_text`` for one cell of a structured column: a plain value (number, code, date
+    and time, see ``_PLAIN``) is kept as it is, anything else is scrubbed as free text."""
+    if not text or _PLAIN.fullmatch(text):
+        return text
+    return scrub_text(text)
 
 
 def scrub_text(text: str) -> str:
