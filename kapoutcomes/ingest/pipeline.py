@@ -240,6 +240,9 @@ def _read_files(
         if req.on_progress:
             req.on_progress(done, total)
         _detect(f, req.preset, req.mapping)
+        if f.fit is not None:
+            # an over-long cell is never kept; its row is quarantined when the column is read
+            f.raw = rd.guard_cells(f.raw, req.limits, frozenset(f.fit.roles.values()))
     return files
 
 
