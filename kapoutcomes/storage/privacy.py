@@ -141,19 +141,23 @@ _STREET = (
     r"crescent|cres|close|plaza|plz|pike|row|route|rte"
 )
 _MONTH = r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+_FULL_DATE = (
+    r"(?<!\d)\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?!\d)"
+    rf"|\b(?:{_MONTH})[a-z]*\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?[\s-]+(?:of\s+)?(?:{_MONTH})[a-z]*\.?[\s,-]+\d{{2,4}}\b"
+)
 #: Patterns of identifiers in free text, tried in this order (the first that matches a span
 #: names it): e-mail, SSN, date of birth / any full date, street address, ID tokens, phone.
 IDENTIFIER_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "email": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"),
     "ssn": re.compile(
         r"(?i)(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])|\b(?:ssn|soc sec|social security)\b[\s:#no.-]*[\d -]{4,11}\d"
     ),
     "date": re.compile(
-        r"(?i)\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\b[\s:#-]*"
-        r"[\w/.,-]*\d[\w/.,-]*(?:\s+\d{2,4}\b)?"
-        r"|(?<!\d)\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?!\d)"
-        rf"|\b(?:{_MONTH})[a-z]*\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b"
-        rf"|\b\d{{1,2}}(?:st|nd|rd|th)?[\s-]+(?:of\s+)?(?:{_MONTH})[a-z]*\.?[\s,-]+\d{{2,4}}\b"
+        rf"(?i)(?:\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\b[\s:#-]*)?"
+        rf"(?:{_FULL_DATE})"
+        r"|\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|born(?: on)?)\b[\s:#-]*"
+        r"[\w/.,-]*\d[\w/.,-]*"
     ),
     "address": re.compile(
         r"(?i)\bp\.?\s*o\.?\s*box\s*#?\s*\d+"
