@@ -175,8 +175,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
             values.append(
                 deid.scrub_file_words(scrub_names(value, names.get(rk, ()), cell=True), words)
             )
+    # reasons are the importer's own words (never cell text); a file word is still removed
     reasons = [
-        deid.scrub_kept_text(r, words) for r in probs.get_column("reason").cast(pl.String).to_list()
+        deid.scrub_file_words(r, words)
+        for r in probs.get_column("reason").cast(pl.String).to_list()
     ]
     out = probs.with_columns(
         value=pl.Series(values, dtype=pl.String), reason=pl.Series(reasons, dtype=pl.String)
