@@ -293,9 +293,9 @@ def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
         stem, ext = base, ""
-    text = privacy.scrub_text(stem)
-    text = re.sub(r"\d{2,}", "#", text)
-    text = scrub_file_words(text, words).strip() or "file"
+    # each "_"-separated part on its own ("meds_889911" is a word and a number, not an ID)
+    parts = [re.sub(r"\d{2,}", "#", privacy.scrub_text(p)) for p in stem.split("_")]
+    text = scrub_file_words("_".join(parts), words).strip() or "file"
     return f"{text}.{ext.lower()}" if ext else text
 
 
