@@ -592,6 +592,7 @@ def run(n_cases: int, seed: int) -> dict[str, Any]:
                 tally[key] += 1
                 if len(failures) < 20:
                     failures.append(f"{key}: {getattr(o, key)}\n  case: {case!r}"[:3000])
+                    print(failures[-1], flush=True)
         if o.ingest_error:
             problem = o.ingest_error.split(": ", 1)[-1].split(";")[0]
             errors[re.sub(r"\d[\d,]*", "N", problem)[:90]] += 1

@@ -287,14 +287,14 @@ def scrub_kept_text(text: str | None, words: frozenset[str]) -> str | None:
 def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
     """A file name safe for the ledger, the quarantine, the audit trail and messages: the
     base name with identifier patterns (e-mail, SSN, dates, phone numbers, IDs), every run of
-    two or more digits (a date of birth, an MRN) and the file's identifier words (``words``:
+    four or more digits (a date of birth, an MRN) and the file's identifier words (``words``:
     its patients' names and MRNs) replaced. The file's SHA-256 identifies the file itself."""
     base = re.split(r"[\\/]", str(name))[-1]
     stem, dot, ext = base.rpartition(".")
     if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
         stem, ext = base, ""
     # each "_"-separated part on its own ("meds_889911" is a word and a number, not an ID)
-    parts = [re.sub(r"\d{2,}", "#", privacy.scrub_text(p)) for p in stem.split("_")]
+    parts = [re.sub(r"\d{4,}", "#", privacy.scrub_text(p)) for p in stem.split("_")]
     text = scrub_file_words("_".join(parts), words).strip() or "file"
     return f"{text}.{ext.lower()}" if ext else text
 
