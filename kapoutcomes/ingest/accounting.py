@@ -12,6 +12,7 @@ from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount
+from kapoutcomes.storage import privacy
 
 
 def reason_counts(
@@ -222,6 +223,12 @@ def _written(result: Resolved, base: int) -> tuple[tuple[str, int], ...]:
     return tuple(written.items())
 
 
+def _headers(headers: tuple[str, ...], words: frozenset[str]) -> tuple[str, ...]:
+    """Column names for the report, scrubbed: a file exported without its header row has
+    values where its column names should be."""
+    return tuple(deid.scrub_file_words(privacy.scrub_text(h), words) for h in headers)
+
+
 def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileReport]:
     out = []
     for f in files:
@@ -259,8 +266,8 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 written=c.written,
                 quarantine_reasons=c.quarantine_reasons,
                 skip_reasons=c.skip_reasons,
-                removed_identifier_columns=f.identifiers,
-                ignored_columns=f.ignored,
+                removed_identifier_columns=_headers(f.identifiers, f.words),
+                ignored_columns=_headers(f.ignored, f.words),
                 notes=tuple(notes),
             )
         )

@@ -952,15 +952,22 @@ def guard_cells(
 
 def check_swallowed_records(raw: RawTable) -> None:
     """Refuse a text file in which an unclosed quote swallowed the following records into one
-    cell: a cell whose later lines hold as many delimiters as a whole record (two such lines
-    for a file of fewer than four columns). The error names the line where the quote opened."""
-    if raw.delimiter is None or raw.frame.height == 0:
+    cell: a header cell holding a line break and a delimiter; a data cell whose later lines
+    hold as many delimiters as a whole record (two such lines for a file of fewer than four
+    columns), or whose text after its first line break holds three line breaks and the
+    delimiters of two records (records with line breaks of their own). The error names the
+    line where the quote opened."""
+    if raw.delimiter is None:
+        return
+    d = re.escape(raw.delimiter)
+    if any("\n" in h and raw.delimiter in h for h in raw.headers):
+        raise _swallowed(raw, 1)
+    if raw.frame.height == 0:
         return
     width = len(raw.headers)
     need = max(2, width - 1)
     lines = 1 if width >= 4 else 2
-    d = re.escape(raw.delimiter)
-    pattern = rf"(?:\n(?:[^\n{d}]*{d}){{{need}}}[^\n]*){{{lines}}}"
+    one_line = rf"(?:\n(?:[^\n{d}]*{d}){{{need}}}[^\n]*){{{lines}}}"
     f = raw.frame
     for c in raw.headers:
         if c not in f.columns:
@@ -968,13 +975,19 @@ def check_swallowed_records(raw: RawTable) -> None:
         s = f.get_column(c)
         if not s.str.contains("\n", literal=True).any():
             continue
-        hit = s.str.contains(pattern).fill_null(False)
+        tail = s.str.replace(r"^[^\n]*\n", "")
+        hit = s.str.contains(one_line).fill_null(False) | (
+            (s.str.count_matches("\n", literal=True) >= 3)
+            & (tail.str.count_matches(raw.delimiter, literal=True) >= 2 * need)
+        ).fill_null(False)
         if hit.any():
-            line = f.get_column(LINE).filter(hit).min()
-            raise IngestError(
-                raw.name,
-                f'an unclosed quote (") in the record starting at line {line} runs on over '
-                "the following lines, which would be read as one cell",
-                f"close or remove the quote on line {line} (or export the file again) and "
-                "import it again",
-            )
+            raise _swallowed(raw, f.get_column(LINE).filter(hit).min())
+
+
+def _swallowed(raw: RawTable, line: int) -> IngestError:
+    return IngestError(
+        raw.name,
+        f'an unclosed quote (") in the record starting at line {line} runs on over '
+        "the following lines, which would be read as one cell",
+        f"close or remove the quote on line {line} (or export the file again) and import it again",
+    )

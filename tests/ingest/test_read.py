@@ -180,3 +180,10 @@ def test_a_quoted_cell_with_line_breaks_and_commas_is_still_read():
     data = b'MRN,Date,LOINC,Value,Note\nA1,2024-03-04,72514-3,5,"nausea, vomiting\nfelt floaty"\n'
     raw = read.read(read.Source("ok.csv", data))
     assert raw.frame.height == 1
+
+
+def test_an_unclosed_quote_in_the_header_refuses_the_file():
+    data = b'MRN,"Date,LOINC,Value\nA1,2024-03-04,72514-3,5\nA2,2024-03-05,72514-3,5\n'
+    with pytest.raises(read.IngestError) as e:
+        read.read(read.Source("h.csv", data))
+    assert "A1" not in str(e.value) and "2024-03-04" not in str(e.value)
