@@ -4,7 +4,11 @@ Each case is one or two hostile, malformed or huge-ish "exports" (random bytes, 
 encodings, delimiters, line endings, ragged rows, quotes and embedded newlines, formula-looking
 cells, very long fields, many columns, header-only files, BOMs, duplicate headers, workbooks,
 valid canonical / long / wide / medication layouts with corrupted values) with a fake name,
-SSN, phone number and e-mail planted in identifier columns. Each is imported into a fresh
+SSN, phone number, e-mail, relative, account and subscriber ids planted in identifier
+columns; free text (side effects, descriptions, sigs) carrying a relative's name, phone
+numbers, an address, a date of birth and an MRN; impossible years (0, negative, five digits);
+workbooks written with openpyxl and xlsxwriter, some with cells far over Excel's 32,767
+characters; unclosed quotes; file names holding a date of birth and an MRN. Each is imported into a fresh
 in-memory store and checked:
 
 * the importer raises nothing but ``IngestError``;
@@ -47,8 +51,34 @@ NAME = "Zebediah Quixworth"
 SSN = "078-05-1120"
 PHONE = "(555) 867-5309"
 EMAIL = "zeb.quix@example.org"
-PLANTED = ("Zebediah", "Quixworth", SSN, "867-5309", "5558675309", EMAIL, "zeb.quix")
-ID_COLUMNS = {"Patient Name": NAME, "SSN": SSN, "Home Phone": PHONE, "Email": EMAIL}
+RELATIVE = "Quilla Vantongeren"
+PLANTED = (
+    *("Zebediah", "Quixworth", SSN, "867-5309", "5558675309", EMAIL, "zeb.quix"),
+    # issue 15: more identifier columns, and identifiers written into free text
+    *("Quilla", "Vantongeren", "078051120", "SUBX99812345", "77331122", "867 5309"),
+    *("12 Elm St", "04/06/1971", "1971-04-06", "48151623", "867.5309"),
+)
+ID_COLUMNS = {
+    "Patient Name": NAME,
+    "SSN": SSN,
+    "Home Phone": PHONE,
+    "Email": EMAIL,
+    "Tel": "555.867.5309",
+    "Soc Sec No": "078051120",
+    "Responsible Party": RELATIVE,
+    "Subscriber ID": "SUBX99812345",
+    "Account #": "ACCT-77331122",
+}
+#: Free text carrying identifiers (a relative's name, phone, address, date of birth, MRN):
+#: planted in side-effect text, descriptions and sigs; the scrubber must remove every one.
+TAINTED = [
+    "Zebediah said he felt dizzy",
+    "nausea; wife Quilla Vantongeren called 555 867 5309",
+    "lives at 12 Elm St Apt 4, felt floaty",
+    "dob 04/06/1971, headache",
+    "MRN 48151623 mild panic",
+    "born 1971-04-06; call (555) 867.5309",
+]
 
 WIDE_MAPPING = (
     "wide.toml",
@@ -74,6 +104,9 @@ DATES = [
     "2999-01-01",
     "0001-01-01",
     "9999-12-31T23:59:59",
+    # impossible years (issue 15): 0, negative, five digits
+    *("0000-03-04", "-12-03-04", "-0001-01-01", "12024-03-04", "03/04/0000", "03/04/99999"),
+    *("Mar 4 0000", "0000-00-00", "04-Mar-0000", "2024-03-04T10:00:00+99:00"),
 ]
 HOSTILE = [
     "=1+1",
@@ -113,7 +146,10 @@ LAYOUTS: dict[str, dict[str, list[str]]] = {
             *("72514-3", "44261-6", "70274-6", "55758-7", "44260-8", "8480-6", "8462-4"),
             *("8867-4", "29463-7", "8302-2", "", "zzz"),
         ],
-        "Description": ["Pain severity", "PHQ-9", "GAD 7", "Heart rate", 'Mood, "good"', ""],
+        "Description": [
+            *("Pain severity", "PHQ-9", "GAD 7", "Heart rate", 'Mood, "good"', ""),
+            *TAINTED,
+        ],
         "Value": [
             *("7/10", "7 out of 10", "11", "0", "27", "-", "declined", "Several days"),
             *("120", "12,5", "80 kg", "3", "abc"),
@@ -144,8 +180,12 @@ LAYOUTS: dict[str, dict[str, list[str]]] = {
             "oxycodone 5 mg/ml solution",
             "tramadol hydrochloride 50 MG Oral Tablet",
             "",
+            *(f"Oxycodone Hydrochloride 5 MG Oral Tablet {t}" for t in TAINTED),
         ],
-        "Sig": ["1 tab PO q6h prn", "BID", "", "whenever", "2 tabs PO TID prn"],
+        "Sig": [
+            *("1 tab PO q6h prn", "BID", "", "whenever", "2 tabs PO TID prn"),
+            *(f"1 tab PO q6h {t}" for t in TAINTED),
+        ],
         "Start Date": DATES,
     },
     "wide": {
@@ -156,7 +196,7 @@ LAYOUTS: dict[str, dict[str, list[str]]] = {
         "Pain": ["7/10", "3", "11", "", "declined"],
         "Side effects": [
             *("", "none", "nausea, felt floaty", "mild headache", "weird vibe"),
-            *("severe panic; BP up", "Zebediah said he felt dizzy"),
+            *("severe panic; BP up", *TAINTED),
         ],
         "Weight": ["", "80 kg", "176 lbs", "heavy"],
     },
@@ -221,6 +261,8 @@ def _table(draw: st.DrawFn) -> tuple[list[str], list[list[str]], dict[str, Any],
                 if "Patient Name" not in headers:
                     # the row's own name is scrubbed from free text only when the file has it
                     value = value.replace("Zebediah", "he")
+                if "Responsible Party" not in headers:
+                    value = value.replace("Quilla Vantongeren", "she")
                 row.append(value)
             else:
                 row.append(draw(st.sampled_from(["", "1", "x", "=1+1"])))
@@ -250,13 +292,20 @@ def _table(draw: st.DrawFn) -> tuple[list[str], list[list[str]], dict[str, Any],
 def _serialise(draw: st.DrawFn, headers: list[str], rows: list[list[str]]) -> tuple[str, list]:
     delim = draw(st.sampled_from([",", ";", "\t", "|"]))
     ending = draw(st.sampled_from(["\n", "\r\n", "\r", "mixed"]))
-    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, "naive"]))
+    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, "naive", "unclosed"]))
     notes = [f"delimiter {delim!r}", f"ending {ending!r}", f"quoting {quoting}"]
     lines = []
     if draw(st.integers(0, 9)) == 0:
         lines.append("Observation export, generated 2024-05-01")  # a title line
     for rec in [headers, *rows]:
         if quoting == "naive":
+            lines.append(delim.join(rec))
+        elif quoting == "unclosed":
+            # one cell opens a quote it never closes: the following records run into it
+            rec = list(rec)
+            if rec and rec is not headers and draw(st.integers(0, 3)) == 0:
+                c = draw(st.integers(0, len(rec) - 1))
+                rec[c] = '"' + rec[c]
             lines.append(delim.join(rec))
         else:
             buf = io.StringIO()
@@ -279,6 +328,38 @@ def _encode(draw: st.DrawFn, text: str) -> tuple[bytes, str]:
         return text.encode(enc), enc
     except UnicodeEncodeError:
         return text.encode(enc, errors="replace"), enc + " (replaced)"
+
+
+def _workbook_xlsxwriter(headers: list[str], rows: list[list[str]]) -> bytes:
+    import xlsxwriter
+
+    bio = io.BytesIO()
+    wb = xlsxwriter.Workbook(bio, {"in_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("Export")
+    for c, h in enumerate(headers):
+        ws.write_string(0, c, h[:250])
+    for r, row in enumerate(rows, start=1):
+        for c, v in enumerate(row):
+            ws.write_string(r, c, "".join(ch for ch in v if ch >= " " or ch in "\t\n")[:32_000])
+    wb.close()
+    return bio.getvalue()
+
+
+#: A cell text replaced after the workbook is written: a writer keeps cells within Excel's
+#: 32,767 characters, a hostile workbook does not (issue 15: a 127 KB file held a 60 MB cell).
+LONG_CELL = "LONGCELLPLACEHOLDER"
+
+
+def oversized(book: bytes, n: int) -> bytes:
+    """``book`` with every ``LONG_CELL`` replaced by ``n`` characters (written into the zip)."""
+    import zipfile
+
+    zin = zipfile.ZipFile(io.BytesIO(book))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            z.writestr(info, zin.read(info.filename).replace(LONG_CELL.encode(), b"7" * n))
+    return out.getvalue()
 
 
 def _workbook(headers: list[str], rows: list[list[str]], formulas: bool) -> bytes:
@@ -306,7 +387,8 @@ def cases(draw: st.DrawFn) -> Case:
     notes: list[str] = []
     for i in range(n_files):
         kind = draw(st.integers(0, 19))
-        name = f"export{i}" + draw(st.sampled_from([".csv", ".tsv", ".txt", ".xlsx", ".CSV", ""]))
+        stem = draw(st.sampled_from([f"export{i}", f"export{i}_1971-04-06_MRN48151623"]))
+        name = stem + draw(st.sampled_from([".csv", ".tsv", ".txt", ".xlsx", ".CSV", ""]))
         if kind == 0:
             data = draw(st.binary(max_size=3000))
             notes.append("random bytes")
@@ -339,8 +421,20 @@ def cases(draw: st.DrawFn) -> Case:
             kwargs.update(kw)
             notes.extend(tnotes)
             if kind < 5:
-                data = _workbook(headers, rows, formulas=draw(st.booleans()))
-                notes.append("workbook")
+                big = draw(st.sampled_from([0] * 6 + [40_000, 2_000_000]))
+                if big and rows and rows[0]:
+                    c = draw(st.integers(0, len(rows[0]) - 1))
+                    if c < len(headers) and headers[c] not in ID_COLUMNS:
+                        rows[0][c] = LONG_CELL
+                        notes.append(f"a {big:,}-character workbook cell")
+                if draw(st.booleans()):
+                    data = _workbook(headers, rows, formulas=draw(st.booleans()))
+                    notes.append("workbook (openpyxl)")
+                else:
+                    data = _workbook_xlsxwriter(headers, rows)
+                    notes.append("workbook (xlsxwriter)")
+                if big:
+                    data = oversized(data, big)
             else:
                 text, snotes = _serialise(draw, headers, rows)
                 data, enc = _encode(draw, text)
@@ -498,6 +592,7 @@ def run(n_cases: int, seed: int) -> dict[str, Any]:
                 tally[key] += 1
                 if len(failures) < 20:
                     failures.append(f"{key}: {getattr(o, key)}\n  case: {case!r}"[:3000])
+                    print(failures[-1], flush=True)
         if o.ingest_error:
             problem = o.ingest_error.split(": ", 1)[-1].split(";")[0]
             errors[re.sub(r"\d[\d,]*", "N", problem)[:90]] += 1

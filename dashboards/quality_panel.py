@@ -112,11 +112,11 @@ def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
     if c3.button("Keep this value", key="conf-go"):
         try:
             with store.Store(path) as s:
-                done = review.keep(s, cid, which, (viewer.user, viewer.role))
+                done = review.keep(s, cid, which, (viewer.audit_name, viewer.role))
         except (review.ReviewError, store.StoreError) as e:
             st.error(str(e))
             return
-        st.cache_data.clear()
+        common.forget_loaded_data()
         st.success(done.text())
 
 
@@ -141,11 +141,11 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
     if st.button("Undo import", disabled=not sure, key="undo-go"):
         try:
             with store.Store(path) as s:
-                result = undo(s, labels[choice], (viewer.user, viewer.role))
+                result = undo(s, labels[choice], (viewer.audit_name, viewer.role))
         except (UndoError, store.StoreError) as e:
             st.error(str(e))
             return
-        st.cache_data.clear()
+        common.forget_loaded_data()
         st.success(result.text())
 
 

@@ -14,6 +14,7 @@ from kapoutcomes.ingest.quarantine import quarantine_csv, quarantine_files, quar
 from kapoutcomes.ingest.read import (
     DEFAULT_LIMITS,
     MAX_BYTES,
+    MAX_CELL_CHARS,
     MAX_COLUMNS,
     MAX_FIELD_CHARS,
     MAX_ROWS,
@@ -25,6 +26,7 @@ from kapoutcomes.ingest.report import FileReport, ImportReport, ReasonCount
 __all__ = [
     "DEFAULT_LIMITS",
     "MAX_BYTES",
+    "MAX_CELL_CHARS",
     "MAX_COLUMNS",
     "MAX_FIELD_CHARS",
     "MAX_ROWS",

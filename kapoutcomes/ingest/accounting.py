@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from kapoutcomes.ingest import deid, safety_signals
 from kapoutcomes.ingest import read as rd
-from kapoutcomes.ingest import safety_signals
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount, ReviewNow
@@ -251,13 +251,19 @@ def _written(result: Resolved, base: int) -> tuple[tuple[str, int], ...]:
     return tuple(written.items())
 
 
+def _headers(headers: tuple[str, ...], words: frozenset[str]) -> tuple[str, ...]:
+    """Column names for the report, scrubbed: a file exported without its header row has
+    values where its column names should be."""
+    return tuple(deid.scrub_file_words(privacy.scrub_text(h), words) for h in headers)
+
+
 def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileReport]:
     out = []
     for f in files:
         if f.already or f.raw is None or f.fit is None:
             out.append(
                 FileReport(
-                    file=privacy.scrub_text(f.src.name),
+                    file=f.safe_name or deid.scrub_file_name(f.src.name),
                     preset="-",
                     kind="-",
                     sha256=f.src.sha256,
@@ -269,7 +275,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
             continue
         c = classify(f, result)
         notes = list(f.raw.notes) + list(result.notes.get(f.index, []))
-        name = privacy.scrub_text(f.src.name)
+        name = f.safe_name or deid.scrub_file_name(f.src.name)
         out.append(
             FileReport(
                 file=name,
@@ -290,8 +296,8 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 written=c.written,
                 quarantine_reasons=c.quarantine_reasons,
                 skip_reasons=c.skip_reasons,
-                removed_identifier_columns=f.identifiers,
-                ignored_columns=f.ignored,
+                removed_identifier_columns=_headers(f.identifiers, f.words),
+                ignored_columns=_headers(f.ignored, f.words),
                 notes=tuple(notes),
                 review_now=_review_entries(name, c.review),
                 date_orders=tuple(f.ex.date_orders) if f.ex is not None else (),

@@ -76,6 +76,23 @@ EXTRA_IDENTIFIER_HEADERS = (
 )
 _ID_WORDS = (
     "name",
+    "responsible",
+    "guarantor",
+    "subscriber",
+    "insured",
+    "policyholder",
+    "account",
+    "acct",
+    "socsec",
+    "nextofkin",
+    "emergency",
+    "spouse",
+    "guardian",
+    "relative",
+    "mother",
+    "father",
+    "caregiver",
+    "employer",
     "address",
     "phone",
     "email",
@@ -109,13 +126,25 @@ SAFE_HEADERS = (
 )
 
 
+#: Header prefixes of identifier columns too short to match anywhere in a header
+#: ("Tel", "Tel #", "SSN 4", "Soc Sec No", "Ph", "DL #").
+_ID_PREFIXES = ("tel", "ssn", "ph", "dl", "kin")
+
+
 def is_identifier(header: str) -> bool:
     h = privacy.normalise_header(header)
     if h in SAFE_HEADERS or h in MRN_HEADERS or h in DOB_HEADERS:
         return False
     if privacy.is_identifier_header(header) or h in EXTRA_IDENTIFIER_HEADERS:
         return True
+    if any(
+        h.startswith(p) and (len(h) == len(p) or h[len(p) :] in _ID_TAILS) for p in _ID_PREFIXES
+    ):
+        return True
     return any(w in h for w in _ID_WORDS)
+
+
+_ID_TAILS = ("no", "number", "num", "1", "2", "home", "work", "cell", "last4", "4")
 
 
 #: A header cell that looks like a value (a date, a long number, an e-mail, an SSN or phone
@@ -175,36 +204,99 @@ def find_patient_id(mrn: str, secret: bytes | None = None) -> str:
     )
 
 
+#: A name token: letters, with inner apostrophes or hyphens ("O'Brien", "Smith-Jones").
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+#: Words an identifier column may hold that are not identifiers (kept in free text).
+_NOT_NAMES = frozenset(
+    [
+        "none",
+        "unknown",
+        "declined",
+        "refused",
+        "missing",
+        "self",
+        "same",
+        "null",
+        "nan",
+        "not",
+        "the",
+        "and",
+        "n/a",
+        "patient",
+        "mother",
+        "father",
+        "spouse",
+        "wife",
+        "husband",
+        "son",
+        "daughter",
+        "parent",
+        "guardian",
+        "other",
+    ]
+)
+
+
 def file_identifier_words(
     frame: pl.DataFrame, identifier_cols: list[str], mrn_col: str | None
 ) -> frozenset[str]:
-    """Every identifier word of a whole file, lower-cased: the alphabetic words (three letters
-    or more) of its identifier columns and its MRN values.
+    """Every identifier word of a whole file, lower-cased: the name tokens (three letters or
+    more, whole and in parts: "o'brien" and "brien") of its identifier columns and its MRN
+    values.
 
     A record broken by an unquoted line break shifts the rest of the row into the wrong
     columns, so a name or MRN can sit in another row's score or note cell; quarantined cells
-    are scrubbed of these words too, not only of their own row's identifiers."""
+    and the free text that is kept are scrubbed of these words too, not only of their own
+    row's identifiers."""
     words: set[str] = set()
     for col in identifier_cols:
         for v in frame.get_column(col).drop_nulls().unique().to_list():
-            words.update(t.lower() for t in re.findall(r"[^\W\d_]{3,}", str(v)))
+            for t in _NAME_TOKEN.findall(str(v)):
+                words.add(t.lower())
+                words.update(p.lower() for p in re.findall(r"[^\W\d_]{3,}", t))
     if mrn_col is not None and mrn_col in frame.columns:
         for v in frame.get_column(mrn_col).drop_nulls().unique().to_list():
             v = str(v).strip().lower()
             if len(v) >= 3 and not privacy.looks_like_patient_id(v):
                 words.add(v)
-    return frozenset(words)
+    return frozenset(w for w in words if len(w) >= 3 and w not in _NOT_NAMES)
 
 
 def scrub_file_words(text: str, words: frozenset[str]) -> str:
-    """Replace each word (or hyphenated token, for MRNs) of ``text`` found in ``words``."""
+    """Replace each word (or hyphenated / apostrophe token, for names and MRNs) of ``text``
+    found in ``words`` by ``[name]``."""
     if not words or not text:
         return text
 
     def sub(m: re.Match[str]) -> str:
-        return "[removed]" if m.group(0).lower() in words else m.group(0)
+        return "[name]" if m.group(0).lower() in words else m.group(0)
 
-    return re.sub(r"[^\W\d_]+", sub, re.sub(r"[\w-]+", sub, text))
+    text = re.sub(r"[\w'’-]+", sub, text)
+    text = _NAME_TOKEN.sub(sub, text)
+    return re.sub(r"[^\W\d_]+", sub, text)
+
+
+def scrub_kept_text(text: str | None, words: frozenset[str]) -> str | None:
+    """Free text that is kept (side effects, event text, medication descriptions and sigs):
+    identifier patterns (``privacy.scrub_text``) and the file's identifier words removed."""
+    if text is None:
+        return None
+    return scrub_file_words(privacy.scrub_text(text), words)
+
+
+def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
+    """A file name safe for the ledger, the quarantine, the audit trail and messages: the
+    base name with identifier patterns (e-mail, SSN, dates, phone numbers, IDs), every run of
+    four or more digits (a date of birth, an MRN) and the file's identifier words (``words``:
+    its patients' names and MRNs) replaced. The file's SHA-256 identifies the file itself."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
+        stem, ext = base, ""
+    # each "_"-separated part on its own ("meds_889911" is a word and a number, not an ID)
+    parts = [re.sub(r"\d{4,}", "#", privacy.scrub_text(p)) for p in stem.split("_")]
+    text = scrub_file_words("_".join(parts), words).strip() or "file"
+    return f"{text}.{ext.lower()}" if ext else text
 
 
 @dataclass(frozen=True)
@@ -226,7 +318,7 @@ def raw_rows_json(
     mrn_col, dob_col, identifier_cols, file_words = ids.mrn_col, ids.dob_col, ids.columns, ids.words
     out = []
     ident = frame.select(identifier_cols).rows() if identifier_cols else [()] * frame.height
-    rows = frame.select(keep).rows()
+    rows = frame.select(keep).rows() if keep else [()] * frame.height
     pids = patient_ids.to_list() if patient_ids is not None else [None] * frame.height
     for i, row in enumerate(rows):
         names = tuple(str(v) for v in ident[i] if v)
@@ -241,7 +333,7 @@ def raw_rows_json(
                 # patient without birth year) when the downloaded file is imported as it is
                 rec[col] = year_only(val) or (UNREADABLE_BIRTH if str(val).strip() else "")
             else:
-                rec[col] = scrub_file_words(scrub_names(str(val), names), file_words)
+                rec[col] = scrub_file_words(scrub_names(str(val), names, cell=True), file_words)
         out.append(json.dumps(rec, ensure_ascii=False))
     return out
 

@@ -10,6 +10,10 @@ class IngestError(ValueError):
     """
 
     def __init__(self, file: str, problem: str, action: str = "") -> None:
+        from kapoutcomes.ingest.deid import scrub_file_name  # (deid imports the ingest stack)
+
+        # never a raw file name in a message: it may hold a patient's name, DOB or MRN
+        file = scrub_file_name(file)
         self.file = file
         self.problem = problem
         self.action = action

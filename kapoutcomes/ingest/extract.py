@@ -430,28 +430,27 @@ def _measured(c: _Distinct, roles: dict[str, str]) -> _Measured:
     return _Measured(code, name, instrument, vital, item)
 
 
+#: A code the skip reason may name: LOINC (``8302-2``), a LOINC answer (``LA6568-5``) or a
+#: SNOMED / local code of up to eight digits. Anything else in the code cell (a phone number,
+#: an MRN, text) is not echoed, nor is the description text: reasons never hold cell text.
+_CODE_SHAPE = r"^(?:[A-Za-z]{1,2}\d{1,6}-\d|\d{1,7}-\d|\d{1,8})$"
+
+
 def _skip_untracked(c: _Distinct, m: _Measured) -> None:
-    """Rows measuring something kapoutcomes does not track are skipped, saying what."""
+    """Rows measuring something kapoutcomes does not track are skipped, saying what (the code
+    when it is code-shaped; never the description text, which is free text)."""
     code, name, tracked = m.code, m.name, m.tracked
+    shown = code.str.strip_chars()
     label = pl.select(
-        pl.concat_str(
-            [
-                pl.when(code.is_not_null()).then(pl.lit("code ") + code).otherwise(pl.lit("")),
-                pl.when(name.is_not_null())
-                .then(pl.lit(" (") + name.str.slice(0, 60) + pl.lit(")"))
-                .otherwise(pl.lit("")),
-            ]
-        )
+        pl.when(shown.str.contains(_CODE_SHAPE).fill_null(False))
+        .then(pl.lit("code ") + shown)
+        .when(code.is_not_null())
+        .then(pl.lit("an unrecognised code"))
+        .otherwise(pl.lit("an unrecognised name"))
     ).to_series()
     c.skip(
         ~tracked & code.is_null() & name.is_null(),
         "no code or name: nothing says what was measured",
-    )
-    label = label.str.strip_chars()
-    label = label.replace_strict(
-        {v: privacy.scrub_text(v) for v in label.unique().drop_nulls().to_list()},
-        default=None,
-        return_dtype=pl.String,
     )
     c.skip(
         ~tracked & (code.is_not_null() | name.is_not_null()),

@@ -37,6 +37,12 @@ class ImportFile:
     ignored: tuple[str, ...] = ()
     import_id: str = ""
     already: bool = False
+    #: the file's identifier words (names, MRNs: ``deid.file_identifier_words``), to scrub
+    #: kept free text and the file name
+    words: frozenset[str] = frozenset()
+    #: the file name as the ledger, quarantine, audit trail and report show it
+    #: (``deid.scrub_file_name``); the SHA-256 identifies the file
+    safe_name: str = ""
 
 
 @dataclass

@@ -228,6 +228,8 @@ def _parse_datetime_values(
         pl.select(pl.when(~zoned_mask).then(t)).to_series(), naive_formats, time_unit="us"
     )
     out = pl.select(pl.when(zoned_mask).then(zoned).otherwise(naive)).to_series()
+    # an impossible year (0, negative: polars reads "0000-03-04" and "-12-03-04") is no date
+    out = pl.select(pl.when(out.dt.year() >= 1).then(out)).to_series()
     return out.alias(s.name)
 
 
@@ -270,6 +272,12 @@ def date_hint(value: str, day_first: bool) -> str:
                 "not a valid day/month/year date; this column is read day-first: import "
                 "the file with --date-order month-first"
             )
+    day = re.split(r"[\sT]", (value or "").strip(), maxsplit=1)[0]
+    if re.fullmatch(r"-.*|.*(?<!\d)(0{1,4}|\d{5,})(?!\d)(\D.*)?", day):
+        return (
+            "not a valid date: the year is impossible (0, negative or more than four digits); "
+            "correct the date in the export"
+        )
     return (
         "not a date this importer reads (use 2024-03-31, 03/31/2024, 31-Mar-2024 or "
         "2024-03-31T14:05:00Z)"

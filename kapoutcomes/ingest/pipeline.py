@@ -160,9 +160,11 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     files = _read_files(srcs, st, req, total)
     _check_clinic(files, opts, st)
     for f in files:
+        f.safe_name = deid.scrub_file_name(f.src.name)
         if f.raw is None or f.fit is None:
             continue
         f.ex = _extract(f, opts, req.mapping)
+        _identify(f)
     live = [f for f in files if f.ex is not None]
     result = resolve(live, st, opts)
     for f in live:
@@ -200,6 +202,14 @@ def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
         "infusions); import the clinic's visit export too (a wide export with its mapping, "
         "or the canonical sessions file)",
     )
+
+
+def _identify(f: ImportFile) -> None:
+    """The file's identifier words and the scrubbed file name (``deid.scrub_file_name``)."""
+    assert f.raw is not None and f.ex is not None
+    ident = [h for h in f.identifiers if h in f.raw.frame.columns]
+    f.words = deid.file_identifier_words(f.raw.frame, ident, f.ex.mrn_col)
+    f.safe_name = deid.scrub_file_name(f.src.name, f.words)
 
 
 def _options(req: ImportRequest, st: store_mod.Store) -> Options:
@@ -316,6 +326,9 @@ def _read_files(
         if req.on_progress:
             req.on_progress(done, total)
         _detect(f, req.preset, req.mapping)
+        if f.fit is not None:
+            # an over-long cell is never kept; its row is quarantined when the column is read
+            f.raw = rd.guard_cells(f.raw, req.limits, frozenset(f.fit.roles.values()))
     return files
 
 

@@ -50,6 +50,9 @@ MAX_ROWS = 5_000_000
 MAX_COLUMNS = 500
 #: Longest cell, in characters (Python's csv default; Excel's own cell limit is 32,767).
 MAX_FIELD_CHARS = 131_072
+#: Longest cell kept, in characters: Excel's own cell limit. A longer cell (in a workbook or
+#: a text file) is never stored: its row is quarantined with the reason, without the cell.
+MAX_CELL_CHARS = 32_767
 #: Most bytes an .xlsx workbook may unpack to (a zip bomb is refused before it is opened).
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 
@@ -67,6 +70,7 @@ class ImportLimits:
     max_columns: int = MAX_COLUMNS
     max_field_chars: int = MAX_FIELD_CHARS
     max_unpacked_bytes: int = MAX_UNPACKED_BYTES
+    max_cell_chars: int = MAX_CELL_CHARS
 
 
 DEFAULT_LIMITS = ImportLimits()
@@ -912,4 +916,78 @@ def read(
     raw = read_delimited(src, on_progress, offset, total, limits)
     if Path(src.name).suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         raw.notes.append("the file is delimited text, not a workbook (read as text)")
+    check_swallowed_records(raw)
     return raw
+
+
+def guard_cells(
+    raw: RawTable, limits: ImportLimits = DEFAULT_LIMITS, used: frozenset[str] | None = None
+) -> RawTable:
+    """Cells over ``limits.max_cell_chars`` are emptied (never stored). In a column the import
+    reads (``used``; None: every column) the row gets the reason, so it is quarantined on its
+    own; the rest of the file imports."""
+    f = raw.frame
+    n = limits.max_cell_chars
+    cols = [h for h in raw.headers if h in f.columns]
+    long = [c for c in cols if (f.get_column(c).str.len_bytes().max() or 0) > n]
+    long = [c for c in long if (f.get_column(c).str.len_chars().max() or 0) > n]
+    for c in long:
+        over = pl.col(c).str.len_chars() > n
+        why = (
+            f"a cell in column {c!r} is longer than {n:,} characters (Excel's own cell "
+            'limit); the cell was not kept: shorten it, or check for an unclosed quote (")'
+        )
+        if used is None or c in used:
+            f = f.with_columns(
+                pl.when(over & pl.col(SHAPE).is_null())
+                .then(pl.lit(why))
+                .otherwise(pl.col(SHAPE))
+                .alias(SHAPE)
+            )
+        f = f.with_columns(pl.when(over).then(pl.lit("")).otherwise(pl.col(c)).alias(c))
+    if long:
+        raw.frame = f
+    return raw
+
+
+def check_swallowed_records(raw: RawTable) -> None:
+    """Refuse a text file in which an unclosed quote swallowed the following records into one
+    cell: a header cell holding a line break and a delimiter; a data cell whose later lines
+    hold as many delimiters as a whole record (two such lines for a file of fewer than four
+    columns), or whose text after its first line break holds three line breaks and the
+    delimiters of two records (records with line breaks of their own). The error names the
+    line where the quote opened."""
+    if raw.delimiter is None:
+        return
+    d = re.escape(raw.delimiter)
+    if any("\n" in h and raw.delimiter in h for h in raw.headers):
+        raise _swallowed(raw, 1)
+    if raw.frame.height == 0:
+        return
+    width = len(raw.headers)
+    need = max(2, width - 1)
+    lines = 1 if width >= 4 else 2
+    one_line = rf"(?:\n(?:[^\n{d}]*{d}){{{need}}}[^\n]*){{{lines}}}"
+    f = raw.frame
+    for c in raw.headers:
+        if c not in f.columns:
+            continue
+        s = f.get_column(c)
+        if not s.str.contains("\n", literal=True).any():
+            continue
+        tail = s.str.replace(r"^[^\n]*\n", "")
+        hit = s.str.contains(one_line).fill_null(False) | (
+            (s.str.count_matches("\n", literal=True) >= 3)
+            & (tail.str.count_matches(raw.delimiter, literal=True) >= 2 * need)
+        ).fill_null(False)
+        if hit.any():
+            raise _swallowed(raw, f.get_column(LINE).filter(hit).min())
+
+
+def _swallowed(raw: RawTable, line: int) -> IngestError:
+    return IngestError(
+        raw.name,
+        f'an unclosed quote (") in the record starting at line {line} runs on over '
+        "the following lines, which would be read as one cell",
+        f"close or remove the quote on line {line} (or export the file again) and import it again",
+    )

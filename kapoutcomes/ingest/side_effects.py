@@ -119,17 +119,19 @@ def match(text: str | None, scrub: tuple[str, ...] = ()) -> list[SideEffect]:
     return out
 
 
-def scrub_names(text: str, names: tuple[str, ...]) -> str:
+def scrub_names(text: str, names: tuple[str, ...], cell: bool = False) -> str:
     """Remove identifier patterns and the given strings (this row's name, address, phone ...)
-    from ``text``: each whole value and each alphabetic word of three letters or more in it
+    from ``text`` (``cell``: a structured cell, whose plain value is kept, ``privacy.scrub_cell``):
+    each whole value and each alphabetic word of three letters or more in it
     (so "Jane" goes as well as "Jane Roe"), as whole words in any case."""
-    text = privacy.scrub_text(text)
+    text = privacy.scrub_cell(text) if cell else privacy.scrub_text(text)
     words: set[str] = set()
     for n in names:
         n = (n or "").strip()
         if len(n) >= 2:
             words.add(n)
         words.update(t for t in re.split(r"[\s,;/()]+", n) if len(t) >= 3 and t.isalpha())
+        words.update(t for t in re.findall(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)+", n))
     for w in sorted(words, key=len, reverse=True):
-        text = re.sub(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", "[removed]", text)
+        text = re.sub(rf"(?i)(?<!\w){re.escape(w)}(?!\w)", "[name]", text)
     return text

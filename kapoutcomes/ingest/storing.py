@@ -16,7 +16,6 @@ from kapoutcomes.ingest.extract import RK
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ImportReport
 from kapoutcomes.ingest.side_effects import scrub_names
-from kapoutcomes.storage import privacy
 from kapoutcomes.storage import store as store_mod
 
 
@@ -28,16 +27,17 @@ def write(
     audit_as: tuple[str, str] | None = None,
 ) -> None:
     frames = {}
+    words = frozenset().union(*(f.words for f in files))
     for table, fr in result.frames.items():
         if fr.height:
-            frames[table] = fr.select(tables.columns(table))
+            frames[table] = scrub_free_text(fr.select(tables.columns(table)), words)
     # quarantine: one record per (row, column, reason) with the de-identified row
     q_parts, c_parts, ledger = [], [], []
     now = dt.datetime.now()
     rep_by_name = {r.import_id: r for r in report.files}
     for f in files:
         lo, hi = f.index * RK_BASE, (f.index + 1) * RK_BASE - 1
-        name = privacy.scrub_text(f.src.name)
+        name = f.safe_name or deid.scrub_file_name(f.src.name, f.words)
         probs = result.problems.filter(pl.col(RK).is_between(lo, hi))
         if probs.height:
             q_parts.append(_scope(quarantine_records(f, probs, name)))
@@ -157,16 +157,40 @@ def record_writes(
         st.record_inserts(con, table, keys)
 
 
+#: Free-text columns of the canonical tables: scrubbed of identifier patterns and of the
+#: import's identifier words (patients' and relatives' names, MRNs) before they are written.
+FREE_TEXT = ("event_text", "description", "sig", "notes", "note")
+
+
+def scrub_free_text(frame: pl.DataFrame, words: frozenset[str]) -> pl.DataFrame:
+    """``frame`` with its free-text columns (``FREE_TEXT``) scrubbed (``deid.scrub_kept_text``)."""
+    cols = [c for c in FREE_TEXT if c in frame.columns and frame.schema[c] == pl.String]
+    for c in cols:
+        distinct = frame.get_column(c).drop_nulls().unique().to_list()
+        if distinct:
+            table = {v: deid.scrub_kept_text(v, words) for v in distinct}
+            frame = frame.with_columns(
+                pl.col(c).replace_strict(table, default=None, return_dtype=pl.String)
+            )
+    return frame
+
+
 def conflict_records(f: ImportFile, conf: pl.DataFrame, name: str) -> pl.DataFrame:
     """The conflicts of one file, as the store's ``conflicts`` rows (open, for review)."""
+
+    def scrub(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(
+            lambda v: deid.scrub_file_words(v, f.words), return_dtype=pl.String
+        )
+
     return conf.select(
         import_id=pl.lit(f.import_id),
         file_name=pl.lit(name),
         row_number=pl.col(RK) % RK_BASE,
         table_name="table_name",
-        natural_key="natural_key",
-        stored_value="stored_value",
-        incoming_value="incoming_value",
+        natural_key=scrub("natural_key"),
+        stored_value=scrub("stored_value"),
+        incoming_value=scrub("incoming_value"),
         status=pl.lit("open"),
     )
 
@@ -232,12 +256,8 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         fr = fr.with_columns(_pid=pl.lit(None, dtype=pl.String))
     rows = fr.filter(pl.col(RK).is_in(probs.get_column(RK).unique().implode()))
     ident = [h for h in f.identifiers if h in rows.columns]
-    keep = [
-        h
-        for h in raw.headers
-        if h not in ident and h not in (rd.LINE, rd.SHAPE) and h not in QUARANTINE_META
-    ]
-    words = deid.file_identifier_words(fr, ident, ex.mrn_col)
+    keep = used_columns(f)
+    words = f.words
     ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words)
     js = deid.raw_rows_json(rows, keep, rows.get_column("_pid"), ids)
     # a record whose cells may sit in the wrong columns (too many fields, or split by a line
@@ -257,8 +277,17 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         elif column == ex.dob_col:
             values.append(deid.year_only(value))
         else:
-            values.append(deid.scrub_file_words(scrub_names(value, names.get(rk, ())), words))
-    out = probs.with_columns(value=pl.Series(values, dtype=pl.String)).join(rows, on=RK, how="left")
+            values.append(
+                deid.scrub_file_words(scrub_names(value, names.get(rk, ()), cell=True), words)
+            )
+    # reasons are the importer's own words (never cell text); a file word is still removed
+    reasons = [
+        deid.scrub_file_words(r, words)
+        for r in probs.get_column("reason").cast(pl.String).to_list()
+    ]
+    out = probs.with_columns(
+        value=pl.Series(values, dtype=pl.String), reason=pl.Series(reasons, dtype=pl.String)
+    ).join(rows, on=RK, how="left")
     return out.select(
         import_id=pl.lit(f.import_id),
         file_name=pl.lit(name),
@@ -269,6 +298,23 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         raw_row="raw_row",
         status=pl.lit("open"),
     )
+
+
+def used_columns(f: ImportFile) -> list[str]:
+    """The columns the preset or mapping reads (an allow-list): only these are kept in the
+    quarantine's raw rows; every other column (an unrecognised ``Tel``, ``Account #`` or
+    ``Responsible Party``, any identifier column) is dropped before anything is written."""
+    assert f.raw is not None and f.fit is not None
+    # a FHIR file's raw columns are already only what the preset reads (ingest.fhir.collect)
+    used = set(f.raw.headers) if f.fit.preset == "fhir" else set(f.fit.roles.values())
+    return [
+        h
+        for h in f.raw.headers
+        if h in used
+        and h not in f.identifiers
+        and h not in (rd.LINE, rd.SHAPE)
+        and h not in QUARANTINE_META
+    ]
 
 
 def corrected_rows(files: list[ImportFile], result: Resolved) -> pl.DataFrame:

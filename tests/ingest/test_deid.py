@@ -32,3 +32,82 @@ def test_batch_pseudonyms_equal_privacy_pseudonymise() -> None:
     ]
     assert got == want
     assert got[0] == got[1]
+
+
+def test_new_identifier_headers_are_recognised():
+    for h in (
+        "Tel",
+        "Tel #",
+        "Soc Sec No",
+        "Responsible Party",
+        "Subscriber ID",
+        "Account #",
+        "Guarantor",
+        "Emergency Contact",
+        "Next of kin",
+        "SSN last 4",
+        "Ph",
+    ):
+        assert deid.is_identifier(h), h
+    for h in (
+        "MRN",
+        "DOB",
+        "Date",
+        "Value",
+        "Medication",
+        "Sig",
+        "Side Effects",
+        "Clinician",
+        "Provider",
+        "Pain Before",
+        "LOINC",
+        "Hotel",
+        "Phase",
+        "Description",
+    ):
+        assert not deid.is_identifier(h), h
+
+
+def test_file_words_scrub_names_with_apostrophes_hyphens_and_any_case():
+    frame = pl.DataFrame(
+        {
+            "Patient Name": [
+                "Siobhan O'Flanagan",
+                "Marie-Thérèse Vasquez-Holloway",
+                "zeb quintrell",
+            ],
+            "Responsible Party": ["D'Angelo Brightwater", "self", None],
+            "MRN": ["RPC-0001", "RPC-0002", "RPC-0003"],
+        }
+    )
+    words = deid.file_identifier_words(frame, ["Patient Name", "Responsible Party"], "MRN")
+    assert "self" not in words  # a common word of an identifier column is not a name
+    text = (
+        "siobhan o'flanagan called; MARIE-THÉRÈSE's son d'angelo brightwater; "
+        "vasquez-holloway; Quintrell; rpc-0002"
+    )
+    out = deid.scrub_kept_text(text, words)
+    for v in (
+        "siobhan",
+        "flanagan",
+        "thérèse",
+        "angelo",
+        "brightwater",
+        "vasquez",
+        "holloway",
+        "quintrell",
+        "rpc-0002",
+    ):
+        assert v not in out.lower(), out
+    assert "[name]" in out and "called" in out
+
+
+def test_scrubbed_file_names_keep_no_name_date_or_mrn():
+    words = frozenset({"jane", "o'brien", "brien"})
+    assert deid.scrub_file_name("riverside_visits.csv") == "riverside_visits.csv"
+    name = deid.scrub_file_name("/exports/Jane_O'Brien_1971-04-06_MRN12345.xlsx", words)
+    for bad in ("Jane", "Brien", "1971", "04-06", "12345", "exports"):
+        assert bad not in name, name
+    assert name.endswith(".xlsx")
+    assert "555" not in deid.scrub_file_name("call 555-123-4567.csv")
+    assert deid.scrub_file_name("obs export 2024.csv") == "obs export #.csv"

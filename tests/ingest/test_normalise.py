@@ -237,3 +237,33 @@ def test_two_digit_years_are_never_in_the_future_unless_a_pivot_is_set():
     assert [d.year for d in got] == [2000 + yy, 1900 + (yy + 1) % 100]
     got = nm.parse_datetime(s, day_first=True, timezone="UTC", century_pivot=99).to_list()
     assert [d.year for d in got] == [2000 + yy, 2000 + (yy + 1) % 100]
+
+
+def test_impossible_years_are_no_date_and_say_why():
+    bad = [
+        "0000-03-04",
+        "-12-03-04",
+        "-0001-01-01",
+        "12024-03-04",
+        "03/04/0000",
+        "03/04/99999",
+        "Mar 4 0000",
+        "04-Mar-0000",
+    ]
+    got = nm.parse_datetime(pl.Series(bad), day_first=False, timezone="UTC").to_list()
+    assert got == [None] * len(bad)
+    for v in ("0000-03-04", "-12-03-04", "12024-03-04", "03/04/0000"):
+        assert "year is impossible" in nm.date_hint(v, day_first=False), v
+    assert "year is impossible" not in nm.date_hint("2024-13-45 10:00", day_first=False)
+
+
+def test_an_impossible_year_quarantines_its_row_only(tmp_path):
+    from kapoutcomes.ingest import import_files
+
+    data = (
+        b"MRN,Date,LOINC,Value\nA1,0000-03-04,72514-3,5\nA2,-12-03-04,72514-3,5\n"
+        b"A3,12024-03-04,72514-3,5\nA4,2024-03-04,72514-3,5\n"
+    )
+    rep = import_files([("y.csv", data)], tmp_path / "s.duckdb", clinic="C", secret=b"k" * 32)
+    f = rep.files[0]
+    assert (f.rows_read, f.accepted, f.quarantined) == (4, 1, 3)

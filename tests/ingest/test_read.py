@@ -118,3 +118,72 @@ def test_property_same_cells_and_lines(rows):
     for got in (fast, fast_bytes):
         if got is not None:
             assert got.frame.equals(slow.frame)
+
+
+# -- issue 15: over-long cells and unclosed quotes never abort an import on one cell --------
+def _xlsx_with(cell_chars: int) -> bytes:
+    import io
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["MRN", "Date", "LOINC", "Value"])
+    ws.append(["A1", "2024-03-04", "72514-3", "LONGCELL"])
+    ws.append(["A2", "2024-03-04", "72514-3", "6"])
+    bio = io.BytesIO()
+    wb.save(bio)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bio.getvalue())) as zin, zipfile.ZipFile(out, "w") as z:
+        for info in zin.infolist():
+            z.writestr(info, zin.read(info.filename).replace(b"LONGCELL", b"7" * cell_chars))
+    return out.getvalue()
+
+
+def test_a_workbook_cell_over_excels_limit_is_refused_on_its_row_only(tmp_path):
+    from kapoutcomes.ingest import import_files
+    from kapoutcomes.storage.store import Store
+
+    data = _xlsx_with(read.MAX_CELL_CHARS + 1)  # a writer stops at 32,767: written by hand
+    assert len(data) < 20_000
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("big.xlsx", data)], db, clinic="C", secret=b"k" * 32)
+    f = rep.files[0]
+    assert (f.rows_read, f.accepted, f.quarantined) == (2, 1, 1)
+    assert "32,767 characters" in f.quarantine_reasons[0].reason
+    with Store(db) as st:
+        q = st.read("quarantine", validate=False)
+    assert q.get_column("raw_row").str.len_chars().max() < 1000  # the cell was not kept
+    assert "7777777" not in q.write_csv()
+
+
+def test_an_over_long_cell_in_a_column_not_read_is_dropped_without_a_problem(tmp_path):
+    from kapoutcomes.ingest import import_files
+
+    text = "MRN,Date,LOINC,Value,Note\nA1,2024-03-04,72514-3,5," + "y" * 40_000 + "\n"
+    rep = import_files(
+        [("n.csv", text.encode())], tmp_path / "s.duckdb", clinic="C", secret=b"k" * 32
+    )
+    assert (rep.files[0].accepted, rep.files[0].quarantined) == (1, 0)
+
+
+def test_an_unclosed_quote_that_swallows_records_refuses_the_file_at_its_line():
+    rows = "".join(f"M{i},2024-03-04,72514-3,5\n" for i in range(1000))
+    data = 'MRN,Date,LOINC,Value\nA1,2024-03-04,72514-3,5\nA2,2024-03-04,72514-3,"5\n' + rows
+    with pytest.raises(read.IngestError) as e:
+        read.read(read.Source("q.csv", data.encode()))
+    assert "line 3" in e.value.problem and "unclosed quote" in e.value.problem
+
+
+def test_a_quoted_cell_with_line_breaks_and_commas_is_still_read():
+    data = b'MRN,Date,LOINC,Value,Note\nA1,2024-03-04,72514-3,5,"nausea, vomiting\nfelt floaty"\n'
+    raw = read.read(read.Source("ok.csv", data))
+    assert raw.frame.height == 1
+
+
+def test_an_unclosed_quote_in_the_header_refuses_the_file():
+    data = b'MRN,"Date,LOINC,Value\nA1,2024-03-04,72514-3,5\nA2,2024-03-05,72514-3,5\n'
+    with pytest.raises(read.IngestError) as e:
+        read.read(read.Source("h.csv", data))
+    assert "A1" not in str(e.value) and "2024-03-04" not in str(e.value)

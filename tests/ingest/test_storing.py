@@ -44,11 +44,6 @@ def test_quarantine_records_keep_the_row_without_identifiers(imported):
     assert "Jane" not in q.write_csv() and "A100" not in q.write_csv()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="privacy: a long-layout export's DOB column is not a role of that layout, so the "
-    "quarantine raw_row keeps the full date of birth (the wide layout keeps only the year)",
-)
 def test_a_birth_date_in_a_quarantined_row_is_kept_as_its_year_only(imported):
     _, db = imported
     with Store(db, read_only=True) as st:

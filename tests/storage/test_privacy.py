@@ -6,10 +6,12 @@ import datetime as dt
 import os
 import stat
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kapoutcomes.storage import privacy
+from tests.ingest.data import identifier_corpus as corpus
 
 
 def test_secret_created_once_owner_only(tmp_path):
@@ -55,3 +57,60 @@ def test_identifier_headers_and_text():
         assert not privacy.is_identifier_header(h), h
     text = privacy.scrub_text("call 555-123-4567 or jo@example.org, ssn 123-45-6789")
     assert "555-123-4567" not in text and "jo@example.org" not in text and "123-45-6789" not in text
+
+
+# -- the identifier corpus (issue 15): every format is scrubbed, clinical text is not ------
+
+
+@pytest.mark.parametrize(
+    ("values", "tag"),
+    [
+        (corpus.PHONES, "[phone]"),
+        (corpus.SSNS, "[ssn]"),
+        (corpus.EMAILS, "[email]"),
+        (corpus.ADDRESSES, "[address]"),
+        (corpus.DATES, "[date]"),
+        (corpus.IDS, None),
+    ],
+)
+def test_every_identifier_format_in_free_text_is_replaced_by_a_tag(values, tag):
+    for v in values:
+        for text in (v, f"pt's wife said {v} today", f"{v.lower()}; nausea"):
+            out = privacy.scrub_text(text)
+            assert v not in out and v.lower() not in out, (text, out)
+            assert tag is None or tag in out, (text, out)
+            # no run of the identifier's digits survives
+            digits = "".join(c for c in v if c.isdigit())
+            assert len(digits) < 4 or digits not in "".join(c for c in out if c.isdigit()), out
+
+
+@pytest.mark.parametrize("text", corpus.CLINICAL)
+def test_clinical_text_is_kept_as_written(text):
+    assert privacy.scrub_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "2024-03-04",
+        "03/04/2024 2:05 PM",
+        "2021-08-23T03:26:50Z",
+        "72514-3",
+        "1049621",
+        "35 mg",
+        "$1,150.00",
+        "7/10",
+        "120/80",
+        "0.5 mg/kg",
+        "24-Apr-2021",
+        "Mar 31, 2024",
+        "185.5 lb",
+    ],
+)
+def test_a_structured_cell_keeps_its_value(cell):
+    assert privacy.scrub_cell(cell) == cell
+
+
+def test_a_structured_cell_holding_an_identifier_is_scrubbed():
+    for v in ("555-123-4567", "123456789", "12 Elm St", "jane@example.com", "MRN 12345"):
+        assert v not in privacy.scrub_cell(v)
