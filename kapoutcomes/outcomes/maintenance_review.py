@@ -28,6 +28,12 @@ from kapoutcomes.outcomes.episodes import (
 from kapoutcomes.outcomes.induction import induction_series
 from kapoutcomes.outcomes.rules import response_rules
 
+#: why a patient with no infusion has no baseline (the rule needs a first dose)
+NO_DOSE_BASELINE = (
+    "no infusion recorded, and the baseline is the last score within the window before the "
+    "first infusion"
+)
+
 
 def recent_trend(
     change: pl.DataFrame, settings: Settings, min_points: int | None = None
@@ -193,7 +199,7 @@ def patient_facts(
         instrument=instrument,
         as_of=as_of,
         baseline=None if b is None else b["baseline_score"],
-        baseline_status="no dosing session" if b is None else b["baseline_status"],
+        baseline_status=NO_DOSE_BASELINE if b is None else b["baseline_status"],
         latest_score=None if latest is None else latest["score"],
         latest_at=None if latest is None else latest["assessed_at"],
         reduction_pct=one(last, "reduction_pct") if same else None,
