@@ -269,6 +269,24 @@ def latest_text(facts: PatientFacts) -> str:
     return s
 
 
+def stale_notes(facts: PatientFacts) -> list[str]:
+    """What is old or missing about this instrument's scores, in a line each: a latest score
+    older than the stale limit, a dose with no score after it."""
+    notes = []
+    word = _word(facts.instrument)
+    if facts.stale and facts.latest_at is not None and facts.latest_score is not None:
+        notes.append(
+            f"the latest {word} score ({facts.latest_score:g} on {day_text(facts.latest_at)}) "
+            f"is {facts.latest_age_days} days before the as-of date (stale after "
+            f"{facts.stale_after_days} days, setting stale_score_days)"
+        )
+    if facts.score_since_last_dose is False and facts.last_dose_at is not None:
+        notes.append(
+            f"no {word} score since the {facts.last_dose_type} on {day_text(facts.last_dose_at)}"
+        )
+    return notes
+
+
 def benefit_text(facts: PatientFacts) -> str | None:
     """ "benefit after the last three infusions lasted 14-39 days; day 35 since the last
     infusion (booster, 1 Feb 2025)", in whole days; None without a dose."""

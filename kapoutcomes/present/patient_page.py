@@ -168,17 +168,7 @@ def stale_notes(
             f"({day_text(as_of)}): import a current export before deciding."
         )
     for inst, f in facts.items():
-        name = INSTRUMENTS[inst]
-        if f.stale and f.latest_at is not None:
-            notes.append(
-                f"{name}: the latest score ({f.latest_score:g} on {day_text(f.latest_at)}) is "
-                f"{f.latest_age_days} days before the as-of date (stale after "
-                f"{f.stale_after_days} days, setting stale_score_days)."
-            )
-        if f.score_since_last_dose is False and f.last_dose_at is not None:
-            notes.append(
-                f"{name}: no score since the {f.last_dose_type} on {day_text(f.last_dose_at)}."
-            )
+        notes += [f"{INSTRUMENTS[inst]}: {n}." for n in maintenance_review.stale_notes(f)]
     return tuple(notes)
 
 

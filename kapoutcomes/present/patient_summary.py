@@ -183,9 +183,9 @@ def _identity(patient_id: str, patients: pl.DataFrame, mrn: str | None) -> str:
 
 def _stale_box(facts: dict[str, maintenance_review.PatientFacts]) -> str:
     items = [
-        f"{'Pain' if k == 'pain_nrs' else 'PHQ-9'}: {_e(maintenance_review.latest_text(f))}"
+        f"{'Pain' if k == 'pain_nrs' else 'PHQ-9'}: {_e(n)}"
         for k, f in facts.items()
-        if f.stale or f.score_since_last_dose is False
+        for n in maintenance_review.stale_notes(f)
     ]
     if not items:
         return ""

@@ -73,7 +73,7 @@ def test_a_booster_without_a_later_score_says_no_score_since():
     pain = v.facts["pain_nrs"]
     assert pain.score_since_last_dose is False
     assert "no pain score since this booster" in v.facts_text[0]
-    assert "Pain: no score since the booster on 10 Feb 2024." in v.stale
+    assert "Pain: no pain score since the booster on 10 Feb 2024." in v.stale
     booster = v.benefit.filter((pl.col("measure") == "Pain") & (pl.col("type") == "booster"))
     assert booster["status"].to_list() == ["no score since"]
     assert "no response" not in v.benefit["status"].to_list()

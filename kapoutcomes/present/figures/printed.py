@@ -10,6 +10,8 @@ from kapoutcomes.present import palette
 
 #: the height of one line of chart text (9 px type) in px
 LINE_PX = 10.0
+#: a white outline under reference-line labels, so a score line crossing them stays legible
+HALO = "stroke='white' stroke-width='3' paint-order='stroke'"
 
 
 def spread_labels(ys: list[float], gap: float, lo: float, hi: float) -> list[float]:
@@ -69,7 +71,7 @@ def score_chart_svg(
         parts.append(
             f"<line x1='{left}' y1='{sy(y):.1f}' x2='{width - right}' y2='{sy(y):.1f}' "
             f"stroke='{colour}' stroke-dasharray='4 3'/>"
-            f"<text x='{width - right - 4}' y='{ly:.1f}' text-anchor='end' fill='{colour}'>"
+            f"<text x='{width - right - 4}' y='{ly:.1f}' text-anchor='end' fill='{colour}' {HALO}>"
             f"{html.escape(label)}</text>"
         )
     for d in doses:
