@@ -253,10 +253,7 @@ def latest_text(facts: PatientFacts) -> str:
         return f"no {word} score recorded"
     s = f"{word} {facts.latest_score:g} on {day_text(facts.latest_at)}"
     if facts.stale:
-        s += (
-            f" (stale: {facts.latest_age_days} days before the as-of date; "
-            f"scores older than {facts.stale_after_days} days are flagged)"
-        )
+        s += f" (stale: {facts.latest_age_days} days before the as-of date)"
     if facts.baseline is None:
         s += f"; no baseline: {facts.baseline_status.removeprefix('missing: ')}"
     elif facts.reduction_pct is not None:

@@ -38,7 +38,7 @@ svg text {{ font-size: 9px; font-family: inherit; }}
 #: the charts on the page: (instrument, top of the scale, title)
 _CHARTS = (("pain_nrs", 10.0, "Pain (NRS 0-10)"), ("phq9", 27.0, "PHQ-9 (0-27)"))
 #: rows listed at most, so that the page stays one page (the app lists them all)
-MAX_FLAGS, MAX_INFUSIONS, MAX_SIDE_EFFECTS, MAX_DETAIL = 5, 6, 5, 150
+MAX_FLAGS, MAX_INFUSIONS, MAX_SIDE_EFFECTS, MAX_DETAIL = 4, 6, 4, 100
 _e = html.escape
 
 
@@ -74,7 +74,7 @@ def _score_charts(one: dict[str, pl.DataFrame], settings: Settings) -> str:
                 (v, f"baseline {v:g}", palette.BASELINE),
                 (v * (1 - pct / 100), f"{pct:g}% below baseline", palette.RESPONSE),
             ]
-        charts.append(score_chart_svg(pts, y_max, lines, doses, title, width=350, height=135))
+        charts.append(score_chart_svg(pts, y_max, lines, doses, title, width=350, height=120))
     return f"<div class='charts'>{''.join(charts)}</div>"
 
 
