@@ -82,7 +82,7 @@ with st.container(horizontal=True, gap="small"):
             delta_arrow="off" if h.delta_color == "off" else "auto",
             help=h.help,
             border=True,
-            width=230,
+            width=225,
         )
 for line in view.facts_text:
     st.markdown(line)

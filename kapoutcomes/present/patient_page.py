@@ -66,55 +66,78 @@ def _header(patient_id: str, info: dict) -> str:
     )
 
 
+#: the mark a headline's label carries when its score is stale
+STALE = " ⚠ stale"
+
+
+def _when(f: maintenance_review.PatientFacts) -> str | None:
+    """The latest score's date, and "stale" when it is: the delta line of a headline."""
+    if f.latest_at is None:
+        return None
+    return day_text(f.latest_at) + (f" · {f.latest_age_days} days old" if f.stale else "")
+
+
 def _pain_headlines(pain: maintenance_review.PatientFacts, s: Settings) -> list[Headline]:
-    """Pain and responding, dated by the latest pain score."""
-    when = "" if pain.latest_at is None else f" on {day_text(pain.latest_at)}"
-    stale = " ⚠ stale" if pain.stale else ""
-    delta = None
-    if pain.reduction_pct is not None and abs(pain.reduction_pct) >= 0.5:
-        delta = f"{-pain.reduction_pct:.0f}% vs baseline"
+    """Pain and responding, dated by the latest pain score (short labels: they must fit a
+    metric on a tablet)."""
+    mark = STALE if pain.stale else ""
     if pain.baseline is None:
-        responding = "no baseline"
-    elif pain.responding is None:
-        responding = "—"
+        responding, against = "no baseline", None
     else:
-        responding = "Yes" if pain.responding else "No"
+        responding = "—" if pain.responding is None else ("Yes" if pain.responding else "No")
+        r = pain.reduction_pct
+        against = f"baseline {pain.baseline:g}"
+        if r is not None:
+            against = (
+                f"same as {against}"
+                if abs(r) < 0.5
+                else f"{abs(r):.0f}% {'below' if r > 0 else 'above'} {against}"
+            )
     return [
         Headline(
-            f"Pain (0-10){when}{stale}",
+            f"Pain (0-10){mark}",
             "—" if pain.latest_score is None else f"{pain.latest_score:g}",
-            delta,
+            _when(pain),
             help=maintenance_review.latest_text(pain),
-            delta_color="inverse",
+            delta_color="off",
         ),
         Headline(
-            f"Responding (≥{s.pain_response_pct:g}%){when}{stale}",
+            f"Responding (≥{s.pain_response_pct:g}%){mark}",
             responding,
-            help="At the latest pain score, against the baseline"
-            + ("" if pain.baseline is None else f" ({pain.baseline:g})")
+            against,
+            help=f"At the latest pain score ({_when(pain) or 'none'}), against the baseline"
             + ("" if pain.baseline is not None else f": {pain.baseline_status}"),
+            delta_color="off",
         ),
     ]
 
 
 def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
     """Day since the last infusion next to how long benefit usually lasted; induction."""
-    days = pain.days_since_last_dose
-    usual = None
-    if pain.recent_benefit_days:
-        lo, hi = round(min(pain.recent_benefit_days)), round(max(pain.recent_benefit_days))
-        usual = f"benefit lasted {lo}-{hi} d" if lo != hi else f"benefit lasted {lo} d"
-    label = "Day since last infusion"
-    if pain.last_dose_at is not None:
-        label = f"Day since {pain.last_dose_type} on {day_text(pain.last_dose_at)}"
+    days, spells = pain.days_since_last_dose, pain.recent_benefit_days
+    usual = "—"
+    if spells:
+        lo, hi = round(min(spells)), round(max(spells))
+        usual = f"{lo}-{hi} days" if lo != hi else f"{lo} days"
     n = pain.induction_infusions
     return [
         Headline(
-            label,
+            "Since last infusion",
             "—" if days is None else f"day {days:.0f}",
+            None
+            if pain.last_dose_at is None
+            else f"{pain.last_dose_type} · {day_text(pain.last_dose_at)}",
+            help="Whole days from the last infusion to the as-of date.",
+            delta_color="off",
+        ),
+        Headline(
+            "Benefit lasted",
             usual,
-            help="Benefit after the patient's own previous infusions (completed spells: lost "
-            "or ended by a booster), in whole days; the day count is on the as-of date.",
+            f"after the last {len(spells)} infusion{'s' if len(spells) != 1 else ''}"
+            if spells
+            else "no completed benefit spell",
+            help="After the patient's own previous infusions: completed spells (response "
+            "lost, or ended by a booster), in whole days.",
             delta_color="off",
         ),
         Headline(
@@ -129,14 +152,14 @@ def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
 
 def _headlines(pain: maintenance_review.PatientFacts, s: Settings) -> tuple[Headline, ...]:
     slope = pain.slope_per_week
-    when = "" if pain.latest_at is None else f" to {day_text(pain.latest_at)}"
     trend = Headline(
-        f"Pain trend ({pain.trend_weeks} wk{when})" + (" ⚠ stale" if pain.stale else ""),
+        f"Pain trend ({pain.trend_weeks} wk){STALE if pain.stale else ''}",
         "—" if slope is None else f"{slope:+.1f}/week",
+        None if slope is None or pain.latest_at is None else f"to {_when(pain)}",
         help=maintenance_review.trend_text(pain) or "Too few scores in the window for a trend.",
+        delta_color="off",
     )
-    pain_part = _pain_headlines(pain, s)
-    return (*pain_part, *_dose_headlines(pain), trend)
+    return (*_pain_headlines(pain, s), *_dose_headlines(pain), trend)
 
 
 def as_of_text(as_of: dt.datetime | None, today: dt.date) -> str:
@@ -208,9 +231,9 @@ def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.Dat
     )
     return ben.sort("instrument", "dose_at").select(
         measure=pl.col("instrument").replace_strict(INSTRUMENTS, default=pl.col("instrument")),
-        infusion=pl.col("dose_at").dt.date(),
+        infusion=pl.col("dose_at").dt.strftime("%Y-%m-%d"),
         type=pl.col("session_type"),
-        next_infusion=pl.col("next_dose_at").dt.date(),
+        next_infusion=pl.col("next_dose_at").dt.strftime("%Y-%m-%d"),
         benefit_days=pl.col("benefit_days").round(0).cast(pl.Int32),
         status=status,
     )

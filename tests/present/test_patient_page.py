@@ -33,9 +33,9 @@ def test_a_score_14_months_old_is_dated_and_flagged_stale():
     pain = v.facts["pain_nrs"]
     assert pain.latest_at == dt.datetime(2024, 3, 21, 9) and pain.latest_age_days == 425
     assert pain.stale
-    labels = [h.label for h in v.headlines]
-    assert "Pain (0-10) on 21 Mar 2024 ⚠ stale" in labels
-    assert any(x.startswith("Pain trend (6 wk to 21 Mar 2024) ⚠ stale") for x in labels)
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Pain (0-10) ⚠ stale"] == ("3", "21 Mar 2024 · 425 days old")
+    assert shown["Pain trend (6 wk) ⚠ stale"][1] == "to 21 Mar 2024 · 425 days old"
     assert v.facts_text[0].startswith("**Pain:** pain 3 on 21 Mar 2024 (stale: 425 days")
     assert any("is 425 days before the as-of date (stale after 30 days" in n for n in v.stale)
     assert v.as_of_text.startswith("As of 20 May 2025: the latest record in the store")
@@ -50,9 +50,11 @@ def test_a_recent_score_is_dated_not_stale_and_benefit_in_whole_days():
     pain = v.facts["pain_nrs"]
     assert pain.latest_age_days == 0 and not pain.stale
     assert [n for n in v.stale if n.startswith("Pain")] == []
-    day = next(h for h in v.headlines if h.label.startswith("Day since"))
-    assert day.label == "Day since maintenance on 16 Mar 2024"
-    assert day.value == "day 5" and day.delta == "benefit lasted 17-30 d"
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Pain (0-10)"] == ("3", "21 Mar 2024")
+    assert shown["Responding (≥30%)"] == ("Yes", "62% below baseline 8")
+    assert shown["Since last infusion"] == ("day 5", "maintenance · 16 Mar 2024")
+    assert shown["Benefit lasted"] == ("17-30 days", "after the last 2 infusions")
     assert (
         "benefit after the last two infusions lasted 17-30 days; day 5 since the last "
         in (v.facts_text[0])
