@@ -135,6 +135,9 @@ class PatientFacts:
     last_dose_at: dt.datetime | None = None
     score_since_last_dose: bool | None = None  # None: no dose
     induction_target: int = 6  # infusions that complete an induction series
+    #: spells still running at the next infusion (benefit lasted at least this long), used
+    #: when there is no completed spell
+    recent_at_least_days: tuple[float, ...] = ()
 
 
 def _latest(assess: pl.DataFrame, instrument: str, as_of: dt.datetime) -> dict | None:
@@ -181,7 +184,9 @@ def patient_facts(
     ep = response_episodes(ch, sessions, settings)
     ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
     done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
-    recent = done.tail(settings.recent_benefit_doses if recent_doses is None else recent_doses)
+    n_recent = settings.recent_benefit_doses if recent_doses is None else recent_doses
+    recent = done.tail(n_recent)
+    at_least = ben.filter(pl.col("status") == "next dose").tail(n_recent)
     tr = recent_trend(ch if ch.height else _scored(assess, instrument, as_of), settings)
     last = ch.tail(1)
     latest = _latest(assess, instrument, as_of)
@@ -219,6 +224,7 @@ def patient_facts(
         stale_after_days=settings.stale_score_days,
         last_dose_at=last_dose_at,
         induction_target=settings.induction_complete_infusions,
+        recent_at_least_days=tuple(at_least.get_column("benefit_days").to_list()),
     )
 
 
@@ -294,6 +300,10 @@ def benefit_text(facts: PatientFacts) -> str | None:
         span = f"{lo} days" if lo == hi else f"{lo}-{hi} days"
         which = {1: "the last infusion", 2: "the last two infusions", 3: "the last three infusions"}
         parts.append(f"benefit after {which.get(n, f'the last {n} infusions')} lasted {span}")
+    elif facts.recent_at_least_days:
+        lo, hi = round(min(facts.recent_at_least_days)), round(max(facts.recent_at_least_days))
+        span = f"{lo} days" if lo == hi else f"{lo}-{hi} days"
+        parts.append(f"benefit lasted at least {span} (still responding at each next infusion)")
     if facts.days_since_last_dose is not None and facts.last_dose_at is not None:
         parts.append(
             f"day {facts.days_since_last_dose:.0f} since the last infusion "

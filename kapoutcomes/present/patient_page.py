@@ -115,10 +115,10 @@ def _pain_headlines(pain: maintenance_review.PatientFacts, s: Settings) -> list[
 def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
     """Day since the last infusion next to how long benefit usually lasted; induction."""
     days, spells = pain.days_since_last_dose, pain.recent_benefit_days
-    usual = "—"
-    if spells:
-        lo, hi = round(min(spells)), round(max(spells))
-        usual = f"{lo}-{hi} days" if lo != hi else f"{lo} days"
+    usual, at_least = "—", pain.recent_at_least_days
+    if spells or at_least:
+        lo, hi = round(min(spells or at_least)), round(max(spells or at_least))
+        usual = ("" if spells else "≥ ") + (f"{lo}-{hi} days" if lo != hi else f"{lo} days")
     n = pain.induction_infusions
     return [
         Headline(
@@ -135,6 +135,8 @@ def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
             usual,
             f"after the last {len(spells)} infusion{'s' if len(spells) != 1 else ''}"
             if spells
+            else "still responding at each next infusion"
+            if at_least
             else "no completed benefit spell",
             help="After the patient's own previous infusions: completed spells (response "
             "lost, or ended by a booster), in whole days.",

@@ -109,3 +109,18 @@ def test_as_of_today_when_the_store_holds_todays_records():
     v = patient_page.patient_view(t, pid(1), S, today=dt.date(2024, 1, 1))
     assert v.as_of_text.startswith("As of today, 1 Jan 2024")
     assert not any("store's latest record" in n for n in v.stale)
+
+
+def test_benefit_still_running_at_each_next_infusion_is_stated_as_at_least():
+    # baseline 8 (day -2); 3 on days 14, 45 and 85 (62.5% below: responding throughout);
+    # maintenance on days 40 and 80. Induction end (day 11) -> day 40: 29 days and day 40 ->
+    # day 80: 40 days, both still responding at the next infusion: "at least 29-40 days".
+    t = tables(
+        [patient(1)],
+        [*induction(1, SIX), session(1, 40, "maintenance", 7), session(1, 80, "maintenance", 8)],
+        [score(1, -2, 8), score(1, 14, 3), score(1, 45, 3), score(1, 85, 3)],
+    )
+    v = view(t)
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Benefit lasted"] == ("≥ 29-40 days", "still responding at each next infusion")
+    assert "benefit lasted at least 29-40 days (still responding" in v.facts_text[0]
