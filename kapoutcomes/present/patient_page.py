@@ -135,7 +135,7 @@ def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
             usual,
             f"after the last {len(spells)} infusion{'s' if len(spells) != 1 else ''}"
             if spells
-            else "still responding at each next infusion"
+            else "response not lost"
             if at_least
             else "no completed benefit spell",
             help="After the patient's own previous infusions: completed spells (response "

@@ -122,5 +122,5 @@ def test_benefit_still_running_at_each_next_infusion_is_stated_as_at_least():
     )
     v = view(t)
     shown = {h.label: (h.value, h.delta) for h in v.headlines}
-    assert shown["Benefit lasted"] == ("≥ 29-40 days", "still responding at each next infusion")
+    assert shown["Benefit lasted"] == ("≥ 29-40 days", "response not lost")
     assert "benefit lasted at least 29-40 days (still responding" in v.facts_text[0]
