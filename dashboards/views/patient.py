@@ -47,7 +47,9 @@ if patient_id not in seen:
         st.stop()  # fail closed: no record shown whose view could not be audited
     seen.add(patient_id)
 
-view = patient_page.patient_view(loaded.tables, patient_id, s)
+# the MRN as typed goes onto the printable summary only (never stored or logged)
+mrn = query.strip() if query.strip() and query.strip() != patient_id else None
+view = patient_page.patient_view(loaded.tables, patient_id, s, mrn=mrn)
 
 # Safety flags first: impossible to miss.
 flags = view.flags
@@ -70,13 +72,24 @@ st.markdown(view.header)
 
 st.subheader("Maintenance review")
 st.caption(
-    "Decision support: these are facts and the clinic's configured rule, not a recommendation. "
-    f"As of {view.as_of:%Y-%m-%d} (latest data)."
-    if view.as_of
-    else "Decision support, not a verdict."
+    f"**{view.as_of_text}** Decision support: these are facts and the clinic's configured "
+    "rule, not a recommendation."
 )
-for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
-    col.metric(h.label, h.value, h.delta, delta_color="inverse")
+for note in view.stale:
+    st.warning(note, icon=":material/schedule:")
+# metrics wrap onto more rows on a narrow screen (a tablet) instead of truncating
+with st.container(horizontal=True, gap="small"):
+    for h in view.headlines:
+        st.metric(
+            h.label,
+            h.value,
+            h.delta,
+            delta_color=h.delta_color,
+            delta_arrow="off" if h.delta_color == "off" else "auto",
+            help=h.help,
+            border=True,
+            width=225,
+        )
 for line in view.facts_text:
     st.markdown(line)
 st.caption(view.rule)

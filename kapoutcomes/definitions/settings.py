@@ -123,6 +123,13 @@ class Settings:
         PROJECT_CHOICE,
         "the recent trend is stated only with at least this many assessments in its window",
     )
+    stale_score_days: int = _f(
+        30,
+        f"{PROJECT_CHOICE}; about one maintenance interval, so a score older than this says "
+        "nothing about the current interval",
+        "the patient view flags a latest score (and its trend) older than this many days "
+        "before the as-of date as stale",
+    )
     recent_benefit_doses: int = _f(
         3,
         f"{PROJECT_CHOICE}; the maintenance review states benefit after the last few infusions",
@@ -266,6 +273,7 @@ def _check(s: Settings, origin: str) -> None:
         "trend_weeks",
         "trend_min_points",
         "recent_benefit_doses",
+        "stale_score_days",
         "treatment_month_days",
         "max_treatment_month",
         "small_n",

@@ -17,6 +17,7 @@ import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes.change import baselines, changes
+from kapoutcomes.outcomes.change import totals as change_totals
 from kapoutcomes.outcomes.dosing import days_between, dosing_sessions
 from kapoutcomes.outcomes.episodes import (
     benefit_durations,
@@ -26,6 +27,12 @@ from kapoutcomes.outcomes.episodes import (
 )
 from kapoutcomes.outcomes.induction import induction_series
 from kapoutcomes.outcomes.rules import response_rules
+
+#: why a patient with no infusion has no baseline (the rule needs a first dose)
+NO_DOSE_BASELINE = (
+    "no infusion recorded, and the baseline is the last score within the window before the "
+    "first infusion"
+)
 
 
 def recent_trend(
@@ -122,6 +129,35 @@ class PatientFacts:
     induction_infusions: int | None
     induction_completed: bool | None
     definition: str
+    latest_age_days: int | None = None  # whole days from the latest score to ``as_of``
+    stale: bool = False  # the latest score is older than ``stale_after_days``
+    stale_after_days: int = 30
+    last_dose_at: dt.datetime | None = None
+    score_since_last_dose: bool | None = None  # None: no dose
+    induction_target: int = 6  # infusions that complete an induction series
+    #: spells still running at the next infusion (benefit lasted at least this long), used
+    #: when there is no completed spell
+    recent_at_least_days: tuple[float, ...] = ()
+
+
+def _latest(assess: pl.DataFrame, instrument: str, as_of: dt.datetime) -> dict | None:
+    """The latest total score of ``instrument`` up to ``as_of`` (with or without a dose)."""
+    t = change_totals(assess).filter(
+        (pl.col("instrument") == instrument) & (pl.col("assessed_at") <= as_of)
+    )
+    return t.sort("assessed_at").row(-1, named=True) if t.height else None
+
+
+def _freshness(
+    latest: dict | None, last_dose_at: dt.datetime | None, as_of: dt.datetime, stale_days: int
+) -> dict:
+    """How old the latest score is (whole days), whether it is stale and whether it came
+    after the last dose."""
+    if latest is None:
+        return {"latest_age_days": None, "stale": False, "score_since_last_dose": None}
+    age = (as_of.date() - latest["assessed_at"].date()).days
+    since = None if last_dose_at is None else latest["assessed_at"] > last_dose_at
+    return {"latest_age_days": age, "stale": age > stale_days, "score_since_last_dose": since}
 
 
 def patient_facts(
@@ -133,7 +169,8 @@ def patient_facts(
     recent_doses: int | None = None,
 ) -> PatientFacts:
     """The maintenance-review facts for one patient (``recent_doses`` = how many of the
-    latest completed benefit spells to report; a project default)."""
+    latest completed benefit spells to report; a project default). The latest score is the
+    latest of the instrument up to ``as_of``, dosed or not, dated and flagged when stale."""
     sessions = tables_["sessions"].filter(pl.col("patient_id") == patient_id)
     assess = tables_["assessments"].filter(pl.col("patient_id") == patient_id)
     # the RCI needs a cohort SD; it plays no part in these facts, so the patient alone is fine
@@ -147,9 +184,12 @@ def patient_facts(
     ep = response_episodes(ch, sessions, settings)
     ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
     done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
-    recent = done.tail(settings.recent_benefit_doses if recent_doses is None else recent_doses)
-    tr = recent_trend(ch, settings)
+    n_recent = settings.recent_benefit_doses if recent_doses is None else recent_doses
+    recent = done.tail(n_recent)
+    at_least = ben.filter(pl.col("status") == "next dose").tail(n_recent)
+    tr = recent_trend(ch if ch.height else _scored(assess, instrument, as_of), settings)
     last = ch.tail(1)
+    latest = _latest(assess, instrument, as_of)
     ds = days_since_last_infusion(sessions, as_of)
     ind = induction_series(sessions, settings).filter(pl.col("course") == 1)
     b = base.row(0, named=True) if base.height else None
@@ -157,16 +197,18 @@ def patient_facts(
     def one(frame: pl.DataFrame, col: str):
         return frame.get_column(col)[0] if frame.height else None
 
+    last_dose_at = one(ds, "last_dose_at")
+    same = latest is not None and last.height and last["assessed_at"][0] == latest["assessed_at"]
     return PatientFacts(
         patient_id=patient_id,
         instrument=instrument,
         as_of=as_of,
         baseline=None if b is None else b["baseline_score"],
-        baseline_status="no dosing session" if b is None else b["baseline_status"],
-        latest_score=one(last, "score"),
-        latest_at=one(last, "assessed_at"),
-        reduction_pct=one(last, "reduction_pct"),
-        responding=one(last, "responder"),
+        baseline_status=NO_DOSE_BASELINE if b is None else b["baseline_status"],
+        latest_score=None if latest is None else latest["score"],
+        latest_at=None if latest is None else latest["assessed_at"],
+        reduction_pct=one(last, "reduction_pct") if same else None,
+        responding=one(last, "responder") if same else None,
         response_threshold_pct=threshold,
         recent_benefit_days=tuple(recent.get_column("benefit_days").to_list()),
         benefit_statuses=tuple(recent.get_column("status").to_list()),
@@ -178,50 +220,129 @@ def patient_facts(
         induction_infusions=one(ind, "infusions"),
         induction_completed=one(ind, "completed"),
         definition=loss_definition(settings),
+        **_freshness(latest, last_dose_at, as_of, settings.stale_score_days),
+        stale_after_days=settings.stale_score_days,
+        last_dose_at=last_dose_at,
+        induction_target=settings.induction_complete_infusions,
+        recent_at_least_days=tuple(at_least.get_column("benefit_days").to_list()),
     )
+
+
+def _scored(assess: pl.DataFrame, instrument: str, as_of: dt.datetime) -> pl.DataFrame:
+    """The scores of a patient with no dose, shaped for ``recent_trend``."""
+    return (
+        change_totals(assess)
+        .filter((pl.col("instrument") == instrument) & (pl.col("assessed_at") <= as_of))
+        .select("patient_id", "instrument", "assessed_at", "score")
+    )
+
+
+def day_text(d: dt.date | dt.datetime) -> str:
+    """A date as people write it, unambiguous in any locale: 3 Mar 2025."""
+    return f"{d.day} {d:%b %Y}"
+
+
+def _word(instrument: str) -> str:
+    from kapoutcomes.definitions import instruments
+
+    inst = instruments.INSTRUMENTS.get(instrument)
+    if inst is not None and inst.domain == "pain":
+        return "pain"
+    return inst.name if inst is not None else instrument
+
+
+def latest_text(facts: PatientFacts) -> str:
+    """The latest score, dated and flagged when stale: "pain 5 on 3 Mar 2025 (stale: 420
+    days before the as-of date)", or why there is none."""
+    word = _word(facts.instrument)
+    if facts.latest_score is None or facts.latest_at is None:
+        return f"no {word} score recorded"
+    s = f"{word} {facts.latest_score:g} on {day_text(facts.latest_at)}"
+    if facts.stale:
+        s += f" (stale: {facts.latest_age_days} days before the as-of date)"
+    if facts.baseline is None:
+        s += f"; no baseline: {facts.baseline_status.removeprefix('missing: ')}"
+    elif facts.reduction_pct is not None:
+        r = facts.reduction_pct
+        if abs(r) < 0.5:
+            s += ", same as baseline"
+        else:
+            s += f", {abs(r):.0f}% {'below' if r > 0 else 'above'} baseline"
+        s += f" ({facts.baseline:g})"
+    return s
+
+
+def stale_notes(facts: PatientFacts) -> list[str]:
+    """What is old or missing about this instrument's scores, in a line each: a latest score
+    older than the stale limit, a dose with no score after it."""
+    notes = []
+    word = _word(facts.instrument)
+    if facts.stale and facts.latest_at is not None and facts.latest_score is not None:
+        notes.append(
+            f"the latest {word} score ({facts.latest_score:g} on {day_text(facts.latest_at)}) "
+            f"is {facts.latest_age_days} days before the as-of date (stale after "
+            f"{facts.stale_after_days} days, setting stale_score_days)"
+        )
+    if facts.score_since_last_dose is False and facts.last_dose_at is not None:
+        notes.append(
+            f"no {word} score since the {facts.last_dose_type} on {day_text(facts.last_dose_at)}"
+        )
+    return notes
+
+
+def benefit_text(facts: PatientFacts) -> str | None:
+    """ "benefit after the last three infusions lasted 14-39 days; day 35 since the last
+    infusion (booster, 1 Feb 2025)", in whole days; None without a dose."""
+    parts = []
+    n = len(facts.recent_benefit_days)
+    if n:
+        lo, hi = round(min(facts.recent_benefit_days)), round(max(facts.recent_benefit_days))
+        span = f"{lo} days" if lo == hi else f"{lo}-{hi} days"
+        which = {1: "the last infusion", 2: "the last two infusions", 3: "the last three infusions"}
+        parts.append(f"benefit after {which.get(n, f'the last {n} infusions')} lasted {span}")
+    elif facts.recent_at_least_days:
+        lo, hi = round(min(facts.recent_at_least_days)), round(max(facts.recent_at_least_days))
+        span = f"{lo} days" if lo == hi else f"{lo}-{hi} days"
+        parts.append(f"benefit lasted at least {span} (still responding at each next infusion)")
+    if facts.days_since_last_dose is not None and facts.last_dose_at is not None:
+        parts.append(
+            f"day {facts.days_since_last_dose:.0f} since the last infusion "
+            f"({facts.last_dose_type}, {day_text(facts.last_dose_at)}) on the as-of date"
+        )
+        if facts.score_since_last_dose is False:
+            parts.append(f"no {_word(facts.instrument)} score since this {facts.last_dose_type}")
+    return "; ".join(parts) or None
+
+
+def trend_text(facts: PatientFacts) -> str | None:
+    """The trend over the weeks up to the latest score, dated (and stale with it)."""
+    if facts.slope_per_week is None or facts.latest_at is None:
+        return None
+    word, sl = _word(facts.instrument), facts.slope_per_week
+    span = f"over the {facts.trend_weeks} weeks to {day_text(facts.latest_at)}"
+    if abs(sl) < 0.05:
+        return f"{word} steady {span}" + (" (stale)" if facts.stale else "")
+    trend = "rising" if sl > 0 else "falling"
+    return f"{word} {trend} {abs(sl):.1f} points a week {span}" + (
+        " (stale)" if facts.stale else ""
+    )
+
+
+def induction_text(facts: PatientFacts) -> str | None:
+    """ "induction: 4 of 6 infusions (incomplete)"; None without an induction infusion."""
+    if facts.induction_infusions is None:
+        return None
+    n, target = facts.induction_infusions, facts.induction_target
+    done = "complete" if n >= target else "incomplete"
+    return f"induction: {n} of {target} infusions ({done})"
 
 
 def describe_patient(facts: PatientFacts) -> str:
-    """The facts in plain words, e.g. "pain 5.5, 31% below baseline; benefit after the last
-    three infusions lasted 24-31 days; day 26 now; pain rising 0.4 points a week".
+    """The facts in plain words, every "now" dated, e.g. "pain 5.5 on 3 Mar 2025, 31% below
+    baseline (8); benefit after the last three infusions lasted 24-31 days; day 26 since the
+    last infusion (maintenance, 5 Feb 2025) on the as-of date; pain rising 0.4 points a week
+    over the 6 weeks to 3 Mar 2025; induction: 6 of 6 infusions (complete)".
 
     Decision support for the clinician: it states facts, never a recommendation."""
-    from kapoutcomes.definitions import instruments
-
-    inst = instruments.INSTRUMENTS.get(facts.instrument)
-    word = (
-        "pain"
-        if inst is not None and inst.domain == "pain"
-        else (inst.name if inst is not None else facts.instrument)
-    )
-    parts: list[str] = []
-    if facts.latest_score is None:
-        parts.append(f"no {word} score after the first dose")
-    else:
-        s = f"{word} {facts.latest_score:g}"
-        if facts.baseline is None:
-            s += f" (no baseline: {facts.baseline_status.removeprefix('missing: ')})"
-        elif facts.reduction_pct is not None:
-            r = facts.reduction_pct
-            if abs(r) < 0.5:
-                s += ", same as baseline"
-            else:
-                s += f", {abs(r):.0f}% {'below' if r > 0 else 'above'} baseline"
-            s += f" ({facts.baseline:g})"
-        parts.append(s)
-    n = len(facts.recent_benefit_days)
-    if n:
-        lo, hi = min(facts.recent_benefit_days), max(facts.recent_benefit_days)
-        span = f"{lo:.0f} days" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f} days"
-        which = {1: "the last infusion", 2: "the last two infusions", 3: "the last three infusions"}
-        parts.append(f"benefit after {which.get(n, f'the last {n} infusions')} lasted {span}")
-    if facts.days_since_last_dose is not None:
-        parts.append(f"day {facts.days_since_last_dose:.0f} now")
-    if facts.slope_per_week is not None:
-        sl = facts.slope_per_week
-        if abs(sl) < 0.05:
-            parts.append(f"{word} steady over {facts.trend_weeks} weeks")
-        else:
-            trend = "rising" if sl > 0 else "falling"
-            parts.append(f"{word} {trend} {abs(sl):.1f} points a week")
-    return "; ".join(parts)
+    parts = [latest_text(facts), benefit_text(facts), trend_text(facts), induction_text(facts)]
+    return "; ".join(p for p in parts if p)

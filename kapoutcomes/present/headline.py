@@ -13,6 +13,8 @@ class Headline:
     delta: str | None = None
     caption: str = ""
     help: str | None = None
+    #: how st.metric colours the delta: "normal", "inverse" (lower is better) or "off" (a fact)
+    delta_color: str = "normal"
 
 
 def ci_label(confidence_level: float) -> str:

@@ -16,6 +16,7 @@ from kapoutcomes.cohort import safety
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.ingest import deid
 from kapoutcomes.outcomes import change, episodes, maintenance_review
+from kapoutcomes.outcomes.maintenance_review import day_text
 from kapoutcomes.present import figures, patient_summary
 from kapoutcomes.present.headline import Headline
 from kapoutcomes.storage import privacy
@@ -37,11 +38,13 @@ class PatientView:
     records: dict[str, pl.DataFrame]  # this patient's rows of every table
     flags: pl.DataFrame  # safety flags, newest first
     as_of: dt.datetime | None  # the latest data in the store
+    as_of_text: str  # the as-of date and what it is (the data end, not today)
     facts: dict[str, maintenance_review.PatientFacts]  # per instrument
-    headlines: tuple[Headline, ...]  # pain now, responding, days since infusion, trend
+    headlines: tuple[Headline, ...]  # pain, responding, day since infusion, trend, induction
+    stale: tuple[str, ...]  # what is old or missing, to show as warnings next to the figures
     facts_text: tuple[str, ...]  # one sentence per instrument
     rule: str  # the responder and loss-of-response rule in force
-    benefit: pl.DataFrame  # benefit after each infusion
+    benefit: pl.DataFrame  # benefit after each infusion, for people
     timeline: go.Figure
     summary_html: str  # the one-page summary for the chart
 
@@ -63,30 +66,135 @@ def _header(patient_id: str, info: dict) -> str:
     )
 
 
-def _headlines(pain: maintenance_review.PatientFacts, s: Settings) -> tuple[Headline, ...]:
-    delta = None
-    if pain.reduction_pct is not None and abs(pain.reduction_pct) >= 0.5:
-        delta = f"{-pain.reduction_pct:.0f}% vs baseline"
+#: the mark a headline's label carries when its score is stale
+STALE = " ⚠ stale"
+
+
+def _when(f: maintenance_review.PatientFacts) -> str | None:
+    """The latest score's date, and "stale" when it is: the delta line of a headline."""
+    if f.latest_at is None:
+        return None
+    return day_text(f.latest_at) + (f" · {f.latest_age_days} days old" if f.stale else "")
+
+
+def _pain_headlines(pain: maintenance_review.PatientFacts, s: Settings) -> list[Headline]:
+    """Pain and responding, dated by the latest pain score (short labels: they must fit a
+    metric on a tablet)."""
+    mark = STALE if pain.stale else ""
     if pain.baseline is None:
-        responding = "no baseline"
-    elif pain.responding is None:
-        responding = "—"
+        responding, against = "no baseline", None
     else:
-        responding = "Yes" if pain.responding else "No"
-    days = pain.days_since_last_dose
-    slope = pain.slope_per_week
-    return (
+        responding = "—" if pain.responding is None else ("Yes" if pain.responding else "No")
+        r = pain.reduction_pct
+        against = f"baseline {pain.baseline:g}"
+        if r is not None:
+            against = (
+                f"same as {against}"
+                if abs(r) < 0.5
+                else f"{abs(r):.0f}% {'below' if r > 0 else 'above'} {against}"
+            )
+    return [
         Headline(
-            "Pain now (0-10)",
+            f"Pain (0-10){mark}",
             "—" if pain.latest_score is None else f"{pain.latest_score:g}",
-            delta,
+            _when(pain),
+            help=maintenance_review.latest_text(pain),
+            delta_color="off",
         ),
-        Headline(f"Responding (≥{s.pain_response_pct:g}% below baseline)", responding),
-        Headline("Days since last infusion", "—" if days is None else f"{days:.0f}"),
         Headline(
-            f"Pain trend ({pain.trend_weeks} weeks)", "—" if slope is None else f"{slope:+.1f}/week"
+            f"Responding (≥{s.pain_response_pct:g}%){mark}",
+            responding,
+            against,
+            help=f"At the latest pain score ({_when(pain) or 'none'}), against the baseline"
+            + ("" if pain.baseline is not None else f": {pain.baseline_status}"),
+            delta_color="off",
         ),
+    ]
+
+
+def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
+    """Day since the last infusion next to how long benefit usually lasted; induction."""
+    days, spells = pain.days_since_last_dose, pain.recent_benefit_days
+    usual, at_least = "—", pain.recent_at_least_days
+    if spells or at_least:
+        lo, hi = round(min(spells or at_least)), round(max(spells or at_least))
+        usual = ("" if spells else "≥ ") + (f"{lo}-{hi} days" if lo != hi else f"{lo} days")
+    n = pain.induction_infusions
+    return [
+        Headline(
+            "Since last infusion",
+            "—" if days is None else f"day {days:.0f}",
+            None
+            if pain.last_dose_at is None
+            else f"{pain.last_dose_type} · {day_text(pain.last_dose_at)}",
+            help="Whole days from the last infusion to the as-of date.",
+            delta_color="off",
+        ),
+        Headline(
+            "Benefit lasted",
+            usual,
+            f"after the last {len(spells)} infusion{'s' if len(spells) != 1 else ''}"
+            if spells
+            else "response not lost"
+            if at_least
+            else "no completed benefit spell",
+            help="After the patient's own previous infusions: completed spells (response "
+            "lost, or ended by a booster), in whole days.",
+            delta_color="off",
+        ),
+        Headline(
+            "Induction infusions",
+            "none" if n is None else f"{n} of {pain.induction_target}",
+            None if n is None else ("complete" if n >= pain.induction_target else "incomplete"),
+            help=f"First induction course; complete with {pain.induction_target} infusions.",
+            delta_color="off",
+        ),
+    ]
+
+
+def _headlines(pain: maintenance_review.PatientFacts, s: Settings) -> tuple[Headline, ...]:
+    slope = pain.slope_per_week
+    trend = Headline(
+        f"Pain trend ({pain.trend_weeks} wk){STALE if pain.stale else ''}",
+        "—" if slope is None else f"{slope:+.1f}/week",
+        None if slope is None or pain.latest_at is None else f"to {_when(pain)}",
+        help=maintenance_review.trend_text(pain) or "Too few scores in the window for a trend.",
+        delta_color="off",
     )
+    return (*_pain_headlines(pain, s), *_dose_headlines(pain), trend)
+
+
+def as_of_text(as_of: dt.datetime | None, today: dt.date) -> str:
+    """What 'now' means on this page: the data end (the latest record in the store), which is
+    today only when the store holds today's data."""
+    if as_of is None:
+        return f"No sessions or scores in the store; today is {day_text(today)}."
+    if as_of.date() >= today:
+        return f"As of today, {day_text(today)} (the store holds today's records)."
+    return (
+        f"As of {day_text(as_of)}: the latest record in the store (the data end), not today "
+        f"({day_text(today)}, {(today - as_of.date()).days} days later). Every 'now' below "
+        "is at the data end."
+    )
+
+
+def stale_notes(
+    facts: dict[str, maintenance_review.PatientFacts],
+    as_of: dt.datetime | None,
+    today: dt.date,
+    s: Settings,
+) -> tuple[str, ...]:
+    """Warnings for what is old or missing: the store's data end, each stale latest score,
+    and a dose with no score after it."""
+    notes = []
+    if as_of is not None and (today - as_of.date()).days > s.stale_score_days:
+        notes.append(
+            f"The store's latest record is {(today - as_of.date()).days} days old "
+            f"({day_text(as_of)}): import a current export before deciding."
+        )
+    for inst, f in facts.items():
+        notes += [f"{INSTRUMENTS[inst]}: {n}." for n in maintenance_review.stale_notes(f)]
+    return tuple(notes)
 
 
 def _rule(s: Settings) -> str:
@@ -98,15 +206,52 @@ def _rule(s: Settings) -> str:
 
 
 def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.DataFrame:
-    """How long benefit lasted after each infusion, from one patient's tables."""
+    """How long benefit lasted after each infusion, from one patient's tables, for people:
+    dates, whole days, and "no score since" (not "no response") when no score of the
+    instrument followed the infusion before the next one or the data end."""
     base = change.baselines(one["assessments"], one["sessions"], s)
     changed = change.changes(one["assessments"], one["sessions"], s, base=base)
     spells = episodes.response_episodes(changed, one["sessions"], s)
-    return episodes.benefit_durations(spells, one["sessions"], s)
+    ben = episodes.benefit_durations(spells, one["sessions"], s)
+    scored = change.totals(one["assessments"]).select("instrument", "assessed_at")
+    far = dt.datetime(9999, 1, 1)
+    followed = (
+        ben.select("session_id", "instrument", "dose_at", "next_dose_at")
+        .join(scored, on="instrument", how="left")
+        .filter(
+            (pl.col("assessed_at") > pl.col("dose_at"))
+            & (pl.col("assessed_at") < pl.col("next_dose_at").fill_null(far))
+        )
+        .select("session_id", "instrument", _scored=pl.lit(True))
+        .unique()
+    )
+    ben = ben.join(followed, on=["session_id", "instrument"], how="left")
+    status = (
+        pl.when((pl.col("status") == "no response") & pl.col("_scored").is_null())
+        .then(pl.lit("no score since"))
+        .otherwise(pl.col("status"))
+    )
+    return ben.sort("instrument", "dose_at").select(
+        measure=pl.col("instrument").replace_strict(INSTRUMENTS, default=pl.col("instrument")),
+        infusion=pl.col("dose_at").dt.strftime("%Y-%m-%d"),
+        type=pl.col("session_type"),
+        next_infusion=pl.col("next_dose_at").dt.strftime("%Y-%m-%d"),
+        benefit_days=pl.col("benefit_days").round(0).cast(pl.Int32),
+        status=status,
+    )
 
 
-def patient_view(t: dict[str, pl.DataFrame], patient_id: str, s: Settings) -> PatientView:
-    """What the Patient view shows for ``patient_id`` (who must be in ``t["patients"]``)."""
+def patient_view(
+    t: dict[str, pl.DataFrame],
+    patient_id: str,
+    s: Settings,
+    mrn: str | None = None,
+    today: dt.date | None = None,
+) -> PatientView:
+    """What the Patient view shows for ``patient_id`` (who must be in ``t["patients"]``).
+    ``mrn`` is the MRN the clinician typed: it goes onto the printable summary only and is
+    never stored or logged; ``today`` (default: the clock) dates the data end."""
+    today = today or dt.date.today()
     one = {name: df.filter(pl.col("patient_id") == patient_id) for name, df in t.items()}
     flags = safety.safety_flags(one["assessments"], one["adverse_events"], one["sessions"], s)
     as_of = episodes.data_end(t)
@@ -114,14 +259,17 @@ def patient_view(t: dict[str, pl.DataFrame], patient_id: str, s: Settings) -> Pa
         inst: maintenance_review.patient_facts(t, patient_id, s, instrument=inst, as_of=as_of)
         for inst in INSTRUMENTS
     }
+    said = as_of_text(as_of, today)
     return PatientView(
         patient_id=patient_id,
         header=_header(patient_id, one["patients"].row(0, named=True)),
         records=one,
         flags=flags,
         as_of=as_of,
+        as_of_text=said,
         facts=facts,
         headlines=_headlines(facts["pain_nrs"], s),
+        stale=stale_notes(facts, as_of, today, s),
         facts_text=tuple(
             f"**{INSTRUMENTS[inst]}:** {maintenance_review.describe_patient(f)}."
             for inst, f in facts.items()
@@ -130,6 +278,6 @@ def patient_view(t: dict[str, pl.DataFrame], patient_id: str, s: Settings) -> Pa
         benefit=benefit_after_infusions(one, s),
         timeline=figures.patient_timeline(t, patient_id, s),
         summary_html=patient_summary.one_page_html(
-            t, patient_id, s, facts=facts, flags=flags, as_of=as_of
+            t, patient_id, s, facts=facts, flags=flags, as_of=as_of, mrn=mrn, as_of_text=said
         ),
     )

@@ -15,21 +15,30 @@ from kapoutcomes.outcomes import change, episodes, maintenance_review
 from kapoutcomes.present import palette
 from kapoutcomes.present.figures.printed import score_chart_svg
 
+#: no page size: the browser's print dialog (A4 or Letter) decides, and the content fits the
+#: smaller of the two (A4 width, Letter height) within the margins
 _CSS = f"""
-@page {{ size: A4; margin: 14mm; }}
+@page {{ margin: 10mm; }}
 body {{ font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       font-size: 11pt; color: {palette.INK}; max-width: 190mm; margin: auto; }}
-h1 {{ font-size: 16pt; margin: 0 0 2mm 0; }}
-h2 {{ font-size: 12pt; margin: 5mm 0 1mm 0; border-bottom: 1px solid {palette.AXIS}; }}
-.flags {{ border: 2px solid {palette.HARM}; background: {palette.HARM_TINT}; padding: 2mm 4mm; }}
-.ok {{ border: 1px solid {palette.SUBSTANTIAL}; padding: 2mm 4mm; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 9.5pt; }}
-td, th {{ border-bottom: 1px solid {palette.RULE}; padding: 1mm 2mm; text-align: left; }}
-.small {{ color: {palette.NOTE}; font-size: 9pt; }}
+       font-size: 9.5pt; line-height: 1.25; color: {palette.INK}; max-width: 188mm; margin: auto; }}
+h1 {{ font-size: 14pt; margin: 0 0 1mm 0; }}
+h2 {{ font-size: 10.5pt; margin: 3mm 0 1mm 0; border-bottom: 1px solid {palette.AXIS}; }}
+p, ul {{ margin: 1mm 0; }}
+ul {{ padding-left: 5mm; }}
+.flags {{ border: 2px solid {palette.HARM}; background: {palette.HARM_TINT}; padding: 1mm 3mm; }}
+.ok {{ border: 1px solid {palette.SUBSTANTIAL}; padding: 1mm 3mm; }}
+.stale {{ border: 1px solid {palette.HARM}; padding: 1mm 3mm; margin: 1mm 0; }}
+.ids {{ font-size: 10.5pt; }}
+.charts {{ display: flex; gap: 2mm; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; }}
+td, th {{ border-bottom: 1px solid {palette.RULE}; padding: 0.5mm 1.5mm; text-align: left; }}
+.small {{ color: {palette.NOTE}; font-size: 8pt; }}
 svg text {{ font-size: 9px; font-family: inherit; }}
 """
 #: the charts on the page: (instrument, top of the scale, title)
 _CHARTS = (("pain_nrs", 10.0, "Pain (NRS 0-10)"), ("phq9", 27.0, "PHQ-9 (0-27)"))
+#: rows listed at most, so that the page stays one page (the app lists them all)
+MAX_FLAGS, MAX_INFUSIONS, MAX_SIDE_EFFECTS, MAX_DETAIL = 4, 6, 4, 100
 _e = html.escape
 
 
@@ -65,8 +74,12 @@ def _score_charts(one: dict[str, pl.DataFrame], settings: Settings) -> str:
                 (v, f"baseline {v:g}", palette.BASELINE),
                 (v * (1 - pct / 100), f"{pct:g}% below baseline", palette.RESPONSE),
             ]
-        charts.append(score_chart_svg(pts, y_max, lines, doses, title))
-    return "".join(charts)
+        charts.append(score_chart_svg(pts, y_max, lines, doses, title, width=350, height=120))
+    return f"<div class='charts'>{''.join(charts)}</div>"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
 def _flags_box(flags: pl.DataFrame) -> str:
@@ -76,9 +89,13 @@ def _flags_box(flags: pl.DataFrame) -> str:
             "hypertensive pre-dose BP).</div>"
         )
     items = "".join(
-        f"<li>{r['at']:%Y-%m-%d}: {_e(str(r['detail']))}</li>" for r in flags.iter_rows(named=True)
+        f"<li>{r['at']:%Y-%m-%d}: {_e(_short(str(r['detail'])))}</li>"
+        for r in flags.head(MAX_FLAGS).iter_rows(named=True)
     )
-    return f"<div class='flags'><b>Safety flags</b><ul>{items}</ul></div>"
+    more = flags.height - MAX_FLAGS
+    if more > 0:
+        items += f"<li>… and {more} more (all are listed in the app's Patient view)</li>"
+    return f"<div class='flags'><b>Safety flags ({flags.height})</b><ul>{items}</ul></div>"
 
 
 def _review(facts: dict[str, maintenance_review.PatientFacts]) -> str:
@@ -89,33 +106,51 @@ def _review(facts: dict[str, maintenance_review.PatientFacts]) -> str:
     )
 
 
+def _pair(a: int | None, b: int | None) -> str:
+    return "" if a is None else f"{a}/{'' if b is None else b}"
+
+
 def _dose_row(r: dict) -> str:
+    """One infusion with the vitals before and after dosing (BP, heart rate, SpO2)."""
     dose = "" if r["dose_mg"] is None else f"{r['dose_mg']:g} mg"
-    bp = (
-        ""
-        if r["bp_systolic_before"] is None
-        else f"{r['bp_systolic_before']}/{r['bp_diastolic_before']}"
+    hr = "" if r["heart_rate_after"] is None else str(r["heart_rate_after"])
+    spo2 = "" if r["spo2_after"] is None else f"{r['spo2_after']}%"
+    cells = (
+        f"{r['started_at']:%Y-%m-%d}",
+        _e(r["session_type"]),
+        _e(str(r["route"] or "")),
+        dose,
+        _pair(r["bp_systolic_before"], r["bp_diastolic_before"]),
+        _pair(r["bp_systolic_after"], r["bp_diastolic_after"]),
+        hr,
+        spo2,
     )
-    return (
-        f"<tr><td>{r['started_at']:%Y-%m-%d}</td><td>{_e(r['session_type'])}</td>"
-        f"<td>{_e(str(r['route'] or ''))}</td><td>{dose}</td><td>{bp}</td></tr>"
-    )
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+_DOSE_HEAD = (
+    "<tr><th>date</th><th>type</th><th>route</th><th>dose</th><th>BP before</th>"
+    "<th>BP after</th><th>HR after</th><th>SpO2 after</th></tr>"
+)
 
 
 def _recent_infusions(sessions: pl.DataFrame) -> str:
-    recent = (
-        sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
-        .sort("started_at", descending=True)
-        .head(8)
-    )
-    return "".join(_dose_row(r) for r in recent.iter_rows(named=True))
+    dosing = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
+    recent = dosing.sort("started_at", descending=True).head(MAX_INFUSIONS)
+    rows = "".join(_dose_row(r) for r in recent.iter_rows(named=True))
+    if dosing.height > MAX_INFUSIONS:
+        rows += (
+            f"<tr><td colspan='8' class='small'>the latest {MAX_INFUSIONS} of "
+            f"{dosing.height} infusions</td></tr>"
+        )
+    return rows or "<tr><td colspan='8'>none</td></tr>"
 
 
 def _recent_side_effects(events: pl.DataFrame) -> str:
-    ae = events.sort("onset_at", descending=True).head(8)
+    ae = events.sort("onset_at", descending=True).head(MAX_SIDE_EFFECTS)
     return (
         "".join(
-            f"<tr><td>{r['onset_at']:%Y-%m-%d}</td><td>{_e(r['event'].replace('_', ' '))}</td>"
+            f"<tr><td>{r['onset_at']:%Y-%m-%d}</td><td>{_e(_short(r['event'].replace('_', ' ')))}</td>"
             f"<td>{_e(str(r['severity'] or ''))}</td><td>{'yes' if r['serious'] else ''}</td></tr>"
             for r in ae.iter_rows(named=True)
         )
@@ -136,6 +171,27 @@ def _header(patient_id: str, patients: pl.DataFrame) -> str:
     )
 
 
+def _identity(patient_id: str, patients: pl.DataFrame, mrn: str | None) -> str:
+    """The MRN the clinician typed (or a line to write it on) above the pseudonymous id."""
+    shown = _e(mrn.strip()) if mrn and mrn.strip() else "________________"
+    return (
+        f"<p class='ids'><b>MRN {shown}</b> · {_header(patient_id, patients)}</p>"
+        "<p class='small'>The MRN is the one typed to find the patient (printed here only, "
+        "never stored); the id is the pseudonymous id in kapoutcomes.</p>"
+    )
+
+
+def _stale_box(facts: dict[str, maintenance_review.PatientFacts]) -> str:
+    items = [
+        f"{'Pain' if k == 'pain_nrs' else 'PHQ-9'}: {_e(n)}"
+        for k, f in facts.items()
+        for n in maintenance_review.stale_notes(f)
+    ]
+    if not items:
+        return ""
+    return "<div class='stale'><b>Old or missing scores</b><br>" + "<br>".join(items) + "</div>"
+
+
 def one_page_html(
     t: dict[str, pl.DataFrame],
     patient_id: str,
@@ -143,8 +199,11 @@ def one_page_html(
     facts: dict[str, maintenance_review.PatientFacts] | None = None,
     flags: pl.DataFrame | None = None,
     as_of: dt.datetime | None = None,
+    mrn: str | None = None,
+    as_of_text: str | None = None,
 ) -> str:
-    """The one-page summary of ``patient_id`` as a self-contained HTML document."""
+    """The one-page summary of ``patient_id`` as a self-contained HTML document (one A4 or
+    Letter page when printed). ``mrn`` is printed as given, never stored."""
     one = _one_patient(t, patient_id)
     as_of = as_of or episodes.data_end(t)
     if facts is None:
@@ -158,24 +217,26 @@ def one_page_html(
         flags = safety.safety_flags(
             one["assessments"], one["adverse_events"], one["sessions"], settings
         )
-    dose_rows = _recent_infusions(one["sessions"])
+    when = as_of_text or (
+        "As of —" if as_of is None else f"As of {as_of:%Y-%m-%d} (the latest record in the store)"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>kapoutcomes patient summary</title><style>{_CSS}</style></head><body>
 <h1>Patient summary</h1>
-<p>{_header(patient_id, one["patients"])}<br><span class="small">As of {as_of:%Y-%m-%d} · printed from kapoutcomes ·
-pseudonymous id, no direct identifiers</span></p>
+{_identity(patient_id, one["patients"], mrn)}
+<p class="small">{_e(when)} · printed from kapoutcomes</p>
 {_flags_box(flags)}
 <h2>Maintenance review (decision support, not a verdict)</h2>
+{_stale_box(facts)}
 <ul>{_review(facts)}</ul>
 <p class="small">Rule in force: responder = at least {settings.pain_response_pct:g}% pain
 reduction (PHQ-9 {settings.depression_response_pct:g}%) from baseline (last score within
 {settings.baseline_window_days} days before the first dose); {_e(episodes.loss_definition(settings))}.</p>
 <h2>Scores</h2>
 {_score_charts(one, settings)}
-<h2>Recent infusions</h2>
-<table><tr><th>date</th><th>type</th><th>route</th><th>dose</th><th>BP before</th></tr>
-{dose_rows or "<tr><td colspan='5'>none</td></tr>"}</table>
+<h2>Recent infusions and vitals (BP mmHg, HR /min, SpO2)</h2>
+<table>{_DOSE_HEAD}{_recent_infusions(one["sessions"])}</table>
 <h2>Recent side effects</h2>
 <table><tr><th>date</th><th>event</th><th>severity</th><th>serious</th></tr>{_recent_side_effects(one["adverse_events"])}</table>
 </body></html>

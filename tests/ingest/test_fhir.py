@@ -19,6 +19,7 @@ from kapoutcomes.ingest.fhir import reader
 from kapoutcomes.ingest.fhir.questionnaire import score_response
 from kapoutcomes.ingest.read import Source
 from kapoutcomes.storage.store import Store
+from tests.test_golden_report import _differences  # floats to 1e-9, timings ignored
 
 ROOT = Path(__file__).resolve().parents[2]
 #: ../shared/fixtures/fhir beside the repository (CI lays shared/ beside its clone)
@@ -487,33 +488,6 @@ def test_entries_of_a_bundle_source_from_bytes():
 
 # -- the demo cohort's FHIR bulk export ------------------------------------------------------
 SAMPLE = ROOT / "sample_data"
-
-
-def _differences(a, b, path: str = "$") -> list[str]:
-    """As tests/test_golden_report.py: floats agree to a relative 1e-9 (sums taken in another
-    row order may differ in the last digit), timings ignored."""
-    import math
-
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
-        return [
-            d
-            for k in a
-            if not k.startswith("seconds")
-            for d in _differences(a[k], b[k], f"{path}.{k}")
-        ]
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: {len(a)} vs {len(b)} items"]
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    if isinstance(a, float) and isinstance(b, float):
-        return [] if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) else [f"{path}: {a} vs {b}"]
-    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
 
 
 @pytest.mark.skipif(not (SAMPLE / "exports" / "fhir").exists(), reason="sample data not generated")

@@ -261,9 +261,9 @@ def test_benefit_durations_and_patient_facts_in_words():
     assert f.recent_benefit_days == (17.0, 30.0)
     assert f.days_since_last_dose == 5.0 and f.induction_completed is True
     words = maintenance_review.describe_patient(f)
-    assert words.startswith("pain 3, 62% below baseline (8)")
+    assert words.startswith("pain 3 on ") and ", 62% below baseline (8)" in words
     assert "benefit after the last two infusions lasted 17-30 days" in words
-    assert "day 5 now" in words
+    assert "day 5 since the last infusion (maintenance, " in words
 
 
 def test_recent_trend_slope():

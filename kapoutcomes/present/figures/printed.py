@@ -8,6 +8,29 @@ import html
 
 from kapoutcomes.present import palette
 
+#: the height of one line of chart text (9 px type) in px
+LINE_PX = 10.0
+#: a white outline under reference-line labels, so a score line crossing them stays legible
+HALO = "stroke='white' stroke-width='3' paint-order='stroke'"
+
+
+def spread_labels(ys: list[float], gap: float, lo: float, hi: float) -> list[float]:
+    """Label baselines at least ``gap`` apart, each as near its own y as it can be, kept
+    within [lo, hi] (in input order)."""
+    if not ys:
+        return []
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed = [min(max(ys[i], lo), hi) for i in order]
+    for k in range(1, len(placed)):  # push down from the top
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    overflow = placed[-1] - hi
+    if overflow > 0:  # then shift back up, keeping the gaps
+        placed = [max(y - overflow, lo + k * gap) for k, y in enumerate(placed)]
+    out = [0.0] * len(ys)
+    for k, i in enumerate(order):
+        out[i] = placed[k]
+    return out
+
 
 def score_chart_svg(
     points: list[tuple[dt.datetime, float]],
@@ -18,7 +41,9 @@ def score_chart_svg(
     width: int = 680,
     height: int = 150,
 ) -> str:
-    """A small line chart: points, horizontal reference lines (y, label, colour), dose ticks."""
+    """A small line chart: points, horizontal reference lines (y, label, colour), dose ticks.
+    Labels never overlap: reference-line labels are spread at least a line apart inside the
+    plot, and the axis dates sit at the ends with the tick legend in the title row."""
     if not points:
         return f"<p class='small'>{html.escape(title)}: no scores recorded.</p>"
     xs = [p[0] for p in points] + doses
@@ -39,11 +64,14 @@ def score_chart_svg(
         f"<line x1='{left}' y1='{sy(0):.1f}' x2='{width - right}' y2='{sy(0):.1f}' stroke='{palette.AXIS}'/>",
         f"<text x='2' y='{sy(0):.1f}'>0</text><text x='2' y='{sy(y_max) + 4:.1f}'>{y_max:g}</text>",
     ]
-    for y, label, colour in lines:
+    label_ys = spread_labels(
+        [sy(y) - 2 for y, _, _ in lines], LINE_PX, top + LINE_PX, height - bottom
+    )
+    for (y, label, colour), ly in zip(lines, label_ys, strict=True):
         parts.append(
             f"<line x1='{left}' y1='{sy(y):.1f}' x2='{width - right}' y2='{sy(y):.1f}' "
             f"stroke='{colour}' stroke-dasharray='4 3'/>"
-            f"<text x='{width - right - 4}' y='{sy(y) - 2:.1f}' text-anchor='end' fill='{colour}'>"
+            f"<text x='{width - right - 4}' y='{ly:.1f}' text-anchor='end' fill='{colour}' {HALO}>"
             f"{html.escape(label)}</text>"
         )
     for d in doses:
@@ -60,7 +88,7 @@ def score_chart_svg(
     parts.append(
         f"<text x='{left}' y='{height - 2}'>{x0:%Y-%m-%d}</text>"
         f"<text x='{width - right}' y='{height - 2}' text-anchor='end'>{x1:%Y-%m-%d}</text>"
-        f"<text x='{width / 2:.0f}' y='{height - 2}' text-anchor='middle' fill='{palette.PRIMARY}'>"
-        "ticks: infusions</text></svg>"
+        f"<text x='{width - right}' y='11' text-anchor='end' fill='{palette.PRIMARY}'>"
+        "ticks below the axis: infusions</text></svg>"
     )
     return "".join(parts)

@@ -26,6 +26,8 @@ ROWS = (
     ("Blood pressure before and after dosing (mmHg)", 0.2),
     ("Side effects and after-dose dissociation (CADSS)", 0.14),
 )
+#: the timeline's height: each row stays readable at any width (a legend below wraps into it)
+HEIGHT_PX = 1250
 #: blood pressure series: (column, legend name, colour, marker symbol)
 BLOOD_PRESSURE = (
     ("bp_systolic_before", "Systolic before", palette.BLUE, "circle"),
@@ -305,14 +307,18 @@ def patient_timeline(t: dict[str, pl.DataFrame], patient_id: str, settings: Sett
         _patient(t, "assessments", patient_id), _patient(t, "sessions", patient_id)
     )
     _cadss_markers(fig, cadss, settings)
+    # every row is a date axis, even with no sessions or no point on a row (an empty row
+    # would otherwise fall back to a numeric axis)
+    fig.update_xaxes(type="date")
     fig.update_xaxes(title_text="Date", row=5, col=1)
     if window is not None:
         fig.update_xaxes(range=[window.start, window.end])
     fig.update_layout(
         title={"text": "Patient timeline"},
-        height=1100,
+        height=HEIGHT_PX,
         margin={"l": 70, "r": 20, "t": 80, "b": 50},
-        legend={"orientation": "v", "x": 1.01, "y": 1},
+        # below the plot, wrapping: a legend at the side takes the plot's width on a tablet
+        legend={"orientation": "h", "x": 0, "y": -0.06, "yanchor": "top"},
         hovermode="closest",
         template=TEMPLATE,
     )

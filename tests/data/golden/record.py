@@ -9,15 +9,12 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
-
-from test_golden_report import EXPORTS, MAPPING, SECRET  # noqa: E402
+sys.path.insert(0, str(HERE.parents[2]))
 
 from kapoutcomes.cohort.summary import cohort_summary  # noqa: E402
 from kapoutcomes.demo import generator  # noqa: E402
-from kapoutcomes.ingest import import_files  # noqa: E402
 from kapoutcomes.present import report  # noqa: E402
-from kapoutcomes.storage.store import Store  # noqa: E402
+from tests.test_golden_report import exports_store  # noqa: E402
 
 
 def _write(name: str, text: str) -> None:
@@ -27,17 +24,7 @@ def _write(name: str, text: str) -> None:
 def main() -> None:
     _write("report_demo.json.gz", report.to_json(cohort_summary(generator.generate(seed=7).tables)))
     with tempfile.TemporaryDirectory() as d:
-        db = Path(d) / "s.duckdb"
-        import_files([EXPORTS / "riverside_visits.csv"], db, mapping=MAPPING, secret=SECRET)
-        import_files(
-            [EXPORTS / "lakeshore_observations.csv", EXPORTS / "riverside_medications.tsv"],
-            db,
-            clinic="Lakeshore Ketamine Center",
-            secret=SECRET,
-        )
-        import_files([EXPORTS / "synthea"], db, clinic="Summit", secret=SECRET)
-        with Store(db, read_only=True) as st:
-            tabs = st.read_all()
+        tabs = exports_store(Path(d) / "s.duckdb")
     _write("report_exports.json.gz", report.to_json(cohort_summary(tabs)))
 
 

@@ -1,0 +1,126 @@
+"""The Patient view's dating and staleness rules, worked by hand on tiny patients
+(present.patient_page, outcomes.maintenance_review's words). D0 = 1 Jan 2024 09:00."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.present import patient_page
+from tests.builders import SIX, induction, maintenance_patient, patient, pid, score, session
+from tests.builders import tables_of as tables
+
+S = Settings()
+TODAY = dt.date(2026, 12, 1)
+
+
+def view(t, i: int = 1, s: Settings = S, **kw):
+    return patient_page.patient_view(t, pid(i), s, today=TODAY, **kw)
+
+
+def with_late_session(t: dict[str, pl.DataFrame], day: int) -> dict[str, pl.DataFrame]:
+    """Another patient's session on ``day`` moves the store's data end (the as-of date)."""
+    other = tables([patient(2)], [session(2, day, "induction", 0)])
+    return {k: pl.concat([t[k], other[k]]) for k in t}
+
+
+def test_a_score_14_months_old_is_dated_and_flagged_stale():
+    # patient 1's last pain score: day 80 = 21 Mar 2024 (3 points). Data end: day 505 =
+    # 20 May 2025 (21 Mar 2025 + 60 days), 425 days later (about 14 months) -> stale (default 30 days).
+    v = view(with_late_session(maintenance_patient(), 505))
+    pain = v.facts["pain_nrs"]
+    assert pain.latest_at == dt.datetime(2024, 3, 21, 9) and pain.latest_age_days == 425
+    assert pain.stale
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Pain (0-10) ⚠ stale"] == ("3", "21 Mar 2024 · 425 days old")
+    assert shown["Pain trend (6 wk) ⚠ stale"][1] == "to 21 Mar 2024 · 425 days old"
+    assert v.facts_text[0].startswith("**Pain:** pain 3 on 21 Mar 2024 (stale: 425 days")
+    assert any("is 425 days before the as-of date (stale after 30 days" in n for n in v.stale)
+    assert v.as_of_text.startswith("As of 20 May 2025: the latest record in the store")
+    assert "not today (1 Dec 2026" in v.as_of_text
+
+
+def test_a_recent_score_is_dated_not_stale_and_benefit_in_whole_days():
+    # data end = day 80 (the last score) -> 0 days old. Benefit after the induction's last
+    # infusion (day 11, lost day 28) = 17 days; after the booster (day 40, lost day 70) = 30.
+    # Last infusion: maintenance on day 75 = 16 Mar 2024 -> day 5.
+    v = view(maintenance_patient(), s=Settings(stale_score_days=30))
+    pain = v.facts["pain_nrs"]
+    assert pain.latest_age_days == 0 and not pain.stale
+    assert [n for n in v.stale if n.startswith("Pain")] == []
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Pain (0-10)"] == ("3", "21 Mar 2024")
+    assert shown["Responding (≥30%)"] == ("Yes", "62% below baseline 8")
+    assert shown["Since last infusion"] == ("day 5", "maintenance · 16 Mar 2024")
+    assert shown["Benefit lasted"] == ("17-30 days", "after the last 2 infusions")
+    assert (
+        "benefit after the last two infusions lasted 17-30 days; day 5 since the last "
+        in (v.facts_text[0])
+    )
+    assert v.benefit.get_column("benefit_days").dtype == pl.Int32
+    assert v.benefit.filter(pl.col("measure") == "Pain")["benefit_days"].to_list() == [17, 30, 5]
+
+
+def test_a_booster_without_a_later_score_says_no_score_since():
+    # induction days 0-11, pain 8 on day -2 (baseline), 4 on day 14 (50% below: responding);
+    # booster on day 40 = 10 Feb 2024 with no score after it (data end = the booster).
+    t = tables(
+        [patient(1)],
+        [*induction(1, SIX), session(1, 40, "booster", 7)],
+        [score(1, -2, 8), score(1, 14, 4)],
+    )
+    v = view(t)
+    pain = v.facts["pain_nrs"]
+    assert pain.score_since_last_dose is False
+    assert "no pain score since this booster" in v.facts_text[0]
+    assert "Pain: no pain score since the booster on 10 Feb 2024." in v.stale
+    booster = v.benefit.filter((pl.col("measure") == "Pain") & (pl.col("type") == "booster"))
+    assert booster["status"].to_list() == ["no score since"]
+    assert "no response" not in v.benefit["status"].to_list()
+
+
+def test_induction_one_of_six():
+    t = tables([patient(1)], [session(1, 0, "induction", 0)], [score(1, -1, 7), score(1, 3, 5)])
+    v = view(t)
+    ind = next(h for h in v.headlines if h.label == "Induction infusions")
+    assert (ind.value, ind.delta) == ("1 of 6", "incomplete")
+    assert "induction: 1 of 6 infusions (incomplete)" in v.facts_text[0]
+
+
+def test_a_patient_without_sessions_has_dated_scores_a_date_axis_and_the_baseline_reason():
+    # 16 weekly pain scores, no session: the latest score is shown (dated), the baseline
+    # cannot be set (the rule needs a first infusion) and the reason is stated.
+    scores = [score(1, 7 * k, 6 + (k % 3)) for k in range(16)]
+    v = view(tables([patient(1)], [], scores))
+    pain = v.facts["pain_nrs"]
+    assert pain.latest_score == 6 + (15 % 3) and pain.latest_at == dt.datetime(2024, 4, 15, 9)
+    assert pain.baseline is None and "no infusion recorded" in pain.baseline_status
+    assert "no baseline: no infusion recorded" in v.facts_text[0]
+    assert pain.slope_per_week is not None  # the trend of the scores alone
+    fig = v.timeline
+    assert all(fig.layout[f"xaxis{k if k > 1 else ''}"].type == "date" for k in range(1, 6))
+    assert v.benefit.height == 0
+
+
+def test_as_of_today_when_the_store_holds_todays_records():
+    t = tables([patient(1)], [session(1, 0, "induction", 0)], [score(1, -1, 7)])
+    v = patient_page.patient_view(t, pid(1), S, today=dt.date(2024, 1, 1))
+    assert v.as_of_text.startswith("As of today, 1 Jan 2024")
+    assert not any("store's latest record" in n for n in v.stale)
+
+
+def test_benefit_still_running_at_each_next_infusion_is_stated_as_at_least():
+    # baseline 8 (day -2); 3 on days 14, 45 and 85 (62.5% below: responding throughout);
+    # maintenance on days 40 and 80. Induction end (day 11) -> day 40: 29 days and day 40 ->
+    # day 80: 40 days, both still responding at the next infusion: "at least 29-40 days".
+    t = tables(
+        [patient(1)],
+        [*induction(1, SIX), session(1, 40, "maintenance", 7), session(1, 80, "maintenance", 8)],
+        [score(1, -2, 8), score(1, 14, 3), score(1, 45, 3), score(1, 85, 3)],
+    )
+    v = view(t)
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Benefit lasted"] == ("≥ 29-40 days", "response not lost")
+    assert "benefit lasted at least 29-40 days (still responding" in v.facts_text[0]
