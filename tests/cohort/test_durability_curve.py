@@ -18,50 +18,27 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from kapoutcomes import tables
 from kapoutcomes.cohort import durability
 from kapoutcomes.cohort.metrics import patient_metrics
 from kapoutcomes.cohort.summary import cohort_summary
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, episodes
 from kapoutcomes.stats.turnbull import turnbull
+from tests.builders import _frame, patient, pid
 
 D0 = dt.datetime(2024, 1, 1, 9, 0)
 S = Settings()  # pain response: >= 30% reduction; loss: 2 consecutive below, or a booster
 SIX = [0, 2, 4, 7, 9, 11]  # a complete induction: 6 infusions, its end is day 11
 
 
-def _pid(i: int) -> str:
-    return f"p_{i:016x}"
-
-
-def _frame(name: str, rows: list[dict]) -> pl.DataFrame:
-    schema = tables.empty(name).schema
-    return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
-
-
 def _patient(i: int) -> dict:
-    return {
-        "patient_id": _pid(i),
-        "clinic": "North",
-        "primary_condition": "CRPS",
-        "comorbid_depression": False,
-        "sex": "female",
-        "birth_year": 1970,
-        "age_band": "50-59",
-        "referral_date": dt.date(2023, 12, 1),
-        "psychosis_history": False,
-        "cardiovascular_disease": False,
-        "raised_intracranial_pressure": False,
-        "substance_use_disorder": False,
-        "interacting_medication": False,
-    }
+    return patient(i, dep=False)
 
 
 def _session(i: int, day: float, kind: str, n: int) -> dict:
     return {
         "session_id": f"s{i}_{n}",
-        "patient_id": _pid(i),
+        "patient_id": pid(i),
         "started_at": D0 + dt.timedelta(days=day),
         "session_type": kind,
         "route": "IV",
@@ -73,7 +50,7 @@ def _session(i: int, day: float, kind: str, n: int) -> dict:
 
 def _score(i: int, day: float, value: float) -> dict:
     return {
-        "patient_id": _pid(i),
+        "patient_id": pid(i),
         "assessed_at": D0 + dt.timedelta(days=day),
         "instrument": "pain_nrs",
         "score": float(value),
@@ -216,7 +193,7 @@ def test_episode_ending_during_induction_is_timed_from_its_infusion(cohort):
     t, _ = cohort
     base = change.baselines(t["assessments"], t["sessions"], S)
     ch = change.changes(t["assessments"], t["sessions"], S, base=base)
-    ep = episodes.response_episodes(ch, t["sessions"], S).filter(pl.col("patient_id") == _pid(1))
+    ep = episodes.response_episodes(ch, t["sessions"], S).filter(pl.col("patient_id") == pid(1))
     r = ep.row(0, named=True)
     assert r["origin_at"] == D0 + dt.timedelta(days=2)
     assert r["end_at"] == D0 + dt.timedelta(days=5) and r["duration_days"] == pytest.approx(3.0)

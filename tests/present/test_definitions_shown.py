@@ -12,33 +12,20 @@ import pytest
 from kapoutcomes import tables
 from kapoutcomes.cohort.summary import cohort_summary
 from kapoutcomes.definitions.settings import Settings
+from tests.builders import _frame, patient, pid
 
 D0 = dt.datetime(2024, 1, 1, 9, 0)
 S = Settings()
 
 
-def _pid(i: int) -> str:
-    return f"p_{i:016x}"
-
-
-def _frame(table: str, rows: list[dict]) -> pl.DataFrame:
-    schema = tables.empty(table).schema
-    return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
-
-
 def _patient(i: int) -> dict:
-    return {
-        "patient_id": _pid(i),
-        "clinic": "North",
-        "primary_condition": "CRPS",
-        "comorbid_depression": True,
-    }
+    return patient(i, dep=True)
 
 
 def _session(i: int, day: float, n: int, kind: str = "induction") -> dict:
     return {
         "session_id": f"s{i}_{n}",
-        "patient_id": _pid(i),
+        "patient_id": pid(i),
         "started_at": D0 + dt.timedelta(days=day),
         "session_type": kind,
         "route": "IV",
@@ -49,7 +36,7 @@ def _session(i: int, day: float, n: int, kind: str = "induction") -> dict:
 
 def _rx(i: int, ingredient: str, dose: float, stop: int | None = None) -> dict:
     return {
-        "patient_id": _pid(i),
+        "patient_id": pid(i),
         "ingredient": ingredient,
         "unit": "mg",
         "daily_dose": dose,
@@ -116,7 +103,7 @@ def test_mean_mme_change_with_a_t_interval():
 # -- remission by treatment month and at any time -----------------------------------------------
 def _score(i: int, day: float, value: float, timing: str = "follow_up") -> dict:
     return {
-        "patient_id": _pid(i),
+        "patient_id": pid(i),
         "assessed_at": D0 + dt.timedelta(days=day),
         "instrument": "phq9",
         "score": float(value),
