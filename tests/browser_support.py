@@ -82,23 +82,9 @@ def serve_app(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(
-                    "streamlit did not start: "
-                    + Path(env_extra.get("KAPOUTCOMES_HOME", "/tmp"), "streamlit.log").read_text()[
-                        -2000:
-                    ]
-                )
-            time.sleep(0.3)
+        wait_healthy(
+            url, proc, Path(env_extra.get("KAPOUTCOMES_HOME", "/tmp"), "streamlit.log"), timeout
+        )
         yield url
     finally:
         proc.terminate()
@@ -107,6 +93,23 @@ def serve_app(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    """Wait until the Streamlit server at ``url`` answers its health check; RuntimeError with
+    the end of ``log`` when the process ends or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            text = log.read_text() if log.exists() else ""
+            raise RuntimeError(f"streamlit did not start: {text[-2000:]}")
+        time.sleep(0.3)
 
 
 def wait_ready(page) -> None:  # type: ignore[no-untyped-def]

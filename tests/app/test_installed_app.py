@@ -14,12 +14,11 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.browser_support import ROOT, free_port, wait_ready
+from tests.browser_support import ROOT, free_port, wait_healthy, wait_ready
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -123,18 +122,11 @@ def test_installed_dashboard_serves_the_installed_app(tmp_path, browser):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("dashboard did not start: " + (tmp_path / "dashboard.log").read_text())
-            time.sleep(0.3)
+        log.flush()
+        try:
+            wait_healthy(url, proc, tmp_path / "dashboard.log")
+        except RuntimeError as e:
+            pytest.fail(f"dashboard did not start: {e}")
         # the server runs the installed copy of the app with the CLI's own options
         children = subprocess.run(
             ["pgrep", "-s", str(proc.pid), "-a"], capture_output=True, text=True

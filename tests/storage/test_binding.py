@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kapoutcomes.storage import access, binding
-from tests.browser_support import ROOT, free_port
+from tests.browser_support import ROOT, free_port, wait_healthy
 
 APP = str(ROOT / "dashboards" / "app.py")
 
@@ -131,19 +131,6 @@ def _get(url: str) -> str:
         return r.read().decode("utf-8", "replace")
 
 
-def _wait_health(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if _get(f"{url}/_stcore/health").strip() == "ok":
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
-
-
 @pytest.mark.browser
 def test_streamlit_run_from_another_folder_serves_only_a_refusal(tmp_path):
     """`streamlit run /abs/path/app.py` from elsewhere, no --server.address: Streamlit binds
@@ -152,7 +139,7 @@ def test_streamlit_run_from_another_folder_serves_only_a_refusal(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     from kapoutcomes.demo import generator
     from kapoutcomes.storage.store import Store
-    from tests.browser_support import CHROMIUM_ARGS, chromium_path, wait_ready
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path, wait_healthy, wait_ready
 
     home = tmp_path / "home"
     elsewhere = tmp_path / "elsewhere"
@@ -187,7 +174,7 @@ def test_streamlit_run_from_another_folder_serves_only_a_refusal(tmp_path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_health(url, proc, log)
+        wait_healthy(url, proc, log)
         wild = [s for s in binding.listening_addresses(str(proc.pid)) if not s.is_loopback]
         assert wild, "expected Streamlit's default bind to be a wildcard"
         with sync_api.sync_playwright() as p:
@@ -225,7 +212,7 @@ def test_sigterm_to_dashboard_stops_the_streamlit_child(tmp_path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_health(url, proc, log)
+        wait_healthy(url, proc, log)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert children
         proc.send_signal(signal.SIGTERM)
