@@ -405,6 +405,12 @@ class _Records:
     suspect: set[int]  # lines whose cells may sit in the wrong columns
 
 
+def _runs_into_others(rec: list[str], delim: str) -> bool:
+    """A cell holding a line break and the delimiter: other records (an unclosed quote) may
+    have run into it, their cells, names included, sitting in a column that is not theirs."""
+    return any(("\n" in c or "\r" in c) and delim in c for c in rec)
+
+
 def _records(
     src: Source, text: str, delim: str, limits: ImportLimits, progress: Callable[[int], None]
 ) -> _Records:
@@ -443,7 +449,7 @@ def _records(
                 suspect.update((prev_start, start))  # one record split across two lines
             prev_fields, prev_start = n, start
             rec, shape = _fit_record(rec, width)
-            if shape is not None:
+            if shape is not None or _runs_into_others(rec, delim):
                 suspect.add(start)
             cells.append(rec)
             lines.append(start)
