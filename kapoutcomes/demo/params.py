@@ -49,6 +49,9 @@ PAIN_RELIEF_IN_PHQ9 = 0.45
 #: kept response in ~80% at 4 weeks and ~60% at 8 weeks, longer than pain relief lasts
 #: (Sigtermans 2009: CRPS pain relief no longer significant at week 12).
 DEPRESSION_DURABILITY_FACTOR = 2.0
+#: After its durability, relief fades with this time constant (days): most benefit is lost within
+#: weeks, with a tail (Sigtermans 2009: CRPS relief no longer significant at week 12).
+RELIEF_FADE_DAYS = 14.0
 
 
 #: Charges by route (USD per dosing session); a CRPS 4-hour infusion costs more.
