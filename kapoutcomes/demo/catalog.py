@@ -108,9 +108,10 @@ def _clinic_note(c: facts.ClinicFacts) -> str:
 
 def _course_note(c: facts.CourseFacts) -> str:
     lo, hi = c.crps_iv_hours
+    crps = f" (CRPS up to {c.most_induction_crps}, IV infusions of {lo:g}-{hi:g} h)"
     return (
-        f"induction: up to {c.most_induction} infusions (CRPS up to {c.most_induction_crps}, IV "
-        f"infusions of {lo:g}-{hi:g} h) on weekdays; {c.stopped_after_first} dosed patients "
+        f"induction: up to {c.most_induction} infusions{crps if c.most_induction_crps else ''} "
+        f"on weekdays; {c.stopped_after_first} dosed patients "
         f"stopped after the first infusion and {c.fewer_than_six} had fewer than six (Osmind "
         f"real-world data: ~20% and ~50%); {c.never_dosed} patients never dosed (screen "
         "failures: psychosis, raised intracranial pressure, some cardiovascular disease, or "

@@ -76,3 +76,11 @@ def test_notes_follow_the_data_not_the_parameters(small_cohort):
     assert note != next(
         n for n in catalog.simulation_notes(small_cohort) if n.startswith("adverse events")
     )
+
+
+def test_no_crps_figures_without_crps_patients():
+    cohort = hand_cohort()
+    patients = cohort.tables["patients"].with_columns(primary_condition=pl.lit("neuropathic"))
+    no_crps = replace(cohort, tables={**cohort.tables, "patients": patients})
+    note = next(n for n in catalog.simulation_notes(no_crps) if n.startswith("induction"))
+    assert note.startswith("induction: up to 6 infusions on weekdays;") and "CRPS" not in note
