@@ -9,7 +9,7 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.definitions import instruments
-from kapoutcomes.demo import params
+from kapoutcomes.demo import facts, params
 from kapoutcomes.demo.files import Entry
 from kapoutcomes.demo.sample import SampleCohort
 
@@ -73,50 +73,102 @@ def catalog_markdown(cohort: SampleCohort, entries: list[Entry]) -> str:
 
 
 def simulation_notes(cohort: SampleCohort) -> list[str]:
-    """What the generator assumes, in words, with the truth it drew (for checking analytics)."""
-    truth = cohort.truth
-    classes = ", ".join(
-        f"{c} {int((truth.get_column('response_class') == c).sum())}"
-        for c in params.RESPONSE_CLASSES
-    )
-    dur = truth.get_column("durability_days").median()
+    """What the generator assumes, in words, with the figures the generated tables show (each
+    computed by ``facts.cohort_facts`` here, never typed) and the truth it drew."""
+    f = facts.cohort_facts(cohort)
     return [
-        f"referrals from {params.ANCHOR.isoformat()} over {params.REFERRAL_DAYS} days; nothing "
-        f"dated after day {params.END_DAY} ({params.ANCHOR + dt.timedelta(days=params.END_DAY)})"
-        "; clinic visits on weekdays, follow-up questionnaires any day",
-        "clinics: "
-        + "; ".join(
-            f"{c} ({share:.0%} of patients, KAP {kap:.0%}, cost {'exported' if cost else 'not exported'})"
-            for c, share, kap, cost in zip(
-                params.CLINICS,
-                params.CLINIC_SHARE,
-                params.KAP_SHARE,
-                params.CLINIC_HAS_COST,
-                strict=True,
-            )
-        ),
-        "induction: 4-8 infusions (CRPS 5-10, 2-4 h IV) on weekdays, daily or 2-3 a week; "
-        "about 20% stop after the first infusion and about half never reach six (Osmind "
-        "real-world data); screen failures (psychosis, raised intracranial pressure, some "
-        "cardiovascular disease) get no dose",
-        f"hidden response class per patient (truth): {classes}; maximum pain relief 38-75% "
-        "(responder), 15-32% (partial), 0-10% (non-responder), reached over the induction series",
-        f"relief holds for a per-patient durability (median {dur:.0f} days, log-normal; Murrough "
-        "2013: median 18 days to relapse) and then fades (14-day time constant); after "
-        "induction a scheduled maintenance infusion every 24-49 days, or an unscheduled "
-        "booster when relief wanes first",
-        "PHQ-9 follows part of the pain relief plus a depression effect of its own (larger in "
-        "about two thirds of the depressed), so it moves with and without pain; PHQ-9 item 9 "
-        "beside about half the totals, above 0 rarely and more often at high totals",
-        "adverse events per dosing session: "
-        + ", ".join(f"{e[0]} {e[1]:.1%}" for e in params.ADVERSE_EVENT_RATES[:6])
-        + " ...; raised BP recorded after large rises; serious events only at a patient's "
-        "last dose (they end treatment)",
-        "opioids: about 42% on an opioid at referral (12% on two); tapering after induction in "
-        "about 45% of responders; buprenorphine for about 0.4% of patients (at least one)",
+        _calendar_note(f.calendar),
+        "clinics: " + "; ".join(_clinic_note(c) for c in f.clinics),
+        _course_note(f.course),
+        _response_note(f.response),
+        _durability_note(f.response, f.course),
+        _phq9_note(f.response, f.scores),
+        _safety_note(f.safety),
+        _opioid_note(f.opioids),
         "the exact draws: `kapoutcomes.demo.generator.generate(seed, patients).truth` (one row per "
         "patient: response class, maximum relief, durability, depression effect)",
     ]
+
+
+def _calendar_note(c: facts.CalendarFacts) -> str:
+    end = params.ANCHOR + dt.timedelta(days=params.END_DAY)
+    return (
+        f"referrals from {params.ANCHOR.isoformat()} over {params.REFERRAL_DAYS} days (first "
+        f"{c.first_referral.isoformat()}, last {c.last_referral.isoformat()}); latest date in the "
+        f"data {c.last_date.isoformat()} (nothing after day {params.END_DAY}, {end.isoformat()}); "
+        f"clinic visits on weekdays (sessions on a weekend: {c.weekend_sessions}), follow-up "
+        "questionnaires any day"
+    )
+
+
+def _clinic_note(c: facts.ClinicFacts) -> str:
+    cost = "charges exported" if c.cost_exported else "charges not exported"
+    return f"{c.clinic}: {c.patients} patients, KAP care for {c.kap}, {cost}"
+
+
+def _course_note(c: facts.CourseFacts) -> str:
+    lo, hi = c.crps_iv_hours
+    crps = f" (CRPS up to {c.most_induction_crps}, IV infusions of {lo:g}-{hi:g} h)"
+    return (
+        f"induction: up to {c.most_induction} infusions{crps if c.most_induction_crps else ''} "
+        f"on weekdays; {c.stopped_after_first} dosed patients "
+        f"stopped after the first infusion and {c.fewer_than_six} had fewer than six (Osmind "
+        f"real-world data: ~20% and ~50%); {c.never_dosed} patients never dosed (screen "
+        "failures: psychosis, raised intracranial pressure, some cardiovascular disease, or "
+        "declined)"
+    )
+
+
+def _response_note(r: facts.ResponseFacts) -> str:
+    classes = ", ".join(f"{c} {n}" for c, n in r.classes.items())
+    relief = ", ".join(f"{lo:.0%}-{hi:.0%} ({c})" for c, (lo, hi) in r.relief.items())
+    return (
+        f"hidden response class per patient (truth): {classes}; maximum pain relief {relief}, "
+        "reached over the induction series"
+    )
+
+
+def _durability_note(r: facts.ResponseFacts, c: facts.CourseFacts) -> str:
+    return (
+        f"relief holds for a per-patient durability (median {r.median_durability_days:.0f} days, "
+        "log-normal; Murrough 2013: median 18 days to relapse) and then fades "
+        f"({params.RELIEF_FADE_DAYS:g}-day time constant); after induction "
+        f"{c.maintenance_sessions} scheduled maintenance and {c.booster_sessions} unscheduled "
+        "booster infusions (a booster when relief wanes before the next scheduled one), a median "
+        f"{c.median_gap_after_induction:.0f} days after the dose before"
+    )
+
+
+def _phq9_note(r: facts.ResponseFacts, s: facts.ScoreFacts) -> str:
+    lo, hi = params.DEPRESSION_EFFECT_LARGE
+    return (
+        f"PHQ-9 follows {params.PAIN_RELIEF_IN_PHQ9:.0%} of the pain relief plus a depression "
+        f"effect of its own, large ({lo:.0%}-{hi:.0%} of the baseline score) in "
+        f"{r.large_depression_effect} patients with comorbid depression and lasting "
+        f"{params.DEPRESSION_DURABILITY_FACTOR:g} times as long as pain relief, so it moves with "
+        f"and without pain; PHQ-9 item 9 beside {s.item9_beside} PHQ-9 totals, above 0 in "
+        f"{s.item9_above_0} answers, more often at high totals"
+    )
+
+
+def _safety_note(s: facts.SafetyFacts) -> str:
+    rates = ", ".join(f"{e} {n.rate:.1%} ({n.n})" for e, n in s.event_rates)
+    sessions = s.event_rates[0][1].of if s.event_rates else 0
+    return (
+        f"adverse events per dosing session ({sessions} sessions): {rates} ...; {s.first_week} "
+        "dosed patients reported one in their first week of dosing (OKAPI: 50% at week 1); "
+        f"raised BP recorded after large rises; {s.serious} serious events, at a patient's last "
+        "dose (they end treatment) or, for misuse, between visits"
+    )
+
+
+def _opioid_note(o: facts.OpioidFacts) -> str:
+    return (
+        f"opioids: {o.on_opioid_at_referral} patients on an opioid at referral, {o.on_two.n} of "
+        f"them ({o.on_two.rate:.0%}) on two or more; a prescription stopped after induction for {o.responders_stopped} "
+        "responders on one (tapering: often a lower-dose row follows); buprenorphine for "
+        f"{o.buprenorphine} patients (no MME factor)"
+    )
 
 
 def table_counts(table: str, frame: pl.DataFrame) -> dict[str, int | str]:

@@ -29,6 +29,9 @@ from kapoutcomes.demo.params import (
     CLINIC_SHARE,
     CONDITION_SHARE,
     DAY_MINUTES,
+    DEPRESSION_EFFECT_LARGE,
+    DEPRESSION_EFFECT_SHARE,
+    DEPRESSION_EFFECT_SMALL,
     END_DAY,
     EVENT_TEXT,
     KAP_SHARE,
@@ -105,7 +108,9 @@ def _draw_response(
     )
     durability = np.exp(rng.normal(np.log(24), 0.9, n))  # days of full relief after a dose
     dep_effect = np.where(
-        depressed & (rng.random(n) < 0.65), rng.uniform(0.4, 0.8, n), rng.uniform(0, 0.2, n)
+        depressed & (rng.random(n) < DEPRESSION_EFFECT_SHARE),
+        rng.uniform(*DEPRESSION_EFFECT_LARGE, n),
+        rng.uniform(*DEPRESSION_EFFECT_SMALL, n),
     )
     return {
         "response": response,

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from kapoutcomes.demo.params import ANCHOR
+from kapoutcomes.demo.params import ANCHOR, RELIEF_FADE_DAYS
 
 #: Per-patient or per-session draws: name -> array (one element per patient / session).
 Draws = dict[str, np.ndarray]
@@ -62,7 +62,9 @@ def group_cumsum(steps: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 def relief_kept(since_days: np.ndarray, durability: np.ndarray) -> np.ndarray:
     """Relief kept ``since_days`` after a dose: full until ``durability``, then fading."""
-    return np.where(since_days <= durability, 1.0, np.exp(-(since_days - durability) / 14.0))
+    return np.where(
+        since_days <= durability, 1.0, np.exp(-(since_days - durability) / RELIEF_FADE_DAYS)
+    )
 
 
 def nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:

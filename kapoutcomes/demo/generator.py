@@ -5,13 +5,17 @@ whose shape follows the published figures in the clinical reference: ~20% stop a
 infusion and about half never complete six (Osmind real-world data); induction series of 4-8
 infusions over 1-4 weeks, longer for CRPS (Cohen et al. 2018); a mean short-term pain change
 near -1.8 points (Orhurhu 2019); a median durability of a few weeks (Murrough 2013: 18 days);
-adverse events led by dissociation (OKAPI: 50% at week 1). Everything is drawn from one numpy
-Generator seeded with ``seed`` and a fixed calendar anchor, never from today's date, and draws
-are vectorised per patient / per session so 100,000 patients are feasible.
+PHQ-9 response and remission near ORKA-1 (53.6% / 28.9%) and Mindbloom (62.8% / 32.6%) among
+the depressed, their benefit kept longer than pain relief (ORKA-1: ~80% at 4 weeks, ~60% at
+8); adverse events in about half the patients in their first week, led by dissociation (OKAPI:
+50% at week 1). The cited numbers sit beside each parameter in ``params``. Everything is drawn
+from one numpy Generator seeded with ``seed`` and a fixed calendar anchor, never from
+today's date, and draws are vectorised per patient / per session so 100,000 patients are
+feasible.
 
-The draws live by idea: ``sample_params`` (the clinical and real-world parameters),
-``sample_course`` (referrals, dosing calendar, sessions, adverse events), ``sample_outcomes``
-(scores and opioid use) and ``sample_draws`` (calendar and grouping plumbing); this module
+The draws live by idea: ``params`` (the clinical and real-world parameters), ``course``
+(referrals, dosing calendar, sessions, adverse events), ``outcomes`` (scores and opioid use)
+and ``draws`` (calendar and grouping plumbing); this module
 assembles them into a ``sample.SampleCohort``. ``exports.write_sample`` writes the tables as CSV
 plus messy EHR-style exports of the same cohort.
 """

@@ -21,7 +21,14 @@ from kapoutcomes.demo.draws import (
     pick,
     relief_kept,
 )
-from kapoutcomes.demo.params import DAY_MINUTES, END_DAY, OPIOID_PRODUCTS, OPIOID_SHARE
+from kapoutcomes.demo.params import (
+    DAY_MINUTES,
+    DEPRESSION_DURABILITY_FACTOR,
+    END_DAY,
+    OPIOID_PRODUCTS,
+    OPIOID_SHARE,
+    PAIN_RELIEF_IN_PHQ9,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ def relief_course(p: Draws, d: Draws, extra: Draws) -> ReliefCourse:
     prev = np.r_[0, np.arange(m - 1)] if m else np.zeros(0, int)
     since = t - t[prev]
     r_before = np.where(j == 0, 0.0, r_after[prev] * relief_kept(since, dur))
-    dep_before = np.where(j == 0, 0.0, dep_after[prev] * relief_kept(since, 1.5 * dur))
+    dep_before = np.where(
+        j == 0, 0.0, dep_after[prev] * relief_kept(since, DEPRESSION_DURABILITY_FACTOR * dur)
+    )
     return ReliefCourse(t, r_before, r_after, dep_before, dep_after)
 
 
@@ -68,7 +77,7 @@ def _pain(rng: np.random.Generator, level: np.ndarray) -> np.ndarray:
 
 
 def _phq(rng: np.random.Generator, base, relief, dep) -> np.ndarray:
-    frac = np.clip(0.45 * relief + dep, 0, 0.95)
+    frac = np.clip(PAIN_RELIEF_IN_PHQ9 * relief + dep, 0, 0.95)
     return np.clip(np.round(base * (1 - frac) + rng.normal(0, 1.5, len(base))), 0, 27)
 
 
@@ -203,7 +212,7 @@ def _follow_up_scores(
     fdur = p["durability"][fp]
     fsince = ft / DAY_MINUTES - c.day[idx]
     f_relief = c.relief_after[idx] * relief_kept(fsince, fdur)
-    f_dep = c.dep_after[idx] * relief_kept(fsince, 1.5 * fdur)
+    f_dep = c.dep_after[idx] * relief_kept(fsince, DEPRESSION_DURABILITY_FACTOR * fdur)
     k = len(fp)
     none = np.full(k, -1)
     pain = _pain(rng, p["pain0"][fp] * (1 - f_relief))

@@ -34,6 +34,26 @@ RESPONSE_CLASSES = ("responder", "partial", "non_responder")
 RESPONSE_SHARE = (0.46, 0.27, 0.27)
 
 
+#: The depression effect of ketamine's own (fraction of the baseline PHQ-9 removed at full
+#: effect), apart from the share of pain relief that lifts mood too (PAIN_RELIEF_IN_PHQ9).
+#: A larger effect in DEPRESSION_EFFECT_SHARE of the patients with comorbid depression, a small
+#: one in everyone else. Tuned so that among patients with a baseline PHQ-9 of 10 or more the
+#: end-of-induction response and remission rates fall in the published range: ORKA-1 (McInnes
+#: 2022, J Affect Disord 301:486) response 53.6%, remission 28.9%; Mindbloom at-home
+#: sublingual (2022) response 62.8%, remission 32.6%; Murrough 2013 response 70.8%.
+DEPRESSION_EFFECT_SHARE = 0.85
+DEPRESSION_EFFECT_LARGE = (0.4, 0.8)
+DEPRESSION_EFFECT_SMALL = (0.0, 0.2)
+PAIN_RELIEF_IN_PHQ9 = 0.45
+#: The depression effect lasts this many times the patient's pain-relief durability: ORKA-1
+#: kept response in ~80% at 4 weeks and ~60% at 8 weeks, longer than pain relief lasts
+#: (Sigtermans 2009: CRPS pain relief no longer significant at week 12).
+DEPRESSION_DURABILITY_FACTOR = 2.0
+#: After its durability, relief fades with this time constant (days): most benefit is lost within
+#: weeks, with a tail (Sigtermans 2009: CRPS relief no longer significant at week 12).
+RELIEF_FADE_DAYS = 14.0
+
+
 #: Charges by route (USD per dosing session); a CRPS 4-hour infusion costs more.
 PRICE = {"IV": 550.0, "IM": 400.0, "intranasal": 650.0, "sublingual": 350.0, "oral": 350.0}
 PRICE_CRPS_IV = 1150.0
@@ -41,44 +61,47 @@ DAY_MINUTES = 1440  # minutes
 
 
 #: Per dosing session: event, probability, severity weights (mild, moderate, severe),
-#: actions and their weights, share left unresolved.
+#: actions and their weights. Probabilities tuned so that about half the patients report an
+#: adverse event in their first week of dosing (OKAPI, Corriger 2022, n=256 IV ketamine for
+#: chronic pain: adverse events in 50% at week 1), led by dissociation. Serious events
+#: (psychosis, respiratory depression) come only at a patient's last dose, at 8 times these rates.
 ADVERSE_EVENT_RATES = (
     (
         "dissociation",
-        0.22,
+        0.09,
         (0.75, 0.22, 0.03),
         ("none", "observation_extended", "infusion_slowed"),
         (0.6, 0.25, 0.15),
     ),
     (
         "nausea_vomiting",
-        0.09,
+        0.036,
         (0.7, 0.27, 0.03),
         ("medication_given", "none", "infusion_slowed"),
         (0.6, 0.3, 0.1),
     ),
-    ("dizziness", 0.07, (0.8, 0.18, 0.02), ("none", "observation_extended"), (0.6, 0.4)),
-    ("sedation", 0.06, (0.75, 0.22, 0.03), ("observation_extended", "none"), (0.6, 0.4)),
-    ("headache", 0.04, (0.7, 0.27, 0.03), ("medication_given", "none"), (0.5, 0.5)),
+    ("dizziness", 0.028, (0.8, 0.18, 0.02), ("none", "observation_extended"), (0.6, 0.4)),
+    ("sedation", 0.024, (0.75, 0.22, 0.03), ("observation_extended", "none"), (0.6, 0.4)),
+    ("headache", 0.016, (0.7, 0.27, 0.03), ("medication_given", "none"), (0.5, 0.5)),
     (
         "anxiety_panic",
-        0.035,
+        0.014,
         (0.6, 0.33, 0.07),
         ("none", "medication_given", "infusion_slowed"),
         (0.4, 0.3, 0.3),
     ),
-    ("raised_heart_rate", 0.02, (0.8, 0.18, 0.02), ("none", "infusion_slowed"), (0.6, 0.4)),
-    ("vivid_dreams", 0.025, (0.85, 0.15, 0.0), ("none", "next_dose_reduced"), (0.8, 0.2)),
-    ("visual_disturbance", 0.025, (0.85, 0.15, 0.0), ("none",), (1.0,)),
+    ("raised_heart_rate", 0.008, (0.8, 0.18, 0.02), ("none", "infusion_slowed"), (0.6, 0.4)),
+    ("vivid_dreams", 0.01, (0.85, 0.15, 0.0), ("none", "next_dose_reduced"), (0.8, 0.2)),
+    ("visual_disturbance", 0.01, (0.85, 0.15, 0.0), ("none",), (1.0,)),
     (
         "hallucinations",
-        0.012,
+        0.005,
         (0.5, 0.4, 0.1),
         ("infusion_slowed", "none", "next_dose_reduced"),
         (0.5, 0.3, 0.2),
     ),
-    ("memory_effects", 0.004, (0.8, 0.2, 0.0), ("none",), (1.0,)),
-    ("other", 0.004, (0.9, 0.1, 0.0), ("none",), (1.0,)),
+    ("memory_effects", 0.002, (0.8, 0.2, 0.0), ("none",), (1.0,)),
+    ("other", 0.002, (0.9, 0.1, 0.0), ("none",), (1.0,)),
     ("psychosis", 0.0005, (0.0, 0.0, 1.0), ("infusion_stopped", "hospital_transfer"), (0.5, 0.5)),
     (
         "respiratory_depression",

@@ -11,6 +11,7 @@ import polars as pl
 
 from kapoutcomes import tables
 from kapoutcomes.demo import params
+from kapoutcomes.demo.facts import Share
 from kapoutcomes.demo.files import EXPORT_PATIENTS, Entry, ExportRows, clinic_patients, csv_text
 from kapoutcomes.demo.sample import SampleCohort
 from kapoutcomes.demo.synthea_export import OTHER_MEDICATIONS
@@ -110,8 +111,8 @@ _WIDE_MESS = [
     "'denies' or blank without any)",
     "charges as '$1,150.00'; blank for a few visits",
     "only screening and dosing visits: KAP preparation, integration and psychotherapy "
-    "sessions are not in this export, and there is no care-model column (about 15% of "
-    "these patients are KAP in demo/)",
+    "sessions are not in this export, and there is no care-model column ({kap} of these "
+    "patients are KAP in demo/)",
     "screening rows carry the baseline pain and PHQ-9 in the 'Pain Before' and 'PHQ-9 "
     "Score' columns; 'pain after ' is blank on them",
     "impossible values: pain 11, PHQ-9 31, negative dose, a visit date before the "
@@ -241,6 +242,13 @@ def _wide_rows(rng: np.random.Generator, visits: pl.DataFrame) -> ExportRows:
     return ExportRows(rows, counts)
 
 
+def _kap_patients(cohort: SampleCohort, patients: list[str]) -> Share:
+    """The exported patients with a KAP session in the canonical tables."""
+    s = cohort.tables["sessions"].filter(pl.col("patient_id").is_in(patients))
+    kap = s.filter(pl.col("care_model") == "KAP").get_column("patient_id").n_unique()
+    return Share(kap, len(patients))
+
+
 def wide_export(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
     rng = np.random.default_rng([cohort.seed, 101])
     clinic = params.CLINICS[0]
@@ -262,7 +270,7 @@ def wide_export(cohort: SampleCohort, ids: pl.DataFrame) -> tuple[str, Entry]:
         rows=len(out.rows),
         encoding="Windows-1252 (cp1252), CRLF line endings",
         delimiter="; (semicolon)",
-        mess=list(_WIDE_MESS),
+        mess=[m.replace("{kap}", str(_kap_patients(cohort, pts))) for m in _WIDE_MESS],
         counts=out.counts,
     )
     return text, entry

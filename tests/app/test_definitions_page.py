@@ -76,19 +76,19 @@ def test_the_definitions_page_renders_the_file(monkeypatch, tmp_path):
 def test_the_cohort_page_shows_the_populations_of_the_demo(monkeypatch, tmp_path):
     """The demo (seed 7, as recorded in the golden report): pain response 131 of 303
     evaluable, ITT 319, completers 64 of 118, 4 not eligible and 21 without a baseline;
-    PHQ-9 response 58 of 153, ITT 178, completers 27 of 60, 140 not eligible."""
+    PHQ-9 response 83 of 153, ITT 178, completers 35 of 60, 140 not eligible."""
     _isolated(monkeypatch, tmp_path)
     at = _page("cohort")
     metrics = {m.label: m.value for m in at.metric}
     assert (
         metrics["Pain responders (≥30%), all starters"] == "43.2%"
     )  # 131/303, one decimal as in the report
-    assert metrics["PHQ-9 responders (≥50%), all starters"] == "37.9%"  # 58/153
+    assert metrics["PHQ-9 responders (≥50%), all starters"] == "54.2%"  # 83/153
     captions = " ".join(c.value for c in at.caption)
     assert "131/303 evaluable" in captions and "ITT 41.1% of 319" in captions
     assert "completers 64/118" in captions
     assert "4 not eligible: baseline pain NRS below 4; 21 without a baseline" in captions
-    assert "58/153 evaluable" in captions and "completers 27/60" in captions
+    assert "83/153 evaluable" in captions and "completers 35/60" in captions
     assert "140 not eligible: baseline PHQ-9 below 10" in captions
     who = [d.value for d in at.dataframe]
     assert any("excluded" in f.columns and "started" in f.columns for f in who)

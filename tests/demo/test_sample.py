@@ -2,7 +2,9 @@
 
 Realism checks use the published figures in /work/shared/clinical-reference.md: ~20% stop
 after the first infusion and ~50% do not complete six (Osmind real-world data); induction series
-of 4-8 infusions; PHQ-9 item 9 answers; BP > 140/90 before dosing (esketamine REMS).
+of 4-8 infusions; PHQ-9 item 9 answers; BP > 140/90 before dosing (esketamine REMS); PHQ-9
+response and remission (ORKA-1, Mindbloom), durability shapes (ORKA-1, Murrough 2013,
+Sigtermans 2009) and first-week adverse events (OKAPI).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapoutcomes import cli, tables
+from kapoutcomes.cohort.summary import cohort_summary
 from kapoutcomes.demo import exports, generator, long_export, synthea_export, wide_export
+from kapoutcomes.present import report
 from kapoutcomes.storage import privacy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,6 +175,58 @@ def test_pain_change_and_phq9_item9(cohort: generator.SampleCohort) -> None:
     assert with_baseline.n_unique() < patients.len()  # some patients have no baseline
 
 
+@pytest.fixture(scope="module")
+def report_json(cohort: generator.SampleCohort) -> dict:
+    return json.loads(report.to_json(cohort_summary(cohort.tables)))
+
+
+def _rate(report_json: dict, instrument: str, measure: str) -> dict:
+    rates = report_json["response"]["tables"]["rates"]
+    return next(
+        r
+        for r in rates
+        if (r["subgroup"], r["instrument"], r["measure"]) == ("all", instrument, measure)
+    )
+
+
+def test_phq9_response_and_remission_in_the_published_range(report_json: dict) -> None:
+    """ORKA-1 (McInnes 2022): response 53.6%, remission 28.9%; Mindbloom 2022: 62.8% / 32.6%;
+    Murrough 2013: response 70.8%. Among patients with a baseline PHQ-9 of 10 or more,
+    remission implies response, so it is always the lower rate (HEDIS DRR-E)."""
+    response = _rate(report_json, "phq9", "response")
+    remission = _rate(report_json, "phq9", "remission")
+    assert 0.50 <= response["rate"] <= 0.71, response["rate"]
+    assert 0.25 <= remission["rate"] <= 0.36, remission["rate"]
+    assert remission["n"] < response["n"]
+    assert remission["completers_rate"] <= response["completers_rate"]
+
+
+def test_durability_shapes(report_json: dict) -> None:
+    """PHQ-9: ORKA-1 kept response in ~80% at 4 weeks and ~60% at 8; pain: most benefit lost
+    within weeks (Murrough 2013: median 18 days to relapse; Sigtermans 2009: CRPS relief no
+    longer significant at week 12) with a tail."""
+    summary = {
+        r["instrument"]: r
+        for r in report_json["durability"]["tables"]["summary"]
+        if r["subgroup"] == "all"
+    }
+    phq, pain = summary["phq9"], summary["pain_nrs"]
+    assert 0.68 <= phq["s_4w"] <= 0.90 and 0.48 <= phq["s_8w"] <= 0.72, phq
+    assert 14 <= pain["turnbull_median_days"] <= 56, pain["turnbull_median_days"]
+    assert pain["s_4w"] > pain["s_8w"] > pain["s_12w"] >= 0.1, pain
+
+
+def test_adverse_events_in_half_the_patients_in_their_first_week(
+    cohort: generator.SampleCohort,
+) -> None:
+    """OKAPI (Corriger 2022, IV ketamine for chronic pain): adverse events in 50% at week 1."""
+    first = _dosing(cohort).group_by("patient_id").agg(first=pl.col("started_at").min())
+    week = cohort.tables["adverse_events"].join(first, on="patient_id")
+    week = week.filter(pl.col("onset_at") < pl.col("first") + pl.duration(days=7))
+    share = week.get_column("patient_id").n_unique() / first.height
+    assert 0.40 <= share <= 0.60, share
+
+
 def test_vitals_adverse_events_costs_and_opioids(cohort: generator.SampleCohort) -> None:
     d = _dosing(cohort)
     high = d.filter((pl.col("bp_systolic_before") > 140) | (pl.col("bp_diastolic_before") > 90))
@@ -220,6 +277,22 @@ def test_wide_export_is_semicolon_cp1252_with_identifiers(written: tuple[Path, P
     assert all(data[n - 1][10].startswith("-") for n in listed("negative_dose rows"))
     dup, original = listed("duplicate_rows rows")
     assert data[dup - 1] == data[original - 1]
+
+
+def test_wide_export_states_the_kap_share_of_its_own_patients(
+    cohort: generator.SampleCohort, written: tuple[Path, Path]
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(
+        (written[0] / "exports" / "riverside_visits.csv").read_text("cp1252"), newline=""),
+        delimiter=";"))  # fmt: skip
+    mrns = {r[" MRN"].strip().upper().replace(" ", "").replace("-", "") for r in rows}
+    ids = [pid for pid, mrn in cohort.mrns.items() if mrn.replace("-", "") in mrns]
+    kap = cohort.tables["sessions"].filter(
+        pl.col("patient_id").is_in(ids) & (pl.col("care_model") == "KAP")
+    )
+    n = kap.get_column("patient_id").n_unique()
+    catalog = (written[0] / "CATALOG.md").read_text()
+    assert f"({n} of {len(ids)} ({n / len(ids):.0%}) of these patients are KAP in demo/)" in catalog
 
 
 def test_long_export_has_bom_untracked_codes_and_embedded_newline(
