@@ -151,7 +151,10 @@ _ID_TAILS = ("no", "number", "num", "1", "2", "home", "work", "cell", "last4", "
 #: number, a pseudonym): the "header" is probably a data row (a file exported without
 #: headers, or read with the wrong delimiter), so its cells must not be echoed in messages.
 _VALUE_LIKE = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4,}|@|\(\d{3}\)|\bp_[0-9a-f]{16}\b", re.IGNORECASE
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4,}|@|\(\d{3}\)|\bp_[0-9a-f]{16}\b"
+    # a number with or without its unit ("80 kg", "35 mg", "7"): a value, never a column name
+    r"|^\s*[-+]?\d+(?:[.,]\d+)?\s*[a-z%/]{0,8}\s*$",
+    re.IGNORECASE,
 )
 
 

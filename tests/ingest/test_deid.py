@@ -111,3 +111,12 @@ def test_scrubbed_file_names_keep_no_name_date_or_mrn():
     assert name.endswith(".xlsx")
     assert "555" not in deid.scrub_file_name("call 555-123-4567.csv")
     assert deid.scrub_file_name("obs export 2024.csv") == "obs export #.csv"
+
+
+def test_a_data_row_taken_for_the_header_is_not_listed_when_it_holds_a_number_with_a_unit():
+    # found by the long fuzz run: a UTF-16 file whose header was lost to an unclosed quote; its
+    # first data row ("80 kg", a relative's name) was echoed as "unrecognised columns"
+    assert "Quixworth" not in deid.header_list(["80 kg", "Zebediah Quixworth"])
+    assert (
+        deid.header_list(["Pain NRS", "PHQ9 Q9", "Weight (kg)"]) == "Pain NRS, PHQ9 Q9, Weight (kg)"
+    )
