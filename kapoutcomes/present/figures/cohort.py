@@ -62,30 +62,49 @@ def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> 
     )
 
 
-def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral") -> go.Figure:
-    """Horizontal bars of patients at each attrition stage (``attrition.attrition`` rows)."""
+def _stage_label(stage: str, population: str | None) -> str:
+    """A funnel bar's label: the stage, and under it who the bar counts."""
+    name = stage.replace("_", " ").capitalize()
+    return name if not population else f"{name}<br><sup>{population}</sup>"
+
+
+def attrition_figure(
+    stages: pl.DataFrame,
+    title: str = "Attrition from referral: each bar is a subset of the bar above",
+) -> go.Figure:
+    """The nested attrition funnel (``attrition.attrition`` rows): one horizontal bar per
+    stage, labelled with who it counts, n, % of referred and % of the previous bar; the
+    patients who reached a stage out of order are in the hover (``reached``)."""
     f = stages.filter(pl.col("level") == "all") if "level" in stages.columns else stages
     if f.height == 0:
         f = stages
+    pops = f.get_column("population").to_list() if "population" in f.columns else [None] * f.height
+    prev = f.get_column("pct_of_previous").to_list() if "pct_of_previous" in f.columns else []
+    text = []
+    for i, (n, p) in enumerate(
+        zip(f.get_column("n").to_list(), f.get_column("pct_of_referred").to_list(), strict=True)
+    ):
+        words = f"{n:,}" if p is None else f"{n:,} ({p:.0f}% of referred"
+        if p is not None and i > 0 and i < len(prev) and prev[i] is not None:
+            words += f", {prev[i]:.0f}% of the bar above"
+        text.append(words + (")" if p is not None else ""))
+    reached = f.get_column("reached").to_list() if "reached" in f.columns else f["n"].to_list()
     fig = go.Figure(
         go.Bar(
             x=f.get_column("n").to_list(),
-            y=[s.replace("_", " ") for s in f.get_column("stage").to_list()],
+            y=[_stage_label(s, p) for s, p in zip(f["stage"].to_list(), pops, strict=True)],
             orientation="h",
             marker_color=palette.PRIMARY,
-            text=[
-                f"{n:,} ({p:.0f}%)" if p is not None else f"{n:,}"
-                for n, p in zip(
-                    f.get_column("n").to_list(),
-                    f.get_column("pct_of_referred").to_list(),
-                    strict=True,
-                )
-            ],
+            text=text,
             textposition="auto",
+            customdata=reached,
+            hovertemplate="%{x} patients; %{customdata} reached this stage in any order"
+            "<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return titled(fig, title, "Patients (n)", "Stage")
+    fig.update_layout(height=max(360, 90 + 56 * f.height))
+    return titled(fig, title, "Patients (n)", "Stage (who the bar counts)")
 
 
 def rates_figure(
