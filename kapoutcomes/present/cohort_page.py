@@ -75,19 +75,27 @@ def _response_headline(rates: pl.DataFrame, instrument: str, label: str, ci: str
     )
 
 
+def _weeks(days: float | None, missing: str) -> str:
+    """Days as weeks with one decimal, in the KM chart's unit (``figures.KM_UNIT``)."""
+    return missing if days is None else f"{days / 7:.1f}"
+
+
 def _durability_headline(dur: pl.DataFrame, ci: str) -> Headline:
-    label = "Median time to loss of pain response"
+    """The median in weeks, the unit of the durability chart's axis."""
+    label = f"Median time to loss of pain response ({figures.KM_UNIT})"
     if dur.height == 0:
         return Headline(label, "—", caption="no response episodes yet")
     d = dur.row(0, named=True)
-    med = "not reached" if d["median_days"] is None else f"{d['median_days']:.0f} days"
-    lo = "—" if d["median_lower"] is None else f"{d['median_lower']:.0f}"
-    hi = "not reached" if d["median_upper"] is None else f"{d['median_upper']:.0f}"
+    med = _weeks(d["median_days"], "not reached")
+    med = med if d["median_days"] is None else f"{med} {figures.KM_UNIT}"
+    lo = _weeks(d["median_lower"], "—")
+    hi = _weeks(d["median_upper"], "not reached")
     return Headline(
         label,
         med,
-        caption=f"{ci} {lo}-{hi} · after induction, {d['responders']} responders of "
-        f"{d['evaluable']} evaluable, {number(d['censored_pct'], '.0f')}% censored",
+        caption=f"{ci} {lo}-{hi} {figures.KM_UNIT} · after induction, {d['responders']} "
+        f"responders of {d['evaluable']} evaluable, {number(d['censored_pct'], '.0f')}% "
+        "censored",
     )
 
 
@@ -132,14 +140,16 @@ def who_each_rate_is_about(rates: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def primary_km_figure(curves: pl.DataFrame, by: str | None = None) -> go.Figure:
+def primary_km_figure(
+    curves: pl.DataFrame, by: str | None = None, at_risk: pl.DataFrame | None = None
+) -> go.Figure:
     """The primary durability curve: end-of-induction responders, weeks from the end of
-    induction (per level of ``by`` when comparing)."""
+    induction (per level of ``by`` when comparing), with the numbers at risk under it."""
     title = "Primary: time to loss of response after the end of induction"
     if by:
         title = f"Time to loss of pain response by {by.replace('_', ' ')}"
-    return figures.km_figure(curves, title=title).update_xaxes(
-        title_text="Weeks from the end of induction"
+    return figures.km_figure(curves, title=title, at_risk=at_risk).update_xaxes(
+        title_text=f"{figures.KM_UNIT.capitalize()} from the end of induction (1 week = 7 days)"
     )
 
 
@@ -172,7 +182,7 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         months_figure=figures.month_figure(months) if months.height else None,
         change=overall(frames["change"]["end_of_induction"]),
         durability_curves=curves,
-        durability_figure=primary_km_figure(curves) if curves.height else None,
+        durability_figure=primary_km_figure(curves, at_risk=at_risk) if curves.height else None,
         at_risk=at_risk.pivot(on="week", index="instrument", values="at_risk")
         if at_risk.height
         else at_risk,

@@ -16,6 +16,8 @@ are importable from here: ``figures.km_figure``, ``figures.patient_timeline`` ..
 from __future__ import annotations
 
 from kapoutcomes.present.figures.cohort import (
+    KM_AXIS,
+    KM_UNIT,
     adverse_event_figure,
     adverse_events_by_month_figure,
     attrition_figure,
@@ -41,6 +43,8 @@ from kapoutcomes.present.palette import OKABE_ITO
 
 __all__ = [
     "INSTRUMENT_LABELS",
+    "KM_AXIS",
+    "KM_UNIT",
     "MAX_LINES",
     "MIN_PER_WEEK",
     "OKABE_ITO",

@@ -11,55 +11,113 @@ from kapoutcomes import tables
 from kapoutcomes.present import palette
 from kapoutcomes.present.figures.layout import label, titled
 
+#: the KM time axis: one unit, stated (the Cohort page's durability headline uses it too)
+KM_UNIT = "weeks"
+KM_AXIS = "Weeks from origin (end of induction or restoring infusion; 1 week = 7 days)"
+#: the numbers-at-risk rows under a KM chart: pixels per row, label length shown at most
+_RISK_ROW_PX = 18
+_RISK_LABEL_CHARS = 24
 
-def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> go.Figure:
+
+def _curve_name(level: str, instrument: str) -> str:
+    return label(instrument) if level == "all" else f"{level}: {label(instrument)}"
+
+
+def _km_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str) -> None:
+    """One curve's confidence band and step line (x in weeks)."""
+    weeks = (f.get_column("time_days") / 7).to_list()
+    pct = [100 * v if v is not None else None for v in f.get_column("upper").to_list()]
+    low = [100 * v if v is not None else None for v in f.get_column("lower").to_list()]
+    fig.add_trace(
+        go.Scatter(
+            x=weeks + weeks[::-1],
+            y=pct + low[::-1],
+            fill="toself",
+            fillcolor=palette.translucent(c, 0.15),
+            line={"width": 0, "shape": "hv"},
+            hoverinfo="skip",
+            showlegend=False,
+            name=f"{name} band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=(100 * f.get_column("survival")).to_list(),
+            mode="lines",
+            line={"color": c, "shape": "hv", "width": 2},
+            name=name,
+            customdata=f.select("at_risk").to_numpy(),
+            hovertemplate="week %{x:.1f}: %{y:.0f}% still responding, %{customdata[0]} at risk",
+        )
+    )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _RISK_LABEL_CHARS else text[: _RISK_LABEL_CHARS - 1] + "…"
+
+
+def _at_risk_rows(
+    fig: go.Figure, at_risk: pl.DataFrame, keys: list[tuple[str, str]], ends: list[float]
+) -> int:
+    """Numbers at risk under the x axis: one row per curve, in the curve's colour, at each
+    week of ``at_risk`` up to the end of that curve (``ends``, weeks). Returns the rows."""
+    fig.add_annotation(
+        x=0, xref="paper", xanchor="right", y=0, yref="paper", yanchor="top", yshift=-52,
+        text="<b>Numbers at risk</b>", showarrow=False, font={"size": 11},
+    )  # fmt: skip
+    ticks: set[int] = set()
+    for i, ((lv, inst), end) in enumerate(zip(keys, ends, strict=True)):
+        rows = at_risk.filter((pl.col("level") == lv) & (pl.col("instrument") == inst))
+        rows = rows.filter(pl.col("week") <= end + 1e-9).sort("week")
+        shift = -52 - _RISK_ROW_PX * (i + 1)
+        c = palette.series(i)
+        fig.add_annotation(
+            x=0, xref="paper", xanchor="right", y=0, yref="paper", yanchor="top",
+            yshift=shift, text=_short(_curve_name(lv, inst)), showarrow=False,
+            font={"size": 11, "color": c},
+        )  # fmt: skip
+        for w, n in rows.select("week", "at_risk").rows():
+            ticks.add(int(w))
+            fig.add_annotation(
+                x=w, xref="x", y=0, yref="paper", yanchor="top", yshift=shift, text=f"{n}",
+                showarrow=False, font={"size": 11, "color": c}, name="at risk",
+            )  # fmt: skip
+    if ticks:
+        fig.update_xaxes(tickvals=sorted(ticks))
+    return len(keys)
+
+
+def km_figure(
+    curves: pl.DataFrame,
+    title: str = "Time to loss of response",
+    at_risk: pl.DataFrame | None = None,
+) -> go.Figure:
     """Kaplan-Meier step curves with confidence bands, one per (level, instrument) in
-    ``curves`` (``survival.Durability.curves``); x in weeks."""
+    ``curves`` (``survival.Durability.curves``); x in weeks (``KM_UNIT``). With ``at_risk``
+    (``Durability.at_risk`` rows) the numbers at risk are written under the x axis, one row
+    per curve, up to the end of each curve."""
     fig = go.Figure()
     if curves.height == 0:
-        return titled(fig, title + " (no episodes)", "Weeks from origin", "Still responding (%)")
+        return titled(fig, title + " (no episodes)", KM_AXIS, "Still responding (%)")
     keys = curves.select("level", "instrument").unique(maintain_order=True).rows()
+    ends = []
     for i, (lv, inst) in enumerate(keys):
-        c = palette.series(i)
-        f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst)).sort(
-            "time_days"
-        )
-        weeks = (f.get_column("time_days") / 7).to_list()
-        name = label(inst) if lv == "all" else f"{lv}: {label(inst)}"
-        fig.add_trace(
-            go.Scatter(
-                x=weeks + weeks[::-1],
-                y=[100 * v if v is not None else None for v in f.get_column("upper").to_list()]
-                + [
-                    100 * v if v is not None else None
-                    for v in f.get_column("lower").to_list()[::-1]
-                ],
-                fill="toself",
-                fillcolor=palette.translucent(c, 0.15),
-                line={"width": 0, "shape": "hv"},
-                hoverinfo="skip",
-                showlegend=False,
-                name=f"{name} band",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=(100 * f.get_column("survival")).to_list(),
-                mode="lines",
-                line={"color": c, "shape": "hv", "width": 2},
-                name=name,
-                customdata=f.select("at_risk").to_numpy(),
-                hovertemplate="week %{x:.1f}: %{y:.0f}% still responding, %{customdata[0]} at risk",
-            )
-        )
+        f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst))
+        f = f.sort("time_days")
+        ends.append(float(f.get_column("time_days").max() or 0.0) / 7)  # type: ignore[operator]
+        _km_traces(fig, f, _curve_name(lv, inst), palette.series(i))
     fig.update_yaxes(range=[0, 102])
-    return titled(
-        fig,
-        title,
-        "Weeks from origin (end of induction or restoring infusion)",
-        "Still responding (%)",
-    )
+    fig = titled(fig, title, KM_AXIS, "Still responding (%)")
+    if at_risk is not None and at_risk.height:
+        rows = _at_risk_rows(fig, at_risk, keys, ends)
+        longest = max(len(_short(_curve_name(lv, inst))) for lv, inst in keys)
+        fig.update_layout(
+            height=460 + _RISK_ROW_PX * rows,
+            margin={"l": max(60, 7 * longest), "b": 70 + _RISK_ROW_PX * (rows + 1), "t": 90},
+            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        )
+    return fig
 
 
 def _stage_label(stage: str, population: str | None) -> str:

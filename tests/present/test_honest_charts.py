@@ -1,0 +1,102 @@
+"""Honest charts (issue 14 item 4), one test per point, on the plotly figure objects (traces,
+axis titles, annotations): the nested attrition funnel, one time unit per page, numbers at
+risk to the end of each curve, n and intervals with too-few points greyed, paired MME,
+comparisons limited to the largest groups, no funnel plot for one clinic, and one colour
+direction on the quality heatmap."""
+
+from __future__ import annotations
+
+import itertools
+
+import polars as pl
+import pytest
+
+from kapoutcomes.cohort.durability import at_risk_weeks
+from kapoutcomes.cohort.summary import cohort_summary
+from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.demo.generator import generate
+from kapoutcomes.present import cohort_page
+from kapoutcomes.present import figures as fg
+
+S = Settings()
+
+
+@pytest.fixture(scope="module")
+def demo_summary():
+    return cohort_summary(generate(seed=7, patients=160).tables, S)
+
+
+@pytest.fixture(scope="module")
+def view(demo_summary):
+    return cohort_page.cohort_view(demo_summary, S)
+
+
+def _curves(level: str, days: list[float]) -> pl.DataFrame:
+    k = len(days)
+    return pl.DataFrame(
+        {
+            "level": [level] * k,
+            "instrument": ["pain_nrs"] * k,
+            "time_days": days,
+            "survival": [1.0 - i / (2 * k) for i in range(k)],
+            "lower": [0.5] * k,
+            "upper": [1.0] * k,
+            "at_risk": list(range(k, 0, -1)),
+        }
+    )
+
+
+# -- a. the nested attrition funnel ----------------------------------------------------------
+def test_attrition_bars_never_grow_and_each_says_who_it_counts(view):
+    bar = view.attrition_figure.data[0]
+    n = list(bar.x)
+    assert all(b <= a for a, b in itertools.pairwise(n))
+    # each bar's label names its population under the stage
+    assert "completed induction and scored after it" in bar.y[4]
+    assert "% of the bar above" in bar.text[3]
+    assert "subset" in view.attrition_figure.layout.title.text
+
+
+# -- b. one time unit per page ---------------------------------------------------------------
+def test_durability_headline_and_km_axis_share_one_unit(view):
+    head = next(h for h in view.headlines if "loss of pain response" in h.label)
+    assert fg.KM_UNIT == "weeks"
+    assert "weeks" in head.label and "days" not in f"{head.value} {head.caption}"
+    axis = view.durability_figure.layout.xaxis.title.text
+    assert axis.startswith("Weeks from the end of induction")
+    assert "Weeks" in fg.km_figure(_curves("all", [0.0, 7.0])).layout.xaxis.title.text
+
+
+# -- c. numbers at risk to the end of the curve ----------------------------------------------
+def test_at_risk_weeks_reach_the_end_of_a_long_curve():
+    assert at_risk_weeks(None) == [0, 4, 8, 12, 16, 20, 24]
+    assert at_risk_weeks(38 * 7.0)[-1] == 36  # the curve runs to week 38
+    assert at_risk_weeks(40 * 7.0)[-1] == 40
+
+
+def test_km_chart_writes_numbers_at_risk_up_to_each_curve_end():
+    curves = pl.concat([_curves("A", [0.0, 70.0, 266.0]), _curves("B", [0.0, 35.0, 60.0])])
+    at_risk = pl.DataFrame(
+        {
+            "level": ["A"] * 10 + ["B"] * 7,
+            "instrument": ["pain_nrs"] * 17,
+            "week": [*range(0, 40, 4), *range(0, 28, 4)],
+            "at_risk": [*range(10, 0, -1), *range(7, 0, -1)],
+        }
+    )
+    fig = fg.km_figure(curves, at_risk=at_risk)
+    numbers = [a for a in fig.layout.annotations if a.name == "at risk"]
+    a_weeks = [a.x for a in numbers if a.font.color == fig.data[1].line.color]
+    b_weeks = [a.x for a in numbers if a.font.color == fig.data[3].line.color]
+    assert max(a_weeks) == 36  # curve A ends at week 38: at risk up to week 36
+    assert max(b_weeks) == 8  # curve B ends at week 8.6: nothing drawn beyond it
+    assert list(fig.layout.xaxis.tickvals) == list(range(0, 40, 4))
+    assert any(a.text == "<b>Numbers at risk</b>" for a in fig.layout.annotations)
+
+
+def test_the_page_km_chart_carries_numbers_at_risk_past_week_24(view):
+    fig = view.durability_figure
+    numbers = [a for a in fig.layout.annotations if a.name == "at risk"]
+    assert numbers
+    last = max(float(t) for t in view.durability_curves.get_column("time_days")) / 7
+    assert max(a.x for a in numbers) > last - 4
