@@ -112,6 +112,8 @@ with tab_cmp:
         common.chart(cmp.funnel_figure)
         st.caption(view.definitions["funnel"])
         common.download_csv(cmp.funnel, "Clinic funnel", "funnel.csv", key="dl-funnel")
+    elif viewer.can("compare_clinics") and cmp.funnel_note:
+        st.info(cmp.funnel_note)
 
 with tab_opi:
     if view.opioids_figure is None:

@@ -208,7 +208,26 @@ class Comparison:
     logrank: str | None  # the log-rank test in a sentence
     logrank_caveats: str
     funnel: pl.DataFrame  # clinics against the network rate
-    funnel_figure: go.Figure | None
+    funnel_figure: go.Figure | None  # None with fewer than FUNNEL_MIN_CLINICS clinics
+    funnel_note: str | None  # why there is no funnel plot, in a sentence
+
+
+#: a funnel plot compares clinics with the network: with one clinic the clinic is the network
+FUNNEL_MIN_CLINICS = 2
+
+
+def funnel_note(funnel: pl.DataFrame) -> str | None:
+    """The sentence shown instead of a funnel plot with fewer than ``FUNNEL_MIN_CLINICS``
+    clinics (None when there are enough to draw it)."""
+    if funnel.height >= FUNNEL_MIN_CLINICS:
+        return None
+    if funnel.height == 0:
+        return "No clinic has evaluable patients yet, so there is no clinic comparison."
+    c = funnel.row(0, named=True)
+    return (
+        f"One clinic only ({c['clinic']}): its response rate is the network rate, so there is "
+        "no funnel plot; a funnel plot compares two or more clinics with the network."
+    )
 
 
 def comparison(summary: CohortSummary, dimension: str) -> Comparison:
@@ -236,7 +255,10 @@ def comparison(summary: CohortSummary, dimension: str) -> Comparison:
         logrank=text,
         logrank_caveats=caveats,
         funnel=funnel,
-        funnel_figure=figures.funnel_figure(funnel) if funnel.height else None,
+        funnel_figure=figures.funnel_figure(funnel)
+        if funnel.height >= FUNNEL_MIN_CLINICS
+        else None,
+        funnel_note=funnel_note(funnel),
     )
 
 

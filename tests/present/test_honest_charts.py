@@ -100,3 +100,14 @@ def test_the_page_km_chart_carries_numbers_at_risk_past_week_24(view):
     assert numbers
     last = max(float(t) for t in view.durability_curves.get_column("time_days")) / 7
     assert max(a.x for a in numbers) > last - 4
+
+
+# -- g. no funnel plot for one clinic --------------------------------------------------------
+def test_one_clinic_gets_a_sentence_not_a_funnel_plot():
+    t = generate(seed=3, patients=60).tables
+    one = {**t, "patients": t["patients"].with_columns(clinic=pl.lit("Riverside"))}
+    cmp = cohort_page.comparison(cohort_summary(one, S), "clinic")
+    assert cmp.funnel_figure is None
+    assert cmp.funnel_note is not None and "One clinic only (Riverside)" in cmp.funnel_note
+    many = cohort_page.comparison(cohort_summary(t, S), "clinic")
+    assert many.funnel_figure is not None and many.funnel_note is None
