@@ -111,3 +111,30 @@ def test_one_clinic_gets_a_sentence_not_a_funnel_plot():
     assert cmp.funnel_note is not None and "One clinic only (Riverside)" in cmp.funnel_note
     many = cohort_page.comparison(cohort_summary(t, S), "clinic")
     assert many.funnel_figure is not None and many.funnel_note is None
+
+
+# -- h. one colour direction on the quality heatmap ------------------------------------------
+def test_quality_heatmap_reads_higher_is_better_on_every_row():
+    from kapoutcomes.cohort import quality
+    from kapoutcomes.present.figures import quality as quality_figure
+
+    comp = pl.DataFrame(
+        {
+            "level": ["North", "North"],
+            "measure": ["no_baseline", "sessions_with_score"],
+            "instrument": ["pain_nrs", "pain_nrs"],
+            "n": [1, 9],  # 1 of 4 without a baseline; 9 of 10 sessions scored
+            "denominator": [4, 10],
+            "rate": [0.25, 0.9],
+        }
+    )
+    fig = quality_figure.completeness_figure(quality.completeness_cells(comp))
+    heat = fig.data[0]
+    rows = {lab: (z[0], t[0]) for lab, z, t in zip(heat.y, heat.z, heat.text, strict=True)}
+    # the missing-baseline measure is turned round: 3 of 4 have a baseline = 75% (better)
+    assert rows["dosed patients with a baseline (pain_nrs)"] == (75.0, "75% (3/4)")
+    assert rows["dosing sessions with a score (pain_nrs)"] == (90.0, "90% (9/10)")
+    assert "higher = better" in fig.layout.title.text
+    assert "higher = better" in heat.colorbar.title.text
+    assert (heat.zmin, heat.zmax) == (0, 100)
+    assert quality_figure.completeness_figure(quality.completeness_cells(comp.clear())) is None
