@@ -175,11 +175,22 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         who=who_each_rate_is_about(rates),
         waterfall=figures.waterfall_figure(pf.end_of_induction, s) if pf else None,
         trajectories={
-            inst: figures.trajectory_figure(pf.changes, inst) if pf else None
+            inst: figures.trajectory_figure(
+                pf.changes,
+                inst,
+                min_n=s.min_patients_per_point,
+                confidence_level=s.confidence_level,
+            )
+            if pf
+            else None
             for inst in ("pain_nrs", "phq9")
         },
         months=months,
-        months_figure=figures.month_figure(months) if months.height else None,
+        months_figure=figures.month_figure(
+            months, min_n=s.min_patients_per_point, confidence_level=s.confidence_level
+        )
+        if months.height
+        else None,
         change=overall(frames["change"]["end_of_induction"]),
         durability_curves=curves,
         durability_figure=primary_km_figure(curves, at_risk=at_risk) if curves.height else None,

@@ -125,7 +125,7 @@ def test_month_figure_one_line_per_instrument_in_month_order():
             "denominator": [5, 7, 3],
         }
     )
-    pain, phq = fg.month_figure(months).data
+    pain, phq = fg.month_figure(months, min_n=3).data
     assert list(pain.x) == [1, 2] and list(pain.y) == [25.0, 40.0]
     assert phq.name == "PHQ-9 (0-27)"
 

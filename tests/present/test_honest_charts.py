@@ -138,3 +138,53 @@ def test_quality_heatmap_reads_higher_is_better_on_every_row():
     assert "higher = better" in heat.colorbar.title.text
     assert (heat.zmin, heat.zmax) == (0, 100)
     assert quality_figure.completeness_figure(quality.completeness_cells(comp.clear())) is None
+
+
+# -- d. n and intervals by month and week; too few patients greyed, the rule written ---------
+def test_the_too_few_rule_is_a_cited_setting():
+    f = next(x for x in S.describe() if x["setting"] == "min_patients_per_point")
+    assert f["value"] == "10" and "our choice" not in f["source"]  # the source says why
+    assert "grey" in f["meaning"]
+
+
+def test_month_chart_greys_thin_months_and_shows_n_and_intervals():
+    months = pl.DataFrame(
+        {
+            "instrument": ["pain_nrs"] * 3,
+            "treatment_month": [1, 2, 3],
+            "scored": [40, 25, 6],
+            "mean_reduction_pct": [30.0, 35.0, 60.0],
+            "mean_reduction_lower": [24.0, 27.0, 20.0],
+            "mean_reduction_upper": [36.0, 43.0, 100.0],
+        }
+    )
+    fig = fg.month_figure(months, min_n=10)
+    line, grey = fig.data
+    assert list(line.y) == [30.0, 35.0, None]  # month 3 is not joined to the line
+    assert list(line.error_y.array) == [6.0, 8.0, None]
+    assert list(line.error_y.arrayminus) == [6.0, 8.0, None]
+    assert list(grey.x) == [3] and list(grey.y) == [60.0]
+    assert "fewer than 10 patients" in grey.name and grey.marker.color == "#999999"
+    counts = [(a.x, a.text) for a in fig.layout.annotations if a.name == "patients scored"]
+    assert counts == [(1, "40"), (2, "25"), (3, "6")]
+    rule = next(a for a in fig.layout.annotations if a.name == "rule")
+    assert "fewer than 10 patients" in rule.text and "min_patients_per_point" in rule.text
+    assert "CI" in fig.layout.yaxis.title.text
+
+
+def test_trajectory_chart_shows_n_intervals_and_the_rule(view):
+    fig = view.trajectories["pain_nrs"]
+    assert fig is not None
+    median = next(t for t in fig.data if t.name.startswith("median"))
+    assert median.error_y.array is not None
+    counts = [a for a in fig.layout.annotations if a.name == "patients"]
+    assert counts and all(int(a.text) >= S.min_patients_per_point for a in counts)
+    rule = next(a for a in fig.layout.annotations if a.name == "rule")
+    assert f"fewer than {S.min_patients_per_point} patients" in rule.text
+
+
+def test_the_cohort_month_chart_uses_the_setting(demo_summary):
+    s = Settings(min_patients_per_point=1000)
+    v = cohort_page.cohort_view(demo_summary, s)
+    line = v.months_figure.data[0]
+    assert all(y is None for y in line.y)  # every month greyed under a rule of 1000

@@ -8,15 +8,19 @@ import plotly.graph_objects as go
 import polars as pl
 
 from kapoutcomes import tables
+from kapoutcomes.definitions.settings import DEFAULT
 from kapoutcomes.present import palette
-from kapoutcomes.present.figures.layout import label, titled
+from kapoutcomes.present.figures.layout import (
+    count_rows,
+    label,
+    note_under,
+    room_for_rows,
+    titled,
+)
 
 #: the KM time axis: one unit, stated (the Cohort page's durability headline uses it too)
 KM_UNIT = "weeks"
 KM_AXIS = "Weeks from origin (end of induction or restoring infusion; 1 week = 7 days)"
-#: the numbers-at-risk rows under a KM chart: pixels per row, label length shown at most
-_RISK_ROW_PX = 18
-_RISK_LABEL_CHARS = 24
 
 
 def _curve_name(level: str, instrument: str) -> str:
@@ -53,39 +57,22 @@ def _km_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str) -> None:
     )
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _RISK_LABEL_CHARS else text[: _RISK_LABEL_CHARS - 1] + "…"
-
-
 def _at_risk_rows(
     fig: go.Figure, at_risk: pl.DataFrame, keys: list[tuple[str, str]], ends: list[float]
 ) -> int:
     """Numbers at risk under the x axis: one row per curve, in the curve's colour, at each
-    week of ``at_risk`` up to the end of that curve (``ends``, weeks). Returns the rows."""
-    fig.add_annotation(
-        x=0, xref="paper", xanchor="right", y=0, yref="paper", yanchor="top", yshift=-52,
-        text="<b>Numbers at risk</b>", showarrow=False, font={"size": 11},
-    )  # fmt: skip
-    ticks: set[int] = set()
+    week of ``at_risk`` up to the end of that curve (``ends``, weeks); the x ticks at those
+    weeks. Returns the pixels used."""
+    rows = []
     for i, ((lv, inst), end) in enumerate(zip(keys, ends, strict=True)):
-        rows = at_risk.filter((pl.col("level") == lv) & (pl.col("instrument") == inst))
-        rows = rows.filter(pl.col("week") <= end + 1e-9).sort("week")
-        shift = -52 - _RISK_ROW_PX * (i + 1)
-        c = palette.series(i)
-        fig.add_annotation(
-            x=0, xref="paper", xanchor="right", y=0, yref="paper", yanchor="top",
-            yshift=shift, text=_short(_curve_name(lv, inst)), showarrow=False,
-            font={"size": 11, "color": c},
-        )  # fmt: skip
-        for w, n in rows.select("week", "at_risk").rows():
-            ticks.add(int(w))
-            fig.add_annotation(
-                x=w, xref="x", y=0, yref="paper", yanchor="top", yshift=shift, text=f"{n}",
-                showarrow=False, font={"size": 11, "color": c}, name="at risk",
-            )  # fmt: skip
+        f = at_risk.filter(
+            (pl.col("level") == lv) & (pl.col("instrument") == inst) & (pl.col("week") <= end)
+        ).sort("week")
+        rows.append((_curve_name(lv, inst), palette.series(i), f.select("week", "at_risk").rows()))
+    ticks = sorted({int(w) for _, _, counts in rows for w, _ in counts})
     if ticks:
-        fig.update_xaxes(tickvals=sorted(ticks))
-    return len(keys)
+        fig.update_xaxes(tickvals=ticks)
+    return count_rows(fig, "Numbers at risk", rows, "at risk")
 
 
 def km_figure(
@@ -110,13 +97,8 @@ def km_figure(
     fig.update_yaxes(range=[0, 102])
     fig = titled(fig, title, KM_AXIS, "Still responding (%)")
     if at_risk is not None and at_risk.height:
-        rows = _at_risk_rows(fig, at_risk, keys, ends)
-        longest = max(len(_short(_curve_name(lv, inst))) for lv, inst in keys)
-        fig.update_layout(
-            height=460 + _RISK_ROW_PX * rows,
-            margin={"l": max(60, 7 * longest), "b": 70 + _RISK_ROW_PX * (rows + 1), "t": 90},
-            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-        )
+        px = _at_risk_rows(fig, at_risk, keys, ends)
+        room_for_rows(fig, px, [_curve_name(lv, inst) for lv, inst in keys])
     return fig
 
 
@@ -206,31 +188,101 @@ def rates_figure(
     return titled(fig, title, "Patients (%) with 95% CI", "Instrument and measure")
 
 
-def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment month") -> go.Figure:
-    """Mean % reduction from baseline by 30-day treatment month, one line per instrument
-    (``improvement.improvement_by_month`` rows)."""
-    fig = go.Figure()
-    for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
-        f = months.filter(pl.col("instrument") == inst).sort("treatment_month")
+def _month_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str, min_n: int) -> None:
+    """One instrument's monthly mean % reduction: months with at least ``min_n`` patients
+    scored as a line with t-interval bars, the others as grey open markers, not joined."""
+    n = f.get_column("scored").to_list()
+    ok = [k >= min_n for k in n]
+    y = f.get_column("mean_reduction_pct").to_list()
+    lo = (
+        f.get_column("mean_reduction_lower").to_list()
+        if "mean_reduction_lower" in f
+        else [None] * f.height
+    )
+    hi = (
+        f.get_column("mean_reduction_upper").to_list()
+        if "mean_reduction_upper" in f
+        else [None] * f.height
+    )
+    x = f.get_column("treatment_month").to_list()
+
+    def arm(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a - b
+
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[v if k else None for v, k in zip(y, ok, strict=True)],
+            mode="lines+markers",
+            name=name,
+            line={"color": c},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [arm(h, v) if k else None for h, v, k in zip(hi, y, ok, strict=True)],
+                "arrayminus": [
+                    arm(v, lw) if k else None for lw, v, k in zip(lo, y, ok, strict=True)
+                ],
+            },
+            customdata=list(zip(n, lo, hi, strict=True)),
+            hovertemplate="month %{x}: %{y:.0f}% (CI %{customdata[1]:.0f} to "
+            "%{customdata[2]:.0f}; n=%{customdata[0]})<extra></extra>",
+        )
+    )
+    few = [i for i, k in enumerate(ok) if not k]
+    if few:
         fig.add_trace(
             go.Scatter(
-                x=f.get_column("treatment_month").to_list(),
-                y=f.get_column("mean_reduction_pct").to_list(),
-                mode="lines+markers",
-                name=label(inst),
-                line={"color": palette.series(i)},
-                customdata=f.select(
-                    "scored" if "scored" in f.columns else "denominator"
-                ).to_numpy(),
-                hovertemplate="month %{x}: %{y:.0f}% (n=%{customdata[0]})",
+                x=[x[i] for i in few],
+                y=[y[i] for i in few],
+                mode="markers",
+                name=f"{name}: fewer than {min_n} patients (greyed)",
+                marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
+                customdata=[n[i] for i in few],
+                hovertemplate="month %{x}: %{y:.0f}% from only %{customdata} patients, too few "
+                "to read<extra></extra>",
             )
         )
-    return titled(
+
+
+def month_figure(
+    months: pl.DataFrame,
+    title: str = "Improvement by treatment month",
+    min_n: int | None = None,
+    confidence_level: float | None = None,
+) -> go.Figure:
+    """Mean % reduction from baseline by 30-day treatment month, one line per instrument
+    (``improvement.improvement_by_month`` rows), with its t interval and the patients scored
+    each month written under the axis. Months with fewer than ``min_n`` patients (default
+    the ``min_patients_per_point`` setting) are greyed, not joined, and the rule is written
+    under the chart."""
+    min_n = DEFAULT.min_patients_per_point if min_n is None else min_n
+    level = DEFAULT.confidence_level if confidence_level is None else confidence_level
+    if "scored" not in months.columns:
+        months = months.with_columns(scored=pl.col("denominator"))
+    fig = go.Figure()
+    rows = []
+    for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
+        f = months.filter(pl.col("instrument") == inst).sort("treatment_month")
+        _month_traces(fig, f, label(inst), palette.series(i), min_n)
+        rows.append((label(inst), palette.series(i), f.select("treatment_month", "scored").rows()))
+    fig = titled(
         fig,
         title,
         "Treatment month (30-day months from the first dose)",
-        "Mean reduction from baseline (%)",
+        f"Mean reduction from baseline (%), {level:.0%} CI",
     )
+    fig.update_xaxes(dtick=1)
+    px = count_rows(fig, "Patients scored", rows, "patients scored")
+    note_under(
+        fig,
+        f"Greyed, not joined: months with fewer than {min_n} patients scored (setting "
+        "min_patients_per_point), too few to read. Each month counts the patients scored "
+        "that month: not a fixed cohort.",
+        px + 4,
+    )
+    room_for_rows(fig, px, [r[0] for r in rows], extra_px=24)
+    return fig
 
 
 def funnel_figure(
