@@ -99,7 +99,9 @@ with tab_cmp:
     st.selectbox(
         "Compare by", dims, format_func=lambda d: d.replace("_", " "), key="cohort-compare"
     )
-    cmp = cohort_page.comparison(summary, dim)
+    cmp = cohort_page.comparison(summary, dim, s)
+    if cmp.pooled_note:
+        st.caption(cmp.pooled_note)
     common.chart(cmp.response_figure)
     common.chart(cmp.durability_figure)
     if cmp.logrank:

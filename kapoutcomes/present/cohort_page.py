@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.cohort import activity
+from kapoutcomes.cohort import activity, durability
+from kapoutcomes.cohort import groups as groups_mod
 from kapoutcomes.cohort.summary import CohortSummary
 from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import episodes
 from kapoutcomes.present import figures, html_report, report
 from kapoutcomes.present.formatting import overall, percent
 from kapoutcomes.present.headline import Headline, ci_label, number
@@ -221,6 +223,7 @@ class Comparison:
     funnel: pl.DataFrame  # clinics against the network rate
     funnel_figure: go.Figure | None  # None with fewer than FUNNEL_MIN_CLINICS clinics
     funnel_note: str | None  # why there is no funnel plot, in a sentence
+    pooled_note: str | None  # which groups the charts pool as "other", in a sentence
 
 
 #: a funnel plot compares clinics with the network: with one clinic the clinic is the network
@@ -241,28 +244,62 @@ def funnel_note(funnel: pl.DataFrame) -> str | None:
     )
 
 
-def comparison(summary: CohortSummary, dimension: str) -> Comparison:
-    """Pain response and durability compared across the levels of one dimension."""
+def _logrank_sentence(lr: pl.DataFrame) -> tuple[str | None, str]:
+    """The log-rank test (across every level, not the pooled chart groups) in a sentence."""
+    if not lr.height:
+        return None, ""
+    r = lr.row(0, named=True)
+    text = (
+        f"**Log-rank test** across {r['levels']} groups: chi-square {number(r['statistic'])} "
+        f"on {r['df']} df, p = {number(r['pvalue'], '.3g')} ({r['n']} episodes, "
+        f"{r['events']} losses)."
+    )
+    return text, r.get("caveats") or ""
+
+
+def _pooled_durability(
+    summary: CohortSummary, pool: groups_mod.PooledGroups, s: Settings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pain durability curves and numbers at risk per chart group (the largest groups and
+    the pooled rest), from the per-patient frames."""
+    pm = summary.metrics
+    assert pm is not None
+    d = durability.primary_durability(
+        pool.apply(pm.end_of_induction),
+        pool.apply(pm.episodes),
+        pool.apply(pm.itt),
+        pool.apply(pm.groups),
+        s,
+        by=pool.dimension,
+        loss_rule=episodes.loss_definition(s),
+    )
+    pain = pl.col("instrument") == "pain_nrs"
+    return d.curves.filter(pain), d.at_risk.filter(pain)
+
+
+def comparison(
+    summary: CohortSummary, dimension: str, settings: Settings | None = None
+) -> Comparison:
+    """Pain response and durability compared across the levels of one dimension: the charts
+    draw the largest ``groups.COMPARED_GROUPS_SHOWN`` levels and pool the rest as "other"
+    (the tables keep every level)."""
+    s = settings or Settings()
     comp = summary["comparisons"].frames
     pain = (pl.col("subgroup") == dimension) & (pl.col("instrument") == "pain_nrs")
     resp = comp["response"].filter(pain & (pl.col("measure") == "response"))
-    curves = comp["durability_curves"].filter(pain)
-    lr = comp["durability_logrank"].filter(pain)
-    text, caveats = None, ""
-    if lr.height:
-        r = lr.row(0, named=True)
-        text = (
-            f"**Log-rank test** across {r['levels']} groups: chi-square {number(r['statistic'])} "
-            f"on {r['df']} df, p = {number(r['pvalue'], '.3g')} ({r['n']} episodes, "
-            f"{r['events']} losses)."
-        )
-        caveats = r.get("caveats") or ""
+    curves, at_risk = comp["durability_curves"].filter(pain), None
+    pool = None
+    if summary.metrics is not None:
+        pool = groups_mod.largest_groups(summary.metrics.groups, dimension)
+        curves, at_risk = _pooled_durability(summary, pool, s)
+    shown = groups_mod.pooled_rates(resp, pool, s.confidence_level) if pool else resp
+    text, caveats = _logrank_sentence(comp["durability_logrank"].filter(pain))
     funnel = summary["funnel"].frames["clinics"]
     return Comparison(
         dimension=dimension,
         response=resp,
-        response_figure=figures.subgroup_rates_figure(resp, dimension),
-        durability_figure=primary_km_figure(curves, dimension) if curves.height else None,
+        response_figure=figures.subgroup_rates_figure(shown, dimension),
+        durability_figure=primary_km_figure(curves, dimension, at_risk) if curves.height else None,
         logrank=text,
         logrank_caveats=caveats,
         funnel=funnel,
@@ -270,6 +307,7 @@ def comparison(summary: CohortSummary, dimension: str) -> Comparison:
         if funnel.height >= FUNNEL_MIN_CLINICS
         else None,
         funnel_note=funnel_note(funnel),
+        pooled_note=pool.sentence() if pool else None,
     )
 
 

@@ -188,3 +188,50 @@ def test_the_cohort_month_chart_uses_the_setting(demo_summary):
     v = cohort_page.cohort_view(demo_summary, s)
     line = v.months_figure.data[0]
     assert all(y is None for y in line.y)  # every month greyed under a rule of 1000
+
+
+# -- f. comparisons limited to the largest groups, the rest pooled and stated ----------------
+def test_largest_groups_keep_six_and_pool_the_rest():
+    from kapoutcomes.cohort import groups
+
+    sizes = {"A": 9, "B": 8, "C": 7, "D": 6, "E": 5, "F": 4, "G": 3, "H": 2, "I": 1}
+    levels = [lv for lv, n in sizes.items() for _ in range(n)]
+    g = pl.DataFrame(
+        {"patient_id": [f"p{i}" for i in range(len(levels))], "clinician": levels}
+    ).with_columns(dosed=pl.lit(True))
+    pool = groups.largest_groups(g, "clinician")
+    assert pool.other == "other (3 groups, 6 patients)"
+    assert [pool.shown[lv] for lv in "ABCDEF"] == list("ABCDEF")
+    assert {pool.shown[lv] for lv in "GHI"} == {pool.other}
+    assert "6 largest clinician groups" in pool.sentence()
+    rates = pl.DataFrame(
+        {
+            "level": list("GHA"),
+            "n": [1, 2, 5],
+            "denominator": [2, 4, 8],
+            "itt_denominator": [3, 4, 9],
+        }
+    )
+    pooled = groups.pooled_rates(rates, pool, 0.95)
+    other = pooled.filter(pl.col("level") == pool.other).row(0, named=True)
+    assert (other["n"], other["denominator"], other["itt_denominator"]) == (3, 6, 7)
+    assert other["rate"] == pytest.approx(0.5)
+    few = groups.largest_groups(g.filter(pl.col("clinician").is_in(list("ABC"))), "clinician")
+    assert few.other is None and few.sentence() is None
+
+
+def test_comparison_charts_draw_at_most_seven_groups(demo_summary):
+    t = generate(seed=7, patients=160).tables
+    many = t["sessions"].with_columns(
+        clinician=pl.format("C{}", pl.col("patient_id").hash() % 12)  # 12 clinicians
+    )
+    summ = cohort_summary({**t, "sessions": many}, S, comparisons=("clinician",))
+    cmp = cohort_page.comparison(summ, "clinician", S)
+    lines = [tr.name for tr in cmp.durability_figure.data if not tr.name.endswith("band")]
+    assert len(lines) <= 7 and any(n.startswith("other (") for n in lines)
+    bars = list(cmp.response_figure.data[0].x)
+    assert len(bars) <= 7 and bars[-1].startswith("other (")
+    assert cmp.pooled_note and "pooled as 'other (" in cmp.pooled_note
+    assert cmp.response.height > 7  # the table keeps every clinician
+    # numbers at risk under the comparison chart too
+    assert any(a.name == "at risk" for a in cmp.durability_figure.layout.annotations)

@@ -393,7 +393,8 @@ def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | No
     intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
     if rates.height == 0:
         return None
-    f = rates.sort("level")
+    # levels by name, a pooled "other (k groups, n patients)" last
+    f = rates.sort(pl.col("level").cast(pl.String).str.starts_with("other ("), "level")
     levels = [str(v) for v in f["level"].to_list()]
     fig = go.Figure()
     for col, lo, hi, name, colour, den in (
