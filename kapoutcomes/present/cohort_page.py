@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.cohort import activity, durability
+from kapoutcomes.cohort import activity, durability, resources
 from kapoutcomes.cohort import groups as groups_mod
 from kapoutcomes.cohort.summary import CohortSummary
 from kapoutcomes.definitions.settings import Settings
@@ -56,7 +56,8 @@ class CohortView:
     durability_caveats: tuple[str, ...]  # which curve and which median is which
     durability_secondary: pl.DataFrame  # every response episode, labelled secondary
     opioids: pl.DataFrame
-    opioids_figure: go.Figure | None
+    opioids_paired: pl.DataFrame  # the same patients at the first dose and later
+    opioids_figure: go.Figure | None  # paired when per-patient frames exist, else labelled
     cost: pl.DataFrame
     definitions: dict[str, str]  # section -> its definition sentence
 
@@ -155,6 +156,14 @@ def primary_km_figure(
     )
 
 
+def _opioids_figure(opioids: pl.DataFrame, paired: pl.DataFrame) -> go.Figure | None:
+    """The same patients over time when anyone on opioids at the first dose was followed up
+    (paired); otherwise the cross-sectional medians, labelled so; None without opioids."""
+    if paired.height and int(paired.get_column("n").sum()) > 0:
+        return figures.paired_mme_figure(paired)
+    return figures.mme_figure(opioids) if opioids.height else None
+
+
 def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
     """The Cohort review's content for one cohort summary (whole-cohort rows)."""
     frames = {k: sec.frames for k, sec in summary.sections.items()}
@@ -167,6 +176,7 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
     curves = overall(frames["durability"]["curves"])
     at_risk = overall(frames["durability"]["at_risk"])
     opioids = overall(frames["opioids"]["timepoints"])
+    paired = resources.paired_mme(pf.mme) if pf else pl.DataFrame()
     return CohortView(
         headlines=headlines(summary, s),
         caveats=tuple(dict.fromkeys(caveats)),
@@ -206,7 +216,8 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         durability_caveats=tuple(summary.sections["durability"].caveats),
         durability_secondary=frames["durability"]["secondary_summary"],
         opioids=opioids,
-        opioids_figure=figures.mme_figure(opioids) if opioids.height else None,
+        opioids_paired=paired,
+        opioids_figure=_opioids_figure(opioids, paired),
         cost=overall(frames["cost"]["cost"]),
         definitions={k: sec.definition for k, sec in summary.sections.items()},
     )

@@ -235,3 +235,36 @@ def test_comparison_charts_draw_at_most_seven_groups(demo_summary):
     assert cmp.response.height > 7  # the table keeps every clinician
     # numbers at risk under the comparison chart too
     assert any(a.name == "at risk" for a in cmp.durability_figure.layout.annotations)
+
+
+# -- e. MME over time for the same patients ---------------------------------------------------
+def test_mme_chart_pairs_the_same_patients_with_n_per_timepoint():
+    paired = pl.DataFrame(
+        {
+            "timepoint": ["6 months", "3 months"],
+            "day": [183, 91],
+            "n": [12, 30],
+            "baseline_median": [80.0, 75.0],
+            "baseline_q1": [60.0, 50.0],
+            "baseline_q3": [100.0, 90.0],
+            "median": [40.0, 50.0],
+            "q1": [20.0, 30.0],
+            "q3": [60.0, 70.0],
+        }
+    )
+    fig = fg.paired_mme_figure(paired)
+    first, later = fig.data
+    assert list(first.x) == ["3 months<br>n = 30 patients", "6 months<br>n = 12 patients"]
+    assert list(first.y) == [75.0, 80.0] and list(later.y) == [50.0, 40.0]
+    assert list(later.error_y.array) == [20.0, 20.0]
+    assert "same patients" in fig.layout.title.text and "paired" in fig.layout.title.text
+    assert any(a.name == "rule" and "same patients" in a.text for a in fig.layout.annotations)
+    # the cross-sectional chart (HTML report) says that it is not the same patients
+    assert "cross-sectional" in fg.mme_figure(pl.DataFrame(schema={"measure": pl.String,
+        "timepoint": pl.String, "value": pl.Float64, "lower": pl.Float64,
+        "upper": pl.Float64, "n": pl.Int64})).layout.title.text  # fmt: skip
+
+
+def test_the_cohort_page_draws_the_paired_mme_chart(view):
+    assert view.opioids_paired.height and view.opioids_paired["n"].sum() > 0
+    assert "paired" in view.opioids_figure.layout.title.text

@@ -363,9 +363,13 @@ def adverse_event_figure(
 
 
 def mme_figure(
-    opioids_: pl.DataFrame, title: str = "Daily MME among patients on opioids"
+    opioids_: pl.DataFrame,
+    title: str = "Daily MME among patients on opioids at each timepoint "
+    "(cross-sectional: not the same patients)",
 ) -> go.Figure:
-    """Median daily MME (IQR as error bars) at each timepoint (``resources.opioid_summary``)."""
+    """Median daily MME (IQR as error bars) at each timepoint (``resources.opioid_summary``):
+    cross-sectional, each timepoint's patients on opioids then (``paired_mme_figure`` follows
+    the same patients)."""
     f = opioids_.filter(pl.col("measure") == "median_mme_on_opioids")
     v = f.get_column("value").fill_null(float("nan"))
     fig = go.Figure(
@@ -386,6 +390,55 @@ def mme_figure(
     return titled(
         fig, title, "Time from the first dose", "Median daily MME (mg/day morphine equivalent), IQR"
     )
+
+
+def _iqr_bar(x: list[str], f: pl.DataFrame, col: str, name: str, colour: str) -> go.Bar:
+    """Bars of the median ``{col}median`` with the IQR (``{col}q1``-``{col}q3``) as arms."""
+    v = f.get_column(f"{col}median").fill_null(float("nan"))
+    return go.Bar(
+        x=x,
+        y=v.to_list(),
+        name=name,
+        marker_color=colour,
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": (f.get_column(f"{col}q3").fill_null(float("nan")) - v).to_list(),
+            "arrayminus": (v - f.get_column(f"{col}q1").fill_null(float("nan"))).to_list(),
+        },
+        hovertemplate="%{x}: median %{y:.0f} MME/day<extra>" + name + "</extra>",
+    )
+
+
+def paired_mme_figure(
+    paired: pl.DataFrame,
+    title: str = "Daily MME of the same patients: at the first dose and later (paired)",
+) -> go.Figure:
+    """For each later timepoint (``resources.paired_mme`` rows), the same patients' median
+    daily MME at the first dose and at the timepoint, IQR as arms, n under each pair."""
+    f = paired.sort("day")
+    x = [f"{t}<br>n = {n} patients" for t, n in f.select("timepoint", "n").rows()]
+    fig = go.Figure(
+        [
+            _iqr_bar(x, f, "baseline_", "at the first dose", palette.BASELINE),
+            _iqr_bar(x, f, "", "at the timepoint", palette.OPIOIDS),
+        ]
+    )
+    fig.update_layout(barmode="group")
+    fig = titled(
+        fig,
+        title,
+        "Timepoint after the first dose (n = the same patients in both bars)",
+        "Median daily MME (mg/day morphine equivalent), IQR",
+    )
+    note_under(
+        fig,
+        "Paired: each pair of bars is the same patients, on MME-counted opioids at the first "
+        "dose and followed up to the timepoint; 0 MME/day for those who stopped.",
+        64,
+    )
+    fig.update_layout(margin={"b": 110}, legend={"y": 1.0, "yanchor": "bottom", "x": 0})
+    return fig
 
 
 def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
