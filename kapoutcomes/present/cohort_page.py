@@ -85,7 +85,7 @@ def _weeks(days: float | None, missing: str) -> str:
 
 def _durability_headline(dur: pl.DataFrame, ci: str) -> Headline:
     """The median in weeks, the unit of the durability chart's axis."""
-    label = f"Median time to loss of pain response ({figures.KM_UNIT})"
+    label = "Median time to loss of pain response"
     if dur.height == 0:
         return Headline(label, "—", caption="no response episodes yet")
     d = dur.row(0, named=True)

@@ -88,7 +88,7 @@ def test_attrition_figure_overall_rows_with_counts_and_percent():
     bar = fg.attrition_figure(stages).data[0]
     assert list(bar.x) == [1200, 900]
     assert list(bar.y) == ["Referred", "First dose"]
-    assert list(bar.text) == ["1,200 (100% of referred)", "900 (75% of referred)"]
+    assert list(bar.text) == ["1,200 (100%)", "900 (75%)"]
 
 
 def test_rates_figure_error_arms_are_distances_from_the_rate():

@@ -53,7 +53,8 @@ def test_attrition_bars_never_grow_and_each_says_who_it_counts(view):
     assert all(b <= a for a, b in itertools.pairwise(n))
     # each bar's label names its population under the stage
     assert "completed induction and scored after it" in bar.y[4]
-    assert "% of the bar above" in bar.text[3]
+    assert bar.text[3].endswith("%)")  # n (% of referred)
+    assert "% of the bar above" in bar.customdata[3]
     assert "subset" in view.attrition_figure.layout.title.text
 
 
@@ -61,7 +62,8 @@ def test_attrition_bars_never_grow_and_each_says_who_it_counts(view):
 def test_durability_headline_and_km_axis_share_one_unit(view):
     head = next(h for h in view.headlines if "loss of pain response" in h.label)
     assert fg.KM_UNIT == "weeks"
-    assert "weeks" in head.label and "days" not in f"{head.value} {head.caption}"
+    assert head.value.endswith(" weeks") and "weeks" in head.caption
+    assert "days" not in f"{head.label} {head.value} {head.caption}"
     axis = view.durability_figure.layout.xaxis.title.text
     assert axis.startswith("Weeks from the end of induction")
     assert "Weeks" in fg.km_figure(_curves("all", [0.0, 7.0])).layout.xaxis.title.text

@@ -113,38 +113,41 @@ def attrition_figure(
     title: str = "Attrition from referral: each bar is a subset of the bar above",
 ) -> go.Figure:
     """The nested attrition funnel (``attrition.attrition`` rows): one horizontal bar per
-    stage, labelled with who it counts, n, % of referred and % of the previous bar; the
-    patients who reached a stage out of order are in the hover (``reached``)."""
+    stage, labelled with who it counts, n and % of referred; the % of the previous bar and
+    the patients who reached the stage in any order (``reached``) are in the hover."""
     f = stages.filter(pl.col("level") == "all") if "level" in stages.columns else stages
     if f.height == 0:
         f = stages
     pops = f.get_column("population").to_list() if "population" in f.columns else [None] * f.height
-    prev = f.get_column("pct_of_previous").to_list() if "pct_of_previous" in f.columns else []
-    text = []
-    for i, (n, p) in enumerate(
-        zip(f.get_column("n").to_list(), f.get_column("pct_of_referred").to_list(), strict=True)
-    ):
-        words = f"{n:,}" if p is None else f"{n:,} ({p:.0f}% of referred"
-        if p is not None and i > 0 and i < len(prev) and prev[i] is not None:
-            words += f", {prev[i]:.0f}% of the bar above"
-        text.append(words + (")" if p is not None else ""))
-    reached = f.get_column("reached").to_list() if "reached" in f.columns else f["n"].to_list()
+    n = f.get_column("n").to_list()
+    pct = f.get_column("pct_of_referred").to_list()
+    prev = (
+        f.get_column("pct_of_previous").to_list()
+        if "pct_of_previous" in f.columns
+        else [None] * f.height
+    )
+    reached = f.get_column("reached").to_list() if "reached" in f.columns else n
     fig = go.Figure(
         go.Bar(
-            x=f.get_column("n").to_list(),
+            x=n,
             y=[_stage_label(s, p) for s, p in zip(f["stage"].to_list(), pops, strict=True)],
             orientation="h",
             marker_color=palette.PRIMARY,
-            text=text,
+            text=[
+                f"{k:,}" if p is None else f"{k:,} ({p:.0f}%)" for k, p in zip(n, pct, strict=True)
+            ],
             textposition="auto",
-            customdata=reached,
-            hovertemplate="%{x} patients; %{customdata} reached this stage in any order"
+            customdata=[
+                ("" if q is None else f"{q:.0f}% of the bar above; ") + f"{r:,}"
+                for q, r in zip(prev, reached, strict=True)
+            ],
+            hovertemplate="%{x:,} patients: %{customdata} reached this stage in any order"
             "<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=max(360, 90 + 56 * f.height))
-    return titled(fig, title, "Patients (n)", "Stage (who the bar counts)")
+    return titled(fig, title, "Patients (n, % of referred)", "Stage (who the bar counts)")
 
 
 def rates_figure(
