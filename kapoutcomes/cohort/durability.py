@@ -629,16 +629,19 @@ def interval_caveat(summary: pl.DataFrame, instrument: str) -> str | None:
         return None
     r = rows.row(0, named=True)
 
-    def days(x: float | None) -> str:
-        return "not reached" if x is None else f"{x:.0f} days"
+    def weeks(x: float | None) -> str:
+        # in weeks, the unit of the durability chart and headline (one unit per page)
+        return "not reached" if x is None else f"{x / 7:.1f} weeks"
 
     if r["turnbull_median_days"] is None:
         tb = "not reached"
     else:
-        a, b = round(r["turnbull_median_from"]), round(r["turnbull_median_to"])
-        tb = f"{r['turnbull_median_days']:.0f} days" + (f" (between {a} and {b})" if a != b else "")
+        a, b = r["turnbull_median_from"] / 7, r["turnbull_median_to"] / 7
+        tb = weeks(r["turnbull_median_days"]) + (
+            f" (between {a:.1f} and {b:.1f})" if f"{a:.1f}" != f"{b:.1f}" else ""
+        )
     return (
-        f"{instrument} median time to loss of response: Kaplan-Meier {days(r['median_days'])}, "
+        f"{instrument} median time to loss of response: Kaplan-Meier {weeks(r['median_days'])}, "
         "dating each loss at the first assessment that showed it (the later date), so it "
         "overstates durability when assessments are far apart; Turnbull (interval-censored, "
         f"on days) {tb}, placing each loss between the last responding assessment and that "

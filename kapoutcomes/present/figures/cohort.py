@@ -194,8 +194,14 @@ def rates_figure(
 def _month_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str, min_n: int) -> None:
     """One instrument's monthly mean % reduction: months with at least ``min_n`` patients
     scored as a line with t-interval bars, the others as grey open markers, not joined."""
+    every = pl.DataFrame(
+        {"treatment_month": range(f["treatment_month"].min(), f["treatment_month"].max() + 1)}
+    )
+    # a month without scores is a gap in the line, never bridged
+    f = every.join(f, on="treatment_month", how="left").with_columns(pl.col("scored").fill_null(0))
     n = f.get_column("scored").to_list()
     ok = [k >= min_n for k in n]
+    have = [k > 0 for k in n]
     y = f.get_column("mean_reduction_pct").to_list()
     lo = (
         f.get_column("mean_reduction_lower").to_list()
@@ -232,18 +238,20 @@ def _month_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str, min_n: int
             "%{customdata[2]:.0f}; n=%{customdata[0]})<extra></extra>",
         )
     )
-    few = [i for i, k in enumerate(ok) if not k]
+    few = [i for i, k in enumerate(ok) if not k and have[i]]
     if few:
         fig.add_trace(
             go.Scatter(
                 x=[x[i] for i in few],
                 y=[y[i] for i in few],
                 mode="markers",
-                name=f"{name}: fewer than {min_n} patients (greyed)",
+                name=f"fewer than {min_n} patients (greyed)",
+                legendgroup="too few",
+                showlegend=not any(t.legendgroup == "too few" for t in fig.data),
                 marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
                 customdata=[n[i] for i in few],
                 hovertemplate="month %{x}: %{y:.0f}% from only %{customdata} patients, too few "
-                "to read<extra></extra>",
+                "to read<extra>" + name + "</extra>",
             )
         )
 
@@ -268,7 +276,13 @@ def month_figure(
     for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
         f = months.filter(pl.col("instrument") == inst).sort("treatment_month")
         _month_traces(fig, f, label(inst), palette.series(i), min_n)
-        rows.append((label(inst), palette.series(i), f.select("treatment_month", "scored").rows()))
+        rows.append(
+            (
+                label(inst),
+                palette.series(i),
+                f.filter(pl.col("scored") > 0).select("treatment_month", "scored").rows(),
+            )
+        )
     fig = titled(
         fig,
         title,

@@ -16,6 +16,8 @@ MAX_LINES = 60
 #: Weeks with fewer patients than this get no median point (too few to summarise): the
 #: ``min_patients_per_point`` setting, the one rule of every chart by month or week.
 MIN_PER_WEEK = DEFAULT.min_patients_per_point
+#: A trajectory writes its n under the axis every this many weeks (and at baseline).
+COUNT_EVERY_WEEKS = 4
 
 
 def waterfall_figure(
@@ -141,7 +143,7 @@ def _patient_lines(
             y=ys,
             mode="lines",
             line={"color": palette.translucent(palette.BASELINE, 0.25), "width": 1},
-            name=f"individual patients ({shown.len()} of {ids.len()} shown)",
+            name=f"patients ({shown.len()} of {ids.len()})",
             hoverinfo="skip",
         )
     )
@@ -184,7 +186,7 @@ def trajectory_figure(
             fill="toself",
             fillcolor=palette.translucent(palette.PRIMARY, 0.2),
             line={"width": 0},
-            name="interquartile range",
+            name="IQR",
             hoverinfo="skip",
         )
     )
@@ -206,16 +208,26 @@ def trajectory_figure(
     fig = titled(
         fig,
         f"{label(instrument)} over weeks from the first infusion",
-        "Weeks from the first infusion (week -1 = baseline)",
+        "Weeks from the first infusion (B = baseline)",
         f"{label(instrument)} score",
     )
-    counts = summary.select("week", "n").rows()
-    px = count_rows(fig, "Patients", [("median of", palette.PRIMARY, counts)], "patients")
+    # n every COUNT_EVERY_WEEKS weeks (and at baseline) under the axis, ticks at the same
+    # weeks; every week's n is in the hover
+    counts = [
+        (wk, k) for wk, k in summary.select("week", "n").rows() if wk % COUNT_EVERY_WEEKS == 0
+    ]
+    base = [(wk, k) for wk, k in summary.select("week", "n").rows() if wk == -1]
+    fig.update_xaxes(
+        tickvals=[-1, *[wk for wk, _ in counts]], ticktext=["B", *[str(wk) for wk, _ in counts]]
+    )
+    px = count_rows(fig, "Patients (n)", [("scored", palette.PRIMARY, base + counts)], "patients")
     note_under(
         fig,
-        f"Weeks with fewer than {min_n} patients (setting min_patients_per_point) are left "
-        "out.<br>Each week counts the patients scored that week: not a fixed cohort.",
+        f"B = baseline. Weeks with fewer than {min_n} patients (setting "
+        "min_patients_per_point) are left out.<br>Each week counts the patients scored that "
+        "week: not a fixed cohort. n of every week in the hover.",
         px + 4,
     )
-    room_for_rows(fig, px, ["median of"], extra_px=40)
+    room_for_rows(fig, px, ["scored"], extra_px=40)
+    fig.update_layout(margin={"t": 120})
     return fig
