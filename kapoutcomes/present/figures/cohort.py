@@ -294,11 +294,11 @@ def month_figure(
     note_under(
         fig,
         f"Greyed, not joined: months with fewer than {min_n} patients scored (setting "
-        "min_patients_per_point), too few to read. Each month counts the patients scored "
-        "that month: not a fixed cohort.",
+        "min_patients_per_point), too few to read.<br>Not a fixed cohort: each month counts "
+        "the patients scored in it.",
         px + 4,
     )
-    room_for_rows(fig, px, [r[0] for r in rows], extra_px=24)
+    room_for_rows(fig, px, [r[0] for r in rows], extra_px=40)
     return fig
 
 

@@ -211,23 +211,20 @@ def trajectory_figure(
         "Weeks from the first infusion (B = baseline)",
         f"{label(instrument)} score",
     )
-    # n every COUNT_EVERY_WEEKS weeks (and at baseline) under the axis, ticks at the same
-    # weeks; every week's n is in the hover
-    counts = [
-        (wk, k) for wk, k in summary.select("week", "n").rows() if wk % COUNT_EVERY_WEEKS == 0
-    ]
-    base = [(wk, k) for wk, k in summary.select("week", "n").rows() if wk == -1]
-    fig.update_xaxes(
-        tickvals=[-1, *[wk for wk, _ in counts]], ticktext=["B", *[str(wk) for wk, _ in counts]]
-    )
-    px = count_rows(fig, "Patients (n)", [("scored", palette.PRIMARY, base + counts)], "patients")
+    # n at baseline and every COUNT_EVERY_WEEKS weeks under the axis (week 0 sits too close
+    # to baseline to write both), ticks at the same weeks; every week's n is in the hover
+    rows = summary.select("week", "n").rows()
+    counts = [(wk, k) for wk, k in rows if wk == -1 or (wk > 0 and wk % COUNT_EVERY_WEEKS == 0)]
+    ticks = list(range(0, int(summary["week"].max()) + 1, COUNT_EVERY_WEEKS))
+    fig.update_xaxes(tickvals=[-1, *ticks], ticktext=["B", *[str(t) for t in ticks]])
+    px = count_rows(fig, "Patients (n)", [("scored", palette.PRIMARY, counts)], "patients")
     note_under(
         fig,
-        f"B = baseline. Weeks with fewer than {min_n} patients (setting "
-        "min_patients_per_point) are left out.<br>Each week counts the patients scored that "
-        "week: not a fixed cohort. n of every week in the hover.",
+        f"B = baseline. Weeks with fewer than {min_n} patients<br>(setting "
+        "min_patients_per_point) are left out. Not a fixed<br>cohort: each week counts the "
+        "patients scored in it.",
         px + 4,
     )
-    room_for_rows(fig, px, ["scored"], extra_px=40)
+    room_for_rows(fig, px, ["scored"], extra_px=56)
     fig.update_layout(margin={"t": 120})
     return fig
