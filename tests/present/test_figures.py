@@ -69,8 +69,13 @@ def test_km_figure_names_subgroup_levels_and_says_when_empty():
             "at_risk": [3, 2],
         }
     )
-    names = [t.name for t in fg.km_figure(curves).data if not t.name.endswith("band")]
-    assert names == ["IV: PHQ-9 (0-27)", "IM: PHQ-9 (0-27)"]
+    fig = fg.km_figure(curves)
+    names = [t.name for t in fig.data if not t.name.endswith("band")]
+    # groups compared on one instrument: the legend's title names the instrument
+    assert names == ["IV", "IM"] and fig.layout.legend.title.text == "PHQ-9 (0-27)"
+    two = pl.concat([curves, curves.with_columns(instrument=pl.lit("pain_nrs"))])
+    names = [t.name for t in fg.km_figure(two).data if not t.name.endswith("band")]
+    assert names[0] == "IV: PHQ-9 (0-27)"
     empty = fg.km_figure(curves.clear())
     assert empty.data == ()
     assert empty.layout.title.text.endswith("(no episodes)")

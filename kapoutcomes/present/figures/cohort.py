@@ -23,8 +23,12 @@ KM_UNIT = "weeks"
 KM_AXIS = "Weeks from origin (end of induction or restoring infusion; 1 week = 7 days)"
 
 
-def _curve_name(level: str, instrument: str) -> str:
-    return label(instrument) if level == "all" else f"{level}: {label(instrument)}"
+def _curve_name(level: str, instrument: str, one_instrument: bool = False) -> str:
+    """A curve's legend name: the instrument overall; the group when comparing groups on one
+    instrument (the legend's title names it); both otherwise."""
+    if level == "all":
+        return label(instrument)
+    return level if one_instrument else f"{level}: {label(instrument)}"
 
 
 def _km_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str) -> None:
@@ -68,7 +72,9 @@ def _at_risk_rows(
         f = at_risk.filter(
             (pl.col("level") == lv) & (pl.col("instrument") == inst) & (pl.col("week") <= end)
         ).sort("week")
-        rows.append((_curve_name(lv, inst), palette.series(i), f.select("week", "at_risk").rows()))
+        one = len({k[1] for k in keys}) == 1
+        name = _curve_name(lv, inst, one)
+        rows.append((name, palette.series(i), f.select("week", "at_risk").rows()))
     ticks = sorted({int(w) for _, _, counts in rows for w, _ in counts})
     if ticks:
         fig.update_xaxes(tickvals=ticks)
@@ -88,17 +94,20 @@ def km_figure(
     if curves.height == 0:
         return titled(fig, title + " (no episodes)", KM_AXIS, "Still responding (%)")
     keys = curves.select("level", "instrument").unique(maintain_order=True).rows()
+    one = len({inst for _, inst in keys}) == 1
     ends = []
     for i, (lv, inst) in enumerate(keys):
         f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst))
         f = f.sort("time_days")
         ends.append(float(f.get_column("time_days").max() or 0.0) / 7)  # type: ignore[operator]
-        _km_traces(fig, f, _curve_name(lv, inst), palette.series(i))
+        _km_traces(fig, f, _curve_name(lv, inst, one), palette.series(i))
     fig.update_yaxes(range=[0, 102])
     fig = titled(fig, title, KM_AXIS, "Still responding (%)")
+    if one and keys[0][0] != "all":
+        fig.update_layout(legend_title_text=label(keys[0][1]))
     if at_risk is not None and at_risk.height:
         px = _at_risk_rows(fig, at_risk, keys, ends)
-        room_for_rows(fig, px, [_curve_name(lv, inst) for lv, inst in keys])
+        room_for_rows(fig, px, [_curve_name(lv, inst, one) for lv, inst in keys])
     return fig
 
 
@@ -293,12 +302,12 @@ def month_figure(
     px = count_rows(fig, "Patients scored", rows, "patients scored")
     note_under(
         fig,
-        f"Greyed, not joined: months with fewer than {min_n} patients scored (setting "
-        "min_patients_per_point), too few to read.<br>Not a fixed cohort: each month counts "
+        f"Greyed, not joined: months with fewer than {min_n} patients scored<br>(setting "
+        "min_patients_per_point), too few to read. Not a fixed cohort:<br>each month counts "
         "the patients scored in it.",
         px + 4,
     )
-    room_for_rows(fig, px, [r[0] for r in rows], extra_px=40)
+    room_for_rows(fig, px, [r[0] for r in rows], extra_px=56)
     return fig
 
 

@@ -96,6 +96,7 @@ def room_for_rows(fig: go.Figure, rows_px: int, labels: list[str], extra_px: int
     longest = max((len(short(t)) for t in labels), default=0)
     fig.update_layout(
         height=440 + rows_px + extra_px,
-        margin={"l": max(60, 7 * longest), "b": 40 + rows_px + extra_px, "t": 90},
+        # room above the plot for a legend that wraps to two rows on a tablet
+        margin={"l": max(60, 7 * longest), "b": 40 + rows_px + extra_px, "t": 120},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
     )

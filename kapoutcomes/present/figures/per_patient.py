@@ -226,5 +226,4 @@ def trajectory_figure(
         px + 4,
     )
     room_for_rows(fig, px, ["scored"], extra_px=56)
-    fig.update_layout(margin={"t": 120})
     return fig
