@@ -393,8 +393,11 @@ def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
         overall(frames["curves"]),
         "Primary: time to loss of response after the end of induction "
         "(end-of-induction responders)",
+        at_risk=overall(frames["at_risk"]),
     )
-    parts.append(fig(km.update_xaxes(title_text="Weeks from the end of induction")))
+    parts.append(
+        fig(km.update_xaxes(title_text="Weeks from the end of induction (1 week = 7 days)"))
+    )
     parts.append(_table(dur, _DURABILITY_COLS))
     ar = overall(frames["at_risk"])
     if ar.height:
