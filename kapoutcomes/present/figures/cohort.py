@@ -25,7 +25,7 @@ KM_AXIS = "Weeks from origin (end of induction or restoring infusion; 1 week = 7
 
 def _curve_name(level: str, instrument: str, one_instrument: bool = False) -> str:
     """A curve's legend name: the instrument overall; the group when comparing groups on one
-    instrument (the legend's title names it); both otherwise."""
+    instrument (the y axis names it); both otherwise."""
     if level == "all":
         return label(instrument)
     return level if one_instrument else f"{level}: {label(instrument)}"
@@ -104,7 +104,9 @@ def km_figure(
     fig.update_yaxes(range=[0, 102])
     fig = titled(fig, title, KM_AXIS, "Still responding (%)")
     if one and keys[0][0] != "all":
-        fig.update_layout(legend_title_text=label(keys[0][1]))
+        # groups compared on one instrument: the y axis names it (a legend title would sit
+        # on the chart title when the legend wraps on a tablet)
+        fig.update_yaxes(title_text=f"Still responding (%), {label(keys[0][1])}")
     if at_risk is not None and at_risk.height:
         px = _at_risk_rows(fig, at_risk, keys, ends)
         room_for_rows(fig, px, [_curve_name(lv, inst, one) for lv, inst in keys])

@@ -97,6 +97,6 @@ def room_for_rows(fig: go.Figure, rows_px: int, labels: list[str], extra_px: int
     fig.update_layout(
         height=440 + rows_px + extra_px,
         # room above the plot for a legend that wraps to two rows on a tablet
-        margin={"l": max(60, 7 * longest), "b": 40 + rows_px + extra_px, "t": 120},
+        margin={"l": max(60, 7 * longest), "b": 40 + rows_px + extra_px, "t": 140},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
     )
