@@ -153,6 +153,7 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
     """Completeness by clinic and instrument, patients without baseline, assessments outside
     windows, quarantined rows waiting for correction."""
     from kapoutcomes.cohort import quality
+    from kapoutcomes.present import figures
 
     if t["assessments"].height and t["sessions"].height == 0:
         st.warning(
@@ -160,7 +161,7 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
             "doses, induction, response and durability. Import the clinic's visit export."
         )
     q = quality.data_quality(t, s)
-    fig = quality.completeness_figure(q.completeness)
+    fig = figures.completeness_figure(quality.completeness_cells(q.completeness))
     if fig is not None:
         st.plotly_chart(fig, width="stretch")
     common.download_csv(q.completeness, "Completeness", "completeness.csv", key="dl-comp")

@@ -49,13 +49,11 @@ tab_out, tab_dur, tab_cmp, tab_opi, tab_act, tab_rep = st.tabs(
     ["Outcomes", "Durability", "Comparisons", "Opioids", "Activity", "Report"]
 )
 with tab_out:
-    c1, c2 = st.columns(2)
-    with c1:
-        common.chart(view.attrition_figure)
-        common.download_csv(view.attrition, "Attrition", "attrition.csv", key="dl-attrition")
-    with c2:
-        common.chart(view.rates_figure)
-        common.download_csv(view.rates, "Response and remission", "response.csv", key="dl-rates")
+    # charts one under another: side by side they are unreadable on a tablet (820 px)
+    common.chart(view.attrition_figure)
+    common.download_csv(view.attrition, "Attrition", "attrition.csv", key="dl-attrition")
+    common.chart(view.rates_figure)
+    common.download_csv(view.rates, "Response and remission", "response.csv", key="dl-rates")
     st.caption(view.definitions["response"])
     st.markdown(
         "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
@@ -67,9 +65,8 @@ with tab_out:
         "No patient is evaluable at the end of induction yet (baseline and a score within the "
         "end-of-induction window are needed).",
     )
-    for col, (inst, fig) in zip(st.columns(2), view.trajectories.items(), strict=True):
-        with col:
-            common.chart(fig, f"Too few {inst} scores after the first infusion for a trajectory.")
+    for inst, fig in view.trajectories.items():
+        common.chart(fig, f"Too few {inst} scores after the first infusion for a trajectory.")
     if view.months_figure is not None:
         common.chart(view.months_figure)
         st.caption(view.definitions["improvement_by_month"])
@@ -99,7 +96,9 @@ with tab_cmp:
     st.selectbox(
         "Compare by", dims, format_func=lambda d: d.replace("_", " "), key="cohort-compare"
     )
-    cmp = cohort_page.comparison(summary, dim)
+    cmp = cohort_page.comparison(summary, dim, s)
+    if cmp.pooled_note:
+        st.caption(cmp.pooled_note)
     common.chart(cmp.response_figure)
     common.chart(cmp.durability_figure)
     if cmp.logrank:
@@ -112,6 +111,8 @@ with tab_cmp:
         common.chart(cmp.funnel_figure)
         st.caption(view.definitions["funnel"])
         common.download_csv(cmp.funnel, "Clinic funnel", "funnel.csv", key="dl-funnel")
+    elif viewer.can("compare_clinics") and cmp.funnel_note:
+        st.info(cmp.funnel_note)
 
 with tab_opi:
     if view.opioids_figure is None:

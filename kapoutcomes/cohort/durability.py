@@ -38,7 +38,10 @@ from kapoutcomes.stats import turnbull as turnbull_mod
 from kapoutcomes.stats.survival import KaplanMeier, LogRank, kaplan_meier, logrank, logrank_k
 
 DURABILITY_WEEKS = (4, 8, 12)
+#: numbers at risk are given every ``AT_RISK_STEP_WEEKS`` weeks, at least at these weeks and
+#: on to the end of the curve (``at_risk_weeks``), so that they reach as far as it is drawn
 AT_RISK_WEEKS = (0, 4, 8, 12, 16, 20, 24)
+AT_RISK_STEP_WEEKS = 4
 
 _KEYS = {"subgroup": pl.String, "level": pl.String, "instrument": pl.String}
 #: the population of the primary curve (``population``)
@@ -161,15 +164,23 @@ def _curve_frame(km: KaplanMeier, sg: str, lv: str, inst: str, max_points: int) 
     )
 
 
+def at_risk_weeks(last_day: float | None) -> list[int]:
+    """The weeks numbers at risk are given at: ``AT_RISK_WEEKS``, then every
+    ``AT_RISK_STEP_WEEKS`` weeks up to the curve's last time (``last_day``, in days)."""
+    end = int((last_day or 0.0) // (7 * AT_RISK_STEP_WEEKS)) * AT_RISK_STEP_WEEKS
+    return sorted({*AT_RISK_WEEKS, *range(0, end + 1, AT_RISK_STEP_WEEKS)})
+
+
 def _at_risk_frame(km: KaplanMeier, sg: str, lv: str, inst: str) -> pl.DataFrame:
-    """Numbers still at risk at each week of ``AT_RISK_WEEKS``."""
+    """Numbers still at risk at each week of ``at_risk_weeks`` (to the end of the curve)."""
+    weeks = at_risk_weeks(float(km.times.max()) if km.n else None)
     return pl.DataFrame(
         {
             "subgroup": sg,
             "level": lv,
             "instrument": inst,
-            "week": list(AT_RISK_WEEKS),
-            "at_risk": [km.at_risk_at(7.0 * w) if km.n else 0 for w in AT_RISK_WEEKS],
+            "week": weeks,
+            "at_risk": [km.at_risk_at(7.0 * w) if km.n else 0 for w in weeks],
         },
         schema_overrides={"at_risk": pl.Int64, "week": pl.Int64},
     )
@@ -618,16 +629,19 @@ def interval_caveat(summary: pl.DataFrame, instrument: str) -> str | None:
         return None
     r = rows.row(0, named=True)
 
-    def days(x: float | None) -> str:
-        return "not reached" if x is None else f"{x:.0f} days"
+    def weeks(x: float | None) -> str:
+        # in weeks, the unit of the durability chart and headline (one unit per page)
+        return "not reached" if x is None else f"{x / 7:.1f} weeks"
 
     if r["turnbull_median_days"] is None:
         tb = "not reached"
     else:
-        a, b = round(r["turnbull_median_from"]), round(r["turnbull_median_to"])
-        tb = f"{r['turnbull_median_days']:.0f} days" + (f" (between {a} and {b})" if a != b else "")
+        a, b = r["turnbull_median_from"] / 7, r["turnbull_median_to"] / 7
+        tb = weeks(r["turnbull_median_days"]) + (
+            f" (between {a:.1f} and {b:.1f})" if f"{a:.1f}" != f"{b:.1f}" else ""
+        )
     return (
-        f"{instrument} median time to loss of response: Kaplan-Meier {days(r['median_days'])}, "
+        f"{instrument} median time to loss of response: Kaplan-Meier {weeks(r['median_days'])}, "
         "dating each loss at the first assessment that showed it (the later date), so it "
         "overstates durability when assessments are far apart; Turnbull (interval-censored, "
         f"on days) {tb}, placing each loss between the last responding assessment and that "

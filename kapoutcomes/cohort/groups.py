@@ -12,11 +12,13 @@ n, many missing baselines, ...).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import dosing
+from kapoutcomes.stats.intervals import with_proportion
 
 GROUP_DIMENSIONS = ("clinic", "condition", "route", "care_model", "clinician", "start_period")
 GROUP_MEANINGS = {
@@ -138,3 +140,76 @@ def patient_groups(patients: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFra
         )
         .sort("patient_id")
     )
+
+
+#: Comparison charts draw at most this many groups, the largest by dosed patients; the rest
+#: are pooled into one "other" group. More lines than this cannot be told apart on one chart
+#: (the colour-blind-safe palette has eight colours, and curves cross and hide each other).
+COMPARED_GROUPS_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class PooledGroups:
+    """The levels of one comparison dimension as a chart shows them: the largest
+    ``COMPARED_GROUPS_SHOWN`` kept, the rest pooled. ``shown`` maps every level to the label
+    drawn (its own name, or ``other``); ``other`` is None when nothing was pooled."""
+
+    dimension: str
+    shown: dict[str, str]
+    other: str | None
+    pooled_levels: int
+    pooled_patients: int
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the dimension column replaced by the label drawn."""
+        col = pl.col(self.dimension).cast(pl.String).fill_null("unknown")
+        return frame.with_columns(col.replace_strict(self.shown).alias(self.dimension))
+
+    def sentence(self) -> str | None:
+        """What was pooled, in words (None when nothing was)."""
+        if self.other is None:
+            return None
+        return (
+            f"The {COMPARED_GROUPS_SHOWN} largest {self.dimension.replace('_', ' ')} groups "
+            f"(by dosed patients) are drawn; the other {self.pooled_levels} groups "
+            f"({self.pooled_patients} dosed patients) are pooled as '{self.other}'."
+        )
+
+
+def largest_groups(
+    groups: pl.DataFrame, by: str, keep: int = COMPARED_GROUPS_SHOWN
+) -> PooledGroups:
+    """The ``keep`` levels of ``by`` with the most dosed patients (``patient_groups`` rows;
+    ties by name), the others pooled as "other (k groups, n patients)"."""
+    sizes = (
+        groups.select(
+            level=pl.col(by).cast(pl.String).fill_null("unknown"),
+            dosed=pl.col("dosed").fill_null(False) if "dosed" in groups.columns else pl.lit(True),
+        )
+        .group_by("level")
+        .agg(patients=pl.col("dosed").sum().cast(pl.Int64))
+        .sort(["patients", "level"], descending=[True, False])
+    )
+    levels = sizes.get_column("level").to_list()
+    if len(levels) <= keep:
+        return PooledGroups(by, {lv: lv for lv in levels}, None, 0, 0)
+    rest = sizes.slice(keep)
+    n = int(rest.get_column("patients").sum())
+    other = f"other ({rest.height} groups, {n} patients)"
+    shown = {lv: (lv if i < keep else other) for i, lv in enumerate(levels)}
+    return PooledGroups(by, shown, other, rest.height, n)
+
+
+def pooled_rates(rates: pl.DataFrame, pool: PooledGroups, confidence_level: float) -> pl.DataFrame:
+    """Rate rows per level (``n``, ``denominator``, ``itt_denominator``) with the pooled
+    levels summed into one row and its Wilson intervals recomputed: level, n, denominator,
+    itt_denominator, rate, lower, upper, itt_rate, itt_lower, itt_upper."""
+    summed = (
+        rates.with_columns(
+            level=pl.col("level").replace_strict(pool.shown, default=pl.col("level"))
+        )
+        .group_by("level", maintain_order=True)
+        .agg(pl.col("n", "denominator", "itt_denominator").sum())
+    )
+    out = with_proportion(summed, "n", "denominator", confidence_level)
+    return with_proportion(out, "n", "itt_denominator", confidence_level, prefix="itt_")

@@ -196,6 +196,22 @@ def monthly_scores(
     )
 
 
+def _with_mean_interval(
+    g: pl.DataFrame, mean: str, sd: str, n: str, settings: Settings
+) -> pl.DataFrame:
+    """``g`` with ``{mean}_lower`` / ``{mean}_upper``, stripped of a trailing ``_pct``: the t
+    interval of the mean at the configured level (empty below 2 values)."""
+    k = g.get_column(n).cast(pl.Float64).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = sp_stats.t.ppf(0.5 + settings.confidence_level / 2, np.maximum(k - 1, 1))
+        half = np.where(k >= 2, t / np.sqrt(np.maximum(k, 1)), np.nan)
+    h = pl.Series("_t", half, dtype=pl.Float64).fill_nan(None) * g.get_column(sd)
+    stem = mean.removesuffix("_pct")
+    return g.with_columns(
+        (pl.col(mean) - h).alias(f"{stem}_lower"), (pl.col(mean) + h).alias(f"{stem}_upper")
+    )
+
+
 def improvement_by_month(
     monthly: pl.DataFrame,
     groups: pl.DataFrame,
@@ -207,7 +223,8 @@ def improvement_by_month(
 
     Columns: subgroup, level, instrument, treatment_month, scored (patients with a score and
     a baseline that month: the mean and median change are about them), mean_change,
-    median_change, mean_reduction_pct, denominator (of them, the eligible patients: baseline
+    median_change, mean_reduction_pct, mean_reduction_lower / mean_reduction_upper (its t
+    interval at the configured level), denominator (of them, the eligible patients: baseline
     in the instrument's elevated range), not_eligible, n (eligible responders; empty for
     instruments without a response threshold), rate / lower / upper (share responding,
     Wilson), remission_n, remission_rate / remission_lower / remission_upper (share in
@@ -224,6 +241,8 @@ def improvement_by_month(
             pl.col("change").mean().alias("mean_change"),
             pl.col("change").median().alias("median_change"),
             pl.col("reduction_pct").mean().alias("mean_reduction_pct"),
+            pl.col("reduction_pct").std().alias("_red_sd"),
+            pl.col("reduction_pct").count().alias("_red_n"),
             el.sum().cast(pl.Int64).alias("denominator"),
             (el & pl.col("responder").fill_null(False)).sum().cast(pl.Int64).alias("n"),
             (el & pl.col("remission").fill_null(False)).sum().cast(pl.Int64).alias("remission_n"),
@@ -235,6 +254,7 @@ def improvement_by_month(
     g = with_proportion(
         g, "remission_n", "denominator", settings.confidence_level, prefix="remission_"
     )
+    g = _with_mean_interval(g, "mean_reduction_pct", "_red_sd", "_red_n", settings)
     g = g.with_columns(
         [
             pl.when(pl.col("_has_rule")).then(pl.col(x)).alias(x)
@@ -245,14 +265,16 @@ def improvement_by_month(
             for x in ("remission_n", "remission_rate", "remission_lower", "remission_upper")
         ],
         not_eligible=pl.col("scored") - pl.col("denominator"),
-    ).drop("_has_rule", "_has_remission")
+    ).drop("_has_rule", "_has_remission", "_red_sd", "_red_n")
     return g.with_columns(
         definition=pl.lit(
             f"last score in each {settings.treatment_month_days}-day treatment month after the "
             "first dose; change = score - baseline (every patient with a baseline); rate = "
             "share at or above the instrument's response threshold, remission_rate = share "
             "in remission, both among eligible patients (baseline in the instrument's "
-            f"elevated range, as for end-of-induction response); {AFTER_DOSE_NOTE}"
+            f"elevated range, as for end-of-induction response); mean_reduction_lower / "
+            f"_upper = t interval ({settings.confidence_level:.0%}) of the mean % reduction; "
+            f"{AFTER_DOSE_NOTE}"
         ),
         caveats=caveat_expr(pl.col("denominator"), settings),
     )

@@ -76,63 +76,39 @@ def data_quality(
     return DataQuality(comp, no_base, outside, counts)
 
 
+#: What each completeness measure is called on the heatmap, in the one direction the heatmap
+#: uses: every row is "% complete", so higher = better on every row.
 MEASURE_LABELS = {
     "sessions_with_score": "dosing sessions with a score",
-    "no_baseline": "dosed patients without a baseline",
+    "no_baseline": "dosed patients with a baseline",
     "follow_up_day_28": "follow-up at 4 weeks",
     "follow_up_day_91": "follow-up at 3 months",
     "follow_up_day_183": "follow-up at 6 months",
 }
+#: Measures whose rate counts what is missing (higher = worse): the heatmap shows 100 - rate
+#: and the complete count (denominator - n) for them.
+MISSING_MEASURES = frozenset({"no_baseline"})
 
 
-def completeness_figure(comp: pl.DataFrame):  # type: ignore[no-untyped-def]
-    """Heatmap: clinic x measure, % complete (no_baseline shown as % missing)."""
-    import plotly.graph_objects as go
-
-    if comp.height == 0:
-        return None
-    c = comp.with_columns(
+def completeness_cells(comp: pl.DataFrame) -> pl.DataFrame:
+    """The heatmap's cells, every one in the same direction (higher = more complete =
+    better): label (measure and instrument), clinic, pct_complete, complete, denominator.
+    Measures counting what is missing (``MISSING_MEASURES``) are turned round."""
+    missing = pl.col("measure").is_in(list(MISSING_MEASURES))
+    return comp.select(
         label=pl.format(
             "{} ({})",
             pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")),
             pl.col("instrument"),
         ),
-        pct=(pl.col("rate") * 100).round(0),
-    ).sort("label", "level")
-    labels = c.get_column("label").unique(maintain_order=True).to_list()
-    clinics = c.get_column("level").unique(maintain_order=True).sort().to_list()
-    z, text = [], []
-    for lab in labels:
-        row, trow = [], []
-        for cl in clinics:
-            r = c.filter((pl.col("label") == lab) & (pl.col("level") == cl))
-            if r.height:
-                row.append(r["pct"][0])
-                trow.append(f"{r['pct'][0]:.0f}% ({r['n'][0]}/{r['denominator'][0]})")
-            else:
-                row.append(None)
-                trow.append("")
-        z.append(row)
-        text.append(trow)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=clinics,
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Cividis",
-            zmin=0,
-            zmax=100,
-            colorbar={"title": {"text": "%"}},
-        )
-    )
-    fig.update_layout(
-        title={"text": "Completeness by clinic (% of items; 'without a baseline' = % missing)"},
-        xaxis_title="Clinic",
-        yaxis_title="Measure (instrument)",
-        height=120 + 32 * len(labels),
-        margin={"l": 20, "r": 20, "t": 60, "b": 40},
-        template="plotly_white",
-    )
-    return fig
+        clinic=pl.col("level"),
+        pct_complete=pl.when(missing)
+        .then(100 * (1 - pl.col("rate")))
+        .otherwise(100 * pl.col("rate"))
+        .round(0),
+        complete=pl.when(missing)
+        .then(pl.col("denominator") - pl.col("n"))
+        .otherwise(pl.col("n"))
+        .cast(pl.Int64),
+        denominator=pl.col("denominator").cast(pl.Int64),
+    ).sort("label", "clinic")

@@ -217,6 +217,43 @@ def opioid_summary(
     )
 
 
+def paired_mme(mme: pl.DataFrame) -> pl.DataFrame:
+    """Daily MME of the same patients at the first dose and at each later timepoint
+    (``opioid_course.mme_course`` rows): per later timepoint, the patients on MME-counted
+    opioids at the first dose and observed then (a paired comparison, not the
+    cross-sectional ``opioid_summary``). Columns: timepoint, day, n, baseline_median,
+    baseline_q1, baseline_q3 (their MME at the first dose), median, q1, q3 (at the
+    timepoint; 0 for those who stopped), definition."""
+    later = mme.filter(
+        (pl.col("day") > 0)
+        & pl.col("observed").fill_null(False)
+        & (pl.col("baseline_mme") > 0)
+        & pl.col("daily_mme").is_not_null()
+    )
+    days = mme.select(pl.col("timepoint").cast(pl.String), "day").unique().filter(pl.col("day") > 0)
+    out = later.group_by(pl.col("timepoint").cast(pl.String), "day").agg(
+        n=pl.len().cast(pl.Int64),
+        baseline_median=pl.col("baseline_mme").median(),
+        baseline_q1=pl.col("baseline_mme").quantile(0.25),
+        baseline_q3=pl.col("baseline_mme").quantile(0.75),
+        median=pl.col("daily_mme").median(),
+        q1=pl.col("daily_mme").quantile(0.25),
+        q3=pl.col("daily_mme").quantile(0.75),
+    )
+    return (
+        days.join(out, on=["timepoint", "day"], how="left")
+        .with_columns(
+            pl.col("n").fill_null(0),
+            definition=pl.lit(
+                "paired: patients on MME-counted opioids at the first dose and observed at the "
+                "timepoint, their daily MME then and at the first dose (median, IQR); "
+                "0 MME/day for those who stopped"
+            ),
+        )
+        .sort("day")
+    )
+
+
 # -- cost ------------------------------------------------------------------------------------
 def cost_frame(cost: pl.DataFrame, responders: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """One row per dosed patient: the comparison dimensions of ``groups``, cost_usd and

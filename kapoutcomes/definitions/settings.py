@@ -153,6 +153,15 @@ class Settings:
         f"{PROJECT_CHOICE}; below this a rate is flagged as imprecise",
         "results with fewer evaluable patients than this carry a small-n caveat",
     )
+    min_patients_per_point: int = _f(
+        10,
+        f"{PROJECT_CHOICE}; with fewer patients a point's 95% interval is too wide to read a "
+        "trend from (the t multiplier is 2.26 at n = 10 and 2.78 at n = 5, and one patient "
+        "moves a mean by a tenth or more); registries commonly suppress cells under 10 "
+        "(e.g. CMS cell-size suppression policy, counts 1-10)",
+        "charts by month or week grey out (monthly improvement) or leave out (trajectories) "
+        "a point with fewer patients than this, and say so under the chart",
+    )
     missing_baseline_caveat_pct: float = _f(
         20.0,
         PROJECT_CHOICE,
@@ -277,6 +286,7 @@ def _check(s: Settings, origin: str) -> None:
         "treatment_month_days",
         "max_treatment_month",
         "small_n",
+        "min_patients_per_point",
     ):
         if getattr(s, name) < 1:
             raise bad(name, "must be a whole number of at least 1")

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.cohort import activity
+from kapoutcomes.cohort import activity, durability, resources
+from kapoutcomes.cohort import groups as groups_mod
 from kapoutcomes.cohort.summary import CohortSummary
 from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.outcomes import episodes
 from kapoutcomes.present import figures, html_report, report
 from kapoutcomes.present.formatting import overall, percent
 from kapoutcomes.present.headline import Headline, ci_label, number
@@ -54,7 +56,8 @@ class CohortView:
     durability_caveats: tuple[str, ...]  # which curve and which median is which
     durability_secondary: pl.DataFrame  # every response episode, labelled secondary
     opioids: pl.DataFrame
-    opioids_figure: go.Figure | None
+    opioids_paired: pl.DataFrame  # the same patients at the first dose and later
+    opioids_figure: go.Figure | None  # paired when per-patient frames exist, else labelled
     cost: pl.DataFrame
     definitions: dict[str, str]  # section -> its definition sentence
 
@@ -75,19 +78,27 @@ def _response_headline(rates: pl.DataFrame, instrument: str, label: str, ci: str
     )
 
 
+def _weeks(days: float | None, missing: str) -> str:
+    """Days as weeks with one decimal, in the KM chart's unit (``figures.KM_UNIT``)."""
+    return missing if days is None else f"{days / 7:.1f}"
+
+
 def _durability_headline(dur: pl.DataFrame, ci: str) -> Headline:
+    """The median in weeks, the unit of the durability chart's axis."""
     label = "Median time to loss of pain response"
     if dur.height == 0:
         return Headline(label, "—", caption="no response episodes yet")
     d = dur.row(0, named=True)
-    med = "not reached" if d["median_days"] is None else f"{d['median_days']:.0f} days"
-    lo = "—" if d["median_lower"] is None else f"{d['median_lower']:.0f}"
-    hi = "not reached" if d["median_upper"] is None else f"{d['median_upper']:.0f}"
+    med = _weeks(d["median_days"], "not reached")
+    med = med if d["median_days"] is None else f"{med} {figures.KM_UNIT}"
+    lo = _weeks(d["median_lower"], "—")
+    hi = _weeks(d["median_upper"], "not reached")
     return Headline(
         label,
         med,
-        caption=f"{ci} {lo}-{hi} · after induction, {d['responders']} responders of "
-        f"{d['evaluable']} evaluable, {number(d['censored_pct'], '.0f')}% censored",
+        caption=f"{ci} {lo}-{hi} {figures.KM_UNIT} · after induction, {d['responders']} "
+        f"responders of {d['evaluable']} evaluable, {number(d['censored_pct'], '.0f')}% "
+        "censored",
     )
 
 
@@ -132,15 +143,25 @@ def who_each_rate_is_about(rates: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def primary_km_figure(curves: pl.DataFrame, by: str | None = None) -> go.Figure:
+def primary_km_figure(
+    curves: pl.DataFrame, by: str | None = None, at_risk: pl.DataFrame | None = None
+) -> go.Figure:
     """The primary durability curve: end-of-induction responders, weeks from the end of
-    induction (per level of ``by`` when comparing)."""
+    induction (per level of ``by`` when comparing), with the numbers at risk under it."""
     title = "Primary: time to loss of response after the end of induction"
     if by:
         title = f"Time to loss of pain response by {by.replace('_', ' ')}"
-    return figures.km_figure(curves, title=title).update_xaxes(
-        title_text="Weeks from the end of induction"
+    return figures.km_figure(curves, title=title, at_risk=at_risk).update_xaxes(
+        title_text=f"{figures.KM_UNIT.capitalize()} from the end of induction (1 week = 7 days)"
     )
+
+
+def _opioids_figure(opioids: pl.DataFrame, paired: pl.DataFrame) -> go.Figure | None:
+    """The same patients over time when anyone on opioids at the first dose was followed up
+    (paired); otherwise the cross-sectional medians, labelled so; None without opioids."""
+    if paired.height and int(paired.get_column("n").sum()) > 0:
+        return figures.paired_mme_figure(paired)
+    return figures.mme_figure(opioids) if opioids.height else None
 
 
 def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
@@ -155,6 +176,7 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
     curves = overall(frames["durability"]["curves"])
     at_risk = overall(frames["durability"]["at_risk"])
     opioids = overall(frames["opioids"]["timepoints"])
+    paired = resources.paired_mme(pf.mme) if pf else pl.DataFrame()
     return CohortView(
         headlines=headlines(summary, s),
         caveats=tuple(dict.fromkeys(caveats)),
@@ -165,14 +187,25 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         who=who_each_rate_is_about(rates),
         waterfall=figures.waterfall_figure(pf.end_of_induction, s) if pf else None,
         trajectories={
-            inst: figures.trajectory_figure(pf.changes, inst) if pf else None
+            inst: figures.trajectory_figure(
+                pf.changes,
+                inst,
+                min_n=s.min_patients_per_point,
+                confidence_level=s.confidence_level,
+            )
+            if pf
+            else None
             for inst in ("pain_nrs", "phq9")
         },
         months=months,
-        months_figure=figures.month_figure(months) if months.height else None,
+        months_figure=figures.month_figure(
+            months, min_n=s.min_patients_per_point, confidence_level=s.confidence_level
+        )
+        if months.height
+        else None,
         change=overall(frames["change"]["end_of_induction"]),
         durability_curves=curves,
-        durability_figure=primary_km_figure(curves) if curves.height else None,
+        durability_figure=primary_km_figure(curves, at_risk=at_risk) if curves.height else None,
         at_risk=at_risk.pivot(on="week", index="instrument", values="at_risk")
         if at_risk.height
         else at_risk,
@@ -183,7 +216,8 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         durability_caveats=tuple(summary.sections["durability"].caveats),
         durability_secondary=frames["durability"]["secondary_summary"],
         opioids=opioids,
-        opioids_figure=figures.mme_figure(opioids) if opioids.height else None,
+        opioids_paired=paired,
+        opioids_figure=_opioids_figure(opioids, paired),
         cost=overall(frames["cost"]["cost"]),
         definitions={k: sec.definition for k, sec in summary.sections.items()},
     )
@@ -198,35 +232,93 @@ class Comparison:
     logrank: str | None  # the log-rank test in a sentence
     logrank_caveats: str
     funnel: pl.DataFrame  # clinics against the network rate
-    funnel_figure: go.Figure | None
+    funnel_figure: go.Figure | None  # None with fewer than FUNNEL_MIN_CLINICS clinics
+    funnel_note: str | None  # why there is no funnel plot, in a sentence
+    pooled_note: str | None  # which groups the charts pool as "other", in a sentence
 
 
-def comparison(summary: CohortSummary, dimension: str) -> Comparison:
-    """Pain response and durability compared across the levels of one dimension."""
+#: a funnel plot compares clinics with the network: with one clinic the clinic is the network
+FUNNEL_MIN_CLINICS = 2
+
+
+def funnel_note(funnel: pl.DataFrame) -> str | None:
+    """The sentence shown instead of a funnel plot with fewer than ``FUNNEL_MIN_CLINICS``
+    clinics (None when there are enough to draw it)."""
+    if funnel.height >= FUNNEL_MIN_CLINICS:
+        return None
+    if funnel.height == 0:
+        return "No clinic has evaluable patients yet, so there is no clinic comparison."
+    c = funnel.row(0, named=True)
+    return (
+        f"One clinic only ({c['clinic']}): its response rate is the network rate, so there is "
+        "no funnel plot; a funnel plot compares two or more clinics with the network."
+    )
+
+
+def _logrank_sentence(lr: pl.DataFrame) -> tuple[str | None, str]:
+    """The log-rank test (across every level, not the pooled chart groups) in a sentence."""
+    if not lr.height:
+        return None, ""
+    r = lr.row(0, named=True)
+    text = (
+        f"**Log-rank test** across {r['levels']} groups: chi-square {number(r['statistic'])} "
+        f"on {r['df']} df, p = {number(r['pvalue'], '.3g')} ({r['n']} episodes, "
+        f"{r['events']} losses)."
+    )
+    return text, r.get("caveats") or ""
+
+
+def _pooled_durability(
+    summary: CohortSummary, pool: groups_mod.PooledGroups, s: Settings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pain durability curves and numbers at risk per chart group (the largest groups and
+    the pooled rest), from the per-patient frames."""
+    pm = summary.metrics
+    assert pm is not None
+    d = durability.primary_durability(
+        pool.apply(pm.end_of_induction),
+        pool.apply(pm.episodes),
+        pool.apply(pm.itt),
+        pool.apply(pm.groups),
+        s,
+        by=pool.dimension,
+        loss_rule=episodes.loss_definition(s),
+    )
+    pain = pl.col("instrument") == "pain_nrs"
+    return d.curves.filter(pain), d.at_risk.filter(pain)
+
+
+def comparison(
+    summary: CohortSummary, dimension: str, settings: Settings | None = None
+) -> Comparison:
+    """Pain response and durability compared across the levels of one dimension: the charts
+    draw the largest ``groups.COMPARED_GROUPS_SHOWN`` levels and pool the rest as "other"
+    (the tables keep every level)."""
+    s = settings or Settings()
     comp = summary["comparisons"].frames
     pain = (pl.col("subgroup") == dimension) & (pl.col("instrument") == "pain_nrs")
     resp = comp["response"].filter(pain & (pl.col("measure") == "response"))
-    curves = comp["durability_curves"].filter(pain)
-    lr = comp["durability_logrank"].filter(pain)
-    text, caveats = None, ""
-    if lr.height:
-        r = lr.row(0, named=True)
-        text = (
-            f"**Log-rank test** across {r['levels']} groups: chi-square {number(r['statistic'])} "
-            f"on {r['df']} df, p = {number(r['pvalue'], '.3g')} ({r['n']} episodes, "
-            f"{r['events']} losses)."
-        )
-        caveats = r.get("caveats") or ""
+    curves, at_risk = comp["durability_curves"].filter(pain), None
+    pool = None
+    if summary.metrics is not None:
+        pool = groups_mod.largest_groups(summary.metrics.groups, dimension)
+        curves, at_risk = _pooled_durability(summary, pool, s)
+    shown = groups_mod.pooled_rates(resp, pool, s.confidence_level) if pool else resp
+    text, caveats = _logrank_sentence(comp["durability_logrank"].filter(pain))
     funnel = summary["funnel"].frames["clinics"]
     return Comparison(
         dimension=dimension,
         response=resp,
-        response_figure=figures.subgroup_rates_figure(resp, dimension),
-        durability_figure=primary_km_figure(curves, dimension) if curves.height else None,
+        response_figure=figures.subgroup_rates_figure(shown, dimension),
+        durability_figure=primary_km_figure(curves, dimension, at_risk) if curves.height else None,
         logrank=text,
         logrank_caveats=caveats,
         funnel=funnel,
-        funnel_figure=figures.funnel_figure(funnel) if funnel.height else None,
+        funnel_figure=figures.funnel_figure(funnel)
+        if funnel.height >= FUNNEL_MIN_CLINICS
+        else None,
+        funnel_note=funnel_note(funnel),
+        pooled_note=pool.sentence() if pool else None,
     )
 
 

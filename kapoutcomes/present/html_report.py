@@ -393,8 +393,11 @@ def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
         overall(frames["curves"]),
         "Primary: time to loss of response after the end of induction "
         "(end-of-induction responders)",
+        at_risk=overall(frames["at_risk"]),
     )
-    parts.append(fig(km.update_xaxes(title_text="Weeks from the end of induction")))
+    parts.append(
+        fig(km.update_xaxes(title_text="Weeks from the end of induction (1 week = 7 days)"))
+    )
     parts.append(_table(dur, _DURABILITY_COLS))
     ar = overall(frames["at_risk"])
     if ar.height:
@@ -433,8 +436,14 @@ def _safety(summary: CohortSummary, fig: _Figs) -> list[str]:
 def _funnel(summary: CohortSummary, fig: _Figs) -> list[str]:
     parts = _heading(summary, "funnel")
     fun = summary.sections["funnel"].frames["clinics"]
-    if fun.height:
+    if fun.height > 1:
         parts.append(fig(figures.funnel_figure(fun)))
+        parts.append(_table(fun, _FUNNEL_COLS))
+    elif fun.height:  # one clinic: its rate is the network rate, nothing to compare
+        parts.append(
+            "<p class='small'>One clinic only: its response rate is the network rate, so "
+            "there is no funnel plot.</p>"
+        )
         parts.append(_table(fun, _FUNNEL_COLS))
     else:
         parts.append("<p class='small'>No clinic rates to compare.</p>")

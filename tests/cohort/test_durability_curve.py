@@ -160,8 +160,9 @@ def test_primary_turnbull_median_by_hand(cohort):
     assert r["turnbull_median_days"] == pytest.approx(24.0)
     assert r["turnbull_median_days"] < r["median_days"]
     cav = " ".join(s["durability"].caveats)
-    assert "Kaplan-Meier 31 days" in cav and "overstates durability" in cav
-    assert "Turnbull (interval-censored, on days) 24 days (between 17 and 31)" in cav
+    # stated in weeks, the unit of the durability chart (31 / 7 = 4.4, 24 / 7 = 3.4, 17 / 7 = 2.4)
+    assert "Kaplan-Meier 4.4 weeks" in cav and "overstates durability" in cav
+    assert "Turnbull (interval-censored, on days) 3.4 weeks (between 2.4 and 4.4)" in cav
 
 
 def test_turnbull_median_on_overlapping_intervals_by_hand():

@@ -87,3 +87,27 @@ def test_change_from_baseline_table(groups):
         pl.col("level") == "South"
     )
     assert south.select("n", "mean").row(0) == (1, -1.0)
+
+
+def test_monthly_mean_reduction_has_a_t_interval():
+    """Month 1: reductions 10, 20, 30 % -> mean 20, SD 10, t(0.975, 2) = 4.302653, so the
+    95% interval is 20 -/+ 4.302653 * 10 / sqrt(3) = 20 -/+ 24.8414; month 2 has one patient
+    (no interval)."""
+    monthly = pl.DataFrame(
+        {
+            "patient_id": ["a", "b", "c", "a"],
+            "instrument": ["pain_nrs"] * 4,
+            "treatment_month": [1, 1, 1, 2],
+            "change": [-1.0, -2.0, -3.0, -4.0],
+            "reduction_pct": [10.0, 20.0, 30.0, 40.0],
+            "responder": [False, False, True, True],
+            "remission": [None, None, None, None],
+            "eligible": [True] * 4,
+        },
+        schema_overrides={"remission": pl.Boolean},
+    )
+    groups = pl.DataFrame({"patient_id": ["a", "b", "c"], "clinic": ["N", "N", "N"]})
+    m = improvement.improvement_by_month(monthly, groups, S).sort("treatment_month")
+    assert m.get_column("mean_reduction_lower")[0] == pytest.approx(20 - 24.8414, abs=1e-3)
+    assert m.get_column("mean_reduction_upper")[0] == pytest.approx(20 + 24.8414, abs=1e-3)
+    assert m.get_column("mean_reduction_lower")[1] is None

@@ -55,11 +55,12 @@ def test_completeness_by_clinic(dq):
     assert c.select("level", "n", "denominator").rows() == [("North", 1, 2)]
 
 
-def test_completeness_figure_cells(dq):
-    fig = quality.completeness_figure(dq.completeness)
-    heat = fig.data[0]
-    assert list(heat.x) == ["North"]
-    row = list(heat.y).index("dosed patients without a baseline (pain_nrs)")
-    assert heat.z[row][0] == 50.0
-    assert heat.text[row][0] == "50% (1/2)"
-    assert quality.completeness_figure(dq.completeness.clear()) is None
+def test_completeness_cells_all_point_one_way(dq):
+    """Every heatmap cell is % complete (higher = better): the missing-baseline measure is
+    turned round into 'with a baseline'."""
+    cells = quality.completeness_cells(dq.completeness)
+    row = cells.filter(pl.col("label") == "dosed patients with a baseline (pain_nrs)")
+    assert row.select("clinic", "pct_complete", "complete", "denominator").rows() == [
+        ("North", 50.0, 1, 2)
+    ]
+    assert quality.completeness_cells(dq.completeness.clear()).height == 0

@@ -78,3 +78,27 @@ def test_no_cost_in_the_export(groups):
     per = out.filter(pl.col("measure") == "cost_per_patient_treated").row(0, named=True)
     assert per["value"] is None and per["denominator"] == 0
     assert "the export carries no cost" in per["caveats"]
+
+
+def test_paired_mme_follows_the_same_patients():
+    """a: 60 -> 30 at 3 months; b: 90 -> 0 (stopped); c: not on opioids at the first dose
+    (left out); d: on 40 but not followed to 3 months (left out). Paired n = 2: median at
+    the first dose (60 + 90) / 2 = 75, at 3 months (30 + 0) / 2 = 15. Nobody reached 6
+    months: n = 0, no medians."""
+    from kapoutcomes.cohort import resources as res
+
+    mme = pl.DataFrame(
+        {
+            "patient_id": ["a", "b", "c", "d", "a", "b", "c", "d", "a", "b", "c", "d"],
+            "timepoint": ["baseline"] * 4 + ["3 months"] * 4 + ["6 months"] * 4,
+            "day": [0] * 4 + [91] * 4 + [183] * 4,
+            "daily_mme": [60.0, 90.0, 0.0, 40.0, 30.0, 0.0, 10.0, None] + [None] * 4,
+            "observed": [True] * 4 + [True, True, True, False] + [False] * 4,
+            "baseline_mme": [60.0, 90.0, 0.0, 40.0] * 3,
+        }
+    )
+    p = res.paired_mme(mme)
+    assert p.select("timepoint", "n").rows() == [("3 months", 2), ("6 months", 0)]
+    three = p.row(0, named=True)
+    assert (three["baseline_median"], three["median"]) == (75.0, 15.0)
+    assert p.row(1, named=True)["median"] is None

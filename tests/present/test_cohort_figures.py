@@ -43,16 +43,22 @@ def test_trajectory_frame_medians_and_baseline_week():
             "baseline_score": [8.0] * 6,
         }
     )
-    f = cf.trajectory_frame(data, "pain_nrs")
+    f = cf.trajectory_frame(data, "pain_nrs", min_n=5)
+    # 6 values: (min, max) covers the median with 1 - 2 / 64 = 0.969 >= 0.95 (Conover)
     assert f.to_dicts() == [
-        {"week": -1, "n": 6, "median": 8.0, "q1": 8.0, "q3": 8.0},
-        {"week": 1, "n": 6, "median": 4.5, "q1": 3.25, "q3": 5.75},
-    ]
-    fig = cf.trajectory_figure(data, "pain_nrs")
-    assert fig.data[-1].name == "median" and list(fig.data[-1].y) == [8.0, 4.5]
+        {"week": -1, "n": 6, "median": 8.0, "q1": 8.0, "q3": 8.0,
+         "median_lower": 8.0, "median_upper": 8.0},
+        {"week": 1, "n": 6, "median": 4.5, "q1": 3.25, "q3": 5.75,
+         "median_lower": 2.0, "median_upper": 7.0},
+    ]  # fmt: skip
+    fig = cf.trajectory_figure(data, "pain_nrs", min_n=5)
+    assert fig.data[-1].name == "median (95% CI)" and list(fig.data[-1].y) == [8.0, 4.5]
+    assert list(fig.data[-1].error_y.array) == [0.0, 2.5]
+    # the default rule (the min_patients_per_point setting, 10) leaves both weeks out
+    assert cf.trajectory_figure(data, "pain_nrs") is None
 
 
-def test_trajectory_needs_five_patients_a_week():
+def test_trajectory_needs_the_minimum_of_patients_a_week():
     data = pl.DataFrame(
         {
             "patient_id": ["a", "b"],
@@ -62,8 +68,8 @@ def test_trajectory_needs_five_patients_a_week():
             "baseline_score": [7.0, 7.0],
         }
     )
-    assert cf.trajectory_frame(data, "pain_nrs").height == 0
-    assert cf.trajectory_figure(data, "pain_nrs") is None
+    assert cf.trajectory_frame(data, "pain_nrs", min_n=5).height == 0
+    assert cf.trajectory_figure(data, "pain_nrs", min_n=5) is None
 
 
 def test_subgroup_rates_one_bar_per_level():

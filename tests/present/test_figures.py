@@ -69,8 +69,13 @@ def test_km_figure_names_subgroup_levels_and_says_when_empty():
             "at_risk": [3, 2],
         }
     )
-    names = [t.name for t in fg.km_figure(curves).data if not t.name.endswith("band")]
-    assert names == ["IV: PHQ-9 (0-27)", "IM: PHQ-9 (0-27)"]
+    fig = fg.km_figure(curves)
+    names = [t.name for t in fig.data if not t.name.endswith("band")]
+    # groups compared on one instrument: the y axis names the instrument
+    assert names == ["IV", "IM"] and fig.layout.yaxis.title.text.endswith("PHQ-9 (0-27)")
+    two = pl.concat([curves, curves.with_columns(instrument=pl.lit("pain_nrs"))])
+    names = [t.name for t in fg.km_figure(two).data if not t.name.endswith("band")]
+    assert names[0] == "IV: PHQ-9 (0-27)"
     empty = fg.km_figure(curves.clear())
     assert empty.data == ()
     assert empty.layout.title.text.endswith("(no episodes)")
@@ -87,7 +92,7 @@ def test_attrition_figure_overall_rows_with_counts_and_percent():
     )
     bar = fg.attrition_figure(stages).data[0]
     assert list(bar.x) == [1200, 900]
-    assert list(bar.y) == ["referred", "first dose"]
+    assert list(bar.y) == ["Referred", "First dose"]
     assert list(bar.text) == ["1,200 (100%)", "900 (75%)"]
 
 
@@ -125,7 +130,7 @@ def test_month_figure_one_line_per_instrument_in_month_order():
             "denominator": [5, 7, 3],
         }
     )
-    pain, phq = fg.month_figure(months).data
+    pain, phq = fg.month_figure(months, min_n=3).data
     assert list(pain.x) == [1, 2] and list(pain.y) == [25.0, 40.0]
     assert phq.name == "PHQ-9 (0-27)"
 

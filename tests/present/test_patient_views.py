@@ -67,14 +67,14 @@ def test_data_quality_counts(demo):
         demo["sessions"].filter(pl.col("session_type").is_in(tables.DOSING_TYPES))["patient_id"]
     )
     assert not set(never["patient_id"]) & dosed
-    assert quality.completeness_figure(q.completeness) is not None
+    assert figures.completeness_figure(quality.completeness_cells(q.completeness)) is not None
 
 
 def test_empty_tables():
     empty = {n: tables.empty(n) for n in tables.MODELS}
     q = quality.data_quality(empty, DEFAULT)
     assert q.completeness.height == 0 and q.no_baseline.height == 0
-    assert quality.completeness_figure(q.completeness) is None
+    assert figures.completeness_figure(quality.completeness_cells(q.completeness)) is None
 
 
 def test_timeline_marks_after_dose_cadss():

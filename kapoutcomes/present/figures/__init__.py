@@ -6,6 +6,7 @@ One family, one palette (``present.palette``) and one layout (``figures.layout``
   improvement by month, the clinic funnel, adverse events, opioid doses, activity by month);
 - ``per_patient``: cohort figures drawn patient by patient (waterfall, trajectories);
 - ``timeline``: one patient's charts (the clinician's timeline, one instrument over time);
+- ``quality``: the Data page's completeness heatmap (one colour direction: higher = better);
 - ``printed``: small inline SVG charts for printed pages (the one-page patient summary).
 
 Every chart has a title and axis titles with units and takes the frames the statistics
@@ -16,6 +17,8 @@ are importable from here: ``figures.km_figure``, ``figures.patient_timeline`` ..
 from __future__ import annotations
 
 from kapoutcomes.present.figures.cohort import (
+    KM_AXIS,
+    KM_UNIT,
     adverse_event_figure,
     adverse_events_by_month_figure,
     attrition_figure,
@@ -23,6 +26,7 @@ from kapoutcomes.present.figures.cohort import (
     km_figure,
     mme_figure,
     month_figure,
+    paired_mme_figure,
     rates_figure,
     sessions_figure,
     subgroup_rates_figure,
@@ -36,22 +40,27 @@ from kapoutcomes.present.figures.per_patient import (
     waterfall_figure,
 )
 from kapoutcomes.present.figures.printed import score_chart_svg
+from kapoutcomes.present.figures.quality import completeness_figure
 from kapoutcomes.present.figures.timeline import patient_figure, patient_timeline
 from kapoutcomes.present.palette import OKABE_ITO
 
 __all__ = [
     "INSTRUMENT_LABELS",
+    "KM_AXIS",
+    "KM_UNIT",
     "MAX_LINES",
     "MIN_PER_WEEK",
     "OKABE_ITO",
     "adverse_event_figure",
     "adverse_events_by_month_figure",
     "attrition_figure",
+    "completeness_figure",
     "funnel_figure",
     "km_figure",
     "label",
     "mme_figure",
     "month_figure",
+    "paired_mme_figure",
     "patient_figure",
     "patient_timeline",
     "rates_figure",

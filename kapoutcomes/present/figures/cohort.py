@@ -8,84 +8,157 @@ import plotly.graph_objects as go
 import polars as pl
 
 from kapoutcomes import tables
+from kapoutcomes.definitions.settings import DEFAULT
 from kapoutcomes.present import palette
-from kapoutcomes.present.figures.layout import label, titled
+from kapoutcomes.present.figures.layout import (
+    count_rows,
+    label,
+    note_under,
+    room_for_rows,
+    titled,
+)
+
+#: the KM time axis: one unit, stated (the Cohort page's durability headline uses it too)
+KM_UNIT = "weeks"
+KM_AXIS = "Weeks from origin (end of induction or restoring infusion; 1 week = 7 days)"
 
 
-def km_figure(curves: pl.DataFrame, title: str = "Time to loss of response") -> go.Figure:
-    """Kaplan-Meier step curves with confidence bands, one per (level, instrument) in
-    ``curves`` (``survival.Durability.curves``); x in weeks."""
-    fig = go.Figure()
-    if curves.height == 0:
-        return titled(fig, title + " (no episodes)", "Weeks from origin", "Still responding (%)")
-    keys = curves.select("level", "instrument").unique(maintain_order=True).rows()
-    for i, (lv, inst) in enumerate(keys):
-        c = palette.series(i)
-        f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst)).sort(
-            "time_days"
+def _curve_name(level: str, instrument: str, one_instrument: bool = False) -> str:
+    """A curve's legend name: the instrument overall; the group when comparing groups on one
+    instrument (the y axis names it); both otherwise."""
+    if level == "all":
+        return label(instrument)
+    return level if one_instrument else f"{level}: {label(instrument)}"
+
+
+def _km_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str) -> None:
+    """One curve's confidence band and step line (x in weeks)."""
+    weeks = (f.get_column("time_days") / 7).to_list()
+    pct = [100 * v if v is not None else None for v in f.get_column("upper").to_list()]
+    low = [100 * v if v is not None else None for v in f.get_column("lower").to_list()]
+    fig.add_trace(
+        go.Scatter(
+            x=weeks + weeks[::-1],
+            y=pct + low[::-1],
+            fill="toself",
+            fillcolor=palette.translucent(c, 0.15),
+            line={"width": 0, "shape": "hv"},
+            hoverinfo="skip",
+            showlegend=False,
+            name=f"{name} band",
         )
-        weeks = (f.get_column("time_days") / 7).to_list()
-        name = label(inst) if lv == "all" else f"{lv}: {label(inst)}"
-        fig.add_trace(
-            go.Scatter(
-                x=weeks + weeks[::-1],
-                y=[100 * v if v is not None else None for v in f.get_column("upper").to_list()]
-                + [
-                    100 * v if v is not None else None
-                    for v in f.get_column("lower").to_list()[::-1]
-                ],
-                fill="toself",
-                fillcolor=palette.translucent(c, 0.15),
-                line={"width": 0, "shape": "hv"},
-                hoverinfo="skip",
-                showlegend=False,
-                name=f"{name} band",
-            )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=(100 * f.get_column("survival")).to_list(),
+            mode="lines",
+            line={"color": c, "shape": "hv", "width": 2},
+            name=name,
+            customdata=f.select("at_risk").to_numpy(),
+            hovertemplate="week %{x:.1f}: %{y:.0f}% still responding, %{customdata[0]} at risk",
         )
-        fig.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=(100 * f.get_column("survival")).to_list(),
-                mode="lines",
-                line={"color": c, "shape": "hv", "width": 2},
-                name=name,
-                customdata=f.select("at_risk").to_numpy(),
-                hovertemplate="week %{x:.1f}: %{y:.0f}% still responding, %{customdata[0]} at risk",
-            )
-        )
-    fig.update_yaxes(range=[0, 102])
-    return titled(
-        fig,
-        title,
-        "Weeks from origin (end of induction or restoring infusion)",
-        "Still responding (%)",
     )
 
 
-def attrition_figure(stages: pl.DataFrame, title: str = "Attrition from referral") -> go.Figure:
-    """Horizontal bars of patients at each attrition stage (``attrition.attrition`` rows)."""
+def _at_risk_rows(
+    fig: go.Figure, at_risk: pl.DataFrame, keys: list[tuple[str, str]], ends: list[float]
+) -> int:
+    """Numbers at risk under the x axis: one row per curve, in the curve's colour, at each
+    week of ``at_risk`` up to the end of that curve (``ends``, weeks); the x ticks at those
+    weeks. Returns the pixels used."""
+    rows = []
+    for i, ((lv, inst), end) in enumerate(zip(keys, ends, strict=True)):
+        f = at_risk.filter(
+            (pl.col("level") == lv) & (pl.col("instrument") == inst) & (pl.col("week") <= end)
+        ).sort("week")
+        one = len({k[1] for k in keys}) == 1
+        name = _curve_name(lv, inst, one)
+        rows.append((name, palette.series(i), f.select("week", "at_risk").rows()))
+    ticks = sorted({int(w) for _, _, counts in rows for w, _ in counts})
+    if ticks:
+        fig.update_xaxes(tickvals=ticks)
+    return count_rows(fig, "Numbers at risk", rows, "at risk")
+
+
+def km_figure(
+    curves: pl.DataFrame,
+    title: str = "Time to loss of response",
+    at_risk: pl.DataFrame | None = None,
+) -> go.Figure:
+    """Kaplan-Meier step curves with confidence bands, one per (level, instrument) in
+    ``curves`` (``survival.Durability.curves``); x in weeks (``KM_UNIT``). With ``at_risk``
+    (``Durability.at_risk`` rows) the numbers at risk are written under the x axis, one row
+    per curve, up to the end of each curve."""
+    fig = go.Figure()
+    if curves.height == 0:
+        return titled(fig, title + " (no episodes)", KM_AXIS, "Still responding (%)")
+    keys = curves.select("level", "instrument").unique(maintain_order=True).rows()
+    one = len({inst for _, inst in keys}) == 1
+    ends = []
+    for i, (lv, inst) in enumerate(keys):
+        f = curves.filter((pl.col("level") == lv) & (pl.col("instrument") == inst))
+        f = f.sort("time_days")
+        ends.append(float(f.get_column("time_days").max() or 0.0) / 7)  # type: ignore[operator]
+        _km_traces(fig, f, _curve_name(lv, inst, one), palette.series(i))
+    fig.update_yaxes(range=[0, 102])
+    fig = titled(fig, title, KM_AXIS, "Still responding (%)")
+    if one and keys[0][0] != "all":
+        # groups compared on one instrument: the y axis names it (a legend title would sit
+        # on the chart title when the legend wraps on a tablet)
+        fig.update_yaxes(title_text=f"Still responding (%), {label(keys[0][1])}")
+    if at_risk is not None and at_risk.height:
+        px = _at_risk_rows(fig, at_risk, keys, ends)
+        room_for_rows(fig, px, [_curve_name(lv, inst, one) for lv, inst in keys])
+    return fig
+
+
+def _stage_label(stage: str, population: str | None) -> str:
+    """A funnel bar's label: the stage, and under it who the bar counts."""
+    name = stage.replace("_", " ").capitalize()
+    return name if not population else f"{name}<br><sup>{population}</sup>"
+
+
+def attrition_figure(
+    stages: pl.DataFrame,
+    title: str = "Attrition from referral: each bar is a subset of the bar above",
+) -> go.Figure:
+    """The nested attrition funnel (``attrition.attrition`` rows): one horizontal bar per
+    stage, labelled with who it counts, n and % of referred; the % of the previous bar and
+    the patients who reached the stage in any order (``reached``) are in the hover."""
     f = stages.filter(pl.col("level") == "all") if "level" in stages.columns else stages
     if f.height == 0:
         f = stages
+    pops = f.get_column("population").to_list() if "population" in f.columns else [None] * f.height
+    n = f.get_column("n").to_list()
+    pct = f.get_column("pct_of_referred").to_list()
+    prev = (
+        f.get_column("pct_of_previous").to_list()
+        if "pct_of_previous" in f.columns
+        else [None] * f.height
+    )
+    reached = f.get_column("reached").to_list() if "reached" in f.columns else n
     fig = go.Figure(
         go.Bar(
-            x=f.get_column("n").to_list(),
-            y=[s.replace("_", " ") for s in f.get_column("stage").to_list()],
+            x=n,
+            y=[_stage_label(s, p) for s, p in zip(f["stage"].to_list(), pops, strict=True)],
             orientation="h",
             marker_color=palette.PRIMARY,
             text=[
-                f"{n:,} ({p:.0f}%)" if p is not None else f"{n:,}"
-                for n, p in zip(
-                    f.get_column("n").to_list(),
-                    f.get_column("pct_of_referred").to_list(),
-                    strict=True,
-                )
+                f"{k:,}" if p is None else f"{k:,} ({p:.0f}%)" for k, p in zip(n, pct, strict=True)
             ],
             textposition="auto",
+            customdata=[
+                ("" if q is None else f"{q:.0f}% of the bar above; ") + f"{r:,}"
+                for q, r in zip(prev, reached, strict=True)
+            ],
+            hovertemplate="%{x:,} patients: %{customdata} reached this stage in any order"
+            "<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return titled(fig, title, "Patients (n)", "Stage")
+    fig.update_layout(height=max(360, 90 + 56 * f.height))
+    return titled(fig, title, "Patients (n, % of referred)", "Stage (who the bar counts)")
 
 
 def rates_figure(
@@ -129,31 +202,115 @@ def rates_figure(
     return titled(fig, title, "Patients (%) with 95% CI", "Instrument and measure")
 
 
-def month_figure(months: pl.DataFrame, title: str = "Improvement by treatment month") -> go.Figure:
-    """Mean % reduction from baseline by 30-day treatment month, one line per instrument
-    (``improvement.improvement_by_month`` rows)."""
-    fig = go.Figure()
-    for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
-        f = months.filter(pl.col("instrument") == inst).sort("treatment_month")
+def _month_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str, min_n: int) -> None:
+    """One instrument's monthly mean % reduction: months with at least ``min_n`` patients
+    scored as a line with t-interval bars, the others as grey open markers, not joined."""
+    every = pl.DataFrame(
+        {"treatment_month": range(f["treatment_month"].min(), f["treatment_month"].max() + 1)}
+    )
+    # a month without scores is a gap in the line, never bridged
+    f = every.join(f, on="treatment_month", how="left").with_columns(pl.col("scored").fill_null(0))
+    n = f.get_column("scored").to_list()
+    ok = [k >= min_n for k in n]
+    have = [k > 0 for k in n]
+    y = f.get_column("mean_reduction_pct").to_list()
+    lo = (
+        f.get_column("mean_reduction_lower").to_list()
+        if "mean_reduction_lower" in f
+        else [None] * f.height
+    )
+    hi = (
+        f.get_column("mean_reduction_upper").to_list()
+        if "mean_reduction_upper" in f
+        else [None] * f.height
+    )
+    x = f.get_column("treatment_month").to_list()
+
+    def arm(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a - b
+
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[v if k else None for v, k in zip(y, ok, strict=True)],
+            mode="lines+markers",
+            name=name,
+            line={"color": c},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [arm(h, v) if k else None for h, v, k in zip(hi, y, ok, strict=True)],
+                "arrayminus": [
+                    arm(v, lw) if k else None for lw, v, k in zip(lo, y, ok, strict=True)
+                ],
+            },
+            customdata=list(zip(n, lo, hi, strict=True)),
+            hovertemplate="month %{x}: %{y:.0f}% (CI %{customdata[1]:.0f} to "
+            "%{customdata[2]:.0f}; n=%{customdata[0]})<extra></extra>",
+        )
+    )
+    few = [i for i, k in enumerate(ok) if not k and have[i]]
+    if few:
         fig.add_trace(
             go.Scatter(
-                x=f.get_column("treatment_month").to_list(),
-                y=f.get_column("mean_reduction_pct").to_list(),
-                mode="lines+markers",
-                name=label(inst),
-                line={"color": palette.series(i)},
-                customdata=f.select(
-                    "scored" if "scored" in f.columns else "denominator"
-                ).to_numpy(),
-                hovertemplate="month %{x}: %{y:.0f}% (n=%{customdata[0]})",
+                x=[x[i] for i in few],
+                y=[y[i] for i in few],
+                mode="markers",
+                name=f"fewer than {min_n} patients (greyed)",
+                legendgroup="too few",
+                showlegend=not any(t.legendgroup == "too few" for t in fig.data),
+                marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
+                customdata=[n[i] for i in few],
+                hovertemplate="month %{x}: %{y:.0f}% from only %{customdata} patients, too few "
+                "to read<extra>" + name + "</extra>",
             )
         )
-    return titled(
+
+
+def month_figure(
+    months: pl.DataFrame,
+    title: str = "Improvement by treatment month",
+    min_n: int | None = None,
+    confidence_level: float | None = None,
+) -> go.Figure:
+    """Mean % reduction from baseline by 30-day treatment month, one line per instrument
+    (``improvement.improvement_by_month`` rows), with its t interval and the patients scored
+    each month written under the axis. Months with fewer than ``min_n`` patients (default
+    the ``min_patients_per_point`` setting) are greyed, not joined, and the rule is written
+    under the chart."""
+    min_n = DEFAULT.min_patients_per_point if min_n is None else min_n
+    level = DEFAULT.confidence_level if confidence_level is None else confidence_level
+    if "scored" not in months.columns:
+        months = months.with_columns(scored=pl.col("denominator"))
+    fig = go.Figure()
+    rows = []
+    for i, inst in enumerate(months.get_column("instrument").unique(maintain_order=True).to_list()):
+        f = months.filter(pl.col("instrument") == inst).sort("treatment_month")
+        _month_traces(fig, f, label(inst), palette.series(i), min_n)
+        rows.append(
+            (
+                label(inst),
+                palette.series(i),
+                f.filter(pl.col("scored") > 0).select("treatment_month", "scored").rows(),
+            )
+        )
+    fig = titled(
         fig,
         title,
         "Treatment month (30-day months from the first dose)",
-        "Mean reduction from baseline (%)",
+        f"Mean reduction from baseline (%), {level:.0%} CI",
     )
+    fig.update_xaxes(dtick=1)
+    px = count_rows(fig, "Patients scored", rows, "patients scored")
+    note_under(
+        fig,
+        f"Greyed, not joined: months with fewer than {min_n} patients scored<br>(setting "
+        "min_patients_per_point), too few to read. Not a fixed cohort:<br>each month counts "
+        "the patients scored in it.",
+        px + 4,
+    )
+    room_for_rows(fig, px, [r[0] for r in rows], extra_px=56)
+    return fig
 
 
 def funnel_figure(
@@ -234,9 +391,13 @@ def adverse_event_figure(
 
 
 def mme_figure(
-    opioids_: pl.DataFrame, title: str = "Daily MME among patients on opioids"
+    opioids_: pl.DataFrame,
+    title: str = "Daily MME among patients on opioids at each timepoint "
+    "(cross-sectional: not the same patients)",
 ) -> go.Figure:
-    """Median daily MME (IQR as error bars) at each timepoint (``resources.opioid_summary``)."""
+    """Median daily MME (IQR as error bars) at each timepoint (``resources.opioid_summary``):
+    cross-sectional, each timepoint's patients on opioids then (``paired_mme_figure`` follows
+    the same patients)."""
     f = opioids_.filter(pl.col("measure") == "median_mme_on_opioids")
     v = f.get_column("value").fill_null(float("nan"))
     fig = go.Figure(
@@ -259,12 +420,62 @@ def mme_figure(
     )
 
 
+def _iqr_bar(x: list[str], f: pl.DataFrame, col: str, name: str, colour: str) -> go.Bar:
+    """Bars of the median ``{col}median`` with the IQR (``{col}q1``-``{col}q3``) as arms."""
+    v = f.get_column(f"{col}median").fill_null(float("nan"))
+    return go.Bar(
+        x=x,
+        y=v.to_list(),
+        name=name,
+        marker_color=colour,
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": (f.get_column(f"{col}q3").fill_null(float("nan")) - v).to_list(),
+            "arrayminus": (v - f.get_column(f"{col}q1").fill_null(float("nan"))).to_list(),
+        },
+        hovertemplate="%{x}: median %{y:.0f} MME/day<extra>" + name + "</extra>",
+    )
+
+
+def paired_mme_figure(
+    paired: pl.DataFrame,
+    title: str = "Daily MME of the same patients: at the first dose and later (paired)",
+) -> go.Figure:
+    """For each later timepoint (``resources.paired_mme`` rows), the same patients' median
+    daily MME at the first dose and at the timepoint, IQR as arms, n under each pair."""
+    f = paired.sort("day")
+    x = [f"{t}<br>n = {n} patients" for t, n in f.select("timepoint", "n").rows()]
+    fig = go.Figure(
+        [
+            _iqr_bar(x, f, "baseline_", "at the first dose", palette.BASELINE),
+            _iqr_bar(x, f, "", "at the timepoint", palette.OPIOIDS),
+        ]
+    )
+    fig.update_layout(barmode="group")
+    fig = titled(
+        fig,
+        title,
+        "Timepoint after the first dose (n = the same patients in both bars)",
+        "Median daily MME (mg/day morphine equivalent), IQR",
+    )
+    note_under(
+        fig,
+        "Paired: each pair of bars is the same patients, on MME-counted opioids at the first "
+        "dose and followed up to the timepoint; 0 MME/day for those who stopped.",
+        64,
+    )
+    fig.update_layout(margin={"b": 110}, legend={"y": 1.0, "yanchor": "bottom", "x": 0})
+    return fig
+
+
 def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | None:
     """Response rate per subgroup level (evaluable and intention-to-treat) with Wilson
     intervals, from ``induction_response.response_rates`` rows of one subgroup, instrument and measure."""
     if rates.height == 0:
         return None
-    f = rates.sort("level")
+    # levels by name, a pooled "other (k groups, n patients)" last
+    f = rates.sort(pl.col("level").cast(pl.String).str.starts_with("other ("), "level")
     levels = [str(v) for v in f["level"].to_list()]
     fig = go.Figure()
     for col, lo, hi, name, colour, den in (

@@ -6,14 +6,18 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.definitions.settings import Settings
+from kapoutcomes.definitions.settings import DEFAULT, Settings
 from kapoutcomes.present import palette
-from kapoutcomes.present.figures.layout import label, titled
+from kapoutcomes.present.figures.layout import count_rows, label, note_under, room_for_rows, titled
+from kapoutcomes.stats.intervals import median_ci
 
 #: Individual lines drawn on a trajectory chart at most (the rest summarised by median/IQR).
 MAX_LINES = 60
-#: Weeks with fewer scores than this get no median/IQR point (too few to summarise).
-MIN_PER_WEEK = 5
+#: Weeks with fewer patients than this get no median point (too few to summarise): the
+#: ``min_patients_per_point`` setting, the one rule of every chart by month or week.
+MIN_PER_WEEK = DEFAULT.min_patients_per_point
+#: A trajectory writes its n under the axis every this many weeks (and at baseline).
+COUNT_EVERY_WEEKS = 4
 
 
 def waterfall_figure(
@@ -71,10 +75,17 @@ def waterfall_figure(
     )
 
 
-def trajectory_frame(changes: pl.DataFrame, instrument: str, max_weeks: int = 26) -> pl.DataFrame:
+def trajectory_frame(
+    changes: pl.DataFrame,
+    instrument: str,
+    max_weeks: int = 26,
+    min_n: int = MIN_PER_WEEK,
+    confidence_level: float = 0.95,
+) -> pl.DataFrame:
     """Median and interquartile range of scores by whole week from the first infusion, with
-    the patients' baselines as week -1: week, n, median, q1, q3 (weeks with fewer than
-    ``MIN_PER_WEEK`` patients dropped)."""
+    the patients' baselines as week -1: week, n, median, q1, q3, median_lower, median_upper
+    (order-statistic interval of the median, ``stats.intervals.median_ci``; empty when n is
+    too small for the level). Weeks with fewer than ``min_n`` patients are left out."""
     c = changes.filter(pl.col("instrument") == instrument).with_columns(
         week=(pl.col("days_from_first_dose") // 7).cast(pl.Int64)
     )
@@ -89,27 +100,29 @@ def trajectory_frame(changes: pl.DataFrame, instrument: str, max_weeks: int = 26
     c = pl.concat(
         [base.select("patient_id", "week", "score"), c.select("patient_id", "week", "score")]
     )
-    return (
+    g = (
         c.group_by("week")
         .agg(
             n=pl.col("patient_id").n_unique().cast(pl.Int64),
             median=pl.col("score").median(),
             q1=pl.col("score").quantile(0.25, interpolation="linear"),
             q3=pl.col("score").quantile(0.75, interpolation="linear"),
+            _scores=pl.col("score"),
         )
-        .filter(pl.col("n") >= MIN_PER_WEEK)
+        .filter(pl.col("n") >= min_n)
         .sort("week")
+    )
+    ci = [median_ci(v.to_numpy(), confidence_level) for v in g.get_column("_scores")]
+    return g.drop("_scores").with_columns(
+        median_lower=pl.Series([lo for lo, _ in ci], dtype=pl.Float64),
+        median_upper=pl.Series([hi for _, hi in ci], dtype=pl.Float64),
     )
 
 
-def trajectory_figure(
-    changes: pl.DataFrame, instrument: str, max_weeks: int = 26, seed: int = 0
-) -> go.Figure | None:
-    """Scores over weeks from the first infusion: up to ``MAX_LINES`` individual patients
-    (a fixed random sample, faint) under the weekly median and interquartile band."""
-    summary = trajectory_frame(changes, instrument, max_weeks)
-    if summary.height == 0:
-        return None
+def _patient_lines(
+    fig: go.Figure, changes: pl.DataFrame, instrument: str, max_weeks: int, seed: int
+) -> None:
+    """Up to ``MAX_LINES`` individual patients (a fixed random sample), faint grey."""
     c = changes.filter(
         (pl.col("instrument") == instrument)
         & (pl.col("days_from_first_dose") / 7).is_between(-4, max_weeks)
@@ -119,7 +132,6 @@ def trajectory_figure(
     lines = c.filter(pl.col("patient_id").is_in(shown.implode())).sort(
         "patient_id", "days_from_first_dose"
     )
-    fig = go.Figure()
     xs: list[float | None] = []
     ys: list[float | None] = []
     for _, part in lines.group_by("patient_id", maintain_order=True):
@@ -131,10 +143,41 @@ def trajectory_figure(
             y=ys,
             mode="lines",
             line={"color": palette.translucent(palette.BASELINE, 0.25), "width": 1},
-            name=f"individual patients ({shown.len()} of {ids.len()} shown)",
+            name=f"patients ({shown.len()} of {ids.len()})",
             hoverinfo="skip",
         )
     )
+
+
+def _arms(summary: pl.DataFrame) -> dict[str, object]:
+    """Error bars of the median from its order-statistic interval (none where empty)."""
+    m = summary["median"]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (summary["median_upper"] - m).to_list(),
+        "arrayminus": (m - summary["median_lower"]).to_list(),
+        "color": palette.PRIMARY,
+    }
+
+
+def trajectory_figure(
+    changes: pl.DataFrame,
+    instrument: str,
+    max_weeks: int = 26,
+    seed: int = 0,
+    min_n: int = MIN_PER_WEEK,
+    confidence_level: float = 0.95,
+) -> go.Figure | None:
+    """Scores over weeks from the first infusion: up to ``MAX_LINES`` individual patients
+    (faint) under the weekly median with its interval and the interquartile band; the
+    patients each week written under the axis, and the rule for weeks left out (fewer than
+    ``min_n`` patients) under the chart. None when no week has enough patients."""
+    summary = trajectory_frame(changes, instrument, max_weeks, min_n, confidence_level)
+    if summary.height == 0:
+        return None
+    fig = go.Figure()
+    _patient_lines(fig, changes, instrument, max_weeks, seed)
     w = summary["week"].to_list()
     fig.add_trace(
         go.Scatter(
@@ -143,7 +186,7 @@ def trajectory_figure(
             fill="toself",
             fillcolor=palette.translucent(palette.PRIMARY, 0.2),
             line={"width": 0},
-            name="interquartile range",
+            name="IQR",
             hoverinfo="skip",
         )
     )
@@ -153,7 +196,8 @@ def trajectory_figure(
             y=summary["median"].to_list(),
             mode="lines+markers",
             line={"color": palette.PRIMARY, "width": 3},
-            name="median",
+            name=f"median ({confidence_level:.0%} CI)",
+            error_y=_arms(summary),
             customdata=summary["n"].to_list(),
             hovertemplate="week %{x}: median %{y:.1f} (n=%{customdata})<extra></extra>",
         )
@@ -161,11 +205,25 @@ def trajectory_figure(
     fig.add_vline(
         x=0, line_dash="dot", line_color=palette.REFERENCE, annotation_text="first infusion"
     )
-    if summary["week"][0] == -1:
-        fig.add_annotation(x=-1, y=0, yref="paper", text="baseline", showarrow=False, yshift=-12)
-    return titled(
+    fig = titled(
         fig,
         f"{label(instrument)} over weeks from the first infusion",
-        "Weeks from the first infusion",
+        "Weeks from the first infusion (B = baseline)",
         f"{label(instrument)} score",
     )
+    # n at baseline and every COUNT_EVERY_WEEKS weeks under the axis (week 0 sits too close
+    # to baseline to write both), ticks at the same weeks; every week's n is in the hover
+    rows = summary.select("week", "n").rows()
+    counts = [(wk, k) for wk, k in rows if wk == -1 or (wk > 0 and wk % COUNT_EVERY_WEEKS == 0)]
+    ticks = list(range(0, int(summary["week"].max()) + 1, COUNT_EVERY_WEEKS))
+    fig.update_xaxes(tickvals=[-1, *ticks], ticktext=["B", *[str(t) for t in ticks]])
+    px = count_rows(fig, "Patients (n)", [("scored", palette.PRIMARY, counts)], "patients")
+    note_under(
+        fig,
+        f"B = baseline. Weeks with fewer than {min_n} patients<br>(setting "
+        "min_patients_per_point) are left out. Not a fixed<br>cohort: each week counts the "
+        "patients scored in it.",
+        px + 4,
+    )
+    room_for_rows(fig, px, ["scored"], extra_px=56)
+    return fig
