@@ -39,5 +39,21 @@ pages = [
     for key, (title, icon) in PAGES.items()
     if key in viewer.pages and (HERE / "views" / f"{key}.py").exists()
 ]
-nav = st.navigation(pages)
+
+
+def open_first_page() -> None:
+    """The app's root URL: open the first page this viewer may see, at that page's own URL.
+    Streamlit serves its default page at the root only, so a page made the default would not
+    answer at /cohort ("Page not found"); every page keeps its url_path and the root, a hidden
+    page, moves on to the first of them."""
+    if not pages:
+        st.error("Your role gives you no page of this app. Ask the clinic's administrator.")
+        st.stop()
+    st.switch_page(pages[0])
+
+
+start = st.Page(
+    open_first_page, title="kapoutcomes", url_path="start", default=True, visibility="hidden"
+)
+nav = st.navigation([start, *pages])
 nav.run()
