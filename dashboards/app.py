@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboards import access_gate  # noqa: E402
+from dashboards.navigation import PAGES  # noqa: E402
 
 st.set_page_config(
     page_title="kapoutcomes",
@@ -26,14 +27,6 @@ viewer = access_gate.gate()
 st.session_state["viewer"] = viewer
 
 HERE = Path(__file__).resolve().parent
-PAGES = {
-    "cohort": ("Cohort review", ":material/bar_chart:"),
-    "patient": ("Patient view", ":material/person:"),
-    "safety": ("Safety", ":material/health_and_safety:"),
-    "data": ("Data", ":material/upload_file:"),
-    "audit": ("Audit trail", ":material/policy:"),
-    "definitions": ("Definitions", ":material/menu_book:"),
-}
 pages = [
     st.Page(str(HERE / "views" / f"{key}.py"), title=title, icon=icon, url_path=key)
     for key, (title, icon) in PAGES.items()
@@ -56,4 +49,6 @@ start = st.Page(
     open_first_page, title="kapoutcomes", url_path="start", default=True, visibility="hidden"
 )
 nav = st.navigation([start, *pages])
+# the browser tab names the page, so a clinician with several tabs open can tell them apart
+st.set_page_config(page_title=f"{nav.title} · kapoutcomes" if nav is not start else "kapoutcomes")
 nav.run()
