@@ -166,12 +166,27 @@ def _audit_settings_change(s: settings.Settings) -> None:
     if st.session_state.get("_settings_digest") == digest:
         return
     st.session_state["_settings_digest"] = digest
+    checked = (digest, str(store.default_path()))
+    if checked in _settings_checked():  # this server already compared them with the store
+        return
     detail = settings_change.change_to_record(s, store.default_path())
     viewer = st.session_state.get("viewer")
     if detail is not None and viewer is not None:
         from dashboards import access_gate
 
-        access_gate.record(viewer, settings_change.ACTION, os.environ.get(SETTINGS_ENV, ""), detail)
+        if access_gate.record(
+            viewer, settings_change.ACTION, os.environ.get(SETTINGS_ENV, ""), detail
+        ):
+            _settings_checked().add(checked)
+    elif detail is None:
+        _settings_checked().add(checked)
+
+
+@st.cache_resource
+def _settings_checked() -> set[tuple[str, str]]:
+    """(settings digest, store) pairs this server process has found recorded in the store's
+    audit trail: a new session with the same definitions need not open the store to check."""
+    return set()
 
 
 def page(title: str) -> tuple[Loaded, object]:
