@@ -5,9 +5,10 @@ Opened directly at a page's URL (say /cohort), Streamlit's browser code does not
 the server's root is, so it first tries /cohort/_stcore/health and /cohort/_stcore/host-config
 (two 404s in the network log; streamlit/streamlit#7074) before the root. Here each page's URL
 answers with Streamlit's own page shell plus one line telling that code where the root is
-(``window.__streamlit.BACKEND_BASE_URL``: the folder above the page, so a server.baseUrlPath
-keeps working), so it asks the root first and nothing 404s. The pages themselves are
-dashboards/app.py, unchanged; `streamlit run dashboards/app.py` still works, with the 404s.
+(``window.__streamlit.BACKEND_BASE_URL``: the folder above the page), so it asks the root
+first and nothing 404s. The pages themselves are dashboards/app.py, unchanged; `streamlit run
+dashboards/app.py` still works, with the 404s, and so do page URLs under a
+server.baseUrlPath, which these routes do not cover (Streamlit's own shell answers them).
 """
 
 from __future__ import annotations
