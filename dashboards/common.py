@@ -53,19 +53,31 @@ def _demo_tables(seed: int) -> dict[str, pl.DataFrame]:
     return generator.generate(seed=seed).tables
 
 
-@st.cache_resource(show_spinner="Loading the store…", max_entries=4)
-def _store_tables(path: str, mtime: float) -> dict[str, pl.DataFrame] | None:
-    """The store's tables, or None when the store is missing or empty (mtime keys the cache)."""
-    if mtime < 0:
-        return None
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _content_version(path: str, mtimes: tuple[float, float]) -> str:
+    """The store's content version ("" when the store is missing or holds no row), looked up
+    again only when the store file or its write-ahead log changes (``mtimes`` keys the cache).
+    The file also changes with every audit entry (a sign-in, a page view, a download); the
+    content version does not, so those keep the tables and the cohort figures computed."""
+    if mtimes[0] < 0:
+        return ""
     # read-write like every other connection in this process: DuckDB refuses to mix
     # read-only and read-write connections to one file in one process. The key is checked
     # first: a store that holds data without its key is refused, never read.
     s, _ = keys.open_store(path)
     with s:
         try:
-            if s.is_empty():
-                return None
+            return s.content_version()
+        except duckdb.Error as e:  # a damaged block found while reading
+            raise store.StoreError(store.problem(path, e)) from None
+
+
+@st.cache_resource(show_spinner="Loading the store…", max_entries=4)
+def _store_tables(path: str, version: str) -> dict[str, pl.DataFrame]:
+    """The store's tables at content ``version`` (which keys the cache)."""
+    s, _ = keys.open_store(path)
+    with s:
+        try:
             return s.read_all(validate=False)  # validated on write
         except duckdb.Error as e:  # a damaged block found while reading
             raise store.StoreError(store.problem(path, e)) from None
@@ -101,7 +113,8 @@ def load() -> Loaded:
     """The clinic's store; the demo cohort when the store is missing or empty."""
     path = store_path()
     try:
-        t = _store_tables(path, _mtime(path))
+        version = _content_version(path, (_mtime(path), _mtime(path + ".wal")))
+        t = _store_tables(path, version) if version else None
     except store.StoreError as e:
         stop_with(e)
         raise
@@ -111,14 +124,16 @@ def load() -> Loaded:
         return Loaded(
             _demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})", f"demo-{DEMO_SEED}"
         )
-    return Loaded(t, False, path, f"{path}@{_mtime(path)}")
+    return Loaded(t, False, path, f"{path}@{version}")
 
 
 def forget_loaded_data() -> None:
     """After an import: drop the caches that hold store data (the store's tables and what was
-    computed from them). They are keyed by the store's modification time, so this frees the
+    computed from them). They are keyed by the store's content version, so this frees the
     old copies' memory rather than correcting anything; there is no st.cache_data to clear."""
-    for cached in (_store_tables, _filtered, _summary):
+    for cached in (_content_version, _store_tables, _filtered, _summary, _cohort_view):
+        cached.clear()
+    for cached in (_comparison, _activity):
         cached.clear()
 
 
@@ -151,12 +166,27 @@ def _audit_settings_change(s: settings.Settings) -> None:
     if st.session_state.get("_settings_digest") == digest:
         return
     st.session_state["_settings_digest"] = digest
+    checked = (digest, str(store.default_path()))
+    if checked in _settings_checked():  # this server already compared them with the store
+        return
     detail = settings_change.change_to_record(s, store.default_path())
     viewer = st.session_state.get("viewer")
     if detail is not None and viewer is not None:
         from dashboards import access_gate
 
-        access_gate.record(viewer, settings_change.ACTION, os.environ.get(SETTINGS_ENV, ""), detail)
+        if access_gate.record(
+            viewer, settings_change.ACTION, os.environ.get(SETTINGS_ENV, ""), detail
+        ):
+            _settings_checked().add(checked)
+    elif detail is None:
+        _settings_checked().add(checked)
+
+
+@st.cache_resource
+def _settings_checked() -> set[tuple[str, str]]:
+    """(settings digest, store) pairs this server process has found recorded in the store's
+    audit trail: a new session with the same definitions need not open the store to check."""
+    return set()
 
 
 def page(title: str) -> tuple[Loaded, object]:
@@ -216,6 +246,60 @@ def summary(
     shows one comparison at a time; the full report computes all of them). Cached per data
     version, filter, settings and comparison."""
     return _summary(loaded.version, loaded.clinics, flt, s, tuple(comparisons), loaded.tables)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _cohort_view(
+    version: str,
+    clinics: tuple[str, ...],
+    flt: filters.CohortFilter,
+    s: settings.Settings,
+    comparisons: tuple[str, ...],
+    _summary,  # type: ignore[no-untyped-def]
+):  # type: ignore[no-untyped-def]
+    from kapoutcomes.present import cohort_page
+
+    return cohort_page.cohort_view(_summary, s)
+
+
+def cohort_view(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings, dim: str):  # type: ignore[no-untyped-def]
+    """The Cohort review's headlines, tables and figures, made once per data version, filter,
+    settings and comparison and shared by every session (a new session only sends them to
+    its browser; the figures are never changed after they are made)."""
+    summ = summary(loaded, flt, s, comparisons=(dim,))
+    return _cohort_view(loaded.version, loaded.clinics, flt, s, (dim,), summ)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _comparison(
+    version: str,
+    clinics: tuple[str, ...],
+    flt: filters.CohortFilter,
+    s: settings.Settings,
+    dim: str,
+    _summary,  # type: ignore[no-untyped-def]
+):  # type: ignore[no-untyped-def]
+    from kapoutcomes.present import cohort_page
+
+    return cohort_page.comparison(_summary, dim, s)
+
+
+def comparison(loaded: Loaded, flt: filters.CohortFilter, s: settings.Settings, dim: str):  # type: ignore[no-untyped-def]
+    """Pain response and durability across the levels of ``dim`` (shared like cohort_view)."""
+    summ = summary(loaded, flt, s, comparisons=(dim,))
+    return _comparison(loaded.version, loaded.clinics, flt, s, dim, summ)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _activity(version: str, clinics: tuple[str, ...], flt: filters.CohortFilter, _t: dict):  # type: ignore[no-untyped-def]
+    from kapoutcomes.present import cohort_page
+
+    return cohort_page.activity_view(_t)
+
+
+def activity(loaded: Loaded, flt: filters.CohortFilter):  # type: ignore[no-untyped-def]
+    """Sessions per month and the activity headlines of the filtered cohort (shared)."""
+    return _activity(loaded.version, loaded.clinics, flt, filtered(loaded, flt))
 
 
 def demo_banner(loaded: Loaded) -> None:

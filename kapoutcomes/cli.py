@@ -94,13 +94,15 @@ def _secrets_files() -> list[Path]:
 
 
 def _app_script() -> Path:
-    """The installed app's entry point, found by import (not by a path in a source checkout)."""
+    """The installed app's server entry point (dashboards/serve.py: the app of dashboards/app.py
+    with page URLs that load without 404s), found by import (not by a path in a source
+    checkout)."""
     import importlib.util
 
     spec = importlib.util.find_spec("dashboards")
     if spec is None or spec.origin is None:
         raise UserError("the dashboards package is not installed; reinstall kapoutcomes")
-    return Path(spec.origin).parent / "app.py"
+    return Path(spec.origin).parent / "serve.py"
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:

@@ -54,7 +54,8 @@ def serve_app(
     port: int | None = None,
     extra_args: list[str] | None = None,
 ) -> Iterator[str]:
-    """Run `streamlit run dashboards/app.py` on a loopback port; yield its URL."""
+    """Run `streamlit run dashboards/serve.py` (the app as `kapoutcomes dashboard` serves it) on
+    a loopback port; yield its URL."""
     port = port or free_port()
     env = {**os.environ, **env_extra}
     log = open(env_extra.get("KAPOUTCOMES_HOME", "/tmp") + "/streamlit.log", "w")  # noqa: SIM115
@@ -64,7 +65,7 @@ def serve_app(
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "dashboards" / "app.py"),
+            str(ROOT / "dashboards" / "serve.py"),
             "--server.address",
             "127.0.0.1",
             "--server.port",

@@ -34,8 +34,7 @@ dims = [d for d in GROUP_DIMENSIONS if viewer.can("compare_clinics") or d != "cl
 if st.session_state.get("cohort-compare") not in dims:
     st.session_state["cohort-compare"] = dims[0]
 dim = st.session_state["cohort-compare"]
-summary = common.summary(loaded, flt, s, comparisons=(dim,))
-view = cohort_page.cohort_view(summary, s)
+view = common.cohort_view(loaded, flt, s, dim)
 
 
 for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
@@ -96,7 +95,7 @@ with tab_cmp:
     st.selectbox(
         "Compare by", dims, format_func=lambda d: d.replace("_", " "), key="cohort-compare"
     )
-    cmp = cohort_page.comparison(summary, dim, s)
+    cmp = common.comparison(loaded, flt, s, dim)
     if cmp.pooled_note:
         st.caption(cmp.pooled_note)
     common.chart(cmp.response_figure)
@@ -127,7 +126,7 @@ with tab_opi:
         st.dataframe(view.cost, width="stretch", hide_index=True)
 
 with tab_act:
-    act = cohort_page.activity_view(t)
+    act = common.activity(loaded, flt)
     common.chart(act.figure)
     common.download_csv(act.monthly, "Sessions per month", "sessions_per_month.csv", "dl-monthly")
     for col, h in zip(st.columns(len(act.headlines)), act.headlines, strict=True):

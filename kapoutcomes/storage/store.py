@@ -9,6 +9,7 @@ Location: ``--store`` flag, else ``$KAPOUTCOMES_STORE``, else ``~/.kapoutcomes/s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -684,6 +685,23 @@ class Store:
 
     def is_empty(self) -> bool:
         return all(self.counts()[t] == 0 for t in CANONICAL)
+
+    def content_version(self) -> str:
+        """A fingerprint of the canonical tables' rows (per table: the row count and the sum
+        of the rows' hashes), "" when they hold no row. It changes whenever a canonical row is
+        added, removed or changed, and not when only bookkeeping changes (an audit entry, a
+        page view): the app keys what it computes from the tables on it. About 0.1 s for
+        10,000 patients."""
+        parts = [
+            f"(SELECT count(*) || ':' || coalesce(sum(hash(canonical_row)), 0) "
+            f'FROM "{table}" canonical_row)'
+            for table in CANONICAL
+        ]
+        row = self.con.execute(f"SELECT concat_ws('/', {', '.join(parts)})").fetchall()[0]
+        counts_and_sums = str(row[0])
+        if all(p.startswith("0:") for p in counts_and_sums.split("/")):
+            return ""
+        return hashlib.sha256(counts_and_sums.encode()).hexdigest()[:16]
 
     def has_import(self, content_sha256: str) -> bool:
         """Whether a file with this content was imported (and not undone)."""

@@ -1,4 +1,5 @@
-"""AppTest for every page: demo cohort, empty store, one-patient store; filters change figures."""
+"""AppTest of the pages' interactions: filters change figures, the patient search, settings
+changes, comparisons. (Every page on each kind of store: tests/app/test_stores.py.)"""
 
 from __future__ import annotations
 
@@ -6,22 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kapoutcomes.demo import generator
 from kapoutcomes.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
-
-PAGES = [
-    "views/cohort.py",
-    "views/patient.py",
-    "views/data.py",
-    "views/safety.py",
-    "views/definitions.py",
-    "views/audit.py",
-]
 
 
 @pytest.fixture
@@ -30,26 +21,6 @@ def demo_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
     monkeypatch.delenv("KAPOUTCOMES_DEMO", raising=False)
     return tmp_path
-
-
-@pytest.fixture
-def empty_env(demo_env, monkeypatch):
-    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
-    Store(demo_env / "store.duckdb").close()
-    return demo_env
-
-
-@pytest.fixture
-def one_patient_env(demo_env, monkeypatch):
-    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
-    cohort = generator.generate(seed=7).tables
-    first_dosed = cohort["sessions"].filter(cohort["sessions"]["session_type"] == "induction")[
-        "patient_id"
-    ][0]
-    one = {k: v.filter(v["patient_id"] == first_dosed) for k, v in cohort.items()}
-    with Store(demo_env / "store.duckdb") as st:
-        st.write_tables(one)
-    return demo_env
 
 
 def run(page: str | None = None) -> AppTest:
@@ -71,26 +42,6 @@ def texts(at: AppTest) -> str:
         + [m.value for m in at.caption]
     )
     return "\n".join(str(p) for p in parts)
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_runs_on_demo_cohort(demo_env, page):
-    at = run(page)
-    assert not at.exception, at.exception
-    assert "Demo data." in texts(at)
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_runs_on_empty_store(empty_env, page):
-    at = run(page)
-    assert not at.exception, at.exception
-    assert "Demo data." not in texts(at)
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_runs_on_one_patient_store(one_patient_env, page):
-    at = run(page)
-    assert not at.exception, at.exception
 
 
 def test_cohort_filter_changes_figures(demo_env):

@@ -68,7 +68,10 @@ def goto(page, app_url: str, title: str) -> None:
     """Open the app and go to a page through the sidebar navigation, as a person would."""
     page.goto(app_url)
     wait_ready(page)
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    # the root moves on to the first page (a second script run): under load the menu can take
+    # longer than Playwright's default 30 s to arrive
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text(title, exact=True).click(timeout=120_000)
     wait_ready(page)
 
 

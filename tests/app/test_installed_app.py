@@ -131,7 +131,7 @@ def test_installed_dashboard_serves_the_installed_app(tmp_path, browser):
         children = subprocess.run(
             ["pgrep", "-s", str(proc.pid), "-a"], capture_output=True, text=True
         ).stdout
-        installed_app = str(next(venv.rglob("site-packages/dashboards/app.py")))
+        installed_app = str(next(venv.rglob("site-packages/dashboards/serve.py")))
         assert installed_app in children, children
         assert "--server.maxUploadSize 200" in children, children
 

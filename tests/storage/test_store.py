@@ -96,3 +96,24 @@ def test_default_path_from_environment(monkeypatch, tmp_path):
 def test_read_only_missing_store_says_what_to_do(tmp_path):
     with pytest.raises(StoreError, match="no store here yet"):
         Store(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_content_version_follows_the_canonical_rows_only(small_tables):
+    """The app keys its cached tables and figures on it: a changed, added or removed row
+    changes it; an audit entry (a page view, a sign-in) does not."""
+    from kapoutcomes.storage import audit
+
+    with Store(":memory:") as st:
+        assert st.content_version() == ""
+        st.write_tables(small_tables)
+        first = st.content_version()
+        assert len(first) == 16
+        audit.record(st, b"k" * 32, "someone", "local", "view_patient", "p1", "")
+        assert st.content_version() == first
+        st.con.execute("UPDATE assessments SET score = score + 1 WHERE session_id = 's1'")
+        changed = st.content_version()
+        assert changed != first
+        st.con.execute("UPDATE assessments SET score = score - 1 WHERE session_id = 's1'")
+        assert st.content_version() == first  # the same rows, the same version
+        st.con.execute("DELETE FROM adverse_events")
+        assert st.content_version() not in (first, changed)
