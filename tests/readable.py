@@ -33,12 +33,14 @@ def problems(where: str, headers: Sequence[str], rows: Iterable[Sequence[object]
     for row in rows:
         for h, v in zip(headers, row, strict=True):
             text = "" if v is None else str(v)
-            if v is None or text.strip().lower() in _MISSING_WORDS:
+            if v is None:
+                out.append(f"{where}: column {h!r} shows a missing value as None")
+            if h.endswith(FILE_COLUMN):
+                continue  # the export's own text, as written ("none" may be an answer)
+            if text.strip().lower() in _MISSING_WORDS:
                 out.append(f"{where}: column {h!r} shows {text!r} for a missing value")
             elif isinstance(v, float):
                 out.append(f"{where}: column {h!r} holds an unformatted number {v!r}")
-            if h.endswith(FILE_COLUMN):
-                continue
             if _DECIMALS.search(text) and "p-value" not in h:
                 out.append(f"{where}: column {h!r} shows {text!r} (more than 2 decimals)")
             if _HEX.search(text) or _IMPORT_ID.search(text) or _SESSION_ID.search(text):

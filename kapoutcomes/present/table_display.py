@@ -115,6 +115,7 @@ class TableSpec:
     numbered: Column | None = None  # columns named 0, 4, 8 (weeks): label "{n}" filled in
     unit_column: str | None = None  # long format: each row's unit for its measured columns
     measured: frozenset[str] = frozenset({"value", "lower", "upper"})
+    lead: tuple[str, ...] = ()  # with ``columns`` None: these first, then the frame's order
 
 
 class UnlabelledColumn(ValueError):
@@ -199,7 +200,7 @@ def _label(
     for key in (name, name.replace(ci, "{ci}")):
         if key in spec.labels:
             return spec.labels[key]
-        if key in vocabulary:
+        if key in vocabulary and not spec.file_columns:  # a file's "value" is its own
             return vocabulary[key]
     if spec.numbered is not None and name.isdigit():
         return replace(spec.numbered, label=spec.numbered.label.format(n=name))
@@ -247,7 +248,10 @@ def display_table(
 ) -> DisplayTable:
     """``frame`` as people read it, by ``spec`` (labels from ``vocabulary`` unless the spec
     overrides them); ``ci`` fills the "{ci}" in labels; ``table`` names it in errors."""
-    wanted = spec.columns if spec.columns is not None else tuple(frame.columns)
+    wanted = spec.columns
+    if wanted is None:
+        lead = tuple(c for c in spec.lead if c in frame.columns)
+        wanted = lead + tuple(c for c in frame.columns if c not in lead)
     cells: dict[str, list[str]] = {}
     shown: list[ShownColumn] = []
     for item in wanted:
@@ -267,7 +271,7 @@ def display_table(
             values = _cells(frame, item, col, spec)
             if (
                 spec.file_columns
-                and item not in vocabulary
+                and item not in spec.labels
                 and all(v in ("", MISSING) for v in values)
             ):
                 continue  # a column of another source file: empty on every row shown

@@ -50,7 +50,7 @@ COLUMNS: dict[str, Column] = {
     "non_responders": _C("Non-responders", "count"),
     "not_evaluable": _C("Not evaluable", "count"),
     "started": _C("Started treatment", "count"),
-    "itt_denominator": _C("Intention-to-treat denominator", "count"),
+    "itt_denominator": _C("ITT denominator", "count", help="intention-to-treat: every starter"),
     "completers_n": _C("Completers responding", "count"),
     "completers_denominator": _C("Completers", "count"),
     "occurrences": _C("Occurrences", "count"),
@@ -63,7 +63,7 @@ COLUMNS: dict[str, Column] = {
     "rate": _C("Rate", "percent"),
     "lower": _C("Lower limit", "percent"),
     "upper": _C("Upper limit", "percent"),
-    "itt_rate": _C("Intention-to-treat rate", "percent"),
+    "itt_rate": _C("ITT rate", "percent", help="intention-to-treat: every starter"),
     "itt_lower": _C("ITT lower limit", "percent"),
     "itt_upper": _C("ITT upper limit", "percent"),
     "completers_rate": _C("Completers' rate", "percent"),
@@ -116,10 +116,10 @@ COLUMNS: dict[str, Column] = {
     "turnbull_median_from": _C("Interval-censored median, from", "days"),
     "turnbull_median_to": _C("Interval-censored median, to", "days", missing="not reached"),
     # safety
-    "per_100_sessions": _C("Events", "rate"),
+    "per_100_sessions": _C("Per 100 sessions", "number", 1),
     "per_100_lower": _C("Lower limit", "rate"),
     "per_100_upper": _C("Upper limit", "rate"),
-    "per_100 {ci}": _C("{ci}", unit="per 100 sessions"),
+    "per_100 {ci}": _C("{ci}"),
     "% patients": _C("% of patients", "percent_points"),
     "% of sessions": _C("% of sessions", "percent_points"),
     "{ci} (%)": _C("{ci}", unit="%"),
@@ -182,7 +182,7 @@ COLUMNS: dict[str, Column] = {
     "rxnorm": _C("RxNorm code"),
     "description": _C("Description", width=_WIDE),
     # imports
-    "file_name": _C("File", width="medium"),
+    "file_name": _C("File"),
     "preset": _C("Layout"),
     "imported_at": _C("Imported", "datetime"),
     "rows_read": _C("Rows read", "count"),
@@ -193,7 +193,7 @@ COLUMNS: dict[str, Column] = {
     "conflicts": _C("Conflicts", "count"),
     "undone_at": _C("Undone", "datetime", missing=""),
     "already_imported": _C("Already imported", "yes_no"),
-    "file": _C("File", width="medium"),
+    "file": _C("File"),
     "quarantine_reason": _C("Why quarantined", width=_WIDE),
     "quarantine_file": _C("Source file"),
     "quarantine_row": _C("Line in file"),
@@ -267,6 +267,8 @@ _WHO_LABELS = {
     "rate": _C("Rate among evaluable", "percent"),
 }
 _MEASURED = {"value": _C("Value", "number", 1), "lower": _C("lower", "number", 1)}
+
+_QUARANTINE = ("quarantine_file", "quarantine_row", "quarantine_reason")
 
 #: every table shown, by name
 TABLES: dict[str, TableSpec] = {
@@ -503,6 +505,8 @@ TABLES: dict[str, TableSpec] = {
         ),
     ),
     "quarantine": TableSpec(
+        labels={k: COLUMNS[k] for k in _QUARANTINE},
+        lead=_QUARANTINE,
         hidden=frozenset({"quarantine_import"}),
         file_columns=True,
     ),

@@ -102,9 +102,23 @@ def test_an_unlabelled_column_is_an_error_not_snake_case():
 
 
 def test_file_columns_keep_the_exports_headers_and_drop_other_files_empty_columns():
-    f = pl.DataFrame({"n": [1, 2], "Pain Before": ["7", "x"], "dob": ["", ""]})
-    out = display_table(f, TableSpec(file_columns=True), VOCAB)
-    assert out.frame.columns == ["n", "Pain Before (file column)"]
+    f = pl.DataFrame(
+        {"rate": ["9"], "Pain Before": ["7"], "dob": [""], "why": ["x"], "import": ["imp_1"]}
+    )
+    spec = TableSpec(
+        labels={"why": Column("Why quarantined")},
+        lead=("why",),
+        hidden=frozenset({"import"}),
+        file_columns=True,
+    )
+    out = display_table(f, spec, VOCAB)
+    # the file's own "rate" is not the vocabulary's rate: its header stays the file's
+    assert out.frame.columns == [
+        "Why quarantined",
+        "rate (file column)",
+        "Pain Before (file column)",
+    ]
+    assert out.frame.row(0) == ("x", "9", "7")
 
 
 def test_numbered_columns_and_columns_named_after_the_level():
