@@ -127,10 +127,12 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
         "**Undo an import** (removes everything it wrote; the file can then be "
         "imported again, for example with another clinic or date order)"
     )
-    labels = {
-        f"{r['import_id']}: {r['file_name']} ({r['imported_at']:%Y-%m-%d %H:%M})": r["import_id"]
-        for r in live.iter_rows(named=True)
-    }
+    labels: dict[str, str] = {}  # by file and time, as the history table shows them (no ids)
+    for r in live.iter_rows(named=True):
+        label = f"{r['file_name']}, imported {r['imported_at']:%Y-%m-%d %H:%M:%S}"
+        while label in labels:
+            label += " (again)"
+        labels[label] = r["import_id"]
     choice = st.selectbox("Import", list(labels), key="undo-choice")
     sure = st.checkbox("I want to remove what this import wrote", key="undo-sure")
     if st.button("Undo import", disabled=not sure, key="undo-go"):

@@ -125,7 +125,8 @@ with tab_quarantine:
         else:
             st.write(
                 f"{q.height:,} row(s) wait for correction. Download them, correct the values "
-                "named in quarantine_reason, and import the corrected file with the same preset."
+                "named under Why quarantined (the downloaded file's quarantine_reason column), "
+                "and import the corrected file with the same preset."
             )
             common.table(q, "quarantine")
             st.caption("One file per source file, each re-importable as it is once corrected:")
