@@ -15,6 +15,14 @@ import polars as pl
 from kapoutcomes.present.table_display import Column, DisplayTable, Interval, TableSpec
 from kapoutcomes.present.table_display import display_table as _display
 
+#: how every table reads, said once under the tables (app) and at the foot of the report
+READING_TABLES = (
+    "In every table, — marks a value that is missing or cannot be computed; a blank item, "
+    "remission or LOINC cell means the row has none. Rates are percentages of the "
+    "denominator beside them; intervals are {ci}s, written lower–upper; a median a curve "
+    "never reached reads 'not reached'."
+)
+
 _C = Column
 _WIDE = "large"
 
