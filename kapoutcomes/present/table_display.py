@@ -29,6 +29,10 @@ import polars as pl
 
 from kapoutcomes.present.figures.layout import label as instrument_label
 
+#: words a code spells in lower case that people write in capitals ("median_mme_all")
+ACRONYMS = {"mme": "MME", "mcid": "MCID", "itt": "ITT", "phq9": "PHQ-9", "gad7": "GAD-7"}
+ACRONYMS |= {"bp": "BP", "spo2": "SpO2", "iv": "IV", "im": "IM", "sae": "SAE"}
+
 #: what a missing value looks like in every table
 MISSING = "—"
 
@@ -159,7 +163,7 @@ def format_cell(v: Any, col: Column) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     if kind == "words":
-        return str(v).replace("_", " ")
+        return " ".join(ACRONYMS.get(w, w) for w in str(v).split("_"))
     if kind == "instrument":
         return instrument_label(str(v))
     if not isinstance(v, int | float) or kind == "text":
@@ -232,6 +236,9 @@ def _interval(
     frame: pl.DataFrame, iv: Interval, cols: tuple[Column, Column], spec: TableSpec
 ) -> list[str]:
     lows, highs = _cells(frame, iv.lower, cols[0], spec), _cells(frame, iv.upper, cols[1], spec)
+    if spec.unit_column in frame.columns and iv.lower in spec.measured:
+        units = frame.get_column(spec.unit_column).to_list()  # the unit once: "30.0–60.0 MME/day"
+        lows = [lo.removesuffix(f" {u}") for lo, u in zip(lows, units, strict=True)]
     return [
         MISSING if a == cols[0].missing and b == cols[1].missing else f"{a}–{b}"
         for a, b in zip(lows, highs, strict=True)

@@ -337,7 +337,15 @@ TABLES: dict[str, TableSpec] = {
     "durability": TableSpec(_DURABILITY, _DAYS),
     "durability_secondary": TableSpec(_SECONDARY, _DAYS),
     "opioids": TableSpec(
-        ("timepoint", "measure", "n", "denominator", "value", Interval("lower", "upper"), *_NOTES),
+        (
+            "timepoint",
+            "measure",
+            "n",
+            "denominator",
+            "value",
+            Interval("lower", "upper", "{ci} (IQR for medians)"),
+            *_NOTES,
+        ),
         _MEASURED,
         unit_column="unit",
     ),

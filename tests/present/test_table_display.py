@@ -127,3 +127,17 @@ def test_numbered_columns_and_columns_named_after_the_level():
     vocab = {"per_100 {ci}": Column("{ci}", unit="per 100 sessions")}
     out = display_table(f, spec, vocab, ci="90% CI")
     assert out.frame.columns == ["Week 0", "Week 4", "90% CI (per 100 sessions)"]
+
+
+def test_codes_in_words_keep_their_capitals():
+    col = Column("Measure", "words")
+    assert format_cell("median_mme_on_opioids", col) == "median MME on opioids"
+    assert format_cell("mcid_improved", col) == "MCID improved"
+
+
+def test_a_measured_interval_writes_its_unit_once():
+    f = pl.DataFrame({"value": [40.0], "lower": [30.0], "upper": [60.0], "unit": ["MME/day"]})
+    vocab = {k: Column(k, "number", 1) for k in ("value", "lower", "upper")}
+    spec = TableSpec(("value", Interval("lower", "upper")), unit_column="unit")
+    out = display_table(f, spec, vocab)
+    assert out.frame.row(0) == ("40.0 MME/day", "30.0–60.0 MME/day")
