@@ -174,6 +174,8 @@ def format_cell(v: Any, col: Column) -> str:
         return f"{_number(100 * v, d)}%"
     if kind == "percent_points":
         return f"{_number(v, d)}%"
+    if kind == "rate" and 0 < abs(v) < 0.1:  # 1 event in 2,144 sessions is not "0.0"
+        return f"{v:.2f}"
     if kind == "pvalue":
         return "<0.001" if v < 0.001 else f"{v:.3f}"
     return _number(v, d)

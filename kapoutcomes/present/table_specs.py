@@ -124,7 +124,7 @@ COLUMNS: dict[str, Column] = {
     "turnbull_median_from": _C("Interval-censored median, from", "days"),
     "turnbull_median_to": _C("Interval-censored median, to", "days", missing="not reached"),
     # safety
-    "per_100_sessions": _C("Per 100 sessions", "number", 1),
+    "per_100_sessions": _C("Per 100 sessions", "rate", unit=""),
     "per_100_lower": _C("Lower limit", "rate"),
     "per_100_upper": _C("Upper limit", "rate"),
     "per_100 {ci}": _C("{ci}"),

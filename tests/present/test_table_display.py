@@ -38,6 +38,8 @@ from kapoutcomes.present.table_display import (
         (dt.datetime(2024, 3, 5, 14, 7, 59), Column("At", "datetime"), "2024-03-05 14:07"),
         (dt.date(2024, 3, 5), Column("Start", "date"), "2024-03-05"),
         (350.0, Column("Charge", "currency", unit="USD"), "350"),
+        (21.77, Column("Per 100", "rate"), "21.8"),
+        (0.0466, Column("Per 100", "rate"), "0.05"),  # one event in 2,144 sessions
     ],
 )
 def test_format_cell(value, column, text):
