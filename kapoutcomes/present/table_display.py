@@ -242,7 +242,11 @@ def _interval(
         units = frame.get_column(spec.unit_column).to_list()  # the unit once: "30.0–60.0 MME/day"
         lows = [lo.removesuffix(f" {u}") for lo, u in zip(lows, units, strict=True)]
     return [
-        MISSING if a == cols[0].missing and b == cols[1].missing else f"{a}–{b}"
+        MISSING
+        if a == cols[0].missing and b == cols[1].missing
+        else f"{a} to {b}"  # "-2.98 to -1.84" reads better than "-2.98–-1.84"
+        if a.startswith("-") or b.startswith("-")
+        else f"{a}–{b}"
         for a, b in zip(lows, highs, strict=True)
     ]
 

@@ -143,3 +143,10 @@ def test_a_measured_interval_writes_its_unit_once():
     spec = TableSpec(("value", Interval("lower", "upper")), unit_column="unit")
     out = display_table(f, spec, vocab)
     assert out.frame.row(0) == ("40.0 MME/day", "30.0–60.0 MME/day")
+
+
+def test_an_interval_with_a_negative_limit_reads_lower_to_upper():
+    f = pl.DataFrame({"lo": [-2.98, -0.5], "hi": [-1.84, 1.25]})
+    vocab = {"lo": Column("lo", "number", 2), "hi": Column("hi", "number", 2)}
+    out = display_table(f, TableSpec((Interval("lo", "hi"),)), vocab)
+    assert out.frame.get_column("95% CI").to_list() == ["-2.98 to -1.84", "-0.50 to 1.25"]
