@@ -366,6 +366,32 @@ def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-d
         st.info(missing)
 
 
+def table(frame: pl.DataFrame, name: str, height: int | None = None) -> None:
+    """``frame`` as the table ``name`` is declared (present.table_specs): labelled headers
+    with units, percentages, rounding, an em dash for a missing value, intervals at the
+    configured confidence level, numbers right-aligned and wide text columns wide."""
+    from kapoutcomes.present.headline import ci_label
+    from kapoutcomes.present.table_specs import shown
+
+    shown_table = shown(frame, name, ci=ci_label(outcome_settings().confidence_level))
+    config = {
+        c.header: st.column_config.TextColumn(
+            c.header,
+            width=c.width,  # type: ignore[arg-type]
+            help=c.help,
+            alignment="right" if c.numeric else None,
+        )
+        for c in shown_table.columns
+    }
+    st.dataframe(
+        shown_table.frame,
+        column_config=config,
+        width="stretch",
+        hide_index=True,
+        **({"height": height} if height else {}),
+    )
+
+
 def download(
     data: Callable[[], bytes],
     label: str,
@@ -417,7 +443,7 @@ def review_now_panel(viewer) -> None:  # type: ignore[no-untyped-def]
         "(possible suicide-risk answers, serious adverse events). Review each patient today; "
         "then correct the quarantined row (Data page) or mark the entry reviewed."
     )
-    st.dataframe(
+    table(
         reviews.select(
             pl.col("headline").alias("signal"),
             pl.col("file_name").alias("file"),
@@ -427,8 +453,7 @@ def review_now_panel(viewer) -> None:  # type: ignore[no-untyped-def]
             pl.col("action").alias("what to do"),
             pl.col("raised_at").alias("imported at"),
         ),
-        width="stretch",
-        hide_index=True,
+        "review_now",
     )
     if not viewer.can("view_patient"):
         return

@@ -19,7 +19,7 @@ def review_now(report: ingest.ImportReport) -> None:
         f"**Review now: {len(report.review_now)} safety signal(s) could not be stored.** "
         "Each is listed on the Safety page until the row is corrected or marked reviewed."
     )
-    st.dataframe(
+    common.table(
         pl.DataFrame(
             [
                 {
@@ -33,8 +33,7 @@ def review_now(report: ingest.ImportReport) -> None:
                 for r in report.review_now
             ]
         ),
-        width="stretch",
-        hide_index=True,
+        "review_now",
     )
 
 
@@ -48,7 +47,7 @@ def import_report(report: ingest.ImportReport) -> None:
     for w in report.warnings:
         st.warning(w)
     summary = data_page.files_summary(report)
-    st.dataframe(summary, width="stretch", hide_index=True)
+    common.table(summary, "import_files")
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")
     for i, f in enumerate(report.files):
         with st.expander(
@@ -72,14 +71,10 @@ def import_report(report: ingest.ImportReport) -> None:
                 st.caption(note)
             if f.quarantine_reasons:
                 st.markdown("**Quarantined rows, by reason**")
-                st.dataframe(
-                    data_page.reasons_frame(f.quarantine_reasons), width="stretch", hide_index=True
-                )
+                common.table(data_page.reasons_frame(f.quarantine_reasons), "reasons")
             if f.skip_reasons:
                 st.markdown("**Skipped rows, by reason**")
-                st.dataframe(
-                    data_page.reasons_frame(f.skip_reasons), width="stretch", hide_index=True
-                )
+                common.table(data_page.reasons_frame(f.skip_reasons), "reasons")
             if f.quarantined and not report.dry_run:
                 q = data_page.file_quarantine(store.default_path(), f.import_id)
                 common.download_csv(
@@ -103,7 +98,7 @@ def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
         f"{frame.height:,} imported value(s) differ from what the store holds for the same "
         "fact. The stored value stays until someone keeps the imported one."
     )
-    st.dataframe(frame.drop("import_id", "status"), width="stretch", hide_index=True)
+    common.table(frame, "conflicts")
     if not viewer.can("import"):
         return
     c1, c2, c3 = st.columns(3)
@@ -132,10 +127,12 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
         "**Undo an import** (removes everything it wrote; the file can then be "
         "imported again, for example with another clinic or date order)"
     )
-    labels = {
-        f"{r['import_id']}: {r['file_name']} ({r['imported_at']:%Y-%m-%d %H:%M})": r["import_id"]
-        for r in live.iter_rows(named=True)
-    }
+    labels: dict[str, str] = {}  # by file and time, as the history table shows them (no ids)
+    for r in live.iter_rows(named=True):
+        label = f"{r['file_name']}, imported {r['imported_at']:%Y-%m-%d %H:%M:%S}"
+        while label in labels:
+            label += " (again)"
+        labels[label] = r["import_id"]
     choice = st.selectbox("Import", list(labels), key="undo-choice")
     sure = st.checkbox("I want to remove what this import wrote", key="undo-sure")
     if st.button("Undo import", disabled=not sure, key="undo-go"):
@@ -170,11 +167,11 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
         st.markdown(
             f"**Patients without a baseline** ({q.no_baseline.height:,} patient-instruments)"
         )
-        st.dataframe(q.no_baseline, width="stretch", hide_index=True, height=260)
+        common.table(q.no_baseline, "no_baseline", height=260)
         common.download_csv(q.no_baseline, "Without baseline", "no_baseline.csv", key="dl-nob")
     with c2:
         st.markdown(f"**Assessments outside the windows** ({q.outside_windows.height:,})")
-        st.dataframe(q.outside_counts, width="stretch", hide_index=True, height=260)
+        common.table(q.outside_counts, "outside_windows", height=260)
         common.download_csv(
             q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside"
         )

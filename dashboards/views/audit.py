@@ -31,7 +31,7 @@ if trail.entries.height == 0:
     st.stop()
 actions = sorted(trail.entries.get_column("action").unique().to_list())
 picked = st.multiselect("Actions", actions, default=actions)
-st.dataframe(trail.shown(picked), width="stretch", hide_index=True)
+common.table(trail.shown(picked), "audit")
 common.download(
     lambda: trail.csv,
     "⬇ Audit trail (CSV)",

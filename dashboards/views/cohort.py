@@ -58,7 +58,7 @@ with tab_out:
         "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
         "range) whose end-of-induction window has closed; the rest are counted beside it."
     )
-    st.dataframe(view.who, width="stretch", hide_index=True)
+    common.table(view.who, "who")
     common.chart(
         view.waterfall,
         "No patient is evaluable at the end of induction yet (baseline and a score within the "
@@ -71,7 +71,7 @@ with tab_out:
         st.caption(view.definitions["improvement_by_month"])
         common.download_csv(view.months, "Improvement by month", "months.csv", key="dl-months")
     st.markdown("**Change from baseline at the end of induction**")
-    st.dataframe(view.change, width="stretch", hide_index=True)
+    common.table(view.change, "change")
     common.download_csv(view.change, "Change from baseline", "change.csv", key="dl-change")
 
 with tab_dur:
@@ -85,11 +85,11 @@ with tab_dur:
             st.caption(cv)
         st.caption(view.definitions["durability"])
         st.markdown("**Numbers at risk**")
-        st.dataframe(view.at_risk, width="stretch", hide_index=True)
-        st.dataframe(view.durability, width="stretch", hide_index=True)
+        common.table(view.at_risk, "at_risk")
+        common.table(view.durability, "durability")
         common.download_csv(view.durability, "Durability", "durability.csv", key="dl-dur")
         with st.expander("Secondary: every response episode, from the dose that started it"):
-            st.dataframe(view.durability_secondary, hide_index=True)
+            common.table(view.durability_secondary, "durability_secondary")
 
 with tab_cmp:
     st.selectbox(
@@ -104,7 +104,7 @@ with tab_cmp:
         st.markdown(cmp.logrank)
         if cmp.logrank_caveats:
             st.caption(cmp.logrank_caveats)
-    st.dataframe(cmp.response, width="stretch", hide_index=True)
+    common.table(cmp.response, "response_by_subgroup")
     common.download_csv(cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp")
     if viewer.can("compare_clinics") and cmp.funnel_figure is not None:
         common.chart(cmp.funnel_figure)
@@ -119,11 +119,11 @@ with tab_opi:
     else:
         common.chart(view.opioids_figure)
         st.caption(view.definitions["opioids"])
-        st.dataframe(view.opioids, width="stretch", hide_index=True)
+        common.table(view.opioids, "opioids")
         common.download_csv(view.opioids, "Opioids", "opioids.csv", key="dl-opioids")
     if view.cost.height:
         st.markdown("**Cost of care** (where the export carries charges)")
-        st.dataframe(view.cost, width="stretch", hide_index=True)
+        common.table(view.cost, "cost")
 
 with tab_act:
     act = common.activity(loaded, flt)

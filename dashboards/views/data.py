@@ -125,9 +125,10 @@ with tab_quarantine:
         else:
             st.write(
                 f"{q.height:,} row(s) wait for correction. Download them, correct the values "
-                "named in quarantine_reason, and import the corrected file with the same preset."
+                "named under Why quarantined (the downloaded file's quarantine_reason column), "
+                "and import the corrected file with the same preset."
             )
-            st.dataframe(q, width="stretch", hide_index=True)
+            common.table(q, "quarantine")
             st.caption("One file per source file, each re-importable as it is once corrected:")
             with store.Store(path) as s:
                 per_file = ingest.quarantine_files(s)
@@ -145,7 +146,7 @@ with tab_history:
     if ledger is None or ledger.height == 0:
         st.info("No imports yet.")
     else:
-        st.dataframe(ledger, width="stretch", hide_index=True)
+        common.table(ledger, "import_history")
         common.download_csv(ledger, "Import history", "import_history.csv", key="dl-ledger")
         if viewer.can("import"):
             quality_panel.undo_import(path, ledger, viewer)

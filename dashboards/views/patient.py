@@ -100,17 +100,17 @@ st.subheader("How long benefit lasted after each infusion")
 if view.benefit.height == 0:
     st.info("No benefit spells yet (needs a baseline and assessments after dosing).")
 else:
-    st.dataframe(view.benefit, width="stretch", hide_index=True)
+    common.table(view.benefit, "benefit")
     common.download_csv(view.benefit, "Benefit after each infusion", "benefit.csv", "dl-benefit")
 
 with st.expander("Sessions, scores and side effects"):
     for name, title in patient_page.RECORDS.items():
         st.markdown(f"**{title}**")
-        st.dataframe(view.records[name], width="stretch", hide_index=True)
+        common.table(view.records[name], f"patient_{name}")
         common.download_csv(view.records[name], title, f"{name}.csv", key=f"dl-p-{name}")
     if flags.height:
         st.markdown("**Safety flags**")
-        st.dataframe(flags, width="stretch", hide_index=True)
+        common.table(flags, "patient_flags")
 
 common.download(
     lambda: view.summary_html.encode("utf-8"),

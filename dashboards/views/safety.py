@@ -32,31 +32,27 @@ for col, title, table in zip(
 ):
     with col:
         st.markdown(f"**{title}**")
-        st.dataframe(table, width="stretch", hide_index=True)
+        common.table(table, "adverse_event_rates_by")
 common.download_csv(view.rates, "Adverse event rates", "adverse_event_rates.csv", "dl-ae-rates")
 if view.monthly_figure is not None:
     st.plotly_chart(view.monthly_figure, width="stretch")
 
 st.subheader("Blood pressure and oxygen excursions")
-st.dataframe(view.excursions_table, width="stretch", hide_index=True)
+common.table(view.excursions_table, "excursions_table")
 common.download_csv(view.excursions, "Vital-sign excursions", "excursions.csv", key="dl-exc")
 
 st.subheader("After-dose vital signs: must-not-miss flags")
 st.caption(view.after_dose_limits)
 after = view.after_dose_flags
 if after.height:
-    st.dataframe(
-        after.select("at", "patient_id", "flag", "value", "detail", "session_id"),
-        width="stretch",
-        hide_index=True,
-    )
+    common.table(after, "after_dose_flags")
     common.download_csv(after, "After-dose vital-sign flags", "after_dose_flags.csv", key="dl-adf")
 else:
     st.success("No after-dose vital-sign flags in this cohort.")
 
 st.subheader("Dissociation after dosing (CADSS per session)")
 if view.dissociation.height:
-    st.dataframe(view.dissociation_table, width="stretch", hide_index=True)
+    common.table(view.dissociation, "dissociation")
     st.caption(view.dissociation.get_column("definition")[0])
     common.download_csv(view.dissociation, "Dissociation (CADSS)", "dissociation.csv", "dl-cadss")
 else:
@@ -64,7 +60,7 @@ else:
 
 st.subheader("Serious adverse events")
 if view.serious.height:
-    st.dataframe(view.serious, width="stretch", hide_index=True)
+    common.table(view.serious, "serious_events")
     common.download_csv(view.serious, "Serious adverse events", "serious_events.csv", "dl-sae")
 else:
     st.success("No serious adverse events in this cohort.")
@@ -75,7 +71,7 @@ st.caption(
     "Every patient who ever answered above 0 is listed; none is dropped."
 )
 if view.item9.height:
-    st.dataframe(view.item9, width="stretch", hide_index=True)
+    common.table(view.item9, "item9")
     common.download_csv(view.item9, "PHQ-9 item 9 flags", "phq9_item9.csv", key="dl-item9")
 else:
     st.success("No PHQ-9 item 9 answers above 0.")

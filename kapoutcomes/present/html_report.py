@@ -17,6 +17,9 @@ import polars as pl
 from kapoutcomes.cohort.summary import CohortSummary
 from kapoutcomes.present import figures, palette
 from kapoutcomes.present.formatting import format_value, overall
+from kapoutcomes.present.headline import ci_label
+from kapoutcomes.present.table_display import MISSING, DisplayTable
+from kapoutcomes.present.table_specs import READING_TABLES, shown
 
 _CSS = f"""
 body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
@@ -39,39 +42,24 @@ def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x))
 
 
-_DISSOCIATION = (
-    "dose_band",
-    "sessions",
-    "patients",
-    "median",
-    "q1",
-    "q3",
-    "above",
-    "share_above",
-    "lower",
-    "upper",
-    "caveats",
-)
-
-
-def _table(frame: pl.DataFrame, columns: list[str] | None = None, limit: int = 200) -> str:
-    if frame.height == 0:
+def _table(table: DisplayTable, limit: int = 200) -> str:
+    """A table formatted by its declaration (present.table_specs), at most ``limit`` rows."""
+    if table.height == 0:
         return "<p class='small'>No rows.</p>"
-    cols = [c for c in (columns or frame.columns) if c in frame.columns]
-    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in cols)
-    body = []
-    for row in frame.head(limit).iter_rows(named=True):
-        cells = []
-        for c in cols:
-            v = row[c]
-            cls = " class='num'" if isinstance(v, int | float) and not isinstance(v, bool) else ""
-            if c in ("definition", "caveats"):
-                cls = " class='txt'"
-            cells.append(f"<td{cls}>{_e(format_value(v, c))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{_e(c.header)}</th>" for c in table.columns)
+    classes = [
+        " class='txt'" if c.width == "large" else " class='num'" if c.numeric else ""
+        for c in table.columns
+    ]
+    body = [
+        "<tr>"
+        + "".join(f"<td{k}>{_e(v)}</td>" for k, v in zip(classes, row, strict=True))
+        + "</tr>"
+        for row in table.frame.head(limit).iter_rows()
+    ]
     more = (
-        f"<p class='small'>Showing {limit} of {frame.height:,} rows; the JSON report has all.</p>"
-        if frame.height > limit
+        f"<p class='small'>Showing {limit} of {table.height:,} rows; the JSON report has all.</p>"
+        if table.height > limit
         else ""
     )
     return (
@@ -81,10 +69,15 @@ def _table(frame: pl.DataFrame, columns: list[str] | None = None, limit: int = 2
 
 
 class _Figs:
-    """Embeds plotly figures; the first carries the full plotly.js bundle inline."""
+    """The page being written: embeds plotly figures (the first carries the full plotly.js
+    bundle inline) and writes tables with intervals labelled at the configured level."""
 
-    def __init__(self) -> None:
+    def __init__(self, ci: str = "95% CI") -> None:
         self.first = True
+        self.ci = ci
+
+    def table(self, frame: pl.DataFrame, name: str, limit: int = 200) -> str:
+        return _table(shown(frame, name, ci=self.ci), limit)
 
     def __call__(self, fig: Any) -> str:
         out = fig.to_html(
@@ -94,37 +87,6 @@ class _Figs:
         return out
 
 
-#: Column groups of the report's tables: a rate with its 95% interval, per-100-session rates,
-#: a median duration with its interval, subgroup labels, and the notes every row carries.
-_INTERVAL = ["rate", "lower", "upper"]
-_RATE = ["n", "denominator", *_INTERVAL]
-_PER_100 = ["events", "sessions", "per_100_sessions", "per_100_lower", "per_100_upper"]
-_MEDIAN = ["median_days", "median_lower", "median_upper"]
-_TURNBULL = ["turnbull_median_days", "turnbull_median_from", "turnbull_median_to"]
-_SUBGROUP = ["subgroup", "level"]
-_NOTES = ["definition", "caveats"]
-
-
-def _ci(name: str) -> list[str]:
-    """A statistic and its interval: ``name``, ``name_lower``, ``name_upper``."""
-    return [name, f"{name}_lower", f"{name}_upper"]
-
-
-_RATE_COLS = [
-    "instrument",
-    "measure",
-    *_RATE,
-    "itt_denominator",
-    "itt_rate",
-    "itt_lower",
-    "itt_upper",
-    "completers_n",
-    "completers_denominator",
-    "completers_rate",
-    "started",
-    "excluded",
-    *_NOTES,
-]
 _COMMON = "; baseline = "
 
 
@@ -142,6 +104,28 @@ def _common_definition(f: pl.DataFrame) -> str:
     return d[d.index(_COMMON) + 2 :] if _COMMON in d else ""
 
 
+#: the facts at the head of the report, in words
+_META = {
+    "as_of": "Data up to",
+    "patients": "Patients",
+    "dosed_patients": "Patients dosed",
+    "sessions": "Sessions",
+    "assessments": "Assessments",
+    "adverse_events": "Adverse events",
+    "clinics": "Clinics",
+    "first_session": "First session",
+    "last_session": "Last session",
+    "primary_instrument": "Primary instrument",
+}
+
+
+def _meta_value(v: Any, key: str) -> str:
+    if key == "primary_instrument" and v is not None:
+        return figures.label(str(v))
+    text = format_value(v, key)
+    return MISSING if text == "–" else text
+
+
 def _overview(summary: CohortSummary, title: str) -> list[str]:
     """The page head: title, what the data covers, caveats and the key figures."""
     m = summary.meta
@@ -151,19 +135,8 @@ def _overview(summary: CohortSummary, title: str) -> list[str]:
     out.append(
         "<table class='meta'>"
         + "".join(
-            f"<tr><td>{_e(k.replace('_', ' '))}</td><td>{_e(format_value(m.get(k), k))}</td></tr>"
-            for k in (
-                "as_of",
-                "patients",
-                "dosed_patients",
-                "sessions",
-                "assessments",
-                "adverse_events",
-                "clinics",
-                "first_session",
-                "last_session",
-                "primary_instrument",
-            )
+            f"<tr><td>{_e(label)}</td><td>{_e(_meta_value(m.get(k), k))}</td></tr>"
+            for k, label in _META.items()
         )
         + "</table>"
     )
@@ -218,22 +191,10 @@ def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[s
     parts.append(
         f"<h3>{_e(figures.label(prim))} response at the end of induction, by subgroup</h3>"
     )
-    parts.append(
-        _table(
-            cr,
-            [*_SUBGROUP, *_RATE, "itt_denominator", "itt_rate", "caveats"],
-            limit=400,
-        )
-    )
+    parts.append(fig.table(cr, "response_by_subgroup", limit=400))
     cc = comp["change"].filter(pl.col("instrument") == prim)
     parts.append(f"<h3>{_e(figures.label(prim))} change from baseline, by subgroup</h3>")
-    parts.append(
-        _table(
-            cc,
-            [*_SUBGROUP, "n", *_ci("mean"), "median", "wilcoxon_p", "caveats"],
-            limit=400,
-        )
-    )
+    parts.append(fig.table(cc, "change_by_subgroup", limit=400))
     cd = comp["durability"].filter(pl.col("instrument") == prim)
     parts.append("<h3>Durability by subgroup</h3>")
     care = comp["durability_curves"].filter(
@@ -242,110 +203,22 @@ def _comparisons(comp: dict[str, pl.DataFrame], prim: str, fig: _Figs) -> list[s
     if care.height:
         km = figures.km_figure(care, "Time to loss of response: KAP vs infusion-only")
         parts.append(fig(km.update_xaxes(title_text="Weeks from the end of induction")))
-    parts.append(
-        _table(
-            cd,
-            [
-                *_SUBGROUP,
-                "responders",
-                "evaluable",
-                "events",
-                *_MEDIAN,
-                "s_12w",
-                "caveats",
-            ],
-            limit=400,
-        )
-    )
+    parts.append(fig.table(cd, "durability_by_subgroup", limit=400))
     parts.append("<h3>Log-rank comparisons</h3>")
-    parts.append(_table(comp["durability_logrank"], limit=400))
+    parts.append(fig.table(comp["durability_logrank"], "logrank", limit=400))
     ca = comp["adverse_events"].filter(pl.col("dimension") == "overall")
     parts.append("<h3>Adverse events by subgroup</h3>")
-    parts.append(
-        _table(
-            ca,
-            [*_SUBGROUP, *_PER_100, "n", "denominator", "rate", "caveats"],
-            limit=400,
-        )
-    )
+    parts.append(fig.table(ca, "adverse_events_by_subgroup", limit=400))
     at = comp["attrition"].filter(
         pl.col("stage").is_in(["first_infusion", "completed_induction", "maintenance"])
     )
     parts.append("<h3>Attrition by subgroup</h3>")
-    parts.append(
-        _table(
-            at,
-            [*_SUBGROUP, "stage", "n", "denominator", "pct_of_referred", "caveats"],
-            limit=400,
-        )
-    )
+    parts.append(fig.table(at, "attrition_by_subgroup", limit=400))
     parts.append(
         "<p class='small'>Every other statistic by subgroup is in the JSON report "
         "(key comparisons).</p>"
     )
     return parts
-
-
-_ATTRITION_COLS = ["stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES]
-_CHANGE_COLS = [
-    "instrument",
-    "n",
-    "denominator",
-    "mean_baseline",
-    "mean_score",
-    *_ci("mean"),
-    *_ci("median"),
-    "mean_reduction_pct",
-    "wilcoxon_p",
-    "srm",
-    "effect_size",
-    *_NOTES,
-]
-_MONTH_COLS = [
-    "instrument",
-    "treatment_month",
-    "n",
-    "denominator",
-    "mean_change",
-    "mean_reduction_pct",
-    *_INTERVAL,
-    "caveats",
-]
-_DURABILITY_COLS = [
-    "instrument",
-    "n",
-    "events",
-    "censored_pct",
-    *_MEDIAN,
-    *_ci("s_4w"),
-    *_ci("s_8w"),
-    *_ci("s_12w"),
-    "caveats",
-]
-_OPIOID_COLS = [
-    "timepoint",
-    "measure",
-    "n",
-    "denominator",
-    "value",
-    "lower",
-    "upper",
-    "unit",
-    *_NOTES,
-]
-_FUNNEL_COLS = [
-    "clinic",
-    "n",
-    "denominator",
-    "rate",
-    "network_rate",
-    "lower95",
-    "upper95",
-    "lower998",
-    "upper998",
-    "position",
-    "caveats",
-]
 
 
 def _heading(summary: CohortSummary, key: str) -> list[str]:
@@ -362,15 +235,16 @@ def _section(
     summary: CohortSummary,
     key: str,
     frame: pl.DataFrame,
-    columns: list[str],
+    table: str,
     fig: _Figs,
     figure: Callable[[pl.DataFrame], Any] | None = None,
 ) -> list[str]:
-    """A section's heading, then its figure of ``frame`` (if any), then its table."""
+    """A section's heading, then its figure of ``frame`` (if any), then its table (declared
+    as ``table`` in present.table_specs)."""
     parts = _heading(summary, key)
     if figure is not None:
         parts.append(fig(figure(frame)))
-    parts.append(_table(frame, columns))
+    parts.append(fig.table(frame, table))
     return parts
 
 
@@ -378,7 +252,7 @@ def _response(summary: CohortSummary, fig: _Figs) -> list[str]:
     resp = overall(summary.sections["response"].frames["rates"])
     parts = _heading(summary, "response")
     parts.append(fig(figures.rates_figure(resp)))
-    parts.append(_table(_short_definitions(resp), _RATE_COLS))
+    parts.append(fig.table(_short_definitions(resp), "response"))
     common = _common_definition(resp)
     if common:
         parts.append(f"<p class='def'>For every row: {_e(common)}</p>")
@@ -398,17 +272,16 @@ def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
     parts.append(
         fig(km.update_xaxes(title_text="Weeks from the end of induction (1 week = 7 days)"))
     )
-    parts.append(_table(dur, _DURABILITY_COLS))
+    parts.append(fig.table(dur, "durability"))
     ar = overall(frames["at_risk"])
     if ar.height:
         wide = ar.pivot(on="week", index="instrument", values="at_risk")
-        parts.append("<h3>Numbers at risk (by week)</h3>" + _table(wide))
+        parts.append("<h3>Numbers at risk (by week)</h3>" + fig.table(wide, "at_risk"))
     parts.append(f"<p class='def'>{_e(dur.get_column('definition')[0] if dur.height else '')}</p>")
     sec = frames["secondary_summary"]
     if sec.height:
         parts.append("<h3>Secondary: every response episode, from the dose that started it</h3>")
-        cols = ["instrument", "n", "events", "censored_pct", *_MEDIAN, *_TURNBULL, "caveats"]
-        parts.append(_table(sec, cols))
+        parts.append(fig.table(sec, "durability_secondary"))
         parts.append(f"<p class='def'>{_e(sec.get_column('definition')[0])}</p>")
     return parts
 
@@ -416,18 +289,18 @@ def _durability(summary: CohortSummary, fig: _Figs) -> list[str]:
 def _safety(summary: CohortSummary, fig: _Figs) -> list[str]:
     frames = summary.sections["safety"].frames
     ae = overall(frames["adverse_events"])
-    columns = ["dimension", "category", *_PER_100, *_RATE, "caveats"]
-    parts = _section(summary, "safety", ae, columns, fig, figures.adverse_event_figure)
+    parts = _section(summary, "safety", ae, "adverse_events", fig, figures.adverse_event_figure)
     parts.append(f"<p class='def'>{_e(ae.get_column('definition')[0] if ae.height else '')}</p>")
-    parts.append("<h3>Must-not-miss safety flags</h3>" + _table(frames["flags"]))
+    parts.append("<h3>Must-not-miss safety flags</h3>" + fig.table(frames["flags"], "flags"))
     parts.append("<h3>Patients with a PHQ-9 item 9 answer above 0</h3>")
-    parts.append(_table(frames["open_item9"], limit=1000))
-    parts.append("<h3>Serious adverse events</h3>" + _table(frames["serious_events"], limit=500))
+    parts.append(fig.table(frames["open_item9"], "item9", limit=1000))
+    serious = fig.table(frames["serious_events"], "serious_events", limit=500)
+    parts.append("<h3>Serious adverse events</h3>" + serious)
     parts.append("<h3>Vital-sign excursions</h3>")
-    parts.append(_table(overall(frames["excursions"]), ["excursion", *_RATE, "patients", *_NOTES]))
+    parts.append(fig.table(overall(frames["excursions"]), "excursions"))
     diss = frames["dissociation"]
     parts.append("<h3>Dissociation after dosing (CADSS per session)</h3>")
-    parts.append(_table(diss, list(_DISSOCIATION)))
+    parts.append(fig.table(diss, "dissociation"))
     if diss.height:
         parts.append(f"<p class='def'>{_e(diss.get_column('definition')[0])}</p>")
     return parts
@@ -438,13 +311,13 @@ def _funnel(summary: CohortSummary, fig: _Figs) -> list[str]:
     fun = summary.sections["funnel"].frames["clinics"]
     if fun.height > 1:
         parts.append(fig(figures.funnel_figure(fun)))
-        parts.append(_table(fun, _FUNNEL_COLS))
+        parts.append(fig.table(fun, "funnel"))
     elif fun.height:  # one clinic: its rate is the network rate, nothing to compare
         parts.append(
             "<p class='small'>One clinic only: its response rate is the network rate, so "
             "there is no funnel plot.</p>"
         )
-        parts.append(_table(fun, _FUNNEL_COLS))
+        parts.append(fig.table(fun, "funnel"))
     else:
         parts.append("<p class='small'>No clinic rates to compare.</p>")
     return parts
@@ -454,27 +327,23 @@ def _sections(summary: CohortSummary, fig: _Figs) -> list[str]:
     """Every section after the overview, in the report's order."""
     s = summary.sections
     prim = summary.meta.get("primary_instrument", "pain_nrs")
-    parts = ["<h3>Definitions in force</h3>", _table(pl.DataFrame(summary.definitions))]
+    parts = ["<h3>Definitions in force</h3>"]
+    parts.append(fig.table(pl.DataFrame(summary.definitions), "definitions"))
     frame = overall(s["attrition"].frames["stages"])
-    parts += _section(summary, "attrition", frame, _ATTRITION_COLS, fig, figures.attrition_figure)
+    parts += _section(summary, "attrition", frame, "attrition", fig, figures.attrition_figure)
     parts += _response(summary, fig)
     frame = overall(s["change"].frames["end_of_induction"])
-    parts += _section(summary, "change", frame, _CHANGE_COLS, fig)
+    parts += _section(summary, "change", frame, "change", fig)
     frame = overall(s["improvement_by_month"].frames["months"])
-    parts += _section(
-        summary, "improvement_by_month", frame, _MONTH_COLS, fig, figures.month_figure
-    )
+    parts += _section(summary, "improvement_by_month", frame, "months", fig, figures.month_figure)
     parts += _durability(summary, fig)
     frame = overall(s["opioids"].frames["timepoints"])
-    parts += _section(summary, "opioids", frame, _OPIOID_COLS, fig, figures.mme_figure)
+    parts += _section(summary, "opioids", frame, "opioids", fig, figures.mme_figure)
     parts += _safety(summary, fig)
     frame = overall(s["cost"].frames["cost"])
-    columns = ["measure", "n", "denominator", "value", "unit", *_NOTES]
-    parts += _section(summary, "cost", frame, columns, fig)
+    parts += _section(summary, "cost", frame, "cost", fig)
     frame = overall(s["completeness"].frames["completeness"])
-    parts += _section(
-        summary, "completeness", frame, ["instrument", "measure", *_RATE, *_NOTES], fig
-    )
+    parts += _section(summary, "completeness", frame, "completeness", fig)
     parts += _heading(summary, "comparisons")
     comp = s["comparisons"].frames
     if comp:
@@ -483,13 +352,22 @@ def _sections(summary: CohortSummary, fig: _Figs) -> list[str]:
     return parts
 
 
+def _ci_label(summary: CohortSummary) -> str:
+    """The interval label at the confidence level the summary was computed with."""
+    level = next(
+        (d["value"] for d in summary.definitions if d.get("setting") == "confidence_level"), 0.95
+    )
+    return ci_label(float(level))
+
+
 def to_html(summary: CohortSummary, title: str = "Ketamine outcomes: cohort report") -> str:
     """The whole summary as one self-contained HTML page."""
-    fig = _Figs()
+    fig = _Figs(_ci_label(summary))
     as_of = format_value(summary.meta.get("as_of"), "as_of")
     parts = [
         *_overview(summary, title),
         *_sections(summary, fig),
+        f"<p class='small'>{_e(READING_TABLES.format(ci=fig.ci))}</p>",
         f"<p class='small'>Generated by kapoutcomes from data up to {_e(as_of)}. "
         "Decision support: figures with their definitions, not verdicts.</p>",
     ]

@@ -1,0 +1,152 @@
+"""The one table formatter (kapoutcomes.present.table_display): values worked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from kapoutcomes.present.table_display import (
+    MISSING,
+    Column,
+    Interval,
+    TableSpec,
+    UnlabelledColumn,
+    display_table,
+    format_cell,
+    measured_cell,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "text"),
+    [
+        (0.432343, Column("Rate", "percent"), "43.2%"),  # a fraction reads as a percentage
+        (29.323308, Column("Censored", "percent_points"), "29.3%"),  # already 0-100
+        (31.8333, Column("Median", "days"), "32"),  # whole days
+        (1234567, Column("n", "count"), "1,234,567"),
+        (-1.830619, Column("Mean", "number", 2), "-1.83"),
+        (0.00012, Column("p", "pvalue"), "<0.001"),
+        (0.0456, Column("p", "pvalue"), "0.046"),
+        (None, Column("Rate", "percent"), MISSING),  # never "None"
+        (float("nan"), Column("Mean", "number"), MISSING),  # never "nan"
+        (None, Column("Median", "days", missing="not reached"), "not reached"),
+        (True, Column("Serious", "yes_no"), "yes"),
+        ("reliable_improvement", Column("Measure", "words"), "reliable improvement"),
+        ("pain_nrs", Column("Instrument", "instrument"), "Pain NRS (0-10)"),
+        (dt.datetime(2024, 3, 5, 14, 7, 59), Column("At", "datetime"), "2024-03-05 14:07"),
+        (dt.date(2024, 3, 5), Column("Start", "date"), "2024-03-05"),
+        (350.0, Column("Charge", "currency", unit="USD"), "350"),
+        (21.77, Column("Per 100", "rate"), "21.8"),
+        (0.0466, Column("Per 100", "rate"), "0.05"),  # one event in 2,144 sessions
+    ],
+)
+def test_format_cell(value, column, text):
+    assert format_cell(value, column) == text
+
+
+def test_units_go_into_headers():
+    assert Column("Median time to loss", "days").header == "Median time to loss (days)"
+    assert Column("Daily MME", "mme").header == "Daily MME (MME/day)"
+    assert Column("Events", "rate").header == "Events (per 100 sessions)"
+    assert Column("Charge", "currency", unit="USD").header == "Charge (USD)"
+    assert Column("Clinic").header == "Clinic"
+
+
+def test_measured_cells_carry_their_rows_unit():
+    col = Column("Value", "number", 1)
+    assert measured_cell(12.5, "%", col) == "12.5%"
+    assert measured_cell(3478.27, "USD", col) == "$3,478"
+    assert measured_cell(3478.27, "CHF", col) == "3,478 CHF"
+    assert measured_cell(45.25, "MME/day", col) == "45.2 MME/day"
+    assert measured_cell(None, "%", col) == MISSING
+
+
+VOCAB = {
+    "rate": Column("Rate", "percent"),
+    "lower": Column("lower", "percent"),
+    "upper": Column("upper", "percent"),
+    "n": Column("n", "count"),
+    "median_days": Column("Median", "days", missing="not reached"),
+}
+
+
+def test_display_table_labels_orders_joins_intervals_and_hides():
+    f = pl.DataFrame(
+        {"n": [131, 0], "rate": [0.4323, None], "lower": [0.378, None], "upper": [0.489, None]}
+    )
+    spec = TableSpec(("rate", Interval("lower", "upper"), "n", "not_here"))
+    out = display_table(f, spec, VOCAB, ci="90% CI")
+    assert out.frame.columns == ["Rate", "90% CI", "n"]
+    assert out.frame.rows() == [("43.2%", "37.8%–48.9%", "131"), (MISSING, MISSING, "0")]
+    assert [c.numeric for c in out.columns] == [True, True, True]
+    assert out.frame.dtypes == [pl.String] * 3
+
+
+def test_an_open_upper_limit_reads_as_its_word():
+    f = pl.DataFrame({"median_days": [None], "lo": [40.2], "hi": [None]})
+    vocab = {
+        **VOCAB,
+        "lo": Column("lo", "days"),
+        "hi": Column("hi", "days", missing="not reached"),
+    }
+    out = display_table(f, TableSpec(("median_days", Interval("lo", "hi"))), vocab)
+    assert out.frame.row(0) == ("not reached", "40–not reached")
+
+
+def test_an_unlabelled_column_is_an_error_not_snake_case():
+    f = pl.DataFrame({"n": [1], "itt_mystery": [0.5]})
+    with pytest.raises(UnlabelledColumn, match="itt_mystery"):
+        display_table(f, TableSpec(), VOCAB, table="who")
+    out = display_table(f, TableSpec(hidden=frozenset({"itt_mystery"})), VOCAB)
+    assert out.frame.columns == ["n"]
+
+
+def test_file_columns_keep_the_exports_headers_and_drop_other_files_empty_columns():
+    f = pl.DataFrame(
+        {"rate": ["9"], "Pain Before": ["7"], "dob": [""], "why": ["x"], "import": ["imp_1"]}
+    )
+    spec = TableSpec(
+        labels={"why": Column("Why quarantined")},
+        lead=("why",),
+        hidden=frozenset({"import"}),
+        file_columns=True,
+    )
+    out = display_table(f, spec, VOCAB)
+    # the file's own "rate" is not the vocabulary's rate: its header stays the file's
+    assert out.frame.columns == [
+        "Why quarantined",
+        "rate (file column)",
+        "Pain Before (file column)",
+    ]
+    assert out.frame.row(0) == ("x", "9", "7")
+
+
+def test_numbered_columns_and_columns_named_after_the_level():
+    f = pl.DataFrame({"0": [133], "4": [88], "per_100 90% CI": ["1.0-2.0"]})
+    spec = TableSpec(numbered=Column("Week {n}", "count"))
+    vocab = {"per_100 {ci}": Column("{ci}", unit="per 100 sessions")}
+    out = display_table(f, spec, vocab, ci="90% CI")
+    assert out.frame.columns == ["Week 0", "Week 4", "90% CI (per 100 sessions)"]
+
+
+def test_codes_in_words_keep_their_capitals():
+    col = Column("Measure", "words")
+    assert format_cell("median_mme_on_opioids", col) == "median MME on opioids"
+    assert format_cell("mcid_improved", col) == "MCID improved"
+
+
+def test_a_measured_interval_writes_its_unit_once():
+    f = pl.DataFrame({"value": [40.0], "lower": [30.0], "upper": [60.0], "unit": ["MME/day"]})
+    vocab = {k: Column(k, "number", 1) for k in ("value", "lower", "upper")}
+    spec = TableSpec(("value", Interval("lower", "upper")), unit_column="unit")
+    out = display_table(f, spec, vocab)
+    assert out.frame.row(0) == ("40.0 MME/day", "30.0–60.0 MME/day")
+
+
+def test_an_interval_with_a_negative_limit_reads_lower_to_upper():
+    f = pl.DataFrame({"lo": [-2.98, -0.5], "hi": [-1.84, 1.25]})
+    vocab = {"lo": Column("lo", "number", 2), "hi": Column("hi", "number", 2)}
+    out = display_table(f, TableSpec((Interval("lo", "hi"),)), vocab)
+    assert out.frame.get_column("95% CI").to_list() == ["-2.98 to -1.84", "-0.50 to 1.25"]
