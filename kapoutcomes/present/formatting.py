@@ -56,6 +56,14 @@ def overall(f: pl.DataFrame) -> pl.DataFrame:
 
 _MARKDOWN_SYNTAX = re.compile("([" + re.escape(string.punctuation) + "])")
 _LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
+#: WORD JOINER (invisible): Streamlit's Markdown finds ``http://``, ``www.`` and e-mail
+#: autolinks and ``:streamlit:`` / emoji shortcodes in the text *after* backslash escapes are
+#: resolved (mdast-util-gfm-autolink-literal, remark-emoji), so an escape cannot stop them;
+#: an invisible joiner inside the pattern does.
+JOINER = "\u2060"
+_TEXT_PATTERNS = re.compile(
+    r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?=@)|(?<=:)(?=[\w+-]+:)"
+)
 
 
 def plain(text: object) -> str:
@@ -63,9 +71,12 @@ def plain(text: object) -> str:
     caption, info/warning/error/success, metric, expander, tab and button labels, help).
 
     Every ASCII punctuation character gets CommonMark's backslash escape, so no link, image,
-    autolink (``http://``, ``www.``, ``a@b.org``), raw HTML or entity, emphasis, code, heading
-    or list marker, ``$LaTeX$``, ``:color[...]`` directive, ``:material/...:`` icon or
-    ``:emoji:`` shortcode can form; line breaks become one space (a name is one line). Use it
-    on every user-controlled string placed into Markdown; data frame cells, selectbox options
-    and st.text are not Markdown and need nothing."""
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+    raw HTML or entity, emphasis, code, heading or list marker, ``$LaTeX$``, ``:color[...]``
+    directive or ``:material/...:`` icon can form; an invisible word joiner goes inside
+    ``http:``, ``https:``, ``www.``, before ``@`` and after a ``:`` that starts a shortcode, so
+    no autolink or emoji forms either (what a reader sees is unchanged). Line breaks become
+    one space (a name is one line). Use it on every user-controlled string placed into
+    Markdown; data frame cells, selectbox and multiselect options and st.text are not Markdown
+    and need nothing."""
+    one_line = _LINE_BREAKS.sub(" ", str(text))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", _TEXT_PATTERNS.sub(JOINER, one_line))

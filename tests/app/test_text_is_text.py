@@ -7,6 +7,7 @@ is searched for a construct Streamlit would render."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -32,6 +33,10 @@ NOT_MARKDOWN = {"arrow_data_frame", "text", "code", "json", "plotly_chart", "exc
 OPTIONS_PLAIN = {"selectbox", "multiselect"}
 ATTACK_MARK = re.compile(r"evil|onerror|x\^2|red\[|material/skull", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+#: the autolinks Streamlit's Markdown finds in text after escapes are resolved (its bundled
+#: mdast-util-gfm-autolink-literal, regexes copied from streamlit/static StreamlitMarkdown.js)
+AUTOLINK = re.compile(r"(?i)(https?://|www(?=\.))[-.\w]+|[-.\w+]+@[-\w]+(\.[-\w]+)+")
+JOINER = "\u2060"
 
 
 def active(text: str) -> str:
@@ -40,8 +45,13 @@ def active(text: str) -> str:
 
 
 def literal(text: str) -> str:
-    """What a reader sees of ``text`` once the backslash escapes are resolved."""
+    """The text Streamlit's Markdown holds once the backslash escapes are resolved."""
     return _ESCAPE.sub(r"\1", text)
+
+
+def seen(text: str) -> str:
+    """What a reader sees of ``text`` (the word joiner is invisible)."""
+    return literal(text).replace(JOINER, "")
 
 
 def _strings(message, skip: frozenset[str] = frozenset()) -> list[str]:  # type: ignore[no-untyped-def]
@@ -77,21 +87,18 @@ def assert_text_is_text(at: AppTest, *expected: str) -> None:
     """No attack string is live anywhere; each ``expected`` is shown literally somewhere."""
     assert not at.exception, at.exception
     shown = markdown_texts(at)
-    hits = [s for s in shown if ATTACK_MARK.search(literal(s))]
+    hits = [s for s in shown if ATTACK_MARK.search(seen(s))]
     for s in hits:
         live = [frag for frag in LIVE if frag in active(s)]
         assert not live, f"live Markdown {live} in {s!r}"
+        assert not AUTOLINK.search(literal(s)), f"an autolink in {s!r}"
     for want in expected:
-        assert any(want in literal(s) for s in hits), f"{want!r} not shown literally"
+        assert any(want in seen(s) for s in hits), f"{want!r} not shown literally"
 
 
-@pytest.fixture
-def attack_env(monkeypatch, tmp_path):
-    """One patient of the demo cohort, its clinic, clinician and a serious side effect's
-    text replaced by Markdown / HTML attacks."""
-    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
-    monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
-    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+def write_attack_store(folder: Path) -> str:
+    """A store in ``folder`` holding one patient of the demo cohort whose clinic, clinician
+    and a serious side effect's text are Markdown / HTML attacks; the patient's id."""
     cohort = generator.generate(seed=7).tables
     dosed = cohort["sessions"].filter(pl.col("session_type") == "induction")["patient_id"][0]
     one = {k: v.filter(pl.col("patient_id") == dosed) for k, v in cohort.items()}
@@ -113,10 +120,18 @@ def attack_env(monkeypatch, tmp_path):
     ae = one["adverse_events"]
     one["adverse_events"] = pl.concat([ae, serious], how="diagonal_relaxed").select(ae.columns)
     full = {name: one.get(name, tables.empty(name)) for name in tables.MODELS}
-    with Store(tmp_path / "store.duckdb") as s:
-        keys.for_store(s)
+    with Store(folder / "store.duckdb") as s:
+        keys.for_store(s, folder / "secret.key")  # where the app run on folder looks
         s.write_tables(full)
-    return tmp_path, dosed
+    return dosed
+
+
+@pytest.fixture
+def attack_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    return tmp_path, write_attack_store(tmp_path)
 
 
 def test_cohort_page_filtered_by_an_attack_clinic_shows_it_literally(attack_env):
@@ -212,3 +227,43 @@ def test_the_checker_sees_a_live_link():
     assert "](" in active(CLINIC)
     assert "](" not in active(r"\[click\]\(http\:\/\/evil\.example\)")
     assert literal(r"\[click\]\(http\:\/\/evil\.example\)") == CLINIC
+    assert AUTOLINK.search(literal(r"http\:\/\/evil\.example"))  # escapes do not stop it
+    assert AUTOLINK.search("www.evil.example") and AUTOLINK.search("a@b.example")
+    assert not AUTOLINK.search(f"http{JOINER}://evil www{JOINER}.evil a{JOINER}@b.example")
+
+
+SHOTS = Path("/tmp/shots/text")
+BROWSER_PORT = 8651
+
+
+@pytest.mark.browser
+def test_browser_renders_no_link_or_image_from_an_attack_clinic(browser, tmp_path):
+    """The real app in Chromium: the patient header (clinic) and its safety flag (side-effect
+    text with an <a href>, a www. autolink and an icon shortcode) leave no link or image
+    pointing outside the app in the DOM, and the characters are shown as typed. (The cohort
+    page's clinic filter and caption were checked the same way by hand: AppTest covers them.)"""
+    from tests.browser_support import serve_app, wait_ready
+
+    pid = write_attack_store(tmp_path)
+    env = {
+        "KAPOUTCOMES_HOME": str(tmp_path),
+        "KAPOUTCOMES_STORE": str(tmp_path / "store.duckdb"),
+        "KAPOUTCOMES_DEMO": "0",
+    }
+    outside = "a[href*='evil'], img[src*='evil'], [src*='evil'], a[href^='mailto']"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with serve_app(env, port=BROWSER_PORT) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/patient")
+        box = page.get_by_test_id("stTextInputField").first
+        box.wait_for(timeout=90_000)
+        box.fill(pid)
+        box.press("Enter")
+        page.get_by_role("heading", name="Maintenance review").wait_for(timeout=60_000)
+        wait_ready(page)
+        page.screenshot(path=str(SHOTS / "patient-attack-clinic.png"), full_page=True)
+        body = page.inner_text("body").replace(JOINER, "")
+        assert CLINIC in body and EVENT_TEXT in body
+        assert page.locator(outside).count() == 0
+
+        page.close()
