@@ -111,3 +111,10 @@ def test_scrubbed_file_names_keep_no_name_date_or_mrn():
     assert name.endswith(".xlsx")
     assert "555" not in deid.scrub_file_name("call 555-123-4567.csv")
     assert deid.scrub_file_name("obs export 2024.csv") == "obs export #.csv"
+
+
+def test_file_name_control_characters_become_visible():
+    """Terminal escape codes, bell, line breaks and bidirectional overrides in a file name
+    never reach the ledger, messages or the CLI (issue 15: escape codes printed raw)."""
+    name = deid.scrub_file_name("a\x1b[2Jb\x07c\r\n\u202eg.csv")
+    assert name == "a?[2Jb?c???g.csv"
