@@ -295,3 +295,31 @@ def test_a_sqlite_file_as_store_tries_no_extension_download(tmp_path):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "not a kapoutcomes store" in r.stderr and "install" not in r.stderr.lower()
     assert not (home / ".duckdb").exists()  # no extension fetched or installed
+
+
+def test_app_import_stops_on_malformed_settings(tmp_path, monkeypatch):
+    """Issue 15: a malformed settings file made app imports silently use the defaults. The
+    Data page's import, with a file uploaded and Import clicked, stops with the file and line
+    and writes nothing."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("views/data.py")
+    at.run()
+    bad = tmp_path / "outcomes.toml"
+    bad.write_text("[outcomes]\npain_response_pct = = 30\n", encoding="utf-8")
+    monkeypatch.setenv("KAPOUTCOMES_SETTINGS", str(bad))  # broken after the page opened
+    data = (DEMO / "patients.csv").read_bytes()
+    at.file_uploader(key="upload-files").upload("patients.csv", data, "text/csv")
+    at.run()
+    at.button(key="upload-go").click().run()
+    assert not at.exception
+    errors = seen(" ".join(e.value for e in at.error))
+    assert "Settings file problem" in errors and str(bad) in errors and "line 2" in errors
+    if (tmp_path / "store.duckdb").exists():  # nothing written with the defaults
+        with Store(tmp_path / "store.duckdb", read_only=True) as st:
+            assert st.read_all()["patients"].height == 0
