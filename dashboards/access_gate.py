@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import access, audit, binding, keys, store
 
 
@@ -74,7 +75,7 @@ def record(viewer: Viewer, action: str, target: str = "", detail: str = "") -> b
     except Exception as e:
         st.error(
             f"The audit trail could not record this {action.replace('_', ' ')}, so it is not "
-            f"shown: {e}. Tell your administrator.",
+            f"shown: {plain(e)}. Tell your administrator.",
             icon=":material/gpp_bad:",
         )
         return False
@@ -124,7 +125,7 @@ def gate() -> Viewer:
             st.session_state["_denied_logged"] = True
         st.title("No access yet")
         st.write(
-            f"You are signed in as {email}, but no role is assigned to this account"
+            f"You are signed in as {plain(email)}, but no role is assigned to this account"
             + (
                 " (your identity provider has not verified this e-mail address)"
                 if who.email and not who.email_verified
@@ -147,7 +148,7 @@ def gate() -> Viewer:
         record(viewer, "sign_in")
         st.session_state["_signin_logged"] = True
     with st.sidebar:
-        st.caption(f"Signed in as {email} ({access.ROLE_LABELS[grant.role]})")
+        st.caption(f"Signed in as {plain(email)} ({access.ROLE_LABELS[grant.role]})")
         if st.button("Sign out", key="sign-out"):
             record(viewer, "sign_out")
             st.logout()

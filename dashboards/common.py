@@ -17,6 +17,7 @@ from kapoutcomes import tables
 from kapoutcomes.cohort import filters
 from kapoutcomes.definitions import settings
 from kapoutcomes.demo import generator
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import exports, keys, privacy, store
 
 DEMO_SEED = 7
@@ -89,12 +90,12 @@ def stop_with(e: Exception) -> None:
     text = str(e)
     if "busy" in text:
         st.warning(
-            f"**The store is busy.** {text}. The page shows no data until it is free; "
+            f"**The store is busy.** {plain(text)}. The page shows no data until it is free; "
             "reload in a moment.",
             icon=":material/hourglass_top:",
         )
     else:
-        st.error(f"The store cannot be used: {text}", icon=":material/error:")
+        st.error(f"The store cannot be used: {plain(text)}", icon=":material/error:")
     st.stop()
 
 
@@ -148,7 +149,7 @@ def outcome_settings() -> settings.Settings:
         s = _settings(path, _mtime(path) if path else 0.0)
     except settings.SettingsError as e:
         st.error(
-            f"Settings file problem: {e}. Fix the file (or unset ${SETTINGS_ENV}) and reload; "
+            f"Settings file problem: {plain(e)}. Fix the file (or unset ${SETTINGS_ENV}) and reload; "
             "the pages are not shown with other definitions than the ones you chose.",
             icon=":material/error:",
         )
@@ -206,7 +207,7 @@ def page(title: str) -> tuple[Loaded, object]:
     demo_banner(loaded)
     st.title(title)
     if viewer.clinics:
-        st.caption(f"Your access covers {', '.join(viewer.clinics)} only.")
+        st.caption(f"Your access covers {plain(', '.join(viewer.clinics))} only.")
     return loaded, viewer
 
 
@@ -421,7 +422,9 @@ def definitions_expander(s: settings.Settings, names: list[str]) -> None:
     rows = [d for d in s.describe() if d["setting"] in names]
     with st.expander("Definitions in force", expanded=False):
         for d in rows:
-            st.markdown(f"- **{d['setting']} = {d['value']}**: {d['meaning']}  \n  _{d['source']}_")
+            st.markdown(
+                f"- **{d['setting']} = {plain(d['value'])}**: {d['meaning']}  \n  _{d['source']}_"
+            )
 
 
 def today() -> dt.date:

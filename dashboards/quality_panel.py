@@ -8,6 +8,7 @@ import streamlit as st
 from dashboards import common
 from kapoutcomes import ingest
 from kapoutcomes.present import data_page
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import store
 
 
@@ -45,13 +46,13 @@ def import_report(report: ingest.ImportReport) -> None:
     st.write(f"{head} {ok} ({report.seconds:.1f} s)")
     review_now(report)
     for w in report.warnings:
-        st.warning(w)
+        st.warning(plain(w))
     summary = data_page.files_summary(report)
     common.table(summary, "import_files")
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")
     for i, f in enumerate(report.files):
         with st.expander(
-            f"{f.file}: {f.accepted:,} accepted, {f.quarantined:,} quarantined, "
+            f"{plain(f.file)}: {f.accepted:,} accepted, {f.quarantined:,} quarantined, "
             f"{f.skipped:,} skipped",
             expanded=i == 0 or f.quarantined > 0,
         ):
@@ -61,14 +62,14 @@ def import_report(report: ingest.ImportReport) -> None:
             if f.removed_identifier_columns:
                 st.caption(
                     "Identifier columns removed at the door: "
-                    + ", ".join(f.removed_identifier_columns)
+                    + plain(", ".join(f.removed_identifier_columns))
                 )
             if f.ignored_columns:
-                st.caption("Columns not imported: " + ", ".join(f.ignored_columns))
+                st.caption("Columns not imported: " + plain(", ".join(f.ignored_columns)))
             for order in f.date_orders:
-                st.caption(order.text())
+                st.caption(plain(order.text()))
             for note in f.notes:
-                st.caption(note)
+                st.caption(plain(note))
             if f.quarantine_reasons:
                 st.markdown("**Quarantined rows, by reason**")
                 common.table(data_page.reasons_frame(f.quarantine_reasons), "reasons")
@@ -109,10 +110,10 @@ def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
             with store.Store(path) as s:
                 done = review.keep(s, cid, which, (viewer.audit_name, viewer.role))
         except (review.ReviewError, store.StoreError) as e:
-            st.error(str(e))
+            st.error(plain(e))
             return
         common.forget_loaded_data()
-        st.success(done.text())
+        st.success(plain(done.text()))
 
 
 def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-untyped-def]
@@ -140,10 +141,10 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
             with store.Store(path) as s:
                 result = undo(s, labels[choice], (viewer.audit_name, viewer.role))
         except (UndoError, store.StoreError) as e:
-            st.error(str(e))
+            st.error(plain(e))
             return
         common.forget_loaded_data()
-        st.success(result.text())
+        st.success(plain(result.text()))
 
 
 def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]

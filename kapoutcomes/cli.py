@@ -7,12 +7,14 @@ and exit with status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from kapoutcomes.storage import store as store_mod
 
@@ -521,6 +523,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.umask(0o077)  # everything this command writes (store, WAL, exports) is owner-only
     store_path = getattr(args, "store", None) or store_mod.default_path()
+    # a file name, clinic or cell with a terminal's escape codes is shown, never acted on
+    with (
+        contextlib.redirect_stdout(_Terminal(sys.stdout)),
+        contextlib.redirect_stderr(_Terminal(sys.stderr)),
+    ):
+        return _run(args, store_path)
+
+
+def _run(args: argparse.Namespace, store_path: str | os.PathLike[str]) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
@@ -534,6 +545,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"kapoutcomes: {_describe(e, str(store_path))}", file=sys.stderr)
         return 2
+
+
+def _printable(text: str) -> str:
+    """``text`` without a terminal's control sequences: every control character other than a
+    line break or tab (ESC, BEL, CR, C1 codes) shown as ``\\xNN`` instead of acted on."""
+    return "".join(
+        c if c in "\n\t" or not (ord(c) < 32 or 127 <= ord(c) < 160) else f"\\x{ord(c):02x}"
+        for c in text
+    )
+
+
+class _Terminal:
+    """Standard output or error with control characters shown as ``\\xNN`` (``_printable``);
+    a write that starts with a carriage return (the progress line) keeps that one."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        lead = "\r" if text.startswith("\r") else ""
+        return self._out.write(lead + _printable(text[len(lead) :]))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._out, name)
 
 
 def _one_line(e: BaseException) -> str:

@@ -73,3 +73,38 @@ def test_import_undo_and_history(tmp_path, capsys):
     )
     assert cli.main(["import", "--history", "--store", db]) == 0
     assert f"{import_id}" in (out := capsys.readouterr().out) and "undone" in out
+
+
+CONTROL = ("\x1b", "\x07", "\x9b", "\r")
+
+
+def test_terminal_escape_codes_in_a_file_name_are_never_printed(tmp_path, capsys):
+    """Issue 15 (low): a file name carrying a terminal's escape codes (colour, window title,
+    clear screen, bell, CSI, carriage return) is printed with them neutralised, in the import
+    report, the review-now list and the history."""
+    name = "visits\x1b[31mRED\x1b]0;pwned\x07\x1b[2J\x9b1m\rOK.csv"
+    data = tmp_path / name
+    data.write_text("mrn,assessed_at,instrument,item,score\nM1,2024-03-01,phq9,9,2.5\n")
+    db = str(tmp_path / "s.duckdb")
+    assert cli.main(["import", str(data), "--store", db, "--clinic", "C"]) == 0
+    assert cli.main(["import", "--history", "--store", db]) == 0
+    assert cli.main(["import", str(tmp_path / "gone\x1b[2J.csv"), "--store", db]) == 2
+    out = capsys.readouterr()
+    printed = out.out + out.err.replace("\rreading", "reading")  # the progress line's own \r
+    assert not [c for c in CONTROL if c in printed], repr(printed)
+    assert "visits?[31mRED?]0;pwned??[2J?1m?OK.csv" in out.out
+
+
+def test_everything_the_command_prints_shows_control_characters_as_text():
+    """The last line of defence for text from the data (a clinic, a cell in a message): the
+    command's output streams show control characters as \\xNN; only the progress line's
+    leading carriage return is kept."""
+    import io
+
+    sink = io.StringIO()
+    term = cli._Terminal(sink)
+    term.write("clinic \x1b]0;pwned\x07Riverside\x9b2J\r\n")
+    term.write("\rreading 10 of 10 bytes\ttab")
+    assert sink.getvalue() == (
+        "clinic \\x1b]0;pwned\\x07Riverside\\x9b2J\\x0d\n\rreading 10 of 10 bytes\ttab"
+    )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboards import common
 from kapoutcomes.present import audit_page
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import store
 
 _, viewer = common.page("Audit trail")
@@ -23,7 +24,7 @@ if check.ok:
 else:
     st.error(
         f"The audit chain is broken ({len(check.problems)} problem(s)): "
-        + "; ".join(check.problems[:5]),
+        + plain("; ".join(check.problems[:5])),
         icon=":material/gpp_bad:",
     )
 if trail.entries.height == 0:

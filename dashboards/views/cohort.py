@@ -10,6 +10,7 @@ from dashboards import common
 from kapoutcomes.cohort import activity
 from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
 from kapoutcomes.present import cohort_page
+from kapoutcomes.present.formatting import plain
 
 loaded, viewer = common.page("Cohort review")
 s = common.outcome_settings()
@@ -17,7 +18,7 @@ flt = common.sidebar_filters(loaded.tables, key="cohort")
 with st.sidebar:
     common.definitions_expander(s, list(cohort_page.DEFINITIONS))
 t = common.filtered(loaded, flt)
-st.caption(f"Source: {loaded.source}. Cohort: {flt.describe()}.")
+st.caption(f"Source: {plain(loaded.source)}. Cohort: {plain(flt.describe())}.")
 
 size = activity.cohort_size(t)
 if size.patients == 0:
@@ -42,7 +43,7 @@ for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
     col.caption(h.caption)
 if view.caveats:
     with st.expander(f"Caveats ({len(view.caveats)})", expanded=False):
-        st.markdown("\n".join(f"- {cv}" for cv in view.caveats))
+        st.markdown("\n".join(f"- {plain(cv)}" for cv in view.caveats))
 
 tab_out, tab_dur, tab_cmp, tab_opi, tab_act, tab_rep = st.tabs(
     ["Outcomes", "Durability", "Comparisons", "Opioids", "Activity", "Report"]
@@ -82,7 +83,7 @@ with tab_dur:
         for line in view.durability_populations:
             st.markdown(line)
         for cv in view.durability_caveats:
-            st.caption(cv)
+            st.caption(plain(cv))
         st.caption(view.definitions["durability"])
         st.markdown("**Numbers at risk**")
         common.table(view.at_risk, "at_risk")
@@ -103,7 +104,7 @@ with tab_cmp:
     if cmp.logrank:
         st.markdown(cmp.logrank)
         if cmp.logrank_caveats:
-            st.caption(cmp.logrank_caveats)
+            st.caption(plain(cmp.logrank_caveats))
     common.table(cmp.response, "response_by_subgroup")
     common.download_csv(cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp")
     if viewer.can("compare_clinics") and cmp.funnel_figure is not None:

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboards import common, quality_panel
 from kapoutcomes import ingest
 from kapoutcomes.present import data_page
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import store
 
 loaded, viewer = common.page("Data")
@@ -65,7 +66,7 @@ with tab_upload:
             try:
                 mp = data_page.chosen_mapping(mapping_choice, own)
             except ingest.IngestError as e:
-                st.error(f"Mapping file problem: {e}")
+                st.error(f"Mapping file problem: {plain(e)}")
                 st.stop()
             bar = st.progress(0.0, text="Reading…")
 
@@ -89,15 +90,15 @@ with tab_upload:
                 )
             except ingest.IngestError as e:
                 bar.empty()
-                st.error(str(e))
+                st.error(plain(e))
                 st.stop()
             except store.StoreError as e:
                 bar.empty()
-                st.error(f"The store is busy or unavailable: {e}. Nothing was written.")
+                st.error(f"The store is busy or unavailable: {plain(e)}. Nothing was written.")
                 st.stop()
             except (duckdb.Error, OSError) as e:  # a full disk, a damaged store file
                 bar.empty()
-                st.error(f"{store.problem(str(path), e)}. Nothing was written.")
+                st.error(f"{plain(store.problem(str(path), e))}. Nothing was written.")
                 st.stop()
             bar.progress(1.0, text="Done")
             st.session_state["last_report"] = report
@@ -133,7 +134,9 @@ with tab_quarantine:
             with store.Store(path) as s:
                 per_file = ingest.quarantine_files(s)
             for i, (name, data) in enumerate(per_file.items()):
-                st.download_button(name, data, file_name=name, mime="text/csv", key=f"dl-q{i}")
+                st.download_button(
+                    plain(name), data, file_name=name, mime="text/csv", key=f"dl-q{i}"
+                )
 
 with tab_conflicts:
     if not path.exists():

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboards import access_gate, common
 from kapoutcomes.present import patient_page
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.storage import privacy
 
 loaded, viewer = common.page("Patient view")
@@ -55,7 +56,8 @@ view = patient_page.patient_view(loaded.tables, patient_id, s, mrn=mrn)
 flags = view.flags
 if flags.height:
     lines = "\n".join(
-        f"- **{r['at']:%Y-%m-%d}** {r['detail']}" for r in flags.head(8).iter_rows(named=True)
+        f"- **{r['at']:%Y-%m-%d}** {plain(r['detail'])}"
+        for r in flags.head(8).iter_rows(named=True)
     )
     more = f"\n- … and {flags.height - 8} more (table below)" if flags.height > 8 else ""
     st.error(

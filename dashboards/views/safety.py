@@ -8,12 +8,13 @@ import streamlit as st
 
 from dashboards import common
 from kapoutcomes.present import safety_page
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.present.headline import ci_label
 
 loaded, viewer = common.page("Safety")
 s = common.outcome_settings()
 flt = common.sidebar_filters(loaded.tables, key="safety")
-st.caption(f"Cohort: {flt.describe()}. Intervals: {ci_label(s.confidence_level)}.")
+st.caption(f"Cohort: {plain(flt.describe())}. Intervals: {ci_label(s.confidence_level)}.")
 common.review_now_panel(viewer)
 view = safety_page.safety_view(common.filtered(loaded, flt), s)
 if view is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import polars as pl
@@ -291,8 +292,11 @@ def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
     """A file name safe for the ledger, the quarantine, the audit trail and messages: the
     base name with identifier patterns (e-mail, SSN, dates, phone numbers, IDs), every run of
     four or more digits (a date of birth, an MRN) and the file's identifier words (``words``:
-    its patients' names and MRNs) replaced. The file's SHA-256 identifies the file itself."""
-    base = re.split(r"[\\/]", str(name))[-1]
+    its patients' names and MRNs) replaced; control and format characters (a terminal's
+    escape codes, bell, carriage return, bidirectional overrides) become "?". The file's
+    SHA-256 identifies the file itself."""
+    shown = "".join("?" if unicodedata.category(c) in {"Cc", "Cf"} else c for c in str(name))
+    base = re.split(r"[\\/]", shown)[-1]
     stem, dot, ext = base.rpartition(".")
     if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
         stem, ext = base, ""

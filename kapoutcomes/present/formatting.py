@@ -1,11 +1,15 @@
 """How the cohort report writes its numbers, shared by the text digest and the HTML page:
 percentages for rates, intervals and survival, p-values to two significant figures below
-0.001, thousands separators for counts; and the overall (not per-subgroup) rows of a frame."""
+0.001, thousands separators for counts; the overall (not per-subgroup) rows of a frame; and
+``plain``, which makes a user's text (a clinic, a file name, an e-mail) show as itself where
+the app renders Markdown."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import string
 from typing import Any
 
 import polars as pl
@@ -48,3 +52,31 @@ def format_value(v: Any, col: str) -> str:
 
 def overall(f: pl.DataFrame) -> pl.DataFrame:
     return f.filter(pl.col("subgroup") == "all") if "subgroup" in f.columns else f
+
+
+_MARKDOWN_SYNTAX = re.compile("([" + re.escape(string.punctuation) + "])")
+_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
+#: WORD JOINER (invisible): Streamlit's Markdown finds ``http://``, ``www.`` and e-mail
+#: autolinks and ``:streamlit:`` / emoji shortcodes in the text *after* backslash escapes are
+#: resolved (mdast-util-gfm-autolink-literal, remark-emoji), so an escape cannot stop them;
+#: an invisible joiner inside the pattern does.
+JOINER = "\u2060"
+_TEXT_PATTERNS = re.compile(
+    r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?=@)|(?<=:)(?=[\w+-]+:)"
+)
+
+
+def plain(text: object) -> str:
+    """``text`` as literal characters where Streamlit renders Markdown (st.markdown, write,
+    caption, info/warning/error/success, metric, expander, tab and button labels, help).
+
+    Every ASCII punctuation character gets CommonMark's backslash escape, so no link, image,
+    raw HTML or entity, emphasis, code, heading or list marker, ``$LaTeX$``, ``:color[...]``
+    directive or ``:material/...:`` icon can form; an invisible word joiner goes inside
+    ``http:``, ``https:``, ``www.``, before ``@`` and after a ``:`` that starts a shortcode, so
+    no autolink or emoji forms either (what a reader sees is unchanged). Line breaks become
+    one space (a name is one line). Use it on every user-controlled string placed into
+    Markdown; data frame cells, selectbox and multiselect options and st.text are not Markdown
+    and need nothing."""
+    one_line = _LINE_BREAKS.sub(" ", str(text))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", _TEXT_PATTERNS.sub(JOINER, one_line))

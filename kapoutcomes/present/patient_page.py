@@ -18,6 +18,7 @@ from kapoutcomes.ingest import deid
 from kapoutcomes.outcomes import change, episodes, maintenance_review
 from kapoutcomes.outcomes.maintenance_review import day_text
 from kapoutcomes.present import figures, patient_summary
+from kapoutcomes.present.formatting import plain
 from kapoutcomes.present.headline import Headline
 from kapoutcomes.storage import privacy
 
@@ -60,8 +61,9 @@ def find_patient(query: str, pseudonym_key: bytes) -> str:
 
 def _header(patient_id: str, info: dict) -> str:
     return (
-        f"**{patient_id}** · {info['clinic']} · {info['primary_condition'].replace('_', ' ')} · "
-        f"{info['sex']} · age band {info['age_band'] or 'not recorded'}"
+        f"**{plain(patient_id)}** · {plain(info['clinic'])} · "
+        f"{plain(info['primary_condition'].replace('_', ' '))} · "
+        f"{plain(info['sex'])} · age band {plain(info['age_band'] or 'not recorded')}"
         + (" · comorbid depression" if info["comorbid_depression"] else "")
     )
 

@@ -3,8 +3,10 @@
 A cell beginning with =, +, -, @, a tab or a carriage return can be run as a formula by
 Excel, LibreOffice or Google Sheets (CSV / formula injection, OWASP). Every CSV kapoutcomes
 writes goes through ``safe_csv``, which prefixes such cells with a single quote so that they
-are shown as text. Files written for people (``write_private``) are readable by their owner
-only: they may hold patient-level data.
+are shown as text. A spreadsheet set up for a semicolon list separator (most of continental
+Europe) splits an unquoted cell at each ";", so the same quote also goes after a ";" that a
+formula character follows (";=cmd" is written ";'=cmd"). Files written for people
+(``write_private``) are readable by their owner only: they may hold patient-level data.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import polars as pl
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: where a semicolon-separated reading starts a new cell with a formula (spaces allowed)
+AFTER_SEMICOLON = r";(\s*[=+\-@]|[\t\r])"
 
 
 def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -36,6 +40,7 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
         text = col.cast(pl.String) if dtype != pl.String else col
         if dtype.is_temporal():
             text = col.cast(pl.String)
+        text = text.str.replace_all(AFTER_SEMICOLON, ";'${1}")
         out.append(
             pl.when(text.str.contains(starts)).then(pl.lit("'") + text).otherwise(text).alias(name)
         )

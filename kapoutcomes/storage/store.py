@@ -204,7 +204,10 @@ def problem(path: str, error: BaseException) -> str:
             f"{path}: the disk is full (or the file-size limit was reached): {text[:160]}; "
             "free space and try again (the unfinished write was rolled back)"
         )
-    if "not a valid duckdb" in low or "duckdb database file" in low or "magic" in low:
+    # a SQLite (or other foreign) database: DuckDB names the extension it would need, which
+    # is never installed (SAFE_SETTINGS), so the file is simply not a store
+    foreign = "extension" in low and ("sqlite" in low or "install" in low)
+    if "not a valid duckdb" in low or "duckdb database file" in low or "magic" in low or foreign:
         return (
             f"{path}: not a kapoutcomes store (not a DuckDB database file); check the path, or "
             "restore the store from its backup"

@@ -120,3 +120,10 @@ def test_a_data_row_taken_for_the_header_is_not_listed_when_it_holds_a_number_wi
     assert (
         deid.header_list(["Pain NRS", "PHQ9 Q9", "Weight (kg)"]) == "Pain NRS, PHQ9 Q9, Weight (kg)"
     )
+
+
+def test_file_name_control_characters_become_visible():
+    """Terminal escape codes, bell, line breaks and bidirectional overrides in a file name
+    never reach the ledger, messages or the CLI (issue 15: escape codes printed raw)."""
+    name = deid.scrub_file_name("a\x1b[2Jb\x07c\r\n\u202eg.csv")
+    assert name == "a?[2Jb?c???g.csv"

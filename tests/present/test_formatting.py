@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from kapoutcomes.present.formatting import format_value, overall, percent
+from kapoutcomes.present.formatting import JOINER, format_value, overall, percent, plain
 
 
 def test_percent_one_decimal_and_a_dash_for_missing():
@@ -44,3 +44,34 @@ def test_overall_keeps_the_all_rows_and_passes_frames_without_subgroups():
     assert overall(f).get_column("n").to_list() == [3, 2]
     g = pl.DataFrame({"n": [1, 2]})
     assert overall(g).equals(g)
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("[click](http://evil.example)", r"\[click\]\(http¦\:\/\/evil\.example\)"),
+        ("![x](HTTPS://e.example/p.png)", r"\!\[x\]\(HTTPS¦\:\/\/e\.example\/p\.png\)"),
+        ("<img src=x onerror=alert(1)>", r"\<img src\=x onerror\=alert\(1\)\>"),
+        ("$x^2$ :red[hi] **b** _i_ `c`", r"\$x\^2\$ \:red\[hi\] \*\*b\*\* \_i\_ \`c\`"),
+        ("www.evil.example a@b.org", r"www¦\.evil\.example a¦\@b\.org"),
+        (":streamlit: :fire: at 10:30", r"\:¦streamlit\: \:¦fire\: at 10\:30"),
+        (":material/warning: &amp; # 1. - >", r"\:material\/warning\: \&amp\; \# 1\. \- \>"),
+        ("Riverside Pain Clinic", "Riverside Pain Clinic"),
+    ],
+)
+def test_plain_escapes_every_markdown_and_html_construct(text, escaped):
+    """Expected texts write the invisible joiner as ¦."""
+    assert plain(text) == escaped.replace("¦", JOINER)
+
+
+def test_the_joiner_is_the_invisible_word_joiner():
+    """The joiner that breaks autolinks and shortcodes (¦ in the cases above) is U+2060,
+    which shows nothing and does not break a word."""
+    assert JOINER == "\u2060"
+    assert plain("http://x").count(JOINER) == 1
+
+
+def test_plain_keeps_a_backslash_and_makes_one_line():
+    assert plain("a\\[b]") == r"a\\\[b\]"  # the user's backslash cannot un-escape the bracket
+    assert plain("line one\n\n# heading\r\nthree") == r"line one \# heading three"
+    assert plain(42) == "42"

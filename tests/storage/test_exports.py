@@ -63,3 +63,38 @@ def test_no_cell_starts_with_a_formula_character(values):
     rows = read_back(safe_csv(pl.DataFrame({"v": values})))
     for r in rows:
         assert not r["v"].startswith(FORMULA_STARTS)
+        # nor does any part a semicolon-separated reading makes of it, spaces or not
+        for part in r["v"].split(";")[1:]:
+            assert not part.startswith(FORMULA_STARTS)
+            assert not part.lstrip(" ").startswith(FORMULA_STARTS), r["v"]
+
+
+def test_semicolon_then_formula_is_neutralised_for_semicolon_locale_spreadsheets():
+    """Issue 15 (low): a ";=" cell passed the guard. A spreadsheet whose list separator is
+    ";" (Excel in most of continental Europe) splits the unquoted cell at the ";", so the
+    part after it must not start a formula either."""
+    df = pl.DataFrame({"note": ["a;=cmd|' /C calc'!A0", "x; +1", ";@SUM(A1)", "b;\tc", "ok;fine"]})
+    rows = read_back(safe_csv(df))
+    assert [r["note"] for r in rows] == [
+        "a;'=cmd|' /C calc'!A0",
+        "x;' +1",
+        ";'@SUM(A1)",
+        "b;'\tc",
+        "ok;fine",
+    ]
+
+
+def test_a_neutralised_cell_imports_back_as_it_was():
+    """The quote the guard adds is taken off again when a downloaded quarantine file is
+    corrected and imported (normalise.clean), after a ";" as at the start."""
+    from kapoutcomes.ingest.normalise import clean
+
+    values = ["a;=cmd", "=1+1", "x; +1", "b;\tc", "plain; text"]
+    back = [r["v"] for r in read_back(safe_csv(pl.DataFrame({"v": values})))]
+    assert clean(pl.Series("v", back)).to_list() == [
+        "a;=cmd",
+        "=1+1",
+        "x; +1",
+        "b;\tc",
+        "plain; text",
+    ]
