@@ -132,7 +132,14 @@ with tab_quarantine:
             with store.Store(path) as s:
                 per_file = ingest.quarantine_files(s)
             for i, (name, data) in enumerate(per_file.items()):
-                st.download_button(name, data, file_name=name, mime="text/csv", key=f"dl-q{i}")
+                common.download(
+                    lambda data=data: data,
+                    name,
+                    name,
+                    "text/csv",
+                    f"dl-q{i}",
+                    detail="quarantined rows",
+                )
 
 with tab_conflicts:
     if not path.exists():

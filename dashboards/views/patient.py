@@ -42,7 +42,8 @@ if patient_id is None:
     st.stop()
 
 seen = st.session_state.setdefault("audited_views", set())
-if patient_id not in seen:
+# demo patients are synthetic, no clinic's record: their views stay out of the audit trail
+if not loaded.is_demo and patient_id not in seen:
     if not access_gate.record(viewer, "view_patient", patient_id):
         st.stop()  # fail closed: no record shown whose view could not be audited
     seen.add(patient_id)
@@ -101,13 +102,17 @@ if view.benefit.height == 0:
     st.info("No benefit spells yet (needs a baseline and assessments after dosing).")
 else:
     st.dataframe(view.benefit, width="stretch", hide_index=True)
-    common.download_csv(view.benefit, "Benefit after each infusion", "benefit.csv", "dl-benefit")
+    common.download_csv(
+        view.benefit, "Benefit after each infusion", "benefit.csv", "dl-benefit", loaded.is_demo
+    )
 
 with st.expander("Sessions, scores and side effects"):
     for name, title in patient_page.RECORDS.items():
         st.markdown(f"**{title}**")
         st.dataframe(view.records[name], width="stretch", hide_index=True)
-        common.download_csv(view.records[name], title, f"{name}.csv", key=f"dl-p-{name}")
+        common.download_csv(
+            view.records[name], title, f"{name}.csv", f"dl-p-{name}", demo=loaded.is_demo
+        )
     if flags.height:
         st.markdown("**Safety flags**")
         st.dataframe(flags, width="stretch", hide_index=True)
@@ -120,4 +125,5 @@ common.download(
     "dl-summary",
     target=patient_id,
     detail="one-page summary",
+    demo=loaded.is_demo,
 )
