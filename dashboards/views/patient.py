@@ -16,6 +16,18 @@ if patients.height == 0:
     st.stop()
 
 known = patients.get_column("patient_id").sort().to_list()
+# a link from the Safety page names the patient by pseudonymous id (?patient=p_...), never by
+# MRN; it chooses the patient once, and the clinician may pick another afterwards
+linked = st.query_params.get("patient", "")
+if linked and linked != st.session_state.get("_linked_patient"):
+    st.session_state["_linked_patient"] = linked
+    if linked in known:
+        st.session_state["patient-pick"] = linked
+        st.session_state["patient-query"] = ""
+    else:
+        st.warning("The linked patient is not in the data you may see.")
+elif not linked:
+    st.session_state.pop("_linked_patient", None)  # the next link chooses again
 c1, c2 = st.columns([2, 3])
 query = c1.text_input(
     "Find by MRN or patient id",
