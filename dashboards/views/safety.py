@@ -59,12 +59,9 @@ if view.event_figures:
 elif view.events_table.height:
     st.markdown("**Adverse events recorded, by type** (counted; no rate without sessions)")
     st.dataframe(view.events_table, hide_index=True)
-for col, scale, table in zip(
-    st.columns(2), ("severity", "grade"), (view.by_severity, view.by_grade), strict=True
-):
-    with col:
-        st.markdown(f"**By {scale}** ({safety.SEVERITY_SCALES[scale]})")
-        st.dataframe(table, hide_index=True)
+for scale, table in (("severity", view.by_severity), ("grade", view.by_grade)):
+    st.markdown(f"**By {scale}** ({safety.SEVERITY_SCALES[scale]})")
+    st.dataframe(table, hide_index=True)
 common.download_csv(view.rates, "Adverse event rates", "adverse_event_rates.csv", "dl-ae-rates")
 if view.monthly_figure is not None:
     st.plotly_chart(view.monthly_figure, width="stretch")

@@ -52,7 +52,7 @@ def _rate_table(rates: pl.DataFrame, dimension: str, ci: str) -> pl.DataFrame:
     part = rates.filter(pl.col("dimension") == dimension).sort(order, "category")
     return part.select(
         pl.col("sessions_are").alias("route"),
-        pl.col("category").alias(dimension if dimension != "overall" else "events"),
+        *([] if dimension == "overall" else [pl.col("category").alias(dimension)]),
         pl.col("events").alias("n events"),
         pl.col("sessions").alias("sessions of the route"),
         pl.col("per_100_sessions").round(1).alias("per 100 sessions of the route"),
@@ -183,9 +183,17 @@ def _events_table(ae: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _review_first(signals: pl.DataFrame) -> pl.DataFrame:
+    """The signal's identity, the patient and the review first: what a clinician scans."""
+    first = ["signal_id", "kind", "signal_at", "patient_id", "review"]
+    return signals.select(*first, pl.exclude(first))
+
+
 def _event_figures(rates: pl.DataFrame, ci: str) -> dict[str, go.Figure]:
+    """Events by type per 100 sessions of each route, IV infusions first."""
     figs = {}
-    for words in rates.filter(pl.col("sessions") > 0).get_column("sessions_are").unique().sort():
+    rated = rates.filter(pl.col("sessions") > 0)
+    for words in [w for w in safety.ROUTE_SESSIONS.values() if w in rated["sessions_are"]]:
         part = rates.filter((pl.col("sessions_are") == words) & (pl.col("dimension") == "event"))
         if part.height:
             fig = figures.adverse_event_figure(part, f"Adverse events per 100 {words}")
@@ -211,11 +219,13 @@ def safety_view(
     if dosed:
         all_rates = safety.adverse_event_rates(ae, sessions, groups, s)
         overall = all_rates.filter(pl.col("dimension") == "overall")
-    serious = signal_reviews.with_reviews(
-        safety.serious_signals(safety.serious_events(ae)), reviews
+    serious = _review_first(
+        signal_reviews.with_reviews(safety.serious_signals(safety.serious_events(ae)), reviews)
     )
-    item9 = signal_reviews.with_reviews(
-        safety.item9_signals(safety.item9_by_patient(t["assessments"])), reviews
+    item9 = _review_first(
+        signal_reviews.with_reviews(
+            safety.item9_signals(safety.item9_by_patient(t["assessments"])), reviews
+        )
     )
     by_route = rates.filter(pl.col("dimension") == "overall")
     exc = safety.excursion_summary(safety.vital_excursions(sessions, s), groups, s)
