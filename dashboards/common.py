@@ -347,8 +347,11 @@ def sidebar_filters(t: dict[str, pl.DataFrame], key: str) -> filters.CohortFilte
     )
 
 
-def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> None:
-    """A CSV download, safe against spreadsheet formula injection, audited."""
+def download_csv(
+    frame: pl.DataFrame, label: str, file_name: str, key: str, demo: bool = False
+) -> None:
+    """A CSV download, safe against spreadsheet formula injection, audited (``demo``: rows of
+    the bundled synthetic demo cohort, see ``download``)."""
     download(
         lambda: exports.safe_csv(frame),
         f"⬇ {label} (CSV)",
@@ -356,6 +359,7 @@ def download_csv(frame: pl.DataFrame, label: str, file_name: str, key: str) -> N
         "text/csv",
         key,
         detail=f"rows={frame.height}",
+        demo=demo,
     )
 
 
@@ -401,15 +405,22 @@ def download(
     key: str,
     target: str | None = None,
     detail: str = "",
+    demo: bool = False,
 ) -> None:
     """A download that is recorded in the audit trail before any byte leaves: the data is
     made only when the person clicks (Streamlit's deferred download), after the audit entry
-    is written; when it cannot be written the download fails and nothing is sent."""
+    is written; when it cannot be written the download fails and nothing is sent. Every
+    download of the app goes through here (a test fails on a page calling
+    ``st.download_button`` itself). ``demo``: the rows come from the bundled synthetic demo
+    cohort (``Loaded.is_demo``), which is no clinic's record: nothing is written to the
+    clinic's audit trail."""
     from dashboards import access_gate
 
     viewer = st.session_state.get("viewer")
 
     def audited() -> bytes:
+        if demo:
+            return data()
         if viewer is None:
             raise RuntimeError("no viewer: refusing an unaudited download")
         access_gate.write_audit(viewer, "export", target or file_name, detail)

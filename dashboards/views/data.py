@@ -134,8 +134,13 @@ with tab_quarantine:
             with store.Store(path) as s:
                 per_file = ingest.quarantine_files(s)
             for i, (name, data) in enumerate(per_file.items()):
-                st.download_button(
-                    plain(name), data, file_name=name, mime="text/csv", key=f"dl-q{i}"
+                common.download(
+                    lambda data=data: data,
+                    plain(name),
+                    name,
+                    "text/csv",
+                    f"dl-q{i}",
+                    detail="quarantined rows",
                 )
 
 with tab_conflicts:

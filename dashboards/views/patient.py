@@ -17,6 +17,18 @@ if patients.height == 0:
     st.stop()
 
 known = patients.get_column("patient_id").sort().to_list()
+# a link from the Safety page names the patient by pseudonymous id (?patient=p_...), never by
+# MRN; it chooses the patient once, and the clinician may pick another afterwards
+linked = st.query_params.get("patient", "")
+if linked and linked != st.session_state.get("_linked_patient"):
+    st.session_state["_linked_patient"] = linked
+    if linked in known:
+        st.session_state["patient-pick"] = linked
+        st.session_state["patient-query"] = ""
+    else:
+        st.warning("The linked patient is not in the data you may see.")
+elif not linked:
+    st.session_state.pop("_linked_patient", None)  # the next link chooses again
 c1, c2 = st.columns([2, 3])
 query = c1.text_input(
     "Find by MRN or patient id",
@@ -43,7 +55,8 @@ if patient_id is None:
     st.stop()
 
 seen = st.session_state.setdefault("audited_views", set())
-if patient_id not in seen:
+# demo patients are synthetic, no clinic's record: their views stay out of the audit trail
+if not loaded.is_demo and patient_id not in seen:
     if not access_gate.record(viewer, "view_patient", patient_id):
         st.stop()  # fail closed: no record shown whose view could not be audited
     seen.add(patient_id)
@@ -103,13 +116,17 @@ if view.benefit.height == 0:
     st.info("No benefit spells yet (needs a baseline and assessments after dosing).")
 else:
     common.table(view.benefit, "benefit")
-    common.download_csv(view.benefit, "Benefit after each infusion", "benefit.csv", "dl-benefit")
+    common.download_csv(
+        view.benefit, "Benefit after each infusion", "benefit.csv", "dl-benefit", loaded.is_demo
+    )
 
 with st.expander("Sessions, scores and side effects"):
     for name, title in patient_page.RECORDS.items():
         st.markdown(f"**{title}**")
         common.table(view.records[name], f"patient_{name}")
-        common.download_csv(view.records[name], title, f"{name}.csv", key=f"dl-p-{name}")
+        common.download_csv(
+            view.records[name], title, f"{name}.csv", f"dl-p-{name}", demo=loaded.is_demo
+        )
     if flags.height:
         st.markdown("**Safety flags**")
         common.table(flags, "patient_flags")
@@ -122,4 +139,5 @@ common.download(
     "dl-summary",
     target=patient_id,
     detail="one-page summary",
+    demo=loaded.is_demo,
 )

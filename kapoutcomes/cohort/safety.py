@@ -262,6 +262,35 @@ def item9_by_patient(assessments: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def signal_id(kind: str, at: str, event: str | None = None) -> pl.Expr:
+    """The id under which a clinician's review of a must-not-miss signal is kept
+    (``storage.signal_reviews``): kind/patient_id/date-time of the ``at`` column, then /event
+    for a serious event. A newer answer above 0 or another event is a new signal."""
+    parts = [pl.lit(kind), pl.col("patient_id"), pl.col(at).dt.strftime("%Y-%m-%dT%H:%M:%S")]
+    if event is not None:
+        parts.append(pl.col(event).fill_null("event"))
+    return pl.concat_str(parts, separator="/")
+
+
+def item9_signals(item9: pl.DataFrame) -> pl.DataFrame:
+    """``item9_by_patient`` rows as reviewable signals: signal_id (of the latest answer above
+    0: a newer one needs its own review), kind and signal_at first."""
+    return item9.select(
+        signal_id=signal_id("phq9_item9", "last_above_0_at"),
+        kind=pl.lit("phq9_item9"),
+        signal_at=pl.col("last_above_0_at"),
+    ).hstack(item9)
+
+
+def serious_signals(serious: pl.DataFrame) -> pl.DataFrame:
+    """``serious_events`` rows as reviewable signals: signal_id, kind and signal_at first."""
+    return serious.select(
+        signal_id=signal_id("serious_adverse_event", "onset_at", "event"),
+        kind=pl.lit("serious_adverse_event"),
+        signal_at=pl.col("onset_at"),
+    ).hstack(serious)
+
+
 def adverse_event_burden(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Per dosed patient: dosing_sessions, events, serious_events, severe_events,
     events_per_100_sessions."""
@@ -281,8 +310,11 @@ def adverse_event_burden(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -
 
 def prepare_adverse_events(adverse_events: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Adverse events with the categories the rates count them by: overall, seriousness,
-    severity_ (severity, else grade, else "not recorded") and route_ (route of the session the
-    event followed, else "unknown")."""
+    severity_ (mild / moderate / severe as recorded, else empty), grade_ ("grade 1"-"grade 5"
+    as recorded, else empty) and route_ (route of the session the event followed, else
+    "unknown"). Severity words and CTCAE-style grades are two scales that
+    ``docs/clinical-reference`` gives no mapping between: each event is counted on the
+    scale(s) it was recorded on, never converted (``SEVERITY_SCALES``)."""
     return (
         adverse_events.join(
             sessions.select("session_id", _route=pl.col("route")), on="session_id", how="left"
@@ -292,9 +324,8 @@ def prepare_adverse_events(adverse_events: pl.DataFrame, sessions: pl.DataFrame)
             seriousness=pl.when(is_serious())
             .then(pl.lit("serious"))
             .otherwise(pl.lit("not serious")),
-            severity_=pl.col("severity").fill_null(
-                pl.format("grade {}", pl.col("grade")).fill_null("not recorded")
-            ),
+            severity_=pl.col("severity"),
+            grade_=pl.format("grade {}", pl.col("grade")),
             route_=pl.col("_route").fill_null("unknown"),
         )
         .drop("_route")
@@ -315,8 +346,19 @@ _AE_DIMS = {
     "overall": "overall",
     "event": "event",
     "severity": "severity_",
+    "grade": "grade_",
     "seriousness": "seriousness",
     "route": "route_",
+}
+
+#: The two grading scales of adverse events, shown as separate tables (no published mapping
+#: between them in the clinical reference; CTCAE's own wording of grades 1-3 as mild /
+#: moderate / severe is not applied to clinics' own severity words).
+SEVERITY_SCALES = {
+    "severity": "severity as recorded (mild, moderate, severe); events recorded with a grade "
+    "only are not counted here",
+    "grade": "grade as recorded (CTCAE-style 1-5); events recorded with a severity word only "
+    "are not counted here",
 }
 
 
@@ -328,7 +370,8 @@ def adverse_event_counts(
     ae = prepare_adverse_events(adverse_events, sessions)
     events = pl.concat(
         [
-            ae.group_by("patient_id", category=pl.col(col).cast(pl.String))
+            ae.filter(pl.col(col).is_not_null())
+            .group_by("patient_id", category=pl.col(col).cast(pl.String))
             .agg(events=pl.len().cast(pl.Int64))
             .with_columns(dimension=pl.lit(dim))
             for dim, col in _AE_DIMS.items()
@@ -385,8 +428,9 @@ AE_RATE_COLUMNS = (
 AE_DEFINITION = (
     "events per 100 dosing sessions (exact Poisson interval) and share of dosed patients "
     "with at least one (Clopper-Pearson); serious = marked serious or psychosis, "
-    "hypertensive crisis, respiratory depression, abuse; route = route of the session "
-    "the event followed (denominators: sessions and patients with that route)"
+    "hypertensive crisis, respiratory depression, abuse; severity (mild / moderate / severe) "
+    "and grade (1-5) count the events recorded on that scale, never converted; route = route "
+    "of the session the event followed (denominators: sessions and patients with that route)"
 )
 
 
@@ -451,6 +495,98 @@ def adverse_event_rates_from_cells(
             pl.when(pl.col("events") < 5).then(pl.lit("fewer than 5 events")),
         ),
     ).select(AE_RATE_COLUMNS)
+
+
+#: Words for one dosing session of each route ("per 100 IV infusions", "per 100 IM
+#: injections"): an infusion is IV only.
+ROUTE_SESSIONS = {
+    "IV": "IV infusions",
+    "IM": "IM injections",
+    "intranasal": "intranasal doses",
+    "sublingual": "sublingual doses",
+    "oral": "oral doses",
+    "topical": "topical applications",
+    "unknown": "events not linked to a dosing session",
+}
+ROUTE_RATE_DEFINITION = (
+    "events per 100 dosing sessions of the route (exact Poisson interval): each event counts "
+    "under the route of the dosing session it followed, and its denominator is that route's "
+    "dosing sessions only (IV infusions apart from IM, intranasal, sublingual, oral and "
+    "topical doses); share of the patients dosed by that route with at least one "
+    "(Clopper-Pearson). Events not linked to a dosing session have no denominator: counted, "
+    "not rated"
+)
+
+
+def _route_events(ae: pl.DataFrame) -> pl.DataFrame:
+    """Events and patients with them per route of the session followed, dimension and
+    category (``prepare_adverse_events`` rows; a scale an event was not graded on skips it)."""
+    dims = {k: v for k, v in _AE_DIMS.items() if k != "route"}
+    return pl.concat(
+        [
+            ae.filter(pl.col(col).is_not_null())
+            .group_by(route=pl.col("route_"), category=pl.col(col).cast(pl.String))
+            .agg(events=pl.len().cast(pl.Int64), n=pl.col("patient_id").n_unique().cast(pl.Int64))
+            .with_columns(dimension=pl.lit(dim))
+            for dim, col in dims.items()
+        ],
+        how="diagonal",
+    )
+
+
+def adverse_event_rates_by_route(
+    adverse_events: pl.DataFrame, sessions: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    """Adverse events per 100 dosing sessions of each route, overall and by event, severity,
+    grade and seriousness (``ROUTE_RATE_DEFINITION``). Every dosed route has its overall row
+    (0 events included); events not linked to a dosing session form the route "unknown"
+    without a rate. Columns: route, sessions_are (words: "IV infusions"...), dimension,
+    category, events, sessions, per_100_sessions, per_100_lower, per_100_upper, n,
+    denominator, rate, lower, upper, definition, caveats."""
+    ae = prepare_adverse_events(adverse_events, sessions)
+    dos = dosing.dosing_sessions(sessions).with_columns(pl.col("route").fill_null("unknown"))
+    expo = dos.group_by("route").agg(
+        sessions=pl.len().cast(pl.Int64),
+        denominator=pl.col("patient_id").n_unique().cast(pl.Int64),
+    )
+    overall = expo.select(
+        "route", dimension=pl.lit("overall"), category=pl.lit("any adverse event")
+    )
+    out = (
+        overall.join(
+            _route_events(ae), on=["route", "dimension", "category"], how="full", coalesce=True
+        )
+        .join(expo, on="route", how="left")
+        .with_columns(pl.col("events", "n", "sessions", "denominator").fill_null(0))
+        .sort("route", "dimension", "category")
+    )
+    rate, lo, hi = poisson_rate_ci(
+        out.get_column("events").to_numpy(),
+        out.get_column("sessions").to_numpy(),
+        settings.confidence_level,
+    )
+    out = out.with_columns(
+        per_100_sessions=pl.Series(rate).fill_nan(None),
+        per_100_lower=pl.Series(lo).fill_nan(None),
+        per_100_upper=pl.Series(hi).fill_nan(None),
+    )
+    out = with_proportion(out, "n", "denominator", settings.confidence_level, method="exact")
+    unlinked = pl.when(pl.col("sessions") == 0).then(
+        pl.lit("not linked to a dosing session: no denominator, not rated")
+    )
+    few = pl.when((pl.col("events") < 5) & (pl.col("sessions") > 0))
+    return out.with_columns(
+        sessions_are=pl.col("route").replace_strict(
+            ROUTE_SESSIONS, default=pl.format("{} sessions", "route"), return_dtype=pl.String
+        ),
+        definition=pl.lit(ROUTE_RATE_DEFINITION),
+        caveats=caveat_expr(
+            pl.when(pl.col("sessions") > 0).then(pl.col("denominator")),
+            settings,
+            unlinked,
+            few.then(pl.lit("fewer than 5 events")),
+        ),
+    ).select("route", "sessions_are", *AE_RATE_COLUMNS[2:])
 
 
 def serious_events(adverse_events: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,9 @@
 """Everything the app's Safety page shows for a (filtered) cohort, from one call: adverse-event
-rates with intervals at the configured confidence level, the monthly trend, vital-sign
-excursions, serious events and PHQ-9 item 9 answers. The page renders."""
+rates per 100 dosing sessions of each route (IV infusions apart from IM, intranasal,
+sublingual and oral doses) with intervals at the configured confidence level, severity and
+grade as two tables (never mixed), the monthly trend, vital-sign excursions, serious events
+and PHQ-9 item 9 answers with the clinician's review beside each, and what cannot be shown
+(a store without dosing sessions). The page renders."""
 
 from __future__ import annotations
 
@@ -15,20 +18,25 @@ from kapoutcomes.cohort.groups import patient_groups
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.present import figures
 from kapoutcomes.present.headline import Headline, ci_label
+from kapoutcomes.storage import signal_reviews
+from kapoutcomes.storage.store import SIGNAL_REVIEW_SCHEMA
 
 
 @dataclass(frozen=True)
 class SafetyView:
     headlines: tuple[Headline, ...]
-    rates: pl.DataFrame  # every adverse-event rate (overall, by event, severity, route)
-    rates_figure: go.Figure | None
-    by_severity: pl.DataFrame  # for people: rounded, interval as text
-    by_route: pl.DataFrame
+    missing: tuple[str, ...]  # what cannot be shown for this cohort, and why
+    rates: pl.DataFrame  # every adverse-event rate per route (the download)
+    by_route: pl.DataFrame  # for people: events per 100 sessions of each route
+    event_figures: dict[str, go.Figure]  # route words ("IV infusions") -> events by type
+    by_severity: pl.DataFrame  # route x severity as recorded (mild / moderate / severe)
+    by_grade: pl.DataFrame  # route x grade as recorded (1-5): never mixed with severity
+    events_table: pl.DataFrame  # events by type, counted (shown without dosing sessions)
     monthly_figure: go.Figure | None
     excursions: pl.DataFrame  # for the download
     excursions_table: pl.DataFrame  # for people
-    serious: pl.DataFrame
-    item9: pl.DataFrame
+    serious: pl.DataFrame  # signal_id, kind, signal_at, the event, review
+    item9: pl.DataFrame  # signal_id, kind, signal_at, the patient's answers, review
     after_dose_flags: pl.DataFrame  # must-not-miss vital signs after dosing
     after_dose_limits: str  # the limits in force, in words, with their sources
     dissociation: pl.DataFrame  # after-dose CADSS per session by dose band (the download)
@@ -36,52 +44,86 @@ class SafetyView:
 
 
 def _rate_table(rates: pl.DataFrame, dimension: str, ci: str) -> pl.DataFrame:
-    return rates.filter(pl.col("dimension") == dimension).select(
-        "category",
-        "events",
-        "sessions",
-        pl.col("per_100_sessions").round(1),
+    """Rows of one dimension of ``safety.adverse_event_rates_by_route`` for people: the
+    route's sessions in words, the rate per 100 of them with its interval, patients."""
+    order = pl.col("route").replace_strict(
+        {r: i for i, r in enumerate(safety.ROUTE_SESSIONS)}, default=len(safety.ROUTE_SESSIONS)
+    )
+    part = rates.filter(pl.col("dimension") == dimension).sort(order, "category")
+    return part.select(
+        pl.col("sessions_are").alias("route"),
+        *([] if dimension == "overall" else [pl.col("category").alias(dimension)]),
+        pl.col("events").alias("n events"),
+        pl.col("sessions").alias("sessions of the route"),
+        pl.col("per_100_sessions").round(1).alias("per 100 sessions of the route"),
         pl.when(pl.col("sessions") > 0)
         .then(
             pl.format("{}-{}", pl.col("per_100_lower").round(1), pl.col("per_100_upper").round(1))
         )
-        .otherwise(pl.lit("no linked infusions"))
-        .alias(f"per_100 {ci}"),
-        pl.format("{}/{}", "n", "denominator").alias("patients"),
+        .otherwise(pl.lit("no denominator"))
+        .alias(f"per 100 {ci}"),
+        pl.when(pl.col("denominator") > 0)
+        .then(pl.format("{}/{}", "n", "denominator"))
+        .otherwise(pl.col("n").cast(pl.String))
+        .alias("patients"),
         (pl.col("rate") * 100).round(1).alias("% patients"),
         "caveats",
     )
 
 
-def _headlines(rates: pl.DataFrame, serious: pl.DataFrame, item9: pl.DataFrame, ci: str):  # type: ignore[no-untyped-def]
-    overall = rates.filter(pl.col("dimension") == "overall")
+def _route_headline(by_route: pl.DataFrame, ci: str) -> Headline:
+    """Events per 100 IV infusions when the cohort has IV infusions, else per 100 sessions of
+    its most used route; the other routes in the caption (never one mixed denominator)."""
+    rated = by_route.filter(pl.col("sessions") > 0).sort(
+        pl.col("route") != "IV", pl.col("sessions"), descending=[False, True]
+    )
+    if rated.height == 0:
+        return Headline("Events per 100 sessions", "—", caption="no dosing sessions")
+    o = rated.row(0, named=True)
+    others = ", ".join(
+        f"{r['sessions_are']} {r['per_100_sessions']:.1f}"
+        for r in rated.tail(-1).iter_rows(named=True)
+    )
+    return Headline(
+        f"Events per 100 {o['sessions_are']}",
+        f"{o['per_100_sessions']:.1f}",
+        caption=f"{ci} {o['per_100_lower']:.1f}-{o['per_100_upper']:.1f} "
+        f"({o['events']:,} events / {o['sessions']:,})" + (f"; per 100 {others}" if others else ""),
+        help=o["definition"],
+    )
+
+
+def _headlines(  # type: ignore[no-untyped-def]
+    by_route: pl.DataFrame, overall: pl.DataFrame, t: dict, serious: pl.DataFrame, item9, ci: str
+):
     if overall.height:
         o = overall.row(0, named=True)
-        events = Headline(
-            "Events per 100 infusions",
-            f"{o['per_100_sessions']:.1f}",
-            caption=f"{ci} {o['per_100_lower']:.1f}-{o['per_100_upper']:.1f} "
-            f"({o['events']:,} events / {o['sessions']:,} sessions)",
-            help=o["definition"],
-        )
         patients = Headline(
             "Patients with any event",
             f"{o['rate']:.0%}",
             caption=f"{ci} {o['lower']:.0%}-{o['upper']:.0%} "
-            f"({o['n']:,}/{o['denominator']:,} patients)",
+            f"({o['n']:,}/{o['denominator']:,} dosed patients)",
         )
     else:
-        events = Headline("Events per 100 infusions", "0")
-        patients = Headline("Patients with any event", "0%")
+        n = t["adverse_events"].get_column("patient_id").n_unique()
+        patients = Headline("Patients with any event", f"{n:,}", caption="no dosing sessions")
     open_item9 = item9.filter(pl.col("status").str.starts_with("open")).height
+    unreviewed = (item9.get_column("review") == "not reviewed yet").sum() + (
+        serious.get_column("review") == "not reviewed yet"
+    ).sum()
     return (
-        events,
+        _route_headline(by_route, ci),
         patients,
         Headline("Serious adverse events", f"{serious.height:,}"),
         Headline(
             "Open PHQ-9 item 9 flags",
             f"{open_item9:,}",
             caption=f"{item9.height:,} patient(s) ever answered above 0",
+        ),
+        Headline(
+            "Signals not reviewed yet",
+            f"{unreviewed:,}",
+            caption="PHQ-9 item 9 and serious events without a recorded review",
         ),
     )
 
@@ -110,28 +152,98 @@ def _excursions_table(exc: pl.DataFrame, ci: str) -> pl.DataFrame:
     )
 
 
-def safety_view(t: dict[str, pl.DataFrame], s: Settings) -> SafetyView | None:
-    """The Safety page's content for the cohort ``t``; None when it has no dosing session,
-    so that there is nothing to rate."""
+def missing_parts(t: dict[str, pl.DataFrame]) -> tuple[str, ...]:
+    """What the Safety page cannot show for the cohort ``t``, and why (empty: everything)."""
+    dosing = t["sessions"].filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
+    out = []
+    if dosing.height == 0:
+        out.append(
+            "No dosing sessions in this cohort: adverse events are counted but not rated "
+            "(a rate per 100 sessions needs the sessions), and vital-sign excursions, after-dose "
+            "flags and dissociation by dose need the sessions' records. Import the sessions "
+            "export to see them."
+        )
+    if t["adverse_events"].height == 0:
+        out.append("No side effects (adverse events) recorded in this cohort.")
+    if t["assessments"].filter(pl.col("instrument") == "phq9").height == 0:
+        out.append("No PHQ-9 answers in this cohort: item 9 (self-harm) cannot be checked.")
+    return tuple(out)
+
+
+def _events_table(ae: pl.DataFrame) -> pl.DataFrame:
+    """Adverse events by type, counted (no rate): what the page shows without sessions."""
+    return (
+        ae.group_by("event")
+        .agg(
+            pl.len().alias("n events"),
+            pl.col("patient_id").n_unique().alias("patients"),
+            safety.is_serious().sum().alias("serious"),
+        )
+        .sort("n events", "event", descending=[True, False])
+    )
+
+
+def _review_first(signals: pl.DataFrame) -> pl.DataFrame:
+    """The signal's identity, the patient and the review first: what a clinician scans."""
+    first = ["signal_id", "kind", "signal_at", "patient_id", "review"]
+    return signals.select(*first, pl.exclude(first))
+
+
+def _event_figures(rates: pl.DataFrame, ci: str) -> dict[str, go.Figure]:
+    """Events by type per 100 sessions of each route, IV infusions first."""
+    figs = {}
+    rated = rates.filter(pl.col("sessions") > 0)
+    for words in [w for w in safety.ROUTE_SESSIONS.values() if w in rated["sessions_are"]]:
+        part = rates.filter((pl.col("sessions_are") == words) & (pl.col("dimension") == "event"))
+        if part.height:
+            fig = figures.adverse_event_figure(part, f"Adverse events per 100 {words}")
+            fig.update_layout(yaxis_title=f"Events per 100 {words} (exact {ci})")
+            figs[words] = fig
+    return figs
+
+
+def safety_view(
+    t: dict[str, pl.DataFrame], s: Settings, reviews: pl.DataFrame | None = None
+) -> SafetyView:
+    """The Safety page's content for the cohort ``t`` (``reviews``: the store's
+    ``signal_reviews``, shown beside each signal). Without dosing sessions it shows what needs
+    none (serious events, PHQ-9 item 9, events counted) and says what is missing."""
     ci = ci_label(s.confidence_level)
     sessions, ae = t["sessions"], t["adverse_events"]
-    if sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES)).height == 0:
-        return None
+    reviews = reviews if reviews is not None else pl.DataFrame(schema=SIGNAL_REVIEW_SCHEMA)
+    missing = missing_parts(t)
+    dosed = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES)).height > 0
+    rates = safety.adverse_event_rates_by_route(ae, sessions, s)
     groups = patient_groups(t["patients"], sessions)
-    rates = safety.adverse_event_rates(ae, sessions, groups, s)
-    serious = safety.serious_events(ae)
-    item9 = safety.item9_by_patient(t["assessments"])
+    overall = pl.DataFrame()
+    if dosed:
+        all_rates = safety.adverse_event_rates(ae, sessions, groups, s)
+        overall = all_rates.filter(pl.col("dimension") == "overall")
+    serious = _review_first(
+        signal_reviews.with_reviews(safety.serious_signals(safety.serious_events(ae)), reviews)
+    )
+    item9 = _review_first(
+        signal_reviews.with_reviews(
+            safety.item9_signals(safety.item9_by_patient(t["assessments"])), reviews
+        )
+    )
+    by_route = rates.filter(pl.col("dimension") == "overall")
     exc = safety.excursion_summary(safety.vital_excursions(sessions, s), groups, s)
-    has_events = rates.filter(pl.col("dimension") == "event").height > 0
+    diss = dissociation.cadss_summary(t["assessments"], sessions, s)
     return SafetyView(
-        headlines=_headlines(rates, serious, item9, ci),
+        headlines=_headlines(by_route, overall, t, serious, item9, ci),
+        missing=missing,
         rates=rates,
-        rates_figure=figures.adverse_event_figure(rates) if has_events else None,
+        by_route=_rate_table(rates, "overall", ci),
+        event_figures=_event_figures(rates, ci),
         by_severity=_rate_table(rates, "severity", ci),
-        by_route=_rate_table(rates, "route", ci),
+        by_grade=_rate_table(rates, "grade", ci),
+        events_table=_events_table(ae),
         monthly_figure=monthly_figure(
             activity.adverse_events_by_month(ae, sessions, s.confidence_level), ci
-        ),
+        )
+        if dosed
+        else None,
         excursions=exc,
         excursions_table=_excursions_table(exc, ci),
         serious=serious,
@@ -140,7 +252,7 @@ def safety_view(t: dict[str, pl.DataFrame], s: Settings) -> SafetyView | None:
             t["assessments"].clear(), ae.clear(), sessions, s
         ).filter(pl.col("flag").str.ends_with("_after_dosing")),
         after_dose_limits=after_dose_limits(s),
-        dissociation=(diss := dissociation.cadss_summary(t["assessments"], sessions, s)),
+        dissociation=diss,
         dissociation_table=_dissociation_table(diss, s, ci),
     )
 

@@ -150,6 +150,7 @@ COLUMNS: dict[str, Column] = {
     "started_at": _C("Started", "datetime"),
     "session_type": _C("Session", "words"),
     "route": _C("Route"),
+    "review": _C("Review (who, when, what was done)", width=_WIDE),
     "dose_mg": _C("Dose", "mg"),
     "dose_mg_per_kg": _C("Dose", "number", 2, unit="mg/kg"),
     "weight_kg": _C("Weight", "number", 1, unit="kg"),
@@ -277,6 +278,24 @@ _WHO_LABELS = {
 _MEASURED = {"value": _C("Value", "number", 1), "lower": _C("lower", "number", 1)}
 
 _QUARANTINE = ("quarantine_file", "quarantine_row", "quarantine_reason")
+
+_BY_ROUTE = (
+    "route",
+    "n events",
+    "sessions of the route",
+    "per 100 sessions of the route",
+    "per 100 {ci}",
+    "patients",
+    "% patients",
+    "caveats",
+)
+_BY_ROUTE_LABELS = {
+    "n events": _C("Events", "count"),
+    "sessions of the route": _C("Dosing sessions of the route", "count"),
+    "per 100 sessions of the route": _C("Per 100 sessions of the route", "rate", unit=""),
+    "per 100 {ci}": _C("{ci} (per 100 sessions)"),
+    "patients": _C("Patients with an event (n/N)"),
+}
 
 #: every table shown, by name
 TABLES: dict[str, TableSpec] = {
@@ -427,6 +446,18 @@ TABLES: dict[str, TableSpec] = {
         ),
         {"patients": _C("Patients with an event (n/N)")},
     ),
+    # the Safety page's per-route rates: each rate's denominator is the sessions of its route
+    "adverse_events_by_route": TableSpec(_BY_ROUTE, _BY_ROUTE_LABELS),
+    "adverse_events_by_severity": TableSpec(
+        (*_BY_ROUTE[:1], "severity", *_BY_ROUTE[1:]), _BY_ROUTE_LABELS
+    ),
+    "adverse_events_by_grade": TableSpec(
+        (*_BY_ROUTE[:1], "grade", *_BY_ROUTE[1:]), {**_BY_ROUTE_LABELS, "grade": _C("Grade")}
+    ),
+    "adverse_events_by_type": TableSpec(
+        ("event", "n events", "patients", "serious"),
+        {"serious": _C("Serious events", "count")},
+    ),
     "excursions": TableSpec(("excursion", *_RATE, "patients", *_NOTES)),
     "excursions_table": TableSpec(
         (
@@ -449,6 +480,7 @@ TABLES: dict[str, TableSpec] = {
     "serious_events": TableSpec(
         (
             "patient_id",
+            "review",
             "onset_at",
             "event",
             "event_text",
@@ -461,6 +493,7 @@ TABLES: dict[str, TableSpec] = {
     "item9": TableSpec(
         (
             "patient_id",
+            "review",
             "answers_above_0",
             "highest",
             "first_at",

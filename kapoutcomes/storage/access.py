@@ -49,10 +49,13 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "administrator": ("data", "audit", "definitions"),
 }
 
-#: Actions each role may take.
+#: Actions each role may take. ``review_signal``: record "reviewed" / "action taken" for a
+#: PHQ-9 item 9 or serious-event signal (the roles that see patients; ``signal_reviews``).
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "medical_director": frozenset({"compare_clinics", "export", "view_patient", "read_audit"}),
-    "clinician": frozenset({"export", "view_patient"}),
+    "medical_director": frozenset(
+        {"compare_clinics", "export", "view_patient", "read_audit", "review_signal"}
+    ),
+    "clinician": frozenset({"export", "view_patient", "review_signal"}),
     "data_manager": frozenset({"import", "export"}),
     "administrator": frozenset({"import", "export", "read_audit", "change_settings"}),
 }

@@ -38,6 +38,7 @@ ACTIONS = (
     "settings_change",
     "access_denied",
     "review_now_reviewed",
+    "review_signal",
 )
 
 

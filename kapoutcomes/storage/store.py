@@ -89,6 +89,23 @@ REVIEW_SCHEMA: dict[str, Any] = {
     "reviewed_at": pl.Datetime("us"),
 }
 
+#: What a clinician recorded about a must-not-miss safety signal on the Safety page (a PHQ-9
+#: item 9 answer above 0, a serious adverse event): append-only, one row per review, the
+#: newest shown beside the signal; each written in one transaction with its audit entry
+#: (``signal_reviews.record``). The patient is named by pseudonym only and the note is
+#: scrubbed of identifier-shaped text.
+SIGNAL_REVIEW_SCHEMA: dict[str, Any] = {
+    "signal_id": pl.String,  # kind/patient_id/date-time[/event]: cohort.safety.signal_id
+    "kind": pl.String,  # phq9_item9 | serious_adverse_event
+    "patient_id": pl.String,
+    "signal_at": pl.Datetime("us"),
+    "outcome": pl.String,  # reviewed | action taken
+    "note": pl.String,
+    "reviewed_by": pl.String,
+    "role": pl.String,
+    "reviewed_at": pl.Datetime("us"),
+}
+
 AUDIT_SCHEMA: dict[str, Any] = {
     "seq": pl.Int64,
     "at": pl.Datetime("us"),
@@ -129,6 +146,7 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "conflicts": CONFLICT_SCHEMA,
     "audit_log": AUDIT_SCHEMA,
     "review_now": REVIEW_SCHEMA,
+    "signal_reviews": SIGNAL_REVIEW_SCHEMA,
     "import_writes": WRITES_SCHEMA,
     "import_undone": UNDONE_SCHEMA,
 }
@@ -576,6 +594,17 @@ class Store:
                 "AND kind = ? AND status = 'open'",
                 [user, import_id, row_number, kind],
             )
+
+    def signal_reviews(self) -> pl.DataFrame:
+        """Every review recorded of a safety signal, newest first (empty for a store opened
+        read-only from before the table)."""
+        if "signal_reviews" not in self._tables():
+            return pl.DataFrame(schema=SIGNAL_REVIEW_SCHEMA)
+        return self.read("signal_reviews").sort("reviewed_at", "signal_id", descending=True)
+
+    def _tables(self) -> set[str]:
+        rows = self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        return {str(r[0]) for r in rows}
 
     @staticmethod
     def last_audit_link(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:

@@ -236,3 +236,78 @@ def test_after_dose_excursion_rates_hand_worked():
     assert got["crisis_after"] == (2, 3)
     assert got["hypoxaemia_after"] == (1, 2)
     assert got["tachycardia_after"] == (1, 2)
+
+
+def _mixed_routes():
+    """Patient 1: 3 IV infusions, 2 events after them (one graded only, one with both
+    scales); patient 2: 4 IM injections, 1 event after one of them; an event of patient 2
+    linked to no session."""
+    t = _cohort()
+    t["sessions"] = t["sessions"].with_columns(
+        route=pl.when(pl.col("patient_id") == pid(2)).then(pl.lit("IM")).otherwise(pl.lit("IV"))
+    )
+    ev = [
+        {**_event(1, 1, "nausea_vomiting", 0.1, "s1_0"), "severity": None, "grade": 2},
+        {**_event(1, 2, "dissociation", 2.1, "s1_1", severity="moderate"), "grade": 2},
+        _event(1, 3, "headache", 2.2, "s1_2"),
+        _event(2, 1, "nausea_vomiting", 4.2, "s2_2"),
+        _event(2, 2, "headache", 9.0, None, severity="severe"),
+    ]
+    t["adverse_events"] = _frame("adverse_events", ev)
+    return t
+
+
+def test_rates_by_route_use_that_routes_sessions_only():
+    # IV: 3 events after 4 IV infusions (patient 1 has 4 induction sessions) -> 75 per 100;
+    # IM: 1 event after 4 IM injections -> 25 per 100 (never 4 / 8 across both routes);
+    # exact Poisson 95% limits for 3 events: (0.6187, 8.7673)
+    t = _mixed_routes()
+    r = safety.adverse_event_rates_by_route(t["adverse_events"], t["sessions"], S)
+    overall = {
+        row["route"]: row
+        for row in r.filter(pl.col("dimension") == "overall").iter_rows(named=True)
+    }
+    iv, im, unlinked = overall["IV"], overall["IM"], overall["unknown"]
+    assert (iv["events"], iv["sessions"], iv["sessions_are"]) == (3, 4, "IV infusions")
+    assert iv["per_100_sessions"] == pytest.approx(75.0)
+    assert iv["per_100_lower"] == pytest.approx(0.6187 / 4 * 100, abs=1e-2)
+    assert iv["per_100_upper"] == pytest.approx(8.7673 / 4 * 100, abs=1e-2)
+    assert (im["events"], im["sessions"], im["sessions_are"]) == (1, 4, "IM injections")
+    assert im["per_100_sessions"] == pytest.approx(25.0) and (im["n"], im["denominator"]) == (1, 1)
+    assert (unlinked["events"], unlinked["sessions"]) == (1, 0)  # counted, never dropped
+    assert unlinked["per_100_sessions"] is None and "no denominator" in unlinked["caveats"]
+    assert r.get_column("events").filter(r["dimension"] == "overall").sum() == 5
+
+
+def test_severity_and_grade_are_never_mixed():
+    t = _mixed_routes()
+    r = safety.adverse_event_rates_by_route(t["adverse_events"], t["sessions"], S)
+    iv = r.filter(pl.col("route") == "IV")
+    sev = dict(iv.filter(pl.col("dimension") == "severity").select("category", "events").rows())
+    grade = dict(iv.filter(pl.col("dimension") == "grade").select("category", "events").rows())
+    assert sev == {"mild": 1, "moderate": 1}  # the grade-only event is not a severity
+    assert grade == {"grade 2": 2}  # the event with both scales counts on both
+    cohort = safety.adverse_event_rates(
+        t["adverse_events"], t["sessions"], patient_groups(t["patients"], t["sessions"]), S
+    )
+    categories = cohort.filter(pl.col("dimension") == "severity").get_column("category")
+    assert not categories.str.starts_with("grade").any()
+    assert set(cohort.filter(pl.col("dimension") == "grade")["category"]) == {"grade 2"}
+
+
+def test_rates_by_route_without_sessions_count_every_event():
+    t = _mixed_routes()
+    r = safety.adverse_event_rates_by_route(t["adverse_events"], t["sessions"].clear(), S)
+    overall = r.filter(pl.col("dimension") == "overall")
+    assert overall.select("route", "events", "sessions").rows() == [("unknown", 5, 0)]
+
+
+def test_signal_ids_name_kind_patient_and_time():
+    t = _cohort()
+    item9 = safety.item9_signals(safety.item9_by_patient(t["assessments"]))
+    row = item9.row(0, named=True)
+    when = row["last_above_0_at"].isoformat(timespec="seconds")
+    assert row["signal_id"] == f"phq9_item9/{pid(2)}/{when}" and row["kind"] == "phq9_item9"
+    sae = safety.serious_signals(safety.serious_events(t["adverse_events"])).row(0, named=True)
+    assert sae["signal_id"].startswith(f"serious_adverse_event/{pid(2)}/")
+    assert sae["signal_id"].endswith("/psychosis") and sae["signal_at"] == sae["onset_at"]

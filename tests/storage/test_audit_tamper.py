@@ -147,10 +147,22 @@ def test_cli_exports_are_audited_and_owner_only(store, tmp_path, capsys):
 
 
 def test_patient_view_not_shown_when_its_audit_entry_fails(tmp_path, monkeypatch):
+    """A stored patient (demo patients are synthetic and never audited)."""
+    import polars as pl
     from streamlit.testing.v1 import AppTest
+
+    from kapoutcomes import tables
+    from kapoutcomes.demo import generator
+    from kapoutcomes.storage import privacy
 
     monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
     monkeypatch.setenv("KAPOUTCOMES_STORE", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    cohort = generator.generate(seed=7).tables
+    pid = privacy.pseudonymise("DEMO-000012", privacy.DEMO_SECRET)
+    with Store(tmp_path / "store.duckdb") as st:
+        keys.for_store(st)
+        st.write_tables({n: cohort[n].filter(pl.col("patient_id") == pid) for n in tables.MODELS})
     at = AppTest.from_file(str(ROOT / "dashboards" / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("views/patient.py")
@@ -161,7 +173,7 @@ def test_patient_view_not_shown_when_its_audit_entry_fails(tmp_path, monkeypatch
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(access_gate, "write_audit", broken)
-    at.text_input(key="patient-query").input("demo-000012").run()
+    at.selectbox(key="patient-pick").select(pid).run()
     assert not at.exception
     assert any("could not record this view patient" in e.value for e in at.error)
     assert "Maintenance review" not in [h.value for h in at.subheader]
