@@ -456,7 +456,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "adverse_events_by_type": TableSpec(
         ("event", "n events", "patients", "serious"),
-        {"serious": _C("Serious events", "count")},
+        {"n events": _C("Events", "count"), "serious": _C("Serious events", "count")},
     ),
     "excursions": TableSpec(("excursion", *_RATE, "patients", *_NOTES)),
     "excursions_table": TableSpec(

@@ -41,7 +41,7 @@ MISSING = {
     "empty": {
         "cohort": ["the store holds no patients yet"],
         "patient": ["No patients yet. Import an export on the Data page."],
-        "safety": ["No dosing sessions in this cohort yet"],
+        "safety": ["No dosing sessions in this cohort"],
         "data": ["No imports yet.", "No patients yet: import an export to see data quality."],
         "audit": ["No entries yet."],
     },
@@ -51,7 +51,7 @@ MISSING = {
     },
     "scores_only": {
         "cohort": ["2 patient(s) but none has a dosing session yet"],
-        "safety": ["No dosing sessions in this cohort yet"],
+        "safety": ["No dosing sessions in this cohort"],
         "data": ["The store holds scores but no infusion sessions"],
     },
 }

@@ -40,10 +40,7 @@ def test_patient_and_audit_tables_are_readable(demo_env):
     at = run("views/patient.py")
     at.text_input(key="patient-query").input("demo-000012").run()
     assert len(at.dataframe) >= 5
-    found = shown_problems(at, "patient")
-    at = run("views/audit.py")
-    assert len(at.dataframe) == 1
-    assert found + shown_problems(at, "audit") == []
+    assert shown_problems(at, "patient") == []
 
 
 def test_data_page_tables_are_readable(demo_env, monkeypatch):
@@ -59,3 +56,9 @@ def test_data_page_tables_are_readable(demo_env, monkeypatch):
     headers = [h for d in at.dataframe for h in d.value.columns]
     assert "File" in headers and "Why quarantined" in headers and "Stored value" in headers
     assert shown_problems(at, "data") == []
+    at = run("views/audit.py")  # the two imports are in the trail (demo views are not)
+    assert len(at.dataframe) == 1
+    # the trail is shown as written (hash-chained): its Detail keeps the import ids that
+    # `kapoutcomes import --undo` and the ledger cross-check use; nothing else may break a rule
+    verbatim = "column 'Detail' shows an internal key 'accepted="
+    assert [p for p in shown_problems(at, "audit") if verbatim not in p] == []

@@ -59,7 +59,9 @@ def test_without_dosing_sessions_shows_what_it_can(demo):
     assert view.missing[0].startswith("No dosing sessions in this cohort")
     assert view.headlines[0].value == "—"
     assert view.events_table["n events"].sum() == demo["adverse_events"].height  # none dropped
-    assert view.serious.height == safety_page.safety_view(demo, S).serious.height >= 1
+    assert view.serious.height == safety_page.safety_view(demo, S).serious.height
+    if not demo["adverse_events"].filter(serious=True).is_empty():
+        assert view.serious.height >= 1
     assert view.item9.height > 0
     assert view.monthly_figure is None and view.event_figures == {}
 
