@@ -301,12 +301,13 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
 
 
 def used_columns(f: ImportFile) -> list[str]:
-    """The columns the preset or mapping reads (an allow-list): only these are kept in the
-    quarantine's raw rows; every other column (an unrecognised ``Tel``, ``Account #`` or
+    """The columns the preset or mapping reads (``Fit.reads``, an allow-list: the roles'
+    columns and the columns the layout is recognised by): only these are kept in the
+    quarantine's raw rows, so that the download is read as the same layout again; every other column (an unrecognised ``Tel``, ``Account #`` or
     ``Responsible Party``, any identifier column) is dropped before anything is written."""
     assert f.raw is not None and f.fit is not None
     # a FHIR file's raw columns are already only what the preset reads (ingest.fhir.collect)
-    used = set(f.raw.headers) if f.fit.preset == "fhir" else set(f.fit.roles.values())
+    used = set(f.raw.headers) if f.fit.preset == "fhir" else f.fit.reads
     return [
         h
         for h in f.raw.headers
