@@ -79,6 +79,7 @@ FILE_COLUMNS = (
     "skipped",
     "duplicates",
     "conflicts",
+    "disagreements",
     "already_imported",
 )
 
