@@ -215,3 +215,71 @@ def test_a_downloaded_quarantine_file_imports_again_as_the_same_layout(tmp_path,
     assert (done.accepted, done.quarantined) == (n, 0), done.text()
     after = contents()
     assert sum(f.height for f in after.values()) > sum(f.height for f in before.values())
+
+
+def test_a_fhir_quarantine_download_imports_again_as_the_layouts_read(tmp_path):
+    """A quarantined FHIR resource is kept as the rows of the layout it was read into (a
+    score as a canonical assessment with its session, a MedicationRequest as a medication
+    list row), so that its download imports again as it is (quarantined again, nothing new)
+    and, corrected, lands where the resource would have."""
+    import io
+    import json
+    from pathlib import Path
+
+    from kapoutcomes.ingest import quarantine_files
+
+    pid = "p_0043890673d5da93"
+    export = Path("sample_data/exports/fhir")
+    files = []
+    for name in ("Patient", "MedicationAdministration", "Procedure", "Observation",
+                 "MedicationRequest"):  # fmt: skip
+        lines = [x for x in (export / f"{name}.ndjson").read_text().splitlines() if pid in x]
+        if name == "Observation":  # a pain score of 55
+            lines[2] = lines[2].replace(
+                '"valueQuantity":{"value":4}', '"valueQuantity":{"value":55}'
+            )
+            assert '"value":55' in lines[2]
+        if name == "MedicationRequest":  # no dosage: no daily dose
+            res = json.loads(lines[0])
+            del res["dosageInstruction"]
+            lines[0] = json.dumps(res)
+        files.append((f"{name}.ndjson", ("\n".join(lines) + "\n").encode()))
+    secret = b"round-trip-secret-round-trip-secret!!"
+    db = tmp_path / "s.duckdb"
+    first = import_files(files, db, secret=secret)
+    assert first.quarantined == 2, first.text()
+
+    def contents():
+        with Store(db) as st:
+            names = ("patients", "sessions", "assessments", "opioids", "adverse_events")
+            return {t: st.read(t, validate=False).sort(pl.all()) for t in names}
+
+    before = contents()
+    with Store(db) as st:
+        out = quarantine_files(st)
+    assert sorted(out) == ["quarantine_MedicationRequest.csv", "quarantine_Observation.csv"]
+    obs = pl.read_csv(io.BytesIO(out["quarantine_Observation.csv"]), infer_schema=False)
+    assert obs.get_column("session_id").to_list() == [f"{pid}-s003"]  # the link is kept
+    again = import_files(list(out.items()), db, secret=secret)
+    kinds = {f.file: f"{f.preset}:{f.kind}" for f in again.files}
+    assert kinds == {
+        "quarantine_MedicationRequest.csv": "medications:medications",
+        "quarantine_Observation.csv": "canonical:assessments",
+    }
+    assert (again.accepted, again.quarantined) == (0, 2), again.text()
+    assert all(contents()[t].equals(fr) for t, fr in before.items())
+    with Store(db) as st:
+        out = quarantine_files(st)
+    med = pl.read_csv(io.BytesIO(out["quarantine_MedicationRequest.csv"]), infer_schema=False)
+    fixed = {
+        "quarantine_Observation.csv": out["quarantine_Observation.csv"].replace(b",55,", b",5,"),
+        "quarantine_MedicationRequest.csv": med.with_columns(frequency=pl.lit("6"))
+        .write_csv()
+        .encode(),
+    }
+    done = import_files(list(fixed.items()), db, secret=secret)
+    assert (done.accepted, done.quarantined) == (2, 0), done.text()
+    after = contents()
+    assert after["assessments"].height == before["assessments"].height + 1
+    assert after["opioids"].height == before["opioids"].height + 1
+    assert after["opioids"].get_column("daily_dose").to_list() == [30.0]  # 5 mg x 6 a day
