@@ -29,6 +29,7 @@ from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA, Extract,
 from kapoutcomes.ingest.fhir.collect import LAYOUTS, RAW_COLUMNS, Collector
 from kapoutcomes.ingest.fhir.reader import StreamedSource, entries, is_fhir, sources
 from kapoutcomes.ingest.fhir.resources import RESOURCE_TYPES, flatten
+from kapoutcomes.ingest.frames import RK_BASE
 
 FIT = presets.Fit("fhir", "resources", score=1.0)
 #: Settings attribute read for questionnaire proration (most items that may be missing);
@@ -44,6 +45,7 @@ __all__ = [
     "StreamedSource",
     "extract",
     "is_fhir",
+    "keep_quarantined_facts",
     "quarantine_rows",
     "read",
     "sources",
@@ -190,6 +192,17 @@ def extract(raw: rd.RawTable, opts: Options, rk_base: int) -> Extract:
     # the facts stay until the import is written: a quarantined resource is kept as its
     # layout rows (``quarantine_rows``), so that its download imports again as that layout
     return ex
+
+
+def keep_quarantined_facts(raw: rd.RawTable, quarantined: pl.Series, rk_base: int) -> None:
+    """Once the import is resolved, keep only the facts of the quarantined resources (row
+    keys ``quarantined``, of the file at ``rk_base``): all ``quarantine_rows`` needs."""
+    if not isinstance(raw, FhirTable) or not raw.facts:
+        return
+    mine = quarantined.filter(quarantined.is_between(rk_base, rk_base + RK_BASE - 1))
+    lines = mine - rk_base
+    raw.facts = {k: f.filter(pl.col(rd.LINE).is_in(lines.implode())) for k, f in raw.facts.items()}
+    raw.facts = {k: f for k, f in raw.facts.items() if f.height}
 
 
 #: The patient column of each layout (a FHIR logical id, pseudonymised in the quarantine).
