@@ -318,9 +318,8 @@ def fit_synthea(headers: list[str], quarantined: bool = False) -> list[Fit]:
             for h in headers
             if norm(h) in needed and h not in used and norm(h) not in SYNTHEA_NOT_KEPT
         )
-        fits.append(
-            Fit("synthea", kind, roles, missing, _unrecognised(headers, used), score, extra)
-        )
+        unrecognised = _unrecognised(headers, used | set(extra))
+        fits.append(Fit("synthea", kind, roles, missing, unrecognised, score, extra))
     return fits
 
 
