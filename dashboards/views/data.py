@@ -124,15 +124,21 @@ with tab_quarantine:
             st.success("No quarantined rows are waiting for correction.")
         else:
             st.write(
-                f"{q.height:,} row(s) wait for correction. Download them, correct the values "
-                "named in quarantine_reason, and import the corrected file with the same preset."
+                f"{q.height:,} row(s) wait for correction, listed per source file with the "
+                "reason. Download a file, correct the cells the reason names (keep the "
+                "quarantine_ columns), and upload it on the Upload exports tab: its rows "
+                "replace these entries."
             )
-            st.dataframe(q, width="stretch", hide_index=True)
-            st.caption("One file per source file, each re-importable as it is once corrected:")
-            with store.Store(path) as s:
-                per_file = ingest.quarantine_files(s)
-            for i, (name, data) in enumerate(per_file.items()):
-                st.download_button(name, data, file_name=name, mime="text/csv", key=f"dl-q{i}")
+            for i, part in enumerate(data_page.quarantine_sections(path)):
+                st.markdown(f"**{part.source_file}**: {part.rows.height:,} row(s)")
+                st.dataframe(part.rows, width="stretch", hide_index=True)
+                st.download_button(
+                    f"Download {part.download_name}",
+                    part.csv,
+                    file_name=part.download_name,
+                    mime="text/csv",
+                    key=f"dl-q{i}",
+                )
 
 with tab_conflicts:
     if not path.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import PurePath
 
 import polars as pl
@@ -70,12 +71,29 @@ def _frame(recs: list[dict[str, str]]) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class QuarantinePart:
+    """The open quarantined rows of one source file in one layout: what one download holds."""
+
+    download_name: str  # quarantine_<file>.csv (..._2.csv for a second layout of the file)
+    source_file: str
+    rows: pl.DataFrame  # quarantine_frame's columns
+
+    def csv(self) -> bytes:
+        return exports.safe_csv(self.rows)
+
+
 def quarantine_files(st: store_mod.Store, import_id: str | None = None) -> dict[str, bytes]:
     """The open quarantine as one CSV per source file (``quarantine_<file>.csv`` -> bytes),
     each with that file's own columns, so that each is detected as its own layout when it is
     imported again as it is (one CSV of several layouts would be read as one of them). A
     file whose rows were read into several layouts (a FHIR file: observations as scores and
     as vital signs) gives one CSV per layout: ``quarantine_<file>.csv``, ``..._2.csv``."""
+    return {p.download_name: p.csv() for p in quarantine_parts(st, import_id)}
+
+
+def quarantine_parts(st: store_mod.Store, import_id: str | None = None) -> list[QuarantinePart]:
+    """The open quarantine in the parts of ``quarantine_files``, with their rows."""
     groups: dict[tuple[str, tuple[str, ...]], list[dict[str, str]]] = {}
     for d in _records(st, import_id, None, "open"):
         layout = tuple(sorted(k for k in d if k not in QUARANTINE_META))
@@ -83,14 +101,14 @@ def quarantine_files(st: store_mod.Store, import_id: str | None = None) -> dict[
         if not layout:  # a row kept without its cells (they may sit in the wrong columns)
             layout = next((k[1] for k in groups if k[0] == name), layout)
         groups.setdefault((name, layout), []).append(d)
-    out: dict[str, bytes] = {}
+    out: list[QuarantinePart] = []
     seen: dict[str, int] = {}
     for (name, _), recs in groups.items():
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(name).stem).removeprefix("quarantine_")
         stem = stem or "file"
         seen[stem] = seen.get(stem, 0) + 1
         suffix = f"_{seen[stem]}" if seen[stem] > 1 else ""
-        out[f"quarantine_{stem}{suffix}.csv"] = exports.safe_csv(_frame(recs))
+        out.append(QuarantinePart(f"quarantine_{stem}{suffix}.csv", name, _frame(recs)))
     return out
 
 
