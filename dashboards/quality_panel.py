@@ -83,7 +83,8 @@ def import_report(report: ingest.ImportReport) -> None:
             ):
                 if frame.height:
                     st.markdown(f"**{title}**")
-                    st.caption("A row with several problems is counted under each of them.")
+                    if frame.height > 1:
+                        st.caption("A row with several problems is counted under each of them.")
                     st.dataframe(frame, width="stretch", hide_index=True)
             if f.skip_reasons:
                 st.markdown("**Skipped rows, by reason**")

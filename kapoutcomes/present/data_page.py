@@ -203,9 +203,10 @@ def conflicts_for_people(frame: pl.DataFrame) -> pl.DataFrame:
                 "kept (stored)": _values(c["stored_value"]),
                 "not stored (imported)": _values(c["incoming_value"]),
                 "from": f"{c['file_name']}, line {c['row_number']}",
+                "patient": _patient(c["natural_key"]),
             }
         )
-    cols = ["conflict", "kind", "what", "kept (stored)", "not stored (imported)", "from"]
+    cols = ["conflict", "what", "kept (stored)", "not stored (imported)", "kind", "from", "patient"]
     return pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String))
 
 
@@ -213,17 +214,27 @@ def conflicts_for_people(frame: pl.DataFrame) -> pl.DataFrame:
 WITHIN_IMPORT = "another row of this import"
 
 
-def _fact(table: str, key_json: str | None) -> str:
-    """``assessments`` + its natural key -> "score: pain_nrs at 2024-10-17 09:30:00, patient
-    p_...", the key's other parts after."""
+def _key(key_json: str | None) -> dict | None:
     try:
         key = json.loads(key_json or "")
     except ValueError:
+        return None
+    return key if isinstance(key, dict) else None
+
+
+def _fact(table: str, key_json: str | None) -> str:
+    """``assessments`` + its natural key -> "score pain_nrs, 2024-10-17 09:30:00" (short, to
+    fit a tablet: the patient has a column of its own)."""
+    key = _key(key_json)
+    if key is None:
         return f"{table}: {key_json}"
-    if not isinstance(key, dict):
-        return f"{table}: {key_json}"
-    parts = [f"{k.replace('_', ' ')} {v}" for k, v in key.items() if v is not None]
-    return f"{_TABLE_WORDS.get(table, table)}: " + ", ".join(parts)
+    parts = [str(v) for k, v in key.items() if v is not None and k != "patient_id"]
+    return f"{_TABLE_WORDS.get(table, table)} " + ", ".join(parts)
+
+
+def _patient(key_json: str | None) -> str:
+    key = _key(key_json)
+    return str(key.get("patient_id") or "") if key is not None else ""
 
 
 _TABLE_WORDS = {
@@ -241,7 +252,8 @@ def _values(text: str | None) -> str:
     prefix = ""
     if body.startswith(WITHIN_IMPORT) and ": " in body:
         prefix, body = body.split(": ", 1)
-        prefix += ": "
+        line = prefix.removeprefix(WITHIN_IMPORT).strip(" ()")
+        prefix = f"earlier row ({line}): "
     try:
         values = json.loads(body)
     except ValueError:
