@@ -122,16 +122,15 @@ def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
     st.dataframe(frame, width="stretch", hide_index=True)
     if not viewer.can("import"):
         return
-    c1, c2, c3 = st.columns([3, 2, 1])
     said = {
         r["conflict"]: f"{r['what']}: kept {r['kept (stored)']}, imported "
         f"{r['not stored (imported)']}"
         for r in frame.iter_rows(named=True)
     }
-    cid = c1.selectbox("Conflict", list(said), format_func=said.get, key="conf-id")
+    cid = st.selectbox("Conflict", list(said), format_func=said.get, key="conf-id")
     labels = {"the stored value (close it)": "STORED", "the imported value": "IMPORTED"}
-    which = c2.radio("Keep", list(labels), key="conf-keep")
-    if c3.button("Keep this value", key="conf-go"):
+    which = st.radio("Keep", list(labels), horizontal=True, key="conf-keep")
+    if st.button("Keep this value", key="conf-go"):
         try:
             with store.Store(path) as s:
                 result = review.keep(s, cid, labels[which], (viewer.audit_name, viewer.role))
