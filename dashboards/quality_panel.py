@@ -40,13 +40,15 @@ def review_now(report: ingest.ImportReport) -> None:
 
 def import_report(report: ingest.ImportReport) -> None:
     """The import report: per file, rows read = accepted + quarantined + skipped, reasons."""
-    head = "Dry run: nothing was written." if report.dry_run else "Import finished."
-    ok = "Every row is accounted for." if report.reconciles else "Rows do not reconcile!"
+    words = data_page.report_summary(report)
     st.subheader("Import report")
-    st.write(f"{head} {ok} ({report.seconds:.1f} s)")
+    st.write(plain(words.headline))
+    st.markdown(f"**{plain(words.total)}**")
     review_now(report)
     for w in report.warnings:
         st.warning(plain(w))
+    if words.next_steps:
+        st.markdown("\n".join(f"- {plain(s)}" for s in words.next_steps))
     summary = data_page.files_summary(report)
     common.table(summary, "import_files")
     common.download_csv(summary, "Import report", "import_report.csv", key="dl-import-report")
@@ -70,9 +72,20 @@ def import_report(report: ingest.ImportReport) -> None:
                 st.caption(plain(order.text()))
             for note in f.notes:
                 st.caption(plain(note))
-            if f.quarantine_reasons:
-                st.markdown("**Quarantined rows, by reason**")
-                common.table(data_page.reasons_frame(f.quarantine_reasons), "reasons")
+            fix, out_of_scope = data_page.quarantine_reasons_split(f.quarantine_reasons)
+            n_fix = f.quarantined - f.out_of_scope
+            for title, frame in (
+                (f"Quarantined, to correct: {n_fix:,} row(s), by reason", fix),
+                (
+                    f"Quarantined, out of scope: {f.out_of_scope:,} row(s), nothing to do",
+                    out_of_scope,
+                ),
+            ):
+                if frame.height:
+                    st.markdown(f"**{title}**")
+                    if frame.height > 1:
+                        st.caption("A row with several problems is counted under each of them.")
+                    common.table(frame, "reasons")
             if f.skip_reasons:
                 st.markdown("**Skipped rows, by reason**")
                 common.table(data_page.reasons_frame(f.skip_reasons), "reasons")
@@ -90,30 +103,41 @@ def conflicts(path, viewer) -> None:  # type: ignore[no-untyped-def]
     """Open conflicts with both values; a data manager keeps one (audited)."""
     from kapoutcomes.ingest import review
 
+    done = st.session_state.pop("conflict_done", None)
+    if done:
+        st.success(plain(done))
     with store.Store(path) as s:
-        frame = review.conflicts(s)
+        frame = data_page.conflicts_for_people(review.conflicts(s))
     if frame.height == 0:
         st.success("No conflicts wait for review.")
         return
     st.write(
-        f"{frame.height:,} imported value(s) differ from what the store holds for the same "
-        "fact. The stored value stays until someone keeps the imported one."
+        f"{frame.height:,} imported value(s) were not stored because the same fact (same "
+        "patient, time and measure) already had another value: in the store, or in an "
+        "earlier row of the same import. The stored value is used everywhere until a data "
+        "manager keeps the imported one instead."
     )
     common.table(frame, "conflicts")
     if not viewer.can("import"):
         return
-    c1, c2, c3 = st.columns(3)
-    cid = c1.selectbox("Conflict", frame.get_column("conflict_id").to_list(), key="conf-id")
-    which = c2.radio("Keep", ["STORED", "IMPORTED"], horizontal=True, key="conf-keep")
-    if c3.button("Keep this value", key="conf-go"):
+    said = {
+        r["conflict"]: f"{r['what']}: kept {r['kept (stored)']}, imported "
+        f"{r['not stored (imported)']}"
+        for r in frame.iter_rows(named=True)
+    }
+    cid = st.selectbox("Conflict", list(said), format_func=said.get, key="conf-id")
+    labels = {"the stored value (close it)": "STORED", "the imported value": "IMPORTED"}
+    which = st.radio("Keep", list(labels), horizontal=True, key="conf-keep")
+    if st.button("Keep this value", key="conf-go"):
         try:
             with store.Store(path) as s:
-                done = review.keep(s, cid, which, (viewer.audit_name, viewer.role))
+                result = review.keep(s, cid, labels[which], (viewer.audit_name, viewer.role))
         except (review.ReviewError, store.StoreError) as e:
             st.error(plain(e))
             return
         common.forget_loaded_data()
-        st.success(plain(done.text()))
+        st.session_state["conflict_done"] = result.text()
+        st.rerun()
 
 
 def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-untyped-def]
@@ -121,12 +145,16 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
     from kapoutcomes.ingest.undo import UndoError
     from kapoutcomes.ingest.undo import undo_import as undo
 
+    done = st.session_state.pop("undo_done", None)
+    if done:
+        st.success(plain(done))
     live = ledger.filter(pl.col("undone_at").is_null())
     if live.height == 0:
         return
     st.markdown(
         "**Undo an import** (removes everything it wrote; the file can then be "
-        "imported again, for example with another clinic or date order)"
+        "imported again, for example with another clinic or date order). Imports are "
+        "undone newest first."
     )
     labels: dict[str, str] = {}  # by file and time, as the history table shows them (no ids)
     for r in live.iter_rows(named=True):
@@ -144,7 +172,8 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
             st.error(plain(e))
             return
         common.forget_loaded_data()
-        st.success(plain(result.text()))
+        st.session_state["undo_done"] = result.text()
+        st.rerun()  # the history shows the import as undone, the list no longer offers it
 
 
 def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]

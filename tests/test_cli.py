@@ -68,7 +68,7 @@ def test_import_undo_and_history(tmp_path, capsys):
     assert cli.main(["import", "--undo", "imp_unknown", "--store", db]) == 2
     assert "no import 'imp_unknown' in the ledger" in capsys.readouterr().err
     assert cli.main(["import", "--undo", import_id, "--store", db]) == 0
-    assert "undone: 1 file(s) (scores.csv); removed: patients 1, assessments 1" in (
+    assert "undone: 1 file(s) (scores.csv); removed: patients 1, scores 1" in (
         capsys.readouterr().out
     )
     assert cli.main(["import", "--history", "--store", db]) == 0

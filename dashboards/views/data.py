@@ -125,19 +125,18 @@ with tab_quarantine:
             st.success("No quarantined rows are waiting for correction.")
         else:
             st.write(
-                f"{q.height:,} row(s) wait for correction. Download them, correct the values "
-                "named under Why quarantined (the downloaded file's quarantine_reason column), "
-                "and import the corrected file with the same preset."
+                f"{q.height:,} row(s) wait for correction, listed per source file with the "
+                "reason. Download a file, correct the cells the reason names (keep the "
+                "quarantine_ columns), and upload it on the Upload exports tab: its rows "
+                "replace these entries."
             )
-            common.table(q, "quarantine")
-            st.caption("One file per source file, each re-importable as it is once corrected:")
-            with store.Store(path) as s:
-                per_file = ingest.quarantine_files(s)
-            for i, (name, data) in enumerate(per_file.items()):
+            for i, part in enumerate(data_page.quarantine_sections(path)):
+                st.markdown(f"**{plain(part.source_file)}**: {part.rows.height:,} row(s)")
+                common.table(part.rows, "quarantine")
                 common.download(
-                    lambda data=data: data,
-                    plain(name),
-                    name,
+                    lambda data=part.csv: data,
+                    plain(f"Download {part.download_name}"),
+                    part.download_name,
                     "text/csv",
                     f"dl-q{i}",
                     detail="quarantined rows",

@@ -9,6 +9,7 @@ import polars as pl
 
 from kapoutcomes.ingest import deid, safety_signals
 from kapoutcomes.ingest import read as rd
+from kapoutcomes.ingest.dedupe import DISAGREES
 from kapoutcomes.ingest.extract import RK, SKIP_SCHEMA
 from kapoutcomes.ingest.frames import RK_BASE, ImportFile, Resolved, concat
 from kapoutcomes.ingest.report import FileReport, ReasonCount, ReviewNow
@@ -75,7 +76,8 @@ class RowAccount:
     quarantined: int
     skipped: int
     duplicates: int
-    conflicts: int
+    conflicts: int  # rows differing from what the store already holds
+    disagreements: int  # rows differing from an earlier row of this import (not the store)
     written: tuple[tuple[str, int], ...]  # (table, rows written)
     quarantine_reasons: tuple[ReasonCount, ...]
     skip_reasons: tuple[ReasonCount, ...]
@@ -125,12 +127,15 @@ class _Lines:
 
 @dataclass(frozen=True)
 class _States:
-    """Per line: written new, a conflict, only a duplicate, only a conflict."""
+    """Per line: written new, a conflict (with the store), a disagreement (with an earlier
+    row of this import), only a duplicate, only a conflict or disagreement."""
 
     new: pl.Series
     conflict: pl.Series
+    disagrees: pl.Series
     dup_only: pl.Series
     conflict_only: pl.Series
+    disagrees_only: pl.Series
 
 
 def classify(f: ImportFile, result: Resolved) -> RowAccount:
@@ -149,6 +154,7 @@ def classify(f: ImportFile, result: Resolved) -> RowAccount:
         skipped=skips.height,
         duplicates=int(states.dup_only.sum()),
         conflicts=int(states.conflict.sum()),
+        disagreements=int((states.disagrees & ~states.conflict).sum()),
         written=_written(result, at.base),
         quarantine_reasons=reason_counts(probs, True),
         skip_reasons=reason_counts(skips, False, one_per_row=True),
@@ -164,18 +170,37 @@ def _review(at: _Lines, result: Resolved, probs: pl.DataFrame, states: _States) 
     if result.signals is None or result.signals.height == 0:
         return safety_signals.review_now(pl.DataFrame(schema=safety_signals.SIGNAL_SCHEMA), probs)
     why = probs.select(RK, "column", "reason")
-    if states.conflict_only.any():
-        conflicts = at.keys(
-            states.conflict_only,
-            "differs from what the store holds for the same patient, time and measure (kept "
-            "for review in conflicts)",
-        ).select(RK, pl.lit("(conflict)").alias("column"), "reason")
-        why = pl.concat([why, conflicts])
+    for only, reason in (
+        (states.conflict_only, _CONFLICT_REVIEW),
+        (states.disagrees_only, _DISAGREES_REVIEW),
+    ):
+        if only.any():
+            kept = at.keys(only, reason).select(RK, pl.lit("(conflict)").alias("column"), "reason")
+            why = pl.concat([why, kept])
     return safety_signals.review_now(at.mine(result.signals), why)
 
 
+_CONFLICT_REVIEW = (
+    "differs from what the store holds for the same patient, time and measure (kept for "
+    "review in conflicts)"
+)
+_DISAGREES_REVIEW = (
+    "differs from an earlier row of this import for the same patient, time and measure (the "
+    "earlier row is kept; this one for review in conflicts)"
+)
+#: Skip reasons of rows kept only for review.
+CONFLICT_SKIP = (
+    "conflict: differs from what the store holds for the same patient, time and measure; "
+    "kept for review in conflicts"
+)
+DISAGREES_SKIP = (
+    "disagrees within this import: differs from an earlier row of this import for the same "
+    "patient, time and measure (the earlier row is kept); kept for review in conflicts"
+)
+
+
 def _states(at: _Lines, result: Resolved, bad: pl.Series) -> _States:
-    """The rows' statuses (new, duplicate, conflict), quarantined rows left out."""
+    """The rows' statuses (new, duplicate, conflict, disagrees), quarantined rows left out."""
     status = at.mine(result.status)
     if status.height and bad.any():
         status = _without(status, bad.gather(at.at(status.get_column(RK))))
@@ -183,8 +208,17 @@ def _states(at: _Lines, result: Resolved, bad: pl.Series) -> _States:
     rk_st = status.get_column(RK) if status.height else pl.Series([], dtype=pl.Int64)
     new = at.flags(rk_st.filter(st == "new"))
     conflict = at.flags(rk_st.filter(st == "conflict"))
+    disagrees = at.flags(rk_st.filter(st == DISAGREES))
     dup = at.flags(rk_st.filter(st == "duplicate"))
-    return _States(new, conflict, dup & ~new & ~conflict, conflict & ~new)
+    differs = conflict | disagrees
+    return _States(
+        new,
+        conflict,
+        disagrees,
+        dup & ~new & ~differs,
+        conflict & ~new,
+        disagrees & ~new & ~conflict,
+    )
 
 
 def _skips(
@@ -200,14 +234,10 @@ def _skips(
             at.keys(states.dup_only, "duplicate: already in the store or earlier in this import")
         )
     if states.conflict_only.any():
-        extra.append(
-            at.keys(
-                states.conflict_only,
-                "conflict: differs from what the store holds for the same patient, "
-                "time and measure; kept for review in conflicts",
-            )
-        )
-    accounted = bad | states.new | states.dup_only | states.conflict_only
+        extra.append(at.keys(states.conflict_only, CONFLICT_SKIP))
+    if states.disagrees_only.any():
+        extra.append(at.keys(states.disagrees_only, DISAGREES_SKIP))
+    accounted = bad | states.new | states.dup_only | states.conflict_only | states.disagrees_only
     if skips.height:
         accounted = accounted | at.flags(skips.get_column(RK))
     rest = lines.filter(~accounted.gather(lines.cast(pl.UInt32)))
@@ -290,6 +320,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 skipped=c.skipped,
                 duplicates=c.duplicates,
                 conflicts=c.conflicts,
+                disagreements=c.disagreements,
                 encoding=f.raw.encoding,
                 delimiter=f.raw.delimiter,
                 sheet=f.raw.sheet,

@@ -53,6 +53,11 @@ VITAL_COLUMNS = {
 BEFORE_GRACE_MINUTES = 5
 
 
+#: The status of a row that differs from an earlier row of the same import on the same
+#: natural key: not a conflict with the store (a dry run into an empty store has none), but
+#: a disagreement within the import; the first row is kept, this one is kept for review.
+DISAGREES = "disagrees"
+
 #: Differences within these limits are the same value written differently (a weight in
 #: whole pounds, a rounded mg/kg); anything larger is a conflict.
 TOLERANCE = {"weight_kg": 0.5, "dose_mg_per_kg": 0.01, "cost_usd": 0.01}
@@ -78,11 +83,12 @@ def first_of_key(fr: pl.DataFrame, key: list[str]) -> pl.Series:
     return (~again).scatter(again.arg_true(), exact)
 
 
-def _status(matched: pl.DataFrame) -> pl.DataFrame:
-    """A matched row is a duplicate when its values are the same, else a conflict."""
+def _status(matched: pl.DataFrame, differs: str = "conflict") -> pl.DataFrame:
+    """A matched row is a duplicate when its values are the same, else ``differs`` (a
+    conflict with the store, or ``DISAGREES`` with an earlier row of the import)."""
     return matched.select(
         RK,
-        status=pl.when("same_values").then(pl.lit("duplicate")).otherwise(pl.lit("conflict")),
+        status=pl.when("same_values").then(pl.lit("duplicate")).otherwise(pl.lit(differs)),
     )
 
 
@@ -108,7 +114,7 @@ class Deduped:
     """One table after de-duplication."""
 
     new: pl.DataFrame  # rows to write
-    status: pl.DataFrame  # RK, status: new | duplicate | conflict
+    status: pl.DataFrame  # RK, status: new | duplicate | conflict | disagrees
     conflicts: pl.DataFrame  # CONFLICT_SCHEMA
     remap: dict[str, str]  # id of a duplicate -> the id kept (sessions, adverse events)
 
@@ -163,7 +169,12 @@ def dedupe(table: str, fr: pl.DataFrame, st: store_mod.Store) -> Deduped:
         # one id, two different facts (natural keys): keep the first, the other for review
         clash = _id_clashes(k, firsts, st)
         if clash.height:
-            statuses.append(clash.select(RK, status=pl.lit("conflict")))
+            statuses.append(
+                clash.select(
+                    RK,
+                    status=pl.when("_in_store").then(pl.lit("conflict")).otherwise(DISAGREES),
+                )
+            )
             stored_value = "another row with this id describes a different " + table[:-1]
             confs.append(
                 _conflicts(
@@ -241,14 +252,17 @@ def _repeats_in_import(k: _Keys, firsts: pl.DataFrame, rest: pl.DataFrame) -> _M
     remap = (
         dict(zip(j.get_column(id_col), j.get_column("_first_id"), strict=True)) if id_col else {}
     )
-    return _Matches(_status(j), conflicts, remap)
+    return _Matches(_status(j, DISAGREES), conflicts, remap)
 
 
 def _id_clashes(k: _Keys, firsts: pl.DataFrame, st: store_mod.Store) -> pl.DataFrame:
-    """Rows whose id repeats in the import, or names a stored row of other natural keys."""
+    """Rows whose id repeats in the import, or names a stored row of other natural keys;
+    ``_in_store`` tells which."""
     id_col, key = k.id_col, k.key
     assert id_col is not None
-    clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0)
+    clash = firsts.filter(pl.int_range(pl.len()).over(id_col) > 0).with_columns(
+        _in_store=pl.lit(False)
+    )
     ids = ids_for(st, k.table, firsts.get_column(id_col))
     in_store = st.rows_where_in(k.table, [id_col, *key], id_col, ids).select(
         pl.col(id_col).alias("_sid"), *[pl.col(c).alias(f"_k_{c}") for c in key]
@@ -261,7 +275,8 @@ def _id_clashes(k: _Keys, firsts: pl.DataFrame, st: store_mod.Store) -> pl.DataF
             how="inner",
         )
         differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"_k_{c}")) for c in key])
-        clash = pl.concat([clash, cmp_key.filter(differs).select(firsts.columns)])
+        stored = cmp_key.filter(differs).select(firsts.columns).with_columns(_in_store=pl.lit(True))
+        clash = pl.concat([clash, stored])
     return clash
 
 
@@ -380,10 +395,12 @@ def attach_vitals(
             .then(pl.lit("new"))
             .when((pl.col("_current") - pl.col("value")).abs() < 0.5)
             .then(pl.lit("duplicate"))
-            .otherwise(pl.lit("conflict"))
+            .when(pl.col("_stored"))
+            .then(pl.lit("conflict"))
+            .otherwise(pl.lit(DISAGREES))  # a session of this import: its own reading differs
         )
         statuses.append(j.select(RK, "status"))
-        c = j.filter(pl.col("status") == "conflict")
+        c = j.filter(pl.col("status").is_in(["conflict", DISAGREES]))
         if c.height:
             confs.append(
                 c.select(
@@ -392,7 +409,9 @@ def attach_vitals(
                     natural_key=pl.format(
                         '{{"session_id": "{}", "column": "{}"}}', "session_id", "column"
                     ),
-                    stored_value=pl.col("_current").cast(pl.String),
+                    stored_value=pl.when(pl.col("_stored"))
+                    .then(pl.col("_current").cast(pl.String))
+                    .otherwise(pl.format("this import's session: {}", "_current")),
                     incoming_value=pl.col("value").cast(pl.String),
                 )
             )

@@ -314,6 +314,10 @@ class FileIdentifiers:
     dob_col: str | None
     columns: list[str]  # identifier columns (names, addresses, phone numbers, ...)
     words: frozenset[str] = frozenset()  # the file's identifier words (file_identifier_words)
+    #: id columns the store keeps as given (a session's or event's id, the session a score
+    #: belongs to): kept as they are, less the file's identifier words, so that a quarantined
+    #: row still finds its session when it is imported again (a pattern scrub made "[id]")
+    verbatim: tuple[str, ...] = ()
 
 
 def raw_rows_json(
@@ -335,6 +339,8 @@ def raw_rows_json(
                 rec[col] = ""
             elif col == mrn_col:
                 rec[col] = pids[i] or ""
+            elif col in ids.verbatim:
+                rec[col] = scrub_file_words(str(val), file_words)
             elif col == dob_col:
                 # a date of birth without a year to keep must not come back as a blank (a
                 # patient without birth year) when the downloaded file is imported as it is

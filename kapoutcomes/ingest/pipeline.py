@@ -29,7 +29,7 @@ from kapoutcomes.ingest import normalise as nm
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.accounting import file_reports
 from kapoutcomes.ingest.errors import IngestError
-from kapoutcomes.ingest.extract import Extract, Options
+from kapoutcomes.ingest.extract import RK, Extract, Options
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Progress, Resolved
 from kapoutcomes.ingest.report import ImportReport
 from kapoutcomes.ingest.resolve import resolve
@@ -167,8 +167,10 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
         _identify(f)
     live = [f for f in files if f.ex is not None]
     result = resolve(live, st, opts)
+    quarantined = result.problems.get_column(RK).drop_nulls().unique()
     for f in live:
         f.ex.release_candidates()
+        fhir.keep_quarantined_facts(f.raw, quarantined, f.index * RK_BASE)
     reports = file_reports(files, result)
     warnings = _warnings(result, st)
     report = ImportReport(tuple(reports), req.dry_run, st.path, time.perf_counter() - t0)

@@ -96,6 +96,10 @@ SYNTHEA: dict[str, tuple[str, ...]] = {
     "observations": ("date", "patient", "encounter", "code", "description", "value", "units"),
     "medications": ("start", "stop", "patient", "encounter", "code", "description", "dispenses"),
 }
+#: Synthea columns that a downloaded quarantine file does not keep, so its layout is
+#: recognised without them: identifiers (SSN, names) and the source system's encounter keys
+#: (a record number kapoutcomes never reads).
+SYNTHEA_NOT_KEPT = ("ssn", "first", "last", "encounter")
 
 
 def _cols(text: str) -> frozenset[str]:
@@ -181,10 +185,20 @@ class Fit:
     missing: tuple[str, ...] = ()
     unrecognised: tuple[str, ...] = ()
     score: float = 0.0
+    #: columns read to recognise the layout, beyond the roles (Synthea's DISPENSES: it is what
+    #: makes a medication list a Synthea one, whose dosing frequency is then assumed)
+    recognised_by: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
         return not self.missing
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """Every column of the file that this layout reads: its roles' columns and the
+        columns it is recognised by. A quarantined row keeps these (and only these, less
+        identifiers), so that its download is read as the same layout when imported again."""
+        return frozenset(self.roles.values()) | frozenset(self.recognised_by)
 
 
 def _find(headers: list[str], spellings: tuple[str, ...]) -> str | None:
@@ -275,13 +289,13 @@ def fit_medications(headers: list[str]) -> Fit:
 
 
 def fit_synthea(headers: list[str], quarantined: bool = False) -> list[Fit]:
-    """``quarantined``: a downloaded quarantine file, whose identifier columns (SSN, names)
-    were removed."""
+    """``quarantined``: a downloaded quarantine file, whose identifier and encounter columns
+    (``SYNTHEA_NOT_KEPT``) were removed."""
     have = {norm(h) for h in headers}
     fits = []
     for kind, needed in SYNTHEA.items():
-        if kind == "patients" and quarantined:
-            needed = tuple(c for c in needed if c not in ("ssn", "first", "last"))
+        if quarantined:
+            needed = tuple(c for c in needed if c not in SYNTHEA_NOT_KEPT)
         missing = tuple(c.upper() for c in needed if c not in have)
         score = 1 - len(missing) / len(needed) + 0.05  # exact layouts win ties
         if kind == "observations":
@@ -298,7 +312,14 @@ def fit_synthea(headers: list[str], quarantined: bool = False) -> list[Fit]:
                 "sex": _find(headers, ("gender",)) or "",
             }
         used = set(roles.values())
-        fits.append(Fit("synthea", kind, roles, missing, _unrecognised(headers, used), score))
+        # the layout's own columns that no role reads (DISPENSES): read to recognise it
+        extra = tuple(
+            h
+            for h in headers
+            if norm(h) in needed and h not in used and norm(h) not in SYNTHEA_NOT_KEPT
+        )
+        unrecognised = _unrecognised(headers, used | set(extra))
+        fits.append(Fit("synthea", kind, roles, missing, unrecognised, score, extra))
     return fits
 
 

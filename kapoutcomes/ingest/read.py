@@ -962,11 +962,12 @@ def check_swallowed_records(raw: RawTable) -> None:
     hold as many delimiters as a whole record (two such lines for a file of fewer than four
     columns), or whose text after its first line break holds three line breaks and the
     delimiters of two records (records with line breaks of their own). The error names the
-    line where the quote opened."""
+    line where the quote opened. A line break is any of LF, CRLF and CR (a file with CR line
+    ends, as old Mac software writes them: its swallowed records hold no LF at all)."""
     if raw.delimiter is None:
         return
     d = re.escape(raw.delimiter)
-    if any("\n" in h and raw.delimiter in h for h in raw.headers):
+    if any(("\n" in h or "\r" in h) and raw.delimiter in h for h in raw.headers):
         raise _swallowed(raw, 1)
     if raw.frame.height == 0:
         return
@@ -979,8 +980,9 @@ def check_swallowed_records(raw: RawTable) -> None:
         if c not in f.columns:
             continue
         s = f.get_column(c)
-        if not s.str.contains("\n", literal=True).any():
+        if not s.str.contains(r"[\r\n]").any():
             continue
+        s = s.str.replace_all(r"\r\n?", "\n")
         tail = s.str.replace(r"^[^\n]*\n", "")
         hit = s.str.contains(one_line).fill_null(False) | (
             (s.str.count_matches("\n", literal=True) >= 3)

@@ -38,8 +38,11 @@ class ReviewNow:
 class FileReport:
     """What happened to every row of one file.
 
-    ``rows_read == accepted + quarantined + skipped`` always holds. ``duplicates`` and
-    ``conflicts`` count rows within ``skipped`` / ``accepted`` (see docs/importing.md)."""
+    ``rows_read == accepted + quarantined + skipped`` always holds. ``duplicates``,
+    ``conflicts`` (rows differing from what the store already holds) and ``disagreements``
+    (rows differing from an earlier row of this import: never counted as conflicts, so a dry
+    run into an empty store has none) count rows within ``skipped`` / ``accepted`` (see
+    docs/importing.md)."""
 
     file: str
     preset: str
@@ -52,6 +55,7 @@ class FileReport:
     skipped: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    disagreements: int = 0
     out_of_scope: int = 0  # quarantined rows outside what is tracked: kept, not to correct
     already_imported: bool = False
     encoding: str | None = None
@@ -145,8 +149,15 @@ class ImportReport:
             out.append(
                 f"  rows read {f.rows_read:,} = accepted {f.accepted:,} + quarantined "
                 f"{f.quarantined:,} + skipped {f.skipped:,}"
-                f"   (duplicates {f.duplicates:,}, conflicts {f.conflicts:,})"
+                f"   (duplicates {f.duplicates:,}, conflicts with the store {f.conflicts:,})"
             )
+            if f.disagreements:
+                kept = "would be kept" if self.dry_run else "is kept"
+                out.append(
+                    f"  {f.disagreements:,} row(s) disagree within this import: same patient, "
+                    f"time and measure as an earlier row, another value (the earlier row "
+                    f"{kept}; these for review in conflicts)"
+                )
             if f.out_of_scope:
                 out.append(
                     f"  of the quarantined, {f.out_of_scope:,} are out of scope (before 2000, "

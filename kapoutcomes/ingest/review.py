@@ -79,10 +79,17 @@ def _imported_row(st: store_mod.Store, c: dict[str, Any]) -> pl.DataFrame:
     try:
         key = json.loads(c["natural_key"])
         incoming = json.loads(c["incoming_value"])
-        json.loads(c["stored_value"])
     except (TypeError, ValueError):
-        incoming = None
-    if not isinstance(incoming, dict) or table not in tables.NATURAL_KEYS:
+        key, incoming = None, None
+    if isinstance(key, dict) and set(key) == {"session_id", "column"}:
+        raise ReviewError(
+            f"conflict {c['conflict_id']} is about a vital sign of a stored session: the "
+            "stored reading is kept (--keep STORED); correct it in the EHR and export again"
+        )
+    # an id clash has the id as its key (and no values); a value conflict, or a row that
+    # disagreed with an earlier row of its import (stored since), has the table's key
+    natural = table in tables.NATURAL_KEYS and isinstance(key, dict)
+    if not natural or set(key) != set(tables.NATURAL_KEYS[table]) or not isinstance(incoming, dict):
         raise ReviewError(
             f"conflict {c['conflict_id']} is about an id used for two different facts, not "
             "about a value: keep the stored row (--keep STORED) and correct the export"

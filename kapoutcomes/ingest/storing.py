@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from kapoutcomes import tables
-from kapoutcomes.ingest import deid
+from kapoutcomes.ingest import deid, fhir
 from kapoutcomes.ingest import read as rd
 from kapoutcomes.ingest.extract import RK
 from kapoutcomes.ingest.frames import QUARANTINE_META, RK_BASE, ImportFile, Resolved, concat
@@ -258,8 +258,12 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     ident = [h for h in f.identifiers if h in rows.columns]
     keep = used_columns(f)
     words = f.words
-    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words)
+    links = [f.fit.roles[c] for c in LINKS if c in f.fit.roles and f.fit.preset == "canonical"]
+    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words, tuple(links))
     js = deid.raw_rows_json(rows, keep, rows.get_column("_pid"), ids)
+    if f.fit.preset == "fhir":  # a resource as the layout rows it was read into
+        laid = fhir.quarantine_rows(raw, rows.get_column(rd.LINE), rows.get_column("_pid"), words)
+        js = [laid.get(line, j) for line, j in zip(rows.get_column(rd.LINE), js, strict=True)]
     # a record whose cells may sit in the wrong columns (too many fields, or split by a line
     # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
     shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}
@@ -300,13 +304,18 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     )
 
 
+#: Id columns of the canonical layout kept as given in a quarantined row (``FileIdentifiers``).
+LINKS = ("session_id", "event_id")
+
+
 def used_columns(f: ImportFile) -> list[str]:
-    """The columns the preset or mapping reads (an allow-list): only these are kept in the
-    quarantine's raw rows; every other column (an unrecognised ``Tel``, ``Account #`` or
+    """The columns the preset or mapping reads (``Fit.reads``, an allow-list: the roles'
+    columns and the columns the layout is recognised by): only these are kept in the
+    quarantine's raw rows, so that the download is read as the same layout again; every other column (an unrecognised ``Tel``, ``Account #`` or
     ``Responsible Party``, any identifier column) is dropped before anything is written."""
     assert f.raw is not None and f.fit is not None
     # a FHIR file's raw columns are already only what the preset reads (ingest.fhir.collect)
-    used = set(f.raw.headers) if f.fit.preset == "fhir" else set(f.fit.roles.values())
+    used = set(f.raw.headers) if f.fit.preset == "fhir" else f.fit.reads
     return [
         h
         for h in f.raw.headers

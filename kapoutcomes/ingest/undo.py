@@ -28,11 +28,24 @@ class UndoResult:
     removed: tuple[tuple[str, int], ...]  # table -> rows removed
 
     def text(self) -> str:
-        removed = ", ".join(f"{t} {n:,}" for t, n in self.removed if n) or "nothing"
+        shown = [(t, n) for t, n in self.removed if n and t not in _BOOKKEEPING_ONLY]
+        removed = ", ".join(f"{_WORDS.get(t, t)} {n:,}" for t, n in shown) or "nothing"
         return (
             f"undone: {len(self.files)} file(s) ({', '.join(self.files)}); removed: {removed}. "
             "The files can be imported again."
         )
+
+
+#: Tables of the undo's own bookkeeping, not named to people.
+_BOOKKEEPING_ONLY = ("import_writes",)
+#: Table names in the words of the Data page.
+_WORDS = {
+    "assessments": "scores",
+    "adverse_events": "side effects",
+    "opioids": "opioid prescriptions",
+    "quarantine": "quarantined rows",
+    "conflicts": "conflicts",
+}
 
 
 def undo_import(

@@ -132,7 +132,7 @@ def test_data_page_settles_a_conflict_and_undoes_an_import(demo_env, monkeypatch
     import_files([("b.csv", b)], db, clinic="C")
     at = run("views/data.py")
     assert not at.exception, at.exception
-    at.radio(key="conf-keep").set_value("IMPORTED")
+    at.radio(key="conf-keep").set_value("the imported value")
     at.button(key="conf-go").click().run()
     assert any("kept the imported value" in s.value for s in at.success)
     with Store(db) as st:

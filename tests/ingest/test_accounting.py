@@ -34,3 +34,41 @@ def test_skip_reason_first_lines_match_all_rows() -> None:
         )
         got = [(r.reason, r.count, r.rows) for r in reason_counts(frame, False, one_per_row=True)]
         assert got == _expected(frame)
+
+
+def test_a_dry_run_into_an_empty_store_reports_no_conflicts_only_disagreements(tmp_path):
+    """Issue 13: "17 conflicts, kept for review" in a dry run into an EMPTY store. Two rows of
+    one file with the same patient, time and measure and different values disagree within the
+    import; a conflict is a difference from what the store already holds."""
+    from kapoutcomes.ingest import import_files
+    from kapoutcomes.storage.store import Store
+
+    secret = b"conflict-secret-conflict-secret-conflict"
+    export = (
+        b"MRN,Date,Observation,Value\n"
+        b"A1,2024-02-01 10:00,Pain NRS,7\n"
+        b"A1,2024-02-01 10:00,Pain NRS,5\n"  # disagrees with line 2
+        b"A1,2024-02-08 10:00,Pain NRS,6\n"
+    )
+    db = tmp_path / "s.duckdb"
+    dry = import_files([("obs.csv", export)], db, clinic="C", secret=secret, dry_run=True)
+    f = dry.files[0]
+    assert (f.accepted, f.skipped, f.conflicts, f.disagreements) == (2, 1, 0, 1)
+    assert "conflicts with the store 0" in dry.text()
+    assert "1 row(s) disagree within this import" in dry.text()
+    assert f.skip_reasons[0].reason.startswith("disagrees within this import")
+    with Store(db) as st:
+        assert st.read("conflicts", validate=False).height == 0  # a dry run writes nothing
+    # imported: the disagreement is kept for review, the first row written
+    done = import_files([("obs.csv", export)], db, clinic="C", secret=secret)
+    assert (done.files[0].conflicts, done.files[0].disagreements) == (0, 1)
+    with Store(db) as st:
+        kept = st.read("conflicts", validate=False)
+    assert kept.height == 1
+    assert kept.get_column("stored_value")[0].startswith("another row of this import (line 2)")
+    # against a store that holds line 2's 7: an 8 is a conflict (line 3's 5 still disagrees
+    # with the 8 within the import)
+    changed = export.replace(b",7\n", b",8\n", 1)
+    again = import_files([("obs2.csv", changed)], db, clinic="C", secret=secret, dry_run=True)
+    g = again.files[0]
+    assert (g.accepted, g.duplicates, g.conflicts, g.disagreements) == (0, 1, 1, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -22,8 +23,11 @@ from kapoutcomes.storage.store import Store
 from tests.test_golden_report import _differences  # floats to 1e-9, timings ignored
 
 ROOT = Path(__file__).resolve().parents[2]
-#: ../shared/fixtures/fhir beside the repository (CI lays shared/ beside its clone)
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "fhir"
+#: ../shared/fixtures/fhir beside the repository (CI lays shared/ beside its clone); a
+#: worktree elsewhere names the folder in KAPOUTCOMES_FHIR_FIXTURES
+FIXTURES = Path(
+    os.environ.get("KAPOUTCOMES_FHIR_FIXTURES") or ROOT.parent / "shared" / "fixtures" / "fhir"
+)
 SECRET = b"fhir-test-secret-fhir-test-secret-0123"
 needs_fixtures = pytest.mark.skipif(
     not (FIXTURES / "brenda_jackson.json").exists(),

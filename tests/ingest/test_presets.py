@@ -122,3 +122,20 @@ MEDICATIONS = (
 )
 def test_synthea_files_kapoutcomes_does_not_import_are_recognised(header, kind):
     assert presets.synthea_unused(header.split(",")) == kind
+
+
+def test_a_synthea_medication_list_reads_dispenses_but_not_its_encounter_key():
+    """Fit.reads is the quarantine's column allow-list: DISPENSES is what makes the list a
+    Synthea one (its dosing frequency assumed), so a quarantined row keeps it; the encounter
+    key and identifiers are never kept, and a downloaded file is recognised without them."""
+    from kapoutcomes.ingest import presets
+
+    headers = ["START", "STOP", "PATIENT", "PAYER", "ENCOUNTER", "CODE", "DESCRIPTION",
+               "DISPENSES", "TOTALCOST"]  # fmt: skip
+    fit, _ = presets.best(headers)
+    assert (fit.preset, fit.kind) == ("synthea", "medications")
+    assert "DISPENSES" in fit.reads
+    assert not {"ENCOUNTER", "PAYER", "TOTALCOST"} & fit.reads
+    download = [h for h in headers if h in fit.reads] + ["quarantine_file"]
+    again, _ = presets.best(download, quarantined=True)
+    assert (again.preset, again.kind) == ("synthea", "medications")

@@ -3,6 +3,7 @@ de-identified and formula-safe, on a three-row export worked by hand."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from kapoutcomes.ingest import import_files, quarantine
@@ -62,12 +63,6 @@ def test_csv_has_a_bom_and_defuses_formulas(store):
     assert b",=HYPERLINK" not in data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the quarantine's column allow-list (issue 15) keeps the columns a preset maps by "
-    "role; a Synthea medication row loses the dispensing columns its daily dose is computed "
-    "from, so the corrected row is quarantined again for want of a frequency",
-)
 def test_the_quarantine_round_trips_one_file_per_source_file(tmp_path):
     """Issue 13: one quarantine CSV of several layouts was read as one of them (a medication
     row as an observation: a patient without birth year or sex, no prescription). One file
@@ -141,3 +136,150 @@ def test_the_quarantine_round_trips_one_file_per_source_file(tmp_path):
     assert before["patients"].height == 1 and patients.height == 2
     assert patients.get_column("birth_year").null_count() == 0
     assert "unknown" not in patients.get_column("sex").to_list()
+
+
+RIVERSIDE = "sample_data/mappings/riverside_visits.toml"
+CANONICAL_PATIENTS = (
+    b"patient_id,clinic,primary_condition,comorbid_depression,sex,birth_year,referral_date,"
+    b"psychosis_history,cardiovascular_disease,raised_intracranial_pressure,"
+    b"substance_use_disorder,interacting_medication\n"
+    b"A1,North,fibromyalgia,no,F,1970,2023-12-01,no,no,no,no,no\n"
+)
+#: source kind -> (files, import options, the correction made in the downloaded file)
+ROUND_TRIPS = {
+    "canonical": (
+        [
+            ("patients.csv", CANONICAL_PATIENTS),
+            (
+                "assessments.csv",
+                b"patient_id,assessed_at,instrument,score,timing\n"
+                b"A1,2024-01-01T10:00,pain_nrs,12,baseline\n"
+                b"A1,2024-01-02T10:00,pain_nrs,5,before_dose\n",
+            ),
+        ],
+        {},
+        (b",12,", b",6,"),
+    ),
+    "long": (
+        [("obs.csv", EXPORT.encode().replace(b'"=HYPERLINK(""x"")"', b"6"))],
+        {"clinic": "North"},
+        (b",31,", b",6,"),
+    ),
+    "wide mapping": (
+        [
+            (
+                "visits.csv",
+                b"MRN;Patient Name;dob;Phone;Visit Date;visit time;VISIT TYPE;Route;Dose;"
+                b"Weight;Pain Before;pain after;PHQ-9 Score;BP (pre);BP (post);Pulse;"
+                b"Side Effects;Charge;Provider\n"
+                b"D1;Ann Example;4/6/1971;(821) 555-0106;10/17/2024;9:30 AM;Induction #1;IV;"
+                b"35 mg;150 lbs;8;4;17;136/85;149/96;77;none;;RPC-03\n"
+                b"D1;Ann Example;4/6/1971;(821) 555-0106;10/19/2024;9:30 AM;Induction #2;IV;"
+                b"lots;150 lbs;7;3;15;136/85;149/96;77;none;;RPC-03\n",
+            )
+        ],
+        {"mapping": RIVERSIDE},
+        (b",lots,", b",40 mg,"),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROUND_TRIPS))
+def test_a_downloaded_quarantine_file_imports_again_as_the_same_layout(tmp_path, kind):
+    """Each source kind: the download, imported as it is, is quarantined again and adds
+    nothing; corrected, its rows are accepted. No identifier column is in the download."""
+    from kapoutcomes.ingest import quarantine_files
+
+    files, options, (wrong, right) = ROUND_TRIPS[kind]
+    secret = b"round-trip-secret-round-trip-secret!!"
+    db = tmp_path / "s.duckdb"
+    first = import_files(files, db, secret=secret, **options)
+    n = first.quarantined
+    assert n >= 1
+
+    def contents():
+        with Store(db) as st:
+            names = ("patients", "sessions", "assessments", "opioids", "adverse_events")
+            return {t: st.read(t, validate=False).sort(pl.all()) for t in names}
+
+    before = contents()
+    with Store(db) as st:
+        out = quarantine_files(st)
+    assert all(b"Ann" not in d and b"Jane" not in d and b"555-" not in d for d in out.values())
+    again = import_files(list(out.items()), db, secret=secret, **options)
+    assert (again.accepted, again.quarantined) == (0, n), again.text()
+    assert all(contents()[t].equals(fr) for t, fr in before.items())
+    with Store(db) as st:
+        fixed = [(k, v.replace(wrong, right)) for k, v in quarantine_files(st).items()]
+    done = import_files(fixed, db, secret=secret, **options)
+    assert (done.accepted, done.quarantined) == (n, 0), done.text()
+    after = contents()
+    assert sum(f.height for f in after.values()) > sum(f.height for f in before.values())
+
+
+def test_a_fhir_quarantine_download_imports_again_as_the_layouts_read(tmp_path):
+    """A quarantined FHIR resource is kept as the rows of the layout it was read into (a
+    score as a canonical assessment with its session, a MedicationRequest as a medication
+    list row), so that its download imports again as it is (quarantined again, nothing new)
+    and, corrected, lands where the resource would have."""
+    import io
+    import json
+    from pathlib import Path
+
+    from kapoutcomes.ingest import quarantine_files
+
+    pid = "p_0043890673d5da93"
+    export = Path("sample_data/exports/fhir")
+    files = []
+    for name in ("Patient", "MedicationAdministration", "Procedure", "Observation",
+                 "MedicationRequest"):  # fmt: skip
+        lines = [x for x in (export / f"{name}.ndjson").read_text().splitlines() if pid in x]
+        if name == "Observation":  # a pain score of 55
+            lines[2] = lines[2].replace(
+                '"valueQuantity":{"value":4}', '"valueQuantity":{"value":55}'
+            )
+            assert '"value":55' in lines[2]
+        if name == "MedicationRequest":  # no dosage: no daily dose
+            res = json.loads(lines[0])
+            del res["dosageInstruction"]
+            lines[0] = json.dumps(res)
+        files.append((f"{name}.ndjson", ("\n".join(lines) + "\n").encode()))
+    secret = b"round-trip-secret-round-trip-secret!!"
+    db = tmp_path / "s.duckdb"
+    first = import_files(files, db, secret=secret)
+    assert first.quarantined == 2, first.text()
+
+    def contents():
+        with Store(db) as st:
+            names = ("patients", "sessions", "assessments", "opioids", "adverse_events")
+            return {t: st.read(t, validate=False).sort(pl.all()) for t in names}
+
+    before = contents()
+    with Store(db) as st:
+        out = quarantine_files(st)
+    assert sorted(out) == ["quarantine_MedicationRequest.csv", "quarantine_Observation.csv"]
+    obs = pl.read_csv(io.BytesIO(out["quarantine_Observation.csv"]), infer_schema=False)
+    assert obs.get_column("session_id").to_list() == [f"{pid}-s003"]  # the link is kept
+    again = import_files(list(out.items()), db, secret=secret)
+    kinds = {f.file: f"{f.preset}:{f.kind}" for f in again.files}
+    assert kinds == {
+        "quarantine_MedicationRequest.csv": "medications:medications",
+        "quarantine_Observation.csv": "canonical:assessments",
+    }
+    assert (again.accepted, again.quarantined) == (0, 2), again.text()
+    assert all(contents()[t].equals(fr) for t, fr in before.items())
+    with Store(db) as st:
+        out = quarantine_files(st)
+    med = pl.read_csv(io.BytesIO(out["quarantine_MedicationRequest.csv"]), infer_schema=False)
+    fixed = {
+        "quarantine_Observation.csv": out["quarantine_Observation.csv"].replace(b",55,", b",5,"),
+        "quarantine_MedicationRequest.csv": med.with_columns(frequency=pl.lit("6"))
+        .write_csv()
+        .encode(),
+    }
+    done = import_files(list(fixed.items()), db, secret=secret)
+    assert (done.accepted, done.quarantined) == (2, 0), done.text()
+    after = contents()
+    assert after["assessments"].height == before["assessments"].height + 1
+    assert after["opioids"].height == before["opioids"].height + 1
+    assert after["opioids"].get_column("daily_dose").to_list() == [30.0]  # 5 mg x 6 a day

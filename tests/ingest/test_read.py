@@ -176,6 +176,21 @@ def test_an_unclosed_quote_that_swallows_records_refuses_the_file_at_its_line():
     assert "line 3" in e.value.problem and "unclosed quote" in e.value.problem
 
 
+def test_an_unclosed_quote_in_a_file_with_cr_line_ends_refuses_the_file():
+    """Found by the fuzz test (seeded example, canonical layout, CR line ends): the swallowed
+    records held no LF, so the check missed them and the quarantine kept a value holding
+    the next record's patient name."""
+    rec = "M1,2024-03-01,pain_nrs,,7,baseline,ACCT-77331122,Zebediah Quixworth\r\r"
+    data = (
+        "patient_id,assessed_at,instrument,item,score,timing,Account #,Patient Name\r\r"
+        + rec.replace(",2024", ',"2024', 1)
+        + rec
+    )
+    with pytest.raises(read.IngestError) as e:
+        read.read(read.Source("cr.csv", data.encode()))
+    assert "unclosed quote" in e.value.problem and "Zebediah" not in str(e.value)
+
+
 def test_a_quoted_cell_with_line_breaks_and_commas_is_still_read():
     data = b'MRN,Date,LOINC,Value,Note\nA1,2024-03-04,72514-3,5,"nausea, vomiting\nfelt floaty"\n'
     raw = read.read(read.Source("ok.csv", data))

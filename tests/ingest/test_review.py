@@ -73,3 +73,19 @@ def test_conflicts_command(tmp_path, capsys):
     assert "kept the imported value" in capsys.readouterr().out
     assert cli.main(["conflicts", "--store", str(db)]) == 0
     assert "no open conflicts" in capsys.readouterr().out
+
+
+def test_a_row_that_disagreed_within_its_import_can_be_kept(tmp_path):
+    """Two rows of one import with another value: the first is stored, the second kept for
+    review; keeping the second (the imported value) replaces the first. It was refused as
+    "an id used for two different facts" (its stored value is no JSON of values)."""
+    from kapoutcomes.ingest import import_files, review
+    from kapoutcomes.storage.store import Store
+
+    db = tmp_path / "s.duckdb"
+    data = b"MRN,Date,LOINC,Value\nM1,2024-03-01 10:00,72514-3,7\nM1,2024-03-01 10:00,72514-3,4\n"
+    import_files([("a.csv", data)], db, clinic="C", secret=b"review-secret-review-secret-review!")
+    with Store(db) as st:
+        (cid,) = review.conflicts(st).get_column("conflict_id").to_list()
+        review.keep(st, cid, "IMPORTED", ("dm", "data_manager"))
+        assert st.read("assessments").get_column("score").to_list() == [4.0]

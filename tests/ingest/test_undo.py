@@ -110,3 +110,46 @@ def test_imports_are_undone_newest_first(tmp_path):
         undo_import(st, second.files[0].import_id, AS)
         undo_import(st, first.files[0].import_id, AS)
         assert all(st.read(t, validate=False).height == 0 for t in CANONICAL)
+
+
+def test_undo_restores_filled_session_vitals_conflicts_and_review_entries(tmp_path):
+    """Issue 13 acceptance: undo leaves the store as before the import, table contents
+    compared - here an import that fills vital signs of stored sessions, conflicts with a
+    stored score, disagrees within itself, and raises a review-now entry. The review-now
+    entry is the one thing kept: a possible suicide-risk answer was seen, and an undo (say,
+    of an import with the wrong clinic) must not make it vanish before a clinician saw it."""
+    db = tmp_path / "s.duckdb"
+    sessions = (
+        b"patient_id,started_at,session_type,route,dose_mg,care_model\n"
+        b"M1,2024-03-01T10:00,induction,IV,35,infusion_only\n"
+    )
+    scores = b"patient_id,assessed_at,instrument,score,timing\nM1,2024-03-01T09:50,pain_nrs,7,before_dose\n"
+    import_files(
+        [("sessions.csv", sessions), ("scores.csv", scores)],
+        db,
+        clinic="C",
+        secret=SECRET,
+        audit_as=AS,
+    )
+    before = snapshot(db)
+    later = (
+        b"MRN,Date,LOINC,Value,Item\n"
+        b"M1,2024-03-01T09:55,8867-4,72,\n"  # heart rate: fills the stored session
+        b"M1,2024-03-01T09:50,72514-3,8,\n"  # the stored pain score was 7: a conflict
+        b"M1,2024-03-08T10:00,72514-3,5,\n"
+        b"M1,2024-03-08T10:00,72514-3,6,\n"  # disagrees with the line above
+        b"M1,2024-03-08T10:00,44260-8,9,9\n"  # PHQ-9 item 9 out of range: review now
+    )
+    rep = import_files([("later.csv", later)], db, secret=SECRET, audit_as=AS)
+    f = rep.files[0]
+    assert (f.conflicts, f.disagreements) == (1, 1), rep.text()
+    assert dict(f.written).get("session vital signs") == 1, rep.text()
+    assert rep.review_now, rep.text()
+    with Store(db) as st:
+        assert st.read("sessions").get_column("heart_rate_before").to_list() == [72]
+        review = st.read("review_now", validate=False)
+        undo_import(st, f.import_id, AS)
+    after = snapshot(db)
+    for t in RESTORED:
+        assert after[t].equals(before[t]), t
+    assert review.height == 1 and after["review_now"].equals(review)  # open until reviewed

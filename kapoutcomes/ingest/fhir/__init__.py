@@ -29,6 +29,7 @@ from kapoutcomes.ingest.extract import PROBLEM_SCHEMA, RK, SKIP_SCHEMA, Extract,
 from kapoutcomes.ingest.fhir.collect import LAYOUTS, RAW_COLUMNS, Collector
 from kapoutcomes.ingest.fhir.reader import StreamedSource, entries, is_fhir, sources
 from kapoutcomes.ingest.fhir.resources import RESOURCE_TYPES, flatten
+from kapoutcomes.ingest.frames import RK_BASE
 
 FIT = presets.Fit("fhir", "resources", score=1.0)
 #: Settings attribute read for questionnaire proration (most items that may be missing);
@@ -44,6 +45,8 @@ __all__ = [
     "StreamedSource",
     "extract",
     "is_fhir",
+    "keep_quarantined_facts",
+    "quarantine_rows",
     "read",
     "sources",
 ]
@@ -186,8 +189,59 @@ def extract(raw: rd.RawTable, opts: Options, rk_base: int) -> Extract:
     pid = raw.frame.get_column("patient")
     ex.patient_ids = nm.per_distinct(pid, lambda d: deid.pseudonymise(d, opts.secret))
     ex.mrn_col, ex.dob_col = "patient", "birth_date"
-    raw.facts = {}
+    # the facts stay until the import is written: a quarantined resource is kept as its
+    # layout rows (``quarantine_rows``), so that its download imports again as that layout
     return ex
+
+
+def keep_quarantined_facts(raw: rd.RawTable, quarantined: pl.Series, rk_base: int) -> None:
+    """Once the import is resolved, keep only the facts of the quarantined resources (row
+    keys ``quarantined``, of the file at ``rk_base``): all ``quarantine_rows`` needs."""
+    if not isinstance(raw, FhirTable) or not raw.facts:
+        return
+    mine = quarantined.filter(quarantined.is_between(rk_base, rk_base + RK_BASE - 1))
+    lines = mine - rk_base
+    raw.facts = {k: f.filter(pl.col(rd.LINE).is_in(lines.implode())) for k, f in raw.facts.items()}
+    raw.facts = {k: f for k, f in raw.facts.items() if f.height}
+
+
+#: The patient column of each layout (a FHIR logical id, pseudonymised in the quarantine).
+_PATIENT_COLUMN = {layout: "patient" if "patient" in cols else "patient_id"
+                   for layout, cols in LAYOUTS.items()}  # fmt: skip
+
+
+#: Resource logical ids in the layouts (a session's, an event's, and the session a score or an
+#: event belongs to): stored as they are (docs/importing.md, FHIR), so kept as they are in a
+#: quarantined row too - an id scrubbed as an identifier pattern would lose the row its session.
+_LINKS = ("session_id", "event_id")
+
+
+def quarantine_rows(
+    raw: rd.RawTable, lines: pl.Series, pseudonyms: pl.Series, words: frozenset[str]
+) -> dict[int, str]:
+    """Quarantined resources (``lines``, each with its patient's pseudonym) as the rows of
+    the layout they were read into (``LAYOUTS``: the columns that layout's reader reads), as
+    JSON: an object for one row, a list for several (a blood-pressure panel's components,
+    a questionnaire's answers). Imported again, the download is read by that layout's CSV
+    preset (long, medications, canonical), with whatever a person corrected. A resource that
+    became no row (not JSON, not FHIR R4's shape) is left out: the caller keeps its summary.
+    De-identified as every quarantined row: the pseudonym for the patient, the birth year for
+    the birth date, identifier patterns and the file's identifier words scrubbed."""
+    if not isinstance(raw, FhirTable) or not raw.facts:
+        return {}
+    wanted = pl.DataFrame({rd.LINE: lines, "_pid": pseudonyms}).unique(rd.LINE)
+    rows: dict[int, list[str]] = {}
+    for layout, facts in raw.facts.items():
+        hit = facts.join(wanted, on=rd.LINE, how="inner", maintain_order="left")
+        if hit.height == 0:
+            continue
+        cols = list(LAYOUTS[layout])
+        links = tuple(c for c in _LINKS if c in cols)
+        ids = deid.FileIdentifiers(_PATIENT_COLUMN[layout], "birth_date", [], words, links)
+        js = deid.raw_rows_json(hit, cols, hit.get_column("_pid"), ids)
+        for line, j in zip(hit.get_column(rd.LINE).to_list(), js, strict=True):
+            rows.setdefault(line, []).append(j)
+    return {line: js[0] if len(js) == 1 else f"[{', '.join(js)}]" for line, js in rows.items()}
 
 
 def _extract_layout(
