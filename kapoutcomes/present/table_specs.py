@@ -554,21 +554,25 @@ TABLES: dict[str, TableSpec] = {
         ),
     ),
     "quarantine": TableSpec(
-        labels={k: COLUMNS[k] for k in _QUARANTINE},
-        lead=_QUARANTINE,
+        labels={
+            **{k: COLUMNS[k] for k in _QUARANTINE},
+            "line": _C("Line in file", "count"),
+            "why": _C("Why quarantined", width=_WIDE),
+        },
+        lead=(*_QUARANTINE, "line", "why"),
         hidden=frozenset({"quarantine_import"}),
         file_columns=True,
     ),
     "conflicts": TableSpec(
-        (
-            "conflict_id",
-            "table_name",
-            "natural_key",
-            "stored_value",
-            "incoming_value",
-            "file_name",
-            "row_number",
-        ),
+        ("what", "kept (stored)", "not stored (imported)", "kind", "from", "patient"),
+        {
+            "what": _C("What (measure and time)", width=_WIDE),
+            "kept (stored)": _C("Stored value (kept)"),
+            "not stored (imported)": _C("Imported value (not stored)"),
+            "kind": _C("Kind of conflict"),
+            "from": _C("From (file, line)", width=_WIDE),
+            "patient": COLUMNS["patient_id"],
+        },
     ),
     "import_files": TableSpec(
         (

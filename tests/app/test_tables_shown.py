@@ -54,7 +54,7 @@ def test_data_page_tables_are_readable(demo_env, monkeypatch):
     import_files([("b.csv", b)], db, clinic="C")
     at = run("views/data.py")
     headers = [h for d in at.dataframe for h in d.value.columns]
-    assert "File" in headers and "Why quarantined" in headers and "Stored value" in headers
+    assert "Why quarantined" in headers and "Stored value (kept)" in headers
     assert shown_problems(at, "data") == []
     at = run("views/audit.py")  # the two imports are in the trail (demo views are not)
     assert len(at.dataframe) == 1
