@@ -111,3 +111,32 @@ def test_sessions_figure_stacks_each_session_type_in_its_palette_colour():
     assert list(fig.data[1].y) == [5, 2]
     assert fig.layout.barmode == "stack"
     assert fig.layout.yaxis.title.text == "Sessions (count)"
+
+
+def test_a_clinic_name_with_markup_is_shown_as_typed_never_as_a_link():
+    # issue 15 item 5: Plotly reads <a href>, <b> and <br> in names, categories and text
+    evil = '<a href="http://evil.example">Main St</a> & <b>co</b>'
+    rates = pl.DataFrame(
+        {
+            "level": [evil, "A"],
+            "n": [3, 5],
+            "denominator": [10, 10],
+            "itt_denominator": [12, 11],
+            "rate": [0.3, 0.5],
+            "lower": [0.1, 0.24],
+            "upper": [0.6, 0.76],
+            "itt_rate": [0.25, 0.45],
+            "itt_lower": [0.09, 0.21],
+            "itt_upper": [0.53, 0.72],
+        }
+    )
+    fig = cf.subgroup_rates_figure(rates, "clinic")
+    shown = [str(x) for t in fig.data for x in t.x]
+    assert (
+        '&lt;a href="http://evil.example"&gt;Main St&lt;/a&gt; &amp; &lt;b&gt;co&lt;/b&gt;' in shown
+    )
+    assert not any("<a" in x or "<b>" in x for x in shown)
+    from kapoutcomes.present.figures import cohort as figures_cohort
+
+    for one in (False, True):
+        assert "<" not in figures_cohort._curve_name(evil, "pain_nrs", one)

@@ -14,6 +14,7 @@ from kapoutcomes.present.figures.layout import (
     count_rows,
     label,
     note_under,
+    plain_label,
     room_for_rows,
     titled,
 )
@@ -28,7 +29,7 @@ def _curve_name(level: str, instrument: str, one_instrument: bool = False) -> st
     instrument (the y axis names it); both otherwise."""
     if level == "all":
         return label(instrument)
-    return level if one_instrument else f"{level}: {label(instrument)}"
+    return plain_label(level) if one_instrument else f"{plain_label(level)}: {label(instrument)}"
 
 
 def _km_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str) -> None:
@@ -357,7 +358,7 @@ def funnel_figure(
             x=clinics.get_column("denominator").to_list(),
             y=(100 * clinics.get_column("rate").fill_null(float("nan"))).to_list(),
             mode="markers+text",
-            text=clinics.get_column("clinic").to_list(),
+            text=[plain_label(c) for c in clinics.get_column("clinic").to_list()],
             textposition="top center",
             marker={"size": 10, "color": palette.PRIMARY},
             name="clinics",
@@ -476,7 +477,7 @@ def subgroup_rates_figure(rates: pl.DataFrame, dimension: str) -> go.Figure | No
         return None
     # levels by name, a pooled "other (k groups, n patients)" last
     f = rates.sort(pl.col("level").cast(pl.String).str.starts_with("other ("), "level")
-    levels = [str(v) for v in f["level"].to_list()]
+    levels = [plain_label(v) for v in f["level"].to_list()]
     fig = go.Figure()
     for col, lo, hi, name, colour, den in (
         ("rate", "lower", "upper", "evaluable", palette.PRIMARY, "denominator"),

@@ -3,6 +3,8 @@ the palette's colour order, the legend under the plot, and the instruments' disp
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 
 from kapoutcomes.present import palette
@@ -100,3 +102,10 @@ def room_for_rows(fig: go.Figure, rows_px: int, labels: list[str], extra_px: int
         margin={"l": max(60, 7 * longest), "b": 40 + rows_px + extra_px, "t": 140},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
     )
+
+
+def plain_label(text: object) -> str:
+    """A clinic's own words (a clinic, clinician or group name) for a chart: Plotly reads
+    ``<a href>``, ``<b>``, ``<br>`` and entities in trace names, category labels and text,
+    so ``<``, ``>`` and ``&`` are written as entities and shown as typed, never as a link."""
+    return html.escape(str(text), quote=False)

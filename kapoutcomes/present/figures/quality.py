@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.present.figures.layout import TEMPLATE
+from kapoutcomes.present.figures.layout import TEMPLATE, plain_label
 
 #: one sequential, colour-blind-safe scale: dark = little complete, light = complete
 COMPLETENESS_SCALE = "Cividis"
@@ -38,7 +38,7 @@ def completeness_figure(cells: pl.DataFrame) -> go.Figure | None:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=clinics,
+            x=[plain_label(c) for c in clinics],
             y=labels,
             text=text,
             texttemplate="%{text}",
