@@ -38,9 +38,12 @@ dim = st.session_state["cohort-compare"]
 view = common.cohort_view(loaded, flt, s, dim)
 
 
-for col, h in zip(st.columns(len(view.headlines)), view.headlines, strict=True):
-    col.metric(h.label, h.value)
-    col.caption(h.caption)
+# each headline a fixed-width card: they wrap onto more rows on a tablet instead of truncating
+with st.container(horizontal=True, gap="small"):
+    for h in view.headlines:
+        with st.container(width=300, border=True):
+            st.metric(h.label, h.value)
+            st.caption(h.caption)
 if view.caveats:
     with st.expander(f"Caveats ({len(view.caveats)})", expanded=False):
         st.markdown("\n".join(f"- {plain(cv)}" for cv in view.caveats))
