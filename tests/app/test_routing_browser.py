@@ -71,3 +71,26 @@ def test_root_opens_the_cohort_review_at_its_url(browser, app_url):
         assert failed == []
     finally:
         ctx.close()
+
+
+#: what a reader sees cut off: an element whose text is wider than its box
+_CUT = "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"
+
+
+@pytest.mark.parametrize("width", [1440, 820])
+def test_headline_figures_and_labels_are_never_cut_off(browser, app_url, width):
+    """Issue 14: at 820 px (a tablet) the Cohort review's four headline figures read "4.5 ..."
+    and their labels lost "all starters"; each headline is now a card that wraps."""
+    ctx = browser.new_context(viewport={"width": width, "height": 1400})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{app_url}/cohort")
+        wait_ready(page)
+        values = page.locator('[data-testid="stMetricValue"]')
+        values.first.wait_for(timeout=120_000)
+        wait_ready(page)
+        assert values.count() >= 4
+        cut = page.locator('[data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p')
+        assert cut.evaluate_all(_CUT) == []
+    finally:
+        ctx.close()
