@@ -113,7 +113,7 @@ def test_download_csv(page, app_url):
         button.click()
     path = dl.value.path()
     text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115
-    assert text.splitlines()[0].startswith("subgroup,level,stage,n,denominator")
+    assert text.splitlines()[0].startswith("subgroup,level,stage,population,n,reached,denominator")
     assert page.console_errors == []
     log = audit_log(app_url.home)
     exports = log.filter(log["action"] == "export")
@@ -155,7 +155,7 @@ def test_download_refused_when_it_cannot_be_audited(browser, tmp_path):
 
 def test_every_other_page_on_the_demo_cohort(page, app_url):
     goto(page, app_url, "Safety")
-    page.get_by_text("Events per 100 infusions").first.wait_for(timeout=60_000)
+    page.get_by_text("Events per 100 IV infusions").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     wait_ready(page)
     shot(page, "safety-demo")
