@@ -347,9 +347,16 @@ def raw_rows_json(
                 rec[col] = year_only(val) or (UNREADABLE_BIRTH if str(val).strip() else "")
             else:
                 rec[col] = scrub_file_words(scrub_names(str(val), names, cell=True), file_words)
-        out.append(json.dumps(rec, ensure_ascii=False))
+        # an e-mail address, phone number, SSN or street address in a cell of this row means
+        # its cells may sit in the wrong columns (a name beside it cannot be told from a
+        # value): the row keeps no cells, as a record of the wrong shape does
+        shifted = any(_SHIFTED.search(v) for v in rec.values())
+        out.append("{}" if shifted else json.dumps(rec, ensure_ascii=False))
     return out
 
+
+#: The identifier tags (``privacy.scrub_text``) that betray a row whose cells are shifted.
+_SHIFTED = re.compile(r"\[(?:email|phone|ssn|address)\]")
 
 #: What a quarantine file holds for a date of birth that has no year: to be corrected.
 UNREADABLE_BIRTH = "unreadable date of birth: enter the year"

@@ -127,3 +127,25 @@ def test_file_name_control_characters_become_visible():
     never reach the ledger, messages or the CLI (issue 15: escape codes printed raw)."""
     name = deid.scrub_file_name("a\x1b[2Jb\x07c\r\n\u202eg.csv")
     assert name == "a?[2Jb?c???g.csv"
+
+
+def test_a_row_with_an_identifier_in_a_value_column_keeps_no_cells():
+    # found by the long fuzz run: a shifted row (naive quoting) put an e-mail address in Date
+    # and a relative's name in LOINC; the name cannot be told from a value, the e-mail betrays
+    # the shift, so the quarantined row keeps no cells (its line and reason still say what to fix)
+    import polars as pl
+
+    frame = pl.DataFrame(
+        {
+            "MRN": ["m1", "m2"],
+            "Date": ["jo@example.com", "2024-03-01"],
+            "LOINC": ["Zebediah Quixworth", "72514-3"],
+            "Value": ["extra", "12"],
+        }
+    )
+    ids = deid.FileIdentifiers("MRN", None, [], frozenset())
+    rows = deid.raw_rows_json(
+        frame, ["MRN", "Date", "LOINC", "Value"], pl.Series(["p1", "p2"]), ids
+    )
+    assert rows[0] == "{}"
+    assert '"Value": "12"' in rows[1] and '"MRN": "p2"' in rows[1]
