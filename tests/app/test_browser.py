@@ -109,7 +109,8 @@ def test_download_csv(page, app_url):
     goto(page, app_url, "Cohort review")
     button = page.get_by_role("button", name="Attrition (CSV)").first
     button.wait_for(timeout=90_000)
-    with page.expect_download(timeout=60_000) as dl:
+    wait_ready(page)  # the deferred, audited download is wired once the page run is done
+    with page.expect_download(timeout=120_000) as dl:
         button.click()
     path = dl.value.path()
     text = open(path, encoding="utf-8-sig").read()  # noqa: SIM115

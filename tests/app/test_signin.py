@@ -156,7 +156,14 @@ def test_each_role_sees_exactly_its_pages(browser, signed_app, sub):
     page.get_by_text(f"Signed in as {email.split('@')[0]}").wait_for(timeout=60_000)
     # a single page shows no navigation list; otherwise the list is exactly the role's pages
     expected = {TITLES[p] for p in access.pages_for(role)}
+    wait_ready(page)
     got = nav_titles(page)
+    deadline = time.monotonic() + 60  # the root moves on to the first page: a second run
+    while got != expected and not (len(expected) == 1 and got == set()):
+        if time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
+        got = nav_titles(page)
     assert got == expected or (len(expected) == 1 and got == set())
     wait_ready(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
