@@ -72,10 +72,11 @@ def test_trajectory_needs_the_minimum_of_patients_a_week():
     assert cf.trajectory_figure(data, "pain_nrs", min_n=5) is None
 
 
-def test_subgroup_rates_one_bar_per_level():
-    rates = pl.DataFrame(
+def _rates(first_level: str) -> pl.DataFrame:
+    """Two subgroup levels' response rates: ``first_level`` (30%) and "A" (50%)."""
+    return pl.DataFrame(
         {
-            "level": ["B", "A"],
+            "level": [first_level, "A"],
             "n": [3, 5],
             "denominator": [10, 10],
             "itt_denominator": [12, 11],
@@ -87,6 +88,10 @@ def test_subgroup_rates_one_bar_per_level():
             "itt_upper": [0.53, 0.72],
         }
     )
+
+
+def test_subgroup_rates_one_bar_per_level():
+    rates = _rates("B")
     fig = cf.subgroup_rates_figure(rates, "clinic")
     assert [list(t.x) for t in fig.data] == [["A", "B"], ["A", "B"]]
     assert list(fig.data[0].y) == [50.0, 30.0]
@@ -116,20 +121,7 @@ def test_sessions_figure_stacks_each_session_type_in_its_palette_colour():
 def test_a_clinic_name_with_markup_is_shown_as_typed_never_as_a_link():
     # issue 15 item 5: Plotly reads <a href>, <b> and <br> in names, categories and text
     evil = '<a href="http://evil.example">Main St</a> & <b>co</b>'
-    rates = pl.DataFrame(
-        {
-            "level": [evil, "A"],
-            "n": [3, 5],
-            "denominator": [10, 10],
-            "itt_denominator": [12, 11],
-            "rate": [0.3, 0.5],
-            "lower": [0.1, 0.24],
-            "upper": [0.6, 0.76],
-            "itt_rate": [0.25, 0.45],
-            "itt_lower": [0.09, 0.21],
-            "itt_upper": [0.53, 0.72],
-        }
-    )
+    rates = _rates(evil)
     fig = cf.subgroup_rates_figure(rates, "clinic")
     shown = [str(x) for t in fig.data for x in t.x]
     assert (
