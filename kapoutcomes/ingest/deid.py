@@ -358,6 +358,19 @@ def raw_rows_json(
 #: The identifier tags (``privacy.scrub_text``) that betray a row whose cells are shifted.
 _SHIFTED = re.compile(r"\[(?:email|phone|ssn|address)\]")
 
+#: Two capitalised words in a row ("Quilla Vantongeren", "Quixworth, Zebediah"): how a
+#: person's name looks where a code, a number, a date or a word of a fixed list was expected.
+_NAME_SHAPED = re.compile(r"\b[A-Z][a-z'’-]+(?:\s*,\s*|\s+)[A-Z][a-z'’-]+\b")
+
+
+def names_a_person(value: str | None) -> bool:
+    """Whether a cell that failed to read as a code, number, date or word of a closed list
+    (a route, a session type) holds what looks like a person's name: in such a column a name
+    means the row's cells are shifted (a name from an identifier column or a neighbouring
+    record), and nothing but the pattern tells it from a typo."""
+    return bool(value) and _NAME_SHAPED.search(str(value)) is not None
+
+
 #: What a quarantine file holds for a date of birth that has no year: to be corrected.
 UNREADABLE_BIRTH = "unreadable date of birth: enter the year"
 

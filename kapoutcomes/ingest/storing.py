@@ -267,6 +267,14 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     # a record whose cells may sit in the wrong columns (too many fields, or split by a line
     # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
     shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}
+    # so does a row with a person's name in a cell that failed to read as a code, a number, a
+    # date or a word of a closed list (a relative's name in ``route``): its cells are shifted
+    free = {h for role, h in f.fit.roles.items() if role in (*FREE_TEXT, "side_effects")}
+    shifted |= {
+        rk
+        for rk, column, value in probs.select(RK, "column", "value").iter_rows()
+        if column not in free and deid.names_a_person(value)
+    }
     js = ["{}" if rk in shifted else j for rk, j in zip(rows.get_column(RK), js, strict=True)]
     names = {
         rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()

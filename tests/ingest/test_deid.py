@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from kapoutcomes.ingest import deid
 from kapoutcomes.storage import privacy
@@ -149,3 +150,20 @@ def test_a_row_with_an_identifier_in_a_value_column_keeps_no_cells():
     )
     assert rows[0] == "{}"
     assert '"Value": "12"' in rows[1] and '"MRN": "p2"' in rows[1]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Quilla Vantongeren", True),
+        ("Quixworth, Zebediah", True),
+        ("wife Quilla Vantongeren called", True),
+        ("intravenus", False),
+        ("Intravenus", False),
+        ("80 kg", False),
+        ("-2+3", False),
+        (None, False),
+    ],
+)
+def test_names_a_person(value, expected):
+    assert deid.names_a_person(value) is expected
