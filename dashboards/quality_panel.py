@@ -176,9 +176,10 @@ def undo_import(path, ledger: pl.DataFrame, viewer) -> None:  # type: ignore[no-
         st.rerun()  # the history shows the import as undone, the list no longer offers it
 
 
-def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-untyped-def]
+def data_quality(t: dict[str, pl.DataFrame], s, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Completeness by clinic and instrument, patients without baseline, assessments outside
-    windows, quarantined rows waiting for correction."""
+    windows, quarantined rows waiting for correction (``demo``: of the bundled demo cohort,
+    whose downloads are not audited)."""
     from kapoutcomes.cohort import quality
     from kapoutcomes.present import figures
 
@@ -191,19 +192,23 @@ def data_quality(t: dict[str, pl.DataFrame], s) -> None:  # type: ignore[no-unty
     fig = figures.completeness_figure(quality.completeness_cells(q.completeness))
     if fig is not None:
         st.plotly_chart(fig, width="stretch")
-    common.download_csv(q.completeness, "Completeness", "completeness.csv", key="dl-comp")
+    common.download_csv(
+        q.completeness, "Completeness", "completeness.csv", key="dl-comp", demo=demo
+    )
     c1, c2 = st.columns(2)
     with c1:
         st.markdown(
             f"**Patients without a baseline** ({q.no_baseline.height:,} patient-instruments)"
         )
         common.table(q.no_baseline, "no_baseline", height=260)
-        common.download_csv(q.no_baseline, "Without baseline", "no_baseline.csv", key="dl-nob")
+        common.download_csv(
+            q.no_baseline, "Without baseline", "no_baseline.csv", key="dl-nob", demo=demo
+        )
     with c2:
         st.markdown(f"**Assessments outside the windows** ({q.outside_windows.height:,})")
         common.table(q.outside_counts, "outside_windows", height=260)
         common.download_csv(
-            q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside"
+            q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside", demo=demo
         )
     waiting = data_page.quarantine_waiting(store.default_path())
     st.markdown(

@@ -120,3 +120,26 @@ def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
     )
     page.wait_for_timeout(500)
+
+
+def store_riverside(home: Path) -> None:
+    """A clinic's own store in ``home`` (Riverside's visits, with its key beside it): views and
+    downloads of the demo cohort are never audited (issue 14 item 6), so the tests of audited
+    views and downloads need stored patients."""
+    import os
+
+    from kapoutcomes.ingest import import_files
+
+    before = os.environ.get("KAPOUTCOMES_HOME")
+    os.environ["KAPOUTCOMES_HOME"] = str(home)  # the key beside the store, as the app finds it
+    try:
+        import_files(
+            [ROOT / "sample_data/exports/riverside_visits.csv"],
+            home / "store.duckdb",
+            mapping=ROOT / "sample_data/mappings/riverside_visits.toml",
+        )
+    finally:
+        if before is None:
+            del os.environ["KAPOUTCOMES_HOME"]
+        else:
+            os.environ["KAPOUTCOMES_HOME"] = before

@@ -13,6 +13,9 @@ from kapoutcomes.present import cohort_page
 from kapoutcomes.present.formatting import plain
 
 loaded, viewer = common.page("Cohort review")
+demo = (
+    loaded.is_demo
+)  # the bundled demo cohort is no clinic's record: its downloads are not audited
 s = common.outcome_settings()
 flt = common.sidebar_filters(loaded.tables, key="cohort")
 with st.sidebar:
@@ -54,9 +57,11 @@ tab_out, tab_dur, tab_cmp, tab_opi, tab_act, tab_rep = st.tabs(
 with tab_out:
     # charts one under another: side by side they are unreadable on a tablet (820 px)
     common.chart(view.attrition_figure)
-    common.download_csv(view.attrition, "Attrition", "attrition.csv", key="dl-attrition")
+    common.download_csv(view.attrition, "Attrition", "attrition.csv", key="dl-attrition", demo=demo)
     common.chart(view.rates_figure)
-    common.download_csv(view.rates, "Response and remission", "response.csv", key="dl-rates")
+    common.download_csv(
+        view.rates, "Response and remission", "response.csv", key="dl-rates", demo=demo
+    )
     st.caption(view.definitions["response"])
     st.markdown(
         "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
@@ -73,10 +78,14 @@ with tab_out:
     if view.months_figure is not None:
         common.chart(view.months_figure)
         st.caption(view.definitions["improvement_by_month"])
-        common.download_csv(view.months, "Improvement by month", "months.csv", key="dl-months")
+        common.download_csv(
+            view.months, "Improvement by month", "months.csv", key="dl-months", demo=demo
+        )
     st.markdown("**Change from baseline at the end of induction**")
     common.table(view.change, "change")
-    common.download_csv(view.change, "Change from baseline", "change.csv", key="dl-change")
+    common.download_csv(
+        view.change, "Change from baseline", "change.csv", key="dl-change", demo=demo
+    )
 
 with tab_dur:
     if view.durability_figure is None:
@@ -91,7 +100,9 @@ with tab_dur:
         st.markdown("**Numbers at risk**")
         common.table(view.at_risk, "at_risk")
         common.table(view.durability, "durability")
-        common.download_csv(view.durability, "Durability", "durability.csv", key="dl-dur")
+        common.download_csv(
+            view.durability, "Durability", "durability.csv", key="dl-dur", demo=demo
+        )
         with st.expander("Secondary: every response episode, from the dose that started it"):
             common.table(view.durability_secondary, "durability_secondary")
 
@@ -109,11 +120,13 @@ with tab_cmp:
         if cmp.logrank_caveats:
             st.caption(plain(cmp.logrank_caveats))
     common.table(cmp.response, "response_by_subgroup")
-    common.download_csv(cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp")
+    common.download_csv(
+        cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp", demo=demo
+    )
     if viewer.can("compare_clinics") and cmp.funnel_figure is not None:
         common.chart(cmp.funnel_figure)
         st.caption(view.definitions["funnel"])
-        common.download_csv(cmp.funnel, "Clinic funnel", "funnel.csv", key="dl-funnel")
+        common.download_csv(cmp.funnel, "Clinic funnel", "funnel.csv", key="dl-funnel", demo=demo)
     elif viewer.can("compare_clinics") and cmp.funnel_note:
         st.info(cmp.funnel_note)
 
@@ -124,7 +137,7 @@ with tab_opi:
         common.chart(view.opioids_figure)
         st.caption(view.definitions["opioids"])
         common.table(view.opioids, "opioids")
-        common.download_csv(view.opioids, "Opioids", "opioids.csv", key="dl-opioids")
+        common.download_csv(view.opioids, "Opioids", "opioids.csv", key="dl-opioids", demo=demo)
     if view.cost.height:
         st.markdown("**Cost of care** (where the export carries charges)")
         common.table(view.cost, "cost")
@@ -132,7 +145,9 @@ with tab_opi:
 with tab_act:
     act = common.activity(loaded, flt)
     common.chart(act.figure)
-    common.download_csv(act.monthly, "Sessions per month", "sessions_per_month.csv", "dl-monthly")
+    common.download_csv(
+        act.monthly, "Sessions per month", "sessions_per_month.csv", "dl-monthly", demo=demo
+    )
     for col, h in zip(st.columns(len(act.headlines)), act.headlines, strict=True):
         col.metric(h.label, h.value)
 
@@ -160,4 +175,5 @@ with tab_rep:
                 f"dl-report-{fmt.lower()}",
                 target=f"cohort report ({fmt})",
                 detail=flt.describe(),
+                demo=demo,
             )

@@ -162,4 +162,4 @@ with tab_quality:
     if loaded.tables["patients"].height == 0:
         st.info("No patients yet: import an export to see data quality.")
     else:
-        quality_panel.data_quality(loaded.tables, common.outcome_settings())
+        quality_panel.data_quality(loaded.tables, common.outcome_settings(), loaded.is_demo)

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ from kapoutcomes.storage import privacy
 
 STORE_ENV = "KAPOUTCOMES_STORE"
 CANONICAL = tuple(tables.MODELS)
+
+#: One store's tables are created by one thread at a time: the app's sessions and its deferred
+#: downloads open the store from several threads of one process, which share one DuckDB
+#: database, and two ``CREATE TABLE IF NOT EXISTS`` of the same new table in two threads end
+#: in a write-write conflict (a download that sends nothing, a page that says "cannot be used").
+_CREATING = threading.Lock()
 
 _DUCK_TYPES = {
     pl.String: "VARCHAR",
@@ -279,6 +286,10 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------------
     def _create(self) -> None:
+        with _CREATING:
+            self._create_tables()
+
+    def _create_tables(self) -> None:
         try:
             for table in (*CANONICAL, *BOOKKEEPING):
                 cols = ", ".join(

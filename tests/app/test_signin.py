@@ -16,7 +16,14 @@ import pytest
 
 from kapoutcomes.storage import access, audit, keys, privacy
 from kapoutcomes.storage.store import Store, StoreError
-from tests.browser_support import ARTIFACTS, ROOT, free_port, serve_app, wait_ready
+from tests.browser_support import (
+    ARTIFACTS,
+    ROOT,
+    free_port,
+    serve_app,
+    store_riverside,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -90,33 +97,11 @@ def signed_app(provider, tmp_path_factory):
         "KAPOUTCOMES_STORE": str(home / "store.duckdb"),
         "KAPOUTCOMES_ACCESS": str(home / "access.toml"),
     }
-    _store_riverside(home)
+    store_riverside(home)
     with serve_app(
         env, port=app_port, extra_args=["--secrets.files", str(home / "secrets.toml")]
     ) as url:
         yield url.replace("127.0.0.1", "localhost"), home
-
-
-def _store_riverside(home) -> None:  # type: ignore[no-untyped-def]
-    """The clinic's own store (Riverside's visits): views of demo patients are never audited
-    (issue 14 item 6), so the patient-view audit test needs stored patients."""
-    import os
-
-    from kapoutcomes.ingest import import_files
-
-    before = os.environ.get("KAPOUTCOMES_HOME")
-    os.environ["KAPOUTCOMES_HOME"] = str(home)  # the key beside the store, as the app finds it
-    try:
-        import_files(
-            [ROOT / "sample_data/exports/riverside_visits.csv"],
-            home / "store.duckdb",
-            mapping=ROOT / "sample_data/mappings/riverside_visits.toml",
-        )
-    finally:
-        if before is None:
-            del os.environ["KAPOUTCOMES_HOME"]
-        else:
-            os.environ["KAPOUTCOMES_HOME"] = before
 
 
 def sign_in(page, url: str, sub: str) -> None:

@@ -117,3 +117,30 @@ def test_content_version_follows_the_canonical_rows_only(small_tables):
         assert st.content_version() == first  # the same rows, the same version
         st.con.execute("DELETE FROM adverse_events")
         assert st.content_version() not in (first, changed)
+
+
+def test_threads_creating_the_same_new_store_do_not_conflict(tmp_path):
+    # found in the browser tests: the app's script run and a deferred download's audit entry
+    # opened a new store from two threads at once; one of them failed with "Catalog
+    # write-write conflict on create" and the download sent nothing
+    import threading
+
+    errors: list[Exception] = []
+    for attempt in range(5):
+        path = tmp_path / f"s{attempt}.duckdb"
+        start = threading.Barrier(6)
+
+        def open_it(path=path, start=start) -> None:
+            start.wait()
+            try:
+                with Store(path):
+                    pass
+            except Exception as e:  # noqa: BLE001 - collected for the assertion
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
