@@ -18,7 +18,7 @@ from kapoutcomes.cohort.summary import CohortSummary
 from kapoutcomes.present import figures, palette
 from kapoutcomes.present.formatting import format_value, overall
 from kapoutcomes.present.headline import ci_label
-from kapoutcomes.present.table_display import MISSING, DisplayTable
+from kapoutcomes.present.table_display import MISSING, DisplayTable, html_table
 from kapoutcomes.present.table_specs import READING_TABLES, shown
 
 _CSS = f"""
@@ -28,7 +28,7 @@ h1{{font-size:1.6rem;margin-bottom:.2rem}}h2{{font-size:1.25rem;margin-top:2.2re
 h3{{font-size:1.05rem;margin-top:1.4rem}}
 table{{border-collapse:collapse;width:100%;font-size:.82rem;margin:.5rem 0 1rem}}
 th,td{{border:1px solid {palette.RULE};padding:.25rem .4rem;text-align:left;vertical-align:top}}
-th{{background:{palette.PRIMARY_TINT}}}td.num{{text-align:right;white-space:nowrap}}
+th{{background:{palette.PRIMARY_TINT}}}td.num,th.num{{text-align:right;white-space:nowrap}}
 td.txt{{font-size:.74rem;color:{palette.NOTE};min-width:14rem}}.wrap{{overflow-x:auto}}
 .def{{color:{palette.NOTE};font-size:.85rem}}.cav{{color:{palette.HARM_TEXT};font-size:.85rem}}
 .meta td{{border:none;padding:.1rem .6rem .1rem 0}}.kpi{{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}}
@@ -46,26 +46,12 @@ def _table(table: DisplayTable, limit: int = 200) -> str:
     """A table formatted by its declaration (present.table_specs), at most ``limit`` rows."""
     if table.height == 0:
         return "<p class='small'>No rows.</p>"
-    head = "".join(f"<th>{_e(c.header)}</th>" for c in table.columns)
-    classes = [
-        " class='txt'" if c.width == "large" else " class='num'" if c.numeric else ""
-        for c in table.columns
-    ]
-    body = [
-        "<tr>"
-        + "".join(f"<td{k}>{_e(v)}</td>" for k, v in zip(classes, row, strict=True))
-        + "</tr>"
-        for row in table.frame.head(limit).iter_rows()
-    ]
     more = (
         f"<p class='small'>Showing {limit} of {table.height:,} rows; the JSON report has all.</p>"
         if table.height > limit
         else ""
     )
-    return (
-        f"<div class='wrap'><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
-    )
+    return f"<div class='wrap'>{html_table(table, limit)}</div>{more}"
 
 
 class _Figs:

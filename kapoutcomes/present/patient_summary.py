@@ -14,6 +14,9 @@ from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, episodes, maintenance_review
 from kapoutcomes.present import palette
 from kapoutcomes.present.figures.printed import score_chart_svg
+from kapoutcomes.present.headline import ci_label
+from kapoutcomes.present.table_display import html_table
+from kapoutcomes.present.table_specs import shown
 
 #: no page size: the browser's print dialog (A4 or Letter) decides, and the content fits the
 #: smaller of the two (A4 width, Letter height) within the margins
@@ -32,6 +35,7 @@ ul {{ padding-left: 5mm; }}
 .charts {{ display: flex; gap: 2mm; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; }}
 td, th {{ border-bottom: 1px solid {palette.RULE}; padding: 0.5mm 1.5mm; text-align: left; }}
+td.num, th.num {{ text-align: right; white-space: nowrap; }}
 .small {{ color: {palette.NOTE}; font-size: 8pt; }}
 svg text {{ font-size: 9px; font-family: inherit; }}
 """
@@ -106,56 +110,48 @@ def _review(facts: dict[str, maintenance_review.PatientFacts]) -> str:
     )
 
 
-def _pair(a: int | None, b: int | None) -> str:
-    return "" if a is None else f"{a}/{'' if b is None else b}"
-
-
-def _dose_row(r: dict) -> str:
-    """One infusion with the vitals before and after dosing (BP, heart rate, SpO2)."""
-    dose = "" if r["dose_mg"] is None else f"{r['dose_mg']:g} mg"
-    hr = "" if r["heart_rate_after"] is None else str(r["heart_rate_after"])
-    spo2 = "" if r["spo2_after"] is None else f"{r['spo2_after']}%"
-    cells = (
-        f"{r['started_at']:%Y-%m-%d}",
-        _e(r["session_type"]),
-        _e(str(r["route"] or "")),
-        dose,
-        _pair(r["bp_systolic_before"], r["bp_diastolic_before"]),
-        _pair(r["bp_systolic_after"], r["bp_diastolic_after"]),
-        hr,
-        spo2,
+def _pair(systolic: str, diastolic: str) -> pl.Expr:
+    """Blood pressure as written on a chart, "120/80" (missing when the systolic is)."""
+    return pl.when(pl.col(systolic).is_not_null()).then(
+        pl.concat_str(
+            pl.col(systolic).cast(pl.String),
+            pl.lit("/"),
+            pl.col(diastolic).cast(pl.String).fill_null("—"),
+        )
     )
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
-_DOSE_HEAD = (
-    "<tr><th>date</th><th>type</th><th>route</th><th>dose</th><th>BP before</th>"
-    "<th>BP after</th><th>HR after</th><th>SpO2 after</th></tr>"
-)
-
-
-def _recent_infusions(sessions: pl.DataFrame) -> str:
+def _recent_infusions(sessions: pl.DataFrame, ci: str) -> str:
+    """The latest infusions with the vitals before and after dosing (BP, heart rate, SpO2),
+    formatted by the shared table declaration ``summary_infusions``."""
     dosing = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
-    recent = dosing.sort("started_at", descending=True).head(MAX_INFUSIONS)
-    rows = "".join(_dose_row(r) for r in recent.iter_rows(named=True))
-    if dosing.height > MAX_INFUSIONS:
-        rows += (
-            f"<tr><td colspan='8' class='small'>the latest {MAX_INFUSIONS} of "
-            f"{dosing.height} infusions</td></tr>"
+    if dosing.height == 0:
+        return "<p>No infusions recorded.</p>"
+    recent = (
+        dosing.sort("started_at", descending=True)
+        .head(MAX_INFUSIONS)
+        .with_columns(
+            bp_before=_pair("bp_systolic_before", "bp_diastolic_before"),
+            bp_after=_pair("bp_systolic_after", "bp_diastolic_after"),
         )
-    return rows or "<tr><td colspan='8'>none</td></tr>"
-
-
-def _recent_side_effects(events: pl.DataFrame) -> str:
-    ae = events.sort("onset_at", descending=True).head(MAX_SIDE_EFFECTS)
-    return (
-        "".join(
-            f"<tr><td>{r['onset_at']:%Y-%m-%d}</td><td>{_e(_short(r['event'].replace('_', ' ')))}</td>"
-            f"<td>{_e(str(r['severity'] or ''))}</td><td>{'yes' if r['serious'] else ''}</td></tr>"
-            for r in ae.iter_rows(named=True)
-        )
-        or "<tr><td colspan='4'>none recorded</td></tr>"
     )
+    out = html_table(shown(recent, "summary_infusions", ci=ci))
+    if dosing.height > MAX_INFUSIONS:
+        out += f"<p class='small'>The latest {MAX_INFUSIONS} of {dosing.height} infusions.</p>"
+    return out
+
+
+def _recent_side_effects(events: pl.DataFrame, ci: str) -> str:
+    if events.height == 0:
+        return "<p>No side effects recorded.</p>"
+    recent = events.sort("onset_at", descending=True).head(MAX_SIDE_EFFECTS)
+    out = html_table(shown(recent, "summary_side_effects", ci=ci))
+    if events.height > MAX_SIDE_EFFECTS:
+        out += (
+            f"<p class='small'>The latest {MAX_SIDE_EFFECTS} of {events.height} side effects "
+            "(all are listed in the app's Patient view).</p>"
+        )
+    return out
 
 
 def _header(patient_id: str, patients: pl.DataFrame) -> str:
@@ -217,6 +213,7 @@ def one_page_html(
         flags = safety.safety_flags(
             one["assessments"], one["adverse_events"], one["sessions"], settings
         )
+    ci = ci_label(settings.confidence_level)
     when = as_of_text or (
         "As of —" if as_of is None else f"As of {as_of:%Y-%m-%d} (the latest record in the store)"
     )
@@ -235,9 +232,9 @@ reduction (PHQ-9 {settings.depression_response_pct:g}%) from baseline (last scor
 {settings.baseline_window_days} days before the first dose); {_e(episodes.loss_definition(settings))}.</p>
 <h2>Scores</h2>
 {_score_charts(one, settings)}
-<h2>Recent infusions and vitals (BP mmHg, HR /min, SpO2)</h2>
-<table>{_DOSE_HEAD}{_recent_infusions(one["sessions"])}</table>
+<h2>Recent infusions and vitals before and after dosing</h2>
+{_recent_infusions(one["sessions"], ci)}
 <h2>Recent side effects</h2>
-<table><tr><th>date</th><th>event</th><th>severity</th><th>serious</th></tr>{_recent_side_effects(one["adverse_events"])}</table>
+{_recent_side_effects(one["adverse_events"], ci)}
 </body></html>
 """

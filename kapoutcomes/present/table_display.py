@@ -20,6 +20,7 @@ every column of its frame: a new column must be given a label before anyone sees
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -294,3 +295,22 @@ def display_table(
         shown.append(ShownColumn(header, col.kind in _NUMERIC, col.width, col.help))
     out = pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String))
     return DisplayTable(out, tuple(shown))
+
+
+def html_table(table: DisplayTable, limit: int | None = None) -> str:
+    """``table`` as an HTML table (every cell escaped): numbers in cells of class ``num``
+    (right-aligned), wide text in cells of class ``txt``; at most ``limit`` rows."""
+    e = html.escape
+    classes = [
+        " class='txt'" if c.width == "large" else " class='num'" if c.numeric else ""
+        for c in table.columns
+    ]
+    head = "".join(
+        f"<th{' class=num' if c.numeric else ''}>{e(c.header)}</th>" for c in table.columns
+    )
+    rows = table.frame if limit is None else table.frame.head(limit)
+    body = "".join(
+        "<tr>" + "".join(f"<td{k}>{e(v)}</td>" for k, v in zip(classes, row, strict=True)) + "</tr>"
+        for row in rows.iter_rows()
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -529,6 +529,29 @@ TABLES: dict[str, TableSpec] = {
     "patient_adverse_events": TableSpec(hidden=frozenset({"event_id", "session_id", "patient_id"})),
     "patient_opioids": TableSpec(hidden=frozenset({"patient_id"})),
     "patient_flags": TableSpec(("at", "flag", "value", "detail", "source")),
+    # the printable one-page summary (present.patient_summary)
+    "summary_infusions": TableSpec(
+        (
+            "started_at",
+            "session_type",
+            "route",
+            "dose_mg",
+            "bp_before",
+            "bp_after",
+            "heart_rate_after",
+            "spo2_after",
+        ),
+        {
+            "started_at": _C("Date", "date"),
+            "bp_before": _C("BP before", unit="mmHg"),
+            "bp_after": _C("BP after", unit="mmHg"),
+            "heart_rate_after": _C("HR after", "count", unit="/min"),
+            "spo2_after": _C("SpO2 after", "percent_points", 0),
+        },
+    ),
+    "summary_side_effects": TableSpec(
+        ("onset_at", "event", "severity", "serious"), {"onset_at": _C("Date", "date")}
+    ),
     "benefit": TableSpec(
         ("measure", "infusion", "type", "next_infusion", "benefit_days", "status"),
         {

@@ -48,8 +48,8 @@ def test_mrn_as_typed_is_printed_and_escaped(demo):
 def test_post_dose_vitals_are_listed(demo):
     pid = busiest(demo, "sessions", 1)[0]
     out = patient_summary.one_page_html(demo, pid, DEFAULT)
-    for head in ("BP before", "BP after", "HR after", "SpO2 after"):
-        assert f"<th>{head}</th>" in out
+    for head in ("BP before (mmHg)", "BP after (mmHg)", "HR after (/min)", "SpO2 after"):
+        assert re.search(f"<th[^>]*>{re.escape(head)}</th>", out)
     last = (
         demo["sessions"]
         .filter((pl.col("patient_id") == pid) & pl.col("bp_systolic_after").is_not_null())
@@ -57,6 +57,27 @@ def test_post_dose_vitals_are_listed(demo):
         .row(-1, named=True)
     )
     assert f"<td>{last['bp_systolic_after']}/{last['bp_diastolic_after']}</td>" in out
+
+
+def test_tables_use_the_shared_formatter(demo):
+    # issue 14 item 3: one table formatter for every page, the HTML report and this summary
+    from kapoutcomes.present.table_display import html_table
+    from kapoutcomes.present.table_specs import shown
+
+    pid = busiest(demo, "sessions", 1)[0]
+    sessions = demo["sessions"].filter(pl.col("patient_id") == pid)
+    dosing = sessions.filter(pl.col("session_type").is_in(["induction", "maintenance", "booster"]))
+    recent = dosing.sort("started_at", descending=True).head(patient_summary.MAX_INFUSIONS)
+    out = patient_summary.one_page_html(demo, pid, DEFAULT)
+    expected = shown(
+        recent.with_columns(bp_before=pl.lit(None), bp_after=pl.lit(None)), "summary_infusions"
+    )
+    assert html_table(expected).split("<tbody>")[0] in out  # the same headers
+    assert "None" not in out and "<td></td>" not in out
+    # a missing vital reads as the em dash of every other table
+    gap = sessions.with_columns(heart_rate_after=pl.lit(None, dtype=pl.Int32))
+    t = {**demo, "sessions": demo["sessions"].filter(pl.col("patient_id") != pid).vstack(gap)}
+    assert "<td class='num'>—</td>" in patient_summary.one_page_html(t, pid, DEFAULT)
 
 
 def test_reference_labels_are_spread_at_least_a_line_apart():

@@ -150,3 +150,16 @@ def test_an_interval_with_a_negative_limit_reads_lower_to_upper():
     vocab = {"lo": Column("lo", "number", 2), "hi": Column("hi", "number", 2)}
     out = display_table(f, TableSpec((Interval("lo", "hi"),)), vocab)
     assert out.frame.get_column("95% CI").to_list() == ["-2.98 to -1.84", "-0.50 to 1.25"]
+
+
+def test_html_table_escapes_every_cell_and_aligns_numbers():
+    from kapoutcomes.present.table_display import html_table
+
+    spec = TableSpec(("clinic", "n"))
+    frame = pl.DataFrame({"clinic": ["<b>North</b>", None], "n": [3, None]})
+    out = html_table(
+        display_table(frame, spec, {"clinic": Column("Clinic"), "n": Column("n", "count")})
+    )
+    assert "<b>North</b>" not in out and "&lt;b&gt;North&lt;/b&gt;" in out
+    assert "<th class=num>n</th>" in out and "<td class='num'>3</td>" in out
+    assert out.count("—") == 2  # both missing values, as every table shows them

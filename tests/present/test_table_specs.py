@@ -82,5 +82,5 @@ def test_every_html_report_table_reads_as_people_read_tables(demo_html):
         cols = headers or [f"cell {j}" for j in range(len(rows[0]) if rows else 0)]
         found += problems(f"HTML table {i + 1} ({cols[:2]})", cols, rows)
     assert found == []
-    assert "<th>Median time to loss (days)</th>" in demo_html
-    assert "<th>95% CI</th>" in demo_html
+    assert "<th class=num>Median time to loss (days)</th>" in demo_html
+    assert "<th class=num>95% CI</th>" in demo_html

@@ -135,7 +135,7 @@ def test_threads_creating_the_same_new_store_do_not_conflict(tmp_path):
             try:
                 with Store(path):
                     pass
-            except Exception as e:  # noqa: BLE001 - collected for the assertion
+            except Exception as e:  # collected for the assertion
                 errors.append(e)
 
         threads = [threading.Thread(target=open_it) for _ in range(6)]
