@@ -116,9 +116,13 @@ def _headlines(  # type: ignore[no-untyped-def]
         patients,
         Headline("Serious adverse events", f"{serious.height:,}"),
         Headline(
-            "Open PHQ-9 item 9 flags",
+            "PHQ-9 item 9: latest answer above 0",
             f"{open_item9:,}",
-            caption=f"{item9.height:,} patient(s) ever answered above 0",
+            caption=(
+                f"{open_item9:,} of the {item9.height:,} patient(s) listed below, who ever "
+                "answered above 0: their latest answer is still above 0 (status 'open'); the "
+                "others answered 0 since"
+            ),
         ),
         Headline(
             "Signals not reviewed yet",
