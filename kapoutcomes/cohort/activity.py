@@ -56,19 +56,22 @@ def adverse_events_by_month(
 ) -> pl.DataFrame:
     """Adverse events per 100 dosing sessions by calendar month of the session they followed
     (events not linked to a session count in their onset month), with exact Poisson
-    intervals: month, events, sessions, per_100_sessions, per_100_lower, per_100_upper."""
+    intervals: month, events, sessions, patients (dosed that month), per_100_sessions,
+    per_100_lower, per_100_upper."""
     from kapoutcomes.stats import intervals
 
     dosing = sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
     month = pl.col("started_at").dt.truncate("1mo").dt.date().alias("month")
-    exposure = dosing.group_by(month).agg(sessions=pl.len().cast(pl.Int64))
+    exposure = dosing.group_by(month).agg(
+        sessions=pl.len().cast(pl.Int64), patients=pl.col("patient_id").n_unique().cast(pl.Int64)
+    )
     ev = adverse_events.join(
         sessions.select("session_id", "started_at"), on="session_id", how="left"
     ).select(pl.coalesce("started_at", "onset_at").dt.truncate("1mo").dt.date().alias("month"))
     events = ev.group_by("month").agg(events=pl.len().cast(pl.Int64))
     out = (
         exposure.join(events, on="month", how="full", coalesce=True)
-        .with_columns(pl.col("events").fill_null(0), pl.col("sessions").fill_null(0))
+        .with_columns(pl.col(c).fill_null(0) for c in ("events", "sessions", "patients"))
         .sort("month")
     )
     if out.height == 0:

@@ -132,12 +132,12 @@ def _headlines(  # type: ignore[no-untyped-def]
     )
 
 
-def monthly_figure(monthly: pl.DataFrame, ci: str) -> go.Figure | None:
+def monthly_figure(monthly: pl.DataFrame, ci: str, min_n: int | None = None) -> go.Figure | None:
     """Adverse events per 100 dosing sessions by month, with their intervals (the axis says
-    the configured confidence level)."""
+    the configured confidence level); months with fewer than ``min_n`` patients dosed greyed."""
     if monthly.height == 0:
         return None
-    fig = figures.adverse_events_by_month_figure(monthly)
+    fig = figures.adverse_events_by_month_figure(monthly, min_n=min_n)
     fig.update_layout(yaxis_title=f"Events per 100 sessions (exact {ci})")
     return fig
 
@@ -244,7 +244,9 @@ def safety_view(
         by_grade=_rate_table(rates, "grade", ci),
         events_table=_events_table(ae),
         monthly_figure=monthly_figure(
-            activity.adverse_events_by_month(ae, sessions, s.confidence_level), ci
+            activity.adverse_events_by_month(ae, sessions, s.confidence_level),
+            ci,
+            s.min_patients_per_point,
         )
         if dosed
         else None,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from kapoutcomes import tables
@@ -41,6 +42,13 @@ def test_adverse_events_by_month(small_tables):
     row = m.to_dicts()[0]
     # 1 event after 2 dosing sessions in February 2024: 50 per 100 sessions
     assert (row["events"], row["sessions"], row["per_100_sessions"]) == (1, 2, 50.0)
+    assert (
+        row["patients"]
+        == small_tables["sessions"]
+        .filter(pl.col("started_at").dt.strftime("%Y-%m") == "2024-02")
+        .filter(pl.col("session_type").is_in(tables.DOSING_TYPES))["patient_id"]
+        .n_unique()
+    )
     # exact Poisson 95% interval for 1 event: 0.0253-5.572 events, per 2 sessions x 100
     assert row["per_100_lower"] == pytest.approx(1.266, abs=1e-3)
     assert row["per_100_upper"] == pytest.approx(278.6, abs=0.1)

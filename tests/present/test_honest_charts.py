@@ -174,6 +174,33 @@ def test_month_chart_greys_thin_months_and_shows_n_and_intervals():
     assert "CI" in fig.layout.yaxis.title.text
 
 
+def test_safety_month_chart_greys_months_with_few_patients_dosed():
+    # the Safety page's events per 100 sessions by month followed the same rule nowhere:
+    # late months of 2-3 patients were joined into the line with intervals of 0-125
+    import datetime as dt
+
+    monthly = pl.DataFrame(
+        {
+            "month": [dt.date(2025, m, 1) for m in (1, 2, 3)],
+            "events": [12, 9, 2],
+            "sessions": [60, 50, 4],
+            "patients": [30, 22, 3],
+            "per_100_sessions": [20.0, 18.0, 50.0],
+            "per_100_lower": [10.3, 8.2, 6.1],
+            "per_100_upper": [34.9, 34.2, 180.6],
+        }
+    )
+    fig = fg.adverse_events_by_month_figure(monthly, min_n=10)
+    line, grey = fig.data
+    assert list(line.y) == [20.0, 18.0, None]
+    assert list(line.error_y.array)[2] is None
+    assert list(grey.y) == [50.0] and "fewer than 10 patients" in grey.name
+    counts = [a.text for a in fig.layout.annotations if a.name == "patients dosed"]
+    assert counts == ["30", "22", "3"]
+    rule = next(a for a in fig.layout.annotations if a.name == "rule")
+    assert "fewer than 10 patients" in rule.text and "min_patients_per_point" in rule.text
+
+
 def test_trajectory_chart_shows_n_intervals_and_the_rule(view):
     fig = view.trajectories["pain_nrs"]
     assert fig is not None

@@ -543,30 +543,68 @@ def sessions_figure(monthly: pl.DataFrame, title: str = "Sessions per month by t
 
 
 def adverse_events_by_month_figure(
-    monthly: pl.DataFrame, title: str = "Adverse events per 100 dosing sessions, by month"
+    monthly: pl.DataFrame,
+    title: str = "Adverse events per 100 dosing sessions, by month",
+    min_n: int | None = None,
 ) -> go.Figure:
     """Events per 100 dosing sessions by calendar month with exact Poisson intervals
-    (``activity.adverse_events_by_month`` rows)."""
-    r = monthly.get_column("per_100_sessions")
+    (``activity.adverse_events_by_month`` rows), the patients dosed each month written under
+    the axis. Months with fewer than ``min_n`` patients dosed (default the
+    ``min_patients_per_point`` setting, the rule of every chart by month) are greyed, not
+    joined, and the rule is written under the chart."""
+    min_n = DEFAULT.min_patients_per_point if min_n is None else min_n
+    if "patients" not in monthly.columns:
+        monthly = monthly.with_columns(patients=pl.col("sessions"))
+    ok = (monthly.get_column("patients") >= min_n).to_list()
+    x = monthly.get_column("month").to_list()
+    r = monthly.get_column("per_100_sessions").to_list()
+    up = (monthly.get_column("per_100_upper") - monthly.get_column("per_100_sessions")).to_list()
+    down = (monthly.get_column("per_100_sessions") - monthly.get_column("per_100_lower")).to_list()
+    data = list(zip(monthly["events"], monthly["sessions"], monthly["patients"], strict=True))
+    hover = "%{x|%b %Y}: %{y:.1f} per 100 (%{customdata[0]} events / %{customdata[1]} sessions, "
     fig = go.Figure(
         go.Scatter(
-            x=monthly.get_column("month").to_list(),
-            y=r.to_list(),
+            x=x,
+            y=[v if k else None for v, k in zip(r, ok, strict=True)],
             mode="lines+markers",
             name="events per 100 sessions",
             line={"color": palette.HARM},
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": (monthly.get_column("per_100_upper") - r).to_list(),
-                "arrayminus": (r - monthly.get_column("per_100_lower")).to_list(),
+                "array": [v if k else None for v, k in zip(up, ok, strict=True)],
+                "arrayminus": [v if k else None for v, k in zip(down, ok, strict=True)],
                 "color": palette.AXIS,
             },
-            customdata=list(zip(monthly["events"], monthly["sessions"], strict=True)),
-            hovertemplate="%{x|%b %Y}: %{y:.1f} per 100 (%{customdata[0]} events / "
-            "%{customdata[1]} sessions)<extra></extra>",
+            customdata=data,
+            hovertemplate=hover + "%{customdata[2]} patients)<extra></extra>",
         )
     )
-    return titled(
+    few = [i for i, k in enumerate(ok) if not k and data[i][1] > 0]
+    if few:
+        fig.add_trace(
+            go.Scatter(
+                x=[x[i] for i in few],
+                y=[r[i] for i in few],
+                mode="markers",
+                name=f"fewer than {min_n} patients dosed (greyed)",
+                marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
+                customdata=[data[i] for i in few],
+                hovertemplate=hover + "only %{customdata[2]} patients, too few to read)"
+                "<extra></extra>",
+            )
+        )
+    fig = titled(
         fig, title, "Month of the dosing session", "Events per 100 sessions (95% exact CI)"
     )
+    counts = [(m, int(n)) for m, n in zip(x, monthly["patients"], strict=True) if n]
+    rows = [("", palette.HARM, counts)]  # one row: the heading names it
+    px = count_rows(fig, "Patients dosed", rows, "patients dosed")
+    note_under(
+        fig,
+        f"Greyed, not joined: months with fewer than {min_n} patients dosed<br>(setting "
+        "min_patients_per_point), too few to read.",
+        px + 4,
+    )
+    room_for_rows(fig, px, ["Patients dosed"], extra_px=40)
+    return fig
