@@ -164,6 +164,13 @@ def _opioids_figure(opioids: pl.DataFrame, paired: pl.DataFrame) -> go.Figure | 
     return figures.mme_figure(opioids) if opioids.height else None
 
 
+def _instrument_named(text: str) -> str:
+    """A caveat of the summary that starts with an instrument's code ("pain_nrs median time
+    to loss ...") as the page names the instrument ("Pain NRS (0-10) median time ...")."""
+    code, _, rest = text.partition(" ")
+    return f"{figures.label(code)} {rest}" if code in figures.INSTRUMENT_LABELS else text
+
+
 def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
     """The Cohort review's content for one cohort summary (whole-cohort rows)."""
     frames = {k: sec.frames for k, sec in summary.sections.items()}
@@ -211,9 +218,12 @@ def cohort_view(summary: CohortSummary, s: Settings) -> CohortView:
         else at_risk,
         durability=(dur := overall(frames["durability"]["summary"])),
         durability_populations=tuple(
-            f"**{r['instrument']}**: {r['population']}." for r in dur.iter_rows(named=True)
+            f"**{figures.label(r['instrument'])}**: {r['population']}."
+            for r in dur.iter_rows(named=True)
         ),
-        durability_caveats=tuple(summary.sections["durability"].caveats),
+        durability_caveats=tuple(
+            _instrument_named(cv) for cv in summary.sections["durability"].caveats
+        ),
         durability_secondary=frames["durability"]["secondary_summary"],
         opioids=opioids,
         opioids_paired=paired,

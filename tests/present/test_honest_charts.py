@@ -297,3 +297,12 @@ def test_mme_chart_pairs_the_same_patients_with_n_per_timepoint():
 def test_the_cohort_page_draws_the_paired_mme_chart(view):
     assert view.opioids_paired.height and view.opioids_paired["n"].sum() > 0
     assert "paired" in view.opioids_figure.layout.title.text
+
+
+def test_durability_lines_name_instruments_as_the_page_does(demo_summary):
+    # the before/after walk saw "**pain_nrs**: 133 responders ..." and "pain_nrs median time
+    # to loss ..." under the durability chart: codes, not the clinic's words
+    v = cohort_page.cohort_view(demo_summary, Settings())
+    assert v.durability_populations[0].startswith("**Pain NRS (0-10)**: ")
+    shown = " ".join(v.durability_populations + v.durability_caveats)
+    assert "pain_nrs" not in shown and "phq9" not in shown
