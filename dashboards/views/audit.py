@@ -31,7 +31,9 @@ if trail.entries.height == 0:
     st.info("No entries yet.")
     st.stop()
 actions = sorted(trail.entries.get_column("action").unique().to_list())
-picked = st.multiselect("Actions", actions, default=actions)
+picked = st.multiselect(
+    "Actions", actions, default=actions, format_func=lambda a: a.replace("_", " ")
+)
 common.table(trail.shown(picked), "audit")
 common.download(
     lambda: trail.csv,
