@@ -333,7 +333,9 @@ def induction_text(facts: PatientFacts) -> str | None:
     if facts.induction_infusions is None:
         return None
     n, target = facts.induction_infusions, facts.induction_target
-    done = "complete" if n >= target else "incomplete"
+    if n > target:  # "8 of 6" reads as a typo: the course ran longer than the setting's
+        return f"induction: {n} infusions (complete; {n - target} beyond a course of {target})"
+    done = "complete" if n == target else "incomplete"
     return f"induction: {n} of {target} infusions ({done})"
 
 

@@ -146,8 +146,16 @@ def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
         ),
         Headline(
             "Induction infusions",
-            "none" if n is None else f"{n} of {pain.induction_target}",
-            None if n is None else ("complete" if n >= pain.induction_target else "incomplete"),
+            "none"
+            if n is None
+            else f"{n}"
+            if n > pain.induction_target
+            else f"{n} of {pain.induction_target}",
+            None
+            if n is None
+            else f"complete · {n - pain.induction_target} beyond the course"
+            if n > pain.induction_target
+            else ("complete" if n == pain.induction_target else "incomplete"),
             help=f"First induction course; complete with {pain.induction_target} infusions.",
             delta_color="off",
         ),

@@ -124,3 +124,14 @@ def test_benefit_still_running_at_each_next_infusion_is_stated_as_at_least():
     shown = {h.label: (h.value, h.delta) for h in v.headlines}
     assert shown["Benefit lasted"] == ("≥ 29-40 days", "response not lost")
     assert "benefit lasted at least 29-40 days (still responding" in v.facts_text[0]
+
+
+def test_induction_longer_than_a_course_is_not_written_8_of_6():
+    # a clinic store showed "Induction infusions 8 of 6": the course ran longer than the
+    # setting's 6, which reads as a typo; the count and what is beyond the course are stated
+    eight = [*SIX, SIX[-1] + 2, SIX[-1] + 4]
+    t = tables([patient(1)], induction(1, eight), [score(1, -1, 7), score(1, eight[-1] + 3, 5)])
+    v = view(t)
+    ind = next(h for h in v.headlines if h.label == "Induction infusions")
+    assert (ind.value, ind.delta) == ("8", "complete · 2 beyond the course")
+    assert "induction: 8 infusions (complete; 2 beyond a course of 6)" in v.facts_text[0]
