@@ -387,3 +387,14 @@ def test_record_split_by_a_line_break_keeps_no_shifted_name_in_quarantine():
         assert rep.reconciles and rep.files[0].quarantined == 2
         text = " ".join(fz._store_text(st).values())
         assert fz._leaks(text) == [] and "Ann" not in text
+
+
+def test_planted_names_stay_only_where_the_file_names_them():
+    # a file without the column that names a planted identifier must not hold it in free text
+    # (nothing could know it for one): seed 18 drew "Quixworth" through st.text's constants
+    assert fz.unnamed("QUIXWORTH felt dizzy", ["MRN", "Side effects"]) == "they felt dizzy"
+    assert fz.unnamed("wife Quilla Vantongeren called", ["MRN"]) == "wife they called"
+    kept = ["MRN", "Patient Name", "Responsible Party", "Email"]
+    assert fz.unnamed("Zebediah Quixworth, Quilla, zeb.quix", kept) == (
+        "Zebediah Quixworth, Quilla, zeb.quix"
+    )
