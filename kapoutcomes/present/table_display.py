@@ -90,6 +90,7 @@ class Column:
     width: Literal["small", "medium", "large"] | None = None
     missing: str = MISSING
     help: str | None = None
+    note: bool = False  # a long explanation: the app writes it under the table
 
     @property
     def header(self) -> str:
@@ -104,6 +105,20 @@ class Interval:
     lower: str
     upper: str
     label: str = "{ci}"
+    value: str | None = None  # the estimate written before its interval: "-2.77 (-3.36 to -2.17)"
+    help: str | None = None
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """A count over its denominator with their share as one column: "131/303 (43.2%)"; the
+    share formatted like its own column (a percentage), the label says whom it counts."""
+
+    n: str
+    denominator: str
+    share: str
+    label: str
+    help: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ class TableSpec:
     which must then have a label), labels that differ from the shared vocabulary, columns
     never shown, and whether unnamed columns are the source file's own headers."""
 
-    columns: tuple[str | Interval, ...] | None = None
+    columns: tuple[str | Interval | Fraction, ...] | None = None
     labels: Mapping[str, Column] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     file_columns: bool = False  # quarantine: other columns are the export's own headers
@@ -132,6 +147,7 @@ class ShownColumn:
     numeric: bool  # right-aligned
     width: str | None
     help: str | None
+    note: bool = False  # a long explanation (``Column.note``)
 
 
 @dataclass(frozen=True)
@@ -251,6 +267,20 @@ def _interval(
     ]
 
 
+def _fraction(frame: pl.DataFrame, fr: Fraction, share: Column) -> list[str]:
+    """ "n/N (share)" per row; a missing denominator reads as missing, a missing share (N = 0)
+    leaves "n/N"."""
+    count = Column("", "count")
+    ns, dens, shares = (
+        [format_cell(v, c) for v in frame.get_column(name).to_list()]
+        for name, c in ((fr.n, count), (fr.denominator, count), (fr.share, share))
+    )
+    return [
+        MISSING if d == MISSING else f"{n}/{d}" if r == share.missing else f"{n}/{d} ({r})"
+        for n, d, r in zip(ns, dens, shares, strict=True)
+    ]
+
+
 def display_table(
     frame: pl.DataFrame,
     spec: TableSpec,
@@ -268,13 +298,25 @@ def display_table(
     cells: dict[str, list[str]] = {}
     shown: list[ShownColumn] = []
     for item in wanted:
-        if isinstance(item, Interval):
+        if isinstance(item, Fraction):
+            if any(c not in frame.columns for c in (item.n, item.denominator, item.share)):
+                continue
+            col = replace(_label(item.share, spec, vocabulary, table, ci), help=item.help)
+            header = item.label.format(ci=ci)
+            values = _fraction(frame, item, col)
+        elif isinstance(item, Interval):
             if item.lower not in frame.columns or item.upper not in frame.columns:
                 continue
             col = _label(item.lower, spec, vocabulary, table, ci)
             upper = _label(item.upper, spec, vocabulary, table, ci)
             header = item.label.format(ci=ci)
             values = _interval(frame, item, (col, upper), spec)
+            if item.value is not None and item.value in frame.columns:
+                col = replace(_label(item.value, spec, vocabulary, table, ci), help=item.help)
+                values = [
+                    v if iv == MISSING else f"{v} ({iv})"
+                    for v, iv in zip(_cells(frame, item.value, col, spec), values, strict=True)
+                ]
         else:
             item = item.replace("{ci}", ci)  # a column named after the configured level
             if item not in frame.columns or item in spec.hidden:
@@ -291,6 +333,55 @@ def display_table(
         while header in cells:
             header += " "
         cells[header] = values
-        shown.append(ShownColumn(header, col.kind in _NUMERIC, col.width, col.help))
+        shown.append(ShownColumn(header, col.kind in _NUMERIC, col.width, col.help, col.note))
     out = pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String))
     return DisplayTable(out, tuple(shown))
+
+
+def _row_keys(frame: pl.DataFrame, kept: list[str]) -> list[str]:
+    """What each row is about, in words: its first column, or its first two when the first
+    repeats ("Pain NRS (0-10), response")."""
+    first = frame.get_column(kept[0]).to_list()
+    if len(set(first)) == len(first) or len(kept) < 2:
+        return first
+    second = frame.get_column(kept[1]).to_list()
+    return [f"{a}, {b}" for a, b in zip(first, second, strict=True)]
+
+
+def _note_lines(header: str, texts: list[str], keys: list[str], firsts: list[str]) -> list[str]:
+    """One line per distinct text of a note column, naming the rows it is about (by their
+    first column when that decides the text, else by ``keys``); none for blank texts."""
+    lines = []
+    distinct = list(dict.fromkeys(t for t in texts if t not in ("", MISSING)))
+    for text in distinct:
+        rows = [i for i, t in enumerate(texts) if t == text]
+        if len(rows) == len(texts):
+            lines.append(f"{header}: {text}")
+            continue
+        by_first = {firsts[i] for i in rows}
+        decided = all(texts[i] == text for i, f in enumerate(firsts) if f in by_first)
+        about = by_first if decided else {keys[i] for i in rows}
+        ordered = [k for k in dict.fromkeys(firsts if decided else keys) if k in about]
+        lines.append(f"{header} ({'; '.join(ordered)}): {text}")
+    return lines
+
+
+def notes_beneath(table: DisplayTable) -> tuple[DisplayTable, tuple[str, ...]]:
+    """``table`` without its note columns (``Column.note``: caveats, definitions, who was
+    left out), and those notes as lines to write under it, each distinct text once with the
+    rows it is about. Nothing is lost: every non-blank note is in a line."""
+    notes = [c for c in table.columns if c.note]
+    kept = [c for c in table.columns if not c.note]
+    if not notes or not kept or table.height == 0:
+        return table, ()
+    frame = table.frame
+    names = [c.header for c in kept]
+    keys, firsts = _row_keys(frame, names), frame.get_column(names[0]).to_list()
+    lines = [
+        line
+        for c in notes
+        for line in _note_lines(
+            c.header.strip(), frame.get_column(c.header).to_list(), keys, firsts
+        )
+    ]
+    return DisplayTable(frame.select(names), tuple(kept)), tuple(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes.present.table_display import Column, DisplayTable, Interval, TableSpec
+from kapoutcomes.present.table_display import Column, DisplayTable, Fraction, Interval, TableSpec
 from kapoutcomes.present.table_display import display_table as _display
 
 #: how every table reads, said once under the tables (app) and at the foot of the report
@@ -39,10 +39,10 @@ COLUMNS: dict[str, Column] = {
     "timepoint": _C("Time point", "words"),
     "dimension": _C("By", "words"),
     "category": _C("Category", "words"),
-    "definition": _C("Definition", width=_WIDE),
-    "caveats": _C("Caveats", width=_WIDE),
+    "definition": _C("Definition", width=_WIDE, note=True),
+    "caveats": _C("Caveats", width=_WIDE, note=True),
     "population": _C("Population", width=_WIDE),
-    "excluded": _C("Left out, and why", width=_WIDE),
+    "excluded": _C("Left out, and why", width=_WIDE, note=True),
     "status": _C("Status"),
     "detail": _C("Detail", width=_WIDE),
     "flag": _C("Flag", "words"),
@@ -267,8 +267,23 @@ _SECONDARY = (
     "turnbull_median_days", "turnbull_median_from", "turnbull_median_to", "caveats",
 )  # fmt: skip
 _WHO = (
-    "instrument", "measure", "n", "denominator", "rate", "itt_denominator", "itt_rate",
-    "completers_n", "completers_denominator", "completers_rate", "started", "excluded",
+    "instrument",
+    "measure",
+    Fraction(
+        "n", "denominator", "rate", "Evaluable",
+        "responders / patients evaluable at the end of induction (eligible baseline, "
+        "end-of-induction window closed) (% responding)",
+    ),
+    Fraction(
+        "n", "itt_denominator", "itt_rate", "Intention to treat",
+        "responders / every eligible patient who started treatment (% responding)",
+    ),
+    Fraction(
+        "completers_n", "completers_denominator", "completers_rate", "Completers",
+        "responders / patients who completed induction (% responding)",
+    ),
+    "started",
+    "excluded",
 )  # fmt: skip
 _WHO_LABELS = {
     "n": _C("Responders (evaluable)", "count"),
