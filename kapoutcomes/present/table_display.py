@@ -106,6 +106,7 @@ class Interval:
     upper: str
     label: str = "{ci}"
     value: str | None = None  # the estimate written before its interval: "-2.77 (-3.36 to -2.17)"
+    joined: str | None = None  # two values in one cell: "{a} → {b}" ("6.4 → 3.6"); a blank b: a
     help: str | None = None
 
 
@@ -116,7 +117,7 @@ class Fraction:
 
     n: str
     denominator: str
-    share: str
+    share: str | None  # None: "n/N" alone
     label: str
     help: str | None = None
 
@@ -257,6 +258,12 @@ def _interval(
     if spec.unit_column in frame.columns and iv.lower in spec.measured:
         units = frame.get_column(spec.unit_column).to_list()  # the unit once: "30.0–60.0 MME/day"
         lows = [lo.removesuffix(f" {u}") for lo, u in zip(lows, units, strict=True)]
+    if iv.joined is not None:
+        blank = ("", cols[1].missing)
+        return [
+            a if b in blank else iv.joined.format(a=a, b=b)
+            for a, b in zip(lows, highs, strict=True)
+        ]
     return [
         MISSING
         if a == cols[0].missing and b == cols[1].missing
@@ -273,8 +280,10 @@ def _fraction(frame: pl.DataFrame, fr: Fraction, share: Column) -> list[str]:
     count = Column("", "count")
     ns, dens, shares = (
         [format_cell(v, c) for v in frame.get_column(name).to_list()]
-        for name, c in ((fr.n, count), (fr.denominator, count), (fr.share, share))
+        for name, c in ((fr.n, count), (fr.denominator, count), (fr.share or fr.n, share))
     )
+    if fr.share is None:
+        return [MISSING if d == MISSING else f"{n}/{d}" for n, d in zip(ns, dens, strict=True)]
     return [
         MISSING if d == MISSING else f"{n}/{d}" if r == share.missing else f"{n}/{d} ({r})"
         for n, d, r in zip(ns, dens, shares, strict=True)
@@ -299,9 +308,11 @@ def display_table(
     shown: list[ShownColumn] = []
     for item in wanted:
         if isinstance(item, Fraction):
-            if any(c not in frame.columns for c in (item.n, item.denominator, item.share)):
+            parts = (item.n, item.denominator, item.share or item.n)
+            if any(c not in frame.columns for c in parts):
                 continue
-            col = replace(_label(item.share, spec, vocabulary, table, ci), help=item.help)
+            share = _label(item.share, spec, vocabulary, table, ci) if item.share else None
+            col = replace(share or Column("", "count"), help=item.help)
             header = item.label.format(ci=ci)
             values = _fraction(frame, item, col)
         elif isinstance(item, Interval):

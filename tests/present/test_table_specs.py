@@ -25,7 +25,7 @@ def test_every_label_is_in_words_and_every_listed_column_is_labelled():
             names = (
                 [item.lower, item.upper, *([item.value] if item.value else [])]
                 if isinstance(item, Interval)
-                else [item.n, item.denominator, item.share]
+                else [item.n, item.denominator, *([item.share] if item.share else [])]
                 if isinstance(item, Fraction)
                 else [item]
             )
