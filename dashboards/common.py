@@ -376,21 +376,22 @@ def table(frame: pl.DataFrame, name: str, height: int | None = None) -> None:
     with units, percentages, rounding, an em dash for a missing value, intervals at the
     configured confidence level, numbers right-aligned. Long explanations (caveats,
     definitions, who was left out) are written under the table rather than in a column
-    wider than the page, and the first column (what the row is about) stays in view when a
-    narrow screen scrolls the table sideways."""
+    wider than the page, and the columns that say what a row is about are pinned: they stay
+    in view when a narrow screen scrolls the table sideways."""
     from kapoutcomes.present.headline import ci_label
-    from kapoutcomes.present.table_display import notes_beneath
+    from kapoutcomes.present.table_display import notes_beneath, row_label_columns
     from kapoutcomes.present.table_specs import shown
 
     full = shown(frame, name, ci=ci_label(outcome_settings().confidence_level))
     shown_table, notes = notes_beneath(full)
+    pinned = row_label_columns(shown_table)
     config = {
         c.header: st.column_config.TextColumn(
             c.header,
             width=c.width,  # type: ignore[arg-type]
             help=c.help,
             alignment="right" if c.numeric else None,
-            pinned=i == 0 or None,
+            pinned=i < pinned or None,
         )
         for i, c in enumerate(shown_table.columns)
     }

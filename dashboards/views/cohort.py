@@ -119,7 +119,8 @@ with tab_cmp:
         st.markdown(cmp.logrank)
         if cmp.logrank_caveats:
             st.caption(plain(cmp.logrank_caveats))
-    common.table(cmp.response, "response_by_subgroup")
+    # "compared by" is the box above: the group names the row (and stays in view)
+    common.table(cmp.response.drop("subgroup"), "response_by_subgroup")
     common.download_csv(
         cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp", demo=demo
     )

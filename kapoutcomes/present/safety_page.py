@@ -139,7 +139,10 @@ def monthly_figure(monthly: pl.DataFrame, ci: str) -> go.Figure | None:
 
 
 def _excursions_table(exc: pl.DataFrame, ci: str) -> pl.DataFrame:
+    """Each excursion by its short name (its definition goes under the table: as the first
+    column it took most of a tablet's width and could not stay in view)."""
     return exc.select(
+        "excursion",
         "definition",
         "n",
         "denominator",

@@ -349,6 +349,16 @@ def display_table(
     return DisplayTable(out, tuple(shown))
 
 
+def row_label_columns(table: DisplayTable) -> int:
+    """How many leading columns say what a row is about: the first, and the second too when
+    the first repeats and the second is words, not a number ("Pain NRS (0-10)", "response")."""
+    cols = table.columns
+    if len(cols) < 2 or table.height < 2 or cols[1].numeric:
+        return min(1, len(cols))
+    first = table.frame.get_column(cols[0].header)
+    return 1 if first.n_unique() == table.height else 2
+
+
 def _row_keys(frame: pl.DataFrame, kept: list[str]) -> list[str]:
     """What each row is about, in words: its first column, or its first two when the first
     repeats ("Pain NRS (0-10), response")."""

@@ -494,6 +494,7 @@ TABLES: dict[str, TableSpec] = {
     "excursions": TableSpec(("excursion", *_RATE, "patients", *_NOTES)),
     "excursions_table": TableSpec(
         (
+            "excursion",
             "definition",
             "n",
             "denominator",
@@ -503,7 +504,6 @@ TABLES: dict[str, TableSpec] = {
             "caveats",
         ),
         {
-            "definition": _C("Excursion", width=_WIDE),
             "n": _C("Sessions with it", "count"),
             "denominator": _C("Sessions with the reading", "count"),
         },

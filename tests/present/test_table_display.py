@@ -18,6 +18,7 @@ from kapoutcomes.present.table_display import (
     format_cell,
     measured_cell,
     notes_beneath,
+    row_label_columns,
 )
 
 
@@ -220,3 +221,13 @@ def test_notes_go_under_the_table_once_each_naming_their_rows():
     assert notes == ("Caveats: one rule",)  # every row: said once, about the table
     plain = display_table(same, TableSpec(("instrument",)), _VOCAB)
     assert notes_beneath(plain) == (plain, ())
+
+
+def test_the_columns_that_say_what_a_row_is_about():
+    spec = TableSpec(("instrument", "measure", "n"))
+    two = pl.DataFrame({"instrument": ["pain", "pain"], "measure": ["a", "b"], "n": [1, 2]})
+    one = pl.DataFrame({"instrument": ["pain", "phq9"], "measure": ["a", "a"], "n": [1, 2]})
+    assert row_label_columns(display_table(two, spec, _VOCAB)) == 2  # pain twice: and measure
+    assert row_label_columns(display_table(one, spec, _VOCAB)) == 1
+    numeric = TableSpec(("instrument", "n"))
+    assert row_label_columns(display_table(two, numeric, _VOCAB)) == 1  # a number is no label
