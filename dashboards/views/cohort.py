@@ -65,7 +65,7 @@ with tab_out:
     st.caption(view.definitions["response"])
     st.markdown(
         "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
-        "range) whose end-of-induction window has closed; the rest are counted beside it."
+        "range) whose end-of-induction window has closed; who was left out is under the table."
     )
     common.table(view.who, "who")
     common.chart(

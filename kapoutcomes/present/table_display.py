@@ -383,7 +383,7 @@ def _note_lines(header: str, texts: list[str], keys: list[str], firsts: list[str
         decided = all(texts[i] == text for i, f in enumerate(firsts) if f in by_first)
         about = by_first if decided else {keys[i] for i in rows}
         ordered = [k for k in dict.fromkeys(firsts if decided else keys) if k in about]
-        lines.append(f"{header} ({'; '.join(ordered)}): {text}")
+        lines.append(f"{header} · {'; '.join(ordered)}: {text}")
     return lines
 
 

@@ -251,9 +251,15 @@ def _iv(stat: str, label: str = "{ci}") -> Interval:
     return Interval(f"{stat}_lower", f"{stat}_upper", label)
 
 
-def _iv_with(stat: str, label: str, lower: str = "{}_lower", upper: str = "{}_upper") -> Interval:
+def _iv_with(
+    stat: str,
+    label: str,
+    lower: str = "{}_lower",
+    upper: str = "{}_upper",
+    help: str | None = None,
+) -> Interval:
     """``stat`` and its interval in one cell: "-2.77 (-3.36 to -2.17)"."""
-    return Interval(lower.format(stat), upper.format(stat), label, value=stat)
+    return Interval(lower.format(stat), upper.format(stat), label, value=stat, help=help)
 
 
 _RATE = ("n", "denominator", "rate", Interval("lower", "upper"))
@@ -266,10 +272,11 @@ _DAYS = {
     "median_lower": _C("lower", "days"),
     "median_upper": _C("upper", "days", missing="not reached"),
 }
+_STILL = "still responding {w} weeks after the origin (Kaplan-Meier)"
 _DURABILITY = (
     "instrument", "n", "events", "censored_pct", _MEDIAN_WITH_CI,
-    _iv_with("s_4w", "At 4 weeks, {ci}"), _iv_with("s_8w", "At 8 weeks, {ci}"),
-    _iv_with("s_12w", "At 12 weeks, {ci}"), "caveats",
+    *(_iv_with(f"s_{w}w", f"At {w} weeks, {{ci}}", help=_STILL.format(w=w)) for w in (4, 8, 12)),
+    "caveats",
 )  # fmt: skip
 _SECONDARY = (
     "instrument", "n", "events", "censored_pct", *_MEDIAN_DAYS,

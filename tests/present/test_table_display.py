@@ -212,9 +212,9 @@ def test_notes_go_under_the_table_once_each_naming_their_rows():
     assert table.frame.columns == ["Instrument", "Measure"]
     assert [c.header for c in table.columns] == ["Instrument", "Measure"]
     assert notes == (
-        "Left out, and why (pain_nrs): 21 without a baseline",  # decided by the instrument
-        "Left out, and why (phq9): 25 without",
-        "Caveats (pain_nrs, response): small n",  # one row of an instrument: named by both
+        "Left out, and why · pain_nrs: 21 without a baseline",  # decided by the instrument
+        "Left out, and why · phq9: 25 without",
+        "Caveats · pain_nrs, response: small n",  # one row of an instrument: named by both
     )
     same = pl.DataFrame({"instrument": ["a", "b"], "caveats": ["one rule", "one rule"]})
     _, notes = notes_beneath(display_table(same, TableSpec(("instrument", "caveats")), _VOCAB))
