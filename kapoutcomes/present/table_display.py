@@ -91,6 +91,7 @@ class Column:
     missing: str = MISSING
     help: str | None = None
     note: bool = False  # a long explanation: the app writes it under the table
+    from_days: bool = False  # a number of days shown in weeks (kind "weeks"): 32 -> "4.6"
 
     @property
     def header(self) -> str:
@@ -185,6 +186,8 @@ def format_cell(v: Any, col: Column) -> str:
         return instrument_label(str(v))
     if not isinstance(v, int | float) or kind == "text":
         return str(v)
+    if col.from_days:
+        v = v / 7
     if kind == "count":
         return f"{round(v):,}" if float(v).is_integer() else _number(v, 1)
     if kind == "percent":

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes.present.table_display import Column, DisplayTable, Fraction, Interval, TableSpec
+from kapoutcomes.present.table_display import (
+    MISSING,
+    Column,
+    DisplayTable,
+    Fraction,
+    Interval,
+    TableSpec,
+)
 from kapoutcomes.present.table_display import display_table as _display
 
 #: how every table reads, said once under the tables (app) and at the foot of the report
@@ -265,13 +272,26 @@ def _iv_with(
 _RATE = ("n", "denominator", "rate", Interval("lower", "upper"))
 _PER_100 = ("events", "sessions", "per_100_sessions", _iv("per_100", "{ci} (per 100 sessions)"))
 _MEDIAN_DAYS = ("median_days", Interval("median_lower", "median_upper", "{ci} (days)"))
-_MEDIAN_WITH_CI = _iv_with(
-    "median_days", "Median time to loss, {ci} (days)", "median_lower", "median_upper"
-)
 _DAYS = {
     "median_lower": _C("lower", "days"),
     "median_upper": _C("upper", "days", missing="not reached"),
 }
+#: the primary durability table and its secondary: in weeks, the unit of the durability chart
+#: and headline (present.figures.KM_UNIT)
+_WEEKS = {
+    name: _C(label, "weeks", 1, missing=missing, from_days=True)
+    for name, label, missing in (
+        ("median_days", "Median time to loss", "not reached"),
+        ("median_lower", "lower", MISSING),
+        ("median_upper", "upper", "not reached"),
+        ("turnbull_median_days", "Interval-censored median", "not reached"),
+        ("turnbull_median_from", "Interval-censored median, from", MISSING),
+        ("turnbull_median_to", "Interval-censored median, to", "not reached"),
+    )
+}
+_MEDIAN_WITH_CI = _iv_with(
+    "median_days", "Median time to loss, {ci} (weeks)", "median_lower", "median_upper"
+)
 _STILL = "still responding {w} weeks after the origin (Kaplan-Meier)"
 _DURABILITY = (
     "instrument", "n", "events", "censored_pct", _MEDIAN_WITH_CI,
@@ -279,7 +299,7 @@ _DURABILITY = (
     "caveats",
 )  # fmt: skip
 _SECONDARY = (
-    "instrument", "n", "events", "censored_pct", *_MEDIAN_DAYS,
+    "instrument", "n", "events", "censored_pct", _MEDIAN_WITH_CI,
     "turnbull_median_days", "turnbull_median_from", "turnbull_median_to", "caveats",
 )  # fmt: skip
 _WHO = (
@@ -393,8 +413,8 @@ TABLES: dict[str, TableSpec] = {
         ("stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES)
     ),
     "at_risk": TableSpec(numbered=_C("Week {n}", "count")),
-    "durability": TableSpec(_DURABILITY, _DAYS),
-    "durability_secondary": TableSpec(_SECONDARY, _DAYS),
+    "durability": TableSpec(_DURABILITY, _WEEKS),
+    "durability_secondary": TableSpec(_SECONDARY, _WEEKS),
     "opioids": TableSpec(
         (
             "timepoint",

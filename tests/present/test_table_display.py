@@ -28,6 +28,7 @@ from kapoutcomes.present.table_display import (
         (0.432343, Column("Rate", "percent"), "43.2%"),  # a fraction reads as a percentage
         (29.323308, Column("Censored", "percent_points"), "29.3%"),  # already 0-100
         (31.8333, Column("Median", "days"), "32"),  # whole days
+        (31.8333, Column("Median", "weeks", 1, from_days=True), "4.5"),  # days in weeks
         (1234567, Column("n", "count"), "1,234,567"),
         (-1.830619, Column("Mean", "number", 2), "-1.83"),
         (0.00012, Column("p", "pvalue"), "<0.001"),
