@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.browser_support import ARTIFACTS, serve_app, wait_ready
+from tests.readable import problems
 
 pytestmark = pytest.mark.browser
 
@@ -165,8 +166,13 @@ def test_every_page_shows_its_tables(walk):
 
 
 def test_tables_read_as_words(walk):
+    found = []
     for where, tables in walk.tables.items():
         for t in tables:
+            k = len(t["headers"])
+            rows = [t["cells"][i : i + k] for i in range(0, len(t["cells"]), k)] if k else []
+            found += problems(f"{where} {t['headers'][:2]}", t["headers"], rows)
+            # and this module's own reading of the same rules
             for h in t["headers"]:
                 assert "_" not in h, (where, h)
             for c in t["cells"]:
@@ -174,6 +180,7 @@ def test_tables_read_as_words(walk):
                 assert not _LONG_DECIMALS.search(c), (where, c)
                 assert not _SHA256.search(c), (where, c)
                 assert not _INTERNAL.search(c), (where, c)
+    assert found == []
 
 
 def _column(t: dict, header: str) -> list[str]:
@@ -247,6 +254,9 @@ def test_attrition_bars_are_nested(walk):
 def test_durability_reads_in_weeks_with_numbers_at_risk_to_the_end(walk):
     c = _chart(walk, "cohort-durability", "Time to loss of response")
     assert "Weeks" in c["x"]
+    headers = [h for t in walk.tables["cohort-durability"] for h in t["headers"]]
+    assert any("(weeks)" in h for h in headers), headers  # the table in the chart's unit
+    assert not any("(days)" in h for h in headers), headers
     assert "week" in walk.text["cohort-durability"].lower()
     assert "weeks" in walk.text["cohort-outcomes"].lower()  # the durability headline
     curves = [t for t in c["traces"] if t["name"] and not t["name"].endswith(" band")]
