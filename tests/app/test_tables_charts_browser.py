@@ -92,7 +92,13 @@ def _read(page, walk: Walk, where: str, width: int) -> None:
     for i, e in enumerate(grids.all()):
         box = e.bounding_box()
         if box and box["width"] > 60:
+            e.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the app header
             e.screenshot(path=str(ARTIFACTS / f"table-{where}-{i}-{width}.png"))
+    for i, e in enumerate(page.locator(".js-plotly-plot").all()):
+        box = e.bounding_box()
+        if box and box["width"] > 0:
+            e.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the app header
+            e.screenshot(path=str(ARTIFACTS / f"chart-{where}-{i}-{width}.png"))
     if any(t["scroll"] > t["client"] + 1 for t in walk.tables[where]):
         grids.evaluate_all(_SCROLL_TO_END)
         page.wait_for_timeout(600)
