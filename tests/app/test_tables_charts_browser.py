@@ -53,6 +53,10 @@ _CHARTS = """els => els.filter(e => e.getBoundingClientRect().width > 0).map(e =
       colorbar: d.colorbar ? txt(d.colorbar.title) : '',
     })),
     notes: (L.annotations || []).map(a => ({name: a.name || '', text: a.text || '', x: a.x})),
+    cut: [...e.querySelectorAll('.annotation, .gtitle')].filter(a => {
+      const r = a.getBoundingClientRect();
+      return r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1);
+    }).map(a => a.textContent),
   };
 })"""
 
@@ -248,6 +252,12 @@ def test_charts_fit_the_viewport(walk):
             assert c["width"] <= width, (where, c["title"], c["width"])
             if width == 820:
                 assert c["height"] >= 250, (where, c["title"], c["height"])
+
+
+def test_no_chart_text_runs_off_its_chart(walk):
+    """Titles and notes under a chart (the paired-MME note ran off it at 820 px)."""
+    cut = [(where, c["title"], c["cut"]) for where, cs in walk.charts.items() for c in cs]
+    assert [x for x in cut if x[2]] == []
 
 
 def test_attrition_bars_are_nested(walk):
