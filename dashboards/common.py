@@ -374,19 +374,26 @@ def chart(fig, missing: str | None = None) -> None:  # type: ignore[no-untyped-d
 def table(frame: pl.DataFrame, name: str, height: int | None = None) -> None:
     """``frame`` as the table ``name`` is declared (present.table_specs): labelled headers
     with units, percentages, rounding, an em dash for a missing value, intervals at the
-    configured confidence level, numbers right-aligned and wide text columns wide."""
+    configured confidence level, numbers right-aligned. Long explanations (caveats,
+    definitions, who was left out) are written under the table rather than in a column
+    wider than the page, and the columns that say what a row is about are pinned: they stay
+    in view when a narrow screen scrolls the table sideways."""
     from kapoutcomes.present.headline import ci_label
+    from kapoutcomes.present.table_display import notes_beneath, row_label_columns
     from kapoutcomes.present.table_specs import shown
 
-    shown_table = shown(frame, name, ci=ci_label(outcome_settings().confidence_level))
+    full = shown(frame, name, ci=ci_label(outcome_settings().confidence_level))
+    shown_table, notes = notes_beneath(full)
+    pinned = row_label_columns(shown_table)
     config = {
         c.header: st.column_config.TextColumn(
             c.header,
             width=c.width,  # type: ignore[arg-type]
             help=c.help,
             alignment="right" if c.numeric else None,
+            pinned=i < pinned or None,
         )
-        for c in shown_table.columns
+        for i, c in enumerate(shown_table.columns)
     }
     st.dataframe(
         shown_table.frame,
@@ -395,6 +402,8 @@ def table(frame: pl.DataFrame, name: str, height: int | None = None) -> None:
         hide_index=True,
         **({"height": height} if height else {}),
     )
+    if notes:
+        st.caption("  \n".join(plain(line) for line in notes))
 
 
 def download(

@@ -195,21 +195,17 @@ def data_quality(t: dict[str, pl.DataFrame], s, demo: bool = False) -> None:  # 
     common.download_csv(
         q.completeness, "Completeness", "completeness.csv", key="dl-comp", demo=demo
     )
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown(
-            f"**Patients without a baseline** ({q.no_baseline.height:,} patient-instruments)"
-        )
-        common.table(q.no_baseline, "no_baseline", height=260)
-        common.download_csv(
-            q.no_baseline, "Without baseline", "no_baseline.csv", key="dl-nob", demo=demo
-        )
-    with c2:
-        st.markdown(f"**Assessments outside the windows** ({q.outside_windows.height:,})")
-        common.table(q.outside_counts, "outside_windows", height=260)
-        common.download_csv(
-            q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside", demo=demo
-        )
+    # one under the other: side by side each table had half the page and scrolled sideways
+    st.markdown(f"**Patients without a baseline** ({q.no_baseline.height:,} patient-instruments)")
+    common.table(q.no_baseline, "no_baseline", height=260)
+    common.download_csv(
+        q.no_baseline, "Without baseline", "no_baseline.csv", key="dl-nob", demo=demo
+    )
+    st.markdown(f"**Assessments outside the windows** ({q.outside_windows.height:,})")
+    common.table(q.outside_counts, "outside_windows", height=260)
+    common.download_csv(
+        q.outside_windows, "Outside windows", "outside_windows.csv", key="dl-outside", demo=demo
+    )
     waiting = data_page.quarantine_waiting(store.default_path())
     st.markdown(
         f"**Quarantined rows waiting for correction:** {waiting:,} (see the Quarantine tab)"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 FILE_COLUMN = "(file column)"
-PATIENT_ID = "Patient (pseudonymous id)"
+PATIENT_ID = "Patient"  # the pseudonymous id (its column help says so)
 _MISSING_WORDS = {"none", "nan", "null", "nat", "<na>"}
 _KEY_HEADER = re.compile(r"(_id\b|\bid\b|hash|sha\d*)", re.IGNORECASE)
 _DECIMALS = re.compile(r"(?<![\w.])\d[\d,]*\.\d{3,}(?![\d.])")

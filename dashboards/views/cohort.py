@@ -65,7 +65,7 @@ with tab_out:
     st.caption(view.definitions["response"])
     st.markdown(
         "**Who each rate is about**: eligible patients (baseline in the instrument's elevated "
-        "range) whose end-of-induction window has closed; the rest are counted beside it."
+        "range) whose end-of-induction window has closed; who was left out is under the table."
     )
     common.table(view.who, "who")
     common.chart(
@@ -119,7 +119,8 @@ with tab_cmp:
         st.markdown(cmp.logrank)
         if cmp.logrank_caveats:
             st.caption(plain(cmp.logrank_caveats))
-    common.table(cmp.response, "response_by_subgroup")
+    # "compared by" is the box above: the group names the row (and stays in view)
+    common.table(cmp.response.drop("subgroup"), "response_by_subgroup")
     common.download_csv(
         cmp.response, "Response by subgroup", f"response_by_{dim}.csv", "dl-cmp", demo=demo
     )

@@ -143,7 +143,10 @@ def monthly_figure(monthly: pl.DataFrame, ci: str, min_n: int | None = None) -> 
 
 
 def _excursions_table(exc: pl.DataFrame, ci: str) -> pl.DataFrame:
+    """Each excursion by its short name (its definition goes under the table: as the first
+    column it took most of a tablet's width and could not stay in view)."""
     return exc.select(
+        "excursion",
         "definition",
         "n",
         "denominator",

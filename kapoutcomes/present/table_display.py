@@ -91,6 +91,8 @@ class Column:
     width: Literal["small", "medium", "large"] | None = None
     missing: str = MISSING
     help: str | None = None
+    note: bool = False  # a long explanation: the app writes it under the table
+    from_days: bool = False  # a number of days shown in weeks (kind "weeks"): 32 -> "4.6"
 
     @property
     def header(self) -> str:
@@ -105,6 +107,21 @@ class Interval:
     lower: str
     upper: str
     label: str = "{ci}"
+    value: str | None = None  # the estimate written before its interval: "-2.77 (-3.36 to -2.17)"
+    joined: str | None = None  # two values in one cell: "{a} → {b}" ("6.4 → 3.6"); a blank b: a
+    help: str | None = None
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """A count over its denominator with their share as one column: "131/303 (43.2%)"; the
+    share formatted like its own column (a percentage), the label says whom it counts."""
+
+    n: str
+    denominator: str
+    share: str | None  # None: "n/N" alone
+    label: str
+    help: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,7 @@ class TableSpec:
     which must then have a label), labels that differ from the shared vocabulary, columns
     never shown, and whether unnamed columns are the source file's own headers."""
 
-    columns: tuple[str | Interval, ...] | None = None
+    columns: tuple[str | Interval | Fraction, ...] | None = None
     labels: Mapping[str, Column] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     file_columns: bool = False  # quarantine: other columns are the export's own headers
@@ -133,6 +150,7 @@ class ShownColumn:
     numeric: bool  # right-aligned
     width: str | None
     help: str | None
+    note: bool = False  # a long explanation (``Column.note``)
 
 
 @dataclass(frozen=True)
@@ -169,6 +187,8 @@ def format_cell(v: Any, col: Column) -> str:
         return instrument_label(str(v))
     if not isinstance(v, int | float) or kind == "text":
         return str(v)
+    if col.from_days:
+        v = v / 7
     if kind == "count":
         return f"{round(v):,}" if float(v).is_integer() else _number(v, 1)
     if kind == "percent":
@@ -242,6 +262,12 @@ def _interval(
     if spec.unit_column in frame.columns and iv.lower in spec.measured:
         units = frame.get_column(spec.unit_column).to_list()  # the unit once: "30.0–60.0 MME/day"
         lows = [lo.removesuffix(f" {u}") for lo, u in zip(lows, units, strict=True)]
+    if iv.joined is not None:
+        blank = ("", cols[1].missing)
+        return [
+            a if b in blank else iv.joined.format(a=a, b=b)
+            for a, b in zip(lows, highs, strict=True)
+        ]
     return [
         MISSING
         if a == cols[0].missing and b == cols[1].missing
@@ -249,6 +275,22 @@ def _interval(
         if a.startswith("-") or b.startswith("-")
         else f"{a}–{b}"
         for a, b in zip(lows, highs, strict=True)
+    ]
+
+
+def _fraction(frame: pl.DataFrame, fr: Fraction, share: Column) -> list[str]:
+    """ "n/N (share)" per row; a missing denominator reads as missing, a missing share (N = 0)
+    leaves "n/N"."""
+    count = Column("", "count")
+    ns, dens, shares = (
+        [format_cell(v, c) for v in frame.get_column(name).to_list()]
+        for name, c in ((fr.n, count), (fr.denominator, count), (fr.share or fr.n, share))
+    )
+    if fr.share is None:
+        return [MISSING if d == MISSING else f"{n}/{d}" for n, d in zip(ns, dens, strict=True)]
+    return [
+        MISSING if d == MISSING else f"{n}/{d}" if r == share.missing else f"{n}/{d} ({r})"
+        for n, d, r in zip(ns, dens, shares, strict=True)
     ]
 
 
@@ -269,13 +311,27 @@ def display_table(
     cells: dict[str, list[str]] = {}
     shown: list[ShownColumn] = []
     for item in wanted:
-        if isinstance(item, Interval):
+        if isinstance(item, Fraction):
+            parts = (item.n, item.denominator, item.share or item.n)
+            if any(c not in frame.columns for c in parts):
+                continue
+            share = _label(item.share, spec, vocabulary, table, ci) if item.share else None
+            col = replace(share or Column("", "count"), help=item.help)
+            header = item.label.format(ci=ci)
+            values = _fraction(frame, item, col)
+        elif isinstance(item, Interval):
             if item.lower not in frame.columns or item.upper not in frame.columns:
                 continue
             col = _label(item.lower, spec, vocabulary, table, ci)
             upper = _label(item.upper, spec, vocabulary, table, ci)
             header = item.label.format(ci=ci)
             values = _interval(frame, item, (col, upper), spec)
+            if item.value is not None and item.value in frame.columns:
+                col = replace(_label(item.value, spec, vocabulary, table, ci), help=item.help)
+                values = [
+                    v if iv == MISSING else f"{v} ({iv})"
+                    for v, iv in zip(_cells(frame, item.value, col, spec), values, strict=True)
+                ]
         else:
             item = item.replace("{ci}", ci)  # a column named after the configured level
             if item not in frame.columns or item in spec.hidden:
@@ -292,7 +348,7 @@ def display_table(
         while header in cells:
             header += " "
         cells[header] = values
-        shown.append(ShownColumn(header, col.kind in _NUMERIC, col.width, col.help))
+        shown.append(ShownColumn(header, col.kind in _NUMERIC, col.width, col.help, col.note))
     out = pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String))
     return DisplayTable(out, tuple(shown))
 
@@ -314,3 +370,62 @@ def html_table(table: DisplayTable, limit: int | None = None) -> str:
         for row in rows.iter_rows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def row_label_columns(table: DisplayTable) -> int:
+    """How many leading columns say what a row is about: the first, and the second too when
+    the first repeats and the second is words, not a number ("Pain NRS (0-10)", "response")."""
+    cols = table.columns
+    if len(cols) < 2 or table.height < 2 or cols[1].numeric:
+        return min(1, len(cols))
+    first = table.frame.get_column(cols[0].header)
+    return 1 if first.n_unique() == table.height else 2
+
+
+def _row_keys(frame: pl.DataFrame, kept: list[str]) -> list[str]:
+    """What each row is about, in words: its first column, or its first two when the first
+    repeats ("Pain NRS (0-10), response")."""
+    first = frame.get_column(kept[0]).to_list()
+    if len(set(first)) == len(first) or len(kept) < 2:
+        return first
+    second = frame.get_column(kept[1]).to_list()
+    return [f"{a}, {b}" for a, b in zip(first, second, strict=True)]
+
+
+def _note_lines(header: str, texts: list[str], keys: list[str], firsts: list[str]) -> list[str]:
+    """One line per distinct text of a note column, naming the rows it is about (by their
+    first column when that decides the text, else by ``keys``); none for blank texts."""
+    lines = []
+    distinct = list(dict.fromkeys(t for t in texts if t not in ("", MISSING)))
+    for text in distinct:
+        rows = [i for i, t in enumerate(texts) if t == text]
+        if len(rows) == len(texts):
+            lines.append(f"{header}: {text}")
+            continue
+        by_first = {firsts[i] for i in rows}
+        decided = all(texts[i] == text for i, f in enumerate(firsts) if f in by_first)
+        about = by_first if decided else {keys[i] for i in rows}
+        ordered = [k for k in dict.fromkeys(firsts if decided else keys) if k in about]
+        lines.append(f"{header} · {'; '.join(ordered)}: {text}")
+    return lines
+
+
+def notes_beneath(table: DisplayTable) -> tuple[DisplayTable, tuple[str, ...]]:
+    """``table`` without its note columns (``Column.note``: caveats, definitions, who was
+    left out), and those notes as lines to write under it, each distinct text once with the
+    rows it is about. Nothing is lost: every non-blank note is in a line."""
+    notes = [c for c in table.columns if c.note]
+    kept = [c for c in table.columns if not c.note]
+    if not notes or not kept or table.height == 0:
+        return table, ()
+    frame = table.frame
+    names = [c.header for c in kept]
+    keys, firsts = _row_keys(frame, names), frame.get_column(names[0]).to_list()
+    lines = [
+        line
+        for c in notes
+        for line in _note_lines(
+            c.header.strip(), frame.get_column(c.header).to_list(), keys, firsts
+        )
+    ]
+    return DisplayTable(frame.select(names), tuple(kept)), tuple(lines)

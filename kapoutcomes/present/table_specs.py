@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from kapoutcomes.present.table_display import Column, DisplayTable, Interval, TableSpec
+from kapoutcomes.present.table_display import (
+    MISSING,
+    Column,
+    DisplayTable,
+    Fraction,
+    Interval,
+    TableSpec,
+)
 from kapoutcomes.present.table_display import display_table as _display
 
 #: how every table reads, said once under the tables (app) and at the foot of the report
@@ -29,7 +36,7 @@ _WIDE = "large"
 #: the clinic's word for each column the library produces (tables may override a label)
 COLUMNS: dict[str, Column] = {
     # who and what
-    "patient_id": _C("Patient (pseudonymous id)", width="medium"),
+    "patient_id": _C("Patient", help="pseudonymous id: the same patient on every page"),
     "clinic": _C("Clinic"),
     "instrument": _C("Instrument", "instrument"),
     "measure": _C("Measure", "words"),
@@ -39,10 +46,10 @@ COLUMNS: dict[str, Column] = {
     "timepoint": _C("Time point", "words"),
     "dimension": _C("By", "words"),
     "category": _C("Category", "words"),
-    "definition": _C("Definition", width=_WIDE),
-    "caveats": _C("Caveats", width=_WIDE),
+    "definition": _C("Definition", width=_WIDE, note=True),
+    "caveats": _C("Caveats", width=_WIDE, note=True),
     "population": _C("Population", width=_WIDE),
-    "excluded": _C("Left out, and why", width=_WIDE),
+    "excluded": _C("Left out, and why", width=_WIDE, note=True),
     "status": _C("Status"),
     "detail": _C("Detail", width=_WIDE),
     "flag": _C("Flag", "words"),
@@ -111,11 +118,11 @@ COLUMNS: dict[str, Column] = {
     "mean_change": _C("Mean change (points)", "number", 2),
     "median_change": _C("Median change (points)", "number", 1),
     "wilcoxon_statistic": _C("Wilcoxon statistic", "number", 1),
-    "wilcoxon_p": _C("Wilcoxon p-value", "pvalue"),
+    "wilcoxon_p": _C("Wilcoxon p-value", "pvalue", help="Wilcoxon signed-rank test"),
     "pvalue": _C("p-value", "pvalue"),
     "statistic": _C("Chi-square", "number", 2),
     "z": _C("z", "number", 2),
-    "srm": _C("Standardised response mean", "number", 2),
+    "srm": _C("SRM", "number", 2, help="standardised response mean: mean change / SD of change"),
     "effect_size": _C("Effect size", "number", 2),
     "treatment_month": _C("Treatment month", "count"),
     # durability
@@ -139,18 +146,18 @@ COLUMNS: dict[str, Column] = {
     "above": _C("Sessions above threshold", "count"),
     "threshold": _C("Threshold (CADSS score)", "number", 0),
     "answers_above_0": _C("Answers above 0", "count"),
-    "highest": _C("Highest answer", "number", 0),
-    "first_at": _C("First above 0", "datetime"),
-    "last_above_0_at": _C("Latest above 0", "datetime"),
-    "latest_answer": _C("Latest answer", "number", 0),
-    "latest_at": _C("Latest answer on", "datetime"),
+    "highest": _C("Highest", "number", 0, help="highest item 9 answer (0-3)"),
+    "first_at": _C("First above 0", "date"),
+    "last_above_0_at": _C("Latest above 0", "date"),
+    "latest_answer": _C("Latest", "number", 0, help="latest item 9 answer (0-3)"),
+    "latest_at": _C("Latest on", "datetime", help="when the latest item 9 answer was given"),
     "at": _C("When", "datetime"),
     "value": _C("Value"),
     # the store's own tables (patient records)
     "started_at": _C("Started", "datetime"),
     "session_type": _C("Session", "words"),
     "route": _C("Route"),
-    "review": _C("Review (who, when, what was done)", width=_WIDE),
+    "review": _C("Review", help="who reviewed the signal, when, and what was done"),
     "dose_mg": _C("Dose", "mg"),
     "dose_mg_per_kg": _C("Dose", "number", 2, unit="mg/kg"),
     "weight_kg": _C("Weight", "number", 1, unit="kg"),
@@ -171,7 +178,7 @@ COLUMNS: dict[str, Column] = {
     "score": _C("Score", "number", 1),
     "timing": _C("Timing", "words"),
     "event": _C("Event", "words"),
-    "event_text": _C("As written in the record", width=_WIDE, missing=""),
+    "event_text": _C("As written", missing="", help="the event as written in the record"),
     "severity": _C("Severity"),
     "grade": _C("Grade", "count"),
     "serious": _C("Serious", "yes_no"),
@@ -251,6 +258,17 @@ def _iv(stat: str, label: str = "{ci}") -> Interval:
     return Interval(f"{stat}_lower", f"{stat}_upper", label)
 
 
+def _iv_with(
+    stat: str,
+    label: str,
+    lower: str = "{}_lower",
+    upper: str = "{}_upper",
+    help: str | None = None,
+) -> Interval:
+    """``stat`` and its interval in one cell: "-2.77 (-3.36 to -2.17)"."""
+    return Interval(lower.format(stat), upper.format(stat), label, value=stat, help=help)
+
+
 _RATE = ("n", "denominator", "rate", Interval("lower", "upper"))
 _PER_100 = ("events", "sessions", "per_100_sessions", _iv("per_100", "{ci} (per 100 sessions)"))
 _MEDIAN_DAYS = ("median_days", Interval("median_lower", "median_upper", "{ci} (days)"))
@@ -258,17 +276,50 @@ _DAYS = {
     "median_lower": _C("lower", "days"),
     "median_upper": _C("upper", "days", missing="not reached"),
 }
+#: the primary durability table and its secondary: in weeks, the unit of the durability chart
+#: and headline (present.figures.KM_UNIT)
+_WEEKS = {
+    name: _C(label, "weeks", 1, missing=missing, from_days=True)
+    for name, label, missing in (
+        ("median_days", "Median time to loss", "not reached"),
+        ("median_lower", "lower", MISSING),
+        ("median_upper", "upper", "not reached"),
+        ("turnbull_median_days", "Interval-censored median", "not reached"),
+        ("turnbull_median_from", "Interval-censored median, from", MISSING),
+        ("turnbull_median_to", "Interval-censored median, to", "not reached"),
+    )
+}
+_MEDIAN_WITH_CI = _iv_with(
+    "median_days", "Median time to loss, {ci} (weeks)", "median_lower", "median_upper"
+)
+_STILL = "still responding {w} weeks after the origin (Kaplan-Meier)"
 _DURABILITY = (
-    "instrument", "n", "events", "censored_pct", *_MEDIAN_DAYS,
-    "s_4w", _iv("s_4w", "4-week {ci}"), "s_8w", _iv("s_8w", "8-week {ci}"), "s_12w", _iv("s_12w", "12-week {ci}"), "caveats",
+    "instrument", "n", "events", "censored_pct", _MEDIAN_WITH_CI,
+    *(_iv_with(f"s_{w}w", f"At {w} weeks, {{ci}}", help=_STILL.format(w=w)) for w in (4, 8, 12)),
+    "caveats",
 )  # fmt: skip
 _SECONDARY = (
-    "instrument", "n", "events", "censored_pct", *_MEDIAN_DAYS,
+    "instrument", "n", "events", "censored_pct", _MEDIAN_WITH_CI,
     "turnbull_median_days", "turnbull_median_from", "turnbull_median_to", "caveats",
 )  # fmt: skip
 _WHO = (
-    "instrument", "measure", "n", "denominator", "rate", "itt_denominator", "itt_rate",
-    "completers_n", "completers_denominator", "completers_rate", "started", "excluded",
+    "instrument",
+    "measure",
+    Fraction(
+        "n", "denominator", "rate", "Evaluable",
+        "responders / patients evaluable at the end of induction (eligible baseline, "
+        "end-of-induction window closed) (% responding)",
+    ),
+    Fraction(
+        "n", "itt_denominator", "itt_rate", "Intention to treat",
+        "responders / every eligible patient who started treatment (% responding)",
+    ),
+    Fraction(
+        "completers_n", "completers_denominator", "completers_rate", "Completers",
+        "responders / patients who completed induction (% responding)",
+    ),
+    "started",
+    "excluded",
 )  # fmt: skip
 _WHO_LABELS = {
     "n": _C("Responders (evaluable)", "count"),
@@ -291,9 +342,11 @@ _BY_ROUTE = (
 )
 _BY_ROUTE_LABELS = {
     "n events": _C("Events", "count"),
-    "sessions of the route": _C("Dosing sessions of the route", "count"),
-    "per 100 sessions of the route": _C("Per 100 sessions of the route", "rate", unit=""),
-    "per 100 {ci}": _C("{ci} (per 100 sessions)"),
+    "sessions of the route": _C("Sessions", "count", help="dosing sessions of the route"),
+    "per 100 sessions of the route": _C(
+        "Per 100 sessions", "rate", unit="", help="events per 100 dosing sessions of the route"
+    ),
+    "per 100 {ci}": _C("{ci}", help="interval of the rate per 100 sessions of the route"),
     "patients": _C("Patients with an event (n/N)"),
 }
 
@@ -321,18 +374,25 @@ TABLES: dict[str, TableSpec] = {
     "change": TableSpec(
         (
             "instrument",
-            "n",
-            "denominator",
-            "mean_baseline",
-            "mean_score",
-            "mean",
-            _iv("mean", "Mean {ci} (points)"),
-            "median",
-            _iv("median", "Median {ci} (points)"),
+            Fraction(
+                "n",
+                "denominator",
+                None,
+                "n/N",
+                "patients with a baseline and an end-of-induction score / patients evaluable",
+            ),
+            Interval(
+                "mean_baseline",
+                "mean_score",
+                "Baseline → end",
+                joined="{a} → {b}",
+                help="mean score at baseline and at the end of induction",
+            ),
+            _iv_with("mean", "Mean change, {ci} (points)"),
+            _iv_with("median", "Median, {ci} (points)"),
             "mean_reduction_pct",
             "wilcoxon_p",
-            "srm",
-            "effect_size",
+            Interval("srm", "effect_size", "SRM / effect size", joined="{a} / {b}"),
             *_NOTES,
         ),
     ),
@@ -353,8 +413,8 @@ TABLES: dict[str, TableSpec] = {
         ("stage", "n", "denominator", "pct_of_referred", "pct_of_previous", *_NOTES)
     ),
     "at_risk": TableSpec(numbered=_C("Week {n}", "count")),
-    "durability": TableSpec(_DURABILITY, _DAYS),
-    "durability_secondary": TableSpec(_SECONDARY, _DAYS),
+    "durability": TableSpec(_DURABILITY, _WEEKS),
+    "durability_secondary": TableSpec(_SECONDARY, _WEEKS),
     "opioids": TableSpec(
         (
             "timepoint",
@@ -461,6 +521,7 @@ TABLES: dict[str, TableSpec] = {
     "excursions": TableSpec(("excursion", *_RATE, "patients", *_NOTES)),
     "excursions_table": TableSpec(
         (
+            "excursion",
             "definition",
             "n",
             "denominator",
@@ -470,7 +531,6 @@ TABLES: dict[str, TableSpec] = {
             "caveats",
         ),
         {
-            "definition": _C("Excursion", width=_WIDE),
             "n": _C("Sessions with it", "count"),
             "denominator": _C("Sessions with the reading", "count"),
         },
@@ -484,11 +544,12 @@ TABLES: dict[str, TableSpec] = {
             "onset_at",
             "event",
             "event_text",
-            "severity",
-            "grade",
+            Interval("severity", "grade", "Severity, grade", joined="{a}, grade {b}"),
             "action_taken",
             "resolved_at",
         ),
+        # the record's own words under the list: beside each event they widened it past the page
+        {"event_text": _C("As written in the record", missing="", note=True)},
     ),
     "item9": TableSpec(
         (

@@ -91,4 +91,6 @@ def test_the_cohort_page_shows_the_populations_of_the_demo(monkeypatch, tmp_path
     assert "83/153 evaluable" in captions and "completers 35/60" in captions
     assert "140 not eligible: baseline PHQ-9 below 10" in captions
     who = [d.value for d in at.dataframe]
-    assert any("Left out, and why" in f.columns and "Started treatment" in f.columns for f in who)
+    assert any("Evaluable" in f.columns and "Started treatment" in f.columns for f in who)
+    # who was left out, under the table (plain() escapes the punctuation for Markdown)
+    assert r"Left out\, and why · Pain NRS \(0\-10\)\: 4 not eligible" in captions

@@ -85,7 +85,7 @@ def test_signals_link_to_the_patient_and_take_an_audited_review(demo_env, monkey
 
 
 #: the review column as the table formatter heads it (present.table_specs)
-REVIEW = "Review (who, when, what was done)"
+REVIEW = "Review"
 
 
 def test_a_linked_patient_opens_in_the_patient_view(demo_env, monkeypatch, cohort):

@@ -10,12 +10,15 @@ import pytest
 from kapoutcomes.present.table_display import (
     MISSING,
     Column,
+    Fraction,
     Interval,
     TableSpec,
     UnlabelledColumn,
     display_table,
     format_cell,
     measured_cell,
+    notes_beneath,
+    row_label_columns,
 )
 
 
@@ -25,6 +28,7 @@ from kapoutcomes.present.table_display import (
         (0.432343, Column("Rate", "percent"), "43.2%"),  # a fraction reads as a percentage
         (29.323308, Column("Censored", "percent_points"), "29.3%"),  # already 0-100
         (31.8333, Column("Median", "days"), "32"),  # whole days
+        (31.8333, Column("Median", "weeks", 1, from_days=True), "4.5"),  # days in weeks
         (1234567, Column("n", "count"), "1,234,567"),
         (-1.830619, Column("Mean", "number", 2), "-1.83"),
         (0.00012, Column("p", "pvalue"), "<0.001"),
@@ -163,3 +167,81 @@ def test_html_table_escapes_every_cell_and_aligns_numbers():
     assert "<b>North</b>" not in out and "&lt;b&gt;North&lt;/b&gt;" in out
     assert "<th class=num>n</th>" in out and "<td class='num'>3</td>" in out
     assert out.count("—") == 2  # both missing values, as every table shows them
+
+
+_VOCAB = {
+    "instrument": Column("Instrument"),
+    "measure": Column("Measure"),
+    "n": Column("n", "count"),
+    "denominator": Column("Denominator", "count"),
+    "rate": Column("Rate", "percent"),
+    "mean": Column("Mean change", "number", 2),
+    "mean_lower": Column("lower", "number", 2),
+    "mean_upper": Column("upper", "number", 2),
+    "baseline": Column("Baseline", "number", 1),
+    "end": Column("End", "number", 1),
+    "excluded": Column("Left out, and why", note=True),
+    "caveats": Column("Caveats", note=True),
+}
+
+
+def test_a_count_reads_over_its_denominator_with_its_share():
+    f = pl.DataFrame(
+        {"n": [131, 0, 2], "denominator": [303, 0, None], "rate": [0.432343, None, None]}
+    )
+    spec = TableSpec((Fraction("n", "denominator", "rate", "Evaluable", "who"),))
+    out = display_table(f, spec, _VOCAB)
+    assert out.frame.to_series().to_list() == ["131/303 (43.2%)", "0/0", MISSING]
+    assert out.columns[0].help == "who" and out.columns[0].numeric
+    alone = display_table(f, TableSpec((Fraction("n", "denominator", None, "n/N"),)), _VOCAB)
+    assert alone.frame.to_series().to_list() == ["131/303", "0/0", MISSING]
+
+
+def test_an_estimate_reads_before_its_interval_and_two_values_join():
+    f = pl.DataFrame({"mean": [-2.765217, None], "mean_lower": [-3.362219, None],
+                      "mean_upper": [-2.168216, None], "baseline": [6.37, 6.0], "end": [3.61, None]})  # fmt: skip
+    spec = TableSpec(
+        (
+            Interval("mean_lower", "mean_upper", "Mean change, {ci}", value="mean"),
+            Interval("baseline", "end", "Baseline → end", joined="{a} → {b}"),
+        )
+    )
+    out = display_table(f, spec, _VOCAB)
+    assert out.frame.row(0) == ("-2.77 (-3.36 to -2.17)", "6.4 → 3.6")
+    assert out.frame.row(1) == (MISSING, "6.0")  # no end score: the baseline alone
+    assert out.frame.columns == ["Mean change, 95% CI", "Baseline → end"]
+
+
+def test_notes_go_under_the_table_once_each_naming_their_rows():
+    f = pl.DataFrame(
+        {
+            "instrument": ["pain_nrs", "pain_nrs", "phq9"],
+            "measure": ["response", "substantial", "response"],
+            "excluded": ["21 without a baseline", "21 without a baseline", "25 without"],
+            "caveats": ["small n", None, None],
+        }
+    )
+    spec = TableSpec(("instrument", "measure", "excluded", "caveats"))
+    table, notes = notes_beneath(display_table(f, spec, _VOCAB))
+    assert table.frame.columns == ["Instrument", "Measure"]
+    assert [c.header for c in table.columns] == ["Instrument", "Measure"]
+    assert notes == (
+        "Left out, and why · pain_nrs: 21 without a baseline",  # decided by the instrument
+        "Left out, and why · phq9: 25 without",
+        "Caveats · pain_nrs, response: small n",  # one row of an instrument: named by both
+    )
+    same = pl.DataFrame({"instrument": ["a", "b"], "caveats": ["one rule", "one rule"]})
+    _, notes = notes_beneath(display_table(same, TableSpec(("instrument", "caveats")), _VOCAB))
+    assert notes == ("Caveats: one rule",)  # every row: said once, about the table
+    plain = display_table(same, TableSpec(("instrument",)), _VOCAB)
+    assert notes_beneath(plain) == (plain, ())
+
+
+def test_the_columns_that_say_what_a_row_is_about():
+    spec = TableSpec(("instrument", "measure", "n"))
+    two = pl.DataFrame({"instrument": ["pain", "pain"], "measure": ["a", "b"], "n": [1, 2]})
+    one = pl.DataFrame({"instrument": ["pain", "phq9"], "measure": ["a", "a"], "n": [1, 2]})
+    assert row_label_columns(display_table(two, spec, _VOCAB)) == 2  # pain twice: and measure
+    assert row_label_columns(display_table(one, spec, _VOCAB)) == 1
+    numeric = TableSpec(("instrument", "n"))
+    assert row_label_columns(display_table(two, numeric, _VOCAB)) == 1  # a number is no label

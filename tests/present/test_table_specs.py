@@ -13,7 +13,7 @@ from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.demo import generator
 from kapoutcomes.present import html_report, table_specs
-from kapoutcomes.present.table_display import Interval
+from kapoutcomes.present.table_display import Fraction, Interval
 from tests.readable import problems
 
 
@@ -22,7 +22,13 @@ def test_every_label_is_in_words_and_every_listed_column_is_labelled():
         assert "_" not in col.header, name
     for table, spec in table_specs.TABLES.items():
         for item in spec.columns or ():
-            names = [item.lower, item.upper] if isinstance(item, Interval) else [item]
+            names = (
+                [item.lower, item.upper, *([item.value] if item.value else [])]
+                if isinstance(item, Interval)
+                else [item.n, item.denominator, *([item.share] if item.share else [])]
+                if isinstance(item, Fraction)
+                else [item]
+            )
             for n in names:
                 assert n in spec.labels or n in table_specs.COLUMNS, (table, n)
 

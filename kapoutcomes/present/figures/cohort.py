@@ -462,11 +462,12 @@ def paired_mme_figure(
     )
     note_under(
         fig,
-        "Paired: each pair of bars is the same patients, on MME-counted opioids at the first "
-        "dose and followed up to the timepoint; 0 MME/day for those who stopped.",
+        # three short lines: as one line it ran off a tablet's chart (820 px)
+        "Paired: each pair of bars is the same patients,<br>on MME-counted opioids at the first "
+        "dose and followed up<br>to the timepoint; 0 MME/day for those who stopped.",
         64,
     )
-    fig.update_layout(margin={"b": 110}, legend={"y": 1.0, "yanchor": "bottom", "x": 0})
+    fig.update_layout(margin={"b": 140}, legend={"y": 1.0, "yanchor": "bottom", "x": 0})
     return fig
 
 

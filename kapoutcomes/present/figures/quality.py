@@ -3,14 +3,27 @@ direction (% complete: higher = better), one colour scale stated in its legend."
 
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 import polars as pl
 
-from kapoutcomes.present.figures.layout import TEMPLATE, plain_label
+from kapoutcomes.present.figures.layout import INSTRUMENT_LABELS, TEMPLATE, plain_label
 
 #: one sequential, colour-blind-safe scale: dark = little complete, light = complete
 COMPLETENESS_SCALE = "Cividis"
 COMPLETENESS_TITLE = "Completeness by clinic: % complete on every row (higher = better)"
+
+
+_WITH_CODE = re.compile(r"(?P<measure>.*) \((?P<code>[a-z0-9_]+)\)")
+
+
+def _row_label(text: str) -> str:
+    """ "follow-up at 6 months (phq9)" as a reader says it: "follow-up at 6 months, PHQ-9"."""
+    m = _WITH_CODE.fullmatch(text)
+    if m is None or m["code"] not in INSTRUMENT_LABELS:
+        return text
+    return f"{m['measure']}, {INSTRUMENT_LABELS[m['code']].split(' (')[0]}"
 
 
 def completeness_figure(cells: pl.DataFrame) -> go.Figure | None:
@@ -39,7 +52,7 @@ def completeness_figure(cells: pl.DataFrame) -> go.Figure | None:
         go.Heatmap(
             z=z,
             x=[plain_label(c) for c in clinics],
-            y=labels,
+            y=[_row_label(lab) for lab in labels],
             text=text,
             texttemplate="%{text}",
             colorscale=COMPLETENESS_SCALE,
