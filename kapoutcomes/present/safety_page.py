@@ -116,12 +116,12 @@ def _headlines(  # type: ignore[no-untyped-def]
         patients,
         Headline("Serious adverse events", f"{serious.height:,}"),
         Headline(
-            "PHQ-9 item 9: latest answer above 0",
+            "Item 9: latest above 0",
             f"{open_item9:,}",
             caption=(
-                f"{open_item9:,} of the {item9.height:,} patient(s) listed below, who ever "
-                "answered above 0: their latest answer is still above 0 (status 'open'); the "
-                "others answered 0 since"
+                f"PHQ-9 item 9 (thoughts of self-harm): {open_item9:,} of the "
+                f"{item9.height:,} patient(s) listed below, who ever answered above 0, still "
+                "have their latest answer above 0 (status 'open'); the others answered 0 since"
             ),
         ),
         Headline(
