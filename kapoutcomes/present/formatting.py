@@ -14,6 +14,20 @@ from typing import Any
 
 import polars as pl
 
+#: codes written as the clinic writes them ("abuse_misuse" is one event: abuse or misuse)
+WORDS = {"abuse_misuse": "abuse/misuse"}
+ACRONYMS = {"mme": "MME", "mcid": "MCID", "itt": "ITT", "phq9": "PHQ-9", "gad7": "GAD-7"}
+ACRONYMS |= {"bp": "BP", "spo2": "SpO2", "iv": "IV", "im": "IM", "sae": "SAE"}
+
+
+def words(code: object) -> str:
+    """A code of the tables in words: "nausea_vomiting" -> "nausea vomiting", "spo2" ->
+    "SpO2", "abuse_misuse" -> "abuse/misuse"."""
+    text = str(code)
+    if text in WORDS:
+        return WORDS[text]
+    return " ".join(ACRONYMS.get(w, w) for w in text.split("_"))
+
 
 def percent(x: Any) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"

@@ -29,10 +29,9 @@ from typing import Any, Literal
 import polars as pl
 
 from kapoutcomes.present.figures.layout import label as instrument_label
+from kapoutcomes.present.formatting import words
 
 #: words a code spells in lower case that people write in capitals ("median_mme_all")
-ACRONYMS = {"mme": "MME", "mcid": "MCID", "itt": "ITT", "phq9": "PHQ-9", "gad7": "GAD-7"}
-ACRONYMS |= {"bp": "BP", "spo2": "SpO2", "iv": "IV", "im": "IM", "sae": "SAE"}
 
 #: what a missing value looks like in every table
 MISSING = "—"
@@ -182,7 +181,7 @@ def format_cell(v: Any, col: Column) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     if kind == "words":
-        return " ".join(ACRONYMS.get(w, w) for w in str(v).split("_"))
+        return words(v)
     if kind == "instrument":
         return instrument_label(str(v))
     if not isinstance(v, int | float) or kind == "text":

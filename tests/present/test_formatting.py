@@ -75,3 +75,11 @@ def test_plain_keeps_a_backslash_and_makes_one_line():
     assert plain("a\\[b]") == r"a\\\[b\]"  # the user's backslash cannot un-escape the bracket
     assert plain("line one\n\n# heading\r\nthree") == r"line one \# heading three"
     assert plain(42) == "42"
+
+
+def test_codes_in_words():
+    from kapoutcomes.present.formatting import words
+
+    assert words("nausea_vomiting") == "nausea vomiting"
+    assert words("spo2_after") == "SpO2 after"
+    assert words("abuse_misuse") == "abuse/misuse"  # one event, not two words

@@ -18,6 +18,7 @@ from kapoutcomes.present.figures.layout import (
     room_for_rows,
     titled,
 )
+from kapoutcomes.present.formatting import words
 
 #: the KM time axis: one unit, stated (the Cohort page's durability headline uses it too)
 KM_UNIT = "weeks"
@@ -377,7 +378,7 @@ def adverse_event_figure(
     r = f.get_column("per_100_sessions")
     fig = go.Figure(
         go.Bar(
-            x=[e.replace("_", " ") for e in f.get_column("category").to_list()],
+            x=[words(e) for e in f.get_column("category").to_list()],
             y=r.to_list(),
             marker_color=palette.HARM,
             error_y={

@@ -17,6 +17,7 @@ from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes import change, opioid_course
 from kapoutcomes.present import palette
 from kapoutcomes.present.figures.layout import TEMPLATE, label, titled
+from kapoutcomes.present.formatting import words
 
 #: the timeline's rows, top to bottom: (subplot title, share of the height)
 ROWS = (
@@ -262,7 +263,7 @@ def _side_effect_row(fig: go.Figure, events: pl.DataFrame) -> None:
         fig.add_trace(
             go.Scatter(
                 x=events["onset_at"].to_list(),
-                y=[e.replace("_", " ") for e in events["event"].to_list()],
+                y=[words(e) for e in events["event"].to_list()],
                 mode="markers",
                 name="Side effect",
                 marker={
