@@ -16,6 +16,7 @@ from kapoutcomes.ingest import quarantine
 from kapoutcomes.ingest.read import MAX_BYTES
 from kapoutcomes.ingest.report import ImportReport, ReasonCount
 from kapoutcomes.ingest.resolve import OUT_OF_SCOPE
+from kapoutcomes.present.formatting import layout_words
 from kapoutcomes.storage import store
 
 #: the largest file the app accepts, in Streamlit's megabytes: the importer's MAX_BYTES
@@ -90,7 +91,10 @@ HISTORY_COLUMNS = (
 
 def _history(ledger: pl.DataFrame) -> pl.DataFrame:
     first = [c for c in HISTORY_COLUMNS if c in ledger.columns]
-    return ledger.select(*first, *[c for c in ledger.columns if c not in first])
+    out = ledger.select(*first, *[c for c in ledger.columns if c not in first])
+    if "preset" in out.columns and out.height:  # the layout in words, not "long:observations"
+        out = out.with_columns(pl.col("preset").map_elements(layout_words, return_dtype=pl.String))
+    return out
 
 
 #: the import report's per-file columns, in the order people read them, with their words

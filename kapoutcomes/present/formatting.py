@@ -29,6 +29,25 @@ def words(code: object) -> str:
     return " ".join(ACRONYMS.get(w, w) for w in text.split("_"))
 
 
+#: the importer's layouts (``ingest.presets.PRESETS``) as the Data page names them
+LAYOUTS = {
+    "canonical": "kapoutcomes template",
+    "fhir": "FHIR R4",
+    "long": "long export",
+    "medications": "medication list",
+    "synthea": "Synthea",
+    "wide": "wide export with a mapping",
+}
+
+
+def layout_words(code: object) -> str:
+    """An import's layout as the ledger records it ("long:observations") in words
+    ("long export: observations"; "medications:medications" -> "medication list")."""
+    preset, _, kind = str(code).partition(":")
+    name = LAYOUTS.get(preset, preset)
+    return name if not kind or kind == preset else f"{name}: {words(kind)}"
+
+
 def percent(x: Any) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 

@@ -83,3 +83,13 @@ def test_codes_in_words():
     assert words("nausea_vomiting") == "nausea vomiting"
     assert words("spo2_after") == "SpO2 after"
     assert words("abuse_misuse") == "abuse/misuse"  # one event, not two words
+
+
+def test_layouts_in_words():
+    from kapoutcomes.ingest import presets
+    from kapoutcomes.present.formatting import LAYOUTS, layout_words
+
+    assert set(LAYOUTS) == set(presets.PRESETS)  # every layout the importer knows has words
+    assert layout_words("long:observations") == "long export: observations"
+    assert layout_words("medications:medications") == "medication list"
+    assert layout_words("canonical:sessions") == "kapoutcomes template: sessions"
