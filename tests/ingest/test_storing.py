@@ -93,26 +93,35 @@ def _empty_resolved():
     return Resolved(**fields)
 
 
+def _imported_sessions(tmp_path, monkeypatch, name: str, text: str, encoding: str):  # type: ignore[no-untyped-def]
+    """Import one sessions file into a new store: its quarantine, and the quarantine and
+    ledger as one text to search for identifiers."""
+    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    db = tmp_path / "s.duckdb"
+    import_files([path], db, clinic="C", secret=SECRET)
+    with Store(db, read_only=True) as st:
+        everything = " ".join(
+            st.read(t, validate=False).write_csv() for t in ("quarantine", "import_ledger")
+        )
+        return st.read("quarantine", validate=False), everything
+
+
 def test_a_name_in_a_closed_list_column_keeps_no_cells(tmp_path, monkeypatch):
     # bug 8 of the long fuzz run: a canonical sessions file, '|'-delimited and unquoted,
     # whose one row lost a cell, so the relative's name slid into ``route``; no identifier
     # pattern anywhere in the row, the right number of fields, and the name is nowhere in
     # the file's Responsible Party column to be scrubbed as a file word
-    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
-    path = tmp_path / "sessions.txt"
-    path.write_text(
+    q, everything = _imported_sessions(
+        tmp_path,
+        monkeypatch,
+        "sessions.txt",
         "MRN|started_at|session_type|route|dose_mg|care_model|Responsible Party\n"
         "m1|-2+3|KAP|Quilla Vantongeren|||\n"
         "m2|2024-03-01|induction|IV|35|infusion_only|self\n",
-        encoding="utf-16",
+        "utf-16",
     )
-    db = tmp_path / "s.duckdb"
-    import_files([path], db, clinic="C", secret=SECRET)
-    with Store(db, read_only=True) as st:
-        q = st.read("quarantine", validate=False)
-        everything = " ".join(
-            st.read(t, validate=False).write_csv() for t in ("quarantine", "import_ledger")
-        )
     assert q.height >= 1 and set(q.get_column("raw_row").to_list()) == {"{}"}
     assert set(q.get_column("row_number").to_list()) == {2}
     assert "Quilla" not in everything and "Vantongeren" not in everything
@@ -122,16 +131,13 @@ def test_a_name_in_a_closed_list_column_keeps_no_cells(tmp_path, monkeypatch):
 
 def test_a_typo_in_a_closed_list_column_is_kept_to_be_corrected(tmp_path, monkeypatch):
     # the other side: a misspelt route is no name, and the row keeps its cells
-    monkeypatch.setenv("KAPOUTCOMES_HOME", str(tmp_path))
-    path = tmp_path / "sessions.csv"
-    path.write_text(
+    q, _ = _imported_sessions(
+        tmp_path,
+        monkeypatch,
+        "sessions.csv",
         "MRN,started_at,session_type,route,dose_mg,care_model\n"
         "m1,2024-03-01,induction,intravenus,35,infusion_only\n",
-        encoding="utf-8",
+        "utf-8",
     )
-    db = tmp_path / "s.duckdb"
-    import_files([path], db, clinic="C", secret=SECRET)
-    with Store(db, read_only=True) as st:
-        q = st.read("quarantine", validate=False)
     raw = json.loads(q.get_column("raw_row")[0])
     assert raw["route"] == "intravenus" and q.get_column("value")[0] == "intravenus"

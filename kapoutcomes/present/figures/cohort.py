@@ -252,21 +252,45 @@ def _month_traces(fig: go.Figure, f: pl.DataFrame, name: str, c: str, min_n: int
         )
     )
     few = [i for i, k in enumerate(ok) if not k and have[i]]
-    if few:
-        fig.add_trace(
-            go.Scatter(
-                x=[x[i] for i in few],
-                y=[y[i] for i in few],
-                mode="markers",
-                name=f"fewer than {min_n} patients (greyed)",
-                legendgroup="too few",
-                showlegend=not any(t.legendgroup == "too few" for t in fig.data),
-                marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
-                customdata=[n[i] for i in few],
-                hovertemplate="month %{x}: %{y:.0f}% from only %{customdata} patients, too few "
-                "to read<extra>" + name + "</extra>",
-            )
+    _too_few(
+        fig,
+        few,
+        x,
+        y,
+        n,
+        f"fewer than {min_n} patients (greyed)",
+        "month %{x}: %{y:.0f}% from only %{customdata} patients, too few to read<extra>"
+        + name
+        + "</extra>",
+    )
+
+
+def _too_few(
+    fig: go.Figure,
+    few: list[int],
+    x: list,
+    y: list,
+    data: list,
+    name: str,
+    hovertemplate: str,
+) -> None:
+    """The points at indices ``few`` (too few patients to read) as grey open markers, not
+    joined to the line; one legend entry for every such trace of the figure."""
+    if not few:
+        return
+    fig.add_trace(
+        go.Scatter(
+            x=[x[i] for i in few],
+            y=[y[i] for i in few],
+            mode="markers",
+            name=name,
+            legendgroup="too few",
+            showlegend=not any(t.legendgroup == "too few" for t in fig.data),
+            marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
+            customdata=[data[i] for i in few],
+            hovertemplate=hovertemplate,
         )
+    )
 
 
 def month_figure(
@@ -583,19 +607,15 @@ def adverse_events_by_month_figure(
         )
     )
     few = [i for i, k in enumerate(ok) if not k and data[i][1] > 0]
-    if few:
-        fig.add_trace(
-            go.Scatter(
-                x=[x[i] for i in few],
-                y=[r[i] for i in few],
-                mode="markers",
-                name=f"fewer than {min_n} patients dosed (greyed)",
-                marker={"color": palette.AXIS, "symbol": "circle-open", "size": 9},
-                customdata=[data[i] for i in few],
-                hovertemplate=hover + "only %{customdata[2]} patients, too few to read)"
-                "<extra></extra>",
-            )
-        )
+    _too_few(
+        fig,
+        few,
+        x,
+        r,
+        data,
+        f"fewer than {min_n} patients dosed (greyed)",
+        hover + "only %{customdata[2]} patients, too few to read)<extra></extra>",
+    )
     fig = titled(
         fig, title, "Month of the dosing session", "Events per 100 sessions (95% exact CI)"
     )
