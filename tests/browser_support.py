@@ -122,6 +122,18 @@ def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(500)
 
 
+#: every grid on screen has drawn its header row (the grid's accessible table holds it)
+_GRIDS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .filter(e => e.getBoundingClientRect().width > 60)
+  .every(e => [...e.querySelectorAll('th')].some(t => t.innerText.trim() !== ''))"""
+
+
+def wait_grids_drawn(page, timeout: int = 60_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until every table on screen has drawn its headers: the grids draw after the page
+    run, on their own time, so a fixed pause is not enough on a loaded machine."""
+    page.wait_for_function(_GRIDS_DRAWN, timeout=timeout)
+
+
 def store_riverside(home: Path) -> None:
     """A clinic's own store in ``home`` (Riverside's visits, with its key beside it): views and
     downloads of the demo cohort are never audited (issue 14 item 6), so the tests of audited

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.browser_support import ARTIFACTS, serve_app, wait_ready
+from tests.browser_support import ARTIFACTS, serve_app, wait_grids_drawn, wait_ready
 from tests.readable import problems
 
 pytestmark = pytest.mark.browser
@@ -90,7 +90,7 @@ _SCROLL_TO_END = """els => els.filter(e => e.getBoundingClientRect().width > 60)
 
 def _read(page, walk: Walk, where: str, width: int) -> None:
     wait_ready(page)
-    page.wait_for_timeout(800)  # the grids draw after the page run
+    wait_grids_drawn(page)  # the grids draw after the page run
     grids = page.locator('[data-testid="stDataFrame"]')
     walk.tables[where] = grids.evaluate_all(_TABLES)
     for i, e in enumerate(grids.all()):
@@ -106,6 +106,7 @@ def _read(page, walk: Walk, where: str, width: int) -> None:
     if any(t["scroll"] > t["client"] + 1 for t in walk.tables[where]):
         grids.evaluate_all(_SCROLL_TO_END)
         page.wait_for_timeout(600)
+        wait_grids_drawn(page)
         after = grids.evaluate_all(_TABLES)
         walk.scrolled[where] = [
             (t["headers"][0], a["headers"][0] if a["headers"] else "")
