@@ -134,8 +134,9 @@ def test_quality_heatmap_reads_higher_is_better_on_every_row():
     heat = fig.data[0]
     rows = {lab: (z[0], t[0]) for lab, z, t in zip(heat.y, heat.z, heat.text, strict=True)}
     # the missing-baseline measure is turned round: 3 of 4 have a baseline = 75% (better)
-    assert rows["dosed patients with a baseline, Pain NRS"] == (75.0, "75% (3/4)")
-    assert rows["dosing sessions with a score, Pain NRS"] == (90.0, "90% (9/10)")
+    assert rows["dosed patients with a baseline<br>Pain NRS"] == (75.0, "75%<br>3/4")
+    assert rows["dosing sessions with a score<br>Pain NRS"] == (90.0, "90%<br>9/10")
+    assert heat.colorbar.orientation == "h"  # under the chart: beside it, a fifth of a tablet
     assert "higher = better" in fig.layout.title.text
     assert "higher = better" in heat.colorbar.title.text
     assert (heat.zmin, heat.zmax) == (0, 100)

@@ -441,9 +441,7 @@ def mme_figure(
             textposition="auto",
         )
     )
-    return titled(
-        fig, title, "Time from the first dose", "Median daily MME (mg/day morphine equivalent), IQR"
-    )
+    return titled(fig, title, "Time from the first dose", "Median MME per day (IQR)")
 
 
 def _iqr_bar(x: list[str], f: pl.DataFrame, col: str, name: str, colour: str) -> go.Bar:
@@ -483,7 +481,7 @@ def paired_mme_figure(
         fig,
         title,
         "Timepoint after the first dose (n = the same patients in both bars)",
-        "Median daily MME (mg/day morphine equivalent), IQR",
+        "Median MME per day (IQR)",
     )
     note_under(
         fig,
