@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,22 +111,60 @@ def installation_keys() -> privacy.Keys:
     return k
 
 
+def _load() -> Loaded:
+    """The clinic's store; the demo cohort when the store is missing or empty (raises
+    StoreError for a store that cannot be used)."""
+    path = store_path()
+    version = _content_version(path, (_mtime(path), _mtime(path + ".wal")))
+    if version:
+        return Loaded(_store_tables(path, version), False, path, f"{path}@{version}")
+    if os.environ.get(DEMO_ENV, "1") == "0":
+        return Loaded(empty_tables(), False, f"{path} (empty)", "empty")
+    return Loaded(
+        _demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})", f"demo-{DEMO_SEED}"
+    )
+
+
 def load() -> Loaded:
     """The clinic's store; the demo cohort when the store is missing or empty."""
-    path = store_path()
     try:
-        version = _content_version(path, (_mtime(path), _mtime(path + ".wal")))
-        t = _store_tables(path, version) if version else None
+        return _load()
     except store.StoreError as e:
         stop_with(e)
         raise
-    if t is None:
-        if os.environ.get(DEMO_ENV, "1") == "0":
-            return Loaded(empty_tables(), False, f"{path} (empty)", "empty")
-        return Loaded(
-            _demo_tables(DEMO_SEED), True, f"demo cohort (seed {DEMO_SEED})", f"demo-{DEMO_SEED}"
+
+
+def warm_up() -> str:
+    """What the first session's Cohort review shows, made before anyone asks for it: the
+    store's tables, and the whole cohort's summary, figures, comparison and activity with the
+    default filters and settings (the keys a new session looks them up by). The server runs
+    this in a background thread when it starts (dashboards/serve.py), so the first person after
+    a restart does not wait for it; a session that arrives meanwhile waits for the same
+    computation rather than repeating it. Returns what was done, in words without patient
+    data, for the server's log; never raises (a page that opens a store that cannot be used
+    says why)."""
+    from kapoutcomes.cohort.groups import GROUP_DIMENSIONS
+
+    started = time.perf_counter()
+    try:
+        loaded = _load()
+        if loaded.version == "empty":
+            return "nothing to prepare: the store holds no patients"
+        path = os.environ.get(SETTINGS_ENV) or None
+        s = _settings(path, _mtime(path) if path else 0.0)
+        flt = filters.CohortFilter()  # the sidebar's defaults: every clinic, every date
+        # the first comparison a director sees, and a viewer without clinic comparison
+        firsts = dict.fromkeys(
+            [GROUP_DIMENSIONS[0], *[d for d in GROUP_DIMENSIONS if d != "clinic"][:1]]
         )
-    return Loaded(t, False, path, f"{path}@{version}")
+        for dim in firsts:
+            cohort_view(loaded, flt, s, dim)
+            comparison(loaded, flt, s, dim)
+        activity(loaded, flt)
+    except Exception as e:  # the page that opens the store reports it
+        return f"not prepared ({type(e).__name__}); the first page will compute it"
+    what = "demo cohort" if loaded.is_demo else "store"
+    return f"Cohort review prepared for the {what} in {time.perf_counter() - started:.1f} s"
 
 
 def forget_loaded_data() -> None:

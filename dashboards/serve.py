@@ -9,11 +9,19 @@ answers with Streamlit's own page shell plus one line telling that code where th
 first and nothing 404s. The pages themselves are dashboards/app.py, unchanged; `streamlit run
 dashboards/app.py` still works, with the 404s, and so do page URLs under a
 server.baseUrlPath, which these routes do not cover (Streamlit's own shell answers them).
+
+When the server starts, a background thread prepares what the first Cohort review shows
+(``common.warm_up``: the store's tables and the whole cohort's figures), so the first person
+after a restart does not wait for it.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 
@@ -48,7 +56,28 @@ async def page(request: Request) -> HTMLResponse:
     return HTMLResponse(page_shell(), headers={"Cache-Control": "no-cache"})
 
 
+WARM_UP_THREAD = "kapoutcomes-warm-up"
+
+
+def _warm_up() -> None:
+    from dashboards import common
+
+    # the cached functions warn, once per call, that this thread runs no page: expected here
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: record.threadName != WARM_UP_THREAD
+    )
+    print(f"kapoutcomes: {common.warm_up()}", file=sys.stderr, flush=True)
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    """Start preparing the first Cohort review without holding up the server's start."""
+    threading.Thread(target=_warm_up, name=WARM_UP_THREAD, daemon=True).start()
+    yield
+
+
 app = st.App(
     Path(__file__).with_name("app.py"),
     routes=[Route(f"/{key}", page, methods=["GET", "HEAD"]) for key in PAGES],
+    lifespan=lifespan,
 )

@@ -5,6 +5,8 @@ server's root, streamlit/streamlit#7074; dashboards/serve.py answers page URLs i
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dashboards.navigation import PAGES
@@ -26,8 +28,12 @@ HEADINGS = {
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("kap-home")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("kap-home")
+
+
+@pytest.fixture(scope="module")
+def app_url(home):
     env = {"KAPOUTCOMES_HOME": str(home), "KAPOUTCOMES_STORE": str(home / "store.duckdb")}
     with serve_app(env) as url:
         yield url
@@ -43,6 +49,24 @@ def open_directly(browser, url: str):  # type: ignore[no-untyped-def]
     page.goto(url)
     wait_ready(page)
     return ctx, page, failed
+
+
+def test_the_server_prepares_the_first_cohort_review_when_it_starts(browser, app_url, home):
+    """The server's start-up preparation ran (dashboards/serve.py's lifespan) and said so in
+    its log, in words without patient data."""
+    ctx, page, _ = open_directly(browser, f"{app_url}/cohort")
+    try:
+        page.get_by_role("heading", name="Cohort review", level=1).first.wait_for(timeout=60_000)
+        said = "kapoutcomes: Cohort review prepared for the demo cohort in "
+        for _ in range(240):  # it may finish after the page it sped up
+            log = (home / "streamlit.log").read_text()
+            if said in log:
+                break
+            time.sleep(0.5)
+        assert said in log, log
+        assert "missing ScriptRunContext" not in log  # the preparation's thread runs no page
+    finally:
+        ctx.close()
 
 
 def test_every_page_is_listed():
