@@ -183,8 +183,13 @@ def write_observations(cohort: generator.SampleCohort, path: Path, seed_stream: 
     return n
 
 
+#: the store's installation key, beside it in the size's folder (KAPOUTCOMES_SECRET_FILE)
+KEY = "secret.key"
+
+
 def ensure(patients: int, long: bool = True, store: bool = True) -> dict:
     """Make (or reuse) the files of one size; return meta (row counts, seconds to make)."""
+    from kapoutcomes.storage import keys
     from kapoutcomes.storage.store import Store
 
     out = folder(patients)
@@ -192,7 +197,9 @@ def ensure(patients: int, long: bool = True, store: bool = True) -> dict:
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"patients": patients}
     need_csv = not (out / "demo" / "assessments.csv").exists()
     need_long = long and not (out / "observations.csv").exists()
-    need_store = store and not (out / "store.duckdb").exists()
+    # a store with data needs its key beside it (stores made before the key was written
+    # with them are made again)
+    need_store = store and not ((out / "store.duckdb").exists() and (out / KEY).exists())
     if not (need_csv or need_long or need_store):
         return meta
     t = time.perf_counter()
@@ -214,7 +221,9 @@ def ensure(patients: int, long: bool = True, store: bool = True) -> dict:
         t = time.perf_counter()
         tmp = out / "store.part.duckdb"
         tmp.unlink(missing_ok=True)
+        (out / KEY).unlink(missing_ok=True)
         with Store(tmp) as st:
+            keys.for_store(st, out / KEY)  # a new installation's key, before any data
             st.write_tables(cohort.tables)
         tmp.rename(out / "store.duckdb")
         meta["seconds_store"] = round(time.perf_counter() - t, 2)

@@ -168,6 +168,7 @@ def dashboard(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["KAPOUTCOMES_HOME"] = tmp
         os.environ["KAPOUTCOMES_STORE"] = str(store)
+        os.environ["KAPOUTCOMES_SECRET_FILE"] = str(store.parent / data.KEY)  # the store's key
         os.environ["KAPOUTCOMES_DEMO"] = "0"
         # BENCH_APP: another copy of the app (to measure a proposed change before/after)
         app = os.environ.get("BENCH_APP", str(ROOT / "dashboards" / "app.py"))
