@@ -218,7 +218,8 @@ def _rule(s: Settings) -> str:
 def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.DataFrame:
     """How long benefit lasted after each infusion, from one patient's tables, for people:
     dates, whole days, and "no score since" (not "no response") when no score of the
-    instrument followed the infusion before the next one or the data end."""
+    instrument followed the infusion up to the next one (a score stamped at the next one's
+    start was taken before it) or the data end."""
     base = change.baselines(one["assessments"], one["sessions"], s)
     changed = change.changes(one["assessments"], one["sessions"], s, base=base)
     spells = episodes.response_episodes(changed, one["sessions"], s)
@@ -230,7 +231,7 @@ def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.Dat
         .join(scored, on="instrument", how="left")
         .filter(
             (pl.col("assessed_at") > pl.col("dose_at"))
-            & (pl.col("assessed_at") < pl.col("next_dose_at").fill_null(far))
+            & (pl.col("assessed_at") <= pl.col("next_dose_at").fill_null(far))
         )
         .select("session_id", "instrument", _scored=pl.lit(True))
         .unique()
