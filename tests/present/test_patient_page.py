@@ -160,3 +160,16 @@ def test_a_score_stamped_at_the_next_infusions_start_counts_for_the_infusion_bef
         ("2024-01-31", "booster", 20, "booster"),
         ("2024-02-20", "booster", None, "no score since"),
     ]
+
+
+def test_day_since_the_last_infusion_counts_calendar_days():
+    """Clinical check (issue 14): "day N" is counted on the calendar, as a score's age is.
+    By hand: the last infusion on day 11 at 09:00 (12 Jan 2024), the data end (a score) on
+    day 18 at 21:30: 7 calendar days, though 7.52 days of time (rounding said "day 8")."""
+    sess = induction(1, SIX)
+    pain = [score(1, -2, 8, timing="baseline"), score(1, 18 + 12.5 / 24, 4)]
+    v = view(tables([patient(1)], sess, pain))
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Since last infusion"] == ("day 7", "induction · 12 Jan 2024")
+    assert "day 7 since the last infusion (induction, 12 Jan 2024)" in v.facts_text[0]
+    assert v.facts["pain_nrs"].latest_age_days == 0
