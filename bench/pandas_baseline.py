@@ -555,10 +555,12 @@ def response_episodes(ch: pd.DataFrame, dosing: pd.DataFrame, s: Settings) -> pd
     return ep.sort_values(["patient_id", "instrument", "episode"])
 
 
-def primary_observations(ep: pd.DataFrame, eoi: pd.DataFrame) -> pd.DataFrame:
-    """End-of-induction responders with the episode running at their end-of-induction score,
-    timed from the end of induction."""
-    r = eoi[eoi["responder"].eq(True)]
+def primary_observations(ep: pd.DataFrame, eoi: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
+    """End-of-induction responders of the response rates (eligible and due: ``pop.in_itt``)
+    with the episode running at their end-of-induction score, timed from the end of
+    induction."""
+    rated = pop[pop["in_itt"]][["patient_id", "instrument"]]
+    r = eoi[eoi["responder"].eq(True)].merge(rated, on=["patient_id", "instrument"])
     r = r[["patient_id", "instrument", "assessed_at", "induction_end"]].sort_values("assessed_at")
     e = ep[["patient_id", "instrument", "onset_at", "end_at", "event", "last"]]
     e = e.assign(onset_at=e["onset_at"].astype(r["assessed_at"].dtype))
@@ -762,7 +764,7 @@ def cohort_figures(t: dict[str, pd.DataFrame], s: Settings | None = None) -> dic
         "baselines": base,
         "response": response_rates(eoi, pop, groups, s),
         "change": change_summary(eoi, groups, s),
-        "durability": durability(primary_observations(ep, eoi), groups, s),
+        "durability": durability(primary_observations(ep, eoi, pop), groups, s),
         "opioids": opioid_summary(mme, groups, s),
         "adverse_events": adverse_event_rates(t["adverse_events"], dosing, groups, s),
     }

@@ -480,6 +480,26 @@ def population(eoi: pl.DataFrame, itt: pl.DataFrame, by: str | None = None) -> p
     )
 
 
+def rate_population(eoi: pl.DataFrame, itt: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The end-of-induction rows and the intention-to-treat patients the response rates
+    count (``response.measure_population`` status): the evaluable are eligible and due, so the
+    curve's "responders of evaluable" are the response rate's numerator and denominator; the
+    patients without a baseline stay in the intention-to-treat count (not evaluable). A
+    patient whose baseline is below the instrument's eligible range (a PHQ-9 of 4 falling to 1
+    "responds" by 75%) or whose window is still open is no end-of-induction responder of the
+    rates, so not on this curve either. ``itt`` without ``status`` is taken as it is."""
+    if "status" not in itt.columns:
+        return eoi, itt
+    itt = itt.filter(pl.col("status").is_in(["due", "no baseline"]))
+    keys = itt.select("patient_id", _inst=pl.col("instrument").cast(pl.String))
+    eoi = (
+        eoi.with_columns(_inst=pl.col("instrument").cast(pl.String))
+        .join(keys, on=["patient_id", "_inst"], how="semi")
+        .drop("_inst")
+    )
+    return eoi, itt
+
+
 def primary_definition(loss_rule: str) -> str:
     """What the primary curve counts, in words (the ``definition`` of its summary)."""
     return (
@@ -505,6 +525,7 @@ def primary_durability(
 
     ``eoi``, ``itt``: the end-of-induction rows and the intention-to-treat population;
     ``loss_rule``: ``episodes.loss_definition`` of the settings in force."""
+    eoi, itt = rate_population(eoi, itt)
     eoi = attach_groups(eoi, groups)
     obs = primary_observations(eoi, episodes)
     if by is not None:

@@ -428,15 +428,25 @@ def _side_effects(
     ident_vals = raw.frame.select(list(identifiers)).rows() if identifiers else [()] * n
     rows: list[_SideEffect] = []
     missing_sev = []
+    assumed = 0
     for i, text in enumerate(texts):
         if text is None:
             continue
         names = tuple(str(x) for x in ident_vals[i] if x)
         for se in side_effects.match(text, names):
-            sev = se.severity or sev_col[i] or v.mapping.severity_when_unstated
+            sev = se.severity or sev_col[i]
+            assumed += sev is None and v.mapping.severity_when_unstated is not None
+            sev = sev or v.mapping.severity_when_unstated
             if sev is None:
                 missing_sev.append(i)
             rows.append(_SideEffect(i, se.event, se.text, sev))
+    if assumed:
+        # the Safety page's severity table would otherwise read as graded by a clinician
+        r.ex.notes.append(
+            f"{assumed} side effect(s) had no severity in the file: recorded as "
+            f"{v.mapping.severity_when_unstated} (the mapping's severity_when_unstated), not "
+            "graded by a clinician"
+        )
     if missing_sev:
         mask = pl.Series([False] * n)
         mask = mask.scatter(sorted(set(missing_sev)), True)

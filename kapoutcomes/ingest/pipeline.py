@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
 from kapoutcomes import tables
 from kapoutcomes.definitions.settings import DEFAULT, Settings
 from kapoutcomes.ingest import deid, extract, fhir, presets
@@ -184,11 +186,16 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
 
 
 def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
-    """What the outcome pages will lack after this import: scores of patients with no
-    infusion session (none in the store, none in this import)."""
+    """What the outcome pages will lack or miscount after this import: scores of patients
+    with no infusion session (none in the store, none in this import), and scores already in
+    the store that no session claimed, on the days of this import's infusions."""
+    return tuple(w for w in (_no_sessions(result, st), _unlinked_scores(result, st)) if w)
+
+
+def _no_sessions(result: Resolved, st: store_mod.Store) -> str | None:
     scores = result.frames.get("assessments")
     if scores is None or scores.height == 0:
-        return ()
+        return None
     pids = scores.get_column("patient_id").unique().to_list()
     sessions = result.frames.get("sessions")
     with_sessions = set() if sessions is None else set(sessions.get_column("patient_id"))
@@ -196,13 +203,48 @@ def _warnings(result: Resolved, st: store_mod.Store) -> tuple[str, ...]:
     with_sessions |= set(stored.get_column("patient_id").to_list())
     without = [p for p in pids if p not in with_sessions]
     if not without:
-        return ()
+        return None
     return (
         f"{len(without):,} patient(s) have scores but no infusion sessions (this import has "
         "no visit or session rows for them, nor does the store): the outcome pages will lack "
         "their sessions, doses, induction, response and durability (figures counted from "
         "infusions); import the clinic's visit export too (a wide export with its mapping, "
-        "or the canonical sessions file)",
+        "or the canonical sessions file)"
+    )
+
+
+def _unlinked_scores(result: Resolved, st: store_mod.Store) -> str | None:
+    """Scores are linked to the session of their day (before or after dosing) only when the
+    session is in the store or in the same import: scores imported earlier, without a
+    session, stay unlinked when their sessions come later, and a score taken after dosing
+    (the acute drug effect) then counts as an outcome score. Said, with what to do."""
+    sessions = result.frames.get("sessions")
+    if sessions is None or sessions.height == 0:
+        return None
+    days = (
+        sessions.filter(pl.col("session_type").is_in(tables.DOSING_TYPES))
+        .select("patient_id", _day=pl.col("started_at").dt.date())
+        .unique()
+    )
+    if days.height == 0:
+        return None
+    pids = days.get_column("patient_id").unique().to_list()
+    cols = ["patient_id", "assessed_at", "session_id", "timing"]
+    stored = st.rows_where_in("assessments", cols, "patient_id", pids)
+    loose = stored.filter(pl.col("session_id").is_null() & pl.col("timing").is_null())
+    hit = loose.with_columns(_day=pl.col("assessed_at").dt.date()).join(
+        days, on=["patient_id", "_day"], how="semi"
+    )
+    if hit.height == 0:
+        return None
+    return (
+        f"{hit.height:,} score(s) already in the store, imported earlier without their "
+        f"sessions, fall on the days of {hit.get_column('patient_id').n_unique():,} "
+        "patient(s)' infusions in this import and stay unlinked: whether each was taken "
+        "before or after dosing is unknown, so a score taken after dosing (the acute drug "
+        "effect) counts in response and durability; undo the imports back to that earlier "
+        "one, newest first (kapoutcomes import --history, then --undo IMPORT_ID), and import "
+        "the sessions before the scores"
     )
 
 

@@ -299,7 +299,10 @@ def benefit_durations(
         "event",
         "last_assessed_at",
     ).sort("onset_at")
-    # the latest episode that began before the next dose
+    # the latest episode that began before the next dose, or at its start: a score stamped
+    # at the very minute a dose starts was taken before dosing (after-dose scores are not in
+    # the episodes), so it tells what the previous dose did (wide exports stamp the
+    # before-dose score with the visit time, the session's start)
     j = d.join_asof(
         e,
         left_on="_lookup",
@@ -307,7 +310,6 @@ def benefit_durations(
         by=["patient_id", "instrument"],
         strategy="backward",
         check_sortedness=False,
-        allow_exact_matches=False,
     )
     j = j.with_columns(status=_benefit_status(), _end=_benefit_end()).with_columns(
         benefit_days=pl.when(pl.col("status") != "no response").then(
@@ -351,8 +353,10 @@ def _doses_followed(sessions: pl.DataFrame, settings: Settings) -> pl.DataFrame:
 
 
 def _lost_first() -> pl.Expr:
+    """Response lost before the next dose; a loss first seen at a score stamped at the next
+    dose's start was seen before that dose."""
     return pl.col("event") & (
-        pl.col("next_dose_at").is_null() | (pl.col("end_at") < pl.col("next_dose_at"))
+        pl.col("next_dose_at").is_null() | (pl.col("end_at") <= pl.col("next_dose_at"))
     )
 
 

@@ -290,6 +290,16 @@ def stale_notes(facts: PatientFacts) -> list[str]:
     return notes
 
 
+def day_number(facts: PatientFacts) -> int | None:
+    """ "Day N since the last infusion" as a clinic counts it: calendar days from the dose's
+    date to the as-of date (the infusion day is day 0), as a score's age is counted. Rounding
+    the exact time span instead would say day 8 for a dose at 08:00 and an as-of time of
+    20:30 seven days later. None without a dose."""
+    if facts.last_dose_at is None:
+        return None
+    return (facts.as_of.date() - facts.last_dose_at.date()).days
+
+
 def benefit_text(facts: PatientFacts) -> str | None:
     """ "benefit after the last three infusions lasted 14-39 days; day 35 since the last
     infusion (booster, 1 Feb 2025)", in whole days; None without a dose."""
@@ -306,7 +316,7 @@ def benefit_text(facts: PatientFacts) -> str | None:
         parts.append(f"benefit lasted at least {span} (still responding at each next infusion)")
     if facts.days_since_last_dose is not None and facts.last_dose_at is not None:
         parts.append(
-            f"day {facts.days_since_last_dose:.0f} since the last infusion "
+            f"day {day_number(facts)} since the last infusion "
             f"({facts.last_dose_type}, {day_text(facts.last_dose_at)}) on the as-of date"
         )
         if facts.score_since_last_dose is False:

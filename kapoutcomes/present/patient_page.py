@@ -116,7 +116,7 @@ def _pain_headlines(pain: maintenance_review.PatientFacts, s: Settings) -> list[
 
 def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
     """Day since the last infusion next to how long benefit usually lasted; induction."""
-    days, spells = pain.days_since_last_dose, pain.recent_benefit_days
+    days, spells = maintenance_review.day_number(pain), pain.recent_benefit_days
     usual, at_least = "—", pain.recent_at_least_days
     if spells or at_least:
         lo, hi = round(min(spells or at_least)), round(max(spells or at_least))
@@ -125,11 +125,12 @@ def _dose_headlines(pain: maintenance_review.PatientFacts) -> list[Headline]:
     return [
         Headline(
             "Since last infusion",
-            "—" if days is None else f"day {days:.0f}",
+            "—" if days is None else f"day {days}",
             None
             if pain.last_dose_at is None
             else f"{pain.last_dose_type} · {day_text(pain.last_dose_at)}",
-            help="Whole days from the last infusion to the as-of date.",
+            help="Calendar days from the last infusion's date to the as-of date (the "
+            "infusion day is day 0).",
             delta_color="off",
         ),
         Headline(
@@ -218,7 +219,8 @@ def _rule(s: Settings) -> str:
 def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.DataFrame:
     """How long benefit lasted after each infusion, from one patient's tables, for people:
     dates, whole days, and "no score since" (not "no response") when no score of the
-    instrument followed the infusion before the next one or the data end."""
+    instrument followed the infusion up to the next one (a score stamped at the next one's
+    start was taken before it) or the data end."""
     base = change.baselines(one["assessments"], one["sessions"], s)
     changed = change.changes(one["assessments"], one["sessions"], s, base=base)
     spells = episodes.response_episodes(changed, one["sessions"], s)
@@ -230,7 +232,7 @@ def benefit_after_infusions(one: dict[str, pl.DataFrame], s: Settings) -> pl.Dat
         .join(scored, on="instrument", how="left")
         .filter(
             (pl.col("assessed_at") > pl.col("dose_at"))
-            & (pl.col("assessed_at") < pl.col("next_dose_at").fill_null(far))
+            & (pl.col("assessed_at") <= pl.col("next_dose_at").fill_null(far))
         )
         .select("session_id", "instrument", _scored=pl.lit(True))
         .unique()

@@ -206,7 +206,9 @@ def test_episode_ending_during_induction_is_timed_from_its_infusion(cohort):
 
 def test_no_responder_gives_a_row_with_its_denominator():
     # one evaluable non-responder: a summary row with 0 responders of 1 evaluable, no curve
-    t = _tables({1: {"doses": INDUCTION, "pain": [(-2, 8), (14, 7), (28, 7)]}})
+    # (the day-45 score puts the data end past the end-of-induction window, day 11 + 31:
+    # evaluable means due, as in the response rates)
+    t = _tables({1: {"doses": INDUCTION, "pain": [(-2, 8), (14, 7), (28, 7), (45, 7)]}})
     r = _pain(cohort_summary(t, comparisons=())["durability"].frames["summary"])
     assert (r["responders"], r["evaluable"], r["n"], r["events"]) == (0, 1, 0, 0)
     assert "no end-of-induction responders" in r["caveats"]

@@ -706,3 +706,35 @@ def test_out_of_scope_records_are_kept_and_counted_not_listed_for_correction(tmp
         assert q.filter(pl.col("status") == "out_of_scope").height == 3
         open_rows = quarantine_frame(st)
     assert open_rows.height == 1 and open_rows.item(0, "quarantine_row") == "4"
+
+
+def test_scores_imported_before_their_sessions_are_said_to_stay_unlinked(tmp_path):
+    """Clinical check (issue 14): a long observation export imported before the visit export
+    keeps its scores without session and timing, so an after-dose pain score (the acute drug
+    effect) would count as an outcome; the session import says so. By hand: one patient, two
+    pain scores on the infusion day (before and after dosing) and one on a day without a
+    session; the session import finds 2 unlinked scores on its infusion day."""
+    db = tmp_path / "s.duckdb"
+    obs = (
+        b"patient_mrn,observed_at,loinc_code,description,value,unit\n"
+        b"MRN-1,2024-03-05T14:55:00Z,72514-3,Pain,7,{score}\n"
+        b"MRN-1,2024-03-05T16:30:00Z,72514-3,Pain,2,{score}\n"
+        b"MRN-1,2024-03-09T15:00:00Z,72514-3,Pain,6,{score}\n"
+    )
+    first = import_files([("obs.csv", obs)], db, clinic="North", secret=SECRET)
+    assert not any("unlinked" in w for w in first.warnings)
+    visits = (
+        b"MRN,started_at,session_type,route,dose_mg,care_model\n"
+        b"MRN-1,2024-03-05 10:00,induction,IV,35,infusion_only\n"
+    )
+    rep = import_files([("sessions.csv", visits)], db, secret=SECRET)
+    (said,) = [w for w in rep.warnings if "unlinked" in w]
+    assert said.startswith("2 score(s) already in the store") and "1 patient(s)" in said
+    assert "import the sessions before the scores" in said
+    # in the other order the scores are linked and nothing is said
+    db2 = tmp_path / "t.duckdb"
+    import_files([("sessions.csv", visits)], db2, clinic="North", secret=SECRET)
+    rep2 = import_files([("obs.csv", obs)], db2, secret=SECRET)
+    assert not any("unlinked" in w for w in rep2.warnings)
+    timing = Store(db2, read_only=True).read("assessments").sort("assessed_at")["timing"]
+    assert timing.to_list()[:2] == ["before_dose", "after_dose"]

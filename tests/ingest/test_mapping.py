@@ -95,3 +95,35 @@ def test_before_and_after_dose_timings_apply_only_at_dosing_visits():
 
 def test_nm_header():
     assert mapping.nm_header(" BP (pre)") == mapping.nm_header("bp pre") == "bppre"
+
+
+def test_a_severity_assumed_by_the_mapping_is_said_in_the_report(tmp_path):
+    """Clinical check (issue 14): Riverside's side effects are free text without a severity;
+    its mapping records them as mild. The Safety page's severity table then reads "mild" for
+    every event (the demo truth behind the sample export has 54 moderate and 10 severe), so
+    the import report says how many severities the mapping assumed. By hand: "nausea" and
+    "drowsy" have no severity (2 assumed); "severe headache" states its own (not counted)."""
+    from kapoutcomes.ingest import import_files
+
+    toml = (
+        '[file]\nclinic = "C"\ncare_model = "KAP"\nroute = "IV"\nseverity_when_unstated = "mild"\n'
+        '[columns]\nmrn = "MRN"\nstarted_at = "Visit"\nsession_type = "Type"\ndose = "Dose"\n'
+        'side_effects = "Side effects"\n[values.session_type]\n"Infusion" = "induction"\n'
+    )
+    csv = (
+        "MRN,Visit,Type,Dose,Side effects\n"
+        "A-1,2024-03-05 10:00,Infusion,35 mg,nausea\n"
+        'A-1,2024-03-06 10:00,Infusion,35 mg,"drowsy, severe headache"\n'
+    )
+    rep = import_files(
+        [("visits.csv", csv.encode())],
+        tmp_path / "s.duckdb",
+        mapping=("m.toml", toml.encode()),
+        secret=b"k" * 32,
+    )
+    (f,) = rep.files
+    said = [n for n in f.notes if "no severity" in n]
+    assert said == [
+        "2 side effect(s) had no severity in the file: recorded as mild (the mapping's "
+        "severity_when_unstated), not graded by a clinician"
+    ]

@@ -232,3 +232,31 @@ def test_episodes_from_real_changes_equal_the_reference(t, k, on_booster):
     ours = episodes.response_episodes(ch, t["sessions"], s).select(COLUMNS).to_dicts()
     ref = reference.response_episodes(ch.to_dicts(), t["sessions"].to_dicts(), s)
     _same(ours, ref)
+
+
+def test_a_loss_seen_at_the_next_doses_start_is_lost_before_it():
+    """Clinical check (issue 14): scores stamped at a dose's start (a wide export's visit
+    time) were taken before dosing. By hand (response <= 5.6, baseline 8): induction days
+    0-11, maintenance day 40 at 09:00; pain 4 on days 14 and 30, 7 before dosing at 09:00 on
+    day 40 and 7 on day 45. Response lost at the day-40 score (days 40 and 45 below), seen
+    before the maintenance: "lost", 40 - 11 = 29 days (it read "next dose": still responding
+    when the maintenance was given)."""
+    from tests.builders import SIX, induction, patient, score, session, tables_of
+
+    sess = [*induction(1, SIX), session(1, 40, "maintenance", 6)]
+    pain = [
+        score(1, -2, 8, timing="baseline"),
+        score(1, 14, 4),
+        score(1, 30, 4),
+        score(1, 40, 7, timing="before_dose", sid="s1_6"),
+        score(1, 45, 7),
+    ]
+    t = tables_of([patient(1)], sess, pain)
+    s = Settings()
+    ep = episodes.response_episodes(
+        change.changes(t["assessments"], t["sessions"], s), t["sessions"], s
+    )
+    ben = episodes.benefit_durations(ep, t["sessions"], s).filter(
+        pl.col("session_type") == "induction"
+    )
+    assert ben.select("benefit_days", "status").rows() == [(29.0, "lost")]

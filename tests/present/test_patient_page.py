@@ -135,3 +135,41 @@ def test_induction_longer_than_a_course_is_not_written_8_of_6():
     ind = next(h for h in v.headlines if h.label == "Induction infusions")
     assert (ind.value, ind.delta) == ("8", "complete · 2 beyond the course")
     assert "induction: 8 infusions (complete; 2 beyond a course of 6)" in v.facts_text[0]
+
+
+def test_a_score_stamped_at_the_next_infusions_start_counts_for_the_infusion_before():
+    """Clinical check (issue 14): a wide export stamps the before-dose score with the visit
+    time, the session's start; the score tells what the previous dose did. By hand (response
+    = >= 30% below the baseline 8, i.e. <= 5.6): induction days 0-11, boosters day 30 and
+    day 50 at 09:00; pain 4 on day 14; 5 before dosing at 09:00 on day 30; 4 before dosing at
+    09:00 on day 50, and nothing after. After the induction: responding until the day-30
+    booster ended it, 30 - 11 = 19 days. After the day-30 booster: the day-50 score (4) shows
+    response until the day-50 booster, 20 days (it read "no score since"). After the day-50
+    booster: no score since."""
+    sess = [*induction(1, SIX), session(1, 30, "booster", 6), session(1, 50, "booster", 7)]
+    pain = [
+        score(1, -2, 8, timing="baseline"),
+        score(1, 14, 4),
+        score(1, 30, 5, timing="before_dose", sid="s1_6"),
+        score(1, 50, 4, timing="before_dose", sid="s1_7"),
+    ]
+    t = tables([patient(1)], sess, pain)
+    ben = patient_page.benefit_after_infusions(t, Settings())
+    assert ben.select("infusion", "type", "benefit_days", "status").rows() == [
+        ("2024-01-12", "induction", 19, "booster"),
+        ("2024-01-31", "booster", 20, "booster"),
+        ("2024-02-20", "booster", None, "no score since"),
+    ]
+
+
+def test_day_since_the_last_infusion_counts_calendar_days():
+    """Clinical check (issue 14): "day N" is counted on the calendar, as a score's age is.
+    By hand: the last infusion on day 11 at 09:00 (12 Jan 2024), the data end (a score) on
+    day 18 at 21:30: 7 calendar days, though 7.52 days of time (rounding said "day 8")."""
+    sess = induction(1, SIX)
+    pain = [score(1, -2, 8, timing="baseline"), score(1, 18 + 12.5 / 24, 4)]
+    v = view(tables([patient(1)], sess, pain))
+    shown = {h.label: (h.value, h.delta) for h in v.headlines}
+    assert shown["Since last infusion"] == ("day 7", "induction · 12 Jan 2024")
+    assert "day 7 since the last infusion (induction, 12 Jan 2024)" in v.facts_text[0]
+    assert v.facts["pain_nrs"].latest_age_days == 0
