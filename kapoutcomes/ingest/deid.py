@@ -74,6 +74,20 @@ EXTRA_IDENTIFIER_HEADERS = (
     "insurancemember",
     "medicaidid",
     "medicareid",
+    # who else a row names: a contact person, the next of kin (NOK), a Spanish-language
+    # export's name and phone columns, a pager (issue 15, second pass: kept and unscrubbed)
+    "contact",
+    "contactname",
+    "contactperson",
+    "primarycontact",
+    "nok",
+    "nokname",
+    "nombre",
+    "apellido",
+    "apellidos",
+    "telefono",
+    "pager",
+    "beneficiary",
 )
 _ID_WORDS = (
     "name",
