@@ -160,6 +160,7 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     total = sum(len(s.data) for s in srcs)
     opts = _options(req, st)
     files = _read_files(srcs, st, req, total)
+    fhir.share_patient_names([f.raw for f in files if f.raw is not None])
     _check_clinic(files, opts, st)
     for f in files:
         f.safe_name = deid.scrub_file_name(f.src.name)
