@@ -320,6 +320,14 @@ def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
     return f"{text}.{ext.lower()}" if ext else text
 
 
+def scrub_sheet_name(name: str | None, words: frozenset[str] = frozenset()) -> str | None:
+    """A worksheet's name for the report and the ledger, scrubbed as a file name is
+    (``scrub_file_name``): a sheet is often named after its patient ("Johnson DOB 4-6-71")."""
+    if name is None:
+        return None
+    return scrub_file_name(name.replace("/", " ").replace("\\", " ") + ".sheet", words)[:-6]
+
+
 @dataclass(frozen=True)
 class FileIdentifiers:
     """Where one file's identifiers sit, to be scrubbed from each de-identified row."""
