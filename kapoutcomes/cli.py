@@ -255,7 +255,8 @@ def _history(args: argparse.Namespace) -> int:
 def _cmd_conflicts(args: argparse.Namespace) -> int:
     from kapoutcomes.ingest import review
 
-    with _open_checked(args.store)[0] as st:
+    st, k = _open_checked(args.store)
+    with st:
         if args.keep:
             which, conflict_id = args.keep
             try:
@@ -264,6 +265,9 @@ def _cmd_conflicts(args: argparse.Namespace) -> int:
                 raise UserError(str(e)) from None
             return 0
         frame = review.conflicts(st, None if args.all else "open")
+        if frame.height:  # both values of patients' rows: recorded before they are shown
+            shape = "JSON" if args.json else "text"
+            _audit(st, k, "export", "standard output", f"conflicts ({shape}, {frame.height})")
     if args.json:
         print(json.dumps(frame.to_dicts(), indent=2, default=str))
         return 0

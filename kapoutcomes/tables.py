@@ -545,7 +545,9 @@ def validate(table: str, frame: pl.DataFrame) -> Validation:
             cast = s.cast(target, strict=False)
         except Exception:
             cast = pl.Series(name, [None] * len(s), dtype=target)
-        bad = s.is_not_null() & cast.is_null()
+        cast, beyond = _within_calendar(cast)
+        failures += [{"table": table, **f} for f in beyond]
+        bad = s.is_not_null() & cast.is_null() & ~_flagged(beyond, len(s))
         if bad.any():
             for i in bad.arg_true().to_list():
                 failures.append(
@@ -559,6 +561,7 @@ def validate(table: str, frame: pl.DataFrame) -> Validation:
                 )
         coerced[name] = cast
     frame = pl.DataFrame(coerced)
+    outside_calendar = {(f["row"], f["column"]) for f in failures if f["reason"] == BEYOND}
     try:
         model.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as e:
@@ -568,6 +571,8 @@ def validate(table: str, frame: pl.DataFrame) -> Validation:
             idx = rec["index"]
             if idx is None:
                 raise TableContractError(f"{table}: {col}: {why}") from None
+            if (int(idx), col) in outside_calendar:  # already failed, with its reason
+                continue
             value = frame[idx, col] if col in frame.columns else rec["failure_case"]
             if table == "assessments" and col == "score" and "range" in why:
                 why = _score_range_words(frame[idx, "instrument"], frame[idx, "item"])
@@ -584,6 +589,42 @@ def validate(table: str, frame: pl.DataFrame) -> Validation:
     bad_rows = set(fail.get_column("row").to_list())
     keep = pl.Series([i not in bad_rows for i in range(frame.height)], dtype=pl.Boolean)
     return Validation(table=table, valid=frame.filter(keep), failures=fail.sort("row", "column"))
+
+
+#: The years a date can be checked in: Python's calendar (pandera reports a failing value
+#: as a Python object, and a datetime of year 10000, such as 9999-12-31 23:59 plus an
+#: infusion's hour, has none: its failure would abort the whole import instead of its row).
+CALENDAR_YEARS = (1, 9999)
+BEYOND = f"expected a date between the years {CALENDAR_YEARS[0]} and {CALENDAR_YEARS[1]}"
+
+
+def _within_calendar(s: pl.Series) -> tuple[pl.Series, list[dict[str, object]]]:
+    """A date or time column with the values outside ``CALENDAR_YEARS`` set to null, and one
+    failure per such value (its row is quarantined with the reason, the others go on)."""
+    if not s.dtype.is_temporal() or s.dtype == pl.Time or s.dtype == pl.Duration:
+        return s, []
+    year = s.dt.year()
+    outside = (year < CALENDAR_YEARS[0]) | (year > CALENDAR_YEARS[1])
+    if not outside.fill_null(False).any():
+        return s, []
+    outside = outside.fill_null(False)
+    shown = s.cast(pl.String)  # a year-10000 value has no Python datetime to print
+    failures: list[dict[str, object]] = [
+        {
+            "column": s.name,
+            "row": i,
+            "value": shown[i],
+            "reason": BEYOND,
+        }
+        for i in outside.arg_true().to_list()
+    ]
+    kept = s.to_frame().select(pl.when(outside).then(None).otherwise(pl.col(s.name)))
+    return kept.to_series().alias(s.name), failures
+
+
+def _flagged(failures: list[dict[str, object]], n: int) -> pl.Series:
+    rows = {int(f["row"]) for f in failures}  # type: ignore[call-overload]
+    return pl.Series([i in rows for i in range(n)], dtype=pl.Boolean)
 
 
 def empty(table: str) -> pl.DataFrame:

@@ -108,3 +108,30 @@ def test_everything_the_command_prints_shows_control_characters_as_text():
     assert sink.getvalue() == (
         "clinic \\x1b]0;pwned\\x07Riverside\\x9b2J\\x0d\n\rreading 10 of 10 bytes\ttab"
     )
+
+
+def test_listing_conflicts_is_audited_before_it_is_shown(tmp_path, capsys):
+    """The attack (issue 15, second pass): `kapoutcomes conflicts --json` prints both values
+    of patients' rows (pseudonym, date, scores) to standard output, and nothing recorded it:
+    every CLI export must be in the audit trail. A listing with nothing in it records nothing."""
+    from kapoutcomes.ingest import import_files
+    from kapoutcomes.storage import audit
+    from kapoutcomes.storage.store import Store
+
+    db = tmp_path / "s.duckdb"
+    a = b"MRN,Date,LOINC,Value\nM1,2024-03-01 10:00,72514-3,7\n"
+    b = b"MRN,Date,LOINC,Value\nM1,2024-03-01 10:00,72514-3,4\n"
+    import_files([("a.csv", a)], db, clinic="C")
+    import_files([("b.csv", b)], db, clinic="C")
+
+    def exports() -> list[str]:
+        with Store(db) as st:
+            log = audit.entries(st)
+        return log.filter(log["action"] == "export").get_column("detail").to_list()
+
+    assert exports() == []
+    assert cli.main(["conflicts", "--store", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["table_name"] == "assessments"
+    assert exports() == ["conflicts (JSON, 1)"]
+    assert cli.main(["conflicts", "--store", str(db)]) == 0
+    assert exports() == ["conflicts (text, 1)", "conflicts (JSON, 1)"]

@@ -180,3 +180,36 @@ def test_every_table_has_a_natural_key_of_real_columns():
 
 def test_pid_fixture_is_pseudonymous():
     assert PID.startswith("p_") and len(PID) == 18
+
+
+def test_a_time_beyond_year_9999_fails_its_row_not_the_import():
+    """The attack (issue 15, second pass): a visit on 12/31/9999 at 11:59 PM gets its
+    after-dose score stamped an hour later, in year 10000. That value has no Python datetime,
+    so pandera's report of it had no row and the whole import aborted ("assessment date is in
+    the future"). It must fail its own row, with one reason, and the other rows go on."""
+    import datetime as dt
+
+    import polars as pl
+
+    from kapoutcomes import tables
+
+    at = pl.Series([dt.datetime(2024, 12, 31, 23, 59)] * 2) + pl.Series(
+        [dt.timedelta(0), dt.timedelta(days=365 * 7990)]
+    )
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["p_0123456789abcdef"] * 2,
+            "assessed_at": at,
+            "instrument": ["pain_nrs"] * 2,
+            "item": pl.Series([None, None], dtype=pl.Int32),
+            "score": [6.0, 3.0],
+            "session_id": ["s_1", "s_1"],
+            "timing": ["before_dose", "after_dose"],
+        }
+    )
+    assert at.dt.year()[1] > 9999
+    v = tables.validate("assessments", frame)
+    assert v.valid.height == 1
+    assert v.failures.select("row", "column", "reason").rows() == [
+        (1, "assessed_at", tables.BEYOND)
+    ]

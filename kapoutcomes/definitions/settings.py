@@ -328,6 +328,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"{p}: settings file not found") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"{p}: not a UTF-8 text file; save it as UTF-8 TOML") from None
+        except OSError as e:  # a folder, no permission: the app shows this, never a traceback
+            raise SettingsError(f"{p}: cannot be read ({e.strerror or e})") from None
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"{p}: not valid TOML ({e})") from None
         values.update(data.get("outcomes", data))

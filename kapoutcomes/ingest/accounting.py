@@ -323,7 +323,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 disagreements=c.disagreements,
                 encoding=f.raw.encoding,
                 delimiter=f.raw.delimiter,
-                sheet=f.raw.sheet,
+                sheet=deid.scrub_sheet_name(f.raw.sheet, f.words),
                 written=c.written,
                 quarantine_reasons=c.quarantine_reasons,
                 skip_reasons=c.skip_reasons,

@@ -74,6 +74,20 @@ EXTRA_IDENTIFIER_HEADERS = (
     "insurancemember",
     "medicaidid",
     "medicareid",
+    # who else a row names: a contact person, the next of kin (NOK), a Spanish-language
+    # export's name and phone columns, a pager (issue 15, second pass: kept and unscrubbed)
+    "contact",
+    "contactname",
+    "contactperson",
+    "primarycontact",
+    "nok",
+    "nokname",
+    "nombre",
+    "apellido",
+    "apellidos",
+    "telefono",
+    "pager",
+    "beneficiary",
 )
 _ID_WORDS = (
     "name",
@@ -304,6 +318,14 @@ def scrub_file_name(name: str, words: frozenset[str] = frozenset()) -> str:
     parts = [re.sub(r"\d{4,}", "#", privacy.scrub_text(p)) for p in stem.split("_")]
     text = scrub_file_words("_".join(parts), words).strip() or "file"
     return f"{text}.{ext.lower()}" if ext else text
+
+
+def scrub_sheet_name(name: str | None, words: frozenset[str] = frozenset()) -> str | None:
+    """A worksheet's name for the report and the ledger, scrubbed as a file name is
+    (``scrub_file_name``): a sheet is often named after its patient ("Johnson DOB 4-6-71")."""
+    if name is None:
+        return None
+    return scrub_file_name(name.replace("/", " ").replace("\\", " ") + ".sheet", words)[:-6]
 
 
 @dataclass(frozen=True)

@@ -133,12 +133,19 @@ class Mapping:
             else:
                 roles[role] = real
         if missing:
+            # none of the mapping's columns found: the first line is likely a data row (a
+            # file exported without its header), whose names must not be echoed
+            columns_shown = (
+                deid.header_list(headers, 30)
+                if roles
+                else "not listed: none is a column of the mapping, so the first line may be "
+                "a data row rather than column names"
+            )
             raise IngestError(
                 file,
                 f"the mapping {Path(self.path).name} names columns the file does not have: "
                 f"{', '.join(missing)}",
-                f"fix the mapping or the export (the file's columns are: "
-                f"{deid.header_list(headers, 30)})",
+                f"fix the mapping or the export (the file's columns are: {columns_shown})",
             )
         return Fit("wide", "visits", roles, (), (), 1.0)
 

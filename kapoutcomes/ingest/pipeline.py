@@ -160,9 +160,12 @@ def _run(req: ImportRequest, st: store_mod.Store, t0: float) -> ImportReport:
     total = sum(len(s.data) for s in srcs)
     opts = _options(req, st)
     files = _read_files(srcs, st, req, total)
+    fhir.share_patient_names([f.raw for f in files if f.raw is not None])
     _check_clinic(files, opts, st)
     for f in files:
         f.safe_name = deid.scrub_file_name(f.src.name)
+        if f.already:
+            f.safe_name = _name_of_known_content(f, files, st) or f.safe_name
         if f.raw is None or f.fit is None:
             continue
         f.ex = _extract(f, opts, req.mapping)
@@ -246,6 +249,22 @@ def _unlinked_scores(result: Resolved, st: store_mod.Store) -> str | None:
         "one, newest first (kapoutcomes import --history, then --undo IMPORT_ID), and import "
         "the sessions before the scores"
     )
+
+
+def _name_of_known_content(
+    f: ImportFile, files: list[ImportFile], st: store_mod.Store
+) -> str | None:
+    """The name an already-imported file is reported under. It is not read again, so its
+    patients' names (the identifier words that scrub a file name) are unknown: it takes the
+    scrubbed name its content was recorded with in the ledger, or that of the earlier file of
+    this import with the same content (a raw name such as "Olivia Johnson visits.csv" must not
+    reach the report because the content was seen before)."""
+    sha = f.src.sha256
+    for earlier in files[: f.index]:
+        if not earlier.already and earlier.src.sha256 == sha:
+            return earlier.safe_name
+    known = st.ledger().filter(pl.col("content_sha256") == sha)
+    return str(known.get_column("file_name")[-1]) if known.height else None
 
 
 def _identify(f: ImportFile) -> None:

@@ -70,6 +70,7 @@ def keep(st: store_mod.Store, conflict_id: str, which: str, audit_as: tuple[str,
         st.set_conflict_status(con, conflict_id, f"kept_{which.lower()}")
         _audit(con, audit_key, audit_as, conflict_id, table, which)
     st.checkpoint()
+    _move_audit_checkpoint(st, audit_key)
     return Settled(conflict_id, which, table)
 
 
@@ -125,6 +126,13 @@ def _typed(value: Any, dtype: Any) -> Any:
     if isinstance(dtype, pl.Datetime):
         return dt.datetime.fromisoformat(value)
     return value
+
+
+def _move_audit_checkpoint(st: store_mod.Store, key: bytes) -> None:
+    """The chain's head moves on to the settlement's entry, so that deleting it is reported."""
+    from kapoutcomes.storage import audit
+
+    audit.save_checkpoint(st, key)
 
 
 def _audit(

@@ -89,7 +89,15 @@ def undo_import(
         st.mark_undone(con, ids, dt.datetime.now(), *audit_as)
         _audit(con, key, audit_as, ids, removed)
     st.checkpoint()
+    _move_audit_checkpoint(st, key)
     return UndoResult(tuple(ids), files, tuple(removed.items()))
+
+
+def _move_audit_checkpoint(st: store_mod.Store, key: bytes) -> None:
+    """The chain's head moves on to the undo's entry, so that deleting it is reported."""
+    from kapoutcomes.storage import audit
+
+    audit.save_checkpoint(st, key)
 
 
 def _audit(con, key: bytes, audit_as: tuple[str, str], ids: list[str], removed: dict) -> None:  # type: ignore[no-untyped-def]

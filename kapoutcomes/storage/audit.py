@@ -187,7 +187,9 @@ def save_checkpoint(store: Store, key: bytes) -> None:
         }
         text = json.dumps({**body, "mac": _checkpoint_mac(key, body)}, indent=1) + "\n"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # never follow a link planted at the predictable name
+        tfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(tfd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -60,7 +60,12 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
     if not p.parent.exists():
         p.parent.mkdir(parents=True, mode=0o700)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # the temporary name is predictable: whatever sits there (a stale file, or a symbolic
+    # link planted in a shared folder to catch the export) is removed, never followed, and
+    # the file is created anew (O_EXCL: a link planted again in between is refused)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)

@@ -321,17 +321,49 @@ def scrub_cell(text: str) -> str:
     return scrub_text(text)
 
 
+#: Who a note names beside a patient: a relative, a partner, a friend, a carer.
+_RELATION = (
+    r"(?i:husband|wife|spouse|partner|son|daughter|mother|mom|mum|father|dad|sister|brother|"
+    r"sibling|aunt|uncle|niece|nephew|cousin|grand(?:mother|father|ma|pa|son|daughter)|"
+    r"fianc[eé]e?|boyfriend|girlfriend|friend|caregiver|carer|guardian|roommate|neighbou?r)"
+)
+#: One to three capitalised words: how a person's name is written in a note.
+_NAME_WORDS = r"[A-Z][a-zà-ÿ'’-]+(?:[ \t]+[A-Z][a-zà-ÿ'’-]+){0,2}"
+#: A name next to its relation word: "daughter Ottoline", "husband, Bartholomew Quince",
+#: "Hortensia Pemberton (sister)", "Marisol, her sister". The relation word stays.
+_RELATIVE_NAMES = (
+    re.compile(
+        rf"\b({_RELATION}(?:'s)?\b[ \t,:]*(?:(?i:named|called|name is)[ \t]+)?)({_NAME_WORDS})"
+    ),
+    re.compile(rf"\b({_NAME_WORDS})(?=[ \t]*\([ \t]*{_RELATION}[ \t]*\))"),
+    re.compile(
+        rf"\b({_NAME_WORDS})(?=,?[ \t]+(?i:her|his|their|the patient's|pt's)[ \t]+{_RELATION}\b)"
+    ),
+)
+
+
+def scrub_relatives(text: str) -> str:
+    """Replace the names of the people a note mentions beside the patient (a relative, a
+    partner, a friend, a carer: "daughter Ottoline drove her home") by ``[name]``: such a name
+    is in no column of the export, so the file's identifier words cannot catch it."""
+    text = _RELATIVE_NAMES[0].sub(lambda m: m.group(1) + "[name]", text)
+    for pat in _RELATIVE_NAMES[1:]:
+        text = pat.sub("[name]", text)
+    return text
+
+
 def scrub_text(text: str) -> str:
     """Replace identifier-shaped substrings in free text by a tag: e-mail addresses
     ([email]), dates of birth and any full date ([date]), SSNs with or without dashes
     ([ssn]), street addresses and PO boxes ([address]), MRN-like and account tokens ([id]),
     phone numbers in any common format, 10-digit, +1, parentheses, international ([phone]),
-    and runs of six or more digits ([id])."""
+    and runs of six or more digits ([id]); the names of relatives and others a note names
+    beside the patient ([name], ``scrub_relatives``)."""
     if not text:
         return text
     for label, pat in IDENTIFIER_PATTERNS.items():
         text = pat.sub(_phone_or_keep, text) if label == "phone" else pat.sub(_tag(label), text)
-    return text
+    return scrub_relatives(text)
 
 
 def normalise_header(h: str) -> str:

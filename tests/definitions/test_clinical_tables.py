@@ -202,3 +202,20 @@ def test_treatment_month_and_review_windows_come_from_settings():
     assert len(one.recent_benefit_days) <= 1
     never = maintenance_review.patient_facts(t, pid, load_settings(trend_min_points=1000))
     assert never.slope_per_week is None
+
+
+def test_an_unreadable_settings_file_is_a_settings_error_naming_it(tmp_path):
+    """The attack (issue 15, second pass): $KAPOUTCOMES_SETTINGS pointing at a file saved as
+    UTF-16 (or at a folder). load_settings raised UnicodeDecodeError (IsADirectoryError), which
+    the app's settings guard (it catches SettingsError) let through as a traceback, and the
+    command line printed without the file's name. Each is a SettingsError naming the file."""
+    import pytest
+
+    from kapoutcomes.definitions import settings as settings_mod
+
+    utf16 = tmp_path / "settings.toml"
+    utf16.write_text("[outcomes]\npain_response_pct = 30\n", encoding="utf-16")
+    with pytest.raises(settings_mod.SettingsError, match=r"settings\.toml: not a UTF-8 text file"):
+        settings_mod.load_settings(utf16)
+    with pytest.raises(settings_mod.SettingsError, match="cannot be read"):
+        settings_mod.load_settings(tmp_path)

@@ -72,3 +72,46 @@ def test_a_dry_run_into_an_empty_store_reports_no_conflicts_only_disagreements(t
     again = import_files([("obs2.csv", changed)], db, clinic="C", secret=secret, dry_run=True)
     g = again.files[0]
     assert (g.accepted, g.duplicates, g.conflicts, g.disagreements) == (0, 1, 1, 1)
+
+
+def test_a_worksheet_named_after_its_patient_is_reported_scrubbed(tmp_path):
+    """The attack (issue 15, second pass): a workbook whose sheet is named after the patient
+    and her date of birth ("Olivia Johnson 4-6-71"). The sheet name went verbatim into the
+    report and the ledger's report_json; it is now scrubbed as a file name is."""
+    import json
+    from pathlib import Path
+
+    from kapoutcomes.ingest import import_files
+    from kapoutcomes.storage.store import Store
+
+    root = Path(__file__).resolve().parents[2]
+    row = {
+        "MRN": "DEMO-1",
+        "Patient Name": "Olivia Johnson",
+        "dob": "4/6/1971",
+        "Visit Date": "10/10/2024",
+        "visit time": "9:00 AM",
+        "VISIT TYPE": "Ketamine Infusion - Induction #1",
+        "Route": "IV",
+        "Dose": "35 mg",
+        "Weight": "150 lb",
+        "Pain Before": "6",
+        "pain after": "3",
+        "PHQ-9 Score": "12",
+        "BP (pre)": "120/80",
+        "BP (post)": "125/85",
+        "Pulse": "70",
+        "Side Effects": "none",
+        "Charge": "500",
+        "Provider": "RPC-03",
+    }
+    book = tmp_path / "visits.xlsx"
+    pl.DataFrame([row]).write_excel(book, worksheet="Olivia Johnson 4-6-71")
+    db = tmp_path / "s.duckdb"
+    mapping = root / "sample_data" / "mappings" / "riverside_visits.toml"
+    rep = import_files([book], db, mapping=mapping)
+    with Store(db) as st:
+        ledger = st.ledger().get_column("report_json").to_list()
+    shown = json.dumps(rep.to_dict()) + rep.text() + " ".join(ledger)
+    assert rep.accepted == 1 and rep.files[0].sheet == "[name] [name] [date]"
+    assert "Olivia" not in shown and "Johnson" not in shown and "4-6-71" not in shown

@@ -167,3 +167,16 @@ def test_a_row_with_an_identifier_in_a_value_column_keeps_no_cells():
 )
 def test_names_a_person(value, expected):
     assert deid.names_a_person(value) is expected
+
+
+def test_contact_and_next_of_kin_columns_are_identifier_columns():
+    """The attack (issue 15, second pass): an export with "Contact", "NOK", "Nombre" and
+    "Telefono" columns. They were not imported (the allow-list held) but were not identifier
+    columns either, so the names in them were not scrubbed from the same file's side-effect
+    text ("spoke w/ Hortensia Pemberton" with "Hortensia Pemberton" in Contact)."""
+    from kapoutcomes.ingest import deid
+
+    for header in ("Contact", "NOK", "NOK Name", "Nombre", "Apellido", "Telefono", "Pager"):
+        assert deid.is_identifier(header), header
+    for header in ("Contact Date", "Last Contact", "Visit Date", "Side Effects", "Provider"):
+        assert not deid.is_identifier(header), header

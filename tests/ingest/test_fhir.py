@@ -639,3 +639,35 @@ def test_other_questionnaire_items_as_observations_are_skipped_as_item_answers(t
     assert [r.reason for r in f.skip_reasons] == [
         "item-level answers are kept for PHQ-9 item 9 only"
     ]
+
+
+def test_a_patients_name_in_another_file_of_a_bulk_export_is_scrubbed(tmp_path):
+    """The attack (issue 15, second pass): a bulk export whose Patient.ndjson names a patient
+    ("Zebediah Quixworth") and whose AdverseEvent.ndjson notes say "Zebediah upset". Each
+    file was scrubbed of its own Patients' names only, so the adverse event's text kept his
+    first name. Every FHIR file of one import is scrubbed of all the import's names."""
+    import shutil
+
+    folder = tmp_path / "bulk"
+    shutil.copytree(ROOT / "sample_data" / "exports" / "fhir", folder)
+    patients = [json.loads(line) for line in (folder / "Patient.ndjson").read_text().splitlines()]
+    patients[1]["name"] = [{"family": "Quixworth", "given": ["Zebediah"]}]
+    pid = patients[1]["id"]
+    (folder / "Patient.ndjson").write_text("\n".join(json.dumps(p) for p in patients) + "\n")
+    events = [
+        json.loads(line) for line in (folder / "AdverseEvent.ndjson").read_text().splitlines()
+    ]
+    mine = [e for e in events if e["subject"]["reference"] == f"Patient/{pid}"]
+    for e in mine:
+        e["event"]["text"] = "out of body feeling; Zebediah upset, Quixworth family called"
+    mine[-1]["severity"] = {"coding": [{"code": "catastrophic"}]}  # quarantined
+    (folder / "AdverseEvent.ndjson").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    db = tmp_path / "s.duckdb"
+    rep = import_files([folder], db, secret=SECRET)
+    assert rep.quarantined >= 1
+    with Store(db) as st:
+        stored = st.read("adverse_events", validate=False).get_column("event_text").to_list()
+        held = st.read("quarantine", validate=False).get_column("raw_row").to_list()
+    text = " ".join(str(t) for t in [*stored, *held])
+    assert "out of body feeling" in text
+    assert "Zebediah" not in text and "Quixworth" not in text

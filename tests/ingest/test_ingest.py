@@ -738,3 +738,24 @@ def test_scores_imported_before_their_sessions_are_said_to_stay_unlinked(tmp_pat
     assert not any("unlinked" in w for w in rep2.warnings)
     timing = Store(db2, read_only=True).read("assessments").sort("assessed_at")["timing"]
     assert timing.to_list()[:2] == ["before_dose", "after_dose"]
+
+
+def test_a_file_imported_again_is_reported_under_its_scrubbed_name(tmp_path):
+    """The attack (issue 15, second pass): import "Olivia Johnson visits.csv" (Olivia Johnson
+    is a patient in it), then import it again, and the same content under a second name in
+    one call. The first import scrubs her name from the file name; the second one is not read
+    (same content), so it must not show the raw name in the report either."""
+    raw = (EXPORTS / "riverside_visits.csv").read_bytes()
+    named = tmp_path / "Olivia Johnson visits.csv"
+    named.write_bytes(raw)
+    db = tmp_path / "s.duckdb"
+    first = import_files([named], db, mapping=MAPPING, secret=SECRET)
+    assert "Johnson" not in first.files[0].file
+    again = import_files([named], db, mapping=MAPPING, secret=SECRET, dry_run=True)
+    twice = tmp_path / "Johnson Olivia copy.csv"
+    twice.write_bytes(raw)
+    (tmp_path / "x.csv").write_bytes(raw)
+    both = import_files([tmp_path / "x.csv", twice], tmp_path / "t.duckdb", mapping=MAPPING)
+    shown = again.text() + json.dumps(again.to_dict()) + both.text() + json.dumps(both.to_dict())
+    assert "Olivia" not in shown and "Johnson" not in shown
+    assert again.files[0].already_imported and again.files[0].file == first.files[0].file

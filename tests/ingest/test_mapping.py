@@ -127,3 +127,18 @@ def test_a_severity_assumed_by_the_mapping_is_said_in_the_report(tmp_path):
         "2 side effect(s) had no severity in the file: recorded as mild (the mapping's "
         "severity_when_unstated), not graded by a clinician"
     ]
+
+
+def test_a_file_without_its_header_line_does_not_echo_its_first_row():
+    """The attack (issue 15, second pass): a visit export saved without its header line, so
+    its first row ("Olivia Johnson;Springfield;Riverside") is read as column names. The
+    mapping's error listed "the file's columns are: Olivia Johnson, Springfield, Riverside"
+    (names without digits pass the value-shaped check). With none of the mapping's columns
+    found, the first line is not listed; with some found, the columns still are."""
+    m = _parse()
+    with pytest.raises(IngestError) as e:
+        m.fit("v.csv", ["Olivia Johnson", "Springfield", "Riverside"])
+    assert "Olivia" not in str(e.value) and "Springfield" not in str(e.value)
+    assert "not listed" in str(e.value)
+    with pytest.raises(IngestError, match="the file's columns are: MRN, Pain before"):
+        m.fit("v.csv", ["MRN", "Pain before"])

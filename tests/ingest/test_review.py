@@ -89,3 +89,20 @@ def test_a_row_that_disagreed_within_its_import_can_be_kept(tmp_path):
         (cid,) = review.conflicts(st).get_column("conflict_id").to_list()
         review.keep(st, cid, "IMPORTED", ("dm", "data_manager"))
         assert st.read("assessments").get_column("score").to_list() == [4.0]
+
+
+def test_deleting_the_newest_entry_a_settlement_wrote_is_reported(tmp_path):
+    """The attack (issue 15, second pass): keep a value, then delete the settlement's audit
+    entry (the newest one). The checkpoint must name that entry, so the deletion is reported."""
+    from kapoutcomes.storage import keys
+
+    db, _ = _store_with_a_conflict(tmp_path)
+    with Store(db) as st:
+        (c,) = conflicts(st).iter_rows(named=True)
+        keep(st, c["conflict_id"], "IMPORTED", AS)
+        key = keys.for_store(st).audit
+        assert audit.verify(st, key).ok
+        st.con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+        result = audit.verify(st, key)
+    assert not result.ok
+    assert any("newest entries were deleted" in p for p in result.problems)

@@ -153,3 +153,19 @@ def test_undo_restores_filled_session_vitals_conflicts_and_review_entries(tmp_pa
     for t in RESTORED:
         assert after[t].equals(before[t]), t
     assert review.height == 1 and after["review_now"].equals(review)  # open until reviewed
+
+
+def test_deleting_the_newest_entry_an_undo_wrote_is_reported(tmp_path):
+    """The attack (issue 15, second pass): undo an import, then delete the undo's audit entry
+    (the newest one) from the store. The checkpoint must have moved on to that entry, so that
+    ``audit verify`` reports the deletion instead of "intact"."""
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("first.csv", SCORES)], db, clinic="C", audit_as=AS)
+    with Store(db) as st:
+        undo_import(st, rep.files[0].import_id, AS)
+        key = keys.for_store(st).audit
+        assert audit.verify(st, key).ok
+        st.con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+        result = audit.verify(st, key)
+    assert not result.ok
+    assert any("newest entries were deleted" in p for p in result.problems)

@@ -125,3 +125,21 @@ def test_entries_after_a_deletion_continue_the_sequence(tmp_path):
         for _ in range(3):
             audit.record(st, KEY, "u", "clinician", "sign_in")
         assert sorted(audit.entries(st)["seq"].to_list()) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_checkpoint_does_not_follow_a_link_planted_at_its_temporary_name(tmp_path):
+    """The attack (issue 15, second pass): a link planted at the checkpoint's predictable
+    temporary name (".store.duckdb.audit-checkpoint.<pid>.tmp") beside a store in a shared
+    folder. The checkpoint is written to a new file; the link's target is left untouched."""
+    import os
+
+    loot = tmp_path / "loot"
+    loot.write_bytes(b"")
+    db = tmp_path / "store.duckdb"
+    link = tmp_path / f".store.duckdb{audit.CHECKPOINT_SUFFIX}.{os.getpid()}.tmp"
+    link.symlink_to(loot)
+    with Store(db) as st:
+        audit.record(st, KEY, "u", "local", "report")
+        assert audit.verify(st, KEY).ok
+        cp = audit.checkpoint_path(st)
+    assert loot.read_bytes() == b"" and cp is not None and not cp.is_symlink()

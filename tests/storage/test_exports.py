@@ -98,3 +98,23 @@ def test_a_neutralised_cell_imports_back_as_it_was():
         "b;\tc",
         "plain; text",
     ]
+
+
+def test_an_export_does_not_follow_a_link_planted_at_its_temporary_name(tmp_path):
+    """The attack (issue 15, second pass): in a folder others can write to, plant a symbolic
+    link at the export's temporary name (".q.csv.<pid>.tmp", predictable) pointing at a file
+    the attacker can read. write_private opened it with O_TRUNC, followed the link and wrote
+    the patient data into the attacker's file (as root; another user's fchmod fails first).
+    The link is removed and the file created anew: the attacker's file stays empty."""
+    import os
+
+    from kapoutcomes.storage.exports import write_private
+
+    loot = tmp_path / "loot"
+    loot.write_bytes(b"")
+    link = tmp_path / f".q.csv.{os.getpid()}.tmp"
+    link.symlink_to(loot)
+    out = write_private(tmp_path / "q.csv", b"patient_id,score\np_0123456789abcdef,7\n")
+    assert loot.read_bytes() == b""
+    assert not out.is_symlink() and out.read_bytes().startswith(b"patient_id")
+    assert oct(out.stat().st_mode & 0o777) == "0o600" and not link.exists()

@@ -122,3 +122,36 @@ def test_an_ssn_in_a_structured_cell_is_not_kept_as_a_date():
     assert privacy.scrub_cell("078-05-1120") == "[ssn]"
     for date in ("2024-03-31", "03/31/2024", "1/2/24", "31-Mar-2024", "2024-3-1T10:00"):
         assert privacy.scrub_cell(date) == date
+
+
+#: A relative's or friend's name written beside the patient's in a note (issue 15, second
+#: pass: these are in no column of the export, so no identifier word catches them).
+RELATIVES = (
+    ("nausea; daughter Ottoline drove her home", "Ottoline"),
+    ("dizzy, husband Bartholomew Quince present", "Bartholomew Quince"),
+    ("headache, spoke w/ Hortensia Pemberton (sister)", "Hortensia Pemberton"),
+    ("Marisol, her sister, visited", "Marisol"),
+    ("Mother named Agatha Crumb called", "Agatha Crumb"),
+    ("friend: José Núñez drove", "José Núñez"),
+    ("wife's Gertrude was with her", "Gertrude"),
+)
+
+
+@pytest.mark.parametrize(("note", "name"), RELATIVES)
+def test_a_relatives_name_in_a_note_is_scrubbed(note, name):
+    """The attack: free text that names a relative or friend (no identifier column holds the
+    name). The relation word stays, so the note still says who was there."""
+    scrubbed = privacy.scrub_text(note)
+    assert not any(part in scrubbed for part in name.split()), scrubbed
+    assert "[name]" in scrubbed
+
+
+def test_clinical_text_keeps_its_words_beside_relation_words():
+    """Relation words with clinical words after them are left alone."""
+    for text in (
+        "son present, nausea",
+        "Wife called; BP 150/95",
+        "partner present, ondansetron 4 mg given",
+        *corpus.CLINICAL,
+    ):
+        assert "[name]" not in privacy.scrub_text(text), text

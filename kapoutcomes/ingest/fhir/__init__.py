@@ -60,6 +60,9 @@ class FhirTable(rd.RawTable):
     facts: dict[str, pl.DataFrame] = field(default_factory=dict)
     own_skips: pl.DataFrame | None = None
     own_problems: pl.DataFrame | None = None
+    #: the words of the file's Patients' names (in memory only, never stored): a bulk export
+    #: keeps its Patients in one file and the notes that name them in others
+    name_words: frozenset[str] = frozenset()
 
 
 def read(
@@ -108,7 +111,23 @@ def read(
         facts=facts,
         own_skips=skips,
         own_problems=problems,
+        name_words=frozenset(col.name_words),
     )
+
+
+def share_patient_names(tables: list[rd.RawTable]) -> None:
+    """Scrub every FHIR file of one import of the names of all the import's Patients (in
+    place). A bulk export keeps the Patients in Patient.ndjson and the notes that may name
+    them ("Zebediah upset") in AdverseEvent.ndjson or Observation.ndjson: each file alone has
+    no name words to scrub with."""
+    fhir_tables = [t for t in tables if isinstance(t, FhirTable)]
+    words = set().union(*(t.name_words for t in fhir_tables))
+    for t in fhir_tables:
+        if not words or words <= t.name_words:
+            continue
+        t.frame, t.facts = _scrub_names(t.frame, t.facts, words)
+        t.source.name = _without_names(t.source.name, words)
+        t.name_words = frozenset(words)
 
 
 def _without_names(name: str, words: set[str]) -> str:
