@@ -102,7 +102,7 @@ def clean(s: pl.Series, keep: tuple[str, ...] = ()) -> pl.Series:
 def _clean(s: pl.Series, keep: tuple[str, ...]) -> pl.Series:
     t = s.str.strip_chars()
     # a cell neutralised against formula injection ('=..., '-3) reads as what follows the quote
-    t = t.str.replace(r"^'([=+\-@\t\r])", "$1")
+    t = t.str.replace(r"^'(\s*[=+\-@]|[\t\r])", "$1")
     t = t.str.replace_all(r";'(\s*[=+\-@]|[\t\r])", ";${1}")  # and after a ";" (exports)
     return (
         pl.select(

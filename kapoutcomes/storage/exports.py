@@ -18,7 +18,8 @@ from pathlib import Path
 import polars as pl
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-#: where a semicolon-separated reading starts a new cell with a formula (spaces allowed)
+#: where a semicolon-separated reading starts a new cell with a formula (spaces allowed: a
+#: spreadsheet that trims the spaces of an imported cell, as some do, reads " =1+1" as a formula)
 AFTER_SEMICOLON = r";(\s*[=+\-@]|[\t\r])"
 
 
@@ -28,11 +29,7 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     Numbers are written as text too, so a negative number such as -3 is shown as '-3: a
     spreadsheet cannot tell a harmless minus sign from a formula, and being safe wins.
     """
-    starts = (
-        "^["
-        + "".join("\\t" if c == "\t" else "\\r" if c == "\r" else "\\" + c for c in FORMULA_STARTS)
-        + "]"
-    )
+    starts = "^" + AFTER_SEMICOLON.removeprefix(";")  # spaces before the sign too
     out = []
     for name in frame.columns:
         col = pl.col(name)

@@ -63,6 +63,7 @@ def test_no_cell_starts_with_a_formula_character(values):
     rows = read_back(safe_csv(pl.DataFrame({"v": values})))
     for r in rows:
         assert not r["v"].startswith(FORMULA_STARTS)
+        assert not r["v"].lstrip().startswith(FORMULA_STARTS), r["v"]  # nor after spaces
         # nor does any part a semicolon-separated reading makes of it, spaces or not
         for part in r["v"].split(";")[1:]:
             assert not part.startswith(FORMULA_STARTS)
@@ -84,12 +85,25 @@ def test_semicolon_then_formula_is_neutralised_for_semicolon_locale_spreadsheets
     ]
 
 
+def test_spaces_before_a_formula_do_not_hide_it():
+    """The second attacker's pass (issue 15): " =1+1" passed the guard, and a spreadsheet
+    that trims an imported cell's spaces (as some do) reads it as a formula."""
+    df = pl.DataFrame({"note": [" =1+1", "\u00a0@SUM(A1)", "  -2", "a = b", " plain"]})
+    assert [r["note"] for r in read_back(safe_csv(df))] == [
+        "' =1+1",
+        "'\u00a0@SUM(A1)",
+        "'  -2",
+        "a = b",
+        " plain",
+    ]
+
+
 def test_a_neutralised_cell_imports_back_as_it_was():
     """The quote the guard adds is taken off again when a downloaded quarantine file is
     corrected and imported (normalise.clean), after a ";" as at the start."""
     from kapoutcomes.ingest.normalise import clean
 
-    values = ["a;=cmd", "=1+1", "x; +1", "b;\tc", "plain; text"]
+    values = ["a;=cmd", "=1+1", "x; +1", "b;\tc", "plain; text", " =1+1"]
     back = [r["v"] for r in read_back(safe_csv(pl.DataFrame({"v": values})))]
     assert clean(pl.Series("v", back)).to_list() == [
         "a;=cmd",
@@ -97,6 +111,7 @@ def test_a_neutralised_cell_imports_back_as_it_was():
         "x; +1",
         "b;\tc",
         "plain; text",
+        " =1+1",
     ]
 
 
