@@ -71,6 +71,15 @@ def test_the_joiner_is_the_invisible_word_joiner():
     assert plain("http://x").count(JOINER) == 1
 
 
+def test_plain_drops_bidirectional_overrides():
+    """The second attacker's pass (issue 15): a right-to-left override made a clinic name or
+    file name show reversed ("\u202ecod.exe" reads "exe.doc"); Hebrew and Arabic letters keep
+    their own direction."""
+    assert plain("Riverside\u202ecod.exe") == "Riverside" + "cod\\.exe"
+    assert plain("\u2066North\u2069 \u202aClinic\u202c") == "North Clinic"
+    assert plain("מרפאה צפון") == "מרפאה צפון"
+
+
 def test_plain_keeps_a_backslash_and_makes_one_line():
     assert plain("a\\[b]") == r"a\\\[b\]"  # the user's backslash cannot un-escape the bracket
     assert plain("line one\n\n# heading\r\nthree") == r"line one \# heading three"
