@@ -91,7 +91,7 @@ _MARKDOWN_SYNTAX = re.compile("([" + re.escape(string.punctuation) + "])")
 _LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
 #: bidirectional overrides, embeddings and isolates: "\u202ecod.exe" shows as "exe.doc", so a
 #: name could pose as another; the letters' own direction still shows right-to-left scripts
-_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 #: WORD JOINER (invisible): Streamlit's Markdown finds ``http://``, ``www.`` and e-mail
 #: autolinks and ``:streamlit:`` / emoji shortcodes in the text *after* backslash escapes are
 #: resolved (mdast-util-gfm-autolink-literal, remark-emoji), so an escape cannot stop them;
@@ -114,5 +114,5 @@ def plain(text: object) -> str:
     one space (a name is one line). Use it on every user-controlled string placed into
     Markdown; data frame cells, selectbox and multiselect options and st.text are not Markdown
     and need nothing."""
-    one_line = _BIDI_CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text)))
+    one_line = BIDI_CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text)))
     return _MARKDOWN_SYNTAX.sub(r"\\\1", _TEXT_PATTERNS.sub(JOINER, one_line))

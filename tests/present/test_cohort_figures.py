@@ -132,3 +132,6 @@ def test_a_clinic_name_with_markup_is_shown_as_typed_never_as_a_link():
 
     for one in (False, True):
         assert "<" not in figures_cohort._curve_name(evil, "pain_nrs", one)
+    # nor reversed by a right-to-left override (it would read as another clinic)
+    fig = cf.subgroup_rates_figure(_rates("North\u202ekaL"), "clinic")
+    assert "NorthkaL" in [str(x) for t in fig.data for x in t.x]

@@ -8,6 +8,7 @@ import html
 import plotly.graph_objects as go
 
 from kapoutcomes.present import palette
+from kapoutcomes.present.formatting import BIDI_CONTROLS
 
 INSTRUMENT_LABELS = {
     "pain_nrs": "Pain NRS (0-10)",
@@ -107,5 +108,6 @@ def room_for_rows(fig: go.Figure, rows_px: int, labels: list[str], extra_px: int
 def plain_label(text: object) -> str:
     """A clinic's own words (a clinic, clinician or group name) for a chart: Plotly reads
     ``<a href>``, ``<b>``, ``<br>`` and entities in trace names, category labels and text,
-    so ``<``, ``>`` and ``&`` are written as entities and shown as typed, never as a link."""
-    return html.escape(str(text), quote=False)
+    so ``<``, ``>`` and ``&`` are written as entities and shown as typed, never as a link;
+    bidirectional overrides are dropped (``formatting.plain``)."""
+    return html.escape(BIDI_CONTROLS.sub("", str(text)), quote=False)
