@@ -56,9 +56,10 @@ def _demo_tables(seed: int) -> dict[str, pl.DataFrame]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _content_version(path: str, mtimes: tuple[float, float]) -> str:
+def _content_version(path: str, mtimes: tuple[float, float, float]) -> str:
     """The store's content version ("" when the store is missing or holds no row), looked up
-    again only when the store file or its write-ahead log changes (``mtimes`` keys the cache).
+    again only when the store file, its write-ahead log or the installation key changes
+    (``mtimes`` keys the cache: a damaged or replaced key is found at the next page run).
     The file also changes with every audit entry (a sign-in, a page view, a download); the
     content version does not, so those keep the tables and the cohort figures computed."""
     if mtimes[0] < 0:
@@ -115,7 +116,8 @@ def _load() -> Loaded:
     """The clinic's store; the demo cohort when the store is missing or empty (raises
     StoreError for a store that cannot be used)."""
     path = store_path()
-    version = _content_version(path, (_mtime(path), _mtime(path + ".wal")))
+    key_file = str(privacy.secret_path())
+    version = _content_version(path, (_mtime(path), _mtime(path + ".wal"), _mtime(key_file)))
     if version:
         return Loaded(_store_tables(path, version), False, path, f"{path}@{version}")
     if os.environ.get(DEMO_ENV, "1") == "0":

@@ -115,3 +115,19 @@ def test_patient_without_sessions_opens(store_env):
 
     cells = "\n".join(str(d.value) for d in at.dataframe)
     assert NO_DOSE_BASELINE.split(",")[0] in cells or NO_DOSE_BASELINE in shown(at)
+
+
+@pytest.mark.parametrize("store_env", ["one_patient"], indirect=True)
+def test_a_key_damaged_while_the_app_runs_is_found_at_the_next_page_run(store_env, tmp_path):
+    """The store's tables are cached between page runs; the key is checked when they are read.
+    A key damaged (or replaced) while the server runs must be found at the next page run even
+    though the store file did not change, never served from the cache."""
+    at = open_page("cohort")
+    assert not at.exception and not at.error
+    key = (tmp_path / "secret.key").read_bytes()
+    (tmp_path / "secret.key").write_text("damaged")
+    at.run()
+    assert any("The store cannot be used" in e.body for e in at.error), shown(at)
+    (tmp_path / "secret.key").write_bytes(key)  # restored: the page works again
+    at.run()
+    assert not at.error, [e.body for e in at.error]
