@@ -281,9 +281,15 @@ def _written(result: Resolved, base: int) -> tuple[tuple[str, int], ...]:
     return tuple(written.items())
 
 
-def _headers(headers: tuple[str, ...], words: frozenset[str]) -> tuple[str, ...]:
+def _headers(
+    headers: tuple[str, ...], words: frozenset[str], line: tuple[str, ...]
+) -> tuple[str, ...]:
     """Column names for the report, scrubbed: a file exported without its header row has
-    values where its column names should be."""
+    values where its column names should be, so when the unmapped part of its header
+    ``line`` looks like data none of its cells is listed (a relative's or another patient's
+    name among them is known to no identifier column)."""
+    if headers and deid.header_looks_like_data(line):
+        return (deid.HEADER_NOT_LISTED,)
     return tuple(deid.scrub_file_words(privacy.scrub_text(h), words) for h in headers)
 
 
@@ -306,6 +312,7 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
         c = classify(f, result)
         notes = list(f.raw.notes) + list(result.notes.get(f.index, []))
         name = f.safe_name or deid.scrub_file_name(f.src.name)
+        unmapped = tuple(f.identifiers) + tuple(f.ignored)
         out.append(
             FileReport(
                 file=name,
@@ -327,8 +334,8 @@ def file_reports(files: list[ImportFile], result: Resolved | None) -> list[FileR
                 written=c.written,
                 quarantine_reasons=c.quarantine_reasons,
                 skip_reasons=c.skip_reasons,
-                removed_identifier_columns=_headers(f.identifiers, f.words),
-                ignored_columns=_headers(f.ignored, f.words),
+                removed_identifier_columns=_headers(f.identifiers, f.words, unmapped),
+                ignored_columns=_headers(f.ignored, f.words, unmapped),
                 notes=tuple(notes),
                 review_now=_review_entries(name, c.review),
                 date_orders=tuple(f.ex.date_orders) if f.ex is not None else (),

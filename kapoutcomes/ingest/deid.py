@@ -173,13 +173,24 @@ _VALUE_LIKE = re.compile(
 )
 
 
+#: What is said instead of the column names of a header line that looks like a data row.
+HEADER_NOT_LISTED = "(not listed: the header line looks like data, not column names)"
+
+
+def header_looks_like_data(headers: list[str] | tuple[str, ...]) -> bool:
+    """Whether any cell of a header line looks like a value (see ``_VALUE_LIKE``): then the
+    line is probably a data row, and none of its cells may be echoed (a patient's name
+    beside the values is not value-shaped, but it is in the same row)."""
+    return any(_VALUE_LIKE.search(h) for h in headers)
+
+
 def header_list(headers: list[str] | tuple[str, ...], limit: int = 12) -> str:
     """Header names for an error message, never a data row's values.
 
     When any cell looks like a value (see ``_VALUE_LIKE``) the cells are not listed; otherwise
     identifier-shaped text is scrubbed from each name."""
-    if any(_VALUE_LIKE.search(h) for h in headers):
-        return "(not listed: the header line looks like data, not column names)"
+    if header_looks_like_data(headers):
+        return HEADER_NOT_LISTED
     shown = [privacy.scrub_text(h) for h in headers[:limit]]
     more = f", ... ({len(headers) - limit} more)" if len(headers) > limit else ""
     return ", ".join(shown) + more

@@ -115,3 +115,32 @@ def test_a_worksheet_named_after_its_patient_is_reported_scrubbed(tmp_path):
     shown = json.dumps(rep.to_dict()) + rep.text() + " ".join(ledger)
     assert rep.accepted == 1 and rep.files[0].sheet == "[name] [name] [date]"
     assert "Olivia" not in shown and "Johnson" not in shown and "4-6-71" not in shown
+
+
+def test_a_header_line_that_looks_like_data_is_not_listed(tmp_path):
+    """Fuzz run seeds 22 + 23 (issue 15): a visit export whose header line holds a shifted
+    data row ("35.5", a relative's name) beside the real column names. The report, its JSON
+    and the import ledger listed the unmapped cells as "columns not imported", the name among
+    them; no identifier column holds that name, so only the row's shape can tell. With a
+    value-shaped cell among them, none of the unmapped cells is listed."""
+    import json
+
+    from kapoutcomes.ingest import import_files
+    from kapoutcomes.ingest.deid import HEADER_NOT_LISTED
+    from kapoutcomes.storage.store import Store
+
+    csv = (
+        b"MRN,started_at,session_type,route,dose_mg,care_model,35.5,Quilla Vantongeren\n"
+        b"MRN-1,2024-03-05 10:00,induction,IV,35,infusion_only,x,y\n"
+    )
+    db = tmp_path / "s.duckdb"
+    rep = import_files([("visits.csv", csv)], db, clinic="North", secret=b"k" * 32)
+    (f,) = rep.files
+    assert f.ignored_columns == (HEADER_NOT_LISTED,)
+    ledger = Store(db, read_only=True).read("import_ledger")
+    for shown in (rep.text(), json.dumps(rep.to_dict(), default=str), str(ledger.rows())):
+        assert "Quilla" not in shown and "Vantongeren" not in shown
+    # a header of column names only is still listed, so staff can fix their mapping
+    csv = csv.replace(b",35.5,Quilla Vantongeren", b",Visit notes,Room").replace(b"MRN-1", b"MRN-2")
+    rep = import_files([("visits2.csv", csv)], db, secret=b"k" * 32)
+    assert rep.files[0].ignored_columns == ("Visit notes", "Room")
