@@ -197,3 +197,17 @@ def maintenance_patient(i: int = 1) -> dict[str, pl.DataFrame]:
         (80, 3),
     ]
     return tables_of([patient(i)], sessions, [score(i, d, v) for d, v in pain])
+
+
+def newest_audit_entry_deleted_is_reported(st) -> None:  # type: ignore[no-untyped-def]
+    """The attack of issue 15's second pass on a store whose newest audit entry was just
+    written: the trail verifies, the newest entry is deleted, and ``audit verify`` reports it
+    (the checkpoint names that entry)."""
+    from kapoutcomes.storage import audit, keys
+
+    key = keys.for_store(st).audit
+    assert audit.verify(st, key).ok
+    st.con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    result = audit.verify(st, key)
+    assert not result.ok
+    assert any("newest entries were deleted" in p for p in result.problems)

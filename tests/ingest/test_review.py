@@ -10,6 +10,7 @@ from kapoutcomes.ingest.review import ReviewError, conflicts, keep
 from kapoutcomes.ingest.undo import UndoError, undo_import
 from kapoutcomes.storage import audit
 from kapoutcomes.storage.store import Store
+from tests.builders import newest_audit_entry_deleted_is_reported
 
 SECRET = b"review-test-secret-review-test-secret"
 AS = ("dm@clinic.org", "data_manager")
@@ -94,15 +95,9 @@ def test_a_row_that_disagreed_within_its_import_can_be_kept(tmp_path):
 def test_deleting_the_newest_entry_a_settlement_wrote_is_reported(tmp_path):
     """The attack (issue 15, second pass): keep a value, then delete the settlement's audit
     entry (the newest one). The checkpoint must name that entry, so the deletion is reported."""
-    from kapoutcomes.storage import keys
 
     db, _ = _store_with_a_conflict(tmp_path)
     with Store(db) as st:
         (c,) = conflicts(st).iter_rows(named=True)
         keep(st, c["conflict_id"], "IMPORTED", AS)
-        key = keys.for_store(st).audit
-        assert audit.verify(st, key).ok
-        st.con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
-        result = audit.verify(st, key)
-    assert not result.ok
-    assert any("newest entries were deleted" in p for p in result.problems)
+        newest_audit_entry_deleted_is_reported(st)
