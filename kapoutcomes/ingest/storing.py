@@ -275,6 +275,19 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         for rk, column, value in probs.select(RK, "column", "value").iter_rows()
         if column not in free and deid.names_a_person(value)
     }
+    # and a row failing in two or more columns (evidence of a shift: a row short of cells, its
+    # values moved along) with a person's name in a free-text cell: the name may be the row's
+    # own, moved out of its identifier column, where the file's identifier words miss it
+    failing = probs.filter(~pl.col("column").is_in(sorted(free))).group_by(RK).agg(
+        pl.col("column").n_unique().alias("n")
+    )
+    several = set(failing.filter(pl.col("n") >= 2).get_column(RK).to_list())
+    texts = [h for h in free if h in rows.columns]
+    shifted |= {
+        rk
+        for rk, *cells in rows.select(RK, *texts).iter_rows()
+        if rk in several and any(deid.names_a_person(c) for c in cells if c is not None)
+    }
     js = ["{}" if rk in shifted else j for rk, j in zip(rows.get_column(RK), js, strict=True)]
     names = {
         rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()

@@ -283,3 +283,48 @@ def test_a_fhir_quarantine_download_imports_again_as_the_layouts_read(tmp_path):
     assert after["assessments"].height == before["assessments"].height + 1
     assert after["opioids"].height == before["opioids"].height + 1
     assert after["opioids"].get_column("daily_dose").to_list() == [30.0]  # 5 mg x 6 a day
+
+
+WIDE_TOML = (
+    b'[file]\nclinic = "C"\ncare_model = "KAP"\nroute = "IV"\n[columns]\nmrn = "MRN"\n'
+    b'started_at = "Visit"\nsession_type = "Type"\ndose = "Dose"\n'
+    b'side_effects = "Side effects"\nweight = "Weight"\n[[assessments]]\ncolumn = "Pain"\n'
+    b'instrument = "pain_nrs"\ntiming = "before_dose"\n[values.session_type]\n'
+    b'"Infusion" = "induction"\n'
+)
+
+
+def _wide_quarantine(rows: bytes) -> tuple[str, pl.DataFrame]:
+    from bench import fuzz_import as fz
+
+    data = b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name\n" + rows
+    with Store(":memory:") as st:
+        rep = import_files(
+            [("visits.csv", data)], st, clinic="C", secret=SECRET,
+            mapping=("wide.toml", WIDE_TOML),
+        )  # fmt: skip
+        assert rep.reconciles
+        return " ".join(fz._store_text(st).values()), quarantine.quarantine_frame(st)
+
+
+def test_a_shifted_row_keeps_no_relatives_name_from_its_free_text():
+    """Found by fuzzing (bug 11, seed 24): a visit row short of cells, so the patient's name
+    sits in the free-text `Side effects` column and its own `Patient Name` cell is empty: the
+    file's identifier words miss the name, and free text is not read as evidence of a shift.
+    The row fails in four columns (date "N/A", type "-510511", dose "severe panic; BP up",
+    pain "heavy"): its cells are shifted, so it keeps none; its reasons are kept."""
+    text, q = _wide_quarantine(
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann Other\n"
+        b"M1,N/A,-510511,severe panic; BP up,heavy,Zebediah Quixworth\n"
+    )
+    assert "Zebediah" not in text and "Quixworth" not in text and "Ann" not in text
+    assert q.get_column("quarantine_row").unique().to_list() == ["3"]
+    assert "a date is required" in " ".join(q.get_column("quarantine_reason").to_list())
+
+
+def test_an_ordinary_bad_row_keeps_its_side_effect_text_for_correction():
+    """The control: one failing cell (a pain score of 12) is a typo, not a shift; the row's
+    side-effect text, two capitalised words, stays in the download to be corrected."""
+    text, q = _wide_quarantine(b"M1,2024-03-04,Infusion,35,12,Mild Nausea,80,Ann Other\n")
+    assert q.get_column("Side effects").to_list() == ["Mild Nausea"]
+    assert "Ann" not in text
