@@ -278,8 +278,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     # and a row failing in two or more columns (evidence of a shift: a row short of cells, its
     # values moved along) with a person's name in a free-text cell: the name may be the row's
     # own, moved out of its identifier column, where the file's identifier words miss it
-    failing = probs.filter(~pl.col("column").is_in(sorted(free))).group_by(RK).agg(
-        pl.col("column").n_unique().alias("n")
+    failing = (
+        probs.filter(~pl.col("column").is_in(sorted(free)))
+        .group_by(RK)
+        .agg(pl.col("column").n_unique().alias("n"))
     )
     several = set(failing.filter(pl.col("n") >= 2).get_column(RK).to_list())
     texts = [h for h in free if h in rows.columns]
