@@ -314,6 +314,16 @@ class Assessments(pa.DataFrameModel):
             pl.col("item").is_null() | (pl.col("score") == pl.col("score").round(0)).fill_null(True)
         )
 
+    @pa.dataframe_check(
+        error="score|this instrument's total is a whole number (the sum of its item answers)"
+    )
+    def summed_total_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        lf = data.lazyframe.join(
+            instruments.range_frame().lazy(), on="instrument", how="left", maintain_order="left"
+        )
+        whole = (pl.col("score") == pl.col("score").round(0)).fill_null(True)
+        return lf.select(pl.col("item").is_not_null() | ~pl.col("summed").fill_null(False) | whole)
+
     @pa.dataframe_check(error="item|item number beyond the instrument's item count")
     def item_exists(cls, data: pa.PolarsData) -> pl.LazyFrame:
         lf = data.lazyframe.join(

@@ -50,6 +50,9 @@ class Instrument:
     reliability: float | None = None  # for the reliable change index
     reliability_source: str | None = None
     aliases: tuple[str, ...] = field(default=())
+    #: the total is the sum of whole-number item answers, so it is a whole number itself (a
+    #: PHQ-9 of 14.5 is a typing or averaging mistake); False for means (PEG, BPI), T-scores
+    summed: bool = False
 
     def band(self, score: float) -> str | None:
         """The severity band label of ``score`` or None when the instrument has no bands."""
@@ -166,6 +169,7 @@ PHQ9 = Instrument(
     higher_is_worse=True,
     loinc="44261-6",
     items=9,
+    summed=True,
     item_minimum=0,
     item_maximum=3,
     bands=(
@@ -197,6 +201,7 @@ PHQ2 = Instrument(
     higher_is_worse=True,
     loinc="55758-7",
     items=2,
+    summed=True,
     item_minimum=0,
     item_maximum=3,
     source="Kroenke et al., Med Care 2003;41:1284; LOINC 55758-7 (a screen, not a PHQ-9 outcome)",
@@ -211,6 +216,7 @@ BDI2 = Instrument(
     maximum=63,
     higher_is_worse=True,
     items=21,
+    summed=True,
     item_minimum=0,
     item_maximum=3,
     bands=(
@@ -235,6 +241,7 @@ MADRS = Instrument(
     maximum=60,
     higher_is_worse=True,
     items=10,
+    summed=True,
     item_minimum=0,
     item_maximum=6,
     bands=(
@@ -258,6 +265,7 @@ GAD7 = Instrument(
     higher_is_worse=True,
     loinc="70274-6",
     items=7,
+    summed=True,
     item_minimum=0,
     item_maximum=3,
     bands=(
@@ -280,6 +288,7 @@ PCL5 = Instrument(
     maximum=80,
     higher_is_worse=True,
     items=20,
+    summed=True,
     item_minimum=0,
     item_maximum=4,
     source="Weathers et al. 2013 (PCL-5, 20 items scored 0-4)",
@@ -294,6 +303,7 @@ CADSS = Instrument(
     maximum=92,
     higher_is_worse=True,
     items=23,
+    summed=True,
     item_minimum=0,
     item_maximum=4,
     source="Bremner et al., J Trauma Stress 1998;11:125 (23 items x 0-4)",
@@ -439,6 +449,7 @@ def range_frame() -> pl.DataFrame:
                 for i in INSTRUMENTS.values()
             ],
             "items": [i.items for i in INSTRUMENTS.values()],
+            "summed": [i.summed for i in INSTRUMENTS.values()],
         },
         schema={
             "instrument": pl.String,
@@ -447,5 +458,6 @@ def range_frame() -> pl.DataFrame:
             "item_minimum": pl.Float64,
             "item_maximum": pl.Float64,
             "items": pl.Int64,
+            "summed": pl.Boolean,
         },
     )

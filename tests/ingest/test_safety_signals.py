@@ -266,3 +266,26 @@ def test_an_answer_kept_only_as_a_conflict_raises_review_now(st):
     (r,) = rep.review_now
     assert r.line == 2 and "conflict" in r.reason
     assert st.open_reviews()["file_name"].to_list() == ["b.csv"]
+
+
+def test_a_half_point_total_of_a_summed_instrument_is_quarantined_with_its_reason(st):
+    """Left alone last session, now built: a PHQ-9 total of 14.5 cannot be the sum of nine
+    whole-number answers (0-3), so it is a typing or averaging mistake and would straddle the
+    moderate (10-14) and moderately severe (15-19) bands. It is quarantined with the reason;
+    GAD-7 likewise. Means are not sums: a PEG of 4.5 and a pain NRS of 2.5 (a patient's
+    "between 2 and 3") are kept."""
+    rep = _import(
+        "totals.csv",
+        "mrn,assessed_at,instrument,score\n"
+        "M1,2024-03-01,phq9,14.5\n"
+        "M1,2024-03-01,gad7,7.5\n"
+        "M1,2024-03-02,phq9,14\n"
+        "M1,2024-03-01,peg,4.5\n"
+        "M1,2024-03-01,pain_nrs,2.5\n",
+        st,
+        clinic="R",
+    )
+    assert (rep.accepted, rep.quarantined) == (3, 2)
+    q = st.query("SELECT row_number, column_name, reason FROM quarantine ORDER BY 1").rows()
+    assert [(r, c) for r, c, _ in q] == [(2, "score"), (3, "score")]
+    assert all("whole number (the sum of its item answers)" in reason for *_, reason in q)
