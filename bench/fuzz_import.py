@@ -299,6 +299,14 @@ def _table(draw: st.DrawFn) -> tuple[list[str], list[list[str]], dict[str, Any],
                 n = draw(st.sampled_from([1_000, 40_000, 140_000]))
                 rows[r][c] = draw(st.sampled_from(["x", "7", "ab ", '"'])) * n
                 notes.append(f"a {n:,}-character cell")
+    if rows and draw(st.integers(0, 9)) == 0:
+        # a stray NUL character in one cell (a damaged export): its row fails, not the file
+        r = draw(st.integers(0, len(rows) - 1))
+        if rows[r]:
+            c = draw(st.integers(0, len(rows[r]) - 1))
+            if c < len(headers) and headers[c] not in ID_COLUMNS:
+                rows[r][c] = rows[r][c] + "\x00"
+                notes.append("a NUL in a cell")
     kwargs: dict[str, Any] = {}
     if layout == "wide":
         kwargs["mapping"] = WIDE_MAPPING

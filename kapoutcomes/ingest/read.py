@@ -233,7 +233,15 @@ def decode(src: Source) -> tuple[str, str]:
         except UnicodeDecodeError:
             raise _not_table(src, "binary data (NUL bytes)") from None
     if b"\x00" in data:
-        raise _not_table(src, "binary data (NUL bytes)")
+        # a stray NUL or two in UTF-8 text (a damaged cell) fails its row (``guard_cells``);
+        # more, or in text that is not UTF-8, is binary data
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_table(src, "binary data (NUL bytes)") from None
+        if not _sparse_nuls(text):
+            raise _not_table(src, "binary data (NUL bytes)")
+        return text, "utf-8"
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -243,6 +251,16 @@ def decode(src: Source) -> tuple[str, str]:
         return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+#: At most one NUL character in this many characters is a damaged cell, not binary data (a
+#: file of random bytes holds one NUL in 256).
+NUL_SPACING = 1000
+
+
+def _sparse_nuls(text: str) -> bool:
+    """Whether ``text`` holds no more NUL characters than a few damaged cells would."""
+    return text.count("\x00") <= max(8, len(text) // NUL_SPACING)
 
 
 def _not_table(src: Source, what: str) -> IngestError:
@@ -272,7 +290,7 @@ def _check_text(src: Source, text: str) -> None:
     """Refuse a text file that is a web page, XML, RTF or JSON rather than a table.
 
     The sign-in or error page an EHR portal returns instead of the export is the usual case."""
-    if "\x00" in text:
+    if not _sparse_nuls(text):
         raise _not_table(src, "binary data (NUL characters)")
     start = text.lstrip("\ufeff \t\r\n")[:512].lower()
     for pattern, what in _TEXT_KINDS:
@@ -323,7 +341,8 @@ def _dedupe_headers(raw: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     out = []
     for i, h in enumerate(raw):
-        h = re.sub(r"\s+", " ", (h or "").replace("\ufeff", "")).strip() or f"column {i + 1}"
+        h = (h or "").replace("\ufeff", "").replace("\x00", "")
+        h = re.sub(r"\s+", " ", h).strip() or f"column {i + 1}"
         key = h.lower()
         if key in seen:
             seen[key] += 1
@@ -929,9 +948,9 @@ def read(
 def guard_cells(
     raw: RawTable, limits: ImportLimits = DEFAULT_LIMITS, used: frozenset[str] | None = None
 ) -> RawTable:
-    """Cells over ``limits.max_cell_chars`` are emptied (never stored). In a column the import
-    reads (``used``; None: every column) the row gets the reason, so it is quarantined on its
-    own; the rest of the file imports."""
+    """Cells over ``limits.max_cell_chars`` are emptied (never stored), NUL characters are
+    taken out of their cells. In a column the import reads (``used``; None: every column) the
+    row gets the reason, so it is quarantined on its own; the rest of the file imports."""
     f = raw.frame
     n = limits.max_cell_chars
     cols = [h for h in raw.headers if h in f.columns]
@@ -951,7 +970,24 @@ def guard_cells(
                 .alias(SHAPE)
             )
         f = f.with_columns(pl.when(over).then(pl.lit("")).otherwise(pl.col(c)).alias(c))
-    if long:
+    # a NUL character (binary data, a damaged export) is taken out of its cell; in a column
+    # the import reads the row fails with the reason, as the value may have lost characters
+    nul = [c for c in cols if f.get_column(c).str.contains("\x00", literal=True).any()]
+    for c in nul:
+        has = pl.col(c).str.contains("\x00", literal=True).fill_null(False)
+        why = (
+            f"a cell in column {c!r} holds a NUL character (binary data, not text): check the "
+            "value in the EHR and export the file again"
+        )
+        if used is None or c in used:
+            f = f.with_columns(
+                pl.when(has & pl.col(SHAPE).is_null())
+                .then(pl.lit(why))
+                .otherwise(pl.col(SHAPE))
+                .alias(SHAPE)
+            )
+        f = f.with_columns(pl.col(c).str.replace_all("\x00", "", literal=True))
+    if long or nul:
         raw.frame = f
     return raw
 

@@ -189,8 +189,8 @@ CSV = b"MRN,Date,LOINC,Value\nM1,2024-01-01,72514-3,5\n"
         ("page.csv", b"\n  <!DOCTYPE html>\n<html><body>Sign in</body></html>", "HTML web page"),
         ("page.xlsx", b"<html>\n<body>MRN,Date</body></html>", "HTML web page"),
         ("letter.csv", b"%PDF-1.7\n1 0 obj", "PDF document"),
-        ("late_nul.csv", CSV + b"M2,2024-01-02,72514-3,6\n" * 400 + b"M3\x00,x,y,z\n", "NUL"),
-        ("utf16_nul.csv", "MRN,Date\nM1\x00,2024\n".encode("utf-16"), "NUL"),
+        ("nuls.csv", CSV + b"M2,2024-01-02,72514-3,6\x00\x00\x00\n" * 4, "NUL"),
+        ("utf16_nuls.csv", "MRN,Date\nM1\x00\x00\x00,2024\x00\n".encode("utf-16") * 4, "NUL"),
         ("doc.csv", b"{\\rtf1\\ansi MRN,Date\\par}", "RTF"),
         ("data.csv", b'[{"MRN": "M1", "Date": "2024-01-01"}]', "JSON"),
         ("feed.csv", b'<?xml version="1.0"?>\n<rows/>', "XML"),
@@ -201,6 +201,24 @@ CSV = b"MRN,Date,LOINC,Value\nM1,2024-01-01,72514-3,5\n"
 def test_what_the_file_is_comes_from_its_content(name, data, message):
     e = _refused([(name, data)], message)
     assert str(e).startswith(f"{name}: ") and str(e).count(";") == 1  # one message, one action
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_stray_nul_fails_its_row_not_the_file(encoding):
+    """Left alone last session, now built (issue 15 item 6: never abort on one bad cell): one
+    NUL character in a cell of a 400-row export (a damaged cell) refused the whole file as
+    "binary data". The row fails with the column named and the reason; the 401 other rows
+    import. A NUL in a column the import does not read is taken out and fails nothing. Many
+    NULs still mean binary data (the refusals above)."""
+    rows = "".join(f"M{i},2024-01-02,72514-3,6\n" for i in range(2, 401))
+    text = CSV.decode() + rows + "M401,2024-01-03,72514-3,4\x00\n"
+    text = text.replace("Value\n", "Value,No\x00te\n", 1)
+    with Store(":memory:") as st:
+        rep = import_files([("late_nul.csv", text.encode(encoding))], st, clinic="C", secret=SECRET)
+        assert (rep.accepted, rep.quarantined, rep.skipped) == (400, 1, 0)
+        (reason,) = st.query("SELECT reason FROM quarantine WHERE row_number = 402").rows()[0]
+        assert "column 'Value' holds a NUL character" in reason
+        assert "\x00" not in " ".join(fz._store_text(st).values())
 
 
 def test_workbook_named_csv_and_csv_named_xlsx_read_by_content():
