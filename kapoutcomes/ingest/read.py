@@ -458,6 +458,8 @@ def _records(
                     continue
                 if len(rec) > limits.max_columns:
                     raise _too_many_columns(src.name, len(rec), limits, f"line {start}: ")
+                if _runs_into_others(rec, delim):  # not "a header but no data rows"
+                    raise _swallowed(src.name, start)
                 header = _dedupe_headers(rec)
                 header_line = start
                 continue
@@ -1004,7 +1006,7 @@ def check_swallowed_records(raw: RawTable) -> None:
         return
     d = re.escape(raw.delimiter)
     if any(("\n" in h or "\r" in h) and raw.delimiter in h for h in raw.headers):
-        raise _swallowed(raw, 1)
+        raise _swallowed(raw.name, 1)
     if raw.frame.height == 0:
         return
     width = len(raw.headers)
@@ -1025,12 +1027,12 @@ def check_swallowed_records(raw: RawTable) -> None:
             & (tail.str.count_matches(raw.delimiter, literal=True) >= 2 * need)
         ).fill_null(False)
         if hit.any():
-            raise _swallowed(raw, f.get_column(LINE).filter(hit).min())
+            raise _swallowed(raw.name, f.get_column(LINE).filter(hit).min())
 
 
-def _swallowed(raw: RawTable, line: int) -> IngestError:
+def _swallowed(name: str, line: int) -> IngestError:
     return IngestError(
-        raw.name,
+        name,
         f'an unclosed quote (") in the record starting at line {line} runs on over '
         "the following lines, which would be read as one cell",
         f"close or remove the quote on line {line} (or export the file again) and import it again",

@@ -176,6 +176,24 @@ def test_an_unclosed_quote_that_swallows_records_refuses_the_file_at_its_line():
     assert "line 3" in e.value.problem and "unclosed quote" in e.value.problem
 
 
+@pytest.mark.parametrize("title", ["", "Observation export\n"])
+def test_an_unclosed_quote_in_the_header_is_named_not_read_as_no_data_rows(title):
+    """Left alone last session, now built: a quote opened in the header and never closed
+    swallowed the whole file into one header cell, and the message said "the file has a
+    header (line 1) but no data rows": staff would export again and get the same refusal.
+    It now names the unclosed quote and its line (line 2 below a title line)."""
+    rows = "".join(f"M{i},2024-03-04,72514-3,5\n" for i in range(20))
+    data = title + 'MRN,"Date,LOINC,Value\n' + rows
+    for encoding in ("utf-8", "cp1252", "utf-16"):  # the fast reader and the careful one
+        with pytest.raises(read.IngestError) as e:
+            read.read(read.Source("h.csv", data.encode(encoding)))
+        line = 2 if title else 1
+        assert f'unclosed quote (") in the record starting at line {line}' in e.value.problem
+    # a header without data rows is still told as such
+    with pytest.raises(read.IngestError, match="but no data rows"):
+        read.read(read.Source("h.csv", b"MRN,Date,LOINC,Value\n"))
+
+
 def test_an_unclosed_quote_in_a_file_with_cr_line_ends_refuses_the_file():
     """Found by the fuzz test (seeded example, canonical layout, CR line ends): the swallowed
     records held no LF, so the check missed them and the quarantine kept a value holding
