@@ -138,6 +138,11 @@ class PatientFacts:
     #: spells still running at the next infusion (benefit lasted at least this long), used
     #: when there is no completed spell
     recent_at_least_days: tuple[float, ...] = ()
+    #: the remission rule in force (``rules.response_rules``): score below / at or below;
+    #: remission is measured from an elevated baseline (at or above ``eligible_from``)
+    remission_below: float | None = None
+    remission_at_or_below: float | None = None
+    eligible_from: float | None = None
 
 
 def _latest(assess: pl.DataFrame, instrument: str, as_of: dt.datetime) -> dict | None:
@@ -181,6 +186,7 @@ def patient_facts(
     )
     rules = response_rules(settings).filter(pl.col("instrument") == instrument)
     threshold = rules.get_column("response_pct")[0] if rules.height else None
+    rule = rules.row(0, named=True) if rules.height else {}
     ep = response_episodes(ch, sessions, settings)
     ben = benefit_durations(ep, sessions, settings).filter(pl.col("instrument") == instrument)
     done = ben.filter(pl.col("status").is_in(["lost", "booster"]))
@@ -225,6 +231,9 @@ def patient_facts(
         last_dose_at=last_dose_at,
         induction_target=settings.induction_complete_infusions,
         recent_at_least_days=tuple(at_least.get_column("benefit_days").to_list()),
+        remission_below=rule.get("remission_below"),
+        remission_at_or_below=rule.get("remission_at_or_below"),
+        eligible_from=rule.get("eligible_from"),
     )
 
 
@@ -300,7 +309,7 @@ def day_number(facts: PatientFacts) -> int | None:
     return (facts.as_of.date() - facts.last_dose_at.date()).days
 
 
-def benefit_text(facts: PatientFacts) -> str | None:
+def benefit_text(facts: PatientFacts, with_day: bool = True) -> str | None:
     """ "benefit after the last three infusions lasted 14-39 days; day 35 since the last
     infusion (booster, 1 Feb 2025)", in whole days; None without a dose."""
     parts = []
@@ -315,10 +324,11 @@ def benefit_text(facts: PatientFacts) -> str | None:
         span = f"{lo} days" if lo == hi else f"{lo}-{hi} days"
         parts.append(f"benefit lasted at least {span} (still responding at each next infusion)")
     if facts.days_since_last_dose is not None and facts.last_dose_at is not None:
-        parts.append(
-            f"day {day_number(facts)} since the last infusion "
-            f"({facts.last_dose_type}, {day_text(facts.last_dose_at)}) on the as-of date"
-        )
+        if with_day:
+            parts.append(
+                f"day {day_number(facts)} since the last infusion "
+                f"({facts.last_dose_type}, {day_text(facts.last_dose_at)}) on the as-of date"
+            )
         if facts.score_since_last_dose is False:
             parts.append(f"no {_word(facts.instrument)} score since this {facts.last_dose_type}")
     return "; ".join(parts) or None
@@ -338,6 +348,46 @@ def trend_text(facts: PatientFacts) -> str | None:
     )
 
 
+def in_remission(facts: PatientFacts) -> bool | None:
+    """Whether the latest score meets the instrument's remission rule (PHQ-9 below 5, MADRS
+    at or below 10), as the cohort counts it: only from an elevated baseline (at or above
+    ``eligible_from``; a patient who started below it was never depressed enough to remit).
+    None without a rule, a latest score or such a baseline."""
+    below, at_or_below = facts.remission_below, facts.remission_at_or_below
+    if (below is None and at_or_below is None) or facts.latest_score is None:
+        return None
+    if facts.baseline is None or (
+        facts.eligible_from is not None and facts.baseline < facts.eligible_from
+    ):
+        return None
+    if below is not None:
+        return facts.latest_score < below
+    assert at_or_below is not None
+    return facts.latest_score <= at_or_below
+
+
+def remission_text(facts: PatientFacts) -> str | None:
+    """ "in remission (score below 5) at the latest score", "not in remission (remission:
+    score below 5)", or why remission is not judged; None when the instrument has no
+    remission rule or no score."""
+    below, at_or_below = facts.remission_below, facts.remission_at_or_below
+    if (below is None and at_or_below is None) or facts.latest_score is None:
+        return None
+    rule = f"score below {below:g}" if below is not None else f"score {at_or_below:g} or less"
+    stale = "; stale" if facts.stale else ""
+    met = in_remission(facts)
+    if met is None:
+        if facts.baseline is None:
+            return f"remission ({rule}) not judged: no baseline"
+        return (
+            f"remission ({rule}) not judged: the baseline ({facts.baseline:g}) is below "
+            f"{facts.eligible_from:g}, where remission is measured from"
+        )
+    return (
+        f"in remission ({rule}{stale})" if met else f"not in remission (remission: {rule}{stale})"
+    )
+
+
 def induction_text(facts: PatientFacts) -> str | None:
     """ "induction: 4 of 6 infusions (incomplete)"; None without an induction infusion."""
     if facts.induction_infusions is None:
@@ -349,12 +399,21 @@ def induction_text(facts: PatientFacts) -> str | None:
     return f"induction: {n} of {target} infusions ({done})"
 
 
-def describe_patient(facts: PatientFacts) -> str:
+def describe_patient(facts: PatientFacts, dosing: bool = True) -> str:
     """The facts in plain words, every "now" dated, e.g. "pain 5.5 on 3 Mar 2025, 31% below
     baseline (8); benefit after the last three infusions lasted 24-31 days; day 26 since the
     last infusion (maintenance, 5 Feb 2025) on the as-of date; pain rising 0.4 points a week
     over the 6 weeks to 3 Mar 2025; induction: 6 of 6 infusions (complete)".
 
-    Decision support for the clinician: it states facts, never a recommendation."""
-    parts = [latest_text(facts), benefit_text(facts), trend_text(facts), induction_text(facts)]
+    Decision support for the clinician: it states facts, never a recommendation. Without
+    ``dosing`` the facts that are the same for every instrument (the day since the last
+    infusion, the induction) are left out: a second instrument's line after the first's.
+    """
+    parts = [
+        latest_text(facts),
+        remission_text(facts),
+        benefit_text(facts, with_day=dosing),
+        trend_text(facts),
+        induction_text(facts) if dosing else None,
+    ]
     return "; ".join(p for p in parts if p)

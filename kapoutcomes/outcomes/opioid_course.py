@@ -4,11 +4,14 @@ months, with the change from baseline."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from kapoutcomes.definitions import opioids
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.outcomes.dosing import first_doses
+from kapoutcomes.outcomes.maintenance_review import day_text
 
 MME_MONTHS_DAYS = {"3 months": 91, "6 months": 183}
 
@@ -129,3 +132,54 @@ def mme_course(
         .drop("first_dose_at")
         .sort("patient_id", "day")
     )
+
+
+def patient_mme_text(
+    opioid_rows: pl.DataFrame, sessions: pl.DataFrame, as_of: dt.datetime, settings: Settings
+) -> str | None:
+    """One patient's daily MME on the as-of date against the first infusion (the baseline of
+    ``mme_course``), in words, e.g. "45 MME/day on the as-of date (12 Mar 2025), 90 at the
+    first infusion (3 Jan 2025): 50% lower; prescriptions without a stop date count as still
+    taken (the latest prescription record is dated 1 Feb 2025)". Buprenorphine and
+    ingredients without an MME factor are named, not counted. None without opioid rows.
+    """
+    if opioid_rows.height == 0:
+        return None
+    pid = opioid_rows.get_column("patient_id")[0]
+    fd = first_doses(sessions)
+    first = fd.get_column("first_dose_at")[0] if fd.height else None
+    dates = {"now": as_of.date()} | ({"first": first.date()} if first is not None else {})
+    when = pl.DataFrame({"patient_id": [pid] * len(dates), "date": list(dates.values())})
+    m = dict(zip(dates, mme_on(opioid_rows, when, settings).iter_rows(named=True), strict=True))
+    now = m["now"]["daily_mme"]
+    s = f"{now:g} MME/day on the as-of date ({day_text(as_of.date())})"
+    if "first" in m:
+        base = m["first"]["daily_mme"]
+        s += f", {base:g} at the first infusion ({day_text(dates['first'])})"
+        if base > 0:
+            pct = (base - now) / base * 100
+            s += (
+                ": no change"
+                if abs(pct) < 0.5
+                else f": {abs(pct):.0f}% {'lower' if pct > 0 else 'higher'}"
+            )
+    else:
+        s += "; no infusion yet, so no baseline"
+    latest = opioid_rows.select(
+        pl.max_horizontal(pl.col("start_date"), pl.col("stop_date")).max()
+    ).item()
+    s += (
+        "; prescriptions without a stop date count as still taken (the latest prescription "
+        f"record is dated {day_text(latest)})"
+    )
+    uncounted = (
+        with_mme(opioid_rows, settings)
+        .filter(pl.col("no_factor"))
+        .get_column("ingredient")
+        .unique()
+        .sort()
+        .to_list()
+    )
+    if uncounted:
+        s += f" ({', '.join(uncounted)} recorded, not counted in MME)"
+    return s

@@ -15,7 +15,7 @@ import polars as pl
 from kapoutcomes.cohort import safety
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.ingest import deid
-from kapoutcomes.outcomes import change, episodes, maintenance_review
+from kapoutcomes.outcomes import change, episodes, maintenance_review, opioid_course
 from kapoutcomes.outcomes.maintenance_review import day_text
 from kapoutcomes.present import figures, patient_summary
 from kapoutcomes.present.formatting import plain
@@ -272,6 +272,11 @@ def patient_view(
         for inst in INSTRUMENTS
     }
     said = as_of_text(as_of, today)
+    opioid = (
+        None
+        if as_of is None
+        else opioid_course.patient_mme_text(one["opioids"], one["sessions"], as_of, s)
+    )
     return PatientView(
         patient_id=patient_id,
         header=_header(patient_id, one["patients"].row(0, named=True)),
@@ -283,9 +288,10 @@ def patient_view(
         headlines=_headlines(facts["pain_nrs"], s),
         stale=stale_notes(facts, as_of, today, s),
         facts_text=tuple(
-            f"**{INSTRUMENTS[inst]}:** {maintenance_review.describe_patient(f)}."
-            for inst, f in facts.items()
-        ),
+            f"**{INSTRUMENTS[inst]}:** {maintenance_review.describe_patient(f, dosing=i == 0)}."
+            for i, (inst, f) in enumerate(facts.items())
+        )
+        + ((f"**Opioids:** {opioid}.",) if opioid else ()),
         rule=_rule(s),
         benefit=benefit_after_infusions(one, s),
         timeline=figures.patient_timeline(t, patient_id, s),

@@ -11,7 +11,7 @@ import polars as pl
 from kapoutcomes import tables
 from kapoutcomes.cohort import safety
 from kapoutcomes.definitions.settings import Settings
-from kapoutcomes.outcomes import change, episodes, maintenance_review
+from kapoutcomes.outcomes import change, episodes, maintenance_review, opioid_course
 from kapoutcomes.present import palette
 from kapoutcomes.present.figures.printed import score_chart_svg
 from kapoutcomes.present.headline import ci_label
@@ -23,9 +23,9 @@ from kapoutcomes.present.table_specs import shown
 _CSS = f"""
 @page {{ margin: 10mm; }}
 body {{ font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       font-size: 9.5pt; line-height: 1.25; color: {palette.INK}; max-width: 188mm; margin: auto; }}
+       font-size: 9.5pt; line-height: 1.2; color: {palette.INK}; max-width: 188mm; margin: auto; }}
 h1 {{ font-size: 14pt; margin: 0 0 1mm 0; }}
-h2 {{ font-size: 10.5pt; margin: 3mm 0 1mm 0; border-bottom: 1px solid {palette.AXIS}; }}
+h2 {{ font-size: 10.5pt; margin: 2.5mm 0 1mm 0; border-bottom: 1px solid {palette.AXIS}; }}
 p, ul {{ margin: 1mm 0; }}
 ul {{ padding-left: 5mm; }}
 .flags {{ border: 2px solid {palette.HARM}; background: {palette.HARM_TINT}; padding: 1mm 3mm; }}
@@ -105,9 +105,21 @@ def _flags_box(flags: pl.DataFrame) -> str:
 def _review(facts: dict[str, maintenance_review.PatientFacts]) -> str:
     return "".join(
         f"<li><b>{'Pain' if k == 'pain_nrs' else 'PHQ-9'}:</b> "
-        f"{_e(maintenance_review.describe_patient(f))}.</li>"
-        for k, f in facts.items()
+        f"{_e(maintenance_review.describe_patient(f, dosing=i == 0))}.</li>"
+        for i, (k, f) in enumerate(facts.items())
     )
+
+
+def _opioid_item(
+    one: dict[str, pl.DataFrame], as_of: dt.datetime | None, settings: Settings
+) -> str:
+    """The opioid line of the review (MME now against the first infusion), if any."""
+    said = (
+        None
+        if as_of is None
+        else opioid_course.patient_mme_text(one["opioids"], one["sessions"], as_of, settings)
+    )
+    return f"<li><b>Opioids:</b> {_e(said)}.</li>" if said else ""
 
 
 def _pair(systolic: str, diastolic: str) -> pl.Expr:
@@ -226,7 +238,7 @@ def one_page_html(
 {_flags_box(flags)}
 <h2>Maintenance review (decision support, not a verdict)</h2>
 {_stale_box(facts)}
-<ul>{_review(facts)}</ul>
+<ul>{_review(facts)}{_opioid_item(one, as_of, settings)}</ul>
 <p class="small">Rule in force: responder = at least {settings.pain_response_pct:g}% pain
 reduction (PHQ-9 {settings.depression_response_pct:g}%) from baseline (last score within
 {settings.baseline_window_days} days before the first dose); {_e(episodes.loss_definition(settings))}.</p>

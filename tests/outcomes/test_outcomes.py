@@ -266,6 +266,30 @@ def test_benefit_durations_and_patient_facts_in_words():
     assert "day 5 since the last infusion (maintenance, " in words
 
 
+@pytest.mark.parametrize(
+    ("baseline", "latest", "says", "met"),
+    [
+        # PHQ-9 remission is a score below 5 (Kroenke 2001; Löwe 2004), from a baseline of
+        # 10 or more as the cohort's remission rate counts it
+        (20, 4, "; in remission (score below 5; stale)", True),
+        (20, 5, "; not in remission (remission: score below 5; stale)", False),
+        (12, 0, "; in remission (score below 5; stale)", True),
+        (6, 2, "remission (score below 5) not judged: the baseline (6) is below 10", None),
+    ],
+)
+def test_phq9_remission_is_stated_as_the_cohort_counts_it(baseline, latest, says, met):
+    t = maintenance_patient(1)
+    extra = _frame("assessments", [score(1, -2, baseline, "phq9"), score(1, 14, latest, "phq9")])
+    t["assessments"] = pl.concat([t["assessments"], extra])
+    f = maintenance_review.patient_facts(t, pid(1), S, instrument="phq9")
+    assert (f.baseline, f.latest_score) == (baseline, latest)
+    assert maintenance_review.in_remission(f) is met
+    assert says in maintenance_review.describe_patient(f)  # day 14's score is 66 days old
+    # pain has no remission rule: nothing is said
+    pain = maintenance_review.describe_patient(maintenance_review.patient_facts(t, pid(1), S))
+    assert "remission" not in pain
+
+
 def test_recent_trend_slope():
     # last 6 weeks before day 80: days 45, 60, 70, 72, 80 with scores 4, 4, 6, 7, 3;
     # least-squares slope in points/day = Sxy / Sxx = 0.0199115, i.e. 0.1394 points a week
@@ -340,6 +364,36 @@ def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_
     assert m.get_column("reduction_pct").to_list()[1] == pytest.approx(66.6667, abs=1e-3)
     tl = opioid_course.mme_timeline(t["opioids"], S)
     assert tl.get_column("daily_mme").to_list() == [90.0, 0.0, 30.0]
+
+
+def test_a_patients_mme_now_against_the_first_infusion_in_words():
+    """The Patient view's opioid line, worked by hand: first infusion 1 Jan 2024 (day 0);
+    oxycodone 60 mg/day (x1.5 = 90 MME) stops day 50, morphine 30 mg/day (30 MME) from day
+    60 with no stop date (still taken), buprenorphine throughout (no factor: named, not
+    counted). On the as-of date (day 120, 30 Apr 2024): 30 MME/day, 90 at the first
+    infusion, (90 - 30) / 90 = 67% lower. The latest prescription record: day 60 (1 Mar)."""
+    t = tables_of(
+        [patient(1)],
+        [session(1, 0, "induction", 0), session(1, 120, "maintenance", 1)],
+        [],
+        [
+            _rx(1, "oxycodone", 60, stop=50),
+            _rx(1, "morphine", 30, start=60),
+            _rx(1, "buprenorphine", 8),
+        ],
+    )
+    said = opioid_course.patient_mme_text(
+        t["opioids"], t["sessions"], D0 + dt.timedelta(days=120), S
+    )
+    assert said == (
+        "30 MME/day on the as-of date (30 Apr 2024), 90 at the first infusion (1 Jan 2024): "
+        "67% lower; prescriptions without a stop date count as still taken (the latest "
+        "prescription record is dated 1 Mar 2024) (buprenorphine recorded, not counted in MME)"
+    )
+    # before any infusion there is no baseline; without opioid rows nothing is said
+    none = opioid_course.patient_mme_text(t["opioids"], t["sessions"].clear(), D0, S)
+    assert none is not None and "no infusion yet, so no baseline" in none
+    assert opioid_course.patient_mme_text(t["opioids"].clear(), t["sessions"], D0, S) is None
 
 
 # -- property tests --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import polars as pl
 
 from kapoutcomes.definitions.settings import Settings
 from kapoutcomes.present import patient_page
-from tests.builders import SIX, induction, maintenance_patient, patient, pid, score, session
+from tests.builders import D0, SIX, induction, maintenance_patient, patient, pid, score, session
 from tests.builders import tables_of as tables
 
 S = Settings()
@@ -173,3 +173,37 @@ def test_day_since_the_last_infusion_counts_calendar_days():
     assert shown["Since last infusion"] == ("day 7", "induction · 12 Jan 2024")
     assert "day 7 since the last infusion (induction, 12 Jan 2024)" in v.facts_text[0]
     assert v.facts["pain_nrs"].latest_age_days == 0
+
+
+def test_the_review_lines_add_phq9_remission_and_opioids_once_each():
+    """Left alone last session, now built: the Patient view said nothing of PHQ-9 remission
+    or of opioids now against baseline. Patient 1: PHQ-9 20 before the first dose (day -2),
+    4 on day 14: 80% below baseline and in remission (below 5). Oxycodone 40 mg/day from
+    before the first infusion (60 MME), 20 mg/day (30 MME) from day 50 with the first
+    stopped on day 49: 30 MME/day at the data end (day 80), 50% lower. The PHQ-9 line does
+    not repeat the day since the last infusion or the induction (the pain line says them)."""
+    t = maintenance_patient()
+    t["assessments"] = pl.concat(
+        [t["assessments"], tables([], [], [score(1, -2, 20, "phq9"), score(1, 14, 4, "phq9")])[
+            "assessments"
+        ]]
+    )  # fmt: skip
+    rx = [("oxycodone", 40.0, -100, 49), ("oxycodone", 20.0, 50, None)]
+    t["opioids"] = tables([], [], [], [
+        {"patient_id": pid(1), "ingredient": ing, "unit": "mg", "daily_dose": dose,
+         "start_date": (D0 + dt.timedelta(days=a)).date(),
+         "stop_date": None if b is None else (D0 + dt.timedelta(days=b)).date(),
+         "mme_table": "CDC-2022"}
+        for ing, dose, a, b in rx
+    ])["opioids"]  # fmt: skip
+    v = view(t)
+    pain, phq, opioids = v.facts_text
+    assert "day 5 since the last infusion" in pain and "induction: 6 of 6" in pain
+    assert phq.startswith("**PHQ-9:** PHQ-9 depression 4 on 15 Jan 2024")
+    assert "80% below baseline (20); in remission (score below 5" in phq
+    assert "since the last infusion" not in phq and "induction" not in phq
+    assert opioids.startswith(
+        "**Opioids:** 30 MME/day on the as-of date (21 Mar 2024), 60 at the first infusion "
+        "(1 Jan 2024): 50% lower;"
+    )
+    assert "Opioids:</b> 30 MME/day" in v.summary_html
