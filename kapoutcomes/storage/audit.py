@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -158,6 +159,20 @@ def read_checkpoint(store: Store, key: bytes) -> Checkpoint | None:
     return Checkpoint(int(body["entries"]), int(body["last_seq"]), str(body["last_hash"]))
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file, opened without following a link planted at its name (a link is
+    removed: the lock file holds nothing, and following it would create or lock the file
+    it points to)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags, 0o600)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        os.unlink(path)
+        return os.open(path, flags | os.O_EXCL, 0o600)
+
+
 def save_checkpoint(store: Store, key: bytes) -> None:
     """Record the chain's head beside the store (mode 0600, under a lock, atomically). The
     checkpoint only moves forward along the chain it recorded: when the store no longer holds
@@ -166,7 +181,7 @@ def save_checkpoint(store: Store, key: bytes) -> None:
     if path is None:
         return
     lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(lock_path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         entries, last_seq, last_hash = _head(store)

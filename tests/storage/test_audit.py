@@ -143,3 +143,19 @@ def test_the_checkpoint_does_not_follow_a_link_planted_at_its_temporary_name(tmp
         assert audit.verify(st, KEY).ok
         cp = audit.checkpoint_path(st)
     assert loot.read_bytes() == b"" and cp is not None and not cp.is_symlink()
+
+
+def test_the_checkpoint_lock_does_not_follow_a_link_planted_at_its_name(tmp_path):
+    """Left alone last session, now built: a link planted at the checkpoint's lock name
+    ("store.duckdb.audit-checkpoint.lock") pointing at a file that does not exist made every
+    audited action create that file (mode 0600, empty) wherever the link pointed. The lock is
+    now a file of its own; the link's target is never created."""
+    db = tmp_path / "store.duckdb"
+    target = tmp_path / "elsewhere" / "planted"
+    target.parent.mkdir()
+    lock = tmp_path / f"store.duckdb{audit.CHECKPOINT_SUFFIX}.lock"
+    lock.symlink_to(target)
+    with Store(db) as st:
+        audit.record(st, KEY, "u", "local", "report")
+        assert audit.verify(st, KEY).ok
+    assert not target.exists() and lock.exists() and not lock.is_symlink()
