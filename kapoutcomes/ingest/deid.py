@@ -404,6 +404,15 @@ def names_a_person(value: str | None) -> bool:
     return bool(value) and _NAME_SHAPED.search(str(value)) is not None
 
 
+def scrub_name_shaped(text: str | None) -> str | None:
+    """``text`` with every name-shaped pair of words ("Zebediah Quixworth") replaced by
+    ``[name]``: for the free text of a row whose own identifier cells are empty, where a name
+    cannot be told by the file's identifier words (its cell moved, or was never filled)."""
+    if not text:
+        return text
+    return _NAME_SHAPED.sub("[name]", text)
+
+
 #: What a quarantine file holds for a date of birth that has no year: to be corrected.
 UNREADABLE_BIRTH = "unreadable date of birth: enter the year"
 

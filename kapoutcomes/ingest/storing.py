@@ -28,8 +28,10 @@ def write(
 ) -> None:
     frames = {}
     words = frozenset().union(*(f.words for f in files))
+    unnamed = set().union(*(rows_without_identifiers(f) for f in files))
     for table, fr in result.frames.items():
         if fr.height:
+            fr = scrub_unnamed_rows(fr, unnamed)
             frames[table] = scrub_free_text(fr.select(tables.columns(table)), words)
     # quarantine: one record per (row, column, reason) with the de-identified row
     q_parts, c_parts, ledger = [], [], []
@@ -162,6 +164,37 @@ def record_writes(
 FREE_TEXT = ("event_text", "description", "sig", "notes", "note")
 
 
+def rows_without_identifiers(f: ImportFile) -> set[int]:
+    """The rows (RK) of a file with identifier columns whose own identifier cells are not all
+    filled: a row cut short, or shifted, whose name may sit in its free text where the file's
+    identifier words miss it (fuzz bug 11). Their free text loses name-shaped words."""
+    raw = f.raw
+    ident = [h for h in f.identifiers if raw is not None and h in raw.frame.columns]
+    if raw is None or not ident or (f.fit is not None and f.fit.preset == "fhir"):
+        return set()
+    empty = pl.any_horizontal(
+        pl.col(h).is_null() | (pl.col(h).str.strip_chars() == "") for h in ident
+    )
+    lines = raw.frame.filter(empty).get_column(rd.LINE)
+    return set((lines + f.index * RK_BASE).to_list())
+
+
+def scrub_unnamed_rows(frame: pl.DataFrame, unnamed: set[int]) -> pl.DataFrame:
+    """``frame`` with the free text of the rows in ``unnamed`` scrubbed of name-shaped words
+    (``deid.scrub_name_shaped``)."""
+    cols = [c for c in FREE_TEXT if c in frame.columns and frame.schema[c] == pl.String]
+    if not unnamed or not cols or RK not in frame.columns:
+        return frame
+    hit = pl.col(RK).is_in(sorted(unnamed)).fill_null(False)
+    return frame.with_columns(
+        pl.when(hit)
+        .then(pl.col(c).map_elements(deid.scrub_name_shaped, return_dtype=pl.String))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in cols
+    )
+
+
 def scrub_free_text(frame: pl.DataFrame, words: frozenset[str]) -> pl.DataFrame:
     """``frame`` with its free-text columns (``FREE_TEXT``) scrubbed (``deid.scrub_kept_text``)."""
     cols = [c for c in FREE_TEXT if c in frame.columns and frame.schema[c] == pl.String]
@@ -245,6 +278,42 @@ def _os_user() -> str:
         return "unknown"
 
 
+def shifted_rows(f: ImportFile, rows: pl.DataFrame, probs: pl.DataFrame) -> set[int]:
+    """The quarantined rows (RK) that keep no cells in the quarantine: their cells may sit in
+    the wrong columns, so a name among them cannot be told from a value."""
+    assert f.raw is not None and f.fit is not None
+    # a record whose cells may sit in the wrong columns (too many fields, or split by a line
+    # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
+    shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in f.raw.suspect}
+    # so does a row with a person's name in a cell that failed to read as a code, a number, a
+    # date or a word of a closed list (a relative's name in ``route``): its cells are shifted
+    free = {h for role, h in f.fit.roles.items() if role in (*FREE_TEXT, "side_effects")}
+    shifted |= {
+        rk
+        for rk, column, value in probs.select(RK, "column", "value").iter_rows()
+        if column not in free and deid.names_a_person(value)
+    }
+    # and a row failing in two or more columns (evidence of a shift: a row short of cells, its
+    # values moved along), or missing its own identifier cells, with a person's name in a
+    # free-text cell: the name may be the row's own, moved out of its identifier column,
+    # where the file's identifier words miss it
+    failing = (
+        probs.filter(~pl.col("column").is_in(sorted(free)))
+        .group_by(RK)
+        .agg(pl.col("column").n_unique().alias("n"))
+    )
+    several = set(failing.filter(pl.col("n") >= 2).get_column(RK).to_list())
+    # as does a row whose own identifier cells are not all filled (cut short, or shifted)
+    several |= rows_without_identifiers(f)
+    texts = [h for h in free if h in rows.columns]
+    shifted |= {
+        rk
+        for rk, *cells in rows.select(RK, *texts).iter_rows()
+        if rk in several and any(deid.names_a_person(c) for c in cells if c is not None)
+    }
+    return shifted
+
+
 def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.DataFrame:
     raw = f.raw
     ex = f.ex
@@ -264,32 +333,7 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     if f.fit.preset == "fhir":  # a resource as the layout rows it was read into
         laid = fhir.quarantine_rows(raw, rows.get_column(rd.LINE), rows.get_column("_pid"), words)
         js = [laid.get(line, j) for line, j in zip(rows.get_column(rd.LINE), js, strict=True)]
-    # a record whose cells may sit in the wrong columns (too many fields, or split by a line
-    # break in an unquoted cell) keeps no cells: a shifted name cannot be told from a value
-    shifted = {rk for rk, line in rows.select(RK, rd.LINE).iter_rows() if line in raw.suspect}
-    # so does a row with a person's name in a cell that failed to read as a code, a number, a
-    # date or a word of a closed list (a relative's name in ``route``): its cells are shifted
-    free = {h for role, h in f.fit.roles.items() if role in (*FREE_TEXT, "side_effects")}
-    shifted |= {
-        rk
-        for rk, column, value in probs.select(RK, "column", "value").iter_rows()
-        if column not in free and deid.names_a_person(value)
-    }
-    # and a row failing in two or more columns (evidence of a shift: a row short of cells, its
-    # values moved along) with a person's name in a free-text cell: the name may be the row's
-    # own, moved out of its identifier column, where the file's identifier words miss it
-    failing = (
-        probs.filter(~pl.col("column").is_in(sorted(free)))
-        .group_by(RK)
-        .agg(pl.col("column").n_unique().alias("n"))
-    )
-    several = set(failing.filter(pl.col("n") >= 2).get_column(RK).to_list())
-    texts = [h for h in free if h in rows.columns]
-    shifted |= {
-        rk
-        for rk, *cells in rows.select(RK, *texts).iter_rows()
-        if rk in several and any(deid.names_a_person(c) for c in cells if c is not None)
-    }
+    shifted = shifted_rows(f, rows, probs)
     js = ["{}" if rk in shifted else j for rk, j in zip(rows.get_column(RK), js, strict=True)]
     names = {
         rk: tuple(str(v) for v in vals if v) for rk, *vals in rows.select(RK, *ident).iter_rows()

@@ -294,15 +294,16 @@ WIDE_TOML = (
 )
 
 
-def _wide_quarantine(rows: bytes) -> tuple[str, pl.DataFrame]:
+def _wide_quarantine(rows: bytes, toml: bytes = WIDE_TOML) -> tuple[str, pl.DataFrame]:
+    """Everything the store holds as text, and the quarantine download, after importing a
+    visit export with a `Patient Name` column (mapping ``toml``)."""
     from bench import fuzz_import as fz
 
     data = b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name\n" + rows
     with Store(":memory:") as st:
         rep = import_files(
-            [("visits.csv", data)], st, clinic="C", secret=SECRET,
-            mapping=("wide.toml", WIDE_TOML),
-        )  # fmt: skip
+            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("wide.toml", toml)
+        )
         assert rep.reconciles
         return " ".join(fz._store_text(st).values()), quarantine.quarantine_frame(st)
 
@@ -328,3 +329,32 @@ def test_an_ordinary_bad_row_keeps_its_side_effect_text_for_correction():
     text, q = _wide_quarantine(b"M1,2024-03-04,Infusion,35,12,Mild Nausea,80,Ann Other\n")
     assert q.get_column("Side effects").to_list() == ["Mild Nausea"]
     assert "Ann" not in text
+
+
+def test_a_row_without_its_own_name_cell_keeps_no_name_shaped_free_text():
+    """The next variant of bug 11 (found by reading its case, not yet by the fuzzer): a row
+    cut short before its `Weight` and `Patient Name` cells, whose side effects read "mild
+    nausea; Zebediah Quixworth". No identifier cell of the file holds the name, and the row
+    fails in one free-text column only ("Zebediah Quixworth" has no severity), so neither
+    earlier rule applied: the quarantine kept the name. Its own name cell being empty, the
+    row now keeps no cells. With the mapping's severity_when_unstated the row is accepted,
+    and the unknown side effect's text is kept as "[name]"."""
+    short = (
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann Other\n"
+        b"M1,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth\n"
+    )
+    text, q = _wide_quarantine(short)
+    assert "Zebediah" not in text and "Quixworth" not in text
+    assert q.get_column("quarantine_row").to_list() == ["3"]
+    assumed = WIDE_TOML.replace(
+        b'route = "IV"\n', b'route = "IV"\nseverity_when_unstated = "mild"\n'
+    )
+    text, q = _wide_quarantine(short, assumed)
+    assert q.height == 0 and "Zebediah" not in text
+    assert "other [name] mild" in text  # adverse_events: event, event_text, severity
+    # the control: the same text on a row whose own name cell is filled is kept as written
+    # (its name is the file's identifier word "Ann Other"; "Zebediah Quixworth" is text)
+    _, q = _wide_quarantine(
+        b"M1,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth,80,Ann Other\n"
+    )
+    assert q.get_column("Side effects").to_list() == ["mild nausea; Zebediah Quixworth"]
