@@ -86,6 +86,20 @@ def _store_tables(path: str, version: str) -> dict[str, pl.DataFrame]:
             raise store.StoreError(store.problem(path, e)) from None
 
 
+def stored_ledger(is_demo: bool) -> pl.DataFrame:
+    """The clinic's import ledger (``Store.ledger``), empty for the demo cohort or without a
+    store (nothing is created by looking)."""
+    path = Path(store_path())
+    if is_demo or not path.exists():
+        return pl.DataFrame(schema={**store.LEDGER_SCHEMA, "undone_at": pl.Datetime("us")})
+    try:
+        with store.Store(path) as s:
+            return s.ledger()
+    except store.StoreError as e:
+        stop_with(e)
+        raise
+
+
 def stop_with(e: Exception) -> None:
     """One line about a store that cannot be used (busy, damaged, key lost), then stop: the
     demo cohort is never shown in place of a clinic's store that exists."""

@@ -63,6 +63,12 @@ elif view.events_table.height:
 for scale, table in (("severity", view.by_severity), ("grade", view.by_grade)):
     st.markdown(f"**By {scale}** ({safety.SEVERITY_SCALES[scale]})")
     common.table(table, f"adverse_events_by_{scale}")
+    if scale == "severity" and (
+        assumed := safety_page.assumed_severity_note(
+            safety_page.assumed_severities(common.stored_ledger(demo))
+        )
+    ):
+        st.warning(plain(assumed), icon=":material/info:")
 common.download_csv(view.rates, "Adverse event rates", "adverse_event_rates.csv", "dl-ae-rates")
 if view.monthly_figure is not None:
     st.plotly_chart(view.monthly_figure, width="stretch")

@@ -7,6 +7,8 @@ and PHQ-9 item 9 answers with the clinician's review beside each, and what canno
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -41,6 +43,52 @@ class SafetyView:
     after_dose_limits: str  # the limits in force, in words, with their sources
     dissociation: pl.DataFrame  # after-dose CADSS per session by dose band (the download)
     dissociation_table: pl.DataFrame  # for people
+
+
+#: The import report's note when a mapping's ``severity_when_unstated`` filled in severities
+#: (written by ``ingest.mapping``; a test imports Riverside's visits to keep the two in step).
+_ASSUMED = re.compile(r"^(\d+) side effect\(s\) had no severity in the file: recorded as (\w+)")
+
+
+def assumed_severities(ledger: pl.DataFrame) -> tuple[str, ...]:
+    """For each import in ``ledger`` (``Store.ledger()``: file_name, imported_at, undone_at,
+    report_json) that was not undone and whose mapping recorded side effects without a
+    severity as a fixed one: "riverside_visits.csv (imported 1 Dec 2026): 255 side effects
+    recorded as mild". The store does not mark which events these are, so the Safety page
+    says it beside the severity table: those counts are not all a clinician's grading."""
+    out = []
+    for name, at, undone, report in ledger.select(
+        "file_name", "imported_at", "undone_at", "report_json"
+    ).iter_rows():
+        if undone is not None or not report:
+            continue
+        try:
+            notes = json.loads(report).get("notes") or []
+        except (ValueError, AttributeError):
+            continue
+        for note in notes:
+            m = _ASSUMED.match(str(note))
+            if m:
+                out.append(
+                    f"{name} (imported {at.day} {at:%b %Y}): {int(m.group(1)):,} side "
+                    f"effect{'s' if m.group(1) != '1' else ''} recorded as {m.group(2)}"
+                )
+    return tuple(out)
+
+
+def assumed_severity_note(lines: tuple[str, ...]) -> str | None:
+    """The caveat under the severity table, or None when no import assumed a severity."""
+    if not lines:
+        return None
+    return (
+        "Not every severity here is a clinician's grading. The mapping of "
+        + ("this import" if len(lines) == 1 else f"these {len(lines)} imports")
+        + " recorded side effects the export gave without a severity as a fixed one "
+        "(severity_when_unstated): "
+        + "; ".join(lines)
+        + ". They are counted in the table under that severity; the store does not mark "
+        "which events they are."
+    )
 
 
 def _rate_table(rates: pl.DataFrame, dimension: str, ci: str) -> pl.DataFrame:

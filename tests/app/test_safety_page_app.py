@@ -124,3 +124,32 @@ def test_demo_cohort_writes_nothing(demo_env):
     assert not at.get("form")
     with Store(path) as st:
         assert audit.entries(st).height == 0 and st.signal_reviews().height == 0
+
+
+def test_severities_a_mapping_assumed_are_said_beside_the_severity_table(demo_env, monkeypatch):
+    """Left alone last session, now built: Riverside's visit export writes side effects as
+    free text without a severity, and its mapping records them as mild
+    (severity_when_unstated). The severity table then read as if a clinician had graded 255
+    side effects mild. The page now says so under the table, naming the import; after the
+    import is undone it no longer does. The demo cohort (not imported) shows no such note."""
+    from kapoutcomes.ingest import undo
+    from kapoutcomes.present import safety_page
+    from tests.browser_support import store_riverside
+
+    at = run("views/safety.py")
+    assert "Not every severity here" not in texts(at)
+    store_riverside(demo_env)
+    monkeypatch.setenv("KAPOUTCOMES_DEMO", "0")
+    at = run("views/safety.py")
+    assert not at.exception, at.exception
+    shown = texts(at).replace("\\", "")  # the note is shown as plain text (escaped)
+    assert "Not every severity here is a clinician's grading" in shown
+    assert "riverside_visits.csv (imported " in shown
+    assert "255 side effects recorded as mild. They are counted" in shown
+    with Store(demo_env / "store.duckdb") as st:
+        (import_id,) = st.ledger().get_column("import_id").to_list()
+        lines = safety_page.assumed_severities(st.ledger())
+        assert len(lines) == 1 and lines[0].endswith("255 side effects recorded as mild")
+        undo.undo_import(st, import_id)
+    at = run("views/safety.py")
+    assert "Not every severity here" not in texts(at)
