@@ -54,7 +54,7 @@ def assumed_severities(ledger: pl.DataFrame) -> tuple[str, ...]:
     """For each import in ``ledger`` (``Store.ledger()``: file_name, imported_at, undone_at,
     report_json) that was not undone and whose mapping recorded side effects without a
     severity as a fixed one: "riverside_visits.csv (imported 1 Dec 2026): 255 side effects
-    recorded as mild". The store does not mark which events these are, so the Safety page
+    without a severity in the file, recorded as mild". The store does not mark which events these are, so the Safety page
     says it beside the severity table: those counts are not all a clinician's grading."""
     out = []
     for name, at, undone, report in ledger.select(
@@ -71,7 +71,8 @@ def assumed_severities(ledger: pl.DataFrame) -> tuple[str, ...]:
             if m:
                 out.append(
                     f"{name} (imported {at.day} {at:%b %Y}): {int(m.group(1)):,} side "
-                    f"effect{'s' if m.group(1) != '1' else ''} recorded as {m.group(2)}"
+                    f"effect{'s' if m.group(1) != '1' else ''} without a severity in the file, "
+                    f"recorded as {m.group(2)}"
                 )
     return tuple(out)
 
@@ -86,8 +87,8 @@ def assumed_severity_note(lines: tuple[str, ...]) -> str | None:
         + " recorded side effects the export gave without a severity as a fixed one "
         "(severity_when_unstated): "
         + "; ".join(lines)
-        + ". They are counted in the table under that severity; the store does not mark "
-        "which events they are."
+        + ". Those stored (not in rows quarantined or skipped as duplicates) are counted in "
+        "the table under that severity; the store does not mark which events they are."
     )
 
 

@@ -145,11 +145,15 @@ def test_severities_a_mapping_assumed_are_said_beside_the_severity_table(demo_en
     shown = texts(at).replace("\\", "")  # the note is shown as plain text (escaped)
     assert "Not every severity here is a clinician's grading" in shown
     assert "riverside_visits.csv (imported " in shown
-    assert "255 side effects recorded as mild. They are counted" in shown
+    assert (
+        "255 side effects without a severity in the file, recorded as mild. Those stored" in shown
+    )
     with Store(demo_env / "store.duckdb") as st:
         (import_id,) = st.ledger().get_column("import_id").to_list()
         lines = safety_page.assumed_severities(st.ledger())
-        assert len(lines) == 1 and lines[0].endswith("255 side effects recorded as mild")
+        assert len(lines) == 1 and lines[0].endswith(
+            "255 side effects without a severity in the file, recorded as mild"
+        )
         undo.undo_import(st, import_id)
     at = run("views/safety.py")
     assert "Not every severity here" not in texts(at)
