@@ -315,7 +315,11 @@ class Assessments(pa.DataFrameModel):
         )
 
     @pa.dataframe_check(
-        error="score|this instrument's total is a whole number (the sum of its item answers)"
+        error=(
+            "score|this instrument's total is a whole number (the sum of its item answers); a "
+            "total prorated or averaged over missing items is not a score: import the item "
+            "answers, or the rounded total your proration rule gives"
+        )
     )
     def summed_total_whole(cls, data: pa.PolarsData) -> pl.LazyFrame:
         lf = data.lazyframe.join(

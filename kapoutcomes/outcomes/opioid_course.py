@@ -152,7 +152,10 @@ def patient_mme_text(
     when = pl.DataFrame({"patient_id": [pid] * len(dates), "date": list(dates.values())})
     m = dict(zip(dates, mme_on(opioid_rows, when, settings).iter_rows(named=True), strict=True))
     now = m["now"]["daily_mme"]
-    s = f"{now:g} MME/day on the as-of date ({day_text(as_of.date())})"
+    # buprenorphine taken on the as-of date is said beside the figure: "0 MME/day" alone would
+    # read as off opioids (CDC 2022: excluded from MME, flagged, never silently dropped)
+    bup = "; buprenorphine also taken, not counted in MME" if m["now"]["buprenorphine"] else ""
+    s = f"{now:g} MME/day on the as-of date ({day_text(as_of.date())}{bup})"
     if "first" in m:
         base = m["first"]["daily_mme"]
         s += f", {base:g} at the first infusion ({day_text(dates['first'])})"
@@ -174,7 +177,9 @@ def patient_mme_text(
     )
     uncounted = (
         with_mme(opioid_rows, settings)
-        .filter(pl.col("no_factor"))
+        .filter(
+            pl.col("no_factor") & ~((pl.col("ingredient") == "buprenorphine") & pl.lit(bool(bup)))
+        )
         .get_column("ingredient")
         .unique()
         .sort()

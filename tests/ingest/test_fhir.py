@@ -312,6 +312,16 @@ def test_questionnaire_proration_is_a_setting():
     assert prorated.problem is None and prorated.facts == [("44261-6", "11")]  # 10/8*9 = 11.25
 
 
+def test_a_prorated_total_halfway_between_two_scores_rounds_up():
+    """8 of 9 PHQ-9 items summing to 4: 4 / 8 * 9 = 4.5, which rounds (as arithmetic and a
+    clinician round a half) to 5, mild and not in remission (PHQ-9 < 5, Kroenke 2001); a
+    round-half-to-even rule gave 4 and moved the patient across both cut-offs. Likewise
+    20 / 8 * 9 = 22.5 -> 23."""
+    for answers, total in (((1, 1, 1, 1, 0, 0, 0, 0), "5"), ((3, 3, 3, 3, 2, 2, 2, 2), "23")):
+        short = dict(zip(PHQ9_ITEMS[:8], answers, strict=True))
+        assert score_response(_qr(short), prorate_missing=1).facts == [("44261-6", total)]
+
+
 def test_bp_panel_heart_rate_and_spo2_attach_to_the_session(tmp_path):
     session = {
         "resourceType": "MedicationAdministration",

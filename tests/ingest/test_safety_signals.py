@@ -289,3 +289,6 @@ def test_a_half_point_total_of_a_summed_instrument_is_quarantined_with_its_reaso
     q = st.query("SELECT row_number, column_name, reason FROM quarantine ORDER BY 1").rows()
     assert [(r, c) for r, c, _ in q] == [(2, "score"), (3, "score")]
     assert all("whole number (the sum of its item answers)" in reason for *_, reason in q)
+    # a clinic whose EHR prorates a missing item (NHS data dictionary: mean of the answered
+    # items substituted) exports e.g. 13 / 8 * 9 = 14.625: the reason says what to do
+    assert all("import the item answers" in reason for *_, reason in q)

@@ -386,14 +386,32 @@ def test_a_patients_mme_now_against_the_first_infusion_in_words():
         t["opioids"], t["sessions"], D0 + dt.timedelta(days=120), S
     )
     assert said == (
-        "30 MME/day on the as-of date (30 Apr 2024), 90 at the first infusion (1 Jan 2024): "
-        "67% lower; prescriptions without a stop date count as still taken (the latest "
-        "prescription record is dated 1 Mar 2024) (buprenorphine recorded, not counted in MME)"
+        "30 MME/day on the as-of date (30 Apr 2024; buprenorphine also taken, not counted in "
+        "MME), 90 at the first infusion (1 Jan 2024): 67% lower; prescriptions without a stop "
+        "date count as still taken (the latest prescription record is dated 1 Mar 2024)"
     )
     # before any infusion there is no baseline; without opioid rows nothing is said
     none = opioid_course.patient_mme_text(t["opioids"], t["sessions"].clear(), D0, S)
     assert none is not None and "no infusion yet, so no baseline" in none
     assert opioid_course.patient_mme_text(t["opioids"].clear(), t["sessions"], D0, S) is None
+
+
+def test_a_buprenorphine_patient_is_not_said_to_be_at_0_mme_without_it():
+    """Buprenorphine has no CDC 2022 MME factor (excluded from MME, flagged): a patient on
+    buprenorphine alone has 0 MME/day, and the figure must say buprenorphine beside it, not
+    read as off opioids; one who stopped it (day 30) before the as-of date has it named as
+    recorded only."""
+    ses = [session(1, 0, "induction", 0)]
+    on = tables_of([patient(1)], ses, [], [_rx(1, "buprenorphine", 8)])
+    said = opioid_course.patient_mme_text(on["opioids"], on["sessions"], D0 + dt.timedelta(90), S)
+    assert said is not None
+    assert said.startswith(
+        "0 MME/day on the as-of date (31 Mar 2024; buprenorphine also taken, not counted in MME)"
+    )
+    off = tables_of([patient(1)], ses, [], [_rx(1, "buprenorphine", 8, stop=30)])
+    said = opioid_course.patient_mme_text(off["opioids"], off["sessions"], D0 + dt.timedelta(90), S)
+    assert said is not None and "(31 Mar 2024), 0 at the first infusion" in said
+    assert said.endswith("(buprenorphine recorded, not counted in MME)")
 
 
 # -- property tests --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ unless an explicit proration rule is configured"):
 * items missing: no total, and the response is quarantined saying how many items were
   answered - unless proration is configured (``prorate_missing`` = the most items that may
   be missing; default 0): then total = mean of the answered items x the number of items,
-  rounded to a whole number (PEG: the mean of the answered items);
+  rounded half up to a whole number (4.5 -> 5; PEG: the mean of the answered items);
 * a response with no item answers but a stated total (44261-6, 70274-6, 91147-9) keeps the
   stated total.
 
@@ -23,6 +23,7 @@ Items are found by the LOINC code in their ``linkId`` or ``definition`` ("44260-
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,7 +184,9 @@ def score_response(res: dict, prorate_missing: int = 0) -> Scored:
         return out
     values = list(answered.values())
     mean = sum(values) / len(values)
-    total = mean if form.mean else (sum(values) if not missing else round(mean * len(form.items)))
+    # a prorated total is rounded half up (4.5 -> 5), as a clinician rounds, never to even
+    prorated = math.floor(sum(values) * len(form.items) / len(values) + 0.5)
+    total = mean if form.mean else (sum(values) if not missing else prorated)
     out.facts.append((form.total_loinc, _fmt(total)))
     if item9 is not None:
         out.facts.append((ITEM9, _fmt(item9)))
