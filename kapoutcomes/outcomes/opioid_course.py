@@ -188,3 +188,21 @@ def patient_mme_text(
     if uncounted:
         s += f" ({', '.join(uncounted)} recorded, not counted in MME)"
     return s
+
+
+#: The opioid line of a patient with no opioid record: said, so that a missing line is never
+#: read as "not on opioids" (the store may simply hold no medication export for them).
+NO_OPIOID_RECORD = "no opioid prescription recorded in the store"
+
+
+def patient_opioid_line(
+    opioid_rows: pl.DataFrame,
+    sessions: pl.DataFrame,
+    as_of: dt.datetime | None,
+    settings: Settings,
+) -> str | None:
+    """The Patient view's and printed summary's opioid line (``patient_mme_text``), or
+    ``NO_OPIOID_RECORD``; None when the store holds nothing to date it by."""
+    if as_of is None:
+        return None
+    return patient_mme_text(opioid_rows, sessions, as_of, settings) or NO_OPIOID_RECORD

@@ -272,11 +272,7 @@ def patient_view(
         for inst in INSTRUMENTS
     }
     said = as_of_text(as_of, today)
-    opioid = (
-        None
-        if as_of is None
-        else opioid_course.patient_mme_text(one["opioids"], one["sessions"], as_of, s)
-    )
+    opioid = opioid_course.patient_opioid_line(one["opioids"], one["sessions"], as_of, s)
     return PatientView(
         patient_id=patient_id,
         header=_header(patient_id, one["patients"].row(0, named=True)),

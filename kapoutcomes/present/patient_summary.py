@@ -113,12 +113,8 @@ def _review(facts: dict[str, maintenance_review.PatientFacts]) -> str:
 def _opioid_item(
     one: dict[str, pl.DataFrame], as_of: dt.datetime | None, settings: Settings
 ) -> str:
-    """The opioid line of the review (MME now against the first infusion), if any."""
-    said = (
-        None
-        if as_of is None
-        else opioid_course.patient_mme_text(one["opioids"], one["sessions"], as_of, settings)
-    )
+    """The opioid line of the review (MME now against the first infusion, or none recorded)."""
+    said = opioid_course.patient_opioid_line(one["opioids"], one["sessions"], as_of, settings)
     return f"<li><b>Opioids:</b> {_e(said)}.</li>" if said else ""
 
 

@@ -207,3 +207,12 @@ def test_the_review_lines_add_phq9_remission_and_opioids_once_each():
         "(1 Jan 2024): 50% lower;"
     )
     assert "Opioids:</b> 30 MME/day" in v.summary_html
+
+
+def test_a_patient_without_opioid_records_is_said_to_have_none_recorded():
+    """Found by the clinical review: with no opioid record the line was left out, which a
+    clinician could read as "not on opioids". It now says none is recorded in the store (the
+    clinic may not have imported its medication export), on the page and the printout."""
+    v = view(maintenance_patient())
+    assert v.facts_text[-1] == "**Opioids:** no opioid prescription recorded in the store."
+    assert "Opioids:</b> no opioid prescription recorded in the store." in v.summary_html
