@@ -279,8 +279,10 @@ def file_identifier_words(
     row's identifiers."""
     words: set[str] = set()
     for col in identifier_cols:
-        for v in frame.get_column(col).drop_nulls().unique().to_list():
-            for t in _NAME_TOKEN.findall(str(v)):
+        values = frame.get_column(col).drop_nulls().unique().to_list()
+        # a NUL character left in a cell (``read.guard_cells``) splits a name, or sat inside it
+        for v in {str(x) for x in values} | {str(x).replace("\x00", "") for x in values}:
+            for t in _NAME_TOKEN.findall(v):
                 words.add(t.lower())
                 words.update(p.lower() for p in re.findall(r"[^\W\d_]{3,}", t))
     if mrn_col is not None and mrn_col in frame.columns:

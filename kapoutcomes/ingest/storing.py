@@ -173,7 +173,9 @@ def rows_without_identifiers(f: ImportFile) -> set[int]:
     if raw is None or not ident or (f.fit is not None and f.fit.preset == "fhir"):
         return set()
     empty = pl.any_horizontal(
-        pl.col(h).is_null() | (pl.col(h).str.strip_chars() == "") for h in ident
+        pl.col(h).is_null()
+        | (pl.col(h).str.replace_all("\x00", "", literal=True).str.strip_chars() == "")
+        for h in ident
     )
     lines = raw.frame.filter(empty).get_column(rd.LINE)
     return set((lines + f.index * RK_BASE).to_list())

@@ -358,3 +358,42 @@ def test_a_row_without_its_own_name_cell_keeps_no_name_shaped_free_text():
         b"M1,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth,80,Ann Other\n"
     )
     assert q.get_column("Side effects").to_list() == ["mild nausea; Zebediah Quixworth"]
+
+
+ASSUMED_TOML = WIDE_TOML.replace(
+    b'route = "IV"\n', b'route = "IV"\nseverity_when_unstated = "mild"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "name_cell",
+    [
+        b"Zebediah\x00Quixworth",
+        b"Zebe\x00diah Quix\x00worth",
+        b"Zebediah Quixworth " + b"x" * 33_000,
+    ],
+    ids=["NUL between the names", "NUL inside the names", "over-long name cell"],
+)
+def test_a_damaged_name_cell_still_scrubs_its_name_from_other_rows(name_cell):
+    """Attack (atk3): a name cell with a NUL character, or longer than a cell may be, was
+    cleaned (the NUL taken out: "ZebediahQuixworth"; the long cell emptied) before the file's
+    identifier words were taken from it, so the name stayed in another row's side effects.
+    An identifier cell is never stored: its words are taken from it as read."""
+    rows = (
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80," + name_cell + b"\n"
+        b"M2,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth called,80,Bob Other\n"
+    )
+    text, q = _wide_quarantine(rows, ASSUMED_TOML)
+    assert q.height == 0
+    assert "zebediah" not in text.lower() and "quixworth" not in text.lower()
+    assert "other [name] [name] called mild" in text
+
+
+def test_a_nul_in_a_name_cell_leaves_other_text_as_written():
+    """The control: a NUL in a name cell scrubs only that name; other words are kept."""
+    rows = (
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann\x00 Other\n"
+        b"M2,2024-03-05,Infusion,35,6,mild nausea; hums a tune for Zeb,80,Bob Sample\n"
+    )
+    text, q = _wide_quarantine(rows, ASSUMED_TOML)
+    assert q.height == 0 and "other hums a tune for Zeb mild" in text and "Ann" not in text
