@@ -200,6 +200,12 @@ def identifier_columns(headers: list[str]) -> list[str]:
     return [h for h in headers if is_identifier(h)]
 
 
+def birth_date_columns(headers: list[str] | tuple[str, ...]) -> list[str]:
+    """The date-of-birth columns among ``headers`` (``DOB_HEADERS``), read by the import or
+    not: their values are the row's own identifiers, to be scrubbed from its other cells."""
+    return [h for h in headers if privacy.normalise_header(h) in DOB_HEADERS]
+
+
 def pseudonymise(mrn: pl.Series, secret: bytes) -> pl.Series:
     """Keyed pseudonyms; values that already are pseudonyms (a corrected quarantine file)
     are kept as they are."""

@@ -326,7 +326,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     else:
         fr = fr.with_columns(_pid=pl.lit(None, dtype=pl.String))
     rows = fr.filter(pl.col(RK).is_in(probs.get_column(RK).unique().implode()))
-    ident = [h for h in f.identifiers if h in rows.columns]
+    # the row's own identifier values, scrubbed from its other cells: a date of birth too,
+    # whether the import reads its column or not (a shifted cell may hold it)
+    births = deid.birth_date_columns(raw.headers)
+    ident = [h for h in (*f.identifiers, *births) if h in rows.columns]
     keep = used_columns(f)
     words = f.words
     links = [f.fit.roles[c] for c in LINKS if c in f.fit.roles and f.fit.preset == "canonical"]

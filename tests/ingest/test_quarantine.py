@@ -397,3 +397,27 @@ def test_a_nul_in_a_name_cell_leaves_other_text_as_written():
     )
     text, q = _wide_quarantine(rows, ASSUMED_TOML)
     assert q.height == 0 and "other hums a tune for Zeb mild" in text and "Ann" not in text
+
+
+def test_an_unmapped_birth_date_in_a_failing_cell_is_not_kept():
+    """Attack (atk3): a visit export with a `DOB` column the mapping does not read (so it is
+    neither read nor an identifier column: only its header says birth date), and a row whose
+    `Dose` cell holds the patient's date of birth (a shifted cell). The quarantine kept
+    "04/06/1971" as the failing value and in the raw row."""
+    from bench import fuzz_import as fz
+
+    data = (
+        b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name,DOB\n"
+        b"M1,2024-03-05,Infusion,04/06/1971,6,mild nausea,80,Ann Other,04/06/1971\n"
+        b"M1,2024-03-06,Infusion,lots,6,mild nausea,80,Ann Other,04/06/1971\n"
+    )
+    with Store(":memory:") as st:
+        rep = import_files(
+            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("w.toml", WIDE_TOML)
+        )
+        assert rep.reconciles and rep.quarantined == 2
+        text = " ".join(fz._store_text(st).values())
+        q = quarantine.quarantine_frame(st)
+    assert "04/06/1971" not in text
+    # the control: an ordinary bad dose is kept for correction
+    assert q.get_column("Dose").to_list() == ["[name]", "lots"]
