@@ -399,9 +399,16 @@ def raw_rows_json(
 #: The identifier tags (``privacy.scrub_text``) that betray a row whose cells are shifted.
 _SHIFTED = re.compile(r"\[(?:email|phone|ssn|address)\]")
 
-#: Two capitalised words in a row ("Quilla Vantongeren", "Quixworth, Zebediah"): how a
-#: person's name looks where a code, a number, a date or a word of a fixed list was expected.
-_NAME_SHAPED = re.compile(r"\b[A-Z][a-z'’-]+(?:\s*,\s*|\s+)[A-Z][a-z'’-]+\b")
+#: Upper- and lower-case letters of the Latin, Greek and Cyrillic alphabets ("Á", "Ø", "ñ").
+_UPPER = "".join(c for c in map(chr, range(0x530)) if c.isupper())
+_LOWER = "".join(c for c in map(chr, range(0x530)) if c.islower())
+#: A capitalised word, with an inner capital after Mc, Mac, O' or a hyphen ("McQuixworth",
+#: "O'Brien", "Núñez-García").
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}'’-]+(?:[{_UPPER}][{_LOWER}'’-]+)*"
+#: Two capitalised words in a row ("Quilla Vantongeren", "Quixworth, Zebediah", "Ángel
+#: Quíxworth"): how a person's name looks where a code, a number, a date or a word of a
+#: fixed list was expected.
+_NAME_SHAPED = re.compile(rf"\b{_NAME_WORD}(?:\s*,\s*|\s+){_NAME_WORD}(?!\w)")
 
 
 def names_a_person(value: str | None) -> bool:

@@ -421,3 +421,18 @@ def test_an_unmapped_birth_date_in_a_failing_cell_is_not_kept():
     assert "04/06/1971" not in text
     # the control: an ordinary bad dose is kept for correction
     assert q.get_column("Dose").to_list() == ["[name]", "lots"]
+
+
+def test_an_accented_name_on_a_row_without_its_name_cell_is_not_kept():
+    """Attack (atk3): the next variant of bug 11 with a Spanish name. The row cut short before
+    its name cell kept "Ángel Quíxworth" in its side effects (accepted) and in the
+    quarantine, as the name-shaped pattern knew only ASCII letters."""
+    short = (
+        "M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann Other\n"
+        "M1,2024-03-05,Infusion,35,6,mild nausea; Ángel Quíxworth\n"
+    ).encode()
+    text, q = _wide_quarantine(short)
+    assert "Ángel" not in text and "Quíxworth" not in text
+    assert q.get_column("quarantine_row").to_list() == ["3"]
+    text, q = _wide_quarantine(short, ASSUMED_TOML)
+    assert q.height == 0 and "other [name] mild" in text
