@@ -272,6 +272,13 @@ _NOT_NAMES = frozenset(
 )
 
 
+#: What an identifier cell holds when it holds no identifier ("N/A", "unknown", "-"): read as
+#: an empty cell (``storing.rows_without_identifiers``).
+EMPTY_IDENTIFIER = frozenset(
+    ["", "n/a", "na", "none", "null", "nan", "unknown", "-", "--", ".", "?", "not provided"]
+)
+
+
 def file_identifier_words(
     frame: pl.DataFrame, identifier_cols: list[str], mrn_col: str | None
 ) -> frozenset[str]:

@@ -172,9 +172,14 @@ def rows_without_identifiers(f: ImportFile) -> set[int]:
     ident = [h for h in f.identifiers if raw is not None and h in raw.frame.columns]
     if raw is None or not ident or (f.fit is not None and f.fit.preset == "fhir"):
         return set()
+    # an empty cell, a NUL left in it (``read.guard_cells``) or a placeholder ("N/A")
     empty = pl.any_horizontal(
         pl.col(h).is_null()
-        | (pl.col(h).str.replace_all("\x00", "", literal=True).str.strip_chars() == "")
+        | pl.col(h)
+        .str.replace_all("\x00", "", literal=True)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .is_in(sorted(deid.EMPTY_IDENTIFIER))
         for h in ident
     )
     lines = raw.frame.filter(empty).get_column(rd.LINE)

@@ -436,3 +436,18 @@ def test_an_accented_name_on_a_row_without_its_name_cell_is_not_kept():
     assert q.get_column("quarantine_row").to_list() == ["3"]
     text, q = _wide_quarantine(short, ASSUMED_TOML)
     assert q.height == 0 and "other [name] mild" in text
+
+
+@pytest.mark.parametrize("placeholder", [b"N/A", b"unknown", b"-", b"none"])
+def test_a_name_cell_holding_a_placeholder_is_a_row_without_its_name(placeholder):
+    """Attack (atk3): a row whose `Patient Name` cell says "N/A" (or "unknown", "-") counted
+    as a row whose own identifier cells are filled, so the name in its side effects was kept
+    (accepted, and in the quarantine). A placeholder is an empty cell. The control: a row
+    whose name cell is filled keeps the same text as written."""
+    row = b"M1,2024-03-05,Infusion,35,6,mild nausea; Ingrid Pelloway,80," + placeholder + b"\n"
+    text, q = _wide_quarantine(row)
+    assert "Ingrid" not in text and "Pelloway" not in text and q.height == 1
+    text, q = _wide_quarantine(row, ASSUMED_TOML)
+    assert q.height == 0 and "Ingrid" not in text and "other [name] mild" in text
+    _, q = _wide_quarantine(row.replace(b"," + placeholder + b"\n", b",Ann Other\n"))
+    assert q.get_column("Side effects").to_list() == ["mild nausea; Ingrid Pelloway"]
