@@ -200,6 +200,12 @@ def identifier_columns(headers: list[str]) -> list[str]:
     return [h for h in headers if is_identifier(h)]
 
 
+def birth_date_columns(headers: list[str] | tuple[str, ...]) -> list[str]:
+    """The date-of-birth columns among ``headers`` (``DOB_HEADERS``), read by the import or
+    not: their values are the row's own identifiers, to be scrubbed from its other cells."""
+    return [h for h in headers if privacy.normalise_header(h) in DOB_HEADERS]
+
+
 def pseudonymise(mrn: pl.Series, secret: bytes) -> pl.Series:
     """Keyed pseudonyms; values that already are pseudonyms (a corrected quarantine file)
     are kept as they are."""
@@ -266,6 +272,13 @@ _NOT_NAMES = frozenset(
 )
 
 
+#: What an identifier cell holds when it holds no identifier ("N/A", "unknown", "-"): read as
+#: an empty cell (``storing.rows_without_identifiers``).
+EMPTY_IDENTIFIER = frozenset(
+    ["", "n/a", "na", "none", "null", "nan", "unknown", "-", "--", ".", "?", "not provided"]
+)
+
+
 def file_identifier_words(
     frame: pl.DataFrame, identifier_cols: list[str], mrn_col: str | None
 ) -> frozenset[str]:
@@ -279,8 +292,10 @@ def file_identifier_words(
     row's identifiers."""
     words: set[str] = set()
     for col in identifier_cols:
-        for v in frame.get_column(col).drop_nulls().unique().to_list():
-            for t in _NAME_TOKEN.findall(str(v)):
+        values = frame.get_column(col).drop_nulls().unique().to_list()
+        # a NUL character left in a cell (``read.guard_cells``) splits a name, or sat inside it
+        for v in {str(x) for x in values} | {str(x).replace("\x00", "") for x in values}:
+            for t in _NAME_TOKEN.findall(v):
                 words.add(t.lower())
                 words.update(p.lower() for p in re.findall(r"[^\W\d_]{3,}", t))
     if mrn_col is not None and mrn_col in frame.columns:
@@ -391,9 +406,16 @@ def raw_rows_json(
 #: The identifier tags (``privacy.scrub_text``) that betray a row whose cells are shifted.
 _SHIFTED = re.compile(r"\[(?:email|phone|ssn|address)\]")
 
-#: Two capitalised words in a row ("Quilla Vantongeren", "Quixworth, Zebediah"): how a
-#: person's name looks where a code, a number, a date or a word of a fixed list was expected.
-_NAME_SHAPED = re.compile(r"\b[A-Z][a-z'’-]+(?:\s*,\s*|\s+)[A-Z][a-z'’-]+\b")
+#: Upper- and lower-case letters of the Latin, Greek and Cyrillic alphabets ("Á", "Ø", "ñ").
+_UPPER = "".join(c for c in map(chr, range(0x530)) if c.isupper())
+_LOWER = "".join(c for c in map(chr, range(0x530)) if c.islower())
+#: A capitalised word, with an inner capital after Mc, Mac, O' or a hyphen ("McQuixworth",
+#: "O'Brien", "Núñez-García").
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}'’-]+(?:[{_UPPER}][{_LOWER}'’-]+)*"
+#: Two capitalised words in a row ("Quilla Vantongeren", "Quixworth, Zebediah", "Ángel
+#: Quíxworth"): how a person's name looks where a code, a number, a date or a word of a
+#: fixed list was expected.
+_NAME_SHAPED = re.compile(rf"\b{_NAME_WORD}(?:\s*,\s*|\s+){_NAME_WORD}(?!\w)")
 
 
 def names_a_person(value: str | None) -> bool:

@@ -391,7 +391,8 @@ def _read_files(
         _detect(f, req.preset, req.mapping)
         if f.fit is not None:
             # an over-long cell is never kept; its row is quarantined when the column is read
-            f.raw = rd.guard_cells(f.raw, req.limits, frozenset(f.fit.roles.values()))
+            used = frozenset(f.fit.roles.values())
+            f.raw = rd.guard_cells(f.raw, req.limits, used, frozenset(f.identifiers) - used)
     return files
 
 

@@ -948,14 +948,19 @@ def read(
 
 
 def guard_cells(
-    raw: RawTable, limits: ImportLimits = DEFAULT_LIMITS, used: frozenset[str] | None = None
+    raw: RawTable,
+    limits: ImportLimits = DEFAULT_LIMITS,
+    used: frozenset[str] | None = None,
+    identifiers: frozenset[str] = frozenset(),
 ) -> RawTable:
     """Cells over ``limits.max_cell_chars`` are emptied (never stored), NUL characters are
     taken out of their cells. In a column the import reads (``used``; None: every column) the
-    row gets the reason, so it is quarantined on its own; the rest of the file imports."""
+    row gets the reason, so it is quarantined on its own; the rest of the file imports.
+    Cells of ``identifiers`` (never stored) are left as read: their words scrub the rest of
+    the file (a name emptied or run together here would stay in another row's text)."""
     f = raw.frame
     n = limits.max_cell_chars
-    cols = [h for h in raw.headers if h in f.columns]
+    cols = [h for h in raw.headers if h in f.columns and h not in identifiers]
     long = [c for c in cols if (f.get_column(c).str.len_bytes().max() or 0) > n]
     long = [c for c in long if (f.get_column(c).str.len_chars().max() or 0) > n]
     for c in long:

@@ -172,8 +172,15 @@ def rows_without_identifiers(f: ImportFile) -> set[int]:
     ident = [h for h in f.identifiers if raw is not None and h in raw.frame.columns]
     if raw is None or not ident or (f.fit is not None and f.fit.preset == "fhir"):
         return set()
+    # an empty cell, a NUL left in it (``read.guard_cells``) or a placeholder ("N/A")
     empty = pl.any_horizontal(
-        pl.col(h).is_null() | (pl.col(h).str.strip_chars() == "") for h in ident
+        pl.col(h).is_null()
+        | pl.col(h)
+        .str.replace_all("\x00", "", literal=True)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .is_in(sorted(deid.EMPTY_IDENTIFIER))
+        for h in ident
     )
     lines = raw.frame.filter(empty).get_column(rd.LINE)
     return set((lines + f.index * RK_BASE).to_list())
@@ -324,7 +331,10 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     else:
         fr = fr.with_columns(_pid=pl.lit(None, dtype=pl.String))
     rows = fr.filter(pl.col(RK).is_in(probs.get_column(RK).unique().implode()))
-    ident = [h for h in f.identifiers if h in rows.columns]
+    # the row's own identifier values, scrubbed from its other cells: a date of birth too,
+    # whether the import reads its column or not (a shifted cell may hold it)
+    births = deid.birth_date_columns(raw.headers)
+    ident = [h for h in (*f.identifiers, *births) if h in rows.columns]
     keep = used_columns(f)
     words = f.words
     links = [f.fit.roles[c] for c in LINKS if c in f.fit.roles and f.fit.preset == "canonical"]

@@ -158,6 +158,11 @@ def test_a_row_with_an_identifier_in_a_value_column_keeps_no_cells():
         ("Quilla Vantongeren", True),
         ("Quixworth, Zebediah", True),
         ("wife Quilla Vantongeren called", True),
+        # attack (atk3): accented and compound names were not name-shaped (ASCII only)
+        ("Ángel Quíxworth", True),
+        ("Zoë Øbrien", True),
+        ("Zebediah McQuixworth", True),
+        ("PHQ IV", False),
         ("intravenus", False),
         ("Intravenus", False),
         ("80 kg", False),
@@ -180,3 +185,22 @@ def test_contact_and_next_of_kin_columns_are_identifier_columns():
         assert deid.is_identifier(header), header
     for header in ("Contact Date", "Last Contact", "Visit Date", "Side Effects", "Provider"):
         assert not deid.is_identifier(header), header
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mild nausea; Zebediah Quixworth called", "mild nausea; [name] called"),
+        ("mild nausea; Ángel Quíxworth called", "mild nausea; [name] called"),
+        ("dizzy; Zebediah O'Brien drove", "dizzy; [name] drove"),
+        ("dizzy; Zebediah McQuixworth drove", "dizzy; [name] drove"),
+        ("Seán Núñez-García", "[name]"),
+        # the control: text without a name-shaped pair is kept as written
+        ("mild nausea, IV site sore, BP 140/90", "mild nausea, IV site sore, BP 140/90"),
+        ("náusea leve", "náusea leve"),
+    ],
+)
+def test_scrub_name_shaped_takes_whole_names_of_any_latin_alphabet(text, expected):
+    """Attack (atk3): on a row without its own name cell, "Ángel Quíxworth" was kept and
+    "Zebediah O'Brien" became "[name]Brien": the pattern knew only ASCII letters."""
+    assert deid.scrub_name_shaped(text) == expected

@@ -358,3 +358,96 @@ def test_a_row_without_its_own_name_cell_keeps_no_name_shaped_free_text():
         b"M1,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth,80,Ann Other\n"
     )
     assert q.get_column("Side effects").to_list() == ["mild nausea; Zebediah Quixworth"]
+
+
+ASSUMED_TOML = WIDE_TOML.replace(
+    b'route = "IV"\n', b'route = "IV"\nseverity_when_unstated = "mild"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "name_cell",
+    [
+        b"Zebediah\x00Quixworth",
+        b"Zebe\x00diah Quix\x00worth",
+        b"Zebediah Quixworth " + b"x" * 33_000,
+    ],
+    ids=["NUL between the names", "NUL inside the names", "over-long name cell"],
+)
+def test_a_damaged_name_cell_still_scrubs_its_name_from_other_rows(name_cell):
+    """Attack (atk3): a name cell with a NUL character, or longer than a cell may be, was
+    cleaned (the NUL taken out: "ZebediahQuixworth"; the long cell emptied) before the file's
+    identifier words were taken from it, so the name stayed in another row's side effects.
+    An identifier cell is never stored: its words are taken from it as read."""
+    rows = (
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80," + name_cell + b"\n"
+        b"M2,2024-03-05,Infusion,35,6,mild nausea; Zebediah Quixworth called,80,Bob Other\n"
+    )
+    text, q = _wide_quarantine(rows, ASSUMED_TOML)
+    assert q.height == 0
+    assert "zebediah" not in text.lower() and "quixworth" not in text.lower()
+    assert "other [name] [name] called mild" in text
+
+
+def test_a_nul_in_a_name_cell_leaves_other_text_as_written():
+    """The control: a NUL in a name cell scrubs only that name; other words are kept."""
+    rows = (
+        b"M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann\x00 Other\n"
+        b"M2,2024-03-05,Infusion,35,6,mild nausea; hums a tune for Zeb,80,Bob Sample\n"
+    )
+    text, q = _wide_quarantine(rows, ASSUMED_TOML)
+    assert q.height == 0 and "other hums a tune for Zeb mild" in text and "Ann" not in text
+
+
+def test_an_unmapped_birth_date_in_a_failing_cell_is_not_kept():
+    """Attack (atk3): a visit export with a `DOB` column the mapping does not read (so it is
+    neither read nor an identifier column: only its header says birth date), and a row whose
+    `Dose` cell holds the patient's date of birth (a shifted cell). The quarantine kept
+    "04/06/1971" as the failing value and in the raw row."""
+    from bench import fuzz_import as fz
+
+    data = (
+        b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name,DOB\n"
+        b"M1,2024-03-05,Infusion,04/06/1971,6,mild nausea,80,Ann Other,04/06/1971\n"
+        b"M1,2024-03-06,Infusion,lots,6,mild nausea,80,Ann Other,04/06/1971\n"
+    )
+    with Store(":memory:") as st:
+        rep = import_files(
+            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("w.toml", WIDE_TOML)
+        )
+        assert rep.reconciles and rep.quarantined == 2
+        text = " ".join(fz._store_text(st).values())
+        q = quarantine.quarantine_frame(st)
+    assert "04/06/1971" not in text
+    # the control: an ordinary bad dose is kept for correction
+    assert q.get_column("Dose").to_list() == ["[name]", "lots"]
+
+
+def test_an_accented_name_on_a_row_without_its_name_cell_is_not_kept():
+    """Attack (atk3): the next variant of bug 11 with a Spanish name. The row cut short before
+    its name cell kept "Ángel Quíxworth" in its side effects (accepted) and in the
+    quarantine, as the name-shaped pattern knew only ASCII letters."""
+    short = (
+        "M1,2024-03-04,Infusion,35,6,mild nausea,80,Ann Other\n"
+        "M1,2024-03-05,Infusion,35,6,mild nausea; Ángel Quíxworth\n"
+    ).encode()
+    text, q = _wide_quarantine(short)
+    assert "Ángel" not in text and "Quíxworth" not in text
+    assert q.get_column("quarantine_row").to_list() == ["3"]
+    text, q = _wide_quarantine(short, ASSUMED_TOML)
+    assert q.height == 0 and "other [name] mild" in text
+
+
+@pytest.mark.parametrize("placeholder", [b"N/A", b"unknown", b"-", b"none"])
+def test_a_name_cell_holding_a_placeholder_is_a_row_without_its_name(placeholder):
+    """Attack (atk3): a row whose `Patient Name` cell says "N/A" (or "unknown", "-") counted
+    as a row whose own identifier cells are filled, so the name in its side effects was kept
+    (accepted, and in the quarantine). A placeholder is an empty cell. The control: a row
+    whose name cell is filled keeps the same text as written."""
+    row = b"M1,2024-03-05,Infusion,35,6,mild nausea; Ingrid Pelloway,80," + placeholder + b"\n"
+    text, q = _wide_quarantine(row)
+    assert "Ingrid" not in text and "Pelloway" not in text and q.height == 1
+    text, q = _wide_quarantine(row, ASSUMED_TOML)
+    assert q.height == 0 and "Ingrid" not in text and "other [name] mild" in text
+    _, q = _wide_quarantine(row.replace(b"," + placeholder + b"\n", b",Ann Other\n"))
+    assert q.get_column("Side effects").to_list() == ["mild nausea; Ingrid Pelloway"]
