@@ -366,6 +366,21 @@ class FileIdentifiers:
     #: belongs to): kept as they are, less the file's identifier words, so that a quarantined
     #: row still finds its session when it is imported again (a pattern scrub made "[id]")
     verbatim: tuple[str, ...] = ()
+    #: every date of birth written in the file, as written: a shifted cell may hold another
+    #: row's (``births_in``)
+    births: frozenset[str] = frozenset()
+
+
+def births_in(frame: pl.DataFrame, headers: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Every date of birth written in ``frame``'s birth-date columns, stripped."""
+    cols = [h for h in birth_date_columns(headers) if h in frame.columns]
+    values = (frame.get_column(c).drop_nulls().str.strip_chars().unique() for c in cols)
+    return frozenset(v for vals in values for v in vals.to_list() if v)
+
+
+def birth_scrubbed(value: str, births: frozenset[str]) -> str:
+    """``value`` as ``[date]`` when it is a date of birth written in the file."""
+    return "[date]" if value.strip() in births else value
 
 
 def raw_rows_json(
@@ -394,7 +409,8 @@ def raw_rows_json(
                 # patient without birth year) when the downloaded file is imported as it is
                 rec[col] = year_only(val) or (UNREADABLE_BIRTH if str(val).strip() else "")
             else:
-                rec[col] = scrub_file_words(scrub_names(str(val), names, cell=True), file_words)
+                kept = scrub_file_words(scrub_names(str(val), names, cell=True), file_words)
+                rec[col] = birth_scrubbed(kept, ids.births)
         # an e-mail address, phone number, SSN or street address in a cell of this row means
         # its cells may sit in the wrong columns (a name beside it cannot be told from a
         # value): the row keeps no cells, as a record of the wrong shape does

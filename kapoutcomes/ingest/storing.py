@@ -338,7 +338,8 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
     keep = used_columns(f)
     words = f.words
     links = [f.fit.roles[c] for c in LINKS if c in f.fit.roles and f.fit.preset == "canonical"]
-    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words, tuple(links))
+    birth_dates = deid.births_in(raw.frame, raw.headers)
+    ids = deid.FileIdentifiers(ex.mrn_col, ex.dob_col, ident, words, tuple(links), birth_dates)
     js = deid.raw_rows_json(rows, keep, rows.get_column("_pid"), ids)
     if f.fit.preset == "fhir":  # a resource as the layout rows it was read into
         laid = fhir.quarantine_rows(raw, rows.get_column(rd.LINE), rows.get_column("_pid"), words)
@@ -358,9 +359,8 @@ def quarantine_records(f: ImportFile, probs: pl.DataFrame, name: str) -> pl.Data
         elif column == ex.dob_col:
             values.append(deid.year_only(value))
         else:
-            values.append(
-                deid.scrub_file_words(scrub_names(value, names.get(rk, ()), cell=True), words)
-            )
+            kept = deid.scrub_file_words(scrub_names(value, names.get(rk, ()), cell=True), words)
+            values.append(deid.birth_scrubbed(kept, birth_dates))
     # reasons are the importer's own words (never cell text); a file word is still removed
     reasons = [
         deid.scrub_file_words(r, words)

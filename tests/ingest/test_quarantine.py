@@ -423,6 +423,30 @@ def test_an_unmapped_birth_date_in_a_failing_cell_is_not_kept():
     assert q.get_column("Dose").to_list() == ["[name]", "lots"]
 
 
+def test_another_rows_birth_date_in_a_failing_cell_is_not_kept():
+    """Found by the attacker (atk3), fixed by the lead: row 3's `Dose` holds row 2's date of
+    birth (a shifted cell; row 3's own DOB differs). Names are scrubbed across the whole file,
+    birth dates were not: the quarantine kept "04/06/1971" as a plain date. Every date of
+    birth written in the file is now scrubbed from failing and raw cells."""
+    from bench import fuzz_import as fz
+
+    data = (
+        b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name,DOB\n"
+        b"M1,2024-03-05,Infusion,35,6,mild nausea,80,Ann Other,04/06/1971\n"
+        b"M2,2024-03-06,Infusion,04/06/1971,6,mild nausea,80,Bob Sample,11/12/1980\n"
+        b"M2,2024-03-07,Infusion,lots,6,mild nausea,80,Bob Sample,11/12/1980\n"
+    )
+    with Store(":memory:") as st:
+        rep = import_files(
+            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("w.toml", WIDE_TOML)
+        )
+        assert rep.reconciles and rep.quarantined == 2
+        text = " ".join(fz._store_text(st).values())
+        q = quarantine.quarantine_frame(st)
+    assert "04/06/1971" not in text and "11/12/1980" not in text
+    assert q.get_column("Dose").to_list() == ["[date]", "lots"]  # the control: "lots" kept
+
+
 def test_an_accented_name_on_a_row_without_its_name_cell_is_not_kept():
     """Attack (atk3): the next variant of bug 11 with a Spanish name. The row cut short before
     its name cell kept "Ángel Quíxworth" in its side effects (accepted) and in the
