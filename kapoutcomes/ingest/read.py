@@ -947,6 +947,17 @@ def read(
     return raw
 
 
+def _fail_rows(f: pl.DataFrame, where: pl.Expr, why: str) -> pl.DataFrame:
+    """``f`` with ``why`` as the record's problem (``SHAPE``) where ``where`` holds and the
+    record has no problem yet."""
+    return f.with_columns(
+        pl.when(where & pl.col(SHAPE).is_null())
+        .then(pl.lit(why))
+        .otherwise(pl.col(SHAPE))
+        .alias(SHAPE)
+    )
+
+
 def guard_cells(
     raw: RawTable,
     limits: ImportLimits = DEFAULT_LIMITS,
@@ -970,12 +981,7 @@ def guard_cells(
             'limit); the cell was not kept: shorten it, or check for an unclosed quote (")'
         )
         if used is None or c in used:
-            f = f.with_columns(
-                pl.when(over & pl.col(SHAPE).is_null())
-                .then(pl.lit(why))
-                .otherwise(pl.col(SHAPE))
-                .alias(SHAPE)
-            )
+            f = _fail_rows(f, over, why)
         f = f.with_columns(pl.when(over).then(pl.lit("")).otherwise(pl.col(c)).alias(c))
     # a NUL character (binary data, a damaged export) is taken out of its cell; in a column
     # the import reads the row fails with the reason, as the value may have lost characters
@@ -987,12 +993,7 @@ def guard_cells(
             "value in the EHR and export the file again"
         )
         if used is None or c in used:
-            f = f.with_columns(
-                pl.when(has & pl.col(SHAPE).is_null())
-                .then(pl.lit(why))
-                .otherwise(pl.col(SHAPE))
-                .alias(SHAPE)
-            )
+            f = _fail_rows(f, has, why)
         f = f.with_columns(pl.col(c).str.replace_all("\x00", "", literal=True))
     if long or nul:
         raw.frame = f

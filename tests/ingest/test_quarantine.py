@@ -294,12 +294,17 @@ WIDE_TOML = (
 )
 
 
-def _wide_quarantine(rows: bytes, toml: bytes = WIDE_TOML) -> tuple[str, pl.DataFrame]:
+WIDE_HEADER = b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name"
+
+
+def _wide_quarantine(
+    rows: bytes, toml: bytes = WIDE_TOML, header: bytes = WIDE_HEADER
+) -> tuple[str, pl.DataFrame]:
     """Everything the store holds as text, and the quarantine download, after importing a
     visit export with a `Patient Name` column (mapping ``toml``)."""
     from bench import fuzz_import as fz
 
-    data = b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name\n" + rows
+    data = header + b"\n" + rows
     with Store(":memory:") as st:
         rep = import_files(
             [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("wide.toml", toml)
@@ -404,20 +409,11 @@ def test_an_unmapped_birth_date_in_a_failing_cell_is_not_kept():
     neither read nor an identifier column: only its header says birth date), and a row whose
     `Dose` cell holds the patient's date of birth (a shifted cell). The quarantine kept
     "04/06/1971" as the failing value and in the raw row."""
-    from bench import fuzz_import as fz
-
-    data = (
-        b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name,DOB\n"
+    text, q = _wide_quarantine(
         b"M1,2024-03-05,Infusion,04/06/1971,6,mild nausea,80,Ann Other,04/06/1971\n"
-        b"M1,2024-03-06,Infusion,lots,6,mild nausea,80,Ann Other,04/06/1971\n"
+        b"M1,2024-03-06,Infusion,lots,6,mild nausea,80,Ann Other,04/06/1971\n",
+        header=WIDE_HEADER + b",DOB",
     )
-    with Store(":memory:") as st:
-        rep = import_files(
-            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("w.toml", WIDE_TOML)
-        )
-        assert rep.reconciles and rep.quarantined == 2
-        text = " ".join(fz._store_text(st).values())
-        q = quarantine.quarantine_frame(st)
     assert "04/06/1971" not in text
     # the control: an ordinary bad dose is kept for correction
     assert q.get_column("Dose").to_list() == ["[name]", "lots"]
@@ -428,21 +424,12 @@ def test_another_rows_birth_date_in_a_failing_cell_is_not_kept():
     birth (a shifted cell; row 3's own DOB differs). Names are scrubbed across the whole file,
     birth dates were not: the quarantine kept "04/06/1971" as a plain date. Every date of
     birth written in the file is now scrubbed from failing and raw cells."""
-    from bench import fuzz_import as fz
-
-    data = (
-        b"MRN,Visit,Type,Dose,Pain,Side effects,Weight,Patient Name,DOB\n"
+    text, q = _wide_quarantine(
         b"M1,2024-03-05,Infusion,35,6,mild nausea,80,Ann Other,04/06/1971\n"
         b"M2,2024-03-06,Infusion,04/06/1971,6,mild nausea,80,Bob Sample,11/12/1980\n"
-        b"M2,2024-03-07,Infusion,lots,6,mild nausea,80,Bob Sample,11/12/1980\n"
+        b"M2,2024-03-07,Infusion,lots,6,mild nausea,80,Bob Sample,11/12/1980\n",
+        header=WIDE_HEADER + b",DOB",
     )
-    with Store(":memory:") as st:
-        rep = import_files(
-            [("visits.csv", data)], st, clinic="C", secret=SECRET, mapping=("w.toml", WIDE_TOML)
-        )
-        assert rep.reconciles and rep.quarantined == 2
-        text = " ".join(fz._store_text(st).values())
-        q = quarantine.quarantine_frame(st)
     assert "04/06/1971" not in text and "11/12/1980" not in text
     assert q.get_column("Dose").to_list() == ["[date]", "lots"]  # the control: "lots" kept
 

@@ -343,11 +343,10 @@ def test_mme_agrees_with_cdc_2022(ingredient, dose, mme):
     assert got.get_column("daily_mme").to_list() == [pytest.approx(mme)]
 
 
-def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_up():
-    # oxycodone 60 mg/day (90 MME) stops day 50; morphine 30 mg/day from day 60 (30 MME);
-    # buprenorphine throughout (no factor: excluded, flagged). Follow-up ends day 120, so
-    # day 91 is observed (30 MME, a 66.7% reduction) and day 183 is unknown.
-    t = tables_of(
+def _switched_opioids() -> dict[str, pl.DataFrame]:
+    """Patient 1: induction day 0, maintenance day 120; oxycodone 60 mg/day stopped day 50,
+    morphine 30 mg/day from day 60, buprenorphine 8 mg throughout."""
+    return tables_of(
         [patient(1)],
         [session(1, 0, "induction", 0), session(1, 120, "maintenance", 1)],
         [],
@@ -357,6 +356,13 @@ def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_
             _rx(1, "buprenorphine", 8),
         ],
     )
+
+
+def test_mme_course_buprenorphine_excluded_and_flagged_and_unknown_after_follow_up():
+    # oxycodone 60 mg/day (90 MME) stops day 50; morphine 30 mg/day from day 60 (30 MME);
+    # buprenorphine throughout (no factor: excluded, flagged). Follow-up ends day 120, so
+    # day 91 is observed (30 MME, a 66.7% reduction) and day 183 is unknown.
+    t = _switched_opioids()
     contact = change.last_contact(t["sessions"], t["assessments"])
     m = opioid_course.mme_course(t["opioids"], t["sessions"], contact, S)
     assert m.get_column("daily_mme").to_list() == [90.0, 30.0, None]
@@ -372,16 +378,7 @@ def test_a_patients_mme_now_against_the_first_infusion_in_words():
     60 with no stop date (still taken), buprenorphine throughout (no factor: named, not
     counted). On the as-of date (day 120, 30 Apr 2024): 30 MME/day, 90 at the first
     infusion, (90 - 30) / 90 = 67% lower. The latest prescription record: day 60 (1 Mar)."""
-    t = tables_of(
-        [patient(1)],
-        [session(1, 0, "induction", 0), session(1, 120, "maintenance", 1)],
-        [],
-        [
-            _rx(1, "oxycodone", 60, stop=50),
-            _rx(1, "morphine", 30, start=60),
-            _rx(1, "buprenorphine", 8),
-        ],
-    )
+    t = _switched_opioids()
     said = opioid_course.patient_mme_text(
         t["opioids"], t["sessions"], D0 + dt.timedelta(days=120), S
     )
